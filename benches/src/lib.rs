@@ -1,0 +1,1 @@
+//! Realistic payloads shared by the benchmarks.

@@ -1,0 +1,1 @@
+//! Pure, synchronous eviction policies (LRU, Random, TTL) under entry and byte limits

@@ -1,0 +1,1 @@
+//! RedisBackend: the Strata Backend on redis-rs with automatic reconnect, timeouts and prefix-scoped clears
