@@ -1,0 +1,60 @@
+//! Decoding shared by every codec: the header says which body follows.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::CodecError;
+use crate::header::read_header;
+use crate::meta::{EntryInfo, EntryMeta, Envelope};
+use crate::{json, msgpack};
+
+pub(crate) fn check_schema(meta: &EntryMeta, expected: Option<u32>) -> Result<(), CodecError> {
+    match expected {
+        Some(expected) if expected != meta.schema => Err(CodecError::SchemaMismatch {
+            found: meta.schema,
+            expected,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Decodes any envelope (MessagePack or JSON body, compressed or not).
+///
+/// With `expected_schema`, an entry of another schema version is rejected before its payload is
+/// touched. Never panics: any byte string gives either a value or an error that means "treat as
+/// miss".
+pub fn decode_envelope<T: DeserializeOwned>(
+    bytes: &[u8],
+    expected_schema: Option<u32>,
+    max_value_bytes: usize,
+) -> Result<Envelope<T>, CodecError> {
+    let (flags, body) = read_header(bytes)?;
+    if flags.json() {
+        return json::decode(flags, body, expected_schema);
+    }
+    let (meta, payload) = msgpack::read_meta(body)?;
+    check_schema(&meta, expected_schema)?;
+    let value = msgpack::decode_payload(flags, payload, max_value_bytes)?;
+    Ok(Envelope { meta, value })
+}
+
+/// Reads the header and metadata of an envelope without decoding its payload.
+pub fn peek(bytes: &[u8]) -> Result<EntryInfo, CodecError> {
+    let (flags, body) = read_header(bytes)?;
+    let meta = if flags.json() {
+        let (created_at_ms, expires_at_ms, schema, _): (u64, u64, u32, serde::de::IgnoredAny) =
+            serde_json::from_slice(body)
+                .map_err(|e| CodecError::Malformed(format!("JSON body: {e}")))?;
+        EntryMeta {
+            created_at_ms,
+            expires_at_ms,
+            schema,
+        }
+    } else {
+        msgpack::read_meta(body)?.0
+    };
+    Ok(EntryInfo {
+        meta,
+        flags,
+        encoded_len: bytes.len(),
+    })
+}

@@ -1,0 +1,56 @@
+//! Entry metadata carried by every envelope.
+
+/// Metadata stored beside each value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EntryMeta {
+    /// When the value was produced, in milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// When the value stops being fresh, in milliseconds since the Unix epoch; 0 means never.
+    ///
+    /// This is the logical expiry: a backend may keep the entry longer (for fail-safe stale
+    /// serving), and readers decide freshness from this field.
+    pub expires_at_ms: u64,
+    /// The schema version of the value's type when it was written.
+    pub schema: u32,
+}
+
+impl EntryMeta {
+    /// Metadata for a value created at `created_at_ms` that stays fresh for `ttl_ms`.
+    pub fn new(created_at_ms: u64, ttl_ms: u64, schema: u32) -> Self {
+        Self {
+            created_at_ms,
+            expires_at_ms: created_at_ms.saturating_add(ttl_ms),
+            schema,
+        }
+    }
+
+    /// Whether the value is past its logical expiry at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at_ms != 0 && now_ms >= self.expires_at_ms
+    }
+
+    /// Age of the value at `now_ms`, in milliseconds (0 if the clock went backwards).
+    pub fn age_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.created_at_ms)
+    }
+}
+
+/// A decoded entry: its metadata and its value (`None` for a cached absence).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope<T> {
+    /// The metadata.
+    pub meta: EntryMeta,
+    /// The value, or `None` when the entry records an absence (negative caching).
+    pub value: Option<T>,
+}
+
+/// What [`peek`](crate::peek) reads without decoding the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// The metadata.
+    pub meta: EntryMeta,
+    /// The header flags.
+    pub flags: crate::Flags,
+    /// Total size of the envelope in bytes.
+    pub encoded_len: usize,
+}
