@@ -1,1 +1,52 @@
-//! The Strata Backend trait, its error kinds, and the bounded in-memory backend
+//! The Strata `Backend` trait, its error kinds, and the bounded in-memory backend.
+//!
+//! This crate is the small, stable boundary between the cache and its second tier: the
+//! [`Backend`] trait (object safe, `Arc<dyn Backend>`), the shared [`BackendError`] with
+//! [`ErrorKind`] and [`is_transient`](BackendError::is_transient), the input checks every
+//! backend applies, and [`MemoryBackend`], the embedded default. Redis lives in `strata-redis`;
+//! the conformance suite every backend passes lives in `strata-testkit`.
+//!
+//! # Usage
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use strata_backend::{Backend, ErrorKind, MemoryBackend, MemoryConfig};
+//! use strata_eviction::{EvictionPolicy, Limits};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let config = MemoryConfig::default()
+//!     .with_namespace("payshift:")
+//!     .with_policy(EvictionPolicy::Lru)
+//!     .with_limits(Limits::default().with_max_entries(10_000).with_max_bytes(64 << 20));
+//! let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new(config)?);
+//!
+//! backend.set("payshift:job:1", "bytes".into(), Duration::from_secs(7200)).await?;
+//! assert!(backend.get("payshift:job:1").await?.is_some());
+//!
+//! // Bad input never reaches storage, and the error names the problem.
+//! let err = backend.set("payshift:job:2", "x".into(), Duration::ZERO).await.unwrap_err();
+//! assert_eq!(err.kind(), ErrorKind::InvalidInput);
+//! assert!(err.to_string().contains("TTL of zero"));
+//! # Ok::<(), strata_backend::BackendError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Feature flags
+//!
+//! None.
+
+mod backend;
+mod error;
+mod memory;
+mod types;
+mod validate;
+
+pub use backend::Backend;
+pub use error::{BackendError, BackendResult, ErrorKind};
+pub use memory::{DEFAULT_MEMORY_MAX_BYTES, MemoryBackend, MemoryConfig};
+pub use types::{BackendInfo, Capabilities, KeyTtl, ScanPage, SetEntry};
+pub use validate::{DEFAULT_MAX_VALUE_BYTES, MAX_KEY_LEN, check_key, check_namespace, check_set};
+
+pub use async_trait::async_trait;
+pub use bytes::Bytes;

@@ -1,1 +1,36 @@
-//! RedisBackend: the Strata Backend on redis-rs with automatic reconnect, timeouts and prefix-scoped clears
+//! RedisBackend: the Strata backend on redis-rs, with automatic reconnect, timeouts and
+//! prefix-scoped clears.
+//!
+//! [`RedisBackend`] implements [`strata_backend::Backend`] on a redis-rs `ConnectionManager`
+//! (one multiplexed connection, reconnected with exponential backoff). Every operation is bounded
+//! by a timeout; reads of many keys use `MGET`, writes of many keys one pipeline; `clear` uses
+//! `SCAN` + `UNLINK` restricted to the namespace. URLs: `redis://`, `rediss://` (TLS, with the
+//! `tls` feature), user and password in the URL or in [`RedisConfig::with_credentials`].
+//!
+//! # Usage
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use strata_backend::Backend;
+//! use strata_redis::{RedisBackend, RedisConfig};
+//!
+//! # async fn demo() -> Result<(), strata_backend::BackendError> {
+//! let config = RedisConfig::new("redis://127.0.0.1:6379/0")
+//!     .with_namespace("payshift:")
+//!     .with_operation_timeout(Duration::from_millis(250));
+//! let redis = RedisBackend::connect(config).await?;
+//! redis.set("payshift:v1:job:s1:7", "bytes".into(), Duration::from_secs(7200)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Feature flags
+//!
+//! - `tls`: `rediss://` URLs through rustls.
+
+mod backend;
+mod config;
+mod errors;
+mod info;
+
+pub use backend::RedisBackend;
+pub use config::{RedisConfig, redact_url};

@@ -1,0 +1,327 @@
+//! `MemoryBackend`: the embedded, bounded, in-process backend.
+
+mod config;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use strata_eviction::{EvictionError, Evictor};
+use tokio::time::Instant;
+
+pub use config::{DEFAULT_MEMORY_MAX_BYTES, MemoryConfig};
+
+use crate::backend::Backend;
+use crate::error::{BackendError, BackendResult, ErrorKind};
+use crate::types::{BackendInfo, Capabilities, KeyTtl, ScanPage, SetEntry};
+use crate::validate::{check_key, check_namespace, check_set};
+
+/// Expired entries removed per write, so expiry costs are spread over time.
+const EXPIRE_PER_WRITE: usize = 32;
+
+/// A thread-safe in-process backend bounded by [`strata_eviction`] limits.
+///
+/// The embedded default when no Redis is configured, and the backend to use in tests. Clones
+/// share the same entries. TTLs are honoured on every read, and expired entries are purged a
+/// few at a time on writes. Uses tokio's clock, so tests may pause time.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use std::time::Duration;
+/// use strata_backend::{Backend, MemoryBackend, MemoryConfig};
+///
+/// let backend = MemoryBackend::new(MemoryConfig::default().with_namespace("app:"))?;
+/// backend.set("app:user:1", "ada".into(), Duration::from_secs(60)).await?;
+/// assert_eq!(backend.get("app:user:1").await?.as_deref(), Some(&b"ada"[..]));
+/// # Ok::<(), strata_backend::BackendError>(())
+/// # }).unwrap();
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryBackend {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: MemoryConfig,
+    origin: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct Stored {
+    value: Bytes,
+    expires_at_ms: u64,
+}
+
+#[derive(Debug)]
+struct State {
+    map: HashMap<Arc<str>, Stored>,
+    evictor: Evictor<Arc<str>>,
+    evictions: u64,
+    expirations: u64,
+}
+
+impl State {
+    fn remove(&mut self, key: &str) -> Option<Stored> {
+        let (k, stored) = self.map.remove_entry(key)?;
+        self.evictor.remove(&k);
+        Some(stored)
+    }
+
+    /// The live entry under `key`, dropping it first if it has expired.
+    fn live(&mut self, key: &str, now_ms: u64) -> Option<&Stored> {
+        if self.map.get(key).is_some_and(|s| s.expires_at_ms <= now_ms) {
+            self.remove(key);
+            self.expirations += 1;
+            return None;
+        }
+        self.map.get(key)
+    }
+}
+
+impl MemoryBackend {
+    /// A backend with `config`; fails on an empty namespace.
+    pub fn new(config: MemoryConfig) -> BackendResult<Self> {
+        check_namespace(&config.namespace)?;
+        let evictor = match config.seed {
+            Some(seed) => Evictor::with_seed(config.policy, config.limits, seed),
+            None => Evictor::new(config.policy, config.limits),
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                origin: Instant::now(),
+                state: Mutex::new(State {
+                    map: HashMap::new(),
+                    evictor,
+                    evictions: 0,
+                    expirations: 0,
+                }),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MemoryConfig {
+        &self.shared.config
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.shared.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn ttl_ms(ttl: Duration) -> u64 {
+        // check_set guarantees at least 1 ms; round up so an entry never outlives less than asked.
+        u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+    }
+
+    fn insert(&self, state: &mut State, key: &str, value: Bytes, ttl: Duration, now_ms: u64) -> BackendResult<()> {
+        let expires_at_ms = now_ms.saturating_add(Self::ttl_ms(ttl));
+        let key: Arc<str> = match state.map.get_key_value(key) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(key),
+        };
+        let size = (key.len() + value.len()) as u64;
+        let victims = state
+            .evictor
+            .insert(key.clone(), size, Some(expires_at_ms))
+            .map_err(|e| match e {
+                EvictionError::EntryTooLarge { .. } => BackendError::invalid_input(format!(
+                    "entry {key:?} cannot be stored in the memory backend: {e}"
+                )),
+                other => BackendError::new(ErrorKind::Config, format!("memory backend: {other}")),
+            })?;
+        for v in victims {
+            state.map.remove(&v);
+            state.evictions += 1;
+        }
+        state.map.insert(key, Stored { value, expires_at_ms });
+        Ok(())
+    }
+
+    fn purge_expired(state: &mut State, now_ms: u64) {
+        for k in state.evictor.pop_expired(now_ms, EXPIRE_PER_WRITE) {
+            state.map.remove(&k);
+            state.expirations += 1;
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for MemoryBackend {
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+
+    fn namespace(&self) -> &str {
+        &self.shared.config.namespace
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+            .with_scan(true)
+            .with_delete_if_equals(true)
+    }
+
+    async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
+        check_key(key)?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        let value = state.live(key, now).map(|s| s.value.clone());
+        if value.is_some() {
+            if let Some((k, _)) = state.map.get_key_value(key) {
+                let k = k.clone();
+                state.evictor.touch(&k);
+            }
+        }
+        Ok(value)
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
+        keys.iter().try_for_each(|k| check_key(k))?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let value = state.live(key, now).map(|s| s.value.clone());
+            if value.is_some() {
+                if let Some((k, _)) = state.map.get_key_value(*key) {
+                    let k = k.clone();
+                    state.evictor.touch(&k);
+                }
+            }
+            out.push(value);
+        }
+        Ok(out)
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
+        check_set(key, value.len(), ttl, self.shared.config.max_value_bytes)?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        Self::purge_expired(&mut state, now);
+        self.insert(&mut state, key, value, ttl, now)
+    }
+
+    async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
+        // Validate everything first, so a bad entry means nothing was written.
+        for e in &entries {
+            check_set(&e.key, e.value.len(), e.ttl, self.shared.config.max_value_bytes)?;
+        }
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        Self::purge_expired(&mut state, now);
+        for e in entries {
+            self.insert(&mut state, &e.key, e.value, e.ttl, now)?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> BackendResult<bool> {
+        check_key(key)?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        let existed = state.live(key, now).is_some();
+        state.remove(key);
+        Ok(existed)
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
+        keys.iter().try_for_each(|k| check_key(k))?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        let mut n = 0;
+        for key in keys {
+            n += u64::from(state.live(key, now).is_some());
+            state.remove(key);
+        }
+        Ok(n)
+    }
+
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
+        check_key(key)?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        if state.live(key, now).is_some_and(|s| s.value == expected) {
+            state.remove(key);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn clear(&self) -> BackendResult<u64> {
+        let ns = self.namespace();
+        let mut state = self.shared.state.lock();
+        let doomed: Vec<Arc<str>> = state
+            .map
+            .keys()
+            .filter(|k| k.starts_with(ns))
+            .cloned()
+            .collect();
+        for k in &doomed {
+            state.remove(k);
+        }
+        Ok(doomed.len() as u64)
+    }
+
+    async fn scan(&self, prefix: &str, cursor: Option<String>, count: usize) -> BackendResult<ScanPage> {
+        // Keys are returned in sorted order after the cursor (the last key of the previous page).
+        let now = self.now_ms();
+        let state = self.shared.state.lock();
+        let mut keys: Vec<&Arc<str>> = state
+            .map
+            .iter()
+            .filter(|(k, s)| {
+                k.starts_with(prefix)
+                    && s.expires_at_ms > now
+                    && cursor.as_deref().is_none_or(|c| &***k > c)
+            })
+            .map(|(k, _)| k)
+            .collect();
+        keys.sort_unstable();
+        let count = count.max(1);
+        let more = keys.len() > count;
+        keys.truncate(count);
+        let keys: Vec<String> = keys.into_iter().map(|k| k.to_string()).collect();
+        let next = if more { keys.last().cloned() } else { None };
+        Ok(ScanPage { keys, next })
+    }
+
+    async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
+        check_key(key)?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        Ok(match state.live(key, now) {
+            Some(s) => KeyTtl::Expires(Duration::from_millis(s.expires_at_ms - now)),
+            None => KeyTtl::Missing,
+        })
+    }
+
+    async fn ping(&self) -> BackendResult<Duration> {
+        let start = std::time::Instant::now();
+        drop(self.shared.state.lock());
+        Ok(start.elapsed())
+    }
+
+    async fn info(&self) -> BackendResult<BackendInfo> {
+        let state = self.shared.state.lock();
+        let mut info = BackendInfo::new("memory");
+        let limits = state.evictor.limits();
+        info.entries = Some(state.map.len() as u64);
+        info.bytes_used = Some(state.evictor.bytes());
+        info.max_bytes = limits.max_bytes;
+        info.max_entries = limits.max_entries;
+        info.eviction_policy = Some(state.evictor.policy().to_string());
+        info.evictions = Some(state.evictions);
+        info.details
+            .insert("expirations".into(), state.expirations.to_string());
+        Ok(info)
+    }
+}

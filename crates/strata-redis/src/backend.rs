@@ -1,0 +1,308 @@
+//! `RedisBackend`: the Backend trait on a redis-rs `ConnectionManager`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, IntoConnectionInfo, RedisResult, Script};
+use strata_backend::{
+    Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, ScanPage,
+    SetEntry, check_key, check_namespace, check_set,
+};
+
+use crate::config::RedisConfig;
+use crate::errors::map_err;
+use crate::info::parse_info;
+
+/// Deletes KEYS[1] only while it still holds ARGV[1].
+const DELETE_IF_EQUALS: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Keys per `UNLINK` or `MGET` command, so no single command blocks the server for long.
+const BATCH: usize = 1000;
+
+/// The Strata backend on Redis (standalone), through a redis-rs [`ConnectionManager`] that
+/// reconnects automatically with exponential backoff.
+///
+/// Every operation is bounded by [`RedisConfig::operation_timeout`]; batch reads use `MGET`,
+/// batch writes one pipeline of `SET .. PX`; `clear` walks the namespace with `SCAN MATCH` and
+/// removes keys with `UNLINK` in batches (never `KEYS`, never `FLUSHDB`).
+#[derive(Clone)]
+pub struct RedisBackend {
+    conn: ConnectionManager,
+    config: Arc<RedisConfig>,
+    delete_if_equals: Arc<Script>,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBackend {
+    /// Connects, failing when the server cannot be reached within the connect timeout.
+    pub async fn connect(config: RedisConfig) -> BackendResult<Self> {
+        let (client, manager_config) = Self::prepare(&config)?;
+        let connect = ConnectionManager::new_with_config(client, manager_config);
+        let conn = tokio::time::timeout(config.connect_timeout, connect)
+            .await
+            .map_err(|_| {
+                BackendError::new(
+                    ErrorKind::Connection,
+                    format!(
+                        "could not connect to {} within {:?}",
+                        config.redacted_url(),
+                        config.connect_timeout
+                    ),
+                )
+            })?
+            .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))?;
+        Ok(Self::from_parts(conn, config))
+    }
+
+    /// Prepares a backend that connects on first use, so an application can start while Redis
+    /// is down (operations fail with [`ErrorKind::Connection`] until it is up).
+    pub fn connect_lazy(config: RedisConfig) -> BackendResult<Self> {
+        let (client, manager_config) = Self::prepare(&config)?;
+        let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
+            .map_err(|e| map_err("create connection manager", e))?;
+        Ok(Self::from_parts(conn, config))
+    }
+
+    fn prepare(config: &RedisConfig) -> BackendResult<(Client, ConnectionManagerConfig)> {
+        check_namespace(&config.namespace)?;
+        let bad_url = |e: redis::RedisError| {
+            BackendError::new(
+                ErrorKind::Config,
+                format!("invalid Redis URL {}: {}", config.redacted_url(), e),
+            )
+        };
+        let mut info = config.url.as_str().into_connection_info().map_err(bad_url)?;
+        if config.username.is_some() || config.password.is_some() {
+            let mut settings = info.redis_settings().clone();
+            if let Some(user) = &config.username {
+                settings = settings.set_username(user);
+            }
+            if let Some(password) = &config.password {
+                settings = settings.set_password(password);
+            }
+            info = info.set_redis_settings(settings);
+        }
+        let client = Client::open(info).map_err(bad_url)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connect_timeout))
+            .set_response_timeout(Some(config.operation_timeout))
+            .set_number_of_retries(config.reconnect_retries)
+            .set_max_delay(Duration::from_millis(500));
+        Ok((client, manager_config))
+    }
+
+    fn from_parts(conn: ConnectionManager, config: RedisConfig) -> Self {
+        Self {
+            conn,
+            config: Arc::new(config),
+            delete_if_equals: Arc::new(Script::new(DELETE_IF_EQUALS)),
+        }
+    }
+
+    /// The configuration (its `Debug` hides passwords).
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    /// A handle on the underlying connection, for commands this trait does not cover.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// Runs `fut` under the operation timeout and maps its error.
+    async fn run<T>(&self, operation: &str, fut: impl Future<Output = RedisResult<T>>) -> BackendResult<T> {
+        match tokio::time::timeout(self.config.operation_timeout, fut).await {
+            Ok(r) => r.map_err(|e| map_err(operation, e)),
+            Err(_) => Err(BackendError::timeout(&format!("redis {operation}"), self.config.operation_timeout)),
+        }
+    }
+
+    async fn unlink(&self, keys: &[&str]) -> BackendResult<u64> {
+        let mut n = 0;
+        for chunk in keys.chunks(BATCH) {
+            let mut conn = self.conn.clone();
+            let mut cmd = redis::cmd("UNLINK");
+            cmd.arg(chunk);
+            n += self.run("UNLINK", cmd.query_async::<u64>(&mut conn)).await?;
+        }
+        Ok(n)
+    }
+
+    async fn scan_step(&self, pattern: &str, cursor: &str, count: usize) -> BackendResult<(String, Vec<String>)> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(count);
+        self.run("SCAN", cmd.query_async::<(String, Vec<String>)>(&mut conn)).await
+    }
+}
+
+/// Escapes the glob metacharacters of `SCAN MATCH` so `prefix` matches literally.
+pub(crate) fn match_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 8);
+    for c in prefix.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('*');
+    out
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+#[async_trait]
+impl Backend for RedisBackend {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn namespace(&self) -> &str {
+        &self.config.namespace
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+            .with_scan(true)
+            .with_delete_if_equals(true)
+            .with_shared(true)
+            .with_distributed(true)
+    }
+
+    async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let v: Option<Vec<u8>> = self.run("GET", redis::cmd("GET").arg(key).query_async(&mut conn)).await?;
+        Ok(v.map(Bytes::from))
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
+        keys.iter().try_for_each(|k| check_key(k))?;
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH) {
+            let mut conn = self.conn.clone();
+            let mut cmd = redis::cmd("MGET");
+            cmd.arg(chunk);
+            let values: Vec<Option<Vec<u8>>> = self.run("MGET", cmd.query_async(&mut conn)).await?;
+            out.extend(values.into_iter().map(|v| v.map(Bytes::from)));
+        }
+        Ok(out)
+    }
+
+    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
+        check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key).arg(value.as_ref()).arg("PX").arg(ms(ttl));
+        self.run("SET", cmd.query_async::<()>(&mut conn)).await
+    }
+
+    async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
+        for e in &entries {
+            check_set(&e.key, e.value.len(), e.ttl, self.config.max_value_bytes)?;
+        }
+        for chunk in entries.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            for e in chunk {
+                pipe.cmd("SET").arg(&e.key).arg(e.value.as_ref()).arg("PX").arg(ms(e.ttl)).ignore();
+            }
+            let mut conn = self.conn.clone();
+            self.run("pipelined SET", pipe.query_async::<()>(&mut conn)).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> BackendResult<bool> {
+        check_key(key)?;
+        Ok(self.unlink(&[key]).await? > 0)
+    }
+
+    async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
+        keys.iter().try_for_each(|k| check_key(k))?;
+        self.unlink(keys).await
+    }
+
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let mut invocation = self.delete_if_equals.key(key);
+        invocation.arg(expected);
+        let n: u64 = self.run("delete_if_equals script", invocation.invoke_async(&mut conn)).await?;
+        Ok(n > 0)
+    }
+
+    async fn clear(&self) -> BackendResult<u64> {
+        let pattern = match_prefix(&self.config.namespace);
+        let mut cursor = "0".to_owned();
+        let mut removed = 0;
+        loop {
+            let (next, keys) = self.scan_step(&pattern, &cursor, self.config.scan_batch).await?;
+            if !keys.is_empty() {
+                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                removed += self.unlink(&refs).await?;
+            }
+            if next == "0" {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
+    }
+
+    async fn scan(&self, prefix: &str, cursor: Option<String>, count: usize) -> BackendResult<ScanPage> {
+        let cursor = cursor.unwrap_or_else(|| "0".to_owned());
+        let (next, keys) = self.scan_step(&match_prefix(prefix), &cursor, count.max(1)).await?;
+        Ok(ScanPage {
+            keys,
+            next: (next != "0").then_some(next),
+        })
+    }
+
+    async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let pttl: i64 = self.run("PTTL", redis::cmd("PTTL").arg(key).query_async(&mut conn)).await?;
+        Ok(match pttl {
+            -2 => KeyTtl::Missing,
+            -1 => KeyTtl::Persistent,
+            n => KeyTtl::Expires(Duration::from_millis(n.max(0).unsigned_abs())),
+        })
+    }
+
+    async fn ping(&self) -> BackendResult<Duration> {
+        let mut conn = self.conn.clone();
+        let start = Instant::now();
+        let _: String = self.run("PING", redis::cmd("PING").query_async(&mut conn)).await?;
+        Ok(start.elapsed())
+    }
+
+    async fn info(&self) -> BackendResult<BackendInfo> {
+        let mut conn = self.conn.clone();
+        let text: String = self
+            .run("INFO", redis::cmd("INFO").arg("server").arg("memory").arg("stats").query_async(&mut conn))
+            .await?;
+        let mut conn = self.conn.clone();
+        let dbsize: u64 = self.run("DBSIZE", redis::cmd("DBSIZE").query_async(&mut conn)).await?;
+        let mut info = parse_info(&text);
+        info.server_keys = Some(dbsize);
+        Ok(info)
+    }
+}
+

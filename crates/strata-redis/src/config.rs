@@ -1,0 +1,178 @@
+//! Configuration of the Redis backend.
+
+use std::fmt;
+use std::time::Duration;
+
+use strata_backend::DEFAULT_MAX_VALUE_BYTES;
+
+/// How to reach Redis and how long to wait for it.
+///
+/// `Debug` never prints a password: the URL's password and any `pass=` query value are redacted.
+///
+/// ```
+/// use strata_redis::RedisConfig;
+///
+/// let config = RedisConfig::new("redis://cache:s3cret@127.0.0.1:6379/0").with_namespace("payshift:");
+/// let shown = format!("{config:?}");
+/// assert!(!shown.contains("s3cret"));
+/// assert!(shown.contains("cache:***@127.0.0.1"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    /// `redis://[user[:password]@]host[:port][/db]`, `rediss://` for TLS, or `redis+unix://`.
+    pub url: String,
+    /// ACL user name, overriding the URL's.
+    pub username: Option<String>,
+    /// Password, overriding the URL's.
+    pub password: Option<String>,
+    /// Keys owned by this backend start with it; `clear` removes only those (default `"strata:"`).
+    pub namespace: String,
+    /// Limit on establishing a connection (default 2 s).
+    pub connect_timeout: Duration,
+    /// Limit on each operation, including waiting for a reconnect (default 1 s).
+    pub operation_timeout: Duration,
+    /// Reconnection attempts per failure, with exponential backoff (default 6).
+    pub reconnect_retries: usize,
+    /// The largest value accepted (default 8 MiB); larger ones are refused before any I/O.
+    pub max_value_bytes: usize,
+    /// Keys asked for per `SCAN` step during `clear` (default 1000).
+    pub scan_batch: usize,
+}
+
+impl RedisConfig {
+    /// A configuration for `url` with the defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            username: None,
+            password: None,
+            namespace: "strata:".into(),
+            connect_timeout: Duration::from_secs(2),
+            operation_timeout: Duration::from_secs(1),
+            reconnect_retries: 6,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            scan_batch: 1000,
+        }
+    }
+
+    /// Sets the namespace.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Sets ACL credentials (they override any in the URL).
+    pub fn with_credentials(mut self, username: Option<String>, password: impl Into<String>) -> Self {
+        self.username = username;
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the per-operation timeout.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    /// Sets the number of reconnection attempts.
+    pub fn with_reconnect_retries(mut self, retries: usize) -> Self {
+        self.reconnect_retries = retries;
+        self
+    }
+
+    /// Sets the largest accepted value.
+    pub fn with_max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes;
+        self
+    }
+
+    /// Sets the `SCAN` batch size used by `clear`.
+    pub fn with_scan_batch(mut self, batch: usize) -> Self {
+        self.scan_batch = batch.max(1);
+        self
+    }
+
+    /// The URL with its password replaced by `***`, safe to log.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.redacted_url())
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("namespace", &self.namespace)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("reconnect_retries", &self.reconnect_retries)
+            .field("max_value_bytes", &self.max_value_bytes)
+            .field("scan_batch", &self.scan_batch)
+            .finish()
+    }
+}
+
+/// Replaces the password in `scheme://user:password@host` and any `pass=`/`password=` query
+/// value with `***`.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let at = rest_start + at;
+            let userinfo = &out[rest_start..at];
+            let redacted = match userinfo.split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => "***".to_owned(),
+            };
+            out.replace_range(rest_start..at, &redacted);
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (base, query) = out.split_at(q + 1);
+        let query = query
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") => {
+                    format!("{k}=***")
+                }
+                _ => kv.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        out = format!("{base}{query}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_everywhere() {
+        assert_eq!(redact_url("redis://:pw@h:1/0"), "redis://:***@h:1/0");
+        assert_eq!(redact_url("rediss://u:p@ss@h"), "rediss://u:***@h");
+        assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
+        assert_eq!(redact_url("redis://token@h"), "redis://***@h");
+        assert_eq!(
+            redact_url("redis+unix:///tmp/r.sock?db=1&pass=pw"),
+            "redis+unix:///tmp/r.sock?db=1&pass=***"
+        );
+        let c = RedisConfig::new("redis://h").with_credentials(Some("app".into()), "topsecret");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("topsecret"), "{shown}");
+    }
+}
