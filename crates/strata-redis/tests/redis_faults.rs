@@ -1,0 +1,157 @@
+//! RedisBackend under server faults: errors have the right kind, and it recovers.
+
+use std::time::{Duration, Instant};
+
+use strata_backend::{Backend, ErrorKind};
+use strata_redis::{RedisBackend, RedisConfig};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn config(url: String) -> RedisConfig {
+    RedisConfig::new(url)
+        .with_namespace("faults:")
+        .with_operation_timeout(Duration::from_millis(300))
+        .with_connect_timeout(Duration::from_millis(500))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_server_times_out_then_recovers() {
+    let Some(server) = strata_testkit::redis_or_skip("a_paused_server_times_out_then_recovers") else {
+        return;
+    };
+    let b = RedisBackend::connect(config(server.url())).await.unwrap();
+    b.set("faults:k", "v".into(), HOUR).await.unwrap();
+    server.pause().unwrap();
+    let start = Instant::now();
+    let err = b.get("faults:k").await.unwrap_err();
+    let waited = start.elapsed();
+    server.resume().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.is_transient());
+    assert!(waited < Duration::from_secs(3), "the operation timeout bounds the wait: {waited:?}");
+    // The connection may have been dropped by the timeout; the manager reconnects.
+    let mut last = None;
+    for _ in 0..50 {
+        match b.get("faults:k").await {
+            Ok(v) => {
+                assert_eq!(v.as_deref(), Some(&b"v"[..]));
+                return;
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no recovery after resume: {last:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_is_a_connection_error_and_a_restart_reconnects() {
+    let Some(mut server) = strata_testkit::redis_or_skip("a_killed_server_is_a_connection_error") else {
+        return;
+    };
+    let b = RedisBackend::connect(config(server.url())).await.unwrap();
+    b.set("faults:k", "v".into(), HOUR).await.unwrap();
+    server.stop();
+    let err = b.get("faults:k").await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout),
+        "{err}"
+    );
+    assert!(err.is_transient());
+    server.restart().unwrap();
+    // The restarted server is empty (no persistence); what matters is that we talk to it again.
+    let start = Instant::now();
+    loop {
+        match b.set("faults:k", "again".into(), HOUR).await {
+            Ok(()) => break,
+            Err(e) if start.elapsed() < Duration::from_secs(10) => {
+                assert!(e.is_transient(), "{e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("did not reconnect: {e}"),
+        }
+    }
+    assert_eq!(b.get("faults:k").await.unwrap().as_deref(), Some(&b"again"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_to_nothing_fails_fast_with_a_connection_error() {
+    let Some(mut server) = strata_testkit::redis_or_skip("connecting_to_nothing") else {
+        return;
+    };
+    let url = server.url();
+    server.stop();
+    let start = Instant::now();
+    let err = RedisBackend::connect(config(url)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lazy_backend_starts_without_redis_and_works_once_it_is_up() {
+    let Some(mut server) = strata_testkit::redis_or_skip("a_lazy_backend") else {
+        return;
+    };
+    server.stop();
+    let b = RedisBackend::connect_lazy(config(server.url())).unwrap();
+    assert!(b.get("faults:k").await.unwrap_err().is_transient());
+    server.restart().unwrap();
+    let start = Instant::now();
+    while b.ping().await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10), "never connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_server_reports_out_of_memory_and_reads_keep_working() {
+    let Some(server) = strata_testkit::redis_with_args_or_skip(
+        "a_full_server_reports_out_of_memory",
+        &["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"],
+    ) else {
+        return;
+    };
+    let b = RedisBackend::connect(config(server.url())).await.unwrap();
+    b.set("faults:small", "v".into(), HOUR).await.unwrap();
+    let chunk = bytes::Bytes::from(vec![1u8; 256 * 1024]);
+    let mut oom = None;
+    for i in 0..64 {
+        if let Err(e) = b.set(&format!("faults:big:{i}"), chunk.clone(), HOUR).await {
+            oom = Some(e);
+            break;
+        }
+    }
+    let err = oom.expect("a 2 MB server refuses 16 MB of writes");
+    assert_eq!(err.kind(), ErrorKind::OutOfMemory, "{err}");
+    assert_eq!(b.get("faults:small").await.unwrap().as_deref(), Some(&b"v"[..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_urls_are_config_errors_that_hide_the_password() {
+    let err = RedisBackend::connect(RedisConfig::new("http://user:hunter2@127.0.0.1:1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(err.to_string().contains("user:***@"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_refused_without_leaking_them() {
+    let Some(server) = strata_testkit::redis_with_args_or_skip(
+        "wrong_credentials_are_refused",
+        &["--requirepass", "right-password"],
+    ) else {
+        return;
+    };
+    let url = format!("redis://:wrong-password@127.0.0.1:{}", server.port());
+    let err = RedisBackend::connect(config(url)).await.unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("wrong-password"), "{err:?}");
+    let ok = RedisBackend::connect(
+        config(server.url()).with_credentials(None, "right-password"),
+    )
+    .await
+    .unwrap();
+    ok.ping().await.unwrap();
+    assert!(!format!("{ok:?}").contains("right-password"));
+}

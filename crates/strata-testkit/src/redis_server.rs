@@ -1,0 +1,240 @@
+//! `RedisServer`: a private `redis-server` on a free loopback port, killed on drop.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment variable that turns "redis-server is missing, skipping" into a failure.
+pub const REQUIRE_REDIS_ENV: &str = "STRATA_REQUIRE_REDIS";
+
+/// How long a server may take to answer PING after starting.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A `redis-server` process of this test's own: loopback only, a temporary directory, no
+/// persistence. Killed (SIGKILL) when dropped; can be stopped, restarted on the same port,
+/// paused and resumed to simulate faults.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    extra_args: Vec<String>,
+    binary: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port.
+    pub fn spawn() -> io::Result<Self> {
+        Self::spawn_with_args(&[])
+    }
+
+    /// Starts a server with extra `redis-server` arguments (e.g. `["--maxmemory", "1mb"]`).
+    pub fn spawn_with_args(args: &[&str]) -> io::Result<Self> {
+        let binary = find_redis_server().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::NotFound, "redis-server is not on PATH")
+        })?;
+        let mut last_err = None;
+        // A port found free can be taken before the server binds it: try a few.
+        for _ in 0..5 {
+            let port = free_port()?;
+            let mut server = Self {
+                child: None,
+                port,
+                dir: tempfile::Builder::new().prefix("strata-redis-").tempdir()?,
+                extra_args: args.iter().map(|s| (*s).to_owned()).collect(),
+                binary: binary.clone(),
+            };
+            match server.start() {
+                Ok(()) => return Ok(server),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| io::Error::other("redis-server did not start")))
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `redis://127.0.0.1:{port}`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's working directory (its log is `redis.log` there).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is running.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Starts the process (again) on the same port and waits until it answers PING.
+    pub fn start(&mut self) -> io::Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = self.dir.path().join("redis.log");
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--port")
+            .arg(self.port.to_string())
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .arg("--logfile")
+            .arg(&log)
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn()?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: String = log.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
+                return Err(io::Error::other(format!(
+                    "redis-server on port {} exited with {status}: {tail}",
+                    self.port
+                )));
+            }
+            if ping(self.port) {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("redis-server on port {} did not answer within {START_TIMEOUT:?}", self.port),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the process (SIGKILL: no shutdown, connections drop at once).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills and starts the server again on the same port (empty: nothing is persisted).
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.stop();
+        // The port can stay in TIME_WAIT briefly; start retries until the deadline.
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.start() {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Freezes the process (SIGSTOP): connections stay open but nothing is answered.
+    pub fn pause(&self) -> io::Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Resumes a paused process (SIGCONT).
+    pub fn resume(&self) -> io::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, sig: &str) -> io::Result<()> {
+        let pid = self.pid().ok_or_else(|| io::Error::other("redis-server is not running"))?;
+        let status = Command::new("kill").arg(sig).arg(pid.to_string()).status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!("kill {sig} {pid} failed: {status}")))
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        // A paused process cannot die of SIGKILL until resumed on some systems; resume first.
+        let _ = self.resume();
+        self.stop();
+    }
+}
+
+/// The `redis-server` binary on PATH, if any.
+pub fn find_redis_server() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("redis-server"))
+        .find(|p| p.is_file())
+}
+
+/// Whether `STRATA_REQUIRE_REDIS` is set to a true value.
+pub fn redis_required() -> bool {
+    std::env::var(REQUIRE_REDIS_ENV).is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
+}
+
+/// Starts a server for the test `test`, or reports the test as skipped.
+///
+/// Without `redis-server` on PATH this writes one line to the terminal (past the test
+/// harness's capture) and returns `None`; with `STRATA_REQUIRE_REDIS=1` it panics instead.
+/// A server that is present but fails to start always panics.
+pub fn redis_or_skip(test: &str) -> Option<RedisServer> {
+    redis_with_args_or_skip(test, &[])
+}
+
+/// [`redis_or_skip`] with extra server arguments.
+pub fn redis_with_args_or_skip(test: &str, args: &[&str]) -> Option<RedisServer> {
+    if find_redis_server().is_none() {
+        if redis_required() {
+            panic!("{test}: redis-server is not on PATH and {REQUIRE_REDIS_ENV} is set");
+        }
+        let mut err = io::stderr();
+        let _ = writeln!(
+            err,
+            "SKIPPED {test}: redis-server not found on PATH (set {REQUIRE_REDIS_ENV}=1 to fail instead)"
+        );
+        return None;
+    }
+    match RedisServer::spawn_with_args(args) {
+        Ok(server) => Some(server),
+        Err(e) => panic!("{test}: redis-server is on PATH but did not start: {e}"),
+    }
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    ) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    // Any reply means the server is up: "+PONG", or "-NOAUTH" when it requires a password.
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
+}
