@@ -1,1 +1,120 @@
-fn main() {}
+//! Backends: MemoryBackend against a plain mutex-guarded map, and RedisBackend against raw
+//! redis-rs on the same spawned server in the same run.
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use strata_backend::{Backend, MemoryBackend, MemoryConfig};
+use strata_benches::user;
+use strata_codec::{Codec, EntryMeta, MsgPackCodec};
+use strata_redis::{RedisBackend, RedisConfig};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn value() -> Bytes {
+    MsgPackCodec::default()
+        .encode(&EntryMeta::new(0, 60_000, 1), Some(&user(42)))
+        .expect("encode")
+}
+
+fn memory(c: &mut Criterion) {
+    let rt = runtime();
+    let backend = MemoryBackend::new(MemoryConfig::default().with_namespace("bench:")).expect("memory");
+    let peer: Arc<parking_lot::Mutex<HashMap<String, Bytes>>> = Arc::default();
+    let v = value();
+    for i in 0..10_000 {
+        let k = format!("bench:user:{i}");
+        rt.block_on(backend.set(&k, v.clone(), HOUR)).expect("set");
+        peer.lock().insert(k, v.clone());
+    }
+    let keys: Vec<String> = (0..10_000).map(|i| format!("bench:user:{i}")).collect();
+
+    let mut g = c.benchmark_group("backend_memory");
+    let mut i = 0usize;
+    g.bench_function("get/memory_backend", |b| {
+        b.to_async(&rt).iter(|| {
+            i = (i + 7919) % keys.len();
+            let k = &keys[i];
+            async { backend.get(black_box(k)).await.expect("get") }
+        })
+    });
+    g.bench_function("get/mutex_hashmap", |b| {
+        b.iter(|| {
+            i = (i + 7919) % keys.len();
+            peer.lock().get(black_box(&keys[i])).cloned()
+        })
+    });
+    g.bench_function("set/memory_backend", |b| {
+        b.to_async(&rt).iter(|| {
+            i = (i + 7919) % keys.len();
+            let k = &keys[i];
+            let v = v.clone();
+            let backend = &backend;
+            async move { backend.set(black_box(k), v, HOUR).await.expect("set") }
+        })
+    });
+    g.bench_function("set/mutex_hashmap", |b| {
+        b.iter(|| {
+            i = (i + 7919) % keys.len();
+            peer.lock().insert(keys[i].clone(), v.clone())
+        })
+    });
+    g.finish();
+}
+
+fn redis(c: &mut Criterion) {
+    let server = match strata_testkit::RedisServer::spawn() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("SKIPPED backend_redis benches: {e}");
+            return;
+        }
+    };
+    let rt = runtime();
+    let backend = rt
+        .block_on(RedisBackend::connect(RedisConfig::new(server.url()).with_namespace("bench:")))
+        .expect("connect");
+    let client = redis::Client::open(server.url()).expect("client");
+    let raw = rt
+        .block_on(client.get_multiplexed_async_connection())
+        .expect("raw connection");
+    let v = value();
+    rt.block_on(backend.set("bench:user:42", v.clone(), HOUR)).expect("set");
+
+    let mut g = c.benchmark_group("backend_redis");
+    g.bench_function("get/redis_backend", |b| {
+        b.to_async(&rt)
+            .iter(|| async { backend.get(black_box("bench:user:42")).await.expect("get") })
+    });
+    g.bench_function("get/raw_redis_rs", |b| {
+        b.to_async(&rt).iter(|| {
+            let mut conn = raw.clone();
+            async move {
+                let v: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(black_box("bench:user:42"))
+                    .query_async(&mut conn)
+                    .await
+                    .expect("get");
+                v
+            }
+        })
+    });
+    g.finish();
+    drop(server);
+}
+
+criterion_group!(backend, memory, redis);
+criterion_main!(backend);

@@ -1,1 +1,116 @@
-//! Realistic payloads shared by the benchmarks.
+//! Realistic payloads shared by the benchmarks, modelled on the Payshift data the original
+//! Django layer cached: a user with profile and activity stats (`whoami`), a job with its client,
+//! industry and subcategory (`/jobs/{id}`), and the all-jobs list (`/jobs/alljobs`).
+
+use serde::{Deserialize, Serialize};
+
+/// A user's profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Profile {
+    pub bio: String,
+    pub headline: String,
+    pub location: String,
+    pub hourly_rate: f64,
+    pub skills: Vec<String>,
+    pub avatar_url: String,
+    pub verified: bool,
+}
+
+/// A user with profile and activity stats: the `whoami` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct UserWithProfile {
+    pub id: u64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub is_client: bool,
+    pub date_joined: String,
+    pub profile: Profile,
+    pub jobs_posted: u32,
+    pub applications_sent: u32,
+    pub applications_received: u32,
+}
+
+/// A job with its client: the `/jobs/{id}` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct Job {
+    pub id: u64,
+    pub title: String,
+    pub description: String,
+    pub budget_min: f64,
+    pub budget_max: f64,
+    pub status: String,
+    pub created_at: String,
+    pub industry: String,
+    pub subcategory: String,
+    pub skills_required: Vec<String>,
+    pub client_id: u64,
+    pub client_name: String,
+    pub client_location: String,
+    pub applications_count: u32,
+}
+
+const SKILLS: [&str; 12] = [
+    "rust", "python", "django", "react", "sql", "redis", "design", "copywriting", "seo",
+    "devops", "kotlin", "figma",
+];
+const INDUSTRIES: [&str; 5] = ["Technology", "Finance", "Healthcare", "Education", "Retail"];
+
+/// The user payload for `id`.
+pub fn user(id: u64) -> UserWithProfile {
+    UserWithProfile {
+        id,
+        username: format!("user{id}"),
+        email: format!("user{id}@example.com"),
+        first_name: "Ada".into(),
+        last_name: format!("Lovelace-{id}"),
+        is_client: id % 3 == 0,
+        date_joined: "2024-03-14T09:26:53Z".into(),
+        profile: Profile {
+            bio: "Freelance engineer building payment and marketplace backends; previously \
+                  led the platform team of a fintech startup."
+                .into(),
+            headline: "Senior backend engineer".into(),
+            location: "Lagos, Nigeria".into(),
+            hourly_rate: 45.0 + (id % 50) as f64,
+            skills: (0..6).map(|i| SKILLS[(id as usize + i) % SKILLS.len()].to_owned()).collect(),
+            avatar_url: format!("https://cdn.example.com/avatars/{id}.png"),
+            verified: id % 2 == 0,
+        },
+        jobs_posted: (id % 17) as u32,
+        applications_sent: (id % 23) as u32,
+        applications_received: (id % 31) as u32,
+    }
+}
+
+/// The job payload for `id`.
+pub fn job(id: u64) -> Job {
+    Job {
+        id,
+        title: format!("Build a caching layer for service #{id}"),
+        description: "We need an experienced engineer to add a Redis cache in front of our \
+                      Postgres database, with invalidation on writes and monitoring endpoints. \
+                      Deliverables: design notes, implementation, load test results."
+            .into(),
+        budget_min: 500.0 + (id % 10) as f64 * 100.0,
+        budget_max: 1500.0 + (id % 10) as f64 * 250.0,
+        status: if id % 4 == 0 { "closed" } else { "open" }.into(),
+        created_at: "2025-11-02T14:07:00Z".into(),
+        industry: INDUSTRIES[id as usize % INDUSTRIES.len()].into(),
+        subcategory: format!("Subcategory {}", id % 100),
+        skills_required: (0..4).map(|i| SKILLS[(id as usize * 7 + i) % SKILLS.len()].to_owned()).collect(),
+        client_id: id * 13 % 1000,
+        client_name: format!("Client {}", id * 13 % 1000),
+        client_location: "Nairobi, Kenya".into(),
+        applications_count: (id % 40) as u32,
+    }
+}
+
+/// The all-jobs list of `n` jobs.
+pub fn all_jobs(n: u64) -> Vec<Job> {
+    (1..=n).map(job).collect()
+}

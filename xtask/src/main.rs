@@ -1,1 +1,92 @@
-fn main() {}
+//! Project automation: `cargo xtask ci | test | bench`.
+//!
+//! `ci` runs exactly the gates of `.ci/run` (fmt, clippy, tests, doc tests, docs), so "it
+//! passed locally" means something; `bench` runs the criterion benches and writes a summary of
+//! ratios against the peers measured in the same run.
+
+mod bench;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Strata project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The CI gates: fmt check, clippy -D warnings, workspace tests (doc tests included), docs.
+    Ci,
+    /// The workspace tests (`cargo test --workspace`).
+    Test,
+    /// Criterion benches, then a markdown summary of ratios in target/strata-bench/summary.md.
+    Bench {
+        /// Shorter warm-up and measurement (about a third of the time).
+        #[arg(long)]
+        quick: bool,
+        /// Only benchmarks whose id contains this (e.g. `codec`, `backend_redis`).
+        filter: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Cmd::Ci => ci(),
+        Cmd::Test => cargo(&["test", "--workspace"], &[]),
+        Cmd::Bench { quick, filter } => bench::run(quick, filter.as_deref()),
+    }
+}
+
+fn ci() -> Result<()> {
+    cargo(&["fmt", "--all", "--check"], &[])?;
+    cargo(
+        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[],
+    )?;
+    cargo(&["test", "--workspace"], &[])?;
+    cargo(
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    println!("xtask ci: all gates passed");
+    Ok(())
+}
+
+/// Runs `cargo args...` from the workspace root, failing on a non-zero exit.
+pub(crate) fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub(crate) fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| ".".into())
+}

@@ -1,0 +1,182 @@
+//! `cargo xtask bench`: run the criterion benches and summarise them as ratios.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::{cargo, workspace_root};
+
+/// A comparison: our benchmark id against its peer's, measured in the same run.
+struct Ratio {
+    label: &'static str,
+    ours: String,
+    peer: String,
+}
+
+fn ratios() -> Vec<Ratio> {
+    let mut out = Vec::new();
+    for payload in ["user", "job", "all_jobs_200"] {
+        for (group, what) in [("codec_encode", "encode"), ("codec_decode", "decode")] {
+            out.push(Ratio {
+                label: leak(format!("{what} {payload}: envelope vs serde_json")),
+                ours: format!("{group}/envelope/{payload}"),
+                peer: format!("{group}/serde_json/{payload}"),
+            });
+        }
+    }
+    out.push(Ratio {
+        label: "MemoryBackend get vs Mutex<HashMap> get",
+        ours: "backend_memory/get/memory_backend".into(),
+        peer: "backend_memory/get/mutex_hashmap".into(),
+    });
+    out.push(Ratio {
+        label: "MemoryBackend set vs Mutex<HashMap> insert",
+        ours: "backend_memory/set/memory_backend".into(),
+        peer: "backend_memory/set/mutex_hashmap".into(),
+    });
+    out.push(Ratio {
+        label: "RedisBackend get vs raw redis-rs GET",
+        ours: "backend_redis/get/redis_backend".into(),
+        peer: "backend_redis/get/raw_redis_rs".into(),
+    });
+    out
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+pub(crate) fn run(quick: bool, filter: Option<&str>) -> Result<()> {
+    let mut args = vec!["bench", "-p", "strata-benches", "--"];
+    if let Some(f) = filter {
+        args.push(f);
+    }
+    if quick {
+        args.extend(["--warm-up-time", "1", "--measurement-time", "2"]);
+    }
+    cargo(&args, &[])?;
+    let root = workspace_root();
+    let times = read_criterion(&root.join("target/criterion"))?;
+    let sizes = read_sizes(&root.join("target/strata-bench/sizes.json"));
+    let report = summary(&times, &sizes);
+    let out = root.join("target/strata-bench/summary.md");
+    std::fs::create_dir_all(out.parent().context("summary path")?)?;
+    std::fs::write(&out, &report)?;
+    println!("{report}");
+    println!("written to {}", out.display());
+    Ok(())
+}
+
+/// Mean time in nanoseconds of every benchmark criterion has recorded, by full id.
+fn read_criterion(dir: &Path) -> Result<BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "new") {
+                    if let Some((id, ns)) = read_one(&path) {
+                        out.insert(id, ns);
+                    }
+                } else {
+                    stack.push(path);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn read_one(new_dir: &Path) -> Option<(String, f64)> {
+    let bench: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(new_dir.join("benchmark.json")).ok()?).ok()?;
+    let est: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(new_dir.join("estimates.json")).ok()?).ok()?;
+    let id = bench.get("full_id")?.as_str()?.to_owned();
+    let ns = est.get("mean")?.get("point_estimate")?.as_f64()?;
+    Some((id, ns))
+}
+
+fn read_sizes(path: &Path) -> BTreeMap<String, u64> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<BTreeMap<String, u64>>(&b).ok())
+        .unwrap_or_default()
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn summary(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64>) -> String {
+    let mut s = String::from("# Strata bench summary\n\n");
+    let _ = writeln!(
+        s,
+        "Ratio = our time / peer time, both measured in this run (below 1.0: we are faster).\n"
+    );
+    s.push_str("| comparison | ours | peer | ratio | speed-up |\n|---|---|---|---|---|\n");
+    for r in ratios() {
+        match (times.get(&r.ours), times.get(&r.peer)) {
+            (Some(o), Some(p)) => {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {:.2} | {:.2}x |",
+                    r.label,
+                    fmt_ns(*o),
+                    fmt_ns(*p),
+                    o / p,
+                    p / o
+                );
+            }
+            _ => {
+                let _ = writeln!(s, "| {} | not measured | | | |", r.label);
+            }
+        }
+    }
+    s.push_str("\n## Sizes (bytes)\n\n| payload | envelope | uncompressed envelope | serde_json | envelope / json |\n|---|---|---|---|---|\n");
+    for payload in ["user", "job", "all_jobs_200"] {
+        let get = |k: &str| sizes.get(&format!("{payload}/{k}")).copied();
+        if let (Some(env), Some(raw), Some(json)) =
+            (get("envelope"), get("envelope_uncompressed"), get("serde_json"))
+        {
+            let _ = writeln!(
+                s,
+                "| {payload} | {env} | {raw} | {json} | {:.2} |",
+                env as f64 / json as f64
+            );
+        }
+    }
+    let comp: Vec<_> = sizes
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("compression/lz4/").map(|l| (l.to_owned(), *v)))
+        .collect();
+    if !comp.is_empty() {
+        s.push_str("\n## Compression threshold (encode+decode round trip)\n\n| msgpack payload | lz4 bytes | plain bytes | lz4 time | plain time | time ratio |\n|---|---|---|---|---|---|\n");
+        for (label, lz4_bytes) in comp {
+            let plain_bytes = sizes.get(&format!("compression/plain/{label}")).copied().unwrap_or(0);
+            let t = |mode: &str| times.get(&format!("codec_compression/{mode}_roundtrip/{label}")).copied();
+            if let (Some(a), Some(b)) = (t("lz4"), t("plain")) {
+                let _ = writeln!(
+                    s,
+                    "| {label} | {lz4_bytes} | {plain_bytes} | {} | {} | {:.2} |",
+                    fmt_ns(a),
+                    fmt_ns(b),
+                    a / b
+                );
+            }
+        }
+    }
+    s
+}
