@@ -26,8 +26,8 @@ pub(crate) fn is_plain_id(raw: &str) -> bool {
 ///
 /// The encoding is injective: plain ids are percent-escaped (and never start with `#`), while
 /// ids that are longer than [`MAX_PLAIN_ID_LEN`] once escaped, or that hold whitespace or control
-/// characters, become `#` followed by 32 hex digits of their BLAKE3 hash (128 bits, collision
-/// resistant even against chosen ids).
+/// characters, become `#` followed by the first 32 hex digits of their SHA-256 (128 bits, collision
+/// resistant even against chosen ids, and computable with any standard library).
 pub(crate) fn push_encoded_id(out: &mut String, raw: &str) {
     let start = out.len();
     let unsafe_char = raw.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -46,9 +46,10 @@ pub(crate) fn push_encoded_id(out: &mut String, raw: &str) {
 }
 
 fn push_hashed(out: &mut String, raw: &str) {
-    let hash = blake3::hash(raw.as_bytes());
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(raw.as_bytes());
     out.push(HASHED_ID_MARKER);
-    for b in &hash.as_bytes()[..16] {
+    for b in &hash[..16] {
         out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
         out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
     }

@@ -59,7 +59,7 @@ impl std::ops::Deref for Key {
 pub enum KeyId {
     /// The id itself, unescaped.
     Plain(String),
-    /// The 32 hex digits of the BLAKE3 hash of an id that was too long or unsafe.
+    /// The 32 hex digits of the SHA-256 prefix of an id that was too long or unsafe.
     Hashed(String),
 }
 

@@ -10,7 +10,7 @@
 //! - ids come from anything `Display` ([`KindKeys::key`]) or serde-serializable
 //!   ([`KindKeys::key_serde`]); `% # { }` are escaped, and ids longer than
 //!   [`MAX_PLAIN_ID_LEN`] or holding whitespace or control characters become `#` + a 128-bit
-//!   BLAKE3 hash, so a key never carries raw control bytes;
+//!   SHA-256 prefix, so a key never carries raw control bytes;
 //! - a kind can be wrapped in a Redis Cluster hash tag (`{user}`) so its keys share a slot.
 //!
 //! # Usage

@@ -1,0 +1,130 @@
+//! docs/wire-format.md is enough to interoperate: its Python companion (docs/examples/
+//! strata_wire.py, needing only the `msgpack` package) reads entries and builds keys exactly as
+//! the Rust crates do, and Rust reads what Python writes.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, peek};
+use strata_keys::KeySpace;
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/strata_wire.py")
+}
+
+/// Python with msgpack, or a skip line (the test asserts nothing without it).
+fn python() -> Option<&'static str> {
+    let ok = Command::new("python3")
+        .args(["-c", "import msgpack"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED python interop: python3 with the msgpack package is not available (pip install msgpack)"
+        );
+    }
+    ok.then_some("python3")
+}
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new("python3").arg(script()).args(args).output().unwrap();
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim_end_matches('\n').to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct User {
+    id: u64,
+    name: String,
+    skills: Vec<String>,
+    rate: Option<f64>,
+}
+
+fn user() -> User {
+    User {
+        id: 42,
+        name: "Ada Lövelace".into(),
+        skills: vec!["rust".into(), "redis".into()],
+        rate: Some(55.5),
+    }
+}
+
+#[test]
+fn python_decodes_every_kind_of_entry_rust_writes() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let meta = EntryMeta::new(1_700_000_000_000, 60_000, 3);
+    let big: Vec<User> = (0..200).map(|i| User { id: i, ..user() }).collect();
+    let cases: Vec<(&str, bytes::Bytes, serde_json::Value)> = vec![
+        ("plain", MsgPackCodec::default().encode(&meta, Some(&user())).unwrap(), serde_json::to_value(user()).unwrap()),
+        ("compressed", MsgPackCodec::default().encode(&meta, Some(&big)).unwrap(), serde_json::to_value(&big).unwrap()),
+        ("absent", MsgPackCodec::default().encode::<User>(&meta, None).unwrap(), serde_json::Value::Null),
+        ("json", JsonCodec::default().encode(&meta, Some(&user())).unwrap(), serde_json::to_value(user()).unwrap()),
+    ];
+    assert!(peek(&cases[1].1).unwrap().flags.compressed(), "the list case exercises lz4");
+    for (name, bytes, want) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let got: serde_json::Value = serde_json::from_str(&run(&["decode", path.to_str().unwrap()])).unwrap();
+        assert_eq!(got["payload"], want, "{name}");
+        assert_eq!(got["meta"]["created_at_ms"], 1_700_000_000_000u64, "{name}");
+        assert_eq!(got["meta"]["expires_at_ms"], 1_700_000_060_000u64, "{name}");
+        assert_eq!(got["meta"]["schema"], 3, "{name}");
+        assert_eq!(got["flags"], u64::from(bytes[3]), "{name}");
+    }
+}
+
+#[test]
+fn rust_decodes_what_python_writes() {
+    if python().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("from-python");
+    let json = serde_json::to_string(&user()).unwrap();
+    run(&["encode", &json, "1700000000000", "900000", "2", path.to_str().unwrap()]);
+    let bytes = std::fs::read(&path).unwrap();
+    let env = MsgPackCodec::default().decode::<User>(&bytes, Some(2)).unwrap();
+    assert_eq!(env.value, Some(user()));
+    assert_eq!(env.meta, EntryMeta::new(1_700_000_000_000, 900_000, 2));
+}
+
+#[test]
+fn python_builds_the_same_keys() {
+    if python().is_none() {
+        return;
+    }
+    let space = KeySpace::new("pay:shift", "v3").unwrap();
+    let cases: [(&str, &str, u32, u64, bool); 7] = [
+        ("user", "42", 2, 0, false),
+        ("a:b", "c", 1, 0, false),
+        ("job", "b:c#1{x}%", 1, 7, true),
+        ("whoami", "has space", 1, 0, false),
+        ("whoami", "tab\there", 1, 0, false),
+        ("ünï", "ünïcode", 1, 0, false),
+        ("job", &"x".repeat(250), 1, 0, false),
+    ];
+    for (kind, id, schema, generation, tagged) in cases {
+        let rust = space
+            .kind(kind)
+            .unwrap()
+            .with_schema(schema)
+            .with_generation(generation)
+            .with_hash_tag(tagged)
+            .key(id)
+            .unwrap();
+        let mut args = vec!["key", "pay:shift", "v3", kind];
+        let schema_s = schema.to_string();
+        let gen_s = generation.to_string();
+        args.extend([schema_s.as_str(), id, gen_s.as_str()]);
+        if tagged {
+            args.push("--hash-tag");
+        }
+        assert_eq!(run(&args), rust.as_str(), "kind {kind:?} id {id:?}");
+    }
+}
