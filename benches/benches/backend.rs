@@ -32,7 +32,8 @@ fn value() -> Bytes {
 
 fn memory(c: &mut Criterion) {
     let rt = runtime();
-    let backend = MemoryBackend::new(MemoryConfig::default().with_namespace("bench:")).expect("memory");
+    let backend =
+        MemoryBackend::new(MemoryConfig::default().with_namespace("bench:")).expect("memory");
     let peer: Arc<parking_lot::Mutex<HashMap<String, Bytes>>> = Arc::default();
     let v = value();
     for i in 0..10_000 {
@@ -85,14 +86,17 @@ fn redis(c: &mut Criterion) {
     };
     let rt = runtime();
     let backend = rt
-        .block_on(RedisBackend::connect(RedisConfig::new(server.url()).with_namespace("bench:")))
+        .block_on(RedisBackend::connect(
+            RedisConfig::new(server.url()).with_namespace("bench:"),
+        ))
         .expect("connect");
     let client = redis::Client::open(server.url()).expect("client");
     let raw = rt
         .block_on(client.get_multiplexed_async_connection())
         .expect("raw connection");
     let v = value();
-    rt.block_on(backend.set("bench:user:42", v.clone(), HOUR)).expect("set");
+    rt.block_on(backend.set("bench:user:42", v.clone(), HOUR))
+        .expect("set");
 
     let mut g = c.benchmark_group("backend_redis");
     g.bench_function("get/redis_backend", |b| {

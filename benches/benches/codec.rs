@@ -16,7 +16,12 @@ const META: EntryMeta = EntryMeta {
     schema: 1,
 };
 
-fn payload_group<T: Serialize + DeserializeOwned>(c: &mut Criterion, name: &str, value: &T, sizes: &mut Vec<(String, usize)>) {
+fn payload_group<T: Serialize + DeserializeOwned>(
+    c: &mut Criterion,
+    name: &str,
+    value: &T,
+    sizes: &mut Vec<(String, usize)>,
+) {
     let codec = MsgPackCodec::default();
     let raw = MsgPackCodec::default().with_compression_threshold(usize::MAX);
     let env = codec.encode(&META, Some(value)).expect("encode");
@@ -31,9 +36,11 @@ fn payload_group<T: Serialize + DeserializeOwned>(c: &mut Criterion, name: &str,
     g.bench_with_input(BenchmarkId::new("envelope", name), value, |b, v| {
         b.iter(|| codec.encode(&META, Some(black_box(v))).expect("encode"))
     });
-    g.bench_with_input(BenchmarkId::new("envelope_uncompressed", name), value, |b, v| {
-        b.iter(|| raw.encode(&META, Some(black_box(v))).expect("encode"))
-    });
+    g.bench_with_input(
+        BenchmarkId::new("envelope_uncompressed", name),
+        value,
+        |b, v| b.iter(|| raw.encode(&META, Some(black_box(v))).expect("encode")),
+    );
     g.bench_with_input(BenchmarkId::new("serde_json", name), value, |b, v| {
         b.iter(|| serde_json::to_vec(black_box(v)).expect("json"))
     });
@@ -42,11 +49,23 @@ fn payload_group<T: Serialize + DeserializeOwned>(c: &mut Criterion, name: &str,
     let mut g = c.benchmark_group("codec_decode");
     g.throughput(Throughput::Bytes(json.len() as u64));
     g.bench_with_input(BenchmarkId::new("envelope", name), &env, |b, bytes| {
-        b.iter(|| codec.decode::<T>(black_box(bytes), Some(1)).expect("decode"))
+        b.iter(|| {
+            codec
+                .decode::<T>(black_box(bytes), Some(1))
+                .expect("decode")
+        })
     });
-    g.bench_with_input(BenchmarkId::new("envelope_uncompressed", name), &env_raw, |b, bytes| {
-        b.iter(|| codec.decode::<T>(black_box(bytes), Some(1)).expect("decode"))
-    });
+    g.bench_with_input(
+        BenchmarkId::new("envelope_uncompressed", name),
+        &env_raw,
+        |b, bytes| {
+            b.iter(|| {
+                codec
+                    .decode::<T>(black_box(bytes), Some(1))
+                    .expect("decode")
+            })
+        },
+    );
     g.bench_with_input(BenchmarkId::new("serde_json", name), &json, |b, bytes| {
         b.iter(|| serde_json::from_slice::<T>(black_box(bytes)).expect("json"))
     });
@@ -65,12 +84,16 @@ fn compression_threshold(c: &mut Criterion, sizes: &mut Vec<(String, usize)>) {
             let codec = MsgPackCodec::default().with_compression_threshold(threshold);
             let bytes = codec.encode(&META, Some(&value)).expect("encode");
             sizes.push((format!("compression/{mode}/{label}"), bytes.len()));
-            g.bench_with_input(BenchmarkId::new(format!("{mode}_roundtrip"), &label), &value, |b, v| {
-                b.iter(|| {
-                    let bytes = codec.encode(&META, Some(black_box(v))).expect("encode");
-                    codec.decode::<Vec<Job>>(&bytes, None).expect("decode")
-                })
-            });
+            g.bench_with_input(
+                BenchmarkId::new(format!("{mode}_roundtrip"), &label),
+                &value,
+                |b, v| {
+                    b.iter(|| {
+                        let bytes = codec.encode(&META, Some(black_box(v))).expect("encode");
+                        codec.decode::<Vec<Job>>(&bytes, None).expect("decode")
+                    })
+                },
+            );
         }
     }
     g.finish();
@@ -93,9 +116,14 @@ fn benches(c: &mut Criterion) {
 fn write_sizes(sizes: &[(String, usize)]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/strata-bench");
     let _ = std::fs::create_dir_all(&dir);
-    let map: serde_json::Map<String, serde_json::Value> =
-        sizes.iter().map(|(k, v)| (k.clone(), (*v).into())).collect();
-    let _ = std::fs::write(dir.join("sizes.json"), serde_json::to_vec_pretty(&map).unwrap_or_default());
+    let map: serde_json::Map<String, serde_json::Value> = sizes
+        .iter()
+        .map(|(k, v)| (k.clone(), (*v).into()))
+        .collect();
+    let _ = std::fs::write(
+        dir.join("sizes.json"),
+        serde_json::to_vec_pretty(&map).unwrap_or_default(),
+    );
 }
 
 criterion_group!(codec, benches);

@@ -55,8 +55,18 @@ pub struct Job {
 }
 
 const SKILLS: [&str; 12] = [
-    "rust", "python", "django", "react", "sql", "redis", "design", "copywriting", "seo",
-    "devops", "kotlin", "figma",
+    "rust",
+    "python",
+    "django",
+    "react",
+    "sql",
+    "redis",
+    "design",
+    "copywriting",
+    "seo",
+    "devops",
+    "kotlin",
+    "figma",
 ];
 const INDUSTRIES: [&str; 5] = ["Technology", "Finance", "Healthcare", "Education", "Retail"];
 
@@ -77,7 +87,9 @@ pub fn user(id: u64) -> UserWithProfile {
             headline: "Senior backend engineer".into(),
             location: "Lagos, Nigeria".into(),
             hourly_rate: 45.0 + (id % 50) as f64,
-            skills: (0..6).map(|i| SKILLS[(id as usize + i) % SKILLS.len()].to_owned()).collect(),
+            skills: (0..6)
+                .map(|i| SKILLS[(id as usize + i) % SKILLS.len()].to_owned())
+                .collect(),
             avatar_url: format!("https://cdn.example.com/avatars/{id}.png"),
             verified: id % 2 == 0,
         },
@@ -102,7 +114,9 @@ pub fn job(id: u64) -> Job {
         created_at: "2025-11-02T14:07:00Z".into(),
         industry: INDUSTRIES[id as usize % INDUSTRIES.len()].into(),
         subcategory: format!("Subcategory {}", id % 100),
-        skills_required: (0..4).map(|i| SKILLS[(id as usize * 7 + i) % SKILLS.len()].to_owned()).collect(),
+        skills_required: (0..4)
+            .map(|i| SKILLS[(id as usize * 7 + i) % SKILLS.len()].to_owned())
+            .collect(),
         client_id: id * 13 % 1000,
         client_name: format!("Client {}", id * 13 % 1000),
         client_location: "Nairobi, Kenya".into(),

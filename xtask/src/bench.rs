@@ -148,9 +148,11 @@ fn summary(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64>) -> Stri
     s.push_str("\n## Sizes (bytes)\n\n| payload | envelope | uncompressed envelope | serde_json | envelope / json |\n|---|---|---|---|---|\n");
     for payload in ["user", "job", "all_jobs_200"] {
         let get = |k: &str| sizes.get(&format!("{payload}/{k}")).copied();
-        if let (Some(env), Some(raw), Some(json)) =
-            (get("envelope"), get("envelope_uncompressed"), get("serde_json"))
-        {
+        if let (Some(env), Some(raw), Some(json)) = (
+            get("envelope"),
+            get("envelope_uncompressed"),
+            get("serde_json"),
+        ) {
             let _ = writeln!(
                 s,
                 "| {payload} | {env} | {raw} | {json} | {:.2} |",
@@ -160,13 +162,23 @@ fn summary(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64>) -> Stri
     }
     let comp: Vec<_> = sizes
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("compression/lz4/").map(|l| (l.to_owned(), *v)))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("compression/lz4/")
+                .map(|l| (l.to_owned(), *v))
+        })
         .collect();
     if !comp.is_empty() {
         s.push_str("\n## Compression threshold (encode+decode round trip)\n\n| msgpack payload | lz4 bytes | plain bytes | lz4 time | plain time | time ratio |\n|---|---|---|---|---|---|\n");
         for (label, lz4_bytes) in comp {
-            let plain_bytes = sizes.get(&format!("compression/plain/{label}")).copied().unwrap_or(0);
-            let t = |mode: &str| times.get(&format!("codec_compression/{mode}_roundtrip/{label}")).copied();
+            let plain_bytes = sizes
+                .get(&format!("compression/plain/{label}"))
+                .copied()
+                .unwrap_or(0);
+            let t = |mode: &str| {
+                times
+                    .get(&format!("codec_compression/{mode}_roundtrip/{label}"))
+                    .copied()
+            };
             if let (Some(a), Some(b)) = (t("lz4"), t("plain")) {
                 let _ = writeln!(
                     s,

@@ -36,7 +36,10 @@ fn crates() -> Vec<(String, PathBuf)> {
 }
 
 fn manifest(dir: &Path) -> toml::Table {
-    std::fs::read_to_string(dir.join("Cargo.toml")).unwrap().parse().unwrap()
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -49,16 +52,24 @@ fn no_crate_depends_on_a_layer_above_it() {
         };
         let m = manifest(&dir);
         for section in ["dependencies", "build-dependencies"] {
-            let Some(deps) = m.get(section).and_then(|d| d.as_table()) else { continue };
+            let Some(deps) = m.get(section).and_then(|d| d.as_table()) else {
+                continue;
+            };
             for dep in deps.keys().filter(|d| d.starts_with("strata")) {
                 match LAYERS.iter().position(|l| l == dep) {
                     Some(dep_level) if dep_level < level => {}
-                    _ => violations.push(format!("{name} [{section}] depends on {dep}, which is not below it")),
+                    _ => violations.push(format!(
+                        "{name} [{section}] depends on {dep}, which is not below it"
+                    )),
                 }
             }
         }
     }
-    assert!(violations.is_empty(), "layering violations:\n{}", violations.join("\n"));
+    assert!(
+        violations.is_empty(),
+        "layering violations:\n{}",
+        violations.join("\n")
+    );
 }
 
 #[test]
@@ -67,10 +78,15 @@ fn every_crate_documents_itself_and_uses_workspace_lints() {
     for (name, dir) in crates() {
         let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap_or_default();
         if !lib.starts_with("//!") {
-            problems.push(format!("{name}: src/lib.rs does not start with a //! summary"));
+            problems.push(format!(
+                "{name}: src/lib.rs does not start with a //! summary"
+            ));
         }
         let m = manifest(&dir);
-        let lints = m.get("lints").and_then(|l| l.get("workspace")).and_then(|w| w.as_bool());
+        let lints = m
+            .get("lints")
+            .and_then(|l| l.get("workspace"))
+            .and_then(|w| w.as_bool());
         if lints != Some(true) {
             problems.push(format!("{name}: missing [lints] workspace = true"));
         }
@@ -84,9 +100,17 @@ fn every_crate_documents_itself_and_uses_workspace_lints() {
 
 #[test]
 fn internal_crates_are_workspace_dependencies() {
-    let root_manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml")).unwrap().parse().unwrap();
-    let deps = root_manifest["workspace"]["dependencies"].as_table().unwrap();
+    let root_manifest: toml::Table = std::fs::read_to_string(root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let deps = root_manifest["workspace"]["dependencies"]
+        .as_table()
+        .unwrap();
     for (name, _) in crates() {
-        assert!(deps.contains_key(&name), "{name} is missing from [workspace.dependencies]");
+        assert!(
+            deps.contains_key(&name),
+            "{name} is missing from [workspace.dependencies]"
+        );
     }
 }

@@ -79,7 +79,12 @@ pub trait Backend: Debug + Send + Sync + 'static {
 
     /// One page of the keys that start with `prefix`. Start with `cursor = None` and pass each
     /// page's `next` until it is `None`. Keys written during a scan may or may not appear.
-    async fn scan(&self, prefix: &str, cursor: Option<String>, count: usize) -> BackendResult<ScanPage> {
+    async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        count: usize,
+    ) -> BackendResult<ScanPage> {
         let _ = (prefix, cursor, count);
         Err(BackendError::unsupported(self.name(), "scan"))
     }

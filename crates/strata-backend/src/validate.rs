@@ -26,7 +26,12 @@ pub fn check_key(key: &str) -> BackendResult<()> {
 
 /// Checks everything about a write: the key, a TTL of at least one millisecond, and a value no
 /// larger than `max_value_bytes`.
-pub fn check_set(key: &str, value_len: usize, ttl: Duration, max_value_bytes: usize) -> BackendResult<()> {
+pub fn check_set(
+    key: &str,
+    value_len: usize,
+    ttl: Duration,
+    max_value_bytes: usize,
+) -> BackendResult<()> {
     check_key(key)?;
     if ttl.is_zero() {
         return Err(BackendError::invalid_input(format!(
@@ -68,7 +73,10 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.to_string().contains("TTL of zero"), "{e}");
         let e = check_set("k", 11, Duration::from_secs(1), 10).unwrap_err();
-        assert!(e.to_string().contains("exceeds the maximum of 10 bytes"), "{e}");
+        assert!(
+            e.to_string().contains("exceeds the maximum of 10 bytes"),
+            "{e}"
+        );
         let e = check_set("", 1, Duration::from_secs(1), 10).unwrap_err();
         assert!(e.to_string().contains("key is empty"), "{e}");
         assert!(check_set("k", 10, Duration::from_millis(1), 10).is_ok());

@@ -4,9 +4,11 @@ use crate::error::CodecError;
 
 /// Payloads at least this long (in MessagePack bytes) are compressed when that saves space.
 ///
-/// Measured with `cargo xtask bench` (group `codec/compression`): below ~1 KiB, lz4 saves too
-/// few bytes on typical records to pay for the extra pass; from 1 KiB up, lists of records
-/// shrink by 2-5x and compressed encode+decode costs less than the bytes it saves on the wire.
+/// Measured with `cargo xtask bench` (group `codec_compression`, lists of Payshift jobs): a
+/// single ~530-byte record does not shrink by the required 1/8, so trying costs 50 % more time
+/// for nothing; from ~1 KiB up, lists shrink by 40 % (1 KiB) to 87 % (16 KiB) for about 1 µs of
+/// extra encode+decode time per KiB. Redis memory is what the cache's limits protect, so the
+/// threshold sits where compression starts to save real bytes. See docs/benchmarks.md.
 pub const DEFAULT_COMPRESSION_THRESHOLD: usize = 1024;
 
 /// Compresses `payload` into an lz4 block prefixed by its length (u32, little endian);
@@ -19,7 +21,9 @@ pub(crate) fn compress(payload: &[u8]) -> Option<Vec<u8>> {
 /// Decompresses a block written by [`compress`], refusing to produce more than `max` bytes.
 pub(crate) fn decompress(block: &[u8], max: usize) -> Result<Vec<u8>, CodecError> {
     let Some((size, body)) = block.split_first_chunk::<4>() else {
-        return Err(CodecError::Truncated("compressed payload shorter than its size prefix"));
+        return Err(CodecError::Truncated(
+            "compressed payload shorter than its size prefix",
+        ));
     };
     let size = u32::from_le_bytes(*size) as usize;
     if size > max {

@@ -35,7 +35,9 @@ pub enum CodecError {
     #[error("entry holds a cached absence, not a value (treat as miss)")]
     CachedAbsence,
     /// A compressed payload claims to decompress to more than the configured maximum.
-    #[error("compressed payload of {size} bytes exceeds the maximum of {max} bytes (treat as miss)")]
+    #[error(
+        "compressed payload of {size} bytes exceeds the maximum of {max} bytes (treat as miss)"
+    )]
     DecompressedTooLarge {
         /// The decompressed size the payload claims.
         size: usize,

@@ -54,7 +54,11 @@ impl Flags {
     }
 
     pub(crate) fn with(self, bit: u8, on: bool) -> Self {
-        if on { Self(self.0 | bit) } else { Self(self.0 & !bit) }
+        if on {
+            Self(self.0 | bit)
+        } else {
+            Self(self.0 & !bit)
+        }
     }
 }
 

@@ -42,7 +42,9 @@ pub(crate) fn decode<T: DeserializeOwned>(
     crate::decode::check_schema(&meta, expected_schema)?;
     let value = if flags.absent() {
         if !payload.is_null() {
-            return Err(CodecError::Malformed("absence entry whose payload is not null".into()));
+            return Err(CodecError::Malformed(
+                "absence entry whose payload is not null".into(),
+            ));
         }
         None
     } else {

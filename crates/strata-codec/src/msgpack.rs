@@ -25,7 +25,10 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     compression_threshold: usize,
 ) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(128);
-    write_header(&mut out, Flags::default().with(Flags::ABSENT, value.is_none()));
+    write_header(
+        &mut out,
+        Flags::default().with(Flags::ABSENT, value.is_none()),
+    );
     // Writing to a Vec cannot fail; the errors below are serialization errors of the value.
     let io = |e: std::io::Error| CodecError::Encode(e.to_string());
     rmp::encode::write_array_len(&mut out, BODY_FIELDS).map_err(|e| io(e.into()))?;
@@ -59,7 +62,9 @@ pub(crate) fn read_meta(body: &[u8]) -> Result<(EntryMeta, &[u8]), CodecError> {
     let len = rmp::decode::read_array_len(&mut rd)
         .map_err(|e| malformed(format!("body is not a MessagePack array: {e}")))?;
     if len < BODY_FIELDS {
-        return Err(malformed(format!("body array has {len} elements, expected at least 4")));
+        return Err(malformed(format!(
+            "body array has {len} elements, expected at least 4"
+        )));
     }
     let created_at_ms: u64 = rmp::decode::read_int(&mut rd)
         .map_err(|e| malformed(format!("created_at is not an unsigned integer: {e}")))?;
@@ -92,9 +97,9 @@ pub(crate) fn decode_payload<T: DeserializeOwned>(
         let len = rmp::decode::read_bin_len(&mut rd)
             .map_err(|e| malformed(format!("compressed payload is not bin: {e}")))?
             as usize;
-        let block = rd
-            .get(..len)
-            .ok_or(CodecError::Truncated("compressed payload shorter than its bin length"))?;
+        let block = rd.get(..len).ok_or(CodecError::Truncated(
+            "compressed payload shorter than its bin length",
+        ))?;
         let raw = decompress(block, max_value_bytes)?;
         return deserialize(&raw).map(Some);
     }

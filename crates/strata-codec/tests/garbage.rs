@@ -25,7 +25,7 @@ fn decode_all_ways(codec: &MsgPackCodec, bytes: &[u8]) -> bool {
 #[test]
 fn one_hundred_thousand_random_byte_strings_never_panic() {
     let codec = MsgPackCodec::default();
-    let mut rng = SmallRng::seed_from_u64(0x5747_a7a);
+    let mut rng = SmallRng::seed_from_u64(0x0574_7a7a);
     let mut decoded = 0;
     for i in 0..100_000 {
         let len = rng.random_range(0..if i % 10 == 0 { 2048 } else { 64 });

@@ -91,7 +91,10 @@ fn structs_are_written_with_field_names() {
     let bytes = MsgPackCodec::default()
         .encode(&EntryMeta::default(), Some(&V1 { id: 7 }))
         .unwrap();
-    assert!(bytes.windows(2).any(|w| w == b"id"), "field name is on the wire");
+    assert!(
+        bytes.windows(2).any(|w| w == b"id"),
+        "field name is on the wire"
+    );
     // An additive change (a new optional field) still reads old entries.
     let v2 = MsgPackCodec::default()
         .decode::<V2>(&bytes, None)
@@ -143,7 +146,12 @@ fn large_payloads_compress_and_small_ones_do_not() {
         .with_compression_threshold(usize::MAX)
         .encode(&EntryMeta::default(), Some(&big))
         .unwrap();
-    assert!(bytes.len() * 2 < raw.len(), "{} vs {}", bytes.len(), raw.len());
+    assert!(
+        bytes.len() * 2 < raw.len(),
+        "{} vs {}",
+        bytes.len(),
+        raw.len()
+    );
     assert_eq!(
         codec.decode::<Vec<String>>(&bytes, None).unwrap().value,
         Some(big)
@@ -174,7 +182,11 @@ fn oversized_values_are_rejected_with_their_size() {
         .encode(&EntryMeta::default(), Some(&"x".repeat(2000)))
         .unwrap_err();
     assert!(matches!(err, CodecError::ValueTooLarge { max: 1000, .. }));
-    assert!(err.to_string().contains("exceeds the maximum of 1000 bytes"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("exceeds the maximum of 1000 bytes"),
+        "{err}"
+    );
     assert!(!err.is_miss());
 }
 
@@ -187,7 +199,16 @@ fn decompression_bombs_are_refused() {
     assert!(peek(&bytes).unwrap().flags.compressed());
     let strict = MsgPackCodec::default().with_max_value_bytes(10_000);
     let err = strict.decode::<String>(&bytes, None).unwrap_err();
-    assert!(matches!(err, CodecError::DecompressedTooLarge { size: 100_005, max: 10_000 }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CodecError::DecompressedTooLarge {
+                size: 100_005,
+                max: 10_000
+            }
+        ),
+        "{err}"
+    );
     assert!(err.is_miss());
 
     // A forged size prefix claiming 4 GiB is refused before any allocation.
@@ -201,7 +222,10 @@ fn decompression_bombs_are_refused() {
         };
     forged[size_at..size_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     let err = codec.decode::<String>(&forged, None).unwrap_err();
-    assert!(matches!(err, CodecError::DecompressedTooLarge { .. }), "{err}");
+    assert!(
+        matches!(err, CodecError::DecompressedTooLarge { .. }),
+        "{err}"
+    );
 }
 
 #[test]

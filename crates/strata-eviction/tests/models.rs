@@ -5,7 +5,11 @@ use strata_eviction::{EvictionError, EvictionPolicy, Evictor, Limits};
 
 #[derive(Debug, Clone)]
 enum Op {
-    Insert { key: u8, size: u64, ttl: Option<u64> },
+    Insert {
+        key: u8,
+        size: u64,
+        ttl: Option<u64>,
+    },
     Touch(u8),
     Remove(u8),
     Expire(u64),
@@ -46,7 +50,11 @@ impl Model {
     }
 }
 
-fn run_against_model(policy: EvictionPolicy, limits: Limits, ops: Vec<Op>) -> Result<(), TestCaseError> {
+fn run_against_model(
+    policy: EvictionPolicy,
+    limits: Limits,
+    ops: Vec<Op>,
+) -> Result<(), TestCaseError> {
     let mut ev = Evictor::with_seed(policy, limits, 1);
     let mut model = Model::default();
     let mut now = 0u64;
@@ -68,7 +76,9 @@ fn run_against_model(policy: EvictionPolicy, limits: Limits, ops: Vec<Op>) -> Re
                     want.push(v);
                 }
                 model.seq += 1;
-                model.entries.push((key, size, expires.unwrap_or(u64::MAX), model.seq));
+                model
+                    .entries
+                    .push((key, size, expires.unwrap_or(u64::MAX), model.seq));
                 prop_assert_eq!(got.unwrap(), want);
             }
             Op::Touch(key) => {
@@ -82,7 +92,12 @@ fn run_against_model(policy: EvictionPolicy, limits: Limits, ops: Vec<Op>) -> Re
             Op::Remove(key) => prop_assert_eq!(ev.remove(&key), model.remove(key)),
             Op::Expire(step) => {
                 now += step;
-                let mut want: Vec<_> = model.entries.iter().filter(|e| e.2 <= now).map(|e| (e.2, e.3, e.0)).collect();
+                let mut want: Vec<_> = model
+                    .entries
+                    .iter()
+                    .filter(|e| e.2 <= now)
+                    .map(|e| (e.2, e.3, e.0))
+                    .collect();
                 want.sort();
                 let want: Vec<u8> = want.into_iter().map(|w| w.2).collect();
                 for k in &want {
@@ -99,16 +114,20 @@ fn run_against_model(policy: EvictionPolicy, limits: Limits, ops: Vec<Op>) -> Re
 }
 
 fn limits() -> impl Strategy<Value = Limits> {
-    (proptest::option::of(1u64..10), proptest::option::of(20u64..200)).prop_map(|(e, b)| {
-        let mut l = Limits::default();
-        if let Some(e) = e {
-            l = l.with_max_entries(e);
-        }
-        if let Some(b) = b {
-            l = l.with_max_bytes(b);
-        }
-        l
-    })
+    (
+        proptest::option::of(1u64..10),
+        proptest::option::of(20u64..200),
+    )
+        .prop_map(|(e, b)| {
+            let mut l = Limits::default();
+            if let Some(e) = e {
+                l = l.with_max_entries(e);
+            }
+            if let Some(b) = b {
+                l = l.with_max_bytes(b);
+            }
+            l
+        })
 }
 
 proptest! {
@@ -176,14 +195,23 @@ fn random_is_uniform() {
         .iter()
         .map(|&c| (f64::from(c) - expected).powi(2) / expected)
         .sum();
-    assert!(chi2 < 27.9, "victim counts {counts:?} are not uniform (chi2 {chi2:.1})");
+    assert!(
+        chi2 < 27.9,
+        "victim counts {counts:?} are not uniform (chi2 {chi2:.1})"
+    );
 }
 
 #[test]
 fn seeded_random_is_repeatable() {
     let run = |seed| {
-        let mut ev = Evictor::with_seed(EvictionPolicy::Random, Limits::default().with_max_entries(5), seed);
-        (0..100u32).flat_map(|k| ev.insert(k, 1, None).unwrap()).collect::<Vec<_>>()
+        let mut ev = Evictor::with_seed(
+            EvictionPolicy::Random,
+            Limits::default().with_max_entries(5),
+            seed,
+        );
+        (0..100u32)
+            .flat_map(|k| ev.insert(k, 1, None).unwrap())
+            .collect::<Vec<_>>()
     };
     assert_eq!(run(9), run(9));
     assert_ne!(run(9), run(10));
@@ -194,7 +222,11 @@ fn oversized_entries_and_zero_capacity_are_refused_without_changes() {
     let mut ev = Evictor::new(EvictionPolicy::Lru, Limits::default().with_max_bytes(100));
     ev.insert("a", 60, None).unwrap();
     let err = ev.insert("b", 101, None).unwrap_err();
-    assert!(err.to_string().contains("larger than the byte limit of 100"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("larger than the byte limit of 100"),
+        "{err}"
+    );
     assert!(ev.contains(&"a"));
     let mut zero = Evictor::new(EvictionPolicy::Ttl, Limits::default().with_max_entries(0));
     assert_eq!(zero.insert("a", 1, None), Err(EvictionError::ZeroCapacity));
@@ -202,8 +234,14 @@ fn oversized_entries_and_zero_capacity_are_refused_without_changes() {
 
 #[test]
 fn policies_parse_from_config_names() {
-    assert_eq!("LRU".parse::<EvictionPolicy>().unwrap(), EvictionPolicy::Lru);
-    assert_eq!("ttl".parse::<EvictionPolicy>().unwrap(), EvictionPolicy::Ttl);
+    assert_eq!(
+        "LRU".parse::<EvictionPolicy>().unwrap(),
+        EvictionPolicy::Lru
+    );
+    assert_eq!(
+        "ttl".parse::<EvictionPolicy>().unwrap(),
+        EvictionPolicy::Ttl
+    );
     let err = "lfu".parse::<EvictionPolicy>().unwrap_err();
     assert!(err.to_string().contains("\"lfu\""));
 }

@@ -107,7 +107,11 @@ impl KeyParts {
             None => (schema, 0),
         };
         let schema = schema.parse().map_err(|_| bad("bad schema version"))?;
-        let segment = |s: &str, what| unescape(s).filter(|u| !u.is_empty()).ok_or_else(|| bad(what));
+        let segment = |s: &str, what| {
+            unescape(s)
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| bad(what))
+        };
         let id = if let Some(hash) = id.strip_prefix(HASHED_ID_MARKER) {
             if hash.len() != 32 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(bad("bad hashed id"));

@@ -9,7 +9,10 @@ pub const MAX_SEGMENT_LEN: usize = 64;
 /// Redis Cluster hash-tag braces, the id-hash marker and the glob metacharacters of `SCAN MATCH`
 /// (so a pattern built from segments never needs glob escaping).
 fn needs_escape_in_segment(c: char) -> bool {
-    matches!(c, '%' | ':' | '{' | '}' | '#' | '*' | '?' | '[' | ']' | '\\')
+    matches!(
+        c,
+        '%' | ':' | '{' | '}' | '#' | '*' | '?' | '[' | ']' | '\\'
+    )
 }
 
 /// Checks a segment and returns its escaped form.

@@ -97,7 +97,13 @@ fn empty_ids_are_rejected() {
 
 #[test]
 fn non_keys_fail_to_parse_with_a_reason() {
-    for bad in ["", "a:b", "p:v:user:x1:42", "p:v:user:s1:#zz", "p:v:user:s1:%G1"] {
+    for bad in [
+        "",
+        "a:b",
+        "p:v:user:x1:42",
+        "p:v:user:s1:#zz",
+        "p:v:user:s1:%G1",
+    ] {
         let err = Key::parse(bad).unwrap_err();
         assert!(err.to_string().contains("not a Strata key"), "{err}");
     }

@@ -87,7 +87,11 @@ impl RedisBackend {
                 format!("invalid Redis URL {}: {}", config.redacted_url(), e),
             )
         };
-        let mut info = config.url.as_str().into_connection_info().map_err(bad_url)?;
+        let mut info = config
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(bad_url)?;
         if config.username.is_some() || config.password.is_some() {
             let mut settings = info.redis_settings().clone();
             if let Some(user) = &config.username {
@@ -126,10 +130,17 @@ impl RedisBackend {
     }
 
     /// Runs `fut` under the operation timeout and maps its error.
-    async fn run<T>(&self, operation: &str, fut: impl Future<Output = RedisResult<T>>) -> BackendResult<T> {
+    async fn run<T>(
+        &self,
+        operation: &str,
+        fut: impl Future<Output = RedisResult<T>>,
+    ) -> BackendResult<T> {
         match tokio::time::timeout(self.config.operation_timeout, fut).await {
             Ok(r) => r.map_err(|e| map_err(operation, e)),
-            Err(_) => Err(BackendError::timeout(&format!("redis {operation}"), self.config.operation_timeout)),
+            Err(_) => Err(BackendError::timeout(
+                &format!("redis {operation}"),
+                self.config.operation_timeout,
+            )),
         }
     }
 
@@ -139,16 +150,28 @@ impl RedisBackend {
             let mut conn = self.conn.clone();
             let mut cmd = redis::cmd("UNLINK");
             cmd.arg(chunk);
-            n += self.run("UNLINK", cmd.query_async::<u64>(&mut conn)).await?;
+            n += self
+                .run("UNLINK", cmd.query_async::<u64>(&mut conn))
+                .await?;
         }
         Ok(n)
     }
 
-    async fn scan_step(&self, pattern: &str, cursor: &str, count: usize) -> BackendResult<(String, Vec<String>)> {
+    async fn scan_step(
+        &self,
+        pattern: &str,
+        cursor: &str,
+        count: usize,
+    ) -> BackendResult<(String, Vec<String>)> {
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("SCAN");
-        cmd.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(count);
-        self.run("SCAN", cmd.query_async::<(String, Vec<String>)>(&mut conn)).await
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(count);
+        self.run("SCAN", cmd.query_async::<(String, Vec<String>)>(&mut conn))
+            .await
     }
 }
 
@@ -190,7 +213,9 @@ impl Backend for RedisBackend {
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
         check_key(key)?;
         let mut conn = self.conn.clone();
-        let v: Option<Vec<u8>> = self.run("GET", redis::cmd("GET").arg(key).query_async(&mut conn)).await?;
+        let v: Option<Vec<u8>> = self
+            .run("GET", redis::cmd("GET").arg(key).query_async(&mut conn))
+            .await?;
         Ok(v.map(Bytes::from))
     }
 
@@ -222,10 +247,16 @@ impl Backend for RedisBackend {
         for chunk in entries.chunks(BATCH) {
             let mut pipe = redis::pipe();
             for e in chunk {
-                pipe.cmd("SET").arg(&e.key).arg(e.value.as_ref()).arg("PX").arg(ms(e.ttl)).ignore();
+                pipe.cmd("SET")
+                    .arg(&e.key)
+                    .arg(e.value.as_ref())
+                    .arg("PX")
+                    .arg(ms(e.ttl))
+                    .ignore();
             }
             let mut conn = self.conn.clone();
-            self.run("pipelined SET", pipe.query_async::<()>(&mut conn)).await?;
+            self.run("pipelined SET", pipe.query_async::<()>(&mut conn))
+                .await?;
         }
         Ok(())
     }
@@ -245,7 +276,12 @@ impl Backend for RedisBackend {
         let mut conn = self.conn.clone();
         let mut invocation = self.delete_if_equals.key(key);
         invocation.arg(expected);
-        let n: u64 = self.run("delete_if_equals script", invocation.invoke_async(&mut conn)).await?;
+        let n: u64 = self
+            .run(
+                "delete_if_equals script",
+                invocation.invoke_async(&mut conn),
+            )
+            .await?;
         Ok(n > 0)
     }
 
@@ -254,7 +290,9 @@ impl Backend for RedisBackend {
         let mut cursor = "0".to_owned();
         let mut removed = 0;
         loop {
-            let (next, keys) = self.scan_step(&pattern, &cursor, self.config.scan_batch).await?;
+            let (next, keys) = self
+                .scan_step(&pattern, &cursor, self.config.scan_batch)
+                .await?;
             if !keys.is_empty() {
                 let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
                 removed += self.unlink(&refs).await?;
@@ -266,9 +304,16 @@ impl Backend for RedisBackend {
         }
     }
 
-    async fn scan(&self, prefix: &str, cursor: Option<String>, count: usize) -> BackendResult<ScanPage> {
+    async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        count: usize,
+    ) -> BackendResult<ScanPage> {
         let cursor = cursor.unwrap_or_else(|| "0".to_owned());
-        let (next, keys) = self.scan_step(&match_prefix(prefix), &cursor, count.max(1)).await?;
+        let (next, keys) = self
+            .scan_step(&match_prefix(prefix), &cursor, count.max(1))
+            .await?;
         Ok(ScanPage {
             keys,
             next: (next != "0").then_some(next),
@@ -278,7 +323,9 @@ impl Backend for RedisBackend {
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
         check_key(key)?;
         let mut conn = self.conn.clone();
-        let pttl: i64 = self.run("PTTL", redis::cmd("PTTL").arg(key).query_async(&mut conn)).await?;
+        let pttl: i64 = self
+            .run("PTTL", redis::cmd("PTTL").arg(key).query_async(&mut conn))
+            .await?;
         Ok(match pttl {
             -2 => KeyTtl::Missing,
             -1 => KeyTtl::Persistent,
@@ -289,20 +336,30 @@ impl Backend for RedisBackend {
     async fn ping(&self) -> BackendResult<Duration> {
         let mut conn = self.conn.clone();
         let start = Instant::now();
-        let _: String = self.run("PING", redis::cmd("PING").query_async(&mut conn)).await?;
+        let _: String = self
+            .run("PING", redis::cmd("PING").query_async(&mut conn))
+            .await?;
         Ok(start.elapsed())
     }
 
     async fn info(&self) -> BackendResult<BackendInfo> {
         let mut conn = self.conn.clone();
         let text: String = self
-            .run("INFO", redis::cmd("INFO").arg("server").arg("memory").arg("stats").query_async(&mut conn))
+            .run(
+                "INFO",
+                redis::cmd("INFO")
+                    .arg("server")
+                    .arg("memory")
+                    .arg("stats")
+                    .query_async(&mut conn),
+            )
             .await?;
         let mut conn = self.conn.clone();
-        let dbsize: u64 = self.run("DBSIZE", redis::cmd("DBSIZE").query_async(&mut conn)).await?;
+        let dbsize: u64 = self
+            .run("DBSIZE", redis::cmd("DBSIZE").query_async(&mut conn))
+            .await?;
         let mut info = parse_info(&text);
         info.server_keys = Some(dbsize);
         Ok(info)
     }
 }
-

@@ -63,7 +63,11 @@ impl RedisConfig {
     }
 
     /// Sets ACL credentials (they override any in the URL).
-    pub fn with_credentials(mut self, username: Option<String>, password: impl Into<String>) -> Self {
+    pub fn with_credentials(
+        mut self,
+        username: Option<String>,
+        password: impl Into<String>,
+    ) -> Self {
         self.username = username;
         self.password = Some(password.into());
         self
@@ -145,7 +149,9 @@ pub fn redact_url(url: &str) -> String {
         let query = query
             .split('&')
             .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") => {
+                Some((k, _))
+                    if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") =>
+                {
                     format!("{k}=***")
                 }
                 _ => kv.to_owned(),

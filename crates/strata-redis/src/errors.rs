@@ -13,10 +13,12 @@ pub(crate) fn map_err(operation: &str, e: redis::RedisError) -> BackendError {
         ErrorKind::OutOfMemory
     } else {
         match e.kind() {
-            redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::InvalidClientConfig => ErrorKind::Config,
-            redis::ErrorKind::Server(S::BusyLoading | S::TryAgain | S::ClusterDown | S::MasterDown) => {
-                ErrorKind::Connection
+            redis::ErrorKind::AuthenticationFailed | redis::ErrorKind::InvalidClientConfig => {
+                ErrorKind::Config
             }
+            redis::ErrorKind::Server(
+                S::BusyLoading | S::TryAgain | S::ClusterDown | S::MasterDown,
+            ) => ErrorKind::Connection,
             redis::ErrorKind::Server(S::NoPerm) => ErrorKind::Config,
             redis::ErrorKind::Io => ErrorKind::Connection,
             _ => ErrorKind::Server,

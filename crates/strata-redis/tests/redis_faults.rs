@@ -16,7 +16,8 @@ fn config(url: String) -> RedisConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_server_times_out_then_recovers() {
-    let Some(server) = strata_testkit::redis_or_skip("a_paused_server_times_out_then_recovers") else {
+    let Some(server) = strata_testkit::redis_or_skip("a_paused_server_times_out_then_recovers")
+    else {
         return;
     };
     let b = RedisBackend::connect(config(server.url())).await.unwrap();
@@ -28,7 +29,10 @@ async fn a_paused_server_times_out_then_recovers() {
     server.resume().unwrap();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(err.is_transient());
-    assert!(waited < Duration::from_secs(3), "the operation timeout bounds the wait: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(3),
+        "the operation timeout bounds the wait: {waited:?}"
+    );
     // The connection may have been dropped by the timeout; the manager reconnects.
     let mut last = None;
     for _ in 0..50 {
@@ -46,7 +50,8 @@ async fn a_paused_server_times_out_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_is_a_connection_error_and_a_restart_reconnects() {
-    let Some(mut server) = strata_testkit::redis_or_skip("a_killed_server_is_a_connection_error") else {
+    let Some(mut server) = strata_testkit::redis_or_skip("a_killed_server_is_a_connection_error")
+    else {
         return;
     };
     let b = RedisBackend::connect(config(server.url())).await.unwrap();
@@ -71,7 +76,10 @@ async fn a_killed_server_is_a_connection_error_and_a_restart_reconnects() {
             Err(e) => panic!("did not reconnect: {e}"),
         }
     }
-    assert_eq!(b.get("faults:k").await.unwrap().as_deref(), Some(&b"again"[..]));
+    assert_eq!(
+        b.get("faults:k").await.unwrap().as_deref(),
+        Some(&b"again"[..])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +131,10 @@ async fn a_full_server_reports_out_of_memory_and_reads_keep_working() {
     }
     let err = oom.expect("a 2 MB server refuses 16 MB of writes");
     assert_eq!(err.kind(), ErrorKind::OutOfMemory, "{err}");
-    assert_eq!(b.get("faults:small").await.unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(
+        b.get("faults:small").await.unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,12 +157,13 @@ async fn wrong_credentials_are_refused_without_leaking_them() {
     };
     let url = format!("redis://:wrong-password@127.0.0.1:{}", server.port());
     let err = RedisBackend::connect(config(url)).await.unwrap_err();
-    assert!(!format!("{err} {err:?}").contains("wrong-password"), "{err:?}");
-    let ok = RedisBackend::connect(
-        config(server.url()).with_credentials(None, "right-password"),
-    )
-    .await
-    .unwrap();
+    assert!(
+        !format!("{err} {err:?}").contains("wrong-password"),
+        "{err:?}"
+    );
+    let ok = RedisBackend::connect(config(server.url()).with_credentials(None, "right-password"))
+        .await
+        .unwrap();
     ok.ping().await.unwrap();
     assert!(!format!("{ok:?}").contains("right-password"));
 }

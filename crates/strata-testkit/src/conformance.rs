@@ -36,7 +36,12 @@ pub async fn get_missing_is_none(fx: &dyn Fixture) {
 pub async fn values_are_binary_safe(fx: &dyn Fixture) {
     let b = fx.backend("conf:binary:").await;
     let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
-    let cases: [&[u8]; 4] = [&all, b"\0\0\0", &[0xff, 0xfe, 0xc1, 0x80], b"\r\n$-1\r\n*0\r\n"];
+    let cases: [&[u8]; 4] = [
+        &all,
+        b"\0\0\0",
+        &[0xff, 0xfe, 0xc1, 0x80],
+        b"\r\n$-1\r\n*0\r\n",
+    ];
     for (i, v) in cases.iter().enumerate() {
         let k = key("conf:binary:", i);
         b.set(&k, Bytes::copy_from_slice(v), LONG).await.unwrap();
@@ -55,7 +60,10 @@ pub async fn empty_values_are_not_missing(fx: &dyn Fixture) {
 /// nothing is stored.
 pub async fn large_values_and_the_size_limit(fx: &dyn Fixture) {
     let b = fx.backend("conf:large:").await;
-    let big: Bytes = (0..DEFAULT_MAX_VALUE_BYTES).map(|i| (i % 251) as u8).collect::<Vec<_>>().into();
+    let big: Bytes = (0..DEFAULT_MAX_VALUE_BYTES)
+        .map(|i| (i % 251) as u8)
+        .collect::<Vec<_>>()
+        .into();
     b.set("conf:large:ok", big.clone(), LONG).await.unwrap();
     assert_eq!(b.get("conf:large:ok").await.unwrap(), Some(big));
     let too_big = Bytes::from(vec![7u8; DEFAULT_MAX_VALUE_BYTES + 1]);
@@ -68,7 +76,10 @@ pub async fn large_values_and_the_size_limit(fx: &dyn Fixture) {
 /// Zero TTLs, empty keys and oversized batches are refused before anything is written.
 pub async fn bad_input_is_refused_with_named_errors(fx: &dyn Fixture) {
     let b = fx.backend("conf:bad:").await;
-    let err = b.set("conf:bad:k", "v".into(), Duration::ZERO).await.unwrap_err();
+    let err = b
+        .set("conf:bad:k", "v".into(), Duration::ZERO)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(err.to_string().contains("TTL of zero"), "{err}");
     let err = b.set("", "v".into(), LONG).await.unwrap_err();
@@ -80,7 +91,10 @@ pub async fn bad_input_is_refused_with_named_errors(fx: &dyn Fixture) {
         SetEntry::new("conf:bad:a", "1", LONG),
         SetEntry::new("conf:bad:b", "2", Duration::ZERO),
     ];
-    assert_eq!(b.set_many(entries).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+    assert_eq!(
+        b.set_many(entries).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
     assert_eq!(b.get("conf:bad:a").await.unwrap(), None);
     assert!(!err.is_transient());
 }
@@ -90,17 +104,25 @@ pub async fn set_overwrites(fx: &dyn Fixture) {
     let b = fx.backend("conf:overwrite:").await;
     b.set("conf:overwrite:k", "one".into(), LONG).await.unwrap();
     b.set("conf:overwrite:k", "two".into(), LONG).await.unwrap();
-    assert_eq!(b.get("conf:overwrite:k").await.unwrap().as_deref(), Some(&b"two"[..]));
+    assert_eq!(
+        b.get("conf:overwrite:k").await.unwrap().as_deref(),
+        Some(&b"two"[..])
+    );
 }
 
 /// Entries vanish after their TTL, and `ttl` reports what remains.
 pub async fn entries_expire_after_their_ttl(fx: &dyn Fixture) {
     let b = fx.backend("conf:expiry:").await;
-    b.set("conf:expiry:short", "v".into(), Duration::from_millis(300)).await.unwrap();
+    b.set("conf:expiry:short", "v".into(), Duration::from_millis(300))
+        .await
+        .unwrap();
     b.set("conf:expiry:long", "v".into(), LONG).await.unwrap();
     assert!(b.get("conf:expiry:short").await.unwrap().is_some());
     match b.ttl("conf:expiry:short").await.unwrap() {
-        KeyTtl::Expires(d) => assert!(d <= Duration::from_millis(300) && d > Duration::ZERO, "{d:?}"),
+        KeyTtl::Expires(d) => assert!(
+            d <= Duration::from_millis(300) && d > Duration::ZERO,
+            "{d:?}"
+        ),
         other => panic!("expected a TTL, got {other:?}"),
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -108,7 +130,10 @@ pub async fn entries_expire_after_their_ttl(fx: &dyn Fixture) {
     assert_eq!(b.ttl("conf:expiry:short").await.unwrap(), KeyTtl::Missing);
     assert!(b.get("conf:expiry:long").await.unwrap().is_some());
     // An expired entry also disappears from batch reads.
-    let got = b.get_many(&["conf:expiry:short", "conf:expiry:long"]).await.unwrap();
+    let got = b
+        .get_many(&["conf:expiry:short", "conf:expiry:long"])
+        .await
+        .unwrap();
     assert_eq!(got[0], None);
     assert!(got[1].is_some());
 }
@@ -117,10 +142,15 @@ pub async fn entries_expire_after_their_ttl(fx: &dyn Fixture) {
 pub async fn ttl_lookup(fx: &dyn Fixture) {
     let b = fx.backend("conf:ttl:").await;
     assert_eq!(b.ttl("conf:ttl:none").await.unwrap(), KeyTtl::Missing);
-    b.set("conf:ttl:k", "v".into(), Duration::from_secs(3600)).await.unwrap();
+    b.set("conf:ttl:k", "v".into(), Duration::from_secs(3600))
+        .await
+        .unwrap();
     match b.ttl("conf:ttl:k").await.unwrap() {
         KeyTtl::Expires(d) => {
-            assert!(d > Duration::from_secs(3590) && d <= Duration::from_secs(3600), "{d:?}")
+            assert!(
+                d > Duration::from_secs(3590) && d <= Duration::from_secs(3600),
+                "{d:?}"
+            )
         }
         other => panic!("expected a TTL, got {other:?}"),
     }
@@ -131,9 +161,15 @@ pub async fn get_many_keeps_order_and_holes(fx: &dyn Fixture) {
     let b = fx.backend("conf:mget:").await;
     b.set("conf:mget:a", "A".into(), LONG).await.unwrap();
     b.set("conf:mget:c", "C".into(), LONG).await.unwrap();
-    let got = b.get_many(&["conf:mget:c", "conf:mget:b", "conf:mget:a", "conf:mget:c"]).await.unwrap();
+    let got = b
+        .get_many(&["conf:mget:c", "conf:mget:b", "conf:mget:a", "conf:mget:c"])
+        .await
+        .unwrap();
     let got: Vec<Option<&[u8]>> = got.iter().map(|v| v.as_deref()).collect();
-    assert_eq!(got, [Some(&b"C"[..]), None, Some(&b"A"[..]), Some(&b"C"[..])]);
+    assert_eq!(
+        got,
+        [Some(&b"C"[..]), None, Some(&b"A"[..]), Some(&b"C"[..])]
+    );
     assert!(b.get_many(&[]).await.unwrap().is_empty());
 }
 
@@ -142,7 +178,13 @@ pub async fn many_keys_in_batches(fx: &dyn Fixture) {
     let b = fx.backend("conf:many:").await;
     let n = 2500;
     let entries: Vec<SetEntry> = (0..n)
-        .map(|i| SetEntry::new(key("conf:many:", i), format!("value-{i}"), LONG + Duration::from_secs(i)))
+        .map(|i| {
+            SetEntry::new(
+                key("conf:many:", i),
+                format!("value-{i}"),
+                LONG + Duration::from_secs(i),
+            )
+        })
         .collect();
     b.set_many(entries).await.unwrap();
     let keys: Vec<String> = (0..n).map(|i| key("conf:many:", i)).collect();
@@ -150,7 +192,11 @@ pub async fn many_keys_in_batches(fx: &dyn Fixture) {
     let got = b.get_many(&refs).await.unwrap();
     assert_eq!(got.len(), n as usize);
     for (i, v) in got.iter().enumerate() {
-        assert_eq!(v.as_deref(), Some(format!("value-{i}").as_bytes()), "key {i}");
+        assert_eq!(
+            v.as_deref(),
+            Some(format!("value-{i}").as_bytes()),
+            "key {i}"
+        );
     }
     match b.ttl(&keys[2000]).await.unwrap() {
         KeyTtl::Expires(d) => assert!(d > LONG + Duration::from_secs(1990), "{d:?}"),
@@ -168,8 +214,16 @@ pub async fn delete_and_delete_many(fx: &dyn Fixture) {
     assert!(b.delete("conf:del:a").await.unwrap());
     assert!(!b.delete("conf:del:a").await.unwrap());
     assert_eq!(b.get("conf:del:a").await.unwrap(), None);
-    assert_eq!(b.delete_many(&["conf:del:b", "conf:del:x", "conf:del:c"]).await.unwrap(), 2);
-    assert_eq!(b.get_many(&["conf:del:b", "conf:del:c"]).await.unwrap(), [None, None]);
+    assert_eq!(
+        b.delete_many(&["conf:del:b", "conf:del:x", "conf:del:c"])
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        b.get_many(&["conf:del:b", "conf:del:c"]).await.unwrap(),
+        [None, None]
+    );
     assert_eq!(b.delete_many(&[]).await.unwrap(), 0);
 }
 
@@ -186,7 +240,11 @@ pub async fn delete_if_equals_compares_first(fx: &dyn Fixture) {
     assert!(b.get("conf:cad:k").await.unwrap().is_some());
     assert!(b.delete_if_equals("conf:cad:k", b"new").await.unwrap());
     assert_eq!(b.get("conf:cad:k").await.unwrap(), None);
-    assert!(!b.delete_if_equals("conf:cad:missing", b"new").await.unwrap());
+    assert!(
+        !b.delete_if_equals("conf:cad:missing", b"new")
+            .await
+            .unwrap()
+    );
 }
 
 /// `clear` removes every key of the namespace (across SCAN batches) and nothing else, even
@@ -195,7 +253,9 @@ pub async fn clear_removes_only_its_own_namespace(fx: &dyn Fixture) {
     let ns = "conf:clear*[x]:";
     let b = fx.backend(ns).await;
     let neighbour = fx.backend("conf:clearQ[x]:").await;
-    let own: Vec<SetEntry> = (0..2100).map(|i| SetEntry::new(key(ns, i), "v", LONG)).collect();
+    let own: Vec<SetEntry> = (0..2100)
+        .map(|i| SetEntry::new(key(ns, i), "v", LONG))
+        .collect();
     b.set_many(own).await.unwrap();
     // Foreign keys beside ours: another namespace, our namespace without its colon, a key that
     // merely contains our namespace, and a glob-alike that an unescaped pattern would match.
@@ -213,7 +273,11 @@ pub async fn clear_removes_only_its_own_namespace(fx: &dyn Fixture) {
     assert_eq!(b.get(&key(ns, 0)).await.unwrap(), None);
     assert_eq!(b.get(&key(ns, 2099)).await.unwrap(), None);
     for k in &foreign {
-        assert_eq!(b.get(k).await.unwrap().as_deref(), Some(&b"foreign"[..]), "{k} survived");
+        assert_eq!(
+            b.get(k).await.unwrap().as_deref(),
+            Some(&b"foreign"[..]),
+            "{k} survived"
+        );
     }
     let visible_to_neighbour = neighbour_count(&*neighbour, &foreign).await;
     assert_eq!(neighbour.clear().await.unwrap(), visible_to_neighbour);
@@ -223,7 +287,10 @@ pub async fn clear_removes_only_its_own_namespace(fx: &dyn Fixture) {
 async fn neighbour_count(neighbour: &dyn Backend, foreign: &[String]) -> u64 {
     // Shared backends see the foreign key written under the neighbour's namespace.
     let mut n = 0;
-    for k in foreign.iter().filter(|k| k.starts_with(neighbour.namespace())) {
+    for k in foreign
+        .iter()
+        .filter(|k| k.starts_with(neighbour.namespace()))
+    {
         n += u64::from(neighbour.get(k).await.unwrap().is_some());
     }
     n
@@ -233,11 +300,16 @@ async fn neighbour_count(neighbour: &dyn Backend, foreign: &[String]) -> u64 {
 pub async fn scan_lists_exactly_the_prefix(fx: &dyn Fixture) {
     let b = fx.backend("conf:scan:").await;
     if !b.capabilities().scan {
-        assert_eq!(b.scan("conf:scan:", None, 10).await.unwrap_err().kind(), ErrorKind::Unsupported);
+        assert_eq!(
+            b.scan("conf:scan:", None, 10).await.unwrap_err().kind(),
+            ErrorKind::Unsupported
+        );
         return;
     }
     for i in 0..250 {
-        b.set(&key("conf:scan:a:", i), "v".into(), LONG).await.unwrap();
+        b.set(&key("conf:scan:a:", i), "v".into(), LONG)
+            .await
+            .unwrap();
     }
     b.set("conf:scan:b:1", "v".into(), LONG).await.unwrap();
     let mut seen = HashSet::new();
@@ -268,7 +340,9 @@ pub async fn concurrent_access_is_consistent(fx: &dyn Fixture) {
                 b.set(&k, v.clone(), LONG).await.unwrap();
                 assert_eq!(b.get(&k).await.unwrap(), Some(v));
                 // A shared key, written by everyone: any complete value is fine.
-                b.set("conf:conc:shared", Bytes::from(format!("{t}-{i}")), LONG).await.unwrap();
+                b.set("conf:conc:shared", Bytes::from(format!("{t}-{i}")), LONG)
+                    .await
+                    .unwrap();
                 let shared = b.get("conf:conc:shared").await.unwrap().unwrap();
                 assert!(std::str::from_utf8(&shared).unwrap().contains('-'));
             }

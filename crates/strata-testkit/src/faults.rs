@@ -52,7 +52,10 @@ impl Operation {
 
     /// Whether the operation only reads.
     pub fn is_read(self) -> bool {
-        matches!(self, Self::Get | Self::GetMany | Self::Scan | Self::Ttl | Self::Ping | Self::Info)
+        matches!(
+            self,
+            Self::Get | Self::GetMany | Self::Scan | Self::Ttl | Self::Ping | Self::Info
+        )
     }
 }
 
@@ -281,7 +284,12 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.clear().await
     }
 
-    async fn scan(&self, prefix: &str, cursor: Option<String>, count: usize) -> BackendResult<ScanPage> {
+    async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        count: usize,
+    ) -> BackendResult<ScanPage> {
         self.faults.before(Operation::Scan).await?;
         self.inner.scan(prefix, cursor, count).await
     }

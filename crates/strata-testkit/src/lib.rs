@@ -42,8 +42,13 @@ pub mod conformance;
 mod faults;
 mod redis_server;
 
-pub use faults::{FaultyBackend, Faults, Operation};
+pub use faults::{Faults, FaultyBackend, Operation};
 pub use redis_server::{
     REQUIRE_REDIS_ENV, RedisServer, find_redis_server, redis_or_skip, redis_required,
     redis_with_args_or_skip,
 };
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

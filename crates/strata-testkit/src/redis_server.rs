@@ -117,7 +117,10 @@ impl RedisServer {
                 let _ = child.wait();
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("redis-server on port {} did not answer within {START_TIMEOUT:?}", self.port),
+                    format!(
+                        "redis-server on port {} did not answer within {START_TIMEOUT:?}",
+                        self.port
+                    ),
                 ));
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -160,12 +163,19 @@ impl RedisServer {
     }
 
     fn signal(&self, sig: &str) -> io::Result<()> {
-        let pid = self.pid().ok_or_else(|| io::Error::other("redis-server is not running"))?;
-        let status = Command::new("kill").arg(sig).arg(pid.to_string()).status()?;
+        let pid = self
+            .pid()
+            .ok_or_else(|| io::Error::other("redis-server is not running"))?;
+        let status = Command::new("kill")
+            .arg(sig)
+            .arg(pid.to_string())
+            .status()?;
         if status.success() {
             Ok(())
         } else {
-            Err(io::Error::other(format!("kill {sig} {pid} failed: {status}")))
+            Err(io::Error::other(format!(
+                "kill {sig} {pid} failed: {status}"
+            )))
         }
     }
 }

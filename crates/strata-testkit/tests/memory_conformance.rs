@@ -38,7 +38,10 @@ async fn entry_limit_evicts_least_recently_used() {
     }
     b.get("m:a").await.unwrap();
     b.set("m:d", "v".into(), HOUR).await.unwrap();
-    assert!(b.get("m:b").await.unwrap().is_none(), "b was least recently used");
+    assert!(
+        b.get("m:b").await.unwrap().is_none(),
+        "b was least recently used"
+    );
     assert!(b.get("m:a").await.unwrap().is_some());
     let info = b.info().await.unwrap();
     assert_eq!((info.entries, info.evictions), (Some(3), Some(1)));
@@ -55,15 +58,23 @@ async fn byte_limit_evicts_shortest_ttl_first() {
     .unwrap();
     // Each entry weighs key (3) + value (7) = 10 bytes.
     b.set("m:a", "aaaaaaa".into(), HOUR).await.unwrap();
-    b.set("m:b", "bbbbbbb".into(), Duration::from_secs(60)).await.unwrap();
+    b.set("m:b", "bbbbbbb".into(), Duration::from_secs(60))
+        .await
+        .unwrap();
     b.set("m:c", "ccccccc".into(), HOUR * 2).await.unwrap();
     b.set("m:d", "ddddddd".into(), HOUR).await.unwrap();
-    assert!(b.get("m:b").await.unwrap().is_none(), "b had the shortest TTL");
+    assert!(
+        b.get("m:b").await.unwrap().is_none(),
+        "b had the shortest TTL"
+    );
     assert_eq!(b.info().await.unwrap().bytes_used, Some(30));
     // An entry larger than the whole budget is refused with a named error.
     let err = b.set("m:e", vec![0u8; 64].into(), HOUR).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("larger than the byte limit of 30"), "{err}");
+    assert!(
+        err.to_string().contains("larger than the byte limit of 30"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +93,12 @@ async fn random_policy_is_repeatable_with_a_seed() {
         }
         let keys: Vec<String> = (0..40).map(|i| format!("m:{i}")).collect();
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        b.get_many(&refs).await.unwrap().iter().map(Option::is_some).collect()
+        b.get_many(&refs)
+            .await
+            .unwrap()
+            .iter()
+            .map(Option::is_some)
+            .collect()
     }
     let a = survivors(3).await;
     assert_eq!(a.iter().filter(|s| **s).count(), 10);
@@ -93,7 +109,9 @@ async fn random_policy_is_repeatable_with_a_seed() {
 async fn expired_entries_are_purged_on_writes() {
     let b = MemoryBackend::new(MemoryConfig::default().with_namespace("m:")).unwrap();
     for i in 0..10 {
-        b.set(&format!("m:{i}"), "v".into(), Duration::from_secs(1)).await.unwrap();
+        b.set(&format!("m:{i}"), "v".into(), Duration::from_secs(1))
+            .await
+            .unwrap();
     }
     tokio::time::advance(Duration::from_secs(2)).await;
     b.set("m:fresh", "v".into(), HOUR).await.unwrap();
@@ -112,10 +130,19 @@ async fn injected_faults_surface_with_their_kind() {
     let err = b.get("f:k").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(err.is_transient());
-    assert_eq!(b.set("f:k", "w".into(), HOUR).await.unwrap_err().kind(), ErrorKind::Timeout);
-    assert_eq!(b.get("f:k").await.unwrap().as_deref(), Some(&b"v"[..]), "the failed set wrote nothing");
+    assert_eq!(
+        b.set("f:k", "w".into(), HOUR).await.unwrap_err().kind(),
+        ErrorKind::Timeout
+    );
+    assert_eq!(
+        b.get("f:k").await.unwrap().as_deref(),
+        Some(&b"v"[..]),
+        "the failed set wrote nothing"
+    );
 
-    faults.only(&[Operation::Set]).fail_always(ErrorKind::OutOfMemory);
+    faults
+        .only(&[Operation::Set])
+        .fail_always(ErrorKind::OutOfMemory);
     assert!(b.get("f:k").await.is_ok(), "reads are not targeted");
     let err = b.set("f:k", "w".into(), HOUR).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::OutOfMemory);

@@ -30,9 +30,20 @@ fn python() -> Option<&'static str> {
 }
 
 fn run(args: &[&str]) -> String {
-    let out = Command::new("python3").arg(script()).args(args).output().unwrap();
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim_end_matches('\n').to_owned()
+    let out = Command::new("python3")
+        .arg(script())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim_end_matches('\n')
+        .to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,16 +72,38 @@ fn python_decodes_every_kind_of_entry_rust_writes() {
     let meta = EntryMeta::new(1_700_000_000_000, 60_000, 3);
     let big: Vec<User> = (0..200).map(|i| User { id: i, ..user() }).collect();
     let cases: Vec<(&str, bytes::Bytes, serde_json::Value)> = vec![
-        ("plain", MsgPackCodec::default().encode(&meta, Some(&user())).unwrap(), serde_json::to_value(user()).unwrap()),
-        ("compressed", MsgPackCodec::default().encode(&meta, Some(&big)).unwrap(), serde_json::to_value(&big).unwrap()),
-        ("absent", MsgPackCodec::default().encode::<User>(&meta, None).unwrap(), serde_json::Value::Null),
-        ("json", JsonCodec::default().encode(&meta, Some(&user())).unwrap(), serde_json::to_value(user()).unwrap()),
+        (
+            "plain",
+            MsgPackCodec::default()
+                .encode(&meta, Some(&user()))
+                .unwrap(),
+            serde_json::to_value(user()).unwrap(),
+        ),
+        (
+            "compressed",
+            MsgPackCodec::default().encode(&meta, Some(&big)).unwrap(),
+            serde_json::to_value(&big).unwrap(),
+        ),
+        (
+            "absent",
+            MsgPackCodec::default().encode::<User>(&meta, None).unwrap(),
+            serde_json::Value::Null,
+        ),
+        (
+            "json",
+            JsonCodec::default().encode(&meta, Some(&user())).unwrap(),
+            serde_json::to_value(user()).unwrap(),
+        ),
     ];
-    assert!(peek(&cases[1].1).unwrap().flags.compressed(), "the list case exercises lz4");
+    assert!(
+        peek(&cases[1].1).unwrap().flags.compressed(),
+        "the list case exercises lz4"
+    );
     for (name, bytes, want) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
-        let got: serde_json::Value = serde_json::from_str(&run(&["decode", path.to_str().unwrap()])).unwrap();
+        let got: serde_json::Value =
+            serde_json::from_str(&run(&["decode", path.to_str().unwrap()])).unwrap();
         assert_eq!(got["payload"], want, "{name}");
         assert_eq!(got["meta"]["created_at_ms"], 1_700_000_000_000u64, "{name}");
         assert_eq!(got["meta"]["expires_at_ms"], 1_700_000_060_000u64, "{name}");
@@ -87,9 +120,18 @@ fn rust_decodes_what_python_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("from-python");
     let json = serde_json::to_string(&user()).unwrap();
-    run(&["encode", &json, "1700000000000", "900000", "2", path.to_str().unwrap()]);
+    run(&[
+        "encode",
+        &json,
+        "1700000000000",
+        "900000",
+        "2",
+        path.to_str().unwrap(),
+    ]);
     let bytes = std::fs::read(&path).unwrap();
-    let env = MsgPackCodec::default().decode::<User>(&bytes, Some(2)).unwrap();
+    let env = MsgPackCodec::default()
+        .decode::<User>(&bytes, Some(2))
+        .unwrap();
     assert_eq!(env.value, Some(user()));
     assert_eq!(env.meta, EntryMeta::new(1_700_000_000_000, 900_000, 2));
 }

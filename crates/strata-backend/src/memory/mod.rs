@@ -122,7 +122,14 @@ impl MemoryBackend {
         u64::try_from(ttl.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
     }
 
-    fn insert(&self, state: &mut State, key: &str, value: Bytes, ttl: Duration, now_ms: u64) -> BackendResult<()> {
+    fn insert(
+        &self,
+        state: &mut State,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> BackendResult<()> {
         let expires_at_ms = now_ms.saturating_add(Self::ttl_ms(ttl));
         let key: Arc<str> = match state.map.get_key_value(key) {
             Some((k, _)) => k.clone(),
@@ -142,7 +149,13 @@ impl MemoryBackend {
             state.map.remove(&v);
             state.evictions += 1;
         }
-        state.map.insert(key, Stored { value, expires_at_ms });
+        state.map.insert(
+            key,
+            Stored {
+                value,
+                expires_at_ms,
+            },
+        );
         Ok(())
     }
 
@@ -213,7 +226,12 @@ impl Backend for MemoryBackend {
     async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
         // Validate everything first, so a bad entry means nothing was written.
         for e in &entries {
-            check_set(&e.key, e.value.len(), e.ttl, self.shared.config.max_value_bytes)?;
+            check_set(
+                &e.key,
+                e.value.len(),
+                e.ttl,
+                self.shared.config.max_value_bytes,
+            )?;
         }
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
@@ -271,7 +289,12 @@ impl Backend for MemoryBackend {
         Ok(doomed.len() as u64)
     }
 
-    async fn scan(&self, prefix: &str, cursor: Option<String>, count: usize) -> BackendResult<ScanPage> {
+    async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        count: usize,
+    ) -> BackendResult<ScanPage> {
         // Keys are returned in sorted order after the cursor (the last key of the previous page).
         let now = self.now_ms();
         let state = self.shared.state.lock();
