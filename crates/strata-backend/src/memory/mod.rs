@@ -75,6 +75,19 @@ impl State {
         Some(stored)
     }
 
+    /// The value under `key` for a read: recorded as an access, or dropped if expired.
+    fn read(&mut self, key: &str, now_ms: u64) -> Option<Bytes> {
+        let (k, stored) = self.map.get_key_value(key)?;
+        if stored.expires_at_ms <= now_ms {
+            self.remove(key);
+            self.expirations += 1;
+            return None;
+        }
+        let (k, value) = (k.clone(), stored.value.clone());
+        self.evictor.touch(&k);
+        Some(value)
+    }
+
     /// The live entry under `key`, dropping it first if it has expired.
     fn live(&mut self, key: &str, now_ms: u64) -> Option<&Stored> {
         if self.map.get(key).is_some_and(|s| s.expires_at_ms <= now_ms) {
@@ -187,14 +200,7 @@ impl Backend for MemoryBackend {
         check_key(key)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
-        let value = state.live(key, now).map(|s| s.value.clone());
-        if value.is_some() {
-            if let Some((k, _)) = state.map.get_key_value(key) {
-                let k = k.clone();
-                state.evictor.touch(&k);
-            }
-        }
-        Ok(value)
+        Ok(state.read(key, now))
     }
 
     async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
@@ -203,14 +209,7 @@ impl Backend for MemoryBackend {
         let mut state = self.shared.state.lock();
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let value = state.live(key, now).map(|s| s.value.clone());
-            if value.is_some() {
-                if let Some((k, _)) = state.map.get_key_value(*key) {
-                    let k = k.clone();
-                    state.evictor.touch(&k);
-                }
-            }
-            out.push(value);
+            out.push(state.read(key, now));
         }
         Ok(out)
     }
