@@ -1,0 +1,61 @@
+//! What L1 holds per key.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+use strata_codec::EntryMeta;
+
+/// A decoded value with its metadata. Cheap to clone (the value is shared).
+#[derive(Clone)]
+pub struct L1Entry {
+    /// The value, type-erased; `None` records a cached absence.
+    pub(crate) value: Option<Arc<dyn Any + Send + Sync>>,
+    /// Metadata from the envelope (created-at, logical expiry, schema).
+    pub meta: EntryMeta,
+    /// Size of the value's envelope in bytes (the weight).
+    pub encoded_len: u32,
+    /// When L1 must drop the entry (the backend's physical expiry, or sooner).
+    pub(crate) expires_at: Instant,
+}
+
+impl std::fmt::Debug for L1Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L1Entry")
+            .field("absent", &self.value.is_none())
+            .field("meta", &self.meta)
+            .field("encoded_len", &self.encoded_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl L1Entry {
+    /// An entry holding `value` (`None`: a cached absence) until `expires_at`.
+    pub fn new<T: Send + Sync + 'static>(
+        value: Option<Arc<T>>,
+        meta: EntryMeta,
+        encoded_len: usize,
+        expires_at: Instant,
+    ) -> Self {
+        Self {
+            value: value.map(|v| v as Arc<dyn Any + Send + Sync>),
+            meta,
+            encoded_len: u32::try_from(encoded_len).unwrap_or(u32::MAX),
+            expires_at,
+        }
+    }
+
+    /// Whether the entry records an absence.
+    pub fn is_absent(&self) -> bool {
+        self.value.is_none()
+    }
+
+    /// The value as `T`: `Ok(None)` for an absence, `Err(())` when it holds another type.
+    #[allow(clippy::result_unit_err)]
+    pub fn downcast<T: Send + Sync + 'static>(&self) -> Result<Option<Arc<T>>, ()> {
+        match &self.value {
+            None => Ok(None),
+            Some(v) => v.clone().downcast::<T>().map(Some).map_err(|_| ()),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! `L1`: the moka cache of decoded values.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+use moka::notification::RemovalCause;
+use strata_keys::Key;
+
+use crate::config::L1Config;
+use crate::entry::L1Entry;
+
+/// Called with the key of each entry evicted for size (not for expiry or invalidation).
+pub type EvictionHook = Arc<dyn Fn(&Key) + Send + Sync>;
+
+struct EntryExpiry {
+    max_lifetime: Duration,
+}
+
+impl EntryExpiry {
+    fn lifetime(&self, entry: &L1Entry, now: Instant) -> Duration {
+        entry
+            .expires_at
+            .saturating_duration_since(now)
+            .min(self.max_lifetime)
+    }
+}
+
+impl Expiry<Key, L1Entry> for EntryExpiry {
+    fn expire_after_create(&self, _key: &Key, value: &L1Entry, now: Instant) -> Option<Duration> {
+        Some(self.lifetime(value, now))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &Key,
+        value: &L1Entry,
+        now: Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(self.lifetime(value, now))
+    }
+}
+
+/// The in-process tier: decoded values (`Arc<T>`) under their keys, bounded by encoded bytes
+/// and entry count, each entry dropped at its expiry or after the maximum L1 lifetime.
+///
+/// Cheap to clone (clones share the cache).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use strata_codec::EntryMeta;
+/// use strata_keys::KeySpace;
+/// use strata_l1::{L1, L1Config, L1Entry};
+///
+/// let l1 = L1::new(L1Config::default());
+/// let key = KeySpace::new("app", "v1").unwrap().kind("user").unwrap().key(7).unwrap();
+/// let entry = L1Entry::new(Some(Arc::new("Ada".to_string())), EntryMeta::default(), 40,
+///                          Instant::now() + Duration::from_secs(60));
+/// l1.insert(key.clone(), entry).await;
+/// let hit = l1.get(&key).await.unwrap();
+/// assert_eq!(hit.downcast::<String>().unwrap().unwrap().as_str(), "Ada");
+/// assert!(hit.downcast::<u64>().is_err(), "type-checked on read");
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct L1 {
+    cache: Cache<Key, L1Entry>,
+    config: L1Config,
+}
+
+impl std::fmt::Debug for L1 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("L1")
+            .field("config", &self.config)
+            .field("entries", &self.cache.entry_count())
+            .field("weighted_bytes", &self.cache.weighted_size())
+            .finish()
+    }
+}
+
+impl L1 {
+    /// An empty tier.
+    pub fn new(config: L1Config) -> Self {
+        Self::with_eviction_hook(config, None)
+    }
+
+    /// An empty tier that reports size evictions to `hook`.
+    pub fn with_eviction_hook(config: L1Config, hook: Option<EvictionHook>) -> Self {
+        let min_weight = config.min_weight();
+        let mut builder = Cache::builder()
+            .max_capacity(config.max_bytes)
+            .weigher(move |_k: &Key, v: &L1Entry| v.encoded_len.max(min_weight))
+            .expire_after(EntryExpiry {
+                max_lifetime: config.max_lifetime,
+            });
+        if let Some(hook) = hook {
+            builder = builder.eviction_listener(move |k: Arc<Key>, _v, cause| {
+                if cause == RemovalCause::Size {
+                    hook(&k);
+                }
+            });
+        }
+        Self {
+            cache: builder.build(),
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &L1Config {
+        &self.config
+    }
+
+    /// The entry under `key`, if present and not expired.
+    pub async fn get(&self, key: &Key) -> Option<L1Entry> {
+        self.cache.get(key).await
+    }
+
+    /// Stores `entry` under `key`.
+    pub async fn insert(&self, key: Key, entry: L1Entry) {
+        self.cache.insert(key, entry).await;
+    }
+
+    /// Drops `key`.
+    pub async fn remove(&self, key: &Key) {
+        self.cache.invalidate(key).await;
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// Drops every entry whose key starts with `prefix` (applied lazily by moka, in the
+    /// background; reads stop seeing them at once).
+    pub fn remove_prefix(&self, prefix: &str) {
+        let prefix = prefix.to_owned();
+        // invalidate_entries_if only fails when support for it was not enabled at build time.
+        let _ = self
+            .cache
+            .invalidate_entries_if(move |k, _| k.as_str().starts_with(&prefix));
+    }
+
+    /// Approximate number of entries.
+    pub fn entry_count(&self) -> u64 {
+        self.cache.entry_count()
+    }
+
+    /// Approximate weight held (encoded bytes, each entry at least the minimum weight).
+    pub fn weighted_bytes(&self) -> u64 {
+        self.cache.weighted_size()
+    }
+
+    /// Applies pending maintenance (evictions, expirations) now; for tests and reports.
+    pub async fn sync(&self) {
+        self.cache.run_pending_tasks().await;
+    }
+}

@@ -1,0 +1,39 @@
+//! Statistics for Strata: counters and histograms per kind and tier, serializable snapshots,
+//! and emission through the `metrics` crate.
+//!
+//! [`Stats`] hands out one [`KindStats`] per kind (hits and misses per tier, stale hits, loads,
+//! load errors, sets, deletes, evictions, errors by kind, latency histograms for L1, L2 and the
+//! loader, and the age of served values). [`Stats::snapshot`] returns a serde-serializable
+//! [`StatsSnapshot`]. With emission on, every event also goes to the global `metrics` recorder
+//! (Prometheus or any other), labelled by `kind` and `tier`; install the recorder before the
+//! cache is built.
+//!
+//! # Usage
+//!
+//! ```
+//! use std::time::Duration;
+//! use strata_stats::{Stats, Tier};
+//!
+//! let stats = Stats::new(false);
+//! let users = stats.kind("user");
+//! users.tier_miss(Tier::L1, Duration::from_micros(2));
+//! users.hit(Tier::L2, 30_000, Duration::from_micros(300));
+//! let snap = stats.snapshot();
+//! assert_eq!(snap.kinds["user"].hits, 1);
+//! assert_eq!(snap.kinds["user"].l1.misses, 1);
+//! assert_eq!(snap.totals.l2.hits, 1);
+//! ```
+//!
+//! # Feature flags
+//!
+//! None.
+
+mod age;
+mod histogram;
+mod kind;
+mod stats;
+
+pub use age::AgeBucket;
+pub use histogram::LatencySnapshot;
+pub use kind::{KindSnapshot, KindStats, Tier, TierSnapshot};
+pub use stats::{Stats, StatsSnapshot};
