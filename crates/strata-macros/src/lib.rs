@@ -1,1 +1,54 @@
-//! placeholder
+//! Macros for Strata: `#[derive(Cacheable)]` and `#[cached]` for function results.
+//!
+//! Use them through the `strata` crate (`strata::Cacheable`, `strata::cached`), which they
+//! expand to.
+//!
+//! # Usage
+//!
+//! See `strata::cached` and `strata::Cacheable`.
+//!
+//! # Feature flags
+//!
+//! None.
+
+mod args;
+mod cached;
+mod derive;
+
+use proc_macro::TokenStream;
+
+/// Implements `strata::Cacheable`: `#[cacheable(kind = "user", schema = 2, ttl = "24h")]`
+/// (`schema` defaults to 1; without `ttl`, the kind's entry of the TTL table applies).
+#[proc_macro_derive(Cacheable, attributes(cacheable))]
+pub fn derive_cacheable(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    derive::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Caches the results of an async function: the original layer's
+/// `@cache_function_result(timeout, key_prefix)`.
+///
+/// ```text
+/// #[strata::cached(ttl = "7d", prefix = "industry:")]
+/// async fn all_industries(cache: &strata::Cache, #[skip] db: &Db) -> Result<Vec<Industry>, AppError> { ... }
+/// ```
+///
+/// - The first argument is the cache (`&strata::Cache`): the handle is explicit.
+/// - The key is the prefix (without `:`) as kind, and the function name plus the other
+///   arguments (serde) as id; mark arguments that are not part of the key (pools, clients) with
+///   `#[skip]`. Arguments are used twice (key and call), so pass non-`Copy` data by reference.
+/// - `ttl` defaults to the TTL table entry of the prefix's kind.
+/// - `Result<T, E>`: only `Ok` is cached; concurrent callers share one call and its error
+///   (`T: Clone`, `E: Clone + Send + Sync + 'static`). `Option<T>`: `None` is cached only with
+///   `cache_none = "5m"`. Any other type: always cached.
+/// - When the cache cannot be used, the function runs uncached: caching never breaks it.
+#[proc_macro_attribute]
+pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = syn::parse_macro_input!(args as args::Args);
+    let func = syn::parse_macro_input!(item as syn::ItemFn);
+    cached::expand(args, func)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}

@@ -1,1 +1,76 @@
-//! placeholder
+//! A typed two-tier cache for Rust web services: moka in front of Redis, MessagePack,
+//! versioned keys, per-kind TTLs, single-flight loads, fail-safe serving.
+//!
+//! [`Cache`] keeps decoded values (`Arc<T>`) in an in-process tier and MessagePack envelopes in
+//! a backend (Redis, or the embedded memory backend when no Redis is configured). Reads fail
+//! open: a slow, failing or garbled backend is a counted miss, never an error (unless strict);
+//! a circuit breaker skips a failing backend and probes it to recover.
+//!
+//! The original Django layer's three strategies:
+//!
+//! - **model instances**: `cache.kind::<T>("user")?.set(id, data)`, `.get(id)`, `.delete(id)`,
+//!   or the typed shortcuts `cache.get::<User>(id)` for [`Cacheable`] types;
+//! - **function results**: `#[strata::cached(ttl = "24h", prefix = "industry:")]` on an async fn
+//!   whose first argument is the `&Cache`;
+//! - **API responses**: [`Cache::responses`], the hook of the HTTP layer's response cache.
+//!
+//! # Usage
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! use strata::{CacheBuilder, Cacheable};
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize, Cacheable)]
+//! #[cacheable(kind = "user", schema = 2)]
+//! struct User { id: u64, name: String }
+//!
+//! let cache = CacheBuilder::new().prefix("payshift").build().await?;
+//! let user = cache
+//!     .get_or_load(42, || async { Ok::<_, std::io::Error>(User { id: 42, name: "Ada".into() }) })
+//!     .await?;
+//! assert_eq!(user.name, "Ada");
+//! assert!(cache.get::<User>(42).await?.is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Feature flags
+//!
+//! - `redis` (default): the Redis backend, chosen when `REDIS_URL` or `[backend] url` is set.
+//! - `macros` (default): `#[derive(Cacheable)]` and `#[cached]`.
+
+mod breaker;
+mod builder;
+mod cache;
+mod cacheable;
+mod config;
+mod error;
+mod flight;
+mod kind;
+mod options;
+mod tiers;
+
+pub use breaker::BreakerState;
+pub use builder::CacheBuilder;
+pub use cache::Cache;
+pub use cacheable::{CacheValue, Cacheable};
+pub use config::{BackendSettings, BreakerSettings, CacheConfig, DEFAULT_KIND_TTLS, L1Settings};
+pub use error::{Error, LoadError};
+pub use kind::KindCache;
+pub use options::LoadOptions;
+
+pub use strata_backend::{Backend, BackendError, ErrorKind, MemoryBackend, MemoryConfig};
+pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec};
+pub use strata_eviction::{EvictionPolicy, Limits};
+pub use strata_keys::{Key, KeySpace};
+#[cfg(feature = "macros")]
+pub use strata_macros::{Cacheable, cached};
+#[cfg(feature = "redis")]
+pub use strata_redis::{RedisBackend, RedisConfig};
+pub use strata_stats::{KindSnapshot, StatsSnapshot, Tier};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Used by the macros' generated code; not a public API.
+    pub use serde;
+}

@@ -1,0 +1,214 @@
+//! `CacheBuilder`: configuration in, a ready `Cache` out.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_backend::{Backend, MemoryBackend, MemoryConfig};
+use strata_eviction::Limits;
+use strata_l1::{L1, L1Config};
+use strata_stats::{Stats, Tier};
+
+use crate::cache::Cache;
+use crate::config::CacheConfig;
+use crate::error::Error;
+
+/// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
+/// optional overrides.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use strata::CacheBuilder;
+///
+/// let cache = CacheBuilder::new()
+///     .prefix("payshift")
+///     .app_version("v3")
+///     .ttl("whoami", Duration::from_secs(600))
+///     .build()
+///     .await?;
+/// assert_eq!(cache.config().ttl_of("whoami"), Duration::from_secs(600));
+/// assert_eq!(cache.config().ttl_of("user"), Duration::from_secs(86_400));
+/// # Ok::<(), strata::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct CacheBuilder {
+    config: CacheConfig,
+    backend: Option<Arc<dyn Backend>>,
+}
+
+impl Default for CacheBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CacheBuilder {
+    /// The defaults (no file, no environment): embedded memory backend, L1 on.
+    pub fn new() -> Self {
+        Self::from_config(CacheConfig::default())
+    }
+
+    /// From a configuration.
+    pub fn from_config(config: CacheConfig) -> Self {
+        Self { config, backend: None }
+    }
+
+    /// From `strata.toml` in the working directory (if present) and the environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self::from_config(CacheConfig::load()?))
+    }
+
+    /// From the TOML file at `path` (required) and the environment.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Ok(Self::from_config(CacheConfig::load_from(path.as_ref(), true)?))
+    }
+
+    /// Uses this backend instead of the configured one (tests swap backends this way).
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Sets the key prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.config.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the app version.
+    pub fn app_version(mut self, version: impl Into<String>) -> Self {
+        self.config.app_version = version.into();
+        self
+    }
+
+    /// Sets the TTL of one kind.
+    pub fn ttl(mut self, kind: impl Into<String>, ttl: Duration) -> Self {
+        self.config.ttl.insert(kind.into(), ttl);
+        self
+    }
+
+    /// Sets the TTL jitter fraction (0 turns it off).
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.config.jitter = jitter;
+        self
+    }
+
+    /// Turns the in-process tier on or off.
+    pub fn l1(mut self, enabled: bool) -> Self {
+        self.config.l1.enabled = enabled;
+        self
+    }
+
+    /// Sets the longest life of an L1 entry.
+    pub fn l1_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.l1.max_lifetime = lifetime;
+        self
+    }
+
+    /// Sets how long values are kept past expiry for fail-safe serving.
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.config.max_stale = max_stale;
+        self
+    }
+
+    /// Sets the backend operation timeout.
+    pub fn operation_timeout(mut self, timeout: Duration) -> Self {
+        self.config.operation_timeout = timeout;
+        self
+    }
+
+    /// Sets the circuit breaker (0 failures disables it).
+    pub fn breaker(mut self, failures: u32, cooldown: Duration) -> Self {
+        self.config.breaker.failures = failures;
+        self.config.breaker.cooldown = cooldown;
+        self
+    }
+
+    /// Surfaces backend errors on reads (default: they are counted misses).
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.config.strict = strict;
+        self
+    }
+
+    /// Publishes statistics through the `metrics` crate (default true).
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.config.metrics = enabled;
+        self
+    }
+
+    /// The configuration so far.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// Validates the configuration, opens the backend and returns the cache.
+    ///
+    /// A Redis backend connects lazily: the cache works (from the loader) while Redis is down.
+    pub async fn build(self) -> Result<Cache, Error> {
+        self.config.validate().map_err(Error::Config)?;
+        let namespace = format!("{}:", strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix());
+        let backend = match self.backend {
+            Some(b) => b,
+            None => open_backend(&self.config, &namespace)?,
+        };
+        let stats = Stats::new(self.config.metrics);
+        let l1 = self.config.l1.enabled.then(|| {
+            let stats = stats.clone();
+            let hook: strata_l1::EvictionHook = Arc::new(move |key| {
+                if let Ok(parts) = strata_keys::Key::parse(key) {
+                    stats.kind(&parts.kind).eviction(Tier::L1);
+                }
+            });
+            L1::with_eviction_hook(
+                L1Config::default()
+                    .with_max_bytes(self.config.l1.max_bytes)
+                    .with_max_entries(self.config.l1.max_entries)
+                    .with_max_lifetime(self.config.l1.max_lifetime),
+                Some(hook),
+            )
+        });
+        Cache::from_parts(self.config, backend, l1, stats)
+    }
+}
+
+fn open_backend(config: &CacheConfig, namespace: &str) -> Result<Arc<dyn Backend>, Error> {
+    let b = &config.backend;
+    match &b.url {
+        Some(url) => open_redis(config, url, namespace),
+        None => {
+            let mut limits = Limits::default().with_max_bytes(b.max_bytes);
+            if let Some(n) = b.max_entries {
+                limits = limits.with_max_entries(n);
+            }
+            let memory = MemoryBackend::new(
+                MemoryConfig::default()
+                    .with_namespace(namespace)
+                    .with_limits(limits)
+                    .with_policy(b.policy)
+                    .with_max_value_bytes(b.max_value_bytes),
+            )?;
+            Ok(Arc::new(memory))
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dyn Backend>, Error> {
+    let redis = strata_redis::RedisBackend::connect_lazy(
+        strata_redis::RedisConfig::new(url)
+            .with_namespace(namespace)
+            .with_connect_timeout(config.backend.connect_timeout)
+            .with_operation_timeout(config.operation_timeout)
+            .with_max_value_bytes(config.backend.max_value_bytes),
+    )?;
+    Ok(Arc::new(redis))
+}
+
+#[cfg(not(feature = "redis"))]
+fn open_redis(_config: &CacheConfig, _url: &str, _namespace: &str) -> Result<Arc<dyn Backend>, Error> {
+    Err(Error::Config(
+        "invalid value for key `backend.url`: a Redis URL needs the `redis` feature of strata".into(),
+    ))
+}

@@ -1,0 +1,236 @@
+//! `Cache`: the handle applications hold, and the shared state behind it.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+use rand::Rng;
+use strata_backend::{Backend, BackendInfo};
+use strata_codec::MsgPackCodec;
+use strata_keys::{KeySpace, KindKeys};
+use strata_l1::L1;
+use strata_stats::{KindStats, Stats, StatsSnapshot};
+
+use crate::breaker::{Breaker, BreakerState};
+use crate::cacheable::{CacheValue, Cacheable};
+use crate::config::CacheConfig;
+use crate::error::Error;
+use crate::flight::Flights;
+use crate::kind::KindCache;
+
+/// A typed two-tier cache: an in-process tier (moka, decoded values) in front of a backend
+/// (Redis, or the embedded memory backend) holding MessagePack envelopes.
+///
+/// Cheap to clone: clones share everything. Build one with [`CacheBuilder`](crate::CacheBuilder).
+#[derive(Clone)]
+pub struct Cache {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("config", &self.inner.config)
+            .field("backend", &self.inner.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: CacheConfig,
+    pub(crate) space: KeySpace,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) l1: Option<L1>,
+    pub(crate) codec: MsgPackCodec,
+    pub(crate) stats: Stats,
+    pub(crate) breaker: Breaker,
+    pub(crate) flights: Flights,
+    kinds: RwLock<HashMap<(String, u32), Arc<KindCtx>>>,
+}
+
+/// Everything about one (kind, schema) a call needs, resolved once.
+pub(crate) struct KindCtx {
+    pub(crate) keys: KindKeys,
+    pub(crate) ttl: Duration,
+    pub(crate) stats: Arc<KindStats>,
+}
+
+/// Milliseconds since the Unix epoch (the envelope's clock, shared across processes).
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Cache {
+    pub(crate) fn from_parts(
+        config: CacheConfig,
+        backend: Arc<dyn Backend>,
+        l1: Option<L1>,
+        stats: Stats,
+    ) -> Result<Self, Error> {
+        let space = KeySpace::new(&config.prefix, &config.app_version)?;
+        let codec = MsgPackCodec::default().with_max_value_bytes(config.backend.max_value_bytes);
+        let breaker = Breaker::new(config.breaker.failures, config.breaker.cooldown);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                space,
+                backend,
+                l1,
+                codec,
+                stats,
+                breaker,
+                flights: Flights::default(),
+                kinds: RwLock::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The entries of `kind` as values of type `T` (schema version 1, the kind's TTL; change
+    /// them with [`KindCache::with_schema`] and [`KindCache::with_ttl`]). This is the original
+    /// layer's model-instance API: `cache.kind::<UserData>("user")?.set(id, data)`.
+    pub fn kind<T: CacheValue>(&self, kind: &str) -> Result<KindCache<T>, Error> {
+        Ok(KindCache::new(self.clone(), self.ctx(kind, 1)?))
+    }
+
+    /// The entries of a [`Cacheable`] type.
+    pub fn of<T: Cacheable>(&self) -> Result<KindCache<T>, Error> {
+        let mut ctx = self.ctx(T::KIND, T::SCHEMA)?;
+        if let Some(ttl) = T::ttl() {
+            ctx = Arc::new(KindCtx {
+                keys: ctx.keys.clone(),
+                ttl,
+                stats: ctx.stats.clone(),
+            });
+        }
+        Ok(KindCache::new(self.clone(), ctx))
+    }
+
+    /// The response cache of one route prefix (kind `api`): what the HTTP layer's response
+    /// caching uses. Ids are request keys (path, sorted query, vary headers).
+    pub fn responses<T: CacheValue>(&self, route_prefix: &str, ttl: Duration) -> Result<KindCache<T>, Error> {
+        let kind = format!("api.{}", route_prefix.trim_end_matches(':'));
+        Ok(self.kind::<T>(&kind)?.with_ttl(ttl))
+    }
+
+    /// The results of a function (`#[cached]`): kind `prefix` without its trailing ':'.
+    pub fn function_results<T: CacheValue>(&self, prefix: &str, ttl: Option<Duration>) -> Result<KindCache<T>, Error> {
+        let kind = self.kind::<T>(prefix.trim_end_matches(':'))?;
+        Ok(match ttl {
+            Some(ttl) => kind.with_ttl(ttl),
+            None => kind,
+        })
+    }
+
+    pub(crate) fn ctx(&self, kind: &str, schema: u32) -> Result<Arc<KindCtx>, Error> {
+        if let Some(ctx) = self.inner.kinds.read().get(&(kind.to_owned(), schema)) {
+            return Ok(ctx.clone());
+        }
+        let keys = self.inner.space.kind(kind)?.with_schema(schema);
+        let ctx = Arc::new(KindCtx {
+            keys,
+            ttl: self.inner.config.ttl_of(kind),
+            stats: self.inner.stats.kind(kind),
+        });
+        Ok(self
+            .inner
+            .kinds
+            .write()
+            .entry((kind.to_owned(), schema))
+            .or_insert(ctx)
+            .clone())
+    }
+
+    // Shortcuts for Cacheable types.
+
+    /// The value of type `T` under `id`, fresh, if cached.
+    pub async fn get<T: Cacheable>(&self, id: impl std::fmt::Display) -> Result<Option<Arc<T>>, Error> {
+        self.of::<T>()?.get(id).await
+    }
+
+    /// Caches `value` under `id` with its kind's TTL.
+    pub async fn set<T: Cacheable>(&self, id: impl std::fmt::Display, value: T) -> Result<(), Error> {
+        self.of::<T>()?.set(id, value).await
+    }
+
+    /// Removes the `T` under `id` from both tiers.
+    pub async fn delete<T: Cacheable>(&self, id: impl std::fmt::Display) -> Result<bool, Error> {
+        self.of::<T>()?.delete(id).await
+    }
+
+    /// The `T` under `id`, loading (once per key across concurrent callers) on a miss.
+    pub async fn get_or_load<T, E, F, Fut>(&self, id: impl std::fmt::Display, loader: F) -> Result<Arc<T>, crate::LoadError<E>>
+    where
+        T: Cacheable,
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        self.of::<T>().map_err(crate::LoadError::Cache)?.get_or_load(id, loader).await
+    }
+
+    /// Removes every entry of this cache's prefix from both tiers (never other prefixes).
+    pub async fn clear(&self) -> Result<u64, Error> {
+        if let Some(l1) = &self.inner.l1 {
+            l1.clear();
+        }
+        Ok(self.inner.backend.clear().await?)
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// The circuit breaker's state.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.inner.breaker.state()
+    }
+
+    /// How many times the circuit has opened.
+    pub fn breaker_openings(&self) -> u64 {
+        self.inner.breaker.opened_total()
+    }
+
+    /// The backend (for health checks and tools).
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    /// Backend details (sizes, limits, server version).
+    pub async fn backend_info(&self) -> Result<BackendInfo, Error> {
+        Ok(self.inner.backend.info().await?)
+    }
+
+    /// The in-process tier, when enabled.
+    pub fn l1(&self) -> Option<&L1> {
+        self.inner.l1.as_ref()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &CacheConfig {
+        &self.inner.config
+    }
+
+    /// The key space (prefix and app version).
+    pub fn key_space(&self) -> &KeySpace {
+        &self.inner.space
+    }
+
+    /// `ttl` stretched or shrunk by the configured jitter.
+    pub(crate) fn jittered(&self, ttl: Duration) -> Duration {
+        let j = self.inner.config.jitter;
+        if j <= 0.0 {
+            return ttl;
+        }
+        let factor = 1.0 + rand::rng().random_range(-j..=j);
+        ttl.mul_f64(factor).max(Duration::from_millis(1))
+    }
+}
+
+/// Marker so `KindCache<T>` is `Send + Sync` whatever `T`'s auto traits.
+pub(crate) type TypeMarker<T> = PhantomData<fn() -> T>;

@@ -1,0 +1,328 @@
+//! Configuration: an optional `strata.toml` plus `STRATA_*` and `REDIS_URL` environment overrides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use strata_eviction::EvictionPolicy;
+
+use crate::error::Error;
+
+/// The original layer's timeouts per kind, the defaults of the TTL table.
+pub const DEFAULT_KIND_TTLS: [(&str, Duration); 7] = [
+    ("user", Duration::from_secs(24 * 3600)),
+    ("job", Duration::from_secs(2 * 3600)),
+    ("application", Duration::from_secs(30 * 60)),
+    ("profile", Duration::from_secs(12 * 3600)),
+    ("industry", Duration::from_secs(7 * 24 * 3600)),
+    ("subcategory", Duration::from_secs(7 * 24 * 3600)),
+    ("whoami", Duration::from_secs(15 * 60)),
+];
+
+/// Everything a [`Cache`](crate::Cache) is configured with.
+///
+/// Written in `strata.toml` (all keys optional), overridden by environment variables
+/// `STRATA_<KEY>` (nested keys with `__`, e.g. `STRATA_L1__MAX_ENTRIES=5000`,
+/// `STRATA_TTL__USER=12h`) and `REDIS_URL`. Durations are written like `"24h"`, `"15m"`,
+/// `"250ms"`. Unknown keys and bad values are errors naming the key and the file.
+/// `Debug` hides the Redis password and the admin token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// Key prefix: the namespace of this application's entries (default "strata").
+    pub prefix: String,
+    /// Application version: bump it to abandon every entry at once (default "v1").
+    pub app_version: String,
+    /// TTL of kinds not in the table (default 1h).
+    #[serde(with = "humantime_serde")]
+    pub default_ttl: Duration,
+    /// TTL per kind; defaults are the original layer's (user 24h, job 2h, ...).
+    #[serde(with = "crate::config::duration_map")]
+    pub ttl: BTreeMap<String, Duration>,
+    /// Each TTL is multiplied by a random factor in `[1 - jitter, 1 + jitter]` so entries written
+    /// together do not expire together (default 0.1; 0 turns it off; at most 0.5).
+    pub jitter: f64,
+    /// How long after its logical expiry a value is kept for fail-safe serving (default 5m).
+    #[serde(with = "humantime_serde")]
+    pub max_stale: Duration,
+    /// TTL of cached absences (negative caching), default 1m.
+    #[serde(with = "humantime_serde")]
+    pub negative_ttl: Duration,
+    /// Limit on each backend operation (default 250ms); a slower backend counts as a miss.
+    #[serde(with = "humantime_serde")]
+    pub operation_timeout: Duration,
+    /// Surface backend errors instead of treating them as misses (default false).
+    pub strict: bool,
+    /// Publish every statistic through the `metrics` crate (default true).
+    pub metrics: bool,
+    /// The in-process tier.
+    pub l1: L1Settings,
+    /// The backend tier.
+    pub backend: BackendSettings,
+    /// The circuit breaker in front of the backend.
+    pub breaker: BreakerSettings,
+    /// The monitoring admin token (used by the HTTP layer; `STRATA_ADMIN_TOKEN`).
+    pub admin_token: Option<String>,
+}
+
+/// Settings of the in-process tier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct L1Settings {
+    /// Whether the in-process tier is used (default true).
+    pub enabled: bool,
+    /// Budget in encoded bytes (default 64 MiB).
+    pub max_bytes: u64,
+    /// Most entries (default 100,000).
+    pub max_entries: u64,
+    /// Longest life of an entry in L1 (default 60s).
+    #[serde(with = "humantime_serde")]
+    pub max_lifetime: Duration,
+}
+
+impl Default for L1Settings {
+    fn default() -> Self {
+        let d = strata_l1::L1Config::default();
+        Self {
+            enabled: true,
+            max_bytes: d.max_bytes,
+            max_entries: d.max_entries,
+            max_lifetime: d.max_lifetime,
+        }
+    }
+}
+
+/// Settings of the backend tier: Redis when a URL is given, else the embedded memory backend.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BackendSettings {
+    /// `redis://...` or `rediss://...`; unset means the embedded memory backend. `REDIS_URL`
+    /// overrides it.
+    pub url: Option<String>,
+    /// Limit on connecting to Redis (default 2s).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Largest value accepted (default 8 MiB).
+    pub max_value_bytes: usize,
+    /// Memory backend: byte budget (default 256 MiB).
+    pub max_bytes: u64,
+    /// Memory backend: entry cap (default none).
+    pub max_entries: Option<u64>,
+    /// Memory backend: eviction policy, "lru", "random" or "ttl" (default "lru").
+    #[serde(with = "crate::config::policy")]
+    pub policy: EvictionPolicy,
+}
+
+impl Default for BackendSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            connect_timeout: Duration::from_secs(2),
+            max_value_bytes: strata_codec::DEFAULT_MAX_VALUE_BYTES,
+            max_bytes: strata_backend::DEFAULT_MEMORY_MAX_BYTES,
+            max_entries: None,
+            policy: EvictionPolicy::Lru,
+        }
+    }
+}
+
+impl std::fmt::Debug for BackendSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendSettings")
+            .field("url", &self.url.as_deref().map(redact))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_value_bytes", &self.max_value_bytes)
+            .field("max_bytes", &self.max_bytes)
+            .field("max_entries", &self.max_entries)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+fn redact(url: &str) -> String {
+    #[cfg(feature = "redis")]
+    {
+        strata_redis::redact_url(url)
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = url;
+        "<redacted>".to_owned()
+    }
+}
+
+/// Settings of the circuit breaker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BreakerSettings {
+    /// Consecutive backend failures that open the circuit (default 5; 0 disables it).
+    pub failures: u32,
+    /// How long an open circuit skips the backend before probing it (default 5s).
+    #[serde(with = "humantime_serde")]
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            cooldown: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            prefix: "strata".into(),
+            app_version: "v1".into(),
+            default_ttl: Duration::from_secs(3600),
+            ttl: DEFAULT_KIND_TTLS.iter().map(|(k, d)| ((*k).to_owned(), *d)).collect(),
+            jitter: 0.1,
+            max_stale: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(60),
+            operation_timeout: Duration::from_millis(250),
+            strict: false,
+            metrics: true,
+            l1: L1Settings::default(),
+            backend: BackendSettings::default(),
+            breaker: BreakerSettings::default(),
+            admin_token: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheConfig")
+            .field("prefix", &self.prefix)
+            .field("app_version", &self.app_version)
+            .field("default_ttl", &self.default_ttl)
+            .field("ttl", &self.ttl)
+            .field("jitter", &self.jitter)
+            .field("max_stale", &self.max_stale)
+            .field("negative_ttl", &self.negative_ttl)
+            .field("operation_timeout", &self.operation_timeout)
+            .field("strict", &self.strict)
+            .field("metrics", &self.metrics)
+            .field("l1", &self.l1)
+            .field("backend", &self.backend)
+            .field("breaker", &self.breaker)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl CacheConfig {
+    /// Defaults, then `strata.toml` in the working directory if it exists, then the environment.
+    pub fn load() -> Result<Self, Error> {
+        Self::load_from(Path::new("strata.toml"), false)
+    }
+
+    /// Defaults, then the TOML file at `path` (an error if `required` and it is missing), then
+    /// the environment (`STRATA_*`, `REDIS_URL`).
+    pub fn load_from(path: &Path, required: bool) -> Result<Self, Error> {
+        if required && !path.exists() {
+            return Err(Error::config(format!("configuration file {} does not exist", path.display())));
+        }
+        let figment = Figment::from(Serialized::defaults(CacheConfig::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("STRATA_").split("__"))
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "backend.url".into()));
+        Self::extract(figment, Some(path.to_path_buf()))
+    }
+
+    /// Defaults, then the TOML text `toml` (no file, no environment); for tests and embedding.
+    pub fn from_toml_str(toml: &str) -> Result<Self, Error> {
+        let figment = Figment::from(Serialized::defaults(CacheConfig::default())).merge(Toml::string(toml));
+        Self::extract(figment, None)
+    }
+
+    fn extract(figment: Figment, path: Option<PathBuf>) -> Result<Self, Error> {
+        let config: CacheConfig = figment.extract().map_err(|e| {
+            // figment's message names the key and the source ("... for key `ttl.user` in
+            // strata.toml TOML file"); keep every error it found.
+            let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            Error::config(all.join("; "))
+        })?;
+        config.validate().map_err(|msg| match &path {
+            Some(p) => Error::config(format!("{msg} (in {} or the environment)", p.display())),
+            None => Error::config(msg),
+        })?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=0.5).contains(&self.jitter) {
+            return Err(format!("invalid value for key `jitter`: {} is outside 0.0..=0.5", self.jitter));
+        }
+        for (kind, ttl) in &self.ttl {
+            if ttl.is_zero() {
+                return Err(format!("invalid value for key `ttl.{kind}`: a TTL of zero"));
+            }
+        }
+        for (key, d) in [("default_ttl", self.default_ttl), ("negative_ttl", self.negative_ttl), ("operation_timeout", self.operation_timeout)] {
+            if d.is_zero() {
+                return Err(format!("invalid value for key `{key}`: zero"));
+            }
+        }
+        if self.l1.max_entries == 0 || self.l1.max_bytes == 0 {
+            return Err("invalid value for key `l1`: max_entries and max_bytes must be positive (set l1.enabled = false to turn L1 off)".into());
+        }
+        strata_keys::KeySpace::new(&self.prefix, &self.app_version).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The TTL of `kind`: its table entry, or the default.
+    pub fn ttl_of(&self, kind: &str) -> Duration {
+        self.ttl.get(kind).copied().unwrap_or(self.default_ttl)
+    }
+}
+
+/// Serde for `BTreeMap<String, Duration>` written as humantime strings.
+pub(crate) mod duration_map {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(m: &BTreeMap<String, Duration>, s: S) -> Result<S::Ok, S::Error> {
+        let text: BTreeMap<&String, String> =
+            m.iter().map(|(k, d)| (k, humantime::format_duration(*d).to_string())).collect();
+        text.serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Duration>, D::Error> {
+        let text = BTreeMap::<String, String>::deserialize(d)?;
+        text.into_iter()
+            .map(|(k, v)| {
+                humantime::parse_duration(&v)
+                    .map(|d| (k.clone(), d))
+                    .map_err(|e| serde::de::Error::custom(format!("ttl of kind `{k}`: {v:?} is not a duration ({e})")))
+            })
+            .collect()
+    }
+}
+
+/// Serde for [`EvictionPolicy`] as its lowercase name.
+pub(crate) mod policy {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use strata_eviction::EvictionPolicy;
+
+    pub(crate) fn serialize<S: Serializer>(p: &EvictionPolicy, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p.as_str())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EvictionPolicy, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,57 @@
+//! Single-flight: one load per key at a time inside the process; others wait for its outcome.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use strata_keys::Key;
+use tokio::sync::OnceCell;
+
+use crate::error::Error;
+
+/// A loaded value, type-erased (`None`: the loader answered "absent").
+pub(crate) type ErasedValue = Option<Arc<dyn Any + Send + Sync>>;
+
+/// How a load ended, shared by every waiter.
+#[derive(Clone)]
+pub(crate) enum FlightError {
+    Loader(Arc<dyn Any + Send + Sync>),
+    Timeout(Duration),
+    Cache(Error),
+}
+
+pub(crate) type FlightOutcome = Result<ErasedValue, FlightError>;
+
+/// One load in progress. If its leader is cancelled, the next waiter takes over (OnceCell).
+#[derive(Default)]
+pub(crate) struct Flight {
+    pub(crate) cell: OnceCell<FlightOutcome>,
+}
+
+/// The loads in progress, by key.
+#[derive(Default)]
+pub(crate) struct Flights {
+    map: Mutex<HashMap<Key, Arc<Flight>>>,
+}
+
+impl Flights {
+    /// The flight for `key`, joined or started.
+    pub(crate) fn join(&self, key: &Key) -> Arc<Flight> {
+        self.map.lock().entry(key.clone()).or_default().clone()
+    }
+
+    /// Whether a load of `key` is in progress.
+    pub(crate) fn in_progress(&self, key: &Key) -> bool {
+        self.map.lock().contains_key(key)
+    }
+
+    /// Forgets `flight` (only if it is still the one registered for `key`).
+    pub(crate) fn finish(&self, key: &Key, flight: &Arc<Flight>) {
+        let mut map = self.map.lock();
+        if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+            map.remove(key);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Per-call options of `get_or_load`.
+
+use std::time::Duration;
+
+/// How [`get_or_load_with`](crate::KindCache::get_or_load_with) behaves.
+///
+/// Defaults: the kind's TTL, no negative caching, no loader timeouts, fail-safe on (serve a
+/// stale value when the loader fails), refresh-ahead off.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// TTL of the loaded value (default: the kind's).
+    pub ttl: Option<Duration>,
+    /// Cache a `None` answer for this long (negative caching); `None`: do not cache absences.
+    pub cache_none_for: Option<Duration>,
+    /// Give up on the loader after this long: a stale value is served if there is one, else
+    /// [`LoadError::Timeout`](crate::LoadError::Timeout).
+    pub hard_timeout: Option<Duration>,
+    /// When a stale value exists, serve it if the loader has not answered within this long.
+    pub soft_timeout: Option<Duration>,
+    /// Do not serve stale values when the loader fails (default false: fail-safe on).
+    pub no_fail_safe: bool,
+    /// Refresh ahead of expiry: once a value has lived this fraction of its TTL (e.g. 0.8), the
+    /// next caller reloads it (one caller; the others keep getting the current value).
+    pub refresh_ahead: Option<f64>,
+}
+
+impl LoadOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the TTL of the loaded value.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Caches `None` answers for `ttl`.
+    pub fn cache_none_for(mut self, ttl: Duration) -> Self {
+        self.cache_none_for = Some(ttl);
+        self
+    }
+
+    /// Sets the hard loader timeout.
+    pub fn hard_timeout(mut self, timeout: Duration) -> Self {
+        self.hard_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the soft loader timeout (effective only when a stale value exists).
+    pub fn soft_timeout(mut self, timeout: Duration) -> Self {
+        self.soft_timeout = Some(timeout);
+        self
+    }
+
+    /// Turns fail-safe stale serving off.
+    pub fn no_fail_safe(mut self) -> Self {
+        self.no_fail_safe = true;
+        self
+    }
+
+    /// Refreshes values once they have lived `fraction` (0.0–1.0) of their TTL.
+    pub fn refresh_ahead(mut self, fraction: f64) -> Self {
+        self.refresh_ahead = Some(fraction.clamp(0.0, 1.0));
+        self
+    }
+}

@@ -1,0 +1,239 @@
+//! Reading and writing the two tiers for one kind: lookups that fail open, and stores.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_backend::{BackendError, SetEntry};
+use strata_codec::{Codec, CodecError, EntryMeta};
+use strata_keys::Key;
+use strata_l1::L1Entry;
+use strata_stats::Tier;
+
+use crate::cache::{Cache, KindCtx, now_ms};
+use crate::cacheable::CacheValue;
+use crate::error::Error;
+
+/// A value found in a tier, with its metadata (`None`: a cached absence).
+pub(crate) struct Found<T> {
+    pub(crate) value: Option<Arc<T>>,
+    pub(crate) meta: EntryMeta,
+}
+
+impl<T> Clone for Found<T> {
+    fn clone(&self) -> Self {
+        Self {
+            value: self.value.clone(),
+            meta: self.meta,
+        }
+    }
+}
+
+/// What a lookup found.
+pub(crate) enum Lookup<T> {
+    /// A value within its TTL.
+    Fresh(Found<T>),
+    /// Only a value past its TTL (kept for fail-safe serving).
+    Stale(Found<T>),
+    /// Nothing usable.
+    Miss,
+}
+
+impl Cache {
+    /// The L1 entry under `key` as a `T`, if present.
+    pub(crate) async fn l1_get<T: CacheValue>(&self, key: &Key) -> Option<Found<T>> {
+        let l1 = self.inner.l1.as_ref()?;
+        let entry = l1.get(key).await?;
+        match entry.downcast::<T>() {
+            Ok(value) => Some(Found {
+                value,
+                meta: entry.meta,
+            }),
+            Err(()) => {
+                tracing::warn!(%key, expected = std::any::type_name::<T>(), "L1 holds another type under this key; treating as a miss");
+                None
+            }
+        }
+    }
+
+    /// Puts a decoded value in L1 until its physical expiry (logical expiry + max stale).
+    pub(crate) async fn l1_put<T: CacheValue>(&self, key: &Key, found: &Found<T>, encoded_len: usize) {
+        let Some(l1) = &self.inner.l1 else { return };
+        let keep_ms = found
+            .meta
+            .expires_at_ms
+            .saturating_add(u64::try_from(self.inner.config.max_stale.as_millis()).unwrap_or(u64::MAX))
+            .saturating_sub(now_ms());
+        if keep_ms == 0 {
+            return;
+        }
+        let entry = L1Entry::new(
+            found.value.clone(),
+            found.meta,
+            encoded_len,
+            Instant::now() + Duration::from_millis(keep_ms),
+        );
+        l1.insert(key.clone(), entry).await;
+    }
+
+    /// Runs a backend call unless the circuit is open, under the operation timeout, and feeds
+    /// the breaker. `None` when the circuit is open.
+    pub(crate) async fn l2_call<R>(
+        &self,
+        op: &str,
+        fut: impl std::future::Future<Output = Result<R, BackendError>>,
+    ) -> Option<Result<R, BackendError>> {
+        if !self.inner.breaker.allow() {
+            return None;
+        }
+        let timeout = self.inner.config.operation_timeout;
+        let r = match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::timeout(op, timeout)),
+        };
+        match &r {
+            Err(e) if e.is_transient() => self.inner.breaker.failure(),
+            _ => self.inner.breaker.success(),
+        }
+        Some(r)
+    }
+
+    /// Counts an L2 failure; the error to surface in strict mode.
+    pub(crate) fn l2_failed(&self, ctx: &KindCtx, outcome: Option<BackendError>) -> Error {
+        match outcome {
+            Some(e) => {
+                ctx.stats.error(Tier::L2, e.kind().as_str());
+                tracing::debug!(kind = ctx.keys.kind(), error = %e, "backend failed; treating as a miss");
+                Error::from(e)
+            }
+            None => {
+                ctx.stats.error(Tier::L2, "circuit_open");
+                Error::CircuitOpen
+            }
+        }
+    }
+
+    /// Decodes bytes from L2; broken entries are counted and deleted (only if unchanged).
+    pub(crate) async fn decode_l2<T: CacheValue>(&self, ctx: &KindCtx, key: &Key, bytes: &[u8]) -> Option<Found<T>> {
+        match self.inner.codec.decode::<T>(bytes, Some(ctx.keys.schema())) {
+            Ok(env) => Some(Found {
+                value: env.value.map(Arc::new),
+                meta: env.meta,
+            }),
+            // An older (or newer) shape: a plain miss; the next write replaces it.
+            Err(CodecError::SchemaMismatch { .. }) => None,
+            Err(e) => {
+                ctx.stats.error(Tier::L2, "codec");
+                tracing::warn!(%key, error = %e, "undecodable entry; deleting it");
+                let _ = self
+                    .l2_call("delete_if_equals", self.inner.backend.delete_if_equals(key, bytes))
+                    .await;
+                None
+            }
+        }
+    }
+
+    /// Looks `key` up in L1 then L2. Backend failures are misses unless strict.
+    pub(crate) async fn lookup<T: CacheValue>(&self, ctx: &KindCtx, key: &Key) -> Result<Lookup<T>, Error> {
+        let now = now_ms();
+        let mut stale = None;
+        if self.inner.l1.is_some() {
+            let start = Instant::now();
+            match self.l1_get::<T>(key).await {
+                Some(found) if !found.meta.is_expired(now) => {
+                    ctx.stats.hit(Tier::L1, found.meta.age_ms(now), start.elapsed());
+                    return Ok(Lookup::Fresh(found));
+                }
+                other => {
+                    ctx.stats.tier_miss(Tier::L1, start.elapsed());
+                    stale = other;
+                }
+            }
+        }
+        let start = Instant::now();
+        match self.l2_call("get", self.inner.backend.get(key)).await {
+            Some(Ok(Some(bytes))) => {
+                if let Some(found) = self.decode_l2::<T>(ctx, key, &bytes).await {
+                    self.l1_put(key, &found, bytes.len()).await;
+                    if !found.meta.is_expired(now) {
+                        ctx.stats.hit(Tier::L2, found.meta.age_ms(now), start.elapsed());
+                        return Ok(Lookup::Fresh(found));
+                    }
+                    if stale.as_ref().is_none_or(|s: &Found<T>| s.meta.created_at_ms < found.meta.created_at_ms) {
+                        stale = Some(found);
+                    }
+                }
+                ctx.stats.tier_miss(Tier::L2, start.elapsed());
+            }
+            Some(Ok(None)) => ctx.stats.tier_miss(Tier::L2, start.elapsed()),
+            Some(Err(e)) => {
+                let err = self.l2_failed(ctx, Some(e));
+                if self.inner.config.strict {
+                    return Err(err);
+                }
+            }
+            None => {
+                let err = self.l2_failed(ctx, None);
+                if self.inner.config.strict {
+                    return Err(err);
+                }
+            }
+        }
+        Ok(match stale {
+            Some(s) => Lookup::Stale(s),
+            None => Lookup::Miss,
+        })
+    }
+
+    /// Encodes and writes one value (or absence) to both tiers. The L1 copy is written even
+    /// when L2 fails (that error is returned).
+    pub(crate) async fn store<T: CacheValue>(
+        &self,
+        ctx: &KindCtx,
+        key: &Key,
+        value: Option<Arc<T>>,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let ttl = self.jittered(ttl);
+        let meta = EntryMeta::new(now_ms(), u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX), ctx.keys.schema());
+        let bytes = self.inner.codec.encode(&meta, value.as_deref())?;
+        let len = bytes.len();
+        let physical = ttl + self.inner.config.max_stale;
+        let l2 = self.l2_call("set", self.inner.backend.set(key, bytes, physical)).await;
+        self.l1_put(key, &Found { value, meta }, len).await;
+        ctx.stats.sets(1);
+        match l2 {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(self.l2_failed(ctx, Some(e))),
+            None => Err(self.l2_failed(ctx, None)),
+        }
+    }
+
+    /// Writes many values of one kind: one batch to L2, then L1.
+    pub(crate) async fn store_many<T: CacheValue>(
+        &self,
+        ctx: &KindCtx,
+        items: Vec<(Key, Arc<T>)>,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let mut entries = Vec::with_capacity(items.len());
+        let mut found = Vec::with_capacity(items.len());
+        for (key, value) in items {
+            let ttl = self.jittered(ttl);
+            let meta = EntryMeta::new(now_ms(), u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX), ctx.keys.schema());
+            let bytes = self.inner.codec.encode(&meta, Some(&*value))?;
+            found.push((key.clone(), Found { value: Some(value), meta }, bytes.len()));
+            entries.push(SetEntry::new(key.as_str(), bytes, ttl + self.inner.config.max_stale));
+        }
+        let n = entries.len() as u64;
+        let l2 = self.l2_call("set_many", self.inner.backend.set_many(entries)).await;
+        for (key, f, len) in &found {
+            self.l1_put(key, f, *len).await;
+        }
+        ctx.stats.sets(n);
+        match l2 {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(self.l2_failed(ctx, Some(e))),
+            None => Err(self.l2_failed(ctx, None)),
+        }
+    }
+}
