@@ -111,7 +111,12 @@ impl Codec for MsgPackCodec {
         meta: &EntryMeta,
         value: Option<&T>,
     ) -> Result<Bytes, CodecError> {
-        let bytes = msgpack::encode(meta, value, self.compression_threshold)?;
+        let bytes = msgpack::encode(
+            meta,
+            value,
+            self.compression_threshold,
+            self.max_value_bytes,
+        )?;
         check_size(bytes, self.max_value_bytes)
     }
 

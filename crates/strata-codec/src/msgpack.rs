@@ -23,6 +23,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     meta: &EntryMeta,
     value: Option<&T>,
     compression_threshold: usize,
+    max_value_bytes: usize,
 ) -> Result<Vec<u8>, CodecError> {
     let mut out = Vec::with_capacity(128);
     write_header(
@@ -40,6 +41,13 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
         None => rmp::encode::write_nil(&mut out).map_err(io)?,
         Some(v) => rmp_serde::encode::write_named(&mut out, v)
             .map_err(|e| CodecError::Encode(e.to_string()))?,
+    }
+    // Readers refuse to decompress more than their maximum, so the uncompressed size counts.
+    if out.len() > max_value_bytes {
+        return Err(CodecError::ValueTooLarge {
+            size: out.len(),
+            max: max_value_bytes,
+        });
     }
     if out.len() - payload_start >= compression_threshold {
         if let Some(block) = compress(&out[payload_start..]) {

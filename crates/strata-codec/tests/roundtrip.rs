@@ -191,6 +191,19 @@ fn oversized_values_are_rejected_with_their_size() {
 }
 
 #[test]
+fn the_uncompressed_size_counts_against_the_limit() {
+    // Compresses to almost nothing, but a reader would have to inflate 2000 bytes.
+    let codec = MsgPackCodec::default().with_max_value_bytes(1000);
+    let err = codec
+        .encode(&EntryMeta::default(), Some(&"x".repeat(2000)))
+        .unwrap_err();
+    assert!(
+        matches!(err, CodecError::ValueTooLarge { max: 1000, .. }),
+        "{err}"
+    );
+}
+
+#[test]
 fn decompression_bombs_are_refused() {
     let codec = MsgPackCodec::default().with_compression_threshold(0);
     let bytes = codec

@@ -35,7 +35,10 @@ impl Args {
             if !known.iter().any(|k| ident == k) {
                 return Err(syn::Error::new_spanned(
                     ident,
-                    format!("unknown argument `{ident}`; expected one of: {}", known.join(", ")),
+                    format!(
+                        "unknown argument `{ident}`; expected one of: {}",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -50,7 +53,10 @@ impl Args {
         match self.get(name) {
             None => Ok(None),
             Some(Lit::Str(s)) => Ok(Some(s.value())),
-            Some(other) => Err(syn::Error::new_spanned(other, format!("`{name}` must be a string"))),
+            Some(other) => Err(syn::Error::new_spanned(
+                other,
+                format!("`{name}` must be a string"),
+            )),
         }
     }
 
@@ -59,8 +65,19 @@ impl Args {
             None => Ok(None),
             Some(Lit::Str(s)) => humantime::parse_duration(&s.value())
                 .map(Some)
-                .map_err(|e| syn::Error::new_spanned(s, format!("`{name}`: {:?} is not a duration like \"24h\" or \"15m\" ({e})", s.value()))),
-            Some(other) => Err(syn::Error::new_spanned(other, format!("`{name}` must be a duration string like \"24h\""))),
+                .map_err(|e| {
+                    syn::Error::new_spanned(
+                        s,
+                        format!(
+                            "`{name}`: {:?} is not a duration like \"24h\" or \"15m\" ({e})",
+                            s.value()
+                        ),
+                    )
+                }),
+            Some(other) => Err(syn::Error::new_spanned(
+                other,
+                format!("`{name}` must be a duration string like \"24h\""),
+            )),
         }
     }
 
@@ -68,7 +85,10 @@ impl Args {
         match self.get(name) {
             None => Ok(None),
             Some(Lit::Int(i)) => i.base10_parse().map(Some),
-            Some(other) => Err(syn::Error::new_spanned(other, format!("`{name}` must be an integer"))),
+            Some(other) => Err(syn::Error::new_spanned(
+                other,
+                format!("`{name}` must be an integer"),
+            )),
         }
     }
 }

@@ -22,7 +22,9 @@ fn generic_args(ty: &Type, name: &str) -> Option<Vec<Type>> {
     if seg.ident != name {
         return None;
     }
-    let PathArguments::AngleBracketed(a) = &seg.arguments else { return None };
+    let PathArguments::AngleBracketed(a) = &seg.arguments else {
+        return None;
+    };
     Some(
         a.args
             .iter()
@@ -36,7 +38,10 @@ fn generic_args(ty: &Type, name: &str) -> Option<Vec<Type>> {
 
 fn classify(ret: &ReturnType) -> syn::Result<Returns> {
     let ReturnType::Type(_, ty) = ret else {
-        return Err(syn::Error::new_spanned(ret, "#[cached] functions must return a value to cache"));
+        return Err(syn::Error::new_spanned(
+            ret,
+            "#[cached] functions must return a value to cache",
+        ));
     };
     if let Some(args) = generic_args(ty, "Result") {
         if let [t, _e] = args.as_slice() {
@@ -55,12 +60,18 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     args.check(&["ttl", "prefix", "cache_none"])?;
     let sig = &func.sig;
     if sig.asyncness.is_none() {
-        return Err(syn::Error::new_spanned(sig.fn_token, "#[cached] works on async functions"));
+        return Err(syn::Error::new_spanned(
+            sig.fn_token,
+            "#[cached] works on async functions",
+        ));
     }
     let name = sig.ident.clone();
     let prefix = args.string("prefix")?.unwrap_or_else(|| name.to_string());
     if prefix.trim_end_matches(':').is_empty() {
-        return Err(syn::Error::new_spanned(&name, "#[cached]: the prefix is empty"));
+        return Err(syn::Error::new_spanned(
+            &name,
+            "#[cached]: the prefix is empty",
+        ));
     }
     let ttl = match args.duration("ttl")? {
         Some(d) => {
@@ -76,17 +87,26 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     let mut key_args = Vec::new();
     for (i, input) in func.sig.inputs.iter_mut().enumerate() {
         let FnArg::Typed(pt) = input else {
-            return Err(syn::Error::new_spanned(input, "#[cached] works on free functions, not methods: pass the data as arguments"));
+            return Err(syn::Error::new_spanned(
+                input,
+                "#[cached] works on free functions, not methods: pass the data as arguments",
+            ));
         };
         let skip = pt.attrs.iter().any(|a| a.path().is_ident("skip"));
         pt.attrs.retain(|a| !a.path().is_ident("skip"));
         let Pat::Ident(ident) = &*pt.pat else {
-            return Err(syn::Error::new_spanned(&pt.pat, "#[cached] needs plain argument names"));
+            return Err(syn::Error::new_spanned(
+                &pt.pat,
+                "#[cached] needs plain argument names",
+            ));
         };
         let ident = ident.ident.clone();
         if i == 0 {
             if !matches!(&*pt.ty, Type::Reference(_)) {
-                return Err(syn::Error::new_spanned(&pt.ty, "#[cached]: the first argument must be the cache, `&strata::Cache`"));
+                return Err(syn::Error::new_spanned(
+                    &pt.ty,
+                    "#[cached]: the first argument must be the cache, `&strata::Cache`",
+                ));
             }
         } else if !skip {
             key_args.push(ident.clone());
@@ -94,11 +114,17 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
         all_args.push(ident);
     }
     let Some(cache_arg) = all_args.first().cloned() else {
-        return Err(syn::Error::new_spanned(&func.sig, "#[cached]: the first argument must be the cache, `&strata::Cache`"));
+        return Err(syn::Error::new_spanned(
+            &func.sig,
+            "#[cached]: the first argument must be the cache, `&strata::Cache`",
+        ));
     };
     let returns = classify(&func.sig.output)?;
     if cache_none.is_some() && !matches!(returns, Returns::Option(_)) {
-        return Err(syn::Error::new_spanned(&func.sig.output, "`cache_none` applies to functions returning Option<T>"));
+        return Err(syn::Error::new_spanned(
+            &func.sig.output,
+            "`cache_none` applies to functions returning Option<T>",
+        ));
     }
 
     let inner = format_ident!("__strata_uncached_{}", name);
@@ -167,7 +193,7 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     Ok(quote! {
         #(#attrs)*
         #vis #outer_sig {
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, unused_variables)]
             #inner_sig #body
 
             let __strata_cache: &::strata::Cache = #cache_arg;

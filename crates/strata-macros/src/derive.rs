@@ -10,7 +10,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut kind = None;
     let mut schema = None;
     let mut ttl = None;
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("cacheable")) {
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cacheable"))
+    {
         let args: Args = attr.parse_args()?;
         args.check(&["kind", "schema", "ttl"])?;
         kind = args.string("kind")?.or(kind);

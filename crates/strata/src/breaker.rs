@@ -47,7 +47,9 @@ impl Breaker {
     }
 
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
+        u64::try_from(self.origin.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 
     /// Whether a request may go to the backend now. When half-open, only the first caller gets
@@ -80,7 +82,8 @@ impl Breaker {
         let n = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         let was_probe = self.probing.swap(0, Ordering::AcqRel) == 1;
         if n >= self.threshold || was_probe {
-            let until = self.now_ms() + u64::try_from(self.cooldown.as_millis()).unwrap_or(u64::MAX);
+            let until =
+                self.now_ms() + u64::try_from(self.cooldown.as_millis()).unwrap_or(u64::MAX);
             if self.open_until_ms.swap(until, Ordering::AcqRel) == 0 || was_probe {
                 self.opened_total.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(failures = n, cooldown = ?self.cooldown, "backend failing: circuit opened");

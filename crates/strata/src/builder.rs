@@ -52,7 +52,10 @@ impl CacheBuilder {
 
     /// From a configuration.
     pub fn from_config(config: CacheConfig) -> Self {
-        Self { config, backend: None }
+        Self {
+            config,
+            backend: None,
+        }
     }
 
     /// From `strata.toml` in the working directory (if present) and the environment.
@@ -62,7 +65,10 @@ impl CacheBuilder {
 
     /// From the TOML file at `path` (required) and the environment.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, Error> {
-        Ok(Self::from_config(CacheConfig::load_from(path.as_ref(), true)?))
+        Ok(Self::from_config(CacheConfig::load_from(
+            path.as_ref(),
+            true,
+        )?))
     }
 
     /// Uses this backend instead of the configured one (tests swap backends this way).
@@ -148,7 +154,10 @@ impl CacheBuilder {
     /// A Redis backend connects lazily: the cache works (from the loader) while Redis is down.
     pub async fn build(self) -> Result<Cache, Error> {
         self.config.validate().map_err(Error::Config)?;
-        let namespace = format!("{}:", strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix());
+        let namespace = format!(
+            "{}:",
+            strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix()
+        );
         let backend = match self.backend {
             Some(b) => b,
             None => open_backend(&self.config, &namespace)?,
@@ -207,8 +216,13 @@ fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dy
 }
 
 #[cfg(not(feature = "redis"))]
-fn open_redis(_config: &CacheConfig, _url: &str, _namespace: &str) -> Result<Arc<dyn Backend>, Error> {
+fn open_redis(
+    _config: &CacheConfig,
+    _url: &str,
+    _namespace: &str,
+) -> Result<Arc<dyn Backend>, Error> {
     Err(Error::Config(
-        "invalid value for key `backend.url`: a Redis URL needs the `redis` feature of strata".into(),
+        "invalid value for key `backend.url`: a Redis URL needs the `redis` feature of strata"
+            .into(),
     ))
 }

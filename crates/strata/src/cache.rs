@@ -112,13 +112,21 @@ impl Cache {
 
     /// The response cache of one route prefix (kind `api`): what the HTTP layer's response
     /// caching uses. Ids are request keys (path, sorted query, vary headers).
-    pub fn responses<T: CacheValue>(&self, route_prefix: &str, ttl: Duration) -> Result<KindCache<T>, Error> {
+    pub fn responses<T: CacheValue>(
+        &self,
+        route_prefix: &str,
+        ttl: Duration,
+    ) -> Result<KindCache<T>, Error> {
         let kind = format!("api.{}", route_prefix.trim_end_matches(':'));
         Ok(self.kind::<T>(&kind)?.with_ttl(ttl))
     }
 
     /// The results of a function (`#[cached]`): kind `prefix` without its trailing ':'.
-    pub fn function_results<T: CacheValue>(&self, prefix: &str, ttl: Option<Duration>) -> Result<KindCache<T>, Error> {
+    pub fn function_results<T: CacheValue>(
+        &self,
+        prefix: &str,
+        ttl: Option<Duration>,
+    ) -> Result<KindCache<T>, Error> {
         let kind = self.kind::<T>(prefix.trim_end_matches(':'))?;
         Ok(match ttl {
             Some(ttl) => kind.with_ttl(ttl),
@@ -148,12 +156,19 @@ impl Cache {
     // Shortcuts for Cacheable types.
 
     /// The value of type `T` under `id`, fresh, if cached.
-    pub async fn get<T: Cacheable>(&self, id: impl std::fmt::Display) -> Result<Option<Arc<T>>, Error> {
+    pub async fn get<T: Cacheable>(
+        &self,
+        id: impl std::fmt::Display,
+    ) -> Result<Option<Arc<T>>, Error> {
         self.of::<T>()?.get(id).await
     }
 
     /// Caches `value` under `id` with its kind's TTL.
-    pub async fn set<T: Cacheable>(&self, id: impl std::fmt::Display, value: T) -> Result<(), Error> {
+    pub async fn set<T: Cacheable>(
+        &self,
+        id: impl std::fmt::Display,
+        value: T,
+    ) -> Result<(), Error> {
         self.of::<T>()?.set(id, value).await
     }
 
@@ -163,14 +178,21 @@ impl Cache {
     }
 
     /// The `T` under `id`, loading (once per key across concurrent callers) on a miss.
-    pub async fn get_or_load<T, E, F, Fut>(&self, id: impl std::fmt::Display, loader: F) -> Result<Arc<T>, crate::LoadError<E>>
+    pub async fn get_or_load<T, E, F, Fut>(
+        &self,
+        id: impl std::fmt::Display,
+        loader: F,
+    ) -> Result<Arc<T>, crate::LoadError<E>>
     where
         T: Cacheable,
         E: Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, E>>,
     {
-        self.of::<T>().map_err(crate::LoadError::Cache)?.get_or_load(id, loader).await
+        self.of::<T>()
+            .map_err(crate::LoadError::Cache)?
+            .get_or_load(id, loader)
+            .await
     }
 
     /// Removes every entry of this cache's prefix from both tiers (never other prefixes).

@@ -184,7 +184,10 @@ impl Default for CacheConfig {
             prefix: "strata".into(),
             app_version: "v1".into(),
             default_ttl: Duration::from_secs(3600),
-            ttl: DEFAULT_KIND_TTLS.iter().map(|(k, d)| ((*k).to_owned(), *d)).collect(),
+            ttl: DEFAULT_KIND_TTLS
+                .iter()
+                .map(|(k, d)| ((*k).to_owned(), *d))
+                .collect(),
             jitter: 0.1,
             max_stale: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(60),
@@ -215,7 +218,10 @@ impl std::fmt::Debug for CacheConfig {
             .field("l1", &self.l1)
             .field("backend", &self.backend)
             .field("breaker", &self.breaker)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -230,18 +236,26 @@ impl CacheConfig {
     /// the environment (`STRATA_*`, `REDIS_URL`).
     pub fn load_from(path: &Path, required: bool) -> Result<Self, Error> {
         if required && !path.exists() {
-            return Err(Error::config(format!("configuration file {} does not exist", path.display())));
+            return Err(Error::config(format!(
+                "configuration file {} does not exist",
+                path.display()
+            )));
         }
         let figment = Figment::from(Serialized::defaults(CacheConfig::default()))
             .merge(Toml::file(path))
             .merge(Env::prefixed("STRATA_").split("__"))
-            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "backend.url".into()));
+            .merge(
+                Env::raw()
+                    .only(&["REDIS_URL"])
+                    .map(|_| "backend.url".into()),
+            );
         Self::extract(figment, Some(path.to_path_buf()))
     }
 
     /// Defaults, then the TOML text `toml` (no file, no environment); for tests and embedding.
     pub fn from_toml_str(toml: &str) -> Result<Self, Error> {
-        let figment = Figment::from(Serialized::defaults(CacheConfig::default())).merge(Toml::string(toml));
+        let figment =
+            Figment::from(Serialized::defaults(CacheConfig::default())).merge(Toml::string(toml));
         Self::extract(figment, None)
     }
 
@@ -262,14 +276,21 @@ impl CacheConfig {
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=0.5).contains(&self.jitter) {
-            return Err(format!("invalid value for key `jitter`: {} is outside 0.0..=0.5", self.jitter));
+            return Err(format!(
+                "invalid value for key `jitter`: {} is outside 0.0..=0.5",
+                self.jitter
+            ));
         }
         for (kind, ttl) in &self.ttl {
             if ttl.is_zero() {
                 return Err(format!("invalid value for key `ttl.{kind}`: a TTL of zero"));
             }
         }
-        for (key, d) in [("default_ttl", self.default_ttl), ("negative_ttl", self.negative_ttl), ("operation_timeout", self.operation_timeout)] {
+        for (key, d) in [
+            ("default_ttl", self.default_ttl),
+            ("negative_ttl", self.negative_ttl),
+            ("operation_timeout", self.operation_timeout),
+        ] {
             if d.is_zero() {
                 return Err(format!("invalid value for key `{key}`: zero"));
             }
@@ -294,19 +315,30 @@ pub(crate) mod duration_map {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub(crate) fn serialize<S: Serializer>(m: &BTreeMap<String, Duration>, s: S) -> Result<S::Ok, S::Error> {
-        let text: BTreeMap<&String, String> =
-            m.iter().map(|(k, d)| (k, humantime::format_duration(*d).to_string())).collect();
+    pub(crate) fn serialize<S: Serializer>(
+        m: &BTreeMap<String, Duration>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let text: BTreeMap<&String, String> = m
+            .iter()
+            .map(|(k, d)| (k, humantime::format_duration(*d).to_string()))
+            .collect();
         text.serialize(s)
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<String, Duration>, D::Error> {
         let text = BTreeMap::<String, String>::deserialize(d)?;
         text.into_iter()
             .map(|(k, v)| {
                 humantime::parse_duration(&v)
                     .map(|d| (k.clone(), d))
-                    .map_err(|e| serde::de::Error::custom(format!("ttl of kind `{k}`: {v:?} is not a duration ({e})")))
+                    .map_err(|e| {
+                        serde::de::Error::custom(format!(
+                            "ttl of kind `{k}`: {v:?} is not a duration ({e})"
+                        ))
+                    })
             })
             .collect()
     }

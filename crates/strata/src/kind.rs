@@ -126,13 +126,17 @@ impl<T: CacheValue> KindCache<T> {
     /// returned (the in-process copy is written anyway).
     pub async fn set(&self, id: impl Display, value: T) -> Result<(), Error> {
         let key = self.key(id)?;
-        self.cache.store(&self.ctx, &key, Some(Arc::new(value)), self.ctx.ttl).await
+        self.cache
+            .store(&self.ctx, &key, Some(Arc::new(value)), self.ctx.ttl)
+            .await
     }
 
     /// Caches a shared value under `id`.
     pub async fn set_arc(&self, id: impl Display, value: Arc<T>) -> Result<(), Error> {
         let key = self.key(id)?;
-        self.cache.store(&self.ctx, &key, Some(value), self.ctx.ttl).await
+        self.cache
+            .store(&self.ctx, &key, Some(value), self.ctx.ttl)
+            .await
     }
 
     /// Removes `id` from both tiers; true if the backend held it.
@@ -147,7 +151,11 @@ impl<T: CacheValue> KindCache<T> {
             l1.remove(key).await;
         }
         self.ctx.stats.deletes(1);
-        match self.cache.l2_call("delete", self.cache.inner.backend.delete(key)).await {
+        match self
+            .cache
+            .l2_call("delete", self.cache.inner.backend.delete(key))
+            .await
+        {
             Some(Ok(existed)) => Ok(existed),
             Some(Err(e)) => Err(self.cache.l2_failed(&self.ctx, Some(e))),
             None => Err(self.cache.l2_failed(&self.ctx, None)),
@@ -156,7 +164,10 @@ impl<T: CacheValue> KindCache<T> {
 
     /// The fresh values under `ids`, in order: L1 first, then one batch read of L2 for the rest.
     pub async fn get_many<I: Display>(&self, ids: &[I]) -> Result<Vec<Option<Arc<T>>>, Error> {
-        let keys = ids.iter().map(|id| self.key(id)).collect::<Result<Vec<_>, _>>()?;
+        let keys = ids
+            .iter()
+            .map(|id| self.key(id))
+            .collect::<Result<Vec<_>, _>>()?;
         let now = now_ms();
         let mut out: Vec<Option<Arc<T>>> = vec![None; keys.len()];
         let mut missing = Vec::new();
@@ -164,7 +175,9 @@ impl<T: CacheValue> KindCache<T> {
             let start = Instant::now();
             match self.cache.l1_get::<T>(key).await {
                 Some(f) if !f.meta.is_expired(now) => {
-                    self.ctx.stats.hit(Tier::L1, f.meta.age_ms(now), start.elapsed());
+                    self.ctx
+                        .stats
+                        .hit(Tier::L1, f.meta.age_ms(now), start.elapsed());
                     out[i] = f.value;
                 }
                 _ => {
@@ -180,13 +193,22 @@ impl<T: CacheValue> KindCache<T> {
         }
         let refs: Vec<&str> = missing.iter().map(|i| keys[*i].as_str()).collect();
         let start = Instant::now();
-        match self.cache.l2_call("get_many", self.cache.inner.backend.get_many(&refs)).await {
+        match self
+            .cache
+            .l2_call("get_many", self.cache.inner.backend.get_many(&refs))
+            .await
+        {
             Some(Ok(values)) => {
-                let per_key = start.elapsed() / u32::try_from(missing.len()).unwrap_or(u32::MAX).max(1);
+                let per_key =
+                    start.elapsed() / u32::try_from(missing.len()).unwrap_or(u32::MAX).max(1);
                 for (i, bytes) in missing.iter().zip(values) {
                     let key = &keys[*i];
                     let found = match bytes {
-                        Some(b) => self.cache.decode_l2::<T>(&self.ctx, key, &b).await.map(|f| (f, b.len())),
+                        Some(b) => self
+                            .cache
+                            .decode_l2::<T>(&self.ctx, key, &b)
+                            .await
+                            .map(|f| (f, b.len())),
                         None => None,
                     };
                     match found {
@@ -203,7 +225,9 @@ impl<T: CacheValue> KindCache<T> {
                 }
             }
             failed => {
-                let err = self.cache.l2_failed(&self.ctx, failed.and_then(Result::err));
+                let err = self
+                    .cache
+                    .l2_failed(&self.ctx, failed.and_then(Result::err));
                 if self.cache.inner.config.strict {
                     return Err(err);
                 }
@@ -226,14 +250,19 @@ impl<T: CacheValue> KindCache<T> {
 
     /// The value under `id`; on a miss, `loader` runs once for all concurrent callers of this
     /// key in the process, and its value is cached. See [`get_or_load_with`](Self::get_or_load_with).
-    pub async fn get_or_load<E, F, Fut>(&self, id: impl Display, loader: F) -> Result<Arc<T>, LoadError<E>>
+    pub async fn get_or_load<E, F, Fut>(
+        &self,
+        id: impl Display,
+        loader: F,
+    ) -> Result<Arc<T>, LoadError<E>>
     where
         E: Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
         let key = self.key(id).map_err(LoadError::Cache)?;
-        self.get_or_load_at(&key, &LoadOptions::default(), loader).await
+        self.get_or_load_at(&key, &LoadOptions::default(), loader)
+            .await
     }
 
     /// [`get_or_load`](Self::get_or_load) with options (TTL, loader timeouts, fail-safe,
@@ -254,7 +283,12 @@ impl<T: CacheValue> KindCache<T> {
     }
 
     /// [`get_or_load_with`](Self::get_or_load_with) by key.
-    pub async fn get_or_load_at<E, F, Fut>(&self, key: &Key, options: &LoadOptions, loader: F) -> Result<Arc<T>, LoadError<E>>
+    pub async fn get_or_load_at<E, F, Fut>(
+        &self,
+        key: &Key,
+        options: &LoadOptions,
+        loader: F,
+    ) -> Result<Arc<T>, LoadError<E>>
     where
         E: Send + Sync + 'static,
         F: FnOnce() -> Fut,
@@ -307,8 +341,12 @@ impl<T: CacheValue> KindCache<T> {
             let start = Instant::now();
             if let Some(found) = self.cache.l1_get::<T>(key).await {
                 if !found.meta.is_expired(now) {
-                    if !self.due_for_refresh(&found, options, now) || self.cache.inner.flights.in_progress(key) {
-                        self.ctx.stats.hit(Tier::L1, found.meta.age_ms(now), start.elapsed());
+                    if !self.due_for_refresh(&found, options, now)
+                        || self.cache.inner.flights.in_progress(key)
+                    {
+                        self.ctx
+                            .stats
+                            .hit(Tier::L1, found.meta.age_ms(now), start.elapsed());
                         return Ok(found.value);
                     }
                     refresh = true;
@@ -347,19 +385,32 @@ impl<T: CacheValue> KindCache<T> {
     }
 
     fn due_for_refresh(&self, found: &Found<T>, options: &LoadOptions, now: u64) -> bool {
-        let Some(fraction) = options.refresh_ahead else { return false };
-        let lifetime = found.meta.expires_at_ms.saturating_sub(found.meta.created_at_ms);
+        let Some(fraction) = options.refresh_ahead else {
+            return false;
+        };
+        let lifetime = found
+            .meta
+            .expires_at_ms
+            .saturating_sub(found.meta.created_at_ms);
         lifetime > 0 && found.meta.age_ms(now) as f64 >= lifetime as f64 * fraction
     }
 
     /// The leader of a flight: look again (another process may have loaded), then load.
-    async fn lead<E, F, Fut>(&self, key: &Key, options: &LoadOptions, refresh: bool, loader: F) -> FlightOutcome
+    async fn lead<E, F, Fut>(
+        &self,
+        key: &Key,
+        options: &LoadOptions,
+        refresh: bool,
+        loader: F,
+    ) -> FlightOutcome
     where
         E: Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, E>>,
     {
-        let erase = |v: Option<Arc<T>>| -> ErasedValue { v.map(|v| v as Arc<dyn std::any::Any + Send + Sync>) };
+        let erase = |v: Option<Arc<T>>| -> ErasedValue {
+            v.map(|v| v as Arc<dyn std::any::Any + Send + Sync>)
+        };
         let stale = match self.cache.lookup::<T>(&self.ctx, key).await {
             Ok(Lookup::Fresh(found)) if !refresh => return Ok(erase(found.value)),
             Ok(Lookup::Fresh(found)) | Ok(Lookup::Stale(found)) => Some(found),
@@ -405,24 +456,38 @@ impl<T: CacheValue> KindCache<T> {
     }
 
     /// Serves the stale value instead of `error`, unless fail-safe is off or there is none.
-    fn fail_safe(&self, options: &LoadOptions, stale: Option<Found<T>>, error: FlightError) -> FlightOutcome {
+    fn fail_safe(
+        &self,
+        options: &LoadOptions,
+        stale: Option<Found<T>>,
+        error: FlightError,
+    ) -> FlightOutcome {
         match stale {
             Some(found) if !options.no_fail_safe => {
                 self.ctx.stats.stale_hit();
                 tracing::debug!(kind = self.kind(), "loader failed; serving a stale value");
-                Ok(found.value.map(|v| v as Arc<dyn std::any::Any + Send + Sync>))
+                Ok(found
+                    .value
+                    .map(|v| v as Arc<dyn std::any::Any + Send + Sync>))
             }
             _ => Err(error),
         }
     }
 
-    async fn run_loader<E, F, Fut>(&self, options: &LoadOptions, has_stale: bool, loader: F) -> Result<Result<Option<T>, E>, LoaderCut>
+    async fn run_loader<E, F, Fut>(
+        &self,
+        options: &LoadOptions,
+        has_stale: bool,
+        loader: F,
+    ) -> Result<Result<Option<T>, E>, LoaderCut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>, E>>,
     {
         let fut = loader();
-        let soft = options.soft_timeout.filter(|_| has_stale && !options.no_fail_safe);
+        let soft = options
+            .soft_timeout
+            .filter(|_| has_stale && !options.no_fail_safe);
         let limit = match (soft, options.hard_timeout) {
             (Some(s), Some(h)) if h <= s => Some((h, LoaderCut::Hard(h))),
             (Some(s), _) => Some((s, LoaderCut::Soft)),

@@ -59,7 +59,9 @@ pub use error::{Error, LoadError};
 pub use kind::KindCache;
 pub use options::LoadOptions;
 
-pub use strata_backend::{Backend, BackendError, ErrorKind, MemoryBackend, MemoryConfig};
+pub use strata_backend::{
+    Backend, BackendError, BackendInfo, ErrorKind, KeyTtl, MemoryBackend, MemoryConfig, SetEntry,
+};
 pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec};
 pub use strata_eviction::{EvictionPolicy, Limits};
 pub use strata_keys::{Key, KeySpace};

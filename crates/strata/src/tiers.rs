@@ -56,12 +56,19 @@ impl Cache {
     }
 
     /// Puts a decoded value in L1 until its physical expiry (logical expiry + max stale).
-    pub(crate) async fn l1_put<T: CacheValue>(&self, key: &Key, found: &Found<T>, encoded_len: usize) {
+    pub(crate) async fn l1_put<T: CacheValue>(
+        &self,
+        key: &Key,
+        found: &Found<T>,
+        encoded_len: usize,
+    ) {
         let Some(l1) = &self.inner.l1 else { return };
         let keep_ms = found
             .meta
             .expires_at_ms
-            .saturating_add(u64::try_from(self.inner.config.max_stale.as_millis()).unwrap_or(u64::MAX))
+            .saturating_add(
+                u64::try_from(self.inner.config.max_stale.as_millis()).unwrap_or(u64::MAX),
+            )
             .saturating_sub(now_ms());
         if keep_ms == 0 {
             return;
@@ -113,7 +120,12 @@ impl Cache {
     }
 
     /// Decodes bytes from L2; broken entries are counted and deleted (only if unchanged).
-    pub(crate) async fn decode_l2<T: CacheValue>(&self, ctx: &KindCtx, key: &Key, bytes: &[u8]) -> Option<Found<T>> {
+    pub(crate) async fn decode_l2<T: CacheValue>(
+        &self,
+        ctx: &KindCtx,
+        key: &Key,
+        bytes: &[u8],
+    ) -> Option<Found<T>> {
         match self.inner.codec.decode::<T>(bytes, Some(ctx.keys.schema())) {
             Ok(env) => Some(Found {
                 value: env.value.map(Arc::new),
@@ -125,7 +137,10 @@ impl Cache {
                 ctx.stats.error(Tier::L2, "codec");
                 tracing::warn!(%key, error = %e, "undecodable entry; deleting it");
                 let _ = self
-                    .l2_call("delete_if_equals", self.inner.backend.delete_if_equals(key, bytes))
+                    .l2_call(
+                        "delete_if_equals",
+                        self.inner.backend.delete_if_equals(key, bytes),
+                    )
                     .await;
                 None
             }
@@ -133,14 +148,19 @@ impl Cache {
     }
 
     /// Looks `key` up in L1 then L2. Backend failures are misses unless strict.
-    pub(crate) async fn lookup<T: CacheValue>(&self, ctx: &KindCtx, key: &Key) -> Result<Lookup<T>, Error> {
+    pub(crate) async fn lookup<T: CacheValue>(
+        &self,
+        ctx: &KindCtx,
+        key: &Key,
+    ) -> Result<Lookup<T>, Error> {
         let now = now_ms();
         let mut stale = None;
         if self.inner.l1.is_some() {
             let start = Instant::now();
             match self.l1_get::<T>(key).await {
                 Some(found) if !found.meta.is_expired(now) => {
-                    ctx.stats.hit(Tier::L1, found.meta.age_ms(now), start.elapsed());
+                    ctx.stats
+                        .hit(Tier::L1, found.meta.age_ms(now), start.elapsed());
                     return Ok(Lookup::Fresh(found));
                 }
                 other => {
@@ -155,10 +175,14 @@ impl Cache {
                 if let Some(found) = self.decode_l2::<T>(ctx, key, &bytes).await {
                     self.l1_put(key, &found, bytes.len()).await;
                     if !found.meta.is_expired(now) {
-                        ctx.stats.hit(Tier::L2, found.meta.age_ms(now), start.elapsed());
+                        ctx.stats
+                            .hit(Tier::L2, found.meta.age_ms(now), start.elapsed());
                         return Ok(Lookup::Fresh(found));
                     }
-                    if stale.as_ref().is_none_or(|s: &Found<T>| s.meta.created_at_ms < found.meta.created_at_ms) {
+                    if stale
+                        .as_ref()
+                        .is_none_or(|s: &Found<T>| s.meta.created_at_ms < found.meta.created_at_ms)
+                    {
                         stale = Some(found);
                     }
                 }
@@ -194,11 +218,17 @@ impl Cache {
         ttl: Duration,
     ) -> Result<(), Error> {
         let ttl = self.jittered(ttl);
-        let meta = EntryMeta::new(now_ms(), u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX), ctx.keys.schema());
+        let meta = EntryMeta::new(
+            now_ms(),
+            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            ctx.keys.schema(),
+        );
         let bytes = self.inner.codec.encode(&meta, value.as_deref())?;
         let len = bytes.len();
         let physical = ttl + self.inner.config.max_stale;
-        let l2 = self.l2_call("set", self.inner.backend.set(key, bytes, physical)).await;
+        let l2 = self
+            .l2_call("set", self.inner.backend.set(key, bytes, physical))
+            .await;
         self.l1_put(key, &Found { value, meta }, len).await;
         ctx.stats.sets(1);
         match l2 {
@@ -219,13 +249,30 @@ impl Cache {
         let mut found = Vec::with_capacity(items.len());
         for (key, value) in items {
             let ttl = self.jittered(ttl);
-            let meta = EntryMeta::new(now_ms(), u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX), ctx.keys.schema());
+            let meta = EntryMeta::new(
+                now_ms(),
+                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+                ctx.keys.schema(),
+            );
             let bytes = self.inner.codec.encode(&meta, Some(&*value))?;
-            found.push((key.clone(), Found { value: Some(value), meta }, bytes.len()));
-            entries.push(SetEntry::new(key.as_str(), bytes, ttl + self.inner.config.max_stale));
+            found.push((
+                key.clone(),
+                Found {
+                    value: Some(value),
+                    meta,
+                },
+                bytes.len(),
+            ));
+            entries.push(SetEntry::new(
+                key.as_str(),
+                bytes,
+                ttl + self.inner.config.max_stale,
+            ));
         }
         let n = entries.len() as u64;
-        let l2 = self.l2_call("set_many", self.inner.backend.set_many(entries)).await;
+        let l2 = self
+            .l2_call("set_many", self.inner.backend.set_many(entries))
+            .await;
         for (key, f, len) in &found {
             self.l1_put(key, f, *len).await;
         }

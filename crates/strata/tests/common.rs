@@ -1,0 +1,43 @@
+//! Shared helpers of the facade tests (included with `mod common;`).
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata::{
+    Backend, Cache, CacheBuilder, MemoryBackend, MemoryConfig, RedisBackend, RedisConfig,
+};
+use strata_testkit::RedisServer;
+
+/// A cache on a fresh memory backend, no jitter, metrics off.
+pub async fn memory_cache() -> (Cache, Arc<dyn Backend>) {
+    let backend: Arc<dyn Backend> =
+        Arc::new(MemoryBackend::new(MemoryConfig::default().with_namespace("t:")).unwrap());
+    let cache = CacheBuilder::new()
+        .prefix("t")
+        .jitter(0.0)
+        .metrics(false)
+        .backend(backend.clone())
+        .build()
+        .await
+        .unwrap();
+    (cache, backend)
+}
+
+/// A cache on a Redis backend talking to `server`.
+pub async fn redis_cache(server: &RedisServer, builder: CacheBuilder) -> (Cache, Arc<dyn Backend>) {
+    let config = RedisConfig::new(server.url())
+        .with_namespace("t:")
+        .with_operation_timeout(Duration::from_millis(300))
+        .with_connect_timeout(Duration::from_millis(300));
+    let backend: Arc<dyn Backend> = Arc::new(RedisBackend::connect_lazy(config).unwrap());
+    let cache = builder
+        .prefix("t")
+        .jitter(0.0)
+        .metrics(false)
+        .backend(backend.clone())
+        .build()
+        .await
+        .unwrap();
+    (cache, backend)
+}
