@@ -13,8 +13,9 @@ const LAYERS: &[&str] = &[
     "strata-l1",
     "strata-stats",
     "strata-invalidation",
-    "strata",
+    // Proc macros only emit `::strata::` paths; the facade re-exports them, so they sit below it.
     "strata-macros",
+    "strata",
     "strata-http",
     "strata-cli",
     "strata-testkit",
