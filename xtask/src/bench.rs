@@ -37,6 +37,28 @@ fn ratios() -> Vec<Ratio> {
         peer: "backend_memory/set/mutex_hashmap".into(),
     });
     out.push(Ratio {
+        label: "L1 hit: facade get(id) vs raw moka get of the same Arc",
+        ours: "facade_l1_hit/facade_get_by_id".into(),
+        peer: "facade_l1_hit/raw_moka_get".into(),
+    });
+    out.push(Ratio {
+        label: "L1 hit: facade get_at(&key) vs raw moka get",
+        ours: "facade_l1_hit/facade_get_at_key".into(),
+        peer: "facade_l1_hit/raw_moka_get".into(),
+    });
+    for c in [1, 64] {
+        out.push(Ratio {
+            label: leak(format!("L2 hit, concurrency {c}: facade get vs raw redis-rs GET + decode")),
+            ours: format!("facade_l2_hit/facade/{c}"),
+            peer: format!("facade_l2_hit/raw_redis_rs_get_decode/{c}"),
+        });
+    }
+    out.push(Ratio {
+        label: "get_many(100) vs 100 sequential gets (L2)",
+        ours: "facade_batch/get_many_100".into(),
+        peer: "facade_batch/sequential_get_100".into(),
+    });
+    out.push(Ratio {
         label: "RedisBackend get vs raw redis-rs GET",
         ours: "backend_redis/get/redis_backend".into(),
         peer: "backend_redis/get/raw_redis_rs".into(),
