@@ -27,18 +27,22 @@ fn l1_hit(c: &mut Criterion) {
     rt.block_on(users.set(42, user(42))).expect("set");
     let key = users.key(42).expect("key");
     let value = rt.block_on(users.get(42)).expect("get").expect("cached");
-    let moka: moka::future::Cache<strata::Key, Arc<UserWithProfile>> = moka::future::Cache::new(10_000);
+    let moka: moka::future::Cache<strata::Key, Arc<UserWithProfile>> =
+        moka::future::Cache::new(10_000);
     rt.block_on(moka.insert(key.clone(), value));
 
     let mut g = c.benchmark_group("facade_l1_hit");
     g.bench_function("facade_get_by_id", |b| {
-        b.to_async(&rt).iter(|| async { users.get(black_box(42)).await.expect("get") })
+        b.to_async(&rt)
+            .iter(|| async { users.get(black_box(42)).await.expect("get") })
     });
     g.bench_function("facade_get_at_key", |b| {
-        b.to_async(&rt).iter(|| async { users.get_at(black_box(&key)).await.expect("get") })
+        b.to_async(&rt)
+            .iter(|| async { users.get_at(black_box(&key)).await.expect("get") })
     });
     g.bench_function("raw_moka_get", |b| {
-        b.to_async(&rt).iter(|| async { moka.get(black_box(&key)).await })
+        b.to_async(&rt)
+            .iter(|| async { moka.get(black_box(&key)).await })
     });
     g.finish();
 }
@@ -65,7 +69,9 @@ where
         for t in tasks {
             t.await.expect("task");
         }
-        start.elapsed().mul_f64(iters as f64 / (per_task * concurrency) as f64)
+        start
+            .elapsed()
+            .mul_f64(iters as f64 / (per_task * concurrency) as f64)
     })
 }
 
@@ -79,9 +85,10 @@ fn redis_groups(c: &mut Criterion) {
     };
     let rt = runtime();
     let cache: Cache = rt.block_on(async {
-        let backend = RedisBackend::connect(RedisConfig::new(server.url()).with_namespace("bench:"))
-            .await
-            .expect("connect");
+        let backend =
+            RedisBackend::connect(RedisConfig::new(server.url()).with_namespace("bench:"))
+                .await
+                .expect("connect");
         CacheBuilder::new()
             .prefix("bench")
             .metrics(false)
@@ -95,7 +102,11 @@ fn redis_groups(c: &mut Criterion) {
     rt.block_on(users.set_many((0..100u64).map(|i| (i, user(i))).collect()))
         .expect("set_many");
     let raw = rt
-        .block_on(redis::Client::open(server.url()).expect("client").get_multiplexed_async_connection())
+        .block_on(
+            redis::Client::open(server.url())
+                .expect("client")
+                .get_multiplexed_async_connection(),
+        )
         .expect("raw connection");
     let key42 = users.key(42).expect("key").to_string();
 
@@ -114,28 +125,36 @@ fn redis_groups(c: &mut Criterion) {
             })
         });
         let (raw, key) = (raw.clone(), key42.clone());
-        g.bench_function(BenchmarkId::new("raw_redis_rs_get_decode", concurrency), |b| {
-            b.iter_custom(|iters| {
-                let (raw, key) = (raw.clone(), key.clone());
-                concurrent(&rt, iters, concurrency, move || {
-                    let (mut conn, key) = (raw.clone(), key.clone());
-                    async move {
-                        let bytes: Vec<u8> = redis::cmd("GET").arg(&key).query_async(&mut conn).await.expect("get");
-                        let env = MsgPackCodec::default()
-                            .decode::<UserWithProfile>(&bytes, Some(1))
-                            .expect("decode");
-                        black_box(Arc::new(env.value.expect("value")));
-                    }
+        g.bench_function(
+            BenchmarkId::new("raw_redis_rs_get_decode", concurrency),
+            |b| {
+                b.iter_custom(|iters| {
+                    let (raw, key) = (raw.clone(), key.clone());
+                    concurrent(&rt, iters, concurrency, move || {
+                        let (mut conn, key) = (raw.clone(), key.clone());
+                        async move {
+                            let bytes: Vec<u8> = redis::cmd("GET")
+                                .arg(&key)
+                                .query_async(&mut conn)
+                                .await
+                                .expect("get");
+                            let env = MsgPackCodec::default()
+                                .decode::<UserWithProfile>(&bytes, Some(1))
+                                .expect("decode");
+                            black_box(Arc::new(env.value.expect("value")));
+                        }
+                    })
                 })
-            })
-        });
+            },
+        );
     }
     g.finish();
 
     let ids: Vec<u64> = (0..100).collect();
     let mut g = c.benchmark_group("facade_batch");
     g.bench_function("get_many_100", |b| {
-        b.to_async(&rt).iter(|| async { users.get_many(black_box(&ids)).await.expect("get_many") })
+        b.to_async(&rt)
+            .iter(|| async { users.get_many(black_box(&ids)).await.expect("get_many") })
     });
     g.bench_function("sequential_get_100", |b| {
         b.to_async(&rt).iter(|| async {

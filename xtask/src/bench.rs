@@ -48,7 +48,9 @@ fn ratios() -> Vec<Ratio> {
     });
     for c in [1, 64] {
         out.push(Ratio {
-            label: leak(format!("L2 hit, concurrency {c}: facade get vs raw redis-rs GET + decode")),
+            label: leak(format!(
+                "L2 hit, concurrency {c}: facade get vs raw redis-rs GET + decode"
+            )),
             ours: format!("facade_l2_hit/facade/{c}"),
             peer: format!("facade_l2_hit/raw_redis_rs_get_decode/{c}"),
         });

@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use strata_codec::EntryMeta;
 
@@ -17,6 +17,10 @@ pub struct L1Entry {
     pub encoded_len: u32,
     /// When L1 must drop the entry (the backend's physical expiry, or sooner).
     pub(crate) expires_at: Instant,
+    /// The logical expiry on the monotonic clock (one clock read decides freshness on a hit).
+    fresh_until: Option<Instant>,
+    /// The creation time on the monotonic clock, for ages.
+    born: Instant,
 }
 
 impl std::fmt::Debug for L1Entry {
@@ -37,11 +41,44 @@ impl L1Entry {
         encoded_len: usize,
         expires_at: Instant,
     ) -> Self {
+        let now = Instant::now();
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let fresh_until = (meta.expires_at_ms != 0)
+            .then(|| now + Duration::from_millis(meta.expires_at_ms.saturating_sub(wall_ms)));
+        let born = now
+            .checked_sub(Duration::from_millis(
+                wall_ms.saturating_sub(meta.created_at_ms),
+            ))
+            .unwrap_or(now);
         Self {
             value: value.map(|v| v as Arc<dyn Any + Send + Sync>),
             meta,
             encoded_len: u32::try_from(encoded_len).unwrap_or(u32::MAX),
             expires_at,
+            fresh_until,
+            born,
+        }
+    }
+
+    /// Whether the value is within its logical TTL at `now`.
+    pub fn is_fresh(&self, now: Instant) -> bool {
+        self.fresh_until.is_none_or(|t| now < t)
+    }
+
+    /// The value's age at `now`, in milliseconds.
+    pub fn age_ms(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.born).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The value as `T`, consuming the entry (no extra reference count traffic): `Ok(None)` for
+    /// an absence, `Err(())` when it holds another type.
+    #[allow(clippy::result_unit_err)]
+    pub fn into_value<T: Send + Sync + 'static>(self) -> Result<Option<Arc<T>>, ()> {
+        match self.value {
+            None => Ok(None),
+            Some(v) => v.downcast::<T>().map(Some).map_err(|_| ()),
         }
     }
 

@@ -138,6 +138,17 @@ impl KindStats {
         }
     }
 
+    /// A hit in `tier` whose latency was not measured (the L1 fast path times only a sample).
+    pub fn hit_untimed(&self, tier: Tier, age_ms: u64) {
+        self.tiers[tier.index()]
+            .hits
+            .fetch_add(1, Ordering::Relaxed);
+        self.ages[bucket_of(age_ms)].fetch_add(1, Ordering::Relaxed);
+        if let Some(e) = &self.emit {
+            e.hits[tier.index()].increment(1);
+        }
+    }
+
     /// A miss in `tier` (the next tier, or the loader, is asked next).
     pub fn tier_miss(&self, tier: Tier, latency: Duration) {
         let t = &self.tiers[tier.index()];

@@ -13,7 +13,7 @@ use crate::cacheable::CacheValue;
 use crate::error::{Error, LoadError};
 use crate::flight::{ErasedValue, FlightError, FlightOutcome};
 use crate::options::LoadOptions;
-use crate::tiers::{Found, Lookup};
+use crate::tiers::{Found, Lookup, Probe};
 
 /// The entries of one kind, as values of type `T`. Cheap to clone.
 ///
@@ -113,13 +113,21 @@ impl<T: CacheValue> KindCache<T> {
 
     /// [`get`](Self::get) by key.
     pub async fn get_at(&self, key: &Key) -> Result<Option<Arc<T>>, Error> {
-        Ok(match self.cache.lookup::<T>(&self.ctx, key).await? {
-            Lookup::Fresh(found) => found.value,
-            Lookup::Stale(_) | Lookup::Miss => {
-                self.ctx.stats.miss();
-                None
-            }
-        })
+        // The L1 fast path stays a small future; the L2 path is only built on a miss.
+        let stale = match self.cache.l1_probe::<T>(&self.ctx, key).await {
+            Probe::Fresh(found) => return Ok(found.value),
+            Probe::Stale(found) => Some(found),
+            Probe::Miss => None,
+        };
+        Ok(
+            match self.cache.lookup_l2::<T>(&self.ctx, key, stale).await? {
+                Lookup::Fresh(found) => found.value,
+                Lookup::Stale(_) | Lookup::Miss => {
+                    self.ctx.stats.miss();
+                    None
+                }
+            },
+        )
     }
 
     /// Caches `value` under `id` for the kind's TTL, in both tiers. A backend failure is
@@ -336,22 +344,14 @@ impl<T: CacheValue> KindCache<T> {
         Fut: Future<Output = Result<Option<T>, E>>,
     {
         let mut refresh = false;
-        if self.cache.inner.l1.is_some() {
+        if let Probe::Fresh(found) = self.cache.l1_probe::<T>(&self.ctx, key).await {
             let now = now_ms();
-            let start = Instant::now();
-            if let Some(found) = self.cache.l1_get::<T>(key).await {
-                if !found.meta.is_expired(now) {
-                    if !self.due_for_refresh(&found, options, now)
-                        || self.cache.inner.flights.in_progress(key)
-                    {
-                        self.ctx
-                            .stats
-                            .hit(Tier::L1, found.meta.age_ms(now), start.elapsed());
-                        return Ok(found.value);
-                    }
-                    refresh = true;
-                }
+            if !self.due_for_refresh(&found, options, now)
+                || self.cache.inner.flights.in_progress(key)
+            {
+                return Ok(found.value);
             }
+            refresh = true;
         }
         let flight = self.cache.inner.flights.join(key);
         let outcome: FlightOutcome = flight
