@@ -59,6 +59,9 @@ pub struct Capabilities {
     pub shared: bool,
     /// The backend persists or replicates entries beyond this process.
     pub distributed: bool,
+    /// Every operation ends within the backend's own timeout (or does no I/O), so callers need
+    /// not wrap calls in timers of their own.
+    pub bounded: bool,
 }
 
 impl Capabilities {
@@ -77,6 +80,12 @@ impl Capabilities {
     /// Sets [`shared`](Self::shared).
     pub fn with_shared(mut self, yes: bool) -> Self {
         self.shared = yes;
+        self
+    }
+
+    /// Sets [`bounded`](Self::bounded).
+    pub fn with_bounded(mut self, yes: bool) -> Self {
+        self.bounded = yes;
         self
     }
 

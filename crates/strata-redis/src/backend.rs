@@ -208,6 +208,7 @@ impl Backend for RedisBackend {
             .with_delete_if_equals(true)
             .with_shared(true)
             .with_distributed(true)
+            .with_bounded(true)
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {

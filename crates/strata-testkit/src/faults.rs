@@ -241,7 +241,8 @@ impl<B: Backend> Backend for FaultyBackend<B> {
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
+        // Injected latency is not bounded by the inner backend's timeouts.
+        self.inner.capabilities().with_bounded(false)
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {

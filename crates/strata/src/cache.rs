@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) codec: MsgPackCodec,
     pub(crate) stats: Stats,
     pub(crate) breaker: Breaker,
+    /// The backend bounds its own operations (see `Capabilities::bounded`).
+    pub(crate) bounded: bool,
     pub(crate) flights: Flights,
     kinds: RwLock<HashMap<(String, u32), Arc<KindCtx>>>,
 }
@@ -79,6 +81,7 @@ impl Cache {
             inner: Arc::new(Inner {
                 config,
                 space,
+                bounded: backend.capabilities().bounded,
                 backend,
                 l1,
                 codec,

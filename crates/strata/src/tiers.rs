@@ -115,9 +115,14 @@ impl Cache {
             return None;
         }
         let timeout = self.inner.config.operation_timeout;
-        let r = match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(BackendError::timeout(op, timeout)),
+        // Backends that bound their own operations (Redis, memory) skip a second timer.
+        let r = if self.inner.bounded {
+            fut.await
+        } else {
+            match tokio::time::timeout(timeout, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(BackendError::timeout(op, timeout)),
+            }
         };
         match &r {
             Err(e) if e.is_transient() => self.inner.breaker.failure(),

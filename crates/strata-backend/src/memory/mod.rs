@@ -194,6 +194,7 @@ impl Backend for MemoryBackend {
         Capabilities::default()
             .with_scan(true)
             .with_delete_if_equals(true)
+            .with_bounded(true)
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
