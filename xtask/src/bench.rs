@@ -184,13 +184,14 @@ fn summary(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64>) -> Stri
             );
         }
     }
-    let comp: Vec<_> = sizes
+    let mut comp: Vec<_> = sizes
         .iter()
         .filter_map(|(k, v)| {
             k.strip_prefix("compression/lz4/")
                 .map(|l| (l.to_owned(), *v))
         })
         .collect();
+    comp.sort_by_key(|(label, _)| label.trim_end_matches('B').parse::<u64>().unwrap_or(0));
     if !comp.is_empty() {
         s.push_str("\n## Compression threshold (encode+decode round trip)\n\n| msgpack payload | lz4 bytes | plain bytes | lz4 time | plain time | time ratio |\n|---|---|---|---|---|---|\n");
         for (label, lz4_bytes) in comp {
