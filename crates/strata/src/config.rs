@@ -11,6 +11,24 @@ use strata_eviction::EvictionPolicy;
 
 use crate::error::Error;
 
+/// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.
+pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
+    "prefix",
+    "app_version",
+    "default_ttl",
+    "ttl",
+    "jitter",
+    "max_stale",
+    "negative_ttl",
+    "operation_timeout",
+    "strict",
+    "metrics",
+    "l1",
+    "backend",
+    "breaker",
+    "admin_token",
+];
+
 /// The original layer's timeouts per kind, the defaults of the TTL table.
 pub const DEFAULT_KIND_TTLS: [(&str, Duration); 7] = [
     ("user", Duration::from_secs(24 * 3600)),
@@ -243,7 +261,16 @@ impl CacheConfig {
         }
         let figment = Figment::from(Serialized::defaults(CacheConfig::default()))
             .merge(Toml::file(path))
-            .merge(Env::prefixed("STRATA_").split("__"))
+            .merge(
+                Env::prefixed("STRATA_")
+                    .split("__")
+                    // Other STRATA_ variables (STRATA_REQUIRE_REDIS, tools' own settings) are not
+                    // configuration; typos below a known key are still errors.
+                    .filter(|k| {
+                        let top = k.as_str().split('.').next().unwrap_or("");
+                        TOP_LEVEL_KEYS.iter().any(|t| t.eq_ignore_ascii_case(top))
+                    }),
+            )
             .merge(
                 Env::raw()
                     .only(&["REDIS_URL"])
@@ -356,5 +383,25 @@ pub(crate) mod policy {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EvictionPolicy, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_filter_knows_every_top_level_key() {
+        let value = serde_json::to_value(CacheConfig::default()).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut known = TOP_LEVEL_KEYS.to_vec();
+        known.sort_unstable();
+        assert_eq!(keys, known);
     }
 }
