@@ -6,6 +6,8 @@ use std::time::Duration;
 use strata::CacheConfig;
 
 #[test]
+// figment::Jail fixes the closure's error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 fn the_environment_overrides_the_file() {
     figment::Jail::expect_with(|jail| {
         jail.create_file(
