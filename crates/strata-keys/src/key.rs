@@ -47,6 +47,13 @@ impl AsRef<str> for Key {
     }
 }
 
+// Hash and Eq of `Key` are those of its string, so maps keyed by `Key` can be queried by `&str`.
+impl std::borrow::Borrow<str> for Key {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::ops::Deref for Key {
     type Target = str;
     fn deref(&self) -> &str {

@@ -93,6 +93,7 @@ impl L1 {
         let min_weight = config.min_weight();
         let mut builder = Cache::builder()
             .max_capacity(config.max_bytes)
+            .support_invalidation_closures()
             .weigher(move |_k: &Key, v: &L1Entry| v.encoded_len.max(min_weight))
             .expire_after(EntryExpiry {
                 max_lifetime: config.max_lifetime,
@@ -127,6 +128,11 @@ impl L1 {
 
     /// Drops `key`.
     pub async fn remove(&self, key: &Key) {
+        self.cache.invalidate(key).await;
+    }
+
+    /// Drops the entry under the key string `key`.
+    pub async fn remove_str(&self, key: &str) {
         self.cache.invalidate(key).await;
     }
 

@@ -206,6 +206,58 @@ impl Cache {
         Ok(self.inner.backend.clear().await?)
     }
 
+    /// Removes every entry of `kind` (all schema versions and generations) written before this
+    /// call began, from both tiers. Walks the kind's keys with `SCAN` in pages (never `KEYS`, never
+    /// blocking the server) and deletes an entry only if it still holds the bytes just read and
+    /// was created before the clear started, so values written meanwhile survive.
+    pub async fn clear_kind(&self, kind: &str) -> Result<u64, Error> {
+        let started = now_ms();
+        let keys = self.inner.space.kind(kind)?;
+        let mut prefixes = vec![keys.kind_namespace()];
+        let tagged = keys.clone().with_hash_tag(true).kind_namespace();
+        if !prefixes.contains(&tagged) {
+            prefixes.push(tagged);
+        }
+        let mut removed = 0;
+        for prefix in prefixes {
+            if let Some(l1) = &self.inner.l1 {
+                l1.remove_prefix(&prefix);
+            }
+            let mut cursor = None;
+            loop {
+                let page = self.inner.backend.scan(&prefix, cursor, 500).await?;
+                let refs: Vec<&str> = page.keys.iter().map(String::as_str).collect();
+                let values = if refs.is_empty() {
+                    Vec::new()
+                } else {
+                    self.inner.backend.get_many(&refs).await?
+                };
+                for (key, value) in refs.iter().zip(values) {
+                    let Some(bytes) = value else { continue };
+                    let old = strata_codec::peek(&bytes)
+                        .map_or(true, |info| info.meta.created_at_ms <= started);
+                    if old && self.inner.backend.delete_if_equals(key, &bytes).await? {
+                        removed += 1;
+                    }
+                }
+                cursor = page.next;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        self.inner.stats.kind(kind).deletes(removed);
+        Ok(removed)
+    }
+
+    /// Removes one entry by its full key from both tiers; true if the backend held it.
+    pub async fn delete_key(&self, key: &str) -> Result<bool, Error> {
+        if let Some(l1) = &self.inner.l1 {
+            l1.remove_str(key).await;
+        }
+        Ok(self.inner.backend.delete(key).await?)
+    }
+
     /// Statistics so far.
     pub fn stats(&self) -> StatsSnapshot {
         self.inner.stats.snapshot()
