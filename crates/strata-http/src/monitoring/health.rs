@@ -1,0 +1,74 @@
+//! `GET system-health/`: for load balancers; no token, no secrets.
+
+use axum::Json;
+use axum::extract::State as AxumState;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde::Serialize;
+
+use super::State;
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    l2: L2Health,
+    l1: L1Health,
+    breaker: strata::BreakerState,
+}
+
+#[derive(Serialize)]
+struct L2Health {
+    backend: &'static str,
+    reachable: bool,
+    latency_ms: Option<f64>,
+    server_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct L1Health {
+    enabled: bool,
+    entries: u64,
+}
+
+pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
+    let cache = &state.cache;
+    let backend = cache.backend();
+    let ping = tokio::time::timeout(state.config.health_timeout, backend.ping()).await;
+    let (reachable, latency_ms, error) = match ping {
+        Ok(Ok(d)) => (true, Some(d.as_secs_f64() * 1000.0), None),
+        // Only the error kind: messages could carry server addresses.
+        Ok(Err(e)) => (false, None, Some(e.kind().to_string())),
+        Err(_) => (false, None, Some("timeout".to_owned())),
+    };
+    let server_version = if reachable {
+        cache.backend_info().await.ok().and_then(|i| i.server_version)
+    } else {
+        None
+    };
+    let breaker = cache.breaker_state();
+    let l1_enabled = cache.l1().is_some();
+    let status = match (reachable, breaker) {
+        (true, strata::BreakerState::Closed) => "ok",
+        (false, _) if !l1_enabled => "down",
+        _ => "degraded",
+    };
+    let body = Health {
+        status,
+        l2: L2Health {
+            backend: backend.name(),
+            reachable,
+            latency_ms,
+            server_version,
+            error,
+        },
+        l1: L1Health {
+            enabled: l1_enabled,
+            entries: cache.l1().map_or(0, |l1| l1.entry_count()),
+        },
+        breaker,
+    };
+    let code = if status == "down" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (code, Json(body)).into_response()
+}

@@ -1,0 +1,109 @@
+//! The monitoring router: cache-stats, clear-cache, system-health and the dashboard.
+
+mod auth;
+mod clear;
+mod dashboard;
+mod health;
+mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use strata::Cache;
+
+/// Settings of the monitoring routes. `Debug` hides the token.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct MonitoringConfig {
+    /// The admin token for cache-stats, clear-cache and the dashboard's data; `None` makes
+    /// those routes answer 403.
+    pub admin_token: Option<String>,
+    /// Largest request body accepted (default 16 KiB); larger is 413.
+    pub max_body_bytes: usize,
+    /// Keys sampled to estimate per-kind backend bytes (default 500; bounded work).
+    pub sample_keys: usize,
+    /// Limit on the health check's backend ping (default 1 s).
+    pub health_timeout: Duration,
+}
+
+impl std::fmt::Debug for MonitoringConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitoringConfig")
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("sample_keys", &self.sample_keys)
+            .field("health_timeout", &self.health_timeout)
+            .finish()
+    }
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            admin_token: None,
+            max_body_bytes: 16 * 1024,
+            sample_keys: 500,
+            health_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl MonitoringConfig {
+    /// The cache's configured admin token (`admin_token`, or `STRATA_ADMIN_TOKEN`).
+    pub fn from_cache(cache: &Cache) -> Self {
+        Self {
+            admin_token: cache.config().admin_token.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the admin token.
+    pub fn with_admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// Sets the request body limit.
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct State {
+    pub(crate) cache: Cache,
+    pub(crate) config: Arc<MonitoringConfig>,
+}
+
+/// The monitoring routes, to nest where the application likes (the Payshift demo mounts them at
+/// `/core/monitoring`):
+///
+/// - `GET  /` — the dashboard page (self-contained; asks for the token);
+/// - `GET  /cache-stats/` — statistics, memory, age distribution, uptime (token);
+/// - `POST /clear-cache/` — `{"kind": "user"}`, `{"key": "..."}` or `{"all": true}` (token);
+/// - `GET  /system-health/` — `ok` / `degraded` (200) or `down` (503); no token, no secrets.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use strata_http::monitoring::{router, MonitoringConfig};
+///
+/// let cache = strata::CacheBuilder::new().build().await.unwrap();
+/// let app: axum::Router = axum::Router::new()
+///     .nest("/core/monitoring", router(cache.clone(), MonitoringConfig::from_cache(&cache)));
+/// # });
+/// ```
+pub fn router(cache: Cache, config: MonitoringConfig) -> Router {
+    let state = State {
+        cache,
+        config: Arc::new(config),
+    };
+    Router::new()
+        .route("/", get(dashboard::page))
+        .route("/cache-stats/", get(stats::handler))
+        .route("/clear-cache/", post(clear::handler))
+        .route("/system-health/", get(health::handler))
+        .with_state(state)
+}

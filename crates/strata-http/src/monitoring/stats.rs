@@ -1,0 +1,141 @@
+//! `GET cache-stats/`.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State as AxumState;
+use http::HeaderMap;
+use serde::Serialize;
+use strata::{BackendInfo, Cache, Key, StatsSnapshot};
+
+use super::{State, auth};
+use crate::error::ApiError;
+
+#[derive(Serialize)]
+struct StatsResponse {
+    #[serde(flatten)]
+    stats: StatsSnapshot,
+    memory: Memory,
+    breaker: Breaker,
+}
+
+#[derive(Serialize)]
+struct Breaker {
+    state: strata::BreakerState,
+    openings: u64,
+}
+
+#[derive(Serialize)]
+struct Memory {
+    l1: Option<L1Memory>,
+    l2: L2Memory,
+}
+
+#[derive(Serialize)]
+struct L1Memory {
+    entries: u64,
+    weighted_bytes: u64,
+    max_bytes: u64,
+    max_entries: u64,
+}
+
+#[derive(Serialize)]
+struct L2Memory {
+    backend: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    bytes_used: Option<u64>,
+    max_bytes: Option<u64>,
+    eviction_policy: Option<String>,
+    entries: Option<u64>,
+    server_keys: Option<u64>,
+    server_version: Option<String>,
+    evictions: Option<u64>,
+    /// Value bytes per kind over a bounded sample of this cache's keys.
+    sample: Sample,
+}
+
+#[derive(Serialize, Default)]
+struct Sample {
+    keys_sampled: usize,
+    per_kind: BTreeMap<String, KindSample>,
+}
+
+#[derive(Serialize, Default)]
+struct KindSample {
+    keys: u64,
+    bytes: u64,
+}
+
+pub(crate) async fn handler(AxumState(state): AxumState<State>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+    auth::check(&headers, state.config.admin_token.as_deref())?;
+    let cache = &state.cache;
+    let l1 = cache.l1().map(|l1| L1Memory {
+        entries: l1.entry_count(),
+        weighted_bytes: l1.weighted_bytes(),
+        max_bytes: l1.config().max_bytes,
+        max_entries: l1.config().max_entries,
+    });
+    let info = cache.backend_info().await;
+    let sample = sample(cache, state.config.sample_keys).await;
+    let l2 = match info {
+        Ok(i) => l2_memory(cache, i, None, sample),
+        Err(e) => l2_memory(cache, BackendInfo::default(), Some(e.to_string()), sample),
+    };
+    let resp = StatsResponse {
+        stats: cache.stats(),
+        memory: Memory { l1, l2 },
+        breaker: Breaker {
+            state: cache.breaker_state(),
+            openings: cache.breaker_openings(),
+        },
+    };
+    serde_json::to_value(resp)
+        .map(Json)
+        .map_err(|e| ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, format!("could not serialize statistics: {e}")))
+}
+
+fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sample) -> L2Memory {
+    L2Memory {
+        backend: cache.backend().name().to_owned(),
+        error,
+        bytes_used: i.bytes_used,
+        max_bytes: i.max_bytes,
+        eviction_policy: i.eviction_policy,
+        entries: i.entries,
+        server_keys: i.server_keys,
+        server_version: i.server_version,
+        evictions: i.evictions,
+        sample,
+    }
+}
+
+/// Reads at most `limit` of this cache's keys (SCAN pages + MGET) and sums value sizes by kind.
+async fn sample(cache: &Cache, limit: usize) -> Sample {
+    let mut out = Sample::default();
+    let backend = cache.backend();
+    if !backend.capabilities().scan || limit == 0 {
+        return out;
+    }
+    let prefix = backend.namespace().to_owned();
+    let mut cursor = None;
+    // Bounded work: a few SCAN steps at most, even on a huge keyspace.
+    for _ in 0..20 {
+        let Ok(page) = backend.scan(&prefix, cursor, 200).await else { break };
+        let take: Vec<&str> = page.keys.iter().take(limit - out.keys_sampled).map(String::as_str).collect();
+        if let Ok(values) = backend.get_many(&take).await {
+            for (k, v) in take.iter().zip(values) {
+                let kind = Key::parse(k).map(|p| p.kind).unwrap_or_else(|_| "(foreign)".into());
+                let s = out.per_kind.entry(kind).or_default();
+                s.keys += 1;
+                s.bytes += v.map_or(0, |b| b.len() as u64);
+            }
+        }
+        out.keys_sampled += take.len();
+        cursor = page.next;
+        if cursor.is_none() || out.keys_sampled >= limit {
+            break;
+        }
+    }
+    out
+}
