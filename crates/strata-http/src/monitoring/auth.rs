@@ -22,7 +22,10 @@ pub(crate) fn check(headers: &HeaderMap, token: Option<&str>) -> Result<(), ApiE
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(given) = given else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing `Authorization: Bearer <token>` header"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing `Authorization: Bearer <token>` header",
+        ));
     };
     let a = Sha256::digest(given.as_bytes());
     let b = Sha256::digest(expected.as_bytes());

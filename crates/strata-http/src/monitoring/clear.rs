@@ -25,11 +25,20 @@ pub(crate) async fn handler(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth::check(&headers, state.config.admin_token.as_deref())?;
-    let body = body.map_err(|e| ApiError::new(e.status(), format!("could not read the request body: {}", e.body_text())))?;
+    let body = body.map_err(|e| {
+        ApiError::new(
+            e.status(),
+            format!("could not read the request body: {}", e.body_text()),
+        )
+    })?;
     if body.len() > state.config.max_body_bytes {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body of {} bytes exceeds the limit of {}", body.len(), state.config.max_body_bytes),
+            format!(
+                "request body of {} bytes exceeds the limit of {}",
+                body.len(),
+                state.config.max_body_bytes
+            ),
         ));
     }
     let req: ClearRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -37,41 +46,68 @@ pub(crate) async fn handler(
             .with(serde_json::json!({"expected": "{\"kind\": \"user\"} | {\"key\": \"...\"} | {\"all\": true}"}))
     })?;
     let cache = &state.cache;
-    let chosen = [req.kind.is_some(), req.key.is_some(), req.tag.is_some(), req.all.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let chosen = [
+        req.kind.is_some(),
+        req.key.is_some(),
+        req.tag.is_some(),
+        req.all.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if chosen != 1 {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "give exactly one of `kind`, `key`, `tag`, `all`"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "give exactly one of `kind`, `key`, `tag`, `all`",
+        ));
     }
-    let server_error = |e: strata::Error| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the cache backend failed: {e}"));
+    let server_error = |e: strata::Error| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the cache backend failed: {e}"),
+        )
+    };
     if let Some(kind) = req.kind {
         let known = known_kinds(cache);
         if !known.contains(&kind) {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, format!("unknown kind {kind:?}"))
-                .with(serde_json::json!({ "known_kinds": known })));
+            return Err(
+                ApiError::new(StatusCode::NOT_FOUND, format!("unknown kind {kind:?}"))
+                    .with(serde_json::json!({ "known_kinds": known })),
+            );
         }
         let removed = cache.clear_kind(&kind).await.map_err(server_error)?;
-        return Ok(Json(serde_json::json!({ "cleared": "kind", "kind": kind, "removed": removed })));
+        return Ok(Json(
+            serde_json::json!({ "cleared": "kind", "kind": kind, "removed": removed }),
+        ));
     }
     if let Some(key) = req.key {
         if !key.starts_with(cache.backend().namespace()) {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
-                format!("key {key:?} is outside this cache's namespace {:?}", cache.backend().namespace()),
+                format!(
+                    "key {key:?} is outside this cache's namespace {:?}",
+                    cache.backend().namespace()
+                ),
             ));
         }
         let removed = cache.delete_key(&key).await.map_err(server_error)?;
-        return Ok(Json(serde_json::json!({ "cleared": "key", "key": key, "removed": u64::from(removed) })));
+        return Ok(Json(
+            serde_json::json!({ "cleared": "key", "key": key, "removed": u64::from(removed) }),
+        ));
     }
     if req.tag.is_some() {
-        return Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "clearing by tag needs tags, which this version does not have yet"));
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "clearing by tag needs tags, which this version does not have yet",
+        ));
     }
     if req.all != Some(true) {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "`all` must be true"));
     }
     let removed = cache.clear().await.map_err(server_error)?;
-    Ok(Json(serde_json::json!({ "cleared": "all", "removed": removed })))
+    Ok(Json(
+        serde_json::json!({ "cleared": "all", "removed": removed }),
+    ))
 }
 
 /// Kinds this cache knows: the TTL table and every kind it has counted.

@@ -43,7 +43,11 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         Err(_) => (false, None, Some("timeout".to_owned())),
     };
     let server_version = if reachable {
-        cache.backend_info().await.ok().and_then(|i| i.server_version)
+        cache
+            .backend_info()
+            .await
+            .ok()
+            .and_then(|i| i.server_version)
     } else {
         None
     };
@@ -69,6 +73,10 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         },
         breaker,
     };
-    let code = if status == "down" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let code = if status == "down" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
     (code, Json(body)).into_response()
 }

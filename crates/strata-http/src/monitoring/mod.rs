@@ -31,7 +31,10 @@ pub struct MonitoringConfig {
 impl std::fmt::Debug for MonitoringConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MonitoringConfig")
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("max_body_bytes", &self.max_body_bytes)
             .field("sample_keys", &self.sample_keys)
             .field("health_timeout", &self.health_timeout)
@@ -86,13 +89,18 @@ pub(crate) struct State {
 /// - `POST /clear-cache/` — `{"kind": "user"}`, `{"key": "..."}` or `{"all": true}` (token);
 /// - `GET  /system-health/` — `ok` / `degraded` (200) or `down` (503); no token, no secrets.
 ///
+/// Mount it with [`mount`] so the dashboard also answers at the path with a trailing slash.
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// use strata_http::monitoring::{router, MonitoringConfig};
+/// use strata_http::monitoring::{mount, router, MonitoringConfig};
 ///
 /// let cache = strata::CacheBuilder::new().build().await.unwrap();
-/// let app: axum::Router = axum::Router::new()
-///     .nest("/core/monitoring", router(cache.clone(), MonitoringConfig::from_cache(&cache)));
+/// let app: axum::Router = mount(
+///     axum::Router::new(),
+///     "/core/monitoring",
+///     router(cache.clone(), MonitoringConfig::from_cache(&cache)),
+/// );
 /// # });
 /// ```
 pub fn router(cache: Cache, config: MonitoringConfig) -> Router {
@@ -105,5 +113,14 @@ pub fn router(cache: Cache, config: MonitoringConfig) -> Router {
         .route("/cache-stats/", get(stats::handler))
         .route("/clear-cache/", post(clear::handler))
         .route("/system-health/", get(health::handler))
+        .fallback(dashboard::fallback)
         .with_state(state)
+}
+
+/// Nests `monitoring` at `path` (e.g. `/core/monitoring`) and serves the dashboard at both
+/// `path` and `path/` (axum's nesting matches only the former).
+pub fn mount(app: Router, path: &str, monitoring: Router) -> Router {
+    let path = path.trim_end_matches('/');
+    app.nest(path, monitoring)
+        .route(&format!("{path}/"), get(dashboard::page))
 }

@@ -67,7 +67,10 @@ struct KindSample {
     bytes: u64,
 }
 
-pub(crate) async fn handler(AxumState(state): AxumState<State>, headers: HeaderMap) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn handler(
+    AxumState(state): AxumState<State>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
     auth::check(&headers, state.config.admin_token.as_deref())?;
     let cache = &state.cache;
     let l1 = cache.l1().map(|l1| L1Memory {
@@ -90,9 +93,12 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>, headers: HeaderM
             openings: cache.breaker_openings(),
         },
     };
-    serde_json::to_value(resp)
-        .map(Json)
-        .map_err(|e| ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, format!("could not serialize statistics: {e}")))
+    serde_json::to_value(resp).map(Json).map_err(|e| {
+        ApiError::new(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("could not serialize statistics: {e}"),
+        )
+    })
 }
 
 fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sample) -> L2Memory {
@@ -121,11 +127,20 @@ async fn sample(cache: &Cache, limit: usize) -> Sample {
     let mut cursor = None;
     // Bounded work: a few SCAN steps at most, even on a huge keyspace.
     for _ in 0..20 {
-        let Ok(page) = backend.scan(&prefix, cursor, 200).await else { break };
-        let take: Vec<&str> = page.keys.iter().take(limit - out.keys_sampled).map(String::as_str).collect();
+        let Ok(page) = backend.scan(&prefix, cursor, 200).await else {
+            break;
+        };
+        let take: Vec<&str> = page
+            .keys
+            .iter()
+            .take(limit - out.keys_sampled)
+            .map(String::as_str)
+            .collect();
         if let Ok(values) = backend.get_many(&take).await {
             for (k, v) in take.iter().zip(values) {
-                let kind = Key::parse(k).map(|p| p.kind).unwrap_or_else(|_| "(foreign)".into());
+                let kind = Key::parse(k)
+                    .map(|p| p.kind)
+                    .unwrap_or_else(|_| "(foreign)".into());
                 let s = out.per_kind.entry(kind).or_default();
                 s.keys += 1;
                 s.bytes += v.map_or(0, |b| b.len() as u64);

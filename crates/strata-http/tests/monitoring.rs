@@ -1,0 +1,313 @@
+//! The monitoring routes over a real socket: auth, stats, clear-cache effects, health, errors.
+
+mod common;
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use strata::{Cache, CacheBuilder, ErrorKind, MemoryBackend, MemoryConfig};
+use strata_http::monitoring::{MonitoringConfig, mount, router};
+use strata_testkit::FaultyBackend;
+
+const TOKEN: &str = "s3cret-admin-token";
+
+async fn app(config: MonitoringConfig) -> (Cache, String) {
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    let url = common::serve(mount(
+        axum::Router::new(),
+        "/core/monitoring",
+        router(cache.clone(), config),
+    ))
+    .await;
+    (cache, format!("{url}/core/monitoring"))
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn cache_stats_needs_the_token() {
+    let (cache, base) = app(MonitoringConfig::default().with_admin_token(TOKEN)).await;
+    cache
+        .kind::<u32>("job")
+        .unwrap()
+        .get_or_load(1, || async { Ok::<_, String>(1) })
+        .await
+        .unwrap();
+    cache.kind::<u32>("job").unwrap().get(1).await.unwrap();
+
+    let r = client()
+        .get(format!("{base}/cache-stats/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("Authorization"),
+        "{body}"
+    );
+
+    let r = client()
+        .get(format!("{base}/cache-stats/"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let r = client()
+        .get(format!("{base}/cache-stats/"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    let job = &body["kinds"]["job"];
+    assert_eq!(job["loads"], 1);
+    assert_eq!(job["l1"]["hits"], 1);
+    assert_eq!(job["hit_rate"], 0.5);
+    assert!(body["uptime_secs"].as_f64().unwrap() >= 0.0);
+    assert_eq!(body["memory"]["l2"]["backend"], "memory");
+    assert_eq!(body["memory"]["l2"]["sample"]["per_kind"]["job"]["keys"], 1);
+    assert!(body["memory"]["l1"]["max_entries"].as_u64().unwrap() > 0);
+    assert_eq!(body["totals"]["age_at_hit"][0]["age"], "<1m");
+    assert_eq!(body["breaker"]["state"], "closed");
+}
+
+#[tokio::test]
+async fn without_a_configured_token_the_admin_routes_are_forbidden() {
+    let (_, base) = app(MonitoringConfig::default()).await;
+    let r = client()
+        .get(format!("{base}/cache-stats/"))
+        .bearer_auth("anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    let msg = body["error"].as_str().unwrap();
+    assert!(
+        msg.contains("admin_token") && msg.contains("STRATA_ADMIN_TOKEN"),
+        "{msg}"
+    );
+    let r = client()
+        .post(format!("{base}/clear-cache/"))
+        .json(&json!({"all": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn clear_cache_by_kind_key_and_all() {
+    let (cache, base) = app(MonitoringConfig::default().with_admin_token(TOKEN)).await;
+    let users = cache.kind::<u32>("user").unwrap();
+    let jobs = cache.kind::<u32>("job").unwrap();
+    users
+        .set_many((0..10u32).map(|i| (i, i)).collect())
+        .await
+        .unwrap();
+    jobs.set_many((0..3u32).map(|i| (i, i)).collect())
+        .await
+        .unwrap();
+    let post = |body: Value| {
+        client()
+            .post(format!("{base}/clear-cache/"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+
+    let r = post(json!({"kind": "user"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"cleared": "kind", "kind": "user", "removed": 10})
+    );
+    assert_eq!(users.get(3).await.unwrap(), None, "cleared users are gone");
+    assert_eq!(
+        *jobs.get(2).await.unwrap().unwrap(),
+        2,
+        "jobs are untouched"
+    );
+
+    let key = jobs.key(2).unwrap().to_string();
+    let body: Value = post(json!({"key": key}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["removed"], 1);
+    assert_eq!(jobs.get(2).await.unwrap(), None);
+
+    let body: Value = post(json!({"all": true}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body, json!({"cleared": "all", "removed": 2}));
+    assert_eq!(jobs.get(0).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn bad_clear_requests_are_4xx_json() {
+    let (_, base) = app(MonitoringConfig::default()
+        .with_admin_token(TOKEN)
+        .with_max_body_bytes(256))
+    .await;
+    let send = |body: String| {
+        client()
+            .post(format!("{base}/clear-cache/"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let cases = [
+        (
+            "{not json".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "malformed JSON",
+        ),
+        (
+            r#"{"kind": "nope"}"#.to_owned(),
+            StatusCode::NOT_FOUND,
+            "unknown kind",
+        ),
+        (
+            r#"{"kind": "user", "all": true}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "exactly one",
+        ),
+        (r#"{}"#.to_owned(), StatusCode::BAD_REQUEST, "exactly one"),
+        (
+            r#"{"all": false}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "must be true",
+        ),
+        (
+            r#"{"colour": "red"}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "unknown field",
+        ),
+        (
+            r#"{"key": "elsewhere:1"}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "outside",
+        ),
+        (
+            format!(r#"{{"kind": "{}"}}"#, "x".repeat(1000)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "exceeds the limit",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        let r = send(body.clone()).await.unwrap();
+        assert_eq!(r.status(), status, "{body}");
+        let json: Value = r.json().await.unwrap();
+        assert!(
+            json["error"].as_str().unwrap().contains(needle),
+            "{body}: {json}"
+        );
+    }
+    let known: Value = send(r#"{"kind": "nope"}"#.into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        known["known_kinds"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("whoami"))
+    );
+}
+
+#[tokio::test]
+async fn health_is_open_and_reports_the_backend() {
+    let (_, base) = app(MonitoringConfig::default().with_admin_token(TOKEN)).await;
+    let r = client()
+        .get(format!("{base}/system-health/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(TOKEN));
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["l2"]["reachable"], true);
+    assert_eq!(body["breaker"], "closed");
+}
+
+async fn failing_app(l1: bool) -> String {
+    let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
+    let (faulty, faults) = FaultyBackend::new(inner);
+    faults.fail_always(ErrorKind::Connection);
+    std::mem::forget(faults);
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .l1(l1)
+        .backend(Arc::new(faulty))
+        .build()
+        .await
+        .unwrap();
+    let url = common::serve(router(cache, MonitoringConfig::default())).await;
+    format!("{url}/system-health/")
+}
+
+#[tokio::test]
+async fn health_is_degraded_or_down_when_the_backend_fails() {
+    let r = client().get(failing_app(true).await).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["l2"]["error"], "connection");
+
+    let r = client().get(failing_app(false).await).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "down");
+}
+
+#[tokio::test]
+async fn the_dashboard_page_is_self_contained() {
+    let (_, base) = app(MonitoringConfig::default()).await;
+    for url in [format!("{base}/"), base.clone()] {
+        let r = client().get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{url}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Strata cache"));
+        for remote in [
+            "<script src",
+            "<link",
+            "src=\"http",
+            "href=\"http",
+            "url(http",
+            "@import",
+        ] {
+            assert!(!page.contains(remote), "no CDN or remote assets ({remote})");
+        }
+    }
+}
