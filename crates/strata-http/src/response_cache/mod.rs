@@ -1,0 +1,302 @@
+//! `ResponseCacheLayer`: the original layer's `cache_api_response(timeout, key_prefix)`.
+
+mod key;
+mod stored;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HeaderName, IF_NONE_MATCH};
+use http::{HeaderValue, Method, Request, Response};
+use http_body_util::BodyExt;
+use parking_lot::Mutex;
+use strata::{Cache, KindCache, LoadError, LoadOptions};
+use tower::{Layer, Service};
+
+use stored::{StoredResponse, cacheable};
+
+/// The response header saying how a response was served: HIT, MISS, STALE or BYPASS.
+pub static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+/// A function choosing the cache key of a request (`None`: do not cache it).
+pub type KeyFn = Arc<dyn Fn(&http::request::Parts) -> Option<String> + Send + Sync>;
+
+/// Caches GET responses with status 200 under `prefix + path + sorted query`, varying by the
+/// `Authorization` and `Cookie` headers (hashed into the key) so one user's response is never
+/// served to another.
+///
+/// - Responses with `Set-Cookie` or `Cache-Control: private`/`no-store` are never stored.
+/// - A request with `Cache-Control: no-cache` bypasses the cache and refreshes it.
+/// - Concurrent misses on one URL run the handler once (single flight).
+/// - Cached responses carry an `ETag`; a matching `If-None-Match` gets `304 Not Modified`.
+/// - `X-Cache: HIT | MISS | STALE | BYPASS` says what happened. STALE: the handler failed
+///   (5xx) and the last good response was served instead.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use axum::{Router, routing::get};
+/// use strata_http::ResponseCacheLayer;
+///
+/// let cache = strata::CacheBuilder::new().build().await.unwrap();
+/// let app: Router = Router::new()
+///     .route("/jobs/alljobs", get(|| async { "[...]" }))
+///     .layer(ResponseCacheLayer::new(cache, "alljobs:", Duration::from_secs(15 * 60)).unwrap());
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct ResponseCacheLayer {
+    responses: KindCache<StoredResponse>,
+    vary: Arc<Vec<HeaderName>>,
+    keep: Arc<Vec<HeaderName>>,
+    key_fn: Option<KeyFn>,
+}
+
+impl std::fmt::Debug for ResponseCacheLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseCacheLayer")
+            .field("responses", &self.responses)
+            .field("vary", &self.vary)
+            .field("keep", &self.keep)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResponseCacheLayer {
+    /// Caches responses under `key_prefix` for `ttl`.
+    pub fn new(cache: Cache, key_prefix: &str, ttl: Duration) -> Result<Self, strata::Error> {
+        Ok(Self {
+            responses: cache.responses::<StoredResponse>(key_prefix, ttl)?,
+            vary: Arc::new(vec![AUTHORIZATION, COOKIE]),
+            keep: Arc::new(vec![
+                CONTENT_TYPE,
+                http::header::CONTENT_LANGUAGE,
+                http::header::CONTENT_ENCODING,
+                http::header::VARY,
+                http::header::LAST_MODIFIED,
+                CACHE_CONTROL,
+            ]),
+            key_fn: None,
+        })
+    }
+
+    /// Varies by these request headers instead of `Authorization` and `Cookie`.
+    pub fn vary_by(mut self, headers: Vec<HeaderName>) -> Self {
+        self.vary = Arc::new(headers);
+        self
+    }
+
+    /// Stores these response headers too (content type and caching headers are always kept).
+    pub fn keep_headers(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
+        let mut keep = (*self.keep).clone();
+        keep.extend(headers);
+        self.keep = Arc::new(keep);
+        self
+    }
+
+    /// Chooses keys with `f` instead of path, query and vary headers (`None`: do not cache).
+    /// The key must identify everything the response depends on, the user included.
+    pub fn key_fn(
+        mut self,
+        f: impl Fn(&http::request::Parts) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.key_fn = Some(Arc::new(f));
+        self
+    }
+}
+
+impl<S> Layer<S> for ResponseCacheLayer {
+    type Service = ResponseCacheService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ResponseCacheService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service of [`ResponseCacheLayer`].
+#[derive(Clone, Debug)]
+pub struct ResponseCacheService<S> {
+    inner: S,
+    layer: ResponseCacheLayer,
+}
+
+/// Why a load produced no storable response.
+#[derive(Debug)]
+struct Uncacheable;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> Service<Request<Body>> for ResponseCacheService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this call; a fresh clone stays behind.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move { Ok(handle(layer, inner, req).await) })
+    }
+}
+
+fn mark(mut resp: Response<Body>, x_cache: &'static str) -> Response<Body> {
+    resp.headers_mut()
+        .insert(X_CACHE.clone(), HeaderValue::from_static(x_cache));
+    resp
+}
+
+async fn call_inner<S>(mut inner: S, req: Request<Body>) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
+{
+    match inner.call(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+async fn handle<S>(layer: ResponseCacheLayer, inner: S, req: Request<Body>) -> Response<Body>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let head = req.method() == Method::HEAD;
+    if req.method() != Method::GET && !head {
+        return mark(call_inner(inner, req).await, "BYPASS");
+    }
+    let (parts, body) = req.into_parts();
+    let id = match &layer.key_fn {
+        Some(f) => f(&parts),
+        None => Some(key::request_key(&parts, &layer.vary)),
+    };
+    let Some(id) = id else {
+        return mark(
+            call_inner(inner, Request::from_parts(parts, body)).await,
+            "BYPASS",
+        );
+    };
+    let Ok(key) = layer.responses.key(&id) else {
+        return mark(
+            call_inner(inner, Request::from_parts(parts, body)).await,
+            "BYPASS",
+        );
+    };
+    let if_none_match = parts.headers.get(IF_NONE_MATCH).cloned();
+    let no_cache = parts.headers.get_all(CACHE_CONTROL).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|d| matches!(d.trim(), "no-cache" | "no-store"))
+        })
+    });
+
+    // HEAD reads the cache but never fills it (its body is empty).
+    if head || no_cache {
+        if head && !no_cache {
+            if let Ok(Some(hit)) = layer.responses.get_at(&key).await {
+                let nm = hit.matches(if_none_match.as_ref());
+                return hit.to_response(true, nm, "HIT");
+            }
+        }
+        let resp = call_inner(inner, Request::from_parts(parts, body)).await;
+        if head {
+            return mark(resp, "BYPASS");
+        }
+        // no-cache: the fresh response refreshes the cache when it may be stored.
+        let (resp_parts, resp_body) = resp.into_parts();
+        let Ok(bytes) = resp_body.collect().await.map(|c| c.to_bytes()) else {
+            return mark(Response::from_parts(resp_parts, Body::empty()), "BYPASS");
+        };
+        if cacheable(resp_parts.status, &resp_parts.headers) {
+            let stored = StoredResponse::capture(
+                resp_parts.status,
+                &resp_parts.headers,
+                &layer.keep,
+                bytes.to_vec(),
+            );
+            let _ = layer.responses.set_arc(&id, Arc::new(stored.clone())).await;
+            return stored.to_response(false, false, "BYPASS");
+        }
+        return mark(
+            Response::from_parts(resp_parts, Body::from(bytes)),
+            "BYPASS",
+        );
+    }
+
+    // One handler call per key; the caller that ran it keeps its own response in `slot`.
+    let slot: Arc<Mutex<Option<Response<Body>>>> = Arc::new(Mutex::new(None));
+    let loaded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let request = Request::from_parts(parts.clone(), body);
+    let fallback_inner = inner.clone();
+    let outcome = {
+        let (slot, loaded, keep) = (slot.clone(), loaded.clone(), layer.keep.clone());
+        layer
+            .responses
+            .get_or_load_at(&key, &LoadOptions::new(), move || async move {
+                loaded.store(true, std::sync::atomic::Ordering::Release);
+                let resp = call_inner(inner, request).await;
+                let (p, b) = resp.into_parts();
+                let bytes = match b.collect().await {
+                    Ok(c) => c.to_bytes(),
+                    Err(_) => {
+                        *slot.lock() = Some(Response::from_parts(p, Body::empty()));
+                        return Err(Uncacheable);
+                    }
+                };
+                if cacheable(p.status, &p.headers) {
+                    Ok(StoredResponse::capture(
+                        p.status,
+                        &p.headers,
+                        &keep,
+                        bytes.to_vec(),
+                    ))
+                } else {
+                    *slot.lock() = Some(Response::from_parts(p, Body::from(bytes)));
+                    Err(Uncacheable)
+                }
+            })
+            .await
+    };
+    let ran_loader = loaded.load(std::sync::atomic::Ordering::Acquire);
+    let own = slot.lock().take();
+    match (outcome, own) {
+        // The handler failed (5xx) and a stale copy was served instead.
+        (Ok(stored), Some(fresh)) if fresh.status().is_server_error() => {
+            let nm = stored.matches(if_none_match.as_ref());
+            stored.to_response(false, nm, "STALE")
+        }
+        // Any other uncacheable answer of our own handler call is returned as it is.
+        (_, Some(fresh)) => mark(fresh, "MISS"),
+        (Ok(stored), None) => {
+            let nm = stored.matches(if_none_match.as_ref());
+            stored.to_response(false, nm, if ran_loader { "MISS" } else { "HIT" })
+        }
+        // Another caller's handler call was uncacheable: run ours.
+        (Err(LoadError::Loader(_)), None) | (Err(_), None) => {
+            let resp = call_inner(fallback_inner, Request::from_parts(parts, Body::empty())).await;
+            mark(resp, "BYPASS")
+        }
+    }
+}
