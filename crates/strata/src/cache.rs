@@ -198,6 +198,28 @@ impl Cache {
             .await
     }
 
+    /// [`clear`](Self::clear) page by page, calling `progress(removed)` after each page.
+    pub async fn clear_with_progress(&self, progress: impl Fn(u64)) -> Result<u64, Error> {
+        if let Some(l1) = &self.inner.l1 {
+            l1.clear();
+        }
+        let backend = &self.inner.backend;
+        let namespace = backend.namespace().to_owned();
+        let (mut cursor, mut removed) = (None, 0);
+        loop {
+            let page = backend.scan(&namespace, cursor, 1000).await?;
+            let refs: Vec<&str> = page.keys.iter().map(String::as_str).collect();
+            if !refs.is_empty() {
+                removed += backend.delete_many(&refs).await?;
+            }
+            progress(removed);
+            cursor = page.next;
+            if cursor.is_none() {
+                return Ok(removed);
+            }
+        }
+    }
+
     /// Removes every entry of this cache's prefix from both tiers (never other prefixes).
     pub async fn clear(&self) -> Result<u64, Error> {
         if let Some(l1) = &self.inner.l1 {
@@ -211,7 +233,17 @@ impl Cache {
     /// blocking the server) and deletes an entry only if it still holds the bytes just read and
     /// was created before the clear started, so values written meanwhile survive.
     pub async fn clear_kind(&self, kind: &str) -> Result<u64, Error> {
+        self.clear_kind_with_progress(kind, |_, _| {}).await
+    }
+
+    /// [`clear_kind`](Self::clear_kind), calling `progress(scanned, removed)` after each page.
+    pub async fn clear_kind_with_progress(
+        &self,
+        kind: &str,
+        progress: impl Fn(u64, u64),
+    ) -> Result<u64, Error> {
         let started = now_ms();
+        let mut scanned = 0u64;
         let keys = self.inner.space.kind(kind)?;
         let mut prefixes = vec![keys.kind_namespace()];
         let tagged = keys.clone().with_hash_tag(true).kind_namespace();
@@ -232,6 +264,7 @@ impl Cache {
                 } else {
                     self.inner.backend.get_many(&refs).await?
                 };
+                scanned += refs.len() as u64;
                 for (key, value) in refs.iter().zip(values) {
                     let Some(bytes) = value else { continue };
                     let old = strata_codec::peek(&bytes)
@@ -240,6 +273,7 @@ impl Cache {
                         removed += 1;
                     }
                 }
+                progress(scanned, removed);
                 cursor = page.next;
                 if cursor.is_none() {
                     break;
