@@ -77,10 +77,17 @@ fn no_crate_depends_on_a_layer_above_it() {
 fn every_crate_documents_itself_and_uses_workspace_lints() {
     let mut problems = Vec::new();
     for (name, dir) in crates() {
-        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap_or_default();
-        if !lib.starts_with("//!") {
+        // A library's lib.rs, or a binary-only crate's main.rs.
+        let root = ["src/lib.rs", "src/main.rs"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.exists());
+        let text = root
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .unwrap_or_default();
+        if !text.starts_with("//!") {
             problems.push(format!(
-                "{name}: src/lib.rs does not start with a //! summary"
+                "{name}: its crate root does not start with a //! summary"
             ));
         }
         let m = manifest(&dir);
