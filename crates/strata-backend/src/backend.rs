@@ -89,6 +89,13 @@ pub trait Backend: Debug + Send + Sync + 'static {
         Err(BackendError::unsupported(self.name(), "scan"))
     }
 
+    /// Bytes the server spends on `key` (Redis `MEMORY USAGE`), `None` when absent. Optional:
+    /// backends that cannot tell answer [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
+        let _ = key;
+        Err(BackendError::unsupported(self.name(), "memory_usage"))
+    }
+
     /// The remaining lifetime of `key`.
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl>;
 

@@ -311,3 +311,77 @@ async fn the_dashboard_page_is_self_contained() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_stats_on_redis_reports_server_memory() {
+    let Some(server) = strata_testkit::redis_with_args_or_skip(
+        "cache-stats on redis",
+        &["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
+    ) else {
+        return;
+    };
+    let backend = strata::RedisBackend::connect(
+        strata::RedisConfig::new(server.url()).with_namespace("mon:"),
+    )
+    .await
+    .unwrap();
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .backend(Arc::new(backend))
+        .build()
+        .await
+        .unwrap();
+    cache
+        .kind::<String>("user")
+        .unwrap()
+        .set(1, noise())
+        .await
+        .unwrap();
+    let base = common::serve(router(
+        cache,
+        MonitoringConfig::default().with_admin_token(TOKEN),
+    ))
+    .await;
+    let body: Value = client()
+        .get(format!("{base}/cache-stats/"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let l2 = &body["memory"]["l2"];
+    assert_eq!(l2["backend"], "redis");
+    assert_eq!(l2["max_bytes"], 64 * 1024 * 1024);
+    assert_eq!(l2["eviction_policy"], "allkeys-lru");
+    assert!(
+        l2["server_version"].as_str().unwrap().starts_with('7') || l2["server_version"].is_string()
+    );
+    assert!(
+        l2["sample"]["per_kind"]["user"]["bytes"].as_u64().unwrap() >= 2000,
+        "MEMORY USAGE: {l2}"
+    );
+    let health: Value = client()
+        .get(format!("{base}/system-health/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert!(health["l2"]["latency_ms"].as_f64().is_some());
+}
+
+/// 2000 letters that lz4 cannot shrink, so the stored entry is as large as the value.
+fn noise() -> String {
+    let mut x: u32 = 12345;
+    (0..2000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            char::from(b'a' + ((x >> 16) % 26) as u8)
+        })
+        .collect()
+}

@@ -321,6 +321,14 @@ impl Backend for RedisBackend {
         })
     }
 
+    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("MEMORY");
+        cmd.arg("USAGE").arg(key).arg("SAMPLES").arg(0);
+        self.run("MEMORY USAGE", cmd.query_async(&mut conn)).await
+    }
+
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
         check_key(key)?;
         let mut conn = self.conn.clone();

@@ -356,6 +356,24 @@ pub async fn concurrent_access_is_consistent(fx: &dyn Fixture) {
     assert!(b.get_many(&refs).await.unwrap().iter().all(Option::is_some));
 }
 
+/// `memory_usage` reports bytes for a present key and `None` for a missing one (or is
+/// declared unsupported).
+pub async fn memory_usage_of_keys(fx: &dyn Fixture) {
+    let b = fx.backend("conf:mem:").await;
+    b.set("conf:mem:k", Bytes::from(vec![1u8; 1000]), LONG)
+        .await
+        .unwrap();
+    match b.memory_usage("conf:mem:k").await {
+        Ok(Some(n)) => assert!(n >= 1000, "{n}"),
+        Ok(None) => panic!("a present key has a size"),
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+            return;
+        }
+    }
+    assert_eq!(b.memory_usage("conf:mem:missing").await.unwrap(), None);
+}
+
 /// `ping` answers and `info` names the backend.
 pub async fn ping_and_info(fx: &dyn Fixture) {
     let b = fx.backend("conf:info:").await;
@@ -393,6 +411,7 @@ macro_rules! backend_conformance {
             clear_removes_only_its_own_namespace,
             scan_lists_exactly_the_prefix,
             concurrent_access_is_consistent,
+            memory_usage_of_keys,
             ping_and_info,
         );
     };

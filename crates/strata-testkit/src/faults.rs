@@ -295,6 +295,11 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.scan(prefix, cursor, count).await
     }
 
+    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
+        self.faults.before(Operation::Info).await?;
+        self.inner.memory_usage(key).await
+    }
+
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
         self.faults.before(Operation::Ttl).await?;
         self.inner.ttl(key).await

@@ -317,6 +317,16 @@ impl Backend for MemoryBackend {
         Ok(ScanPage { keys, next })
     }
 
+    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
+        check_key(key)?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        // The accounted weight: key plus value bytes.
+        Ok(state
+            .live(key, now)
+            .map(|s| (key.len() + s.value.len()) as u64))
+    }
+
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
         check_key(key)?;
         let now = self.now_ms();

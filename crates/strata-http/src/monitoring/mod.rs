@@ -22,7 +22,7 @@ pub struct MonitoringConfig {
     pub admin_token: Option<String>,
     /// Largest request body accepted (default 16 KiB); larger is 413.
     pub max_body_bytes: usize,
-    /// Keys sampled to estimate per-kind backend bytes (default 500; bounded work).
+    /// Keys sampled to estimate per-kind backend bytes (default 100; bounded work).
     pub sample_keys: usize,
     /// Limit on the health check's backend ping (default 1 s).
     pub health_timeout: Duration,
@@ -47,7 +47,7 @@ impl Default for MonitoringConfig {
         Self {
             admin_token: None,
             max_body_bytes: 16 * 1024,
-            sample_keys: 500,
+            sample_keys: 100,
             health_timeout: Duration::from_secs(1),
         }
     }

@@ -51,7 +51,7 @@ struct L2Memory {
     server_keys: Option<u64>,
     server_version: Option<String>,
     evictions: Option<u64>,
-    /// Value bytes per kind over a bounded sample of this cache's keys.
+    /// Bytes per kind (Redis `MEMORY USAGE`) over a bounded sample of this cache's keys.
     sample: Sample,
 }
 
@@ -116,7 +116,7 @@ fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sampl
     }
 }
 
-/// Reads at most `limit` of this cache's keys (SCAN pages + MGET) and sums value sizes by kind.
+/// Reads at most `limit` of this cache's keys (SCAN pages) and sums their sizes by kind.
 async fn sample(cache: &Cache, limit: usize) -> Sample {
     let mut out = Sample::default();
     let backend = cache.backend();
@@ -136,15 +136,23 @@ async fn sample(cache: &Cache, limit: usize) -> Sample {
             .take(limit - out.keys_sampled)
             .map(String::as_str)
             .collect();
-        if let Ok(values) = backend.get_many(&take).await {
-            for (k, v) in take.iter().zip(values) {
-                let kind = Key::parse(k)
-                    .map(|p| p.kind)
-                    .unwrap_or_else(|_| "(foreign)".into());
-                let s = out.per_kind.entry(kind).or_default();
-                s.keys += 1;
-                s.bytes += v.map_or(0, |b| b.len() as u64);
-            }
+        for k in &take {
+            // MEMORY USAGE where the backend has it (server bytes), else the value's length.
+            let bytes = match backend.memory_usage(k).await {
+                Ok(n) => n.unwrap_or(0),
+                Err(_) => backend
+                    .get(k)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or(0, |b| b.len() as u64),
+            };
+            let kind = Key::parse(k)
+                .map(|p| p.kind)
+                .unwrap_or_else(|_| "(foreign)".into());
+            let s = out.per_kind.entry(kind).or_default();
+            s.keys += 1;
+            s.bytes += bytes;
         }
         out.keys_sampled += take.len();
         cursor = page.next;
