@@ -138,6 +138,12 @@ impl CacheBuilder {
         self
     }
 
+    /// Sets the monitoring admin token.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.config.admin_token = Some(token.into());
+        self
+    }
+
     /// Publishes statistics through the `metrics` crate (default true).
     pub fn metrics(mut self, enabled: bool) -> Self {
         self.config.metrics = enabled;

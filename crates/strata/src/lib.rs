@@ -68,7 +68,7 @@ pub use strata_keys::{Key, KeyId, KeyParts, KeySpace};
 #[cfg(feature = "macros")]
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]
-pub use strata_redis::{RedisBackend, RedisConfig};
+pub use strata_redis::{RedisBackend, RedisConfig, redact_url};
 pub use strata_stats::{KindSnapshot, StatsSnapshot, Tier};
 
 #[doc(hidden)]

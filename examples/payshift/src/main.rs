@@ -1,0 +1,156 @@
+//! The Payshift demo service: the original Django platform's cached endpoints on a real
+//! database (SQLite by default, Postgres by URL), served through Strata.
+//!
+//! `cargo run --release -p payshift` — no services to install: an SQLite file and the embedded
+//! memory backend. `REDIS_URL` switches to Redis, `DATABASE_URL` to another database,
+//! `--no-cache` runs the same app without caching for comparison.
+
+mod db;
+mod error;
+mod models;
+mod routes;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Parser;
+use rand::Rng;
+use strata::CacheBuilder;
+use strata_http::monitoring::{MonitoringConfig, mount, router};
+
+/// Payshift: users, profiles, jobs and applications, cached with Strata.
+#[derive(Parser, Debug)]
+#[command(name = "payshift", version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "PAYSHIFT_ADDR", default_value = "127.0.0.1:8000")]
+    addr: SocketAddr,
+    /// Database URL: sqlite://file.db or postgres://...
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://payshift.db",
+        hide_env_values = true
+    )]
+    database_url: String,
+    /// Serve everything straight from the database (for comparison).
+    #[arg(long)]
+    no_cache: bool,
+    /// Size of the seed data relative to the default (1,000 users, 2,000 jobs, ...).
+    #[arg(long, default_value_t = 1.0)]
+    seed_scale: f64,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("payshift: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    if !(args.seed_scale > 0.0 && args.seed_scale <= 100.0) {
+        anyhow::bail!("--seed-scale must be in (0, 100], got {}", args.seed_scale);
+    }
+    let db = db::Db::connect(&args.database_url)
+        .await
+        .with_context(|| format!("cannot open the database ({})", redact(&args.database_url)))?;
+    let seeded = db
+        .seed_if_empty(args.seed_scale)
+        .await
+        .context("seeding the database")?;
+    let counts = db.counts().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let metrics = strata_http::metrics::install_prometheus().ok();
+    let mut builder = CacheBuilder::from_env()?;
+    if builder.config().prefix == strata::CacheConfig::default().prefix {
+        builder = builder.prefix("payshift");
+    }
+    let mut token_note = "";
+    if builder.config().admin_token.is_none() {
+        let token: String = rand::rng()
+            .sample_iter(rand::distr::Alphanumeric)
+            .take(24)
+            .map(char::from)
+            .collect();
+        builder = builder.admin_token(token);
+        token_note = " (random; set STRATA_ADMIN_TOKEN to choose it)";
+    }
+    let cache = builder.build().await?;
+    let token = cache.config().admin_token.clone().unwrap_or_default();
+    let state = routes::AppState {
+        db: db.clone(),
+        cache: (!args.no_cache).then(|| cache.clone()),
+    };
+    let mut app = mount(
+        routes::app(state)?,
+        "/core/monitoring",
+        router(cache.clone(), MonitoringConfig::from_cache(&cache)),
+    );
+    if let Some(handle) = metrics {
+        app = app.merge(strata_http::metrics::metrics_router(handle));
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    println!("payshift listening on http://{addr}");
+    println!(
+        "database: {} ({}; {} users, {} industries, {} subcategories, {} jobs, {} applications{})",
+        redact(&args.database_url),
+        db.dialect(),
+        counts.users,
+        counts.industries,
+        counts.subcategories,
+        counts.jobs,
+        counts.applications,
+        if seeded { ", just seeded" } else { "" }
+    );
+    println!(
+        "cache: {}",
+        if args.no_cache {
+            "off (--no-cache)".to_owned()
+        } else {
+            match &cache.config().backend.url {
+                Some(url) => format!("redis at {} + in-process L1", redact(url)),
+                None => "embedded memory backend + in-process L1".to_owned(),
+            }
+        }
+    );
+    println!("admin token: {token}{token_note}");
+    println!("dashboard: http://{addr}/core/monitoring/#token={token}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    println!("payshift stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// A URL with its password hidden.
+fn redact(url: &str) -> String {
+    strata::redact_url(url)
+}

@@ -1,0 +1,113 @@
+//! The JSON shapes of the Payshift API (also what is cached).
+
+use serde::{Deserialize, Serialize};
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct User {
+    pub(crate) id: i64,
+    pub(crate) username: String,
+    pub(crate) email: String,
+    pub(crate) first_name: String,
+    pub(crate) last_name: String,
+    pub(crate) is_client: bool,
+    pub(crate) date_joined: String,
+}
+
+/// A user's profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Profile {
+    pub(crate) user_id: i64,
+    pub(crate) bio: String,
+    pub(crate) headline: String,
+    pub(crate) location: String,
+    pub(crate) hourly_rate: f64,
+    pub(crate) skills: Vec<String>,
+    pub(crate) verified: bool,
+}
+
+/// Activity counts shown by whoami.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ActivityStats {
+    pub(crate) jobs_posted: i64,
+    pub(crate) applications_sent: i64,
+    pub(crate) applications_received: i64,
+}
+
+/// `GET /accountsapp/whoami/{user_id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Whoami {
+    pub(crate) user: User,
+    pub(crate) profile: Profile,
+    pub(crate) stats: ActivityStats,
+}
+
+/// A job industry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Industry {
+    pub(crate) id: i64,
+    pub(crate) name: String,
+}
+
+/// A job subcategory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Subcategory {
+    pub(crate) id: i64,
+    pub(crate) industry_id: i64,
+    pub(crate) name: String,
+}
+
+/// The client of a job, with its profile headline and location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Client {
+    pub(crate) id: i64,
+    pub(crate) username: String,
+    pub(crate) headline: String,
+    pub(crate) location: String,
+    pub(crate) verified: bool,
+}
+
+/// `GET /jobs/{job_id}` and the items of `/jobs/alljobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Job {
+    pub(crate) id: i64,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) budget_min: f64,
+    pub(crate) budget_max: f64,
+    pub(crate) status: String,
+    pub(crate) created_at: String,
+    pub(crate) client: Client,
+    pub(crate) industry: Industry,
+    pub(crate) subcategory: Subcategory,
+}
+
+/// `PUT /accountsapp/profile/{user_id}`: the fields to change.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProfileUpdate {
+    pub(crate) bio: Option<String>,
+    pub(crate) headline: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) hourly_rate: Option<f64>,
+    pub(crate) skills: Option<Vec<String>>,
+}
+
+/// `POST /jobs/` and `PUT /jobs/{job_id}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JobInput {
+    pub(crate) client_id: i64,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) budget_min: f64,
+    pub(crate) budget_max: f64,
+    pub(crate) industry_id: i64,
+    pub(crate) subcategory_id: i64,
+    #[serde(default = "open")]
+    pub(crate) status: String,
+}
+
+fn open() -> String {
+    "open".into()
+}
