@@ -416,3 +416,58 @@ async fn redis_killed_while_serving() {
         "ok"
     );
 }
+
+/// A database of its own on the local PostgreSQL, dropped afterwards; `None` (skipped) when
+/// PostgreSQL is not reachable.
+async fn postgres_database() -> Option<(String, String)> {
+    use sqlx::Connection;
+    let admin = std::env::var("PAYSHIFT_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED payshift on postgres: no PostgreSQL at {admin}"
+        );
+        return None;
+    };
+    let name = format!("payshift_e2e_{}", std::process::id());
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => panic!("PAYSHIFT_TEST_POSTGRES needs a database path"),
+    };
+    Some((admin, url))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_on_postgres() {
+    use sqlx::Connection;
+    let Some((admin, url)) = postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let demo = Demo::start(
+            &dir.path().join("unused.db"),
+            None,
+            &[("DATABASE_URL", &url)],
+        );
+        let health = demo.json("/core/monitoring/system-health/").await;
+        assert_eq!(health["status"], "ok");
+        exercise_every_endpoint(&demo).await;
+    }
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let name = url.rsplit('/').next().unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
