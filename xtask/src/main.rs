@@ -1,10 +1,11 @@
-//! Project automation: `cargo xtask ci | test | bench`.
+//! Project automation: `cargo xtask ci | test | bench | demo-load`.
 //!
 //! `ci` runs exactly the gates of `.ci/run` (fmt, clippy, tests, doc tests, docs), so "it
 //! passed locally" means something; `bench` runs the criterion benches and writes a summary of
 //! ratios against the peers measured in the same run.
 
 mod bench;
+mod demo_load;
 
 use std::process::{Command, ExitCode};
 
@@ -25,6 +26,19 @@ enum Cmd {
     /// The workspace tests (`cargo test --workspace`).
     Test,
     /// Criterion benches, then a markdown summary of ratios in target/strata-bench/summary.md.
+    /// A bounded load run against the Payshift demo (release build), cached and `--no-cache`:
+    /// req/s and p50/p99 per endpoint, written to target/strata-bench/demo-load.md.
+    DemoLoad {
+        /// Requests per endpoint.
+        #[arg(long, default_value_t = 5000)]
+        requests: usize,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Time limit per endpoint, in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     Bench {
         /// Shorter warm-up and measurement (about a third of the time).
         #[arg(long)]
@@ -49,6 +63,11 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Ci => ci(),
         Cmd::Test => cargo(&["test", "--workspace"], &[]),
         Cmd::Bench { quick, filter } => bench::run(quick, filter.as_deref()),
+        Cmd::DemoLoad {
+            requests,
+            concurrency,
+            seconds,
+        } => demo_load::run(requests, concurrency, seconds),
     }
 }
 
