@@ -255,15 +255,14 @@ async fn health_is_open_and_reports_the_backend() {
     assert_eq!(body["breaker"], "closed");
 }
 
-async fn failing_app(l1: bool) -> String {
+async fn failing_app(strict: bool) -> String {
     let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
     let (faulty, faults) = FaultyBackend::new(inner);
     faults.fail_always(ErrorKind::Connection);
-    std::mem::forget(faults);
     let cache = CacheBuilder::new()
         .prefix("mon")
         .metrics(false)
-        .l1(l1)
+        .strict(strict)
         .backend(Arc::new(faulty))
         .build()
         .await
@@ -274,13 +273,13 @@ async fn failing_app(l1: bool) -> String {
 
 #[tokio::test]
 async fn health_is_degraded_or_down_when_the_backend_fails() {
-    let r = client().get(failing_app(true).await).send().await.unwrap();
+    let r = client().get(failing_app(false).await).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "degraded");
     assert_eq!(body["l2"]["error"], "connection");
 
-    let r = client().get(failing_app(false).await).send().await.unwrap();
+    let r = client().get(failing_app(true).await).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "down");
 }

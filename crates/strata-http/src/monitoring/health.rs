@@ -53,9 +53,11 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     };
     let breaker = cache.breaker_state();
     let l1_enabled = cache.l1().is_some();
+    // Reads fail open, so an unreachable backend only degrades the service (answers come from
+    // the loader); only in strict mode, where backend failures reach callers, is it down.
     let status = match (reachable, breaker) {
         (true, strata::BreakerState::Closed) => "ok",
-        (false, _) if !l1_enabled => "down",
+        (false, _) if cache.config().strict => "down",
         _ => "degraded",
     };
     let body = Health {
