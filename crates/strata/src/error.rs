@@ -32,6 +32,13 @@ pub enum Error {
     /// A loader did not finish within its hard timeout.
     #[error("loader timed out after {0:?}")]
     LoaderTimeout(Duration),
+    /// The key holds a cached absence (negative caching), but the caller needs a value: use
+    /// `get_or_load_optional` for keys that may be absent.
+    #[error("{key} holds a cached absence; use get_or_load_optional for keys that may be absent")]
+    CachedAbsence {
+        /// The key.
+        key: String,
+    },
     /// A value under the key has another type than asked for (two types share a kind).
     #[error("the cached value under {key} is not a {expected}")]
     TypeMismatch {

@@ -305,11 +305,10 @@ impl<T: CacheValue> KindCache<T> {
         let loaded = self
             .load_optional_at(key, options, || async move { loader().await.map(Some) })
             .await?;
+        // Only a cached absence written through get_or_load_optional can get here.
         loaded.ok_or_else(|| {
-            // Only a cached absence written by another caller of this key can get here.
-            LoadError::Cache(Error::TypeMismatch {
+            LoadError::Cache(Error::CachedAbsence {
                 key: key.to_string(),
-                expected: std::any::type_name::<T>(),
             })
         })
     }

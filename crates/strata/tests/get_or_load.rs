@@ -222,3 +222,19 @@ async fn absences_are_cached_only_when_asked() {
         "with cache_none_for, one load"
     );
 }
+
+#[tokio::test]
+async fn a_cached_absence_is_a_named_error_for_get_or_load() {
+    let (cache, _) = common::memory_cache().await;
+    let users = cache.kind::<String>("user").unwrap();
+    let opts = LoadOptions::new().cache_none_for(Duration::from_secs(60));
+    users
+        .get_or_load_optional(5, &opts, || async { Ok::<Option<String>, String>(None) })
+        .await
+        .unwrap();
+    let err = users
+        .get_or_load(5, || async { Ok::<_, String>("x".to_string()) })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cached absence"), "{err}");
+}
