@@ -37,12 +37,14 @@
 //! None.
 
 mod backend;
+mod bus;
 mod error;
 mod memory;
 mod types;
 mod validate;
 
 pub use backend::Backend;
+pub use bus::{Bus, BusEvent, BusMessage, InProcessBus, Invalidation, bus_error};
 pub use error::{BackendError, BackendResult, ErrorKind};
 pub use memory::{DEFAULT_MEMORY_MAX_BYTES, MemoryBackend, MemoryConfig};
 pub use types::{BackendInfo, Capabilities, KeyTtl, ScanPage, SetEntry};

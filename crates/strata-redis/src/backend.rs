@@ -80,29 +80,7 @@ impl RedisBackend {
     }
 
     fn prepare(config: &RedisConfig) -> BackendResult<(Client, ConnectionManagerConfig)> {
-        check_namespace(&config.namespace)?;
-        let bad_url = |e: redis::RedisError| {
-            BackendError::new(
-                ErrorKind::Config,
-                format!("invalid Redis URL {}: {}", config.redacted_url(), e),
-            )
-        };
-        let mut info = config
-            .url
-            .as_str()
-            .into_connection_info()
-            .map_err(bad_url)?;
-        if config.username.is_some() || config.password.is_some() {
-            let mut settings = info.redis_settings().clone();
-            if let Some(user) = &config.username {
-                settings = settings.set_username(user);
-            }
-            if let Some(password) = &config.password {
-                settings = settings.set_password(password);
-            }
-            info = info.set_redis_settings(settings);
-        }
-        let client = Client::open(info).map_err(bad_url)?;
+        let client = client_for(config)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.operation_timeout))
@@ -110,7 +88,36 @@ impl RedisBackend {
             .set_max_delay(Duration::from_millis(500));
         Ok((client, manager_config))
     }
+}
 
+/// A redis-rs client for `config` (URL plus credential overrides), after checking the namespace.
+pub(crate) fn client_for(config: &RedisConfig) -> BackendResult<Client> {
+    check_namespace(&config.namespace)?;
+    let bad_url = |e: redis::RedisError| {
+        BackendError::new(
+            ErrorKind::Config,
+            format!("invalid Redis URL {}: {}", config.redacted_url(), e),
+        )
+    };
+    let mut info = config
+        .url
+        .as_str()
+        .into_connection_info()
+        .map_err(bad_url)?;
+    if config.username.is_some() || config.password.is_some() {
+        let mut settings = info.redis_settings().clone();
+        if let Some(user) = &config.username {
+            settings = settings.set_username(user);
+        }
+        if let Some(password) = &config.password {
+            settings = settings.set_password(password);
+        }
+        info = info.set_redis_settings(settings);
+    }
+    Client::open(info).map_err(bad_url)
+}
+
+impl RedisBackend {
     fn from_parts(conn: ConnectionManager, config: RedisConfig) -> Self {
         Self {
             conn,

@@ -28,9 +28,11 @@
 //! - `tls`: `rediss://` URLs through rustls.
 
 mod backend;
+mod bus;
 mod config;
 mod errors;
 mod info;
 
 pub use backend::RedisBackend;
+pub use bus::RedisBus;
 pub use config::{RedisConfig, redact_url};

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_backend::{Backend, MemoryBackend, MemoryConfig};
+use strata_backend::{Backend, Bus, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
 use strata_l1::{L1, L1Config};
 use strata_stats::{Stats, Tier};
@@ -36,6 +36,7 @@ use crate::error::Error;
 pub struct CacheBuilder {
     config: CacheConfig,
     backend: Option<Arc<dyn Backend>>,
+    bus: Option<Arc<dyn Bus>>,
 }
 
 impl Default for CacheBuilder {
@@ -55,6 +56,7 @@ impl CacheBuilder {
         Self {
             config,
             backend: None,
+            bus: None,
         }
     }
 
@@ -74,6 +76,13 @@ impl CacheBuilder {
     /// Uses this backend instead of the configured one (tests swap backends this way).
     pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = Some(backend);
+        self
+    }
+
+    /// Keeps this instance's L1 in sync with others through `bus` (the Redis bus is opened
+    /// automatically for a configured Redis URL; this overrides it).
+    pub fn bus(mut self, bus: Arc<dyn Bus>) -> Self {
+        self.bus = Some(bus);
         self
     }
 
@@ -164,6 +173,11 @@ impl CacheBuilder {
             "{}:",
             strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix()
         );
+        let bus = match (self.bus, &self.backend) {
+            (Some(bus), _) => Some(bus),
+            (None, None) if self.config.bus => open_bus(&self.config, &namespace)?,
+            _ => None,
+        };
         let backend = match self.backend {
             Some(b) => b,
             None => open_backend(&self.config, &namespace)?,
@@ -184,7 +198,9 @@ impl CacheBuilder {
                 Some(hook),
             )
         });
-        Cache::from_parts(self.config, backend, l1, stats)
+        let cache = Cache::from_parts(self.config, backend, l1, stats, bus)?;
+        cache.start_bus_listener();
+        Ok(cache)
     }
 }
 
@@ -207,6 +223,25 @@ fn open_backend(config: &CacheConfig, namespace: &str) -> Result<Arc<dyn Backend
             Ok(Arc::new(memory))
         }
     }
+}
+
+#[cfg(feature = "redis")]
+fn open_bus(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
+    let Some(url) = &config.backend.url else {
+        return Ok(None);
+    };
+    let bus = strata_redis::RedisBus::new(
+        &strata_redis::RedisConfig::new(url)
+            .with_namespace(namespace)
+            .with_connect_timeout(config.backend.connect_timeout)
+            .with_operation_timeout(config.operation_timeout),
+    )?;
+    Ok(Some(Arc::new(bus)))
+}
+
+#[cfg(not(feature = "redis"))]
+fn open_bus(_config: &CacheConfig, _namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
+    Ok(None)
 }
 
 #[cfg(feature = "redis")]

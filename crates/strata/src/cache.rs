@@ -7,7 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 use rand::Rng;
-use strata_backend::{Backend, BackendInfo};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use strata_backend::{Backend, BackendInfo, Bus, BusEvent, BusMessage, Invalidation};
 use strata_codec::MsgPackCodec;
 use strata_keys::{KeySpace, KindKeys};
 use strata_l1::L1;
@@ -50,6 +52,33 @@ pub(crate) struct Inner {
     pub(crate) bounded: bool,
     pub(crate) flights: Flights,
     kinds: RwLock<HashMap<(String, u32), Arc<KindCtx>>>,
+    /// The invalidation bus, and this instance's id on it.
+    pub(crate) bus: Option<Arc<dyn Bus>>,
+    pub(crate) instance: u64,
+    pub(crate) bus_counters: BusCounters,
+}
+
+/// What went over the invalidation bus, for monitoring and tests.
+#[derive(Debug, Default)]
+pub(crate) struct BusCounters {
+    pub(crate) published: AtomicU64,
+    pub(crate) publish_errors: AtomicU64,
+    pub(crate) applied: AtomicU64,
+    pub(crate) resets: AtomicU64,
+}
+
+/// A snapshot of [`Cache::bus_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct BusStats {
+    /// Invalidations this instance published.
+    pub published: u64,
+    /// Publications that failed (the other instances converge through the L1 lifetime cap).
+    pub publish_errors: u64,
+    /// Other instances' invalidations applied to this L1.
+    pub applied: u64,
+    /// Full L1 flushes because the subscription dropped or lagged.
+    pub resets: u64,
 }
 
 /// Everything about one (kind, schema) a call needs, resolved once.
@@ -73,6 +102,7 @@ impl Cache {
         backend: Arc<dyn Backend>,
         l1: Option<L1>,
         stats: Stats,
+        bus: Option<Arc<dyn Bus>>,
     ) -> Result<Self, Error> {
         let space = KeySpace::new(&config.prefix, &config.app_version)?;
         let codec = MsgPackCodec::default().with_max_value_bytes(config.backend.max_value_bytes);
@@ -89,8 +119,81 @@ impl Cache {
                 breaker,
                 flights: Flights::default(),
                 kinds: RwLock::new(HashMap::new()),
+                bus,
+                instance: rand::rng().random(),
+                bus_counters: BusCounters::default(),
             }),
         })
+    }
+
+    /// Tells the other instances to drop `invalidation` from their L1 (no-op without a bus).
+    /// Failures are counted and logged: the L1 lifetime cap still bounds staleness.
+    pub(crate) async fn announce(&self, invalidation: Invalidation) {
+        let Some(bus) = &self.inner.bus else { return };
+        let msg = BusMessage::new(self.inner.instance, invalidation);
+        match bus.publish(&msg).await {
+            Ok(()) => {
+                self.inner
+                    .bus_counters
+                    .published
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.inner
+                    .bus_counters
+                    .publish_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "could not publish an invalidation");
+            }
+        }
+    }
+
+    /// Applies other instances' invalidations to this L1 until the cache is dropped.
+    pub(crate) fn start_bus_listener(&self) {
+        let Some(bus) = &self.inner.bus else { return };
+        let mut events = bus.subscribe();
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let Some(inner) = weak.upgrade() else { return };
+                let Some(l1) = &inner.l1 else { continue };
+                match event {
+                    BusEvent::Message(m) if m.origin == inner.instance => {}
+                    BusEvent::Message(m) => {
+                        match m.invalidation {
+                            Invalidation::Keys(keys) => {
+                                for k in keys {
+                                    l1.remove_str(&k).await;
+                                }
+                            }
+                            Invalidation::Prefix(p) => l1.remove_prefix(&p),
+                            _ => l1.clear(),
+                        }
+                        inner.bus_counters.applied.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        l1.clear();
+                        inner.bus_counters.resets.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+
+    /// What went over the invalidation bus.
+    pub fn bus_stats(&self) -> BusStats {
+        let c = &self.inner.bus_counters;
+        BusStats {
+            published: c.published.load(Ordering::Relaxed),
+            publish_errors: c.publish_errors.load(Ordering::Relaxed),
+            applied: c.applied.load(Ordering::Relaxed),
+            resets: c.resets.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The invalidation bus, if any.
+    pub fn bus(&self) -> Option<&Arc<dyn Bus>> {
+        self.inner.bus.as_ref()
     }
 
     /// The entries of `kind` as values of type `T` (schema version 1, the kind's TTL; change
@@ -215,6 +318,7 @@ impl Cache {
             progress(removed);
             cursor = page.next;
             if cursor.is_none() {
+                self.announce(Invalidation::All).await;
                 return Ok(removed);
             }
         }
@@ -225,7 +329,9 @@ impl Cache {
         if let Some(l1) = &self.inner.l1 {
             l1.clear();
         }
-        Ok(self.inner.backend.clear().await?)
+        let removed = self.inner.backend.clear().await?;
+        self.announce(Invalidation::All).await;
+        Ok(removed)
     }
 
     /// Removes every entry of `kind` (all schema versions and generations) written before this
@@ -251,6 +357,7 @@ impl Cache {
             prefixes.push(tagged);
         }
         let mut removed = 0;
+        let announced = prefixes.clone();
         for prefix in prefixes {
             if let Some(l1) = &self.inner.l1 {
                 l1.remove_prefix(&prefix);
@@ -281,6 +388,9 @@ impl Cache {
             }
         }
         self.inner.stats.kind(kind).deletes(removed);
+        for prefix in announced {
+            self.announce(Invalidation::Prefix(prefix)).await;
+        }
         Ok(removed)
     }
 
@@ -289,7 +399,10 @@ impl Cache {
         if let Some(l1) = &self.inner.l1 {
             l1.remove_str(key).await;
         }
-        Ok(self.inner.backend.delete(key).await?)
+        let existed = self.inner.backend.delete(key).await?;
+        self.announce(Invalidation::Keys(vec![key.to_owned()]))
+            .await;
+        Ok(existed)
     }
 
     /// Statistics so far.

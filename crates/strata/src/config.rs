@@ -27,6 +27,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "backend",
     "breaker",
     "admin_token",
+    "bus",
 ];
 
 /// The original layer's timeouts per kind, the defaults of the TTL table.
@@ -85,6 +86,9 @@ pub struct CacheConfig {
     pub breaker: BreakerSettings,
     /// The monitoring admin token (used by the HTTP layer; `STRATA_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
+    /// Keep the in-process tiers of instances sharing Redis in sync over Redis pub/sub
+    /// (default true; only with a Redis backend).
+    pub bus: bool,
 }
 
 /// Settings of the in-process tier.
@@ -216,6 +220,7 @@ impl Default for CacheConfig {
             backend: BackendSettings::default(),
             breaker: BreakerSettings::default(),
             admin_token: None,
+            bus: true,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use strata_backend::Invalidation;
 use strata_keys::Key;
 use strata_stats::Tier;
 
@@ -134,17 +135,27 @@ impl<T: CacheValue> KindCache<T> {
     /// returned (the in-process copy is written anyway).
     pub async fn set(&self, id: impl Display, value: T) -> Result<(), Error> {
         let key = self.key(id)?;
-        self.cache
+        let r = self
+            .cache
             .store(&self.ctx, &key, Some(Arc::new(value)), self.ctx.ttl)
-            .await
+            .await;
+        self.cache
+            .announce(Invalidation::Keys(vec![key.to_string()]))
+            .await;
+        r
     }
 
     /// Caches a shared value under `id`.
     pub async fn set_arc(&self, id: impl Display, value: Arc<T>) -> Result<(), Error> {
         let key = self.key(id)?;
-        self.cache
+        let r = self
+            .cache
             .store(&self.ctx, &key, Some(value), self.ctx.ttl)
-            .await
+            .await;
+        self.cache
+            .announce(Invalidation::Keys(vec![key.to_string()]))
+            .await;
+        r
     }
 
     /// Removes `id` from both tiers; true if the backend held it.
@@ -159,7 +170,7 @@ impl<T: CacheValue> KindCache<T> {
             l1.remove(key).await;
         }
         self.ctx.stats.deletes(1);
-        match self
+        let r = match self
             .cache
             .l2_call("delete", self.cache.inner.backend.delete(key))
             .await
@@ -167,7 +178,11 @@ impl<T: CacheValue> KindCache<T> {
             Some(Ok(existed)) => Ok(existed),
             Some(Err(e)) => Err(self.cache.l2_failed(&self.ctx, Some(e))),
             None => Err(self.cache.l2_failed(&self.ctx, None)),
-        }
+        };
+        self.cache
+            .announce(Invalidation::Keys(vec![key.to_string()]))
+            .await;
+        r
     }
 
     /// The fresh values under `ids`, in order: L1 first, then one batch read of L2 for the rest.
@@ -253,7 +268,10 @@ impl<T: CacheValue> KindCache<T> {
             .into_iter()
             .map(|(id, v)| Ok((self.key(id)?, Arc::new(v))))
             .collect::<Result<Vec<_>, Error>>()?;
-        self.cache.store_many(&self.ctx, items, self.ctx.ttl).await
+        let keys: Vec<String> = items.iter().map(|(k, _)| k.to_string()).collect();
+        let r = self.cache.store_many(&self.ctx, items, self.ctx.ttl).await;
+        self.cache.announce(Invalidation::Keys(keys)).await;
+        r
     }
 
     /// The value under `id`; on a miss, `loader` runs once for all concurrent callers of this

@@ -52,7 +52,7 @@ mod tiers;
 
 pub use breaker::BreakerState;
 pub use builder::CacheBuilder;
-pub use cache::Cache;
+pub use cache::{BusStats, Cache};
 pub use cacheable::{CacheValue, Cacheable};
 pub use config::{BackendSettings, BreakerSettings, CacheConfig, DEFAULT_KIND_TTLS, L1Settings};
 pub use error::{Error, LoadError};
@@ -60,7 +60,8 @@ pub use kind::KindCache;
 pub use options::LoadOptions;
 
 pub use strata_backend::{
-    Backend, BackendError, BackendInfo, ErrorKind, KeyTtl, MemoryBackend, MemoryConfig, SetEntry,
+    Backend, BackendError, BackendInfo, Bus, BusEvent, BusMessage, ErrorKind, InProcessBus,
+    Invalidation, KeyTtl, MemoryBackend, MemoryConfig, SetEntry,
 };
 pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec};
 pub use strata_eviction::{EvictionPolicy, Limits};
@@ -68,7 +69,7 @@ pub use strata_keys::{Key, KeyId, KeyParts, KeySpace};
 #[cfg(feature = "macros")]
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]
-pub use strata_redis::{RedisBackend, RedisConfig, redact_url};
+pub use strata_redis::{RedisBackend, RedisBus, RedisConfig, redact_url};
 pub use strata_stats::{KindSnapshot, StatsSnapshot, Tier};
 
 #[doc(hidden)]

@@ -1,0 +1,134 @@
+//! The invalidation bus: how instances sharing a backend tell each other to drop L1 entries.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::error::{BackendError, BackendResult};
+
+/// What to drop from the other instances' in-process tiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Invalidation {
+    /// These keys.
+    Keys(Vec<String>),
+    /// Every key starting with this prefix (a kind).
+    Prefix(String),
+    /// Everything.
+    All,
+}
+
+/// A message on the bus: an invalidation and the instance it came from (instances ignore their
+/// own messages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct BusMessage {
+    /// The publishing instance's id.
+    pub origin: u64,
+    /// What to drop.
+    pub invalidation: Invalidation,
+}
+
+impl BusMessage {
+    /// A message from `origin`.
+    pub fn new(origin: u64, invalidation: Invalidation) -> Self {
+        Self {
+            origin,
+            invalidation,
+        }
+    }
+
+    /// The wire form (JSON: small, and readable with `redis-cli SUBSCRIBE`).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses the wire form; `None` for anything else (foreign publishers are ignored).
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BusEvent {
+    /// A message (possibly this instance's own: compare `origin`).
+    Message(BusMessage),
+    /// Messages may have been missed (the subscription dropped, or the subscriber lagged): flush
+    /// everything that could be stale. Sent again after each reconnection.
+    Reset,
+}
+
+/// Publishes invalidations and delivers them to every subscribed instance.
+#[async_trait]
+pub trait Bus: Debug + Send + Sync + 'static {
+    /// A short name ("in-process", "redis").
+    fn name(&self) -> &'static str;
+
+    /// Sends `message` to every subscriber (including the sender's own).
+    async fn publish(&self, message: &BusMessage) -> BackendResult<()>;
+
+    /// A new subscription; events arrive until the bus is dropped.
+    fn subscribe(&self) -> mpsc::Receiver<BusEvent>;
+}
+
+/// A bus inside one process (tests, several caches in one binary).
+#[derive(Debug, Clone)]
+pub struct InProcessBus {
+    sender: broadcast::Sender<BusMessage>,
+}
+
+impl Default for InProcessBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InProcessBus {
+    /// A bus buffering up to 1,024 messages per slow subscriber (beyond: a `Reset`).
+    pub fn new() -> Self {
+        Self {
+            sender: broadcast::channel(1024).0,
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    fn name(&self) -> &'static str {
+        "in-process"
+    }
+
+    async fn publish(&self, message: &BusMessage) -> BackendResult<()> {
+        // No subscriber is not an error.
+        let _ = self.sender.send(message.clone());
+        Ok(())
+    }
+
+    fn subscribe(&self) -> mpsc::Receiver<BusEvent> {
+        let mut rx = self.sender.subscribe();
+        let (tx, out) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                let event = match rx.recv().await {
+                    Ok(m) => BusEvent::Message(m),
+                    Err(broadcast::error::RecvError::Lagged(_)) => BusEvent::Reset,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+        out
+    }
+}
+
+/// A publish failure as a backend error.
+pub fn bus_error(bus: &str, e: impl std::fmt::Display) -> BackendError {
+    BackendError::new(crate::ErrorKind::Connection, format!("{bus} bus: {e}"))
+}
