@@ -113,19 +113,19 @@ pub async fn set_overwrites(fx: &dyn Fixture) {
 /// Entries vanish after their TTL, and `ttl` reports what remains.
 pub async fn entries_expire_after_their_ttl(fx: &dyn Fixture) {
     let b = fx.backend("conf:expiry:").await;
-    b.set("conf:expiry:short", "v".into(), Duration::from_millis(300))
+    b.set("conf:expiry:short", "v".into(), Duration::from_millis(1000))
         .await
         .unwrap();
     b.set("conf:expiry:long", "v".into(), LONG).await.unwrap();
     assert!(b.get("conf:expiry:short").await.unwrap().is_some());
     match b.ttl("conf:expiry:short").await.unwrap() {
         KeyTtl::Expires(d) => assert!(
-            d <= Duration::from_millis(300) && d > Duration::ZERO,
+            d <= Duration::from_millis(1000) && d > Duration::ZERO,
             "{d:?}"
         ),
         other => panic!("expected a TTL, got {other:?}"),
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(b.get("conf:expiry:short").await.unwrap(), None);
     assert_eq!(b.ttl("conf:expiry:short").await.unwrap(), KeyTtl::Missing);
     assert!(b.get("conf:expiry:long").await.unwrap().is_some());

@@ -166,7 +166,7 @@ async fn refresh_ahead_reloads_before_expiry() {
     let jobs = cache
         .kind::<u32>("job")
         .unwrap()
-        .with_ttl(Duration::from_millis(400));
+        .with_ttl(Duration::from_secs(4));
     let opts = LoadOptions::new().refresh_ahead(0.5);
     let v = jobs
         .get_or_load_with(1, &opts, || async { Ok::<_, String>(1) })
@@ -178,7 +178,7 @@ async fn refresh_ahead_reloads_before_expiry() {
         .await
         .unwrap();
     assert_eq!(*v, 1, "young values are served");
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let v = jobs
         .get_or_load_with(1, &opts, || async { Ok::<_, String>(3) })
         .await
