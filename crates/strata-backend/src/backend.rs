@@ -72,6 +72,37 @@ pub trait Backend: Debug + Send + Sync + 'static {
         Err(BackendError::unsupported(self.name(), "delete_if_equals"))
     }
 
+    /// Takes the load lease of `key` for `ttl` if nobody holds it; true if taken.
+    ///
+    /// Leases make loads safe against concurrent invalidation: `set`, `set_many`, `delete` and
+    /// `delete_many` of a key also drop its lease, so a load that began before an invalidation
+    /// cannot store its (older) value afterwards through [`set_under_lease`](Self::set_under_lease).
+    /// Other processes seeing a held lease can wait for the holder's value (cross-process single
+    /// flight). The lease lives under [`lease_key`](crate::lease_key)`(key)`.
+    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
+        let _ = (key, token, ttl);
+        Err(BackendError::unsupported(self.name(), "acquire_lease"))
+    }
+
+    /// Stores `value` only if `token` still holds the lease of `key` (nothing invalidated the
+    /// key since it was acquired), and releases the lease; true if stored. Atomic.
+    async fn set_under_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> BackendResult<bool> {
+        let _ = (key, token, value, ttl);
+        Err(BackendError::unsupported(self.name(), "set_under_lease"))
+    }
+
+    /// Gives the lease of `key` up if `token` holds it (after a failed load).
+    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
+        let _ = (key, token);
+        Err(BackendError::unsupported(self.name(), "release_lease"))
+    }
+
     /// Removes every key in this backend's namespace, and nothing else; returns how many.
     ///
     /// Never flushes the whole server and never blocks it (Redis: SCAN + UNLINK in batches).

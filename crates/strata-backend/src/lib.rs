@@ -48,7 +48,9 @@ pub use bus::{Bus, BusEvent, BusMessage, InProcessBus, Invalidation, bus_error};
 pub use error::{BackendError, BackendResult, ErrorKind};
 pub use memory::{DEFAULT_MEMORY_MAX_BYTES, MemoryBackend, MemoryConfig};
 pub use types::{BackendInfo, Capabilities, KeyTtl, ScanPage, SetEntry};
-pub use validate::{DEFAULT_MAX_VALUE_BYTES, MAX_KEY_LEN, check_key, check_namespace, check_set};
+pub use validate::{
+    DEFAULT_MAX_VALUE_BYTES, MAX_KEY_LEN, check_key, check_namespace, check_set, lease_key,
+};
 
 pub use async_trait::async_trait;
 pub use bytes::Bytes;

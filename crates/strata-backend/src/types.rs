@@ -62,6 +62,8 @@ pub struct Capabilities {
     /// Every operation ends within the backend's own timeout (or does no I/O), so callers need
     /// not wrap calls in timers of their own.
     pub bounded: bool,
+    /// Load leases (`acquire_lease`, `set_under_lease`, `release_lease`) are implemented.
+    pub leases: bool,
 }
 
 impl Capabilities {
@@ -80,6 +82,12 @@ impl Capabilities {
     /// Sets [`shared`](Self::shared).
     pub fn with_shared(mut self, yes: bool) -> Self {
         self.shared = yes;
+        self
+    }
+
+    /// Sets [`leases`](Self::leases).
+    pub fn with_leases(mut self, yes: bool) -> Self {
+        self.leases = yes;
         self
     }
 

@@ -51,6 +51,12 @@ pub fn check_set(
     Ok(())
 }
 
+/// The key under which the load lease of `key` lives. `#` never ends a key built by
+/// strata-keys (plain ids escape it; hashed ids are `#` + hex), so lease keys cannot collide.
+pub fn lease_key(key: &str) -> String {
+    format!("{key}#lease")
+}
+
 /// Checks a namespace: non-empty, so that `clear` can never mean "everything".
 pub fn check_namespace(namespace: &str) -> BackendResult<()> {
     if namespace.is_empty() {

@@ -10,7 +10,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, RedisResult, Script};
 use strata_backend::{
     Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, ScanPage,
-    SetEntry, check_key, check_namespace, check_set,
+    SetEntry, check_key, check_namespace, check_set, lease_key,
 };
 
 use crate::config::RedisConfig;
@@ -21,6 +21,16 @@ use crate::info::parse_info;
 const DELETE_IF_EQUALS: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
+/// Stores ARGV[2] under KEYS[1] for ARGV[3] ms only while KEYS[2] (the lease) holds ARGV[1].
+const SET_UNDER_LEASE: &str = r"
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('DEL', KEYS[2])
+  return 1
 end
 return 0
 ";
@@ -39,6 +49,7 @@ pub struct RedisBackend {
     conn: ConnectionManager,
     config: Arc<RedisConfig>,
     delete_if_equals: Arc<Script>,
+    set_under_lease: Arc<Script>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -123,6 +134,7 @@ impl RedisBackend {
             conn,
             config: Arc::new(config),
             delete_if_equals: Arc::new(Script::new(DELETE_IF_EQUALS)),
+            set_under_lease: Arc::new(Script::new(SET_UNDER_LEASE)),
         }
     }
 
@@ -160,6 +172,25 @@ impl RedisBackend {
             n += self
                 .run("UNLINK", cmd.query_async::<u64>(&mut conn))
                 .await?;
+        }
+        Ok(n)
+    }
+
+    /// Deletes keys and their leases (leases first, in one transaction), counting the keys.
+    async fn unlink_with_leases(&self, keys: &[&str]) -> BackendResult<u64> {
+        let mut n = 0;
+        for chunk in keys.chunks(BATCH) {
+            let leases: Vec<String> = chunk.iter().map(|k| lease_key(k)).collect();
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .cmd("UNLINK")
+                .arg(&leases)
+                .ignore()
+                .cmd("UNLINK")
+                .arg(chunk);
+            let mut conn = self.conn.clone();
+            let (removed,): (u64,) = self.run("UNLINK", pipe.query_async(&mut conn)).await?;
+            n += removed;
         }
         Ok(n)
     }
@@ -216,6 +247,7 @@ impl Backend for RedisBackend {
             .with_shared(true)
             .with_distributed(true)
             .with_bounded(true)
+            .with_leases(true)
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
@@ -242,10 +274,20 @@ impl Backend for RedisBackend {
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
         check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        // The write supersedes any load in flight: drop its lease in the same transaction.
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("UNLINK")
+            .arg(lease_key(key))
+            .ignore()
+            .cmd("SET")
+            .arg(key)
+            .arg(value.as_ref())
+            .arg("PX")
+            .arg(ms(ttl))
+            .ignore();
         let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key).arg(value.as_ref()).arg("PX").arg(ms(ttl));
-        self.run("SET", cmd.query_async::<()>(&mut conn)).await
+        self.run("SET", pipe.query_async::<()>(&mut conn)).await
     }
 
     async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
@@ -254,7 +296,9 @@ impl Backend for RedisBackend {
         }
         for chunk in entries.chunks(BATCH) {
             let mut pipe = redis::pipe();
+            pipe.atomic();
             for e in chunk {
+                pipe.cmd("UNLINK").arg(lease_key(&e.key)).ignore();
                 pipe.cmd("SET")
                     .arg(&e.key)
                     .arg(e.value.as_ref())
@@ -271,12 +315,59 @@ impl Backend for RedisBackend {
 
     async fn delete(&self, key: &str) -> BackendResult<bool> {
         check_key(key)?;
-        Ok(self.unlink(&[key]).await? > 0)
+        Ok(self.unlink_with_leases(&[key]).await? > 0)
     }
 
     async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
         keys.iter().try_for_each(|k| check_key(k))?;
-        self.unlink(keys).await
+        self.unlink_with_leases(keys).await
+    }
+
+    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
+        check_set(key, 0, ttl, usize::MAX)?;
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(lease_key(key))
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms(ttl));
+        let reply: Option<String> = self
+            .run("SET NX (lease)", cmd.query_async(&mut conn))
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    async fn set_under_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> BackendResult<bool> {
+        check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        let mut conn = self.conn.clone();
+        let mut invocation = self.set_under_lease.key(key);
+        invocation
+            .key(lease_key(key))
+            .arg(token)
+            .arg(value.as_ref())
+            .arg(ms(ttl));
+        let n: u64 = self
+            .run("set_under_lease script", invocation.invoke_async(&mut conn))
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let mut invocation = self.delete_if_equals.key(lease_key(key));
+        invocation.arg(token);
+        let _: u64 = self
+            .run("release lease", invocation.invoke_async(&mut conn))
+            .await?;
+        Ok(())
     }
 
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {

@@ -374,6 +374,79 @@ pub async fn memory_usage_of_keys(fx: &dyn Fixture) {
     assert_eq!(b.memory_usage("conf:mem:missing").await.unwrap(), None);
 }
 
+/// Leases: one holder at a time; a store under the lease succeeds only while nothing
+/// invalidated the key (set, delete) since the lease was taken.
+pub async fn leases_guard_stores_against_invalidation(fx: &dyn Fixture) {
+    let b = fx.backend("conf:lease:").await;
+    if !b.capabilities().leases {
+        let err = b
+            .acquire_lease("conf:lease:k", "t", LONG)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        return;
+    }
+    let k = "conf:lease:k";
+    assert!(b.acquire_lease(k, "a", LONG).await.unwrap());
+    assert!(
+        !b.acquire_lease(k, "b", LONG).await.unwrap(),
+        "one holder at a time"
+    );
+    assert!(
+        !b.set_under_lease(k, "b", "from b".into(), LONG)
+            .await
+            .unwrap(),
+        "not b's lease"
+    );
+    assert!(
+        b.set_under_lease(k, "a", "from a".into(), LONG)
+            .await
+            .unwrap()
+    );
+    assert_eq!(b.get(k).await.unwrap().as_deref(), Some(&b"from a"[..]));
+    assert!(
+        !b.set_under_lease(k, "a", "again".into(), LONG)
+            .await
+            .unwrap(),
+        "the store released the lease"
+    );
+
+    // An invalidation between acquire and store wins.
+    assert!(b.acquire_lease(k, "c", LONG).await.unwrap());
+    assert!(b.delete(k).await.unwrap());
+    assert!(
+        !b.set_under_lease(k, "c", "stale".into(), LONG)
+            .await
+            .unwrap()
+    );
+    assert_eq!(b.get(k).await.unwrap(), None);
+    // So does a direct write.
+    assert!(b.acquire_lease(k, "d", LONG).await.unwrap());
+    b.set(k, "fresh".into(), LONG).await.unwrap();
+    assert!(
+        !b.set_under_lease(k, "d", "stale".into(), LONG)
+            .await
+            .unwrap()
+    );
+    assert_eq!(b.get(k).await.unwrap().as_deref(), Some(&b"fresh"[..]));
+    // A released lease can be taken again; someone else's release does nothing.
+    assert!(b.acquire_lease(k, "e", LONG).await.unwrap());
+    b.release_lease(k, "not-e").await.unwrap();
+    assert!(!b.acquire_lease(k, "f", LONG).await.unwrap());
+    b.release_lease(k, "e").await.unwrap();
+    assert!(
+        b.acquire_lease(k, "f", Duration::from_millis(200))
+            .await
+            .unwrap()
+    );
+    // Leases expire.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        b.acquire_lease(k, "g", LONG).await.unwrap(),
+        "an expired lease is free"
+    );
+}
+
 /// `ping` answers and `info` names the backend.
 pub async fn ping_and_info(fx: &dyn Fixture) {
     let b = fx.backend("conf:info:").await;
@@ -412,6 +485,7 @@ macro_rules! backend_conformance {
             scan_lists_exactly_the_prefix,
             concurrent_access_is_consistent,
             memory_usage_of_keys,
+            leases_guard_stores_against_invalidation,
             ping_and_info,
         );
     };

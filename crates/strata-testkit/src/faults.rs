@@ -295,6 +295,27 @@ impl<B: Backend> Backend for FaultyBackend<B> {
         self.inner.scan(prefix, cursor, count).await
     }
 
+    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
+        self.faults.before(Operation::Set).await?;
+        self.inner.acquire_lease(key, token, ttl).await
+    }
+
+    async fn set_under_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> BackendResult<bool> {
+        self.faults.before(Operation::Set).await?;
+        self.inner.set_under_lease(key, token, value, ttl).await
+    }
+
+    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
+        self.faults.before(Operation::Delete).await?;
+        self.inner.release_lease(key, token).await
+    }
+
     async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
         self.faults.before(Operation::Info).await?;
         self.inner.memory_usage(key).await

@@ -66,6 +66,8 @@ struct State {
     evictor: Evictor<Arc<str>>,
     evictions: u64,
     expirations: u64,
+    /// Load leases: key -> (token, expiry in ms). Not counted against the limits.
+    leases: HashMap<String, (String, u64)>,
 }
 
 impl State {
@@ -116,6 +118,7 @@ impl MemoryBackend {
                     evictor,
                     evictions: 0,
                     expirations: 0,
+                    leases: HashMap::new(),
                 }),
             }),
         })
@@ -195,6 +198,7 @@ impl Backend for MemoryBackend {
             .with_scan(true)
             .with_delete_if_equals(true)
             .with_bounded(true)
+            .with_leases(true)
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
@@ -220,6 +224,7 @@ impl Backend for MemoryBackend {
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         Self::purge_expired(&mut state, now);
+        state.leases.remove(key);
         self.insert(&mut state, key, value, ttl, now)
     }
 
@@ -237,6 +242,7 @@ impl Backend for MemoryBackend {
         let mut state = self.shared.state.lock();
         Self::purge_expired(&mut state, now);
         for e in entries {
+            state.leases.remove(&e.key);
             self.insert(&mut state, &e.key, e.value, e.ttl, now)?;
         }
         Ok(())
@@ -248,6 +254,7 @@ impl Backend for MemoryBackend {
         let mut state = self.shared.state.lock();
         let existed = state.live(key, now).is_some();
         state.remove(key);
+        state.leases.remove(key);
         Ok(existed)
     }
 
@@ -259,8 +266,55 @@ impl Backend for MemoryBackend {
         for key in keys {
             n += u64::from(state.live(key, now).is_some());
             state.remove(key);
+            state.leases.remove(*key);
         }
         Ok(n)
+    }
+
+    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
+        check_set(key, 0, ttl, usize::MAX)?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        if state.leases.get(key).is_some_and(|(_, until)| *until > now) {
+            return Ok(false);
+        }
+        let until = now.saturating_add(Self::ttl_ms(ttl));
+        state
+            .leases
+            .insert(key.to_owned(), (token.to_owned(), until));
+        Ok(true)
+    }
+
+    async fn set_under_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> BackendResult<bool> {
+        check_set(key, value.len(), ttl, self.shared.config.max_value_bytes)?;
+        let now = self.now_ms();
+        let mut state = self.shared.state.lock();
+        let held = state
+            .leases
+            .get(key)
+            .is_some_and(|(t, until)| t == token && *until > now);
+        if !held {
+            return Ok(false);
+        }
+        state.leases.remove(key);
+        Self::purge_expired(&mut state, now);
+        self.insert(&mut state, key, value, ttl, now)?;
+        Ok(true)
+    }
+
+    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
+        check_key(key)?;
+        let mut state = self.shared.state.lock();
+        if state.leases.get(key).is_some_and(|(t, _)| t == token) {
+            state.leases.remove(key);
+        }
+        Ok(())
     }
 
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
@@ -286,6 +340,7 @@ impl Backend for MemoryBackend {
         for k in &doomed {
             state.remove(k);
         }
+        state.leases.retain(|k, _| !k.starts_with(ns));
         Ok(doomed.len() as u64)
     }
 
