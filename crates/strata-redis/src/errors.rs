@@ -9,7 +9,7 @@ pub(crate) fn map_err(operation: &str, e: redis::RedisError) -> BackendError {
         ErrorKind::Timeout
     } else if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() {
         ErrorKind::Connection
-    } else if e.code() == Some("OOM") {
+    } else if is_oom(&e) {
         ErrorKind::OutOfMemory
     } else {
         match e.kind() {
@@ -25,4 +25,13 @@ pub(crate) fn map_err(operation: &str, e: redis::RedisError) -> BackendError {
         }
     };
     BackendError::new(kind, format!("redis {operation} failed")).with_source(e)
+}
+
+/// Whether the server refused for lack of memory, also inside an aborted transaction or a
+/// pipeline.
+fn is_oom(e: &redis::RedisError) -> bool {
+    e.code() == Some("OOM")
+        || e.clone()
+            .into_server_errors()
+            .is_some_and(|errs| errs.iter().any(|(_, se)| se.code() == "OOM"))
 }

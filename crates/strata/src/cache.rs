@@ -163,15 +163,23 @@ impl Cache {
                         match m.invalidation {
                             Invalidation::Keys(keys) => {
                                 for k in keys {
+                                    inner.flights.poison(&k);
                                     l1.remove_str(&k).await;
                                 }
                             }
-                            Invalidation::Prefix(p) => l1.remove_prefix(&p),
-                            _ => l1.clear(),
+                            Invalidation::Prefix(p) => {
+                                inner.flights.poison_prefix(&p);
+                                l1.remove_prefix(&p);
+                            }
+                            _ => {
+                                inner.flights.poison_all();
+                                l1.clear();
+                            }
                         }
                         inner.bus_counters.applied.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {
+                        inner.flights.poison_all();
                         l1.clear();
                         inner.bus_counters.resets.fetch_add(1, Ordering::Relaxed);
                     }
@@ -303,6 +311,7 @@ impl Cache {
 
     /// [`clear`](Self::clear) page by page, calling `progress(removed)` after each page.
     pub async fn clear_with_progress(&self, progress: impl Fn(u64)) -> Result<u64, Error> {
+        self.inner.flights.poison_all();
         if let Some(l1) = &self.inner.l1 {
             l1.clear();
         }
@@ -326,6 +335,7 @@ impl Cache {
 
     /// Removes every entry of this cache's prefix from both tiers (never other prefixes).
     pub async fn clear(&self) -> Result<u64, Error> {
+        self.inner.flights.poison_all();
         if let Some(l1) = &self.inner.l1 {
             l1.clear();
         }
@@ -358,6 +368,9 @@ impl Cache {
         }
         let mut removed = 0;
         let announced = prefixes.clone();
+        for prefix in &prefixes {
+            self.inner.flights.poison_prefix(prefix);
+        }
         for prefix in prefixes {
             if let Some(l1) = &self.inner.l1 {
                 l1.remove_prefix(&prefix);
@@ -396,6 +409,7 @@ impl Cache {
 
     /// Removes one entry by its full key from both tiers; true if the backend held it.
     pub async fn delete_key(&self, key: &str) -> Result<bool, Error> {
+        self.inner.flights.poison(key);
         if let Some(l1) = &self.inner.l1 {
             l1.remove_str(key).await;
         }

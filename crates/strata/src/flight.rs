@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -28,6 +29,19 @@ pub(crate) type FlightOutcome = Result<ErasedValue, FlightError>;
 #[derive(Default)]
 pub(crate) struct Flight {
     pub(crate) cell: OnceCell<FlightOutcome>,
+    /// Set when the key is invalidated during the load: its value must not be installed.
+    poisoned: AtomicBool,
+}
+
+impl Flight {
+    /// Whether the key was invalidated since this load began.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
 }
 
 /// The loads in progress, by key.
@@ -45,6 +59,32 @@ impl Flights {
     /// Whether a load of `key` is in progress.
     pub(crate) fn in_progress(&self, key: &Key) -> bool {
         self.map.lock().contains_key(key)
+    }
+
+    /// Marks the load of `key` (if any) as overtaken by an invalidation, and lets later callers
+    /// start a fresh load instead of joining it.
+    pub(crate) fn poison(&self, key: &str) {
+        if let Some(f) = self.map.lock().remove(key) {
+            f.poison();
+        }
+    }
+
+    /// [`poison`](Self::poison) for every key starting with `prefix`.
+    pub(crate) fn poison_prefix(&self, prefix: &str) {
+        self.map.lock().retain(|k, f| {
+            let hit = k.as_str().starts_with(prefix);
+            if hit {
+                f.poison();
+            }
+            !hit
+        });
+    }
+
+    /// [`poison`](Self::poison) for every key.
+    pub(crate) fn poison_all(&self) {
+        for (_, f) in self.map.lock().drain() {
+            f.poison();
+        }
     }
 
     /// Forgets `flight` (only if it is still the one registered for `key`).

@@ -12,9 +12,10 @@ use strata_stats::Tier;
 use crate::cache::{Cache, KindCtx, TypeMarker, now_ms};
 use crate::cacheable::CacheValue;
 use crate::error::{Error, LoadError};
+use crate::flight::Flight;
 use crate::flight::{ErasedValue, FlightError, FlightOutcome};
 use crate::options::LoadOptions;
-use crate::tiers::{Found, Lookup, Probe};
+use crate::tiers::{Found, LeaseState, Lookup, Probe};
 
 /// The entries of one kind, as values of type `T`. Cheap to clone.
 ///
@@ -135,6 +136,7 @@ impl<T: CacheValue> KindCache<T> {
     /// returned (the in-process copy is written anyway).
     pub async fn set(&self, id: impl Display, value: T) -> Result<(), Error> {
         let key = self.key(id)?;
+        self.cache.inner.flights.poison(&key);
         let r = self
             .cache
             .store(&self.ctx, &key, Some(Arc::new(value)), self.ctx.ttl)
@@ -148,6 +150,7 @@ impl<T: CacheValue> KindCache<T> {
     /// Caches a shared value under `id`.
     pub async fn set_arc(&self, id: impl Display, value: Arc<T>) -> Result<(), Error> {
         let key = self.key(id)?;
+        self.cache.inner.flights.poison(&key);
         let r = self
             .cache
             .store(&self.ctx, &key, Some(value), self.ctx.ttl)
@@ -166,6 +169,7 @@ impl<T: CacheValue> KindCache<T> {
 
     /// [`delete`](Self::delete) by key.
     pub async fn delete_at(&self, key: &Key) -> Result<bool, Error> {
+        self.cache.inner.flights.poison(key);
         if let Some(l1) = &self.cache.inner.l1 {
             l1.remove(key).await;
         }
@@ -269,6 +273,9 @@ impl<T: CacheValue> KindCache<T> {
             .map(|(id, v)| Ok((self.key(id)?, Arc::new(v))))
             .collect::<Result<Vec<_>, Error>>()?;
         let keys: Vec<String> = items.iter().map(|(k, _)| k.to_string()).collect();
+        for key in &keys {
+            self.cache.inner.flights.poison(key);
+        }
         let r = self.cache.store_many(&self.ctx, items, self.ctx.ttl).await;
         self.cache.announce(Invalidation::Keys(keys)).await;
         r
@@ -374,7 +381,7 @@ impl<T: CacheValue> KindCache<T> {
         let outcome: FlightOutcome = flight
             .cell
             .get_or_init(|| async {
-                let outcome = self.lead(key, options, refresh, loader).await;
+                let outcome = self.lead(key, options, refresh, &flight, loader).await;
                 self.cache.inner.flights.finish(key, &flight);
                 outcome
             })
@@ -418,6 +425,7 @@ impl<T: CacheValue> KindCache<T> {
         key: &Key,
         options: &LoadOptions,
         refresh: bool,
+        flight: &Flight,
         loader: F,
     ) -> FlightOutcome
     where
@@ -437,9 +445,28 @@ impl<T: CacheValue> KindCache<T> {
         if !refresh {
             self.ctx.stats.miss();
         }
+        let lease_ttl = options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500);
+        let mut lease = self.cache.take_lease(key, lease_ttl).await;
+        // Another instance may have stored and released between our lookup and our lease.
+        if matches!(lease, LeaseState::Held(_)) && !refresh {
+            if let Some(found) = self.fresh_in_l2(key).await {
+                self.cache.release_lease(key, &lease).await;
+                return Ok(erase(found.value));
+            }
+        }
+        if let (LeaseState::HeldElsewhere, Some(bound)) = (&lease, options.wait_for_other_instances)
+        {
+            match self.wait_for_other_instance(key, bound, lease_ttl).await {
+                Waited::Value(found) => return Ok(erase(found.value)),
+                Waited::Lease(state) => lease = state,
+            }
+        }
         let start = Instant::now();
         let result = self.run_loader(options, stale.is_some(), loader).await;
         let elapsed = start.elapsed();
+        if !matches!(result, Ok(Ok(_))) {
+            self.cache.release_lease(key, &lease).await;
+        }
         match result {
             Ok(Ok(value)) => {
                 self.ctx.stats.load(true, elapsed);
@@ -450,9 +477,15 @@ impl<T: CacheValue> KindCache<T> {
                 };
                 if let Some(ttl) = ttl {
                     // Best effort: a failed write leaves the value uncached, the caller served.
-                    if let Err(e) = self.cache.store(&self.ctx, key, value.clone(), ttl).await {
+                    if let Err(e) = self
+                        .cache
+                        .store_loaded(&self.ctx, key, value.clone(), ttl, &lease, flight)
+                        .await
+                    {
                         tracing::debug!(%key, error = %e, "could not cache a loaded value");
                     }
+                } else {
+                    self.cache.release_lease(key, &lease).await;
                 }
                 Ok(erase(value))
             }
@@ -470,6 +503,49 @@ impl<T: CacheValue> KindCache<T> {
                 Ok(erase(stale.and_then(|s| s.value)))
             }
         }
+    }
+
+    /// A fresh value in L2 (installed in L1 too), if there is one.
+    async fn fresh_in_l2(&self, key: &Key) -> Option<Found<T>> {
+        let Some(Ok(Some(bytes))) = self
+            .cache
+            .l2_call("get", self.cache.inner.backend.get(key))
+            .await
+        else {
+            return None;
+        };
+        let found = self.cache.decode_l2::<T>(&self.ctx, key, &bytes).await?;
+        if found.meta.is_expired(now_ms()) {
+            return None;
+        }
+        self.cache.l1_put(key, &found, bytes.len()).await;
+        Some(found)
+    }
+
+    /// Polls the backend for the value another instance is loading, up to `bound`; takes the
+    /// lease over if the other instance gives it up (or crashed and it expired).
+    async fn wait_for_other_instance(
+        &self,
+        key: &Key,
+        bound: Duration,
+        lease_ttl: Duration,
+    ) -> Waited<T> {
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Some(found) = self.fresh_in_l2(key).await {
+                return Waited::Value(found);
+            }
+            if let state @ LeaseState::Held(_) = self.cache.take_lease(key, lease_ttl).await {
+                // The holder may have stored and released between our read and our lease.
+                if let Some(found) = self.fresh_in_l2(key).await {
+                    self.cache.release_lease(key, &state).await;
+                    return Waited::Value(found);
+                }
+                return Waited::Lease(state);
+            }
+        }
+        Waited::Lease(LeaseState::HeldElsewhere)
     }
 
     /// Serves the stale value instead of `error`, unless fail-safe is off or there is none.
@@ -516,6 +592,17 @@ impl<T: CacheValue> KindCache<T> {
             Some((d, cut)) => tokio::time::timeout(d, fut).await.map_err(|_| cut),
         }
     }
+}
+
+/// How long a load lease lasts when the load has no hard timeout.
+const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// What waiting for another instance's load ended with.
+enum Waited<T> {
+    /// Its value arrived.
+    Value(Found<T>),
+    /// It did not: load here, under this lease.
+    Lease(LeaseState),
 }
 
 /// Why a loader was cut short.

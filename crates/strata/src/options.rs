@@ -23,6 +23,9 @@ pub struct LoadOptions {
     /// Refresh ahead of expiry: once a value has lived this fraction of its TTL (e.g. 0.8), the
     /// next caller reloads it (one caller; the others keep getting the current value).
     pub refresh_ahead: Option<f64>,
+    /// Cross-process single flight: when another instance holds the key's load lease, wait up
+    /// to this long for its value (polling the backend) before loading here.
+    pub wait_for_other_instances: Option<Duration>,
 }
 
 impl LoadOptions {
@@ -58,6 +61,12 @@ impl LoadOptions {
     /// Turns fail-safe stale serving off.
     pub fn no_fail_safe(mut self) -> Self {
         self.no_fail_safe = true;
+        self
+    }
+
+    /// Waits up to `bound` for another instance that is already loading this key.
+    pub fn wait_for_other_instances(mut self, bound: Duration) -> Self {
+        self.wait_for_other_instances = Some(bound);
         self
     }
 

@@ -351,3 +351,110 @@ impl Cache {
         }
     }
 }
+
+/// The load lease a flight leader holds (or why it holds none).
+pub(crate) enum LeaseState {
+    /// We hold it: store through `set_under_lease`.
+    Held(String),
+    /// Another instance holds it: it will store; we only fill our L1.
+    HeldElsewhere,
+    /// The backend has no leases, or could not be asked: store plainly (best effort).
+    Unavailable,
+}
+
+impl Cache {
+    /// Takes the load lease of `key` for a load bounded by `ttl`.
+    pub(crate) async fn take_lease(&self, key: &Key, ttl: Duration) -> LeaseState {
+        if !self.inner.backend.capabilities().leases {
+            return LeaseState::Unavailable;
+        }
+        let token = format!("{:016x}{:016x}", self.inner.instance, rand::random::<u64>());
+        match self
+            .l2_call(
+                "acquire_lease",
+                self.inner.backend.acquire_lease(key, &token, ttl),
+            )
+            .await
+        {
+            Some(Ok(true)) => LeaseState::Held(token),
+            Some(Ok(false)) => LeaseState::HeldElsewhere,
+            _ => LeaseState::Unavailable,
+        }
+    }
+
+    /// Gives a lease back after a failed load (best effort: it expires anyway).
+    pub(crate) async fn release_lease(&self, key: &Key, lease: &LeaseState) {
+        if let LeaseState::Held(token) = lease {
+            let _ = self
+                .l2_call(
+                    "release_lease",
+                    self.inner.backend.release_lease(key, token),
+                )
+                .await;
+        }
+    }
+
+    /// Stores a loaded value unless the key was invalidated while it loaded: in L2 through the
+    /// lease (atomic), in L1 only if the flight was not poisoned (checked before and after the
+    /// insert, so an invalidation racing the insert still wins).
+    pub(crate) async fn store_loaded<T: CacheValue>(
+        &self,
+        ctx: &KindCtx,
+        key: &Key,
+        value: Option<Arc<T>>,
+        ttl: Duration,
+        lease: &LeaseState,
+        flight: &crate::flight::Flight,
+    ) -> Result<(), Error> {
+        let ttl = self.jittered(ttl);
+        let meta = EntryMeta::new(
+            now_ms(),
+            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            ctx.keys.schema(),
+        );
+        let bytes = self.inner.codec.encode(&meta, value.as_deref())?;
+        let len = bytes.len();
+        let physical = ttl + self.inner.config.max_stale;
+        let mut failure = None;
+        match lease {
+            LeaseState::Held(token) => {
+                match self
+                    .l2_call(
+                        "set_under_lease",
+                        self.inner
+                            .backend
+                            .set_under_lease(key, token, bytes, physical),
+                    )
+                    .await
+                {
+                    Some(Ok(true)) => {}
+                    Some(Ok(false)) => {
+                        tracing::debug!(%key, "the key was invalidated during the load; not caching it");
+                        return Ok(());
+                    }
+                    Some(Err(e)) => failure = Some(self.l2_failed(ctx, Some(e))),
+                    None => failure = Some(self.l2_failed(ctx, None)),
+                }
+            }
+            LeaseState::HeldElsewhere => {}
+            LeaseState::Unavailable => match self
+                .l2_call("set", self.inner.backend.set(key, bytes, physical))
+                .await
+            {
+                Some(Ok(())) => {}
+                Some(Err(e)) => failure = Some(self.l2_failed(ctx, Some(e))),
+                None => failure = Some(self.l2_failed(ctx, None)),
+            },
+        }
+        if !flight.is_poisoned() {
+            self.l1_put(key, &Found { value, meta }, len).await;
+            if flight.is_poisoned() {
+                if let Some(l1) = &self.inner.l1 {
+                    l1.remove(key).await;
+                }
+            }
+        }
+        ctx.stats.sets(1);
+        failure.map_or(Ok(()), Err)
+    }
+}
