@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -44,11 +44,31 @@ impl Flight {
     }
 }
 
-/// The loads in progress, by key.
-#[derive(Default)]
+/// Stripes of the per-key invalidation epochs.
+const STRIPES: usize = 1024;
+
+/// The loads in progress, by key, and invalidation epochs: a read of L2 that started before an
+/// invalidation of its key must not fill L1 after it.
 pub(crate) struct Flights {
     map: Mutex<HashMap<Key, Arc<Flight>>>,
+    stripes: Box<[AtomicU64]>,
+    global: AtomicU64,
 }
+
+impl Default for Flights {
+    fn default() -> Self {
+        Self {
+            map: Mutex::default(),
+            stripes: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            global: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The invalidation epoch of a key at some moment: compare two to know whether the key (or
+/// everything, or a prefix) was invalidated in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Epoch(u64, u64);
 
 impl Flights {
     /// The flight for `key`, joined or started.
@@ -61,9 +81,24 @@ impl Flights {
         self.map.lock().contains_key(key)
     }
 
+    fn stripe(&self, key: &str) -> &AtomicU64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        &self.stripes[(h as usize) % STRIPES]
+    }
+
+    /// The current invalidation epoch of `key`.
+    pub(crate) fn epoch(&self, key: &str) -> Epoch {
+        Epoch(
+            self.stripe(key).load(Ordering::Acquire),
+            self.global.load(Ordering::Acquire),
+        )
+    }
+
     /// Marks the load of `key` (if any) as overtaken by an invalidation, and lets later callers
     /// start a fresh load instead of joining it.
     pub(crate) fn poison(&self, key: &str) {
+        self.stripe(key).fetch_add(1, Ordering::AcqRel);
         if let Some(f) = self.map.lock().remove(key) {
             f.poison();
         }
@@ -71,6 +106,7 @@ impl Flights {
 
     /// [`poison`](Self::poison) for every key starting with `prefix`.
     pub(crate) fn poison_prefix(&self, prefix: &str) {
+        self.global.fetch_add(1, Ordering::AcqRel);
         self.map.lock().retain(|k, f| {
             let hit = k.as_str().starts_with(prefix);
             if hit {
@@ -82,6 +118,7 @@ impl Flights {
 
     /// [`poison`](Self::poison) for every key.
     pub(crate) fn poison_all(&self) {
+        self.global.fetch_add(1, Ordering::AcqRel);
         for (_, f) in self.map.lock().drain() {
             f.poison();
         }

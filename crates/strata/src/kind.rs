@@ -219,6 +219,10 @@ impl<T: CacheValue> KindCache<T> {
             return Ok(out);
         }
         let refs: Vec<&str> = missing.iter().map(|i| keys[*i].as_str()).collect();
+        let epochs: Vec<_> = missing
+            .iter()
+            .map(|i| self.cache.inner.flights.epoch(&keys[*i]))
+            .collect();
         let start = Instant::now();
         match self
             .cache
@@ -228,7 +232,7 @@ impl<T: CacheValue> KindCache<T> {
             Some(Ok(values)) => {
                 let per_key =
                     start.elapsed() / u32::try_from(missing.len()).unwrap_or(u32::MAX).max(1);
-                for (i, bytes) in missing.iter().zip(values) {
+                for ((i, bytes), epoch) in missing.iter().zip(values).zip(epochs) {
                     let key = &keys[*i];
                     let found = match bytes {
                         Some(b) => self
@@ -240,7 +244,7 @@ impl<T: CacheValue> KindCache<T> {
                     };
                     match found {
                         Some((f, len)) if !f.meta.is_expired(now) => {
-                            self.cache.l1_put(key, &f, len).await;
+                            self.cache.l1_put_if_unchanged(key, &f, len, epoch).await;
                             self.ctx.stats.hit(Tier::L2, f.meta.age_ms(now), per_key);
                             out[*i] = f.value;
                         }
@@ -507,6 +511,7 @@ impl<T: CacheValue> KindCache<T> {
 
     /// A fresh value in L2 (installed in L1 too), if there is one.
     async fn fresh_in_l2(&self, key: &Key) -> Option<Found<T>> {
+        let epoch = self.cache.inner.flights.epoch(key);
         let Some(Ok(Some(bytes))) = self
             .cache
             .l2_call("get", self.cache.inner.backend.get(key))
@@ -518,7 +523,9 @@ impl<T: CacheValue> KindCache<T> {
         if found.meta.is_expired(now_ms()) {
             return None;
         }
-        self.cache.l1_put(key, &found, bytes.len()).await;
+        self.cache
+            .l1_put_if_unchanged(key, &found, bytes.len(), epoch)
+            .await;
         Some(found)
     }
 

@@ -104,6 +104,27 @@ impl Cache {
         l1.insert(key.clone(), entry).await;
     }
 
+    /// Puts a value read from L2 into L1 unless its key was invalidated since `epoch` (taken
+    /// before the read); checked again after the insert, so a racing invalidation still wins.
+    pub(crate) async fn l1_put_if_unchanged<T: CacheValue>(
+        &self,
+        key: &Key,
+        found: &Found<T>,
+        encoded_len: usize,
+        epoch: crate::flight::Epoch,
+    ) {
+        let flights = &self.inner.flights;
+        if flights.epoch(key) != epoch {
+            return;
+        }
+        self.l1_put(key, found, encoded_len).await;
+        if flights.epoch(key) != epoch {
+            if let Some(l1) = &self.inner.l1 {
+                l1.remove(key).await;
+            }
+        }
+    }
+
     /// Runs a backend call unless the circuit is open, under the operation timeout, and feeds
     /// the breaker. `None` when the circuit is open.
     pub(crate) async fn l2_call<R>(
@@ -236,11 +257,13 @@ impl Cache {
         mut stale: Option<Found<T>>,
     ) -> Result<Lookup<T>, Error> {
         let now = now_ms();
+        let epoch = self.inner.flights.epoch(key);
         let start = Instant::now();
         match self.l2_call("get", self.inner.backend.get(key)).await {
             Some(Ok(Some(bytes))) => {
                 if let Some(found) = self.decode_l2::<T>(ctx, key, &bytes).await {
-                    self.l1_put(key, &found, bytes.len()).await;
+                    self.l1_put_if_unchanged(key, &found, bytes.len(), epoch)
+                        .await;
                     if !found.meta.is_expired(now) {
                         ctx.stats
                             .hit(Tier::L2, found.meta.age_ms(now), start.elapsed());

@@ -1,0 +1,108 @@
+//! A randomized history: two instances with their own L1s share a Redis; writers change a
+//! "database" and invalidate through either instance while readers load through both. After the
+//! writers stop and in-flight work settles, every cached value equals the database.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use strata::{Cache, CacheBuilder, CacheConfig};
+
+const KEYS: u32 = 16;
+const WRITERS: u64 = 2;
+const WRITES_EACH: usize = 1000;
+const READERS: u64 = 4;
+const READS_EACH: usize = 2000;
+
+async fn instance(url: &str) -> Cache {
+    let config = CacheConfig::from_toml_str(&format!(
+        "prefix = \"hist\"\nmetrics = false\njitter = 0.0\noperation_timeout = \"2s\"\n[backend]\nurl = \"{url}\"\n"
+    ))
+    .unwrap();
+    CacheBuilder::from_config(config).build().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_entries_after_a_random_history() {
+    let Some(server) = strata_testkit::redis_or_skip("randomized history") else {
+        return;
+    };
+    let caches = [instance(&server.url()).await, instance(&server.url()).await];
+    tokio::time::sleep(Duration::from_millis(200)).await; // bus subscriptions up
+    let db: Arc<Mutex<HashMap<u32, u64>>> =
+        Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect()));
+
+    let mut tasks = Vec::new();
+    for w in 0..WRITERS {
+        let (db, caches) = (db.clone(), caches.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = SmallRng::seed_from_u64(1000 + w);
+            for _ in 0..WRITES_EACH {
+                let k = rng.random_range(0..KEYS);
+                *db.lock().get_mut(&k).unwrap() += 1;
+                let via = &caches[rng.random_range(0..2)];
+                via.kind::<u64>("item").unwrap().delete(k).await.unwrap();
+                if rng.random_bool(0.3) {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }));
+    }
+    for r in 0..READERS {
+        let (db, caches) = (db.clone(), caches.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut rng = SmallRng::seed_from_u64(2000 + r);
+            for _ in 0..READS_EACH {
+                let k = rng.random_range(0..KEYS);
+                let via = &caches[rng.random_range(0..2)];
+                let pause = rng.random_range(0..3u64);
+                let db = db.clone();
+                via.kind::<u64>("item")
+                    .unwrap()
+                    .get_or_load(k, || async move {
+                        let v = db.lock()[&k];
+                        // Let writers overtake the load now and then.
+                        if pause > 0 {
+                            tokio::time::sleep(Duration::from_micros(200 * pause)).await;
+                        }
+                        Ok::<_, String>(v)
+                    })
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in futures::future::join_all(tasks).await {
+        t.unwrap();
+    }
+    // Let the last bus messages arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut stale = Vec::new();
+    for (i, cache) in caches.iter().enumerate() {
+        let items = cache.kind::<u64>("item").unwrap();
+        for k in 0..KEYS {
+            if let Some(v) = items.get(k).await.unwrap() {
+                let truth = db.lock()[&k];
+                if *v != truth {
+                    stale.push(format!(
+                        "instance {i} key {k}: cached {v}, database {truth}"
+                    ));
+                }
+            }
+        }
+    }
+    let total_ops = WRITERS as usize * WRITES_EACH + READERS as usize * READS_EACH;
+    assert!(total_ops >= 10_000);
+    assert!(
+        stale.is_empty(),
+        "{} stale entries after {total_ops} operations:\n{}",
+        stale.len(),
+        stale.join("\n")
+    );
+    let loads: u64 = caches.iter().map(|c| c.stats().kinds["item"].loads).sum();
+    assert!(loads > 100, "the history exercised loads ({loads})");
+}
