@@ -17,6 +17,14 @@ struct StatsResponse {
     stats: StatsSnapshot,
     memory: Memory,
     breaker: Breaker,
+    bus: Option<BusInfo>,
+}
+
+#[derive(Serialize)]
+struct BusInfo {
+    kind: &'static str,
+    #[serde(flatten)]
+    stats: strata::BusStats,
 }
 
 #[derive(Serialize)]
@@ -92,6 +100,10 @@ pub(crate) async fn handler(
             state: cache.breaker_state(),
             openings: cache.breaker_openings(),
         },
+        bus: cache.bus().map(|b| BusInfo {
+            kind: b.name(),
+            stats: cache.bus_stats(),
+        }),
     };
     serde_json::to_value(resp).map(Json).map_err(|e| {
         ApiError::new(
