@@ -1,10 +1,11 @@
-//! Project automation: `cargo xtask ci | test | bench | demo-load`.
+//! Project automation: `cargo xtask ci | test | bench | demo-load | bus-latency`.
 //!
 //! `ci` runs exactly the gates of `.ci/run` (fmt, clippy, tests, doc tests, docs), so "it
 //! passed locally" means something; `bench` runs the criterion benches and writes a summary of
 //! ratios against the peers measured in the same run.
 
 mod bench;
+mod bus_latency;
 mod demo_load;
 
 use std::process::{Command, ExitCode};
@@ -39,6 +40,13 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Two demo processes sharing a spawned redis-server: time for an invalidation through one to
+    /// reach the other's L1 (p50/p99 over the trials), written to target/strata-bench/bus-latency.md.
+    BusLatency {
+        /// Number of trials.
+        #[arg(long, default_value_t = 1000)]
+        trials: usize,
+    },
     Bench {
         /// Shorter warm-up and measurement (about a third of the time).
         #[arg(long)]
@@ -63,6 +71,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Ci => ci(),
         Cmd::Test => cargo(&["test", "--workspace"], &[]),
         Cmd::Bench { quick, filter } => bench::run(quick, filter.as_deref()),
+        Cmd::BusLatency { trials } => bus_latency::run(trials),
         Cmd::DemoLoad {
             requests,
             concurrency,
