@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "strata", version, about)]
 pub(crate) struct Cli {
-    /// Redis URL (redis://[user:password@]host:port/db).
+    /// Redis URL (`redis://[user:password@]host:port/db`).
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     redis: Option<String>,
     /// Key prefix of the cache.
