@@ -429,6 +429,12 @@ impl Cache {
         lease: &LeaseState,
         flight: &crate::flight::Flight,
     ) -> Result<(), Error> {
+        // Invalidated locally while loading (this covers kind and full clears too, which have no
+        // per-key lease to drop on every backend): store nothing.
+        if flight.is_poisoned() {
+            self.release_lease(key, lease).await;
+            return Ok(());
+        }
         let ttl = self.jittered(ttl);
         let meta = EntryMeta::new(
             now_ms(),

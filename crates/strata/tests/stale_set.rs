@@ -174,3 +174,27 @@ async fn a_crashed_lease_holder_blocks_no_one_beyond_the_lease() {
         "and stored under its own lease"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_clear_during_a_load_also_wins() {
+    let (cache, backend) = common::memory_cache().await;
+    let jobs = cache.kind::<u32>("job").unwrap();
+    let (started, resume) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let load = {
+        let (jobs, started, resume) = (jobs.clone(), started.clone(), resume.clone());
+        tokio::spawn(async move {
+            jobs.get_or_load(4, || async move {
+                started.notify_one();
+                resume.notified().await;
+                Ok::<_, String>(1)
+            })
+            .await
+        })
+    };
+    started.notified().await;
+    cache.clear_kind("job").await.unwrap();
+    resume.notify_one();
+    load.await.unwrap().unwrap();
+    assert_eq!(jobs.get(4).await.unwrap(), None);
+    assert_eq!(backend.get(&jobs.key(4).unwrap()).await.unwrap(), None);
+}
