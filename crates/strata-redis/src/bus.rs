@@ -16,10 +16,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Invalidations over Redis pub/sub on the channel `{namespace}__strata_bus`.
 ///
-/// Each subscription runs on a connection of its own. When it drops, the subscriber gets
-/// [`BusEvent::Reset`] at once (it may miss messages: flush), and again after resubscribing
-/// (with exponential backoff, 100 ms to 5 s), so a Redis restart costs one L1 flush, never a
-/// stale entry.
+/// Each subscription runs on a connection of its own. Once subscribed (at start and after each
+/// reconnection, with backoff from 100 ms to 5 s) the subscriber gets [`BusEvent::Reset`], since
+/// anything published before was missed; when the connection drops it gets one at once. So a
+/// Redis restart costs L1 flushes, never a stale entry.
 #[derive(Clone)]
 pub struct RedisBus {
     client: redis::Client,
@@ -87,7 +87,6 @@ impl Bus for RedisBus {
         let (client, channel, timeout) = (self.client.clone(), self.channel.clone(), self.timeout);
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
-            let mut first = true;
             while !tx.is_closed() {
                 let connected = tokio::time::timeout(timeout.max(Duration::from_secs(1)), async {
                     let mut ps = client.get_async_pubsub().await?;
@@ -109,11 +108,11 @@ impl Bus for RedisBus {
                     }
                 };
                 backoff = Duration::from_millis(100);
-                // Whatever was published while we were not subscribed is lost: flush.
-                if !first && tx.send(BusEvent::Reset).await.is_err() {
+                // Whatever was published before we were subscribed (at start, or while
+                // reconnecting) is lost: flush.
+                if tx.send(BusEvent::Reset).await.is_err() {
                     return;
                 }
-                first = false;
                 let mut stream = ps.into_on_message();
                 while let Some(msg) = stream.next().await {
                     if let Some(m) = BusMessage::decode(msg.get_payload_bytes()) {

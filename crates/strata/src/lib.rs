@@ -38,6 +38,7 @@
 //!
 //! - `redis` (default): the Redis backend, chosen when `REDIS_URL` or `[backend] url` is set.
 //! - `macros` (default): `#[derive(Cacheable)]` and `#[cached]`.
+//! - `tls`: `rediss://` URLs, through rustls.
 
 mod breaker;
 mod builder;
