@@ -132,3 +132,33 @@ impl Bus for InProcessBus {
 pub fn bus_error(bus: &str, e: impl std::fmt::Display) -> BackendError {
     BackendError::new(crate::ErrorKind::Connection, format!("{bus} bus: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_is_the_documented_json() {
+        let cases = [
+            (
+                Invalidation::Keys(vec!["p:v1:user:s2:42".into()]),
+                r#"{"origin":7,"invalidation":{"keys":["p:v1:user:s2:42"]}}"#,
+            ),
+            (
+                Invalidation::Prefix("p:v1:job:".into()),
+                r#"{"origin":7,"invalidation":{"prefix":"p:v1:job:"}}"#,
+            ),
+            (Invalidation::All, r#"{"origin":7,"invalidation":"all"}"#),
+        ];
+        for (inv, json) in cases {
+            let msg = BusMessage::new(7, inv);
+            assert_eq!(String::from_utf8(msg.encode()).unwrap(), json);
+            assert_eq!(BusMessage::decode(json.as_bytes()), Some(msg));
+        }
+        assert_eq!(
+            BusMessage::decode(b"not json"),
+            None,
+            "foreign publishers are ignored"
+        );
+    }
+}
