@@ -372,6 +372,45 @@ async fn cache_stats_on_redis_reports_server_memory() {
         .unwrap();
     assert_eq!(health["status"], "ok");
     assert!(health["l2"]["latency_ms"].as_f64().is_some());
+    assert_eq!(
+        health["warnings"],
+        serde_json::json!([]),
+        "64 MB with allkeys-lru is a sound cache"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_warns_about_a_redis_that_cannot_evict() {
+    let Some(server) = strata_testkit::redis_or_skip("health warnings") else {
+        return;
+    };
+    let backend = strata::RedisBackend::connect(
+        strata::RedisConfig::new(server.url()).with_namespace("mon:"),
+    )
+    .await
+    .unwrap();
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .backend(Arc::new(backend))
+        .build()
+        .await
+        .unwrap();
+    let base = common::serve(router(cache, MonitoringConfig::default())).await;
+    let health: Value = client()
+        .get(format!("{base}/system-health/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "warnings do not change the status");
+    let warnings = health["warnings"].to_string();
+    assert!(
+        warnings.contains("noeviction") && warnings.contains("unlimited"),
+        "{warnings}"
+    );
 }
 
 /// 2000 letters that lz4 cannot shrink, so the stored entry is as large as the value.

@@ -14,6 +14,8 @@ struct Health {
     l2: L2Health,
     l1: L1Health,
     breaker: strata::BreakerState,
+    /// Configuration that will hurt later (they do not change the status).
+    warnings: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -42,15 +44,25 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         Ok(Err(e)) => (false, None, Some(e.kind().to_string())),
         Err(_) => (false, None, Some("timeout".to_owned())),
     };
-    let server_version = if reachable {
-        cache
-            .backend_info()
-            .await
-            .ok()
-            .and_then(|i| i.server_version)
+    let info = if reachable {
+        cache.backend_info().await.ok()
     } else {
         None
     };
+    let mut warnings = Vec::new();
+    if let Some(i) = &info {
+        if i.backend == "redis" && i.eviction_policy.as_deref() == Some("noeviction") {
+            warnings.push(
+                "Redis maxmemory-policy is noeviction: when memory fills, cache writes fail; \
+                 set maxmemory with allkeys-lru (or volatile-ttl) for a cache"
+                    .to_owned(),
+            );
+        }
+        if i.backend == "redis" && i.max_bytes == Some(0) {
+            warnings.push("Redis maxmemory is 0 (unlimited): the cache can grow until the host runs out of memory".to_owned());
+        }
+    }
+    let server_version = info.and_then(|i| i.server_version);
     let breaker = cache.breaker_state();
     let l1_enabled = cache.l1().is_some();
     // Reads fail open, so an unreachable backend only degrades the service (answers come from
@@ -74,6 +86,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
             entries: cache.l1().map_or(0, |l1| l1.entry_count()),
         },
         breaker,
+        warnings,
     };
     let code = if status == "down" {
         StatusCode::SERVICE_UNAVAILABLE
