@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod sim;
+
 /// A user's profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]

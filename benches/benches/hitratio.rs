@@ -1,0 +1,65 @@
+//! Hit ratios of our policies and moka's against Bélády's optimum, on Zipf, scan-polluted and
+//! shifting traces, at cache sizes of 1 % and 10 % of the key space. Writes
+//! target/strata-bench/hit-ratio.md (and prints it); no timings.
+#![allow(missing_docs)]
+
+use std::fmt::Write as _;
+
+use strata_benches::sim::{
+    Trace, hits_moka, hits_optimal, hits_with, scan_polluted, shifting, zipf,
+};
+use strata_eviction::EvictionPolicy;
+
+fn main() {
+    // `cargo bench -- <filter>` passes the filter: run only when it selects this group.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if !args.is_empty()
+        && !args
+            .iter()
+            .any(|a| "hitratio".contains(a.as_str()) || a.contains("hitratio"))
+    {
+        return;
+    }
+    let len = 200_000;
+    let traces: Vec<Trace> = vec![
+        zipf(10_000, 0.8, len, 1),
+        zipf(10_000, 0.9, len, 2),
+        zipf(10_000, 1.0, len, 3),
+        scan_polluted(10_000, len, 4),
+        shifting(10_000, len, 5),
+    ];
+    let mut md = String::from(
+        "# Hit ratio vs Bélády's optimum\n\nHit ratio of each policy, and in parentheses its fraction of the offline optimum, on 200,000 requests.\n\n| trace | cache size | optimal | LRU | Random | TTL | moka (TinyLFU) |\n|---|---|---|---|---|---|---|\n",
+    );
+    for t in &traces {
+        for pct in [1u64, 10] {
+            let cap = (t.keys.min(10_000) * pct / 100).max(1);
+            let n = t.requests.len() as f64;
+            let best = hits_optimal(cap, t) as f64;
+            let cell = |h: u64| {
+                format!(
+                    "{:.3} ({:.0} %)",
+                    h as f64 / n,
+                    100.0 * h as f64 / best.max(1.0)
+                )
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {pct} % ({cap}) | {:.3} | {} | {} | {} | {} |",
+                t.name,
+                best / n,
+                cell(hits_with(EvictionPolicy::Lru, cap, t, 7)),
+                cell(hits_with(EvictionPolicy::Random, cap, t, 7)),
+                cell(hits_with(EvictionPolicy::Ttl, cap, t, 7)),
+                cell(hits_moka(cap, t)),
+            );
+        }
+    }
+    println!("{md}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/strata-bench");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("hit-ratio.md"), md);
+}
