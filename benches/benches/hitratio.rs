@@ -12,9 +12,10 @@ use strata_eviction::EvictionPolicy;
 
 fn main() {
     // `cargo bench -- <filter>` passes the filter: run only when it selects this group.
+    // Flags and their numeric values (`--measurement-time 2`) are not filters.
     let args: Vec<String> = std::env::args()
         .skip(1)
-        .filter(|a| !a.starts_with("--"))
+        .filter(|a| !a.starts_with("--") && a.parse::<f64>().is_err())
         .collect();
     if !args.is_empty()
         && !args
