@@ -21,6 +21,7 @@ use crate::config::CacheConfig;
 use crate::error::Error;
 use crate::flight::Flights;
 use crate::kind::KindCache;
+use strata_invalidation::{Rules, Target};
 
 /// A typed two-tier cache: an in-process tier (moka, decoded values) in front of a backend
 /// (Redis, or the embedded memory backend) holding MessagePack envelopes.
@@ -405,6 +406,83 @@ impl Cache {
             self.announce(Invalidation::Prefix(prefix)).await;
         }
         Ok(removed)
+    }
+
+    /// Applies the invalidation `rules` for a `change` of the entity `id`: deletes each target
+    /// key (every schema version of its kind this instance uses) and clears each target kind, in
+    /// both tiers and on the other instances. Every target is attempted; the first error is
+    /// returned. Answers how many entries were removed.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use strata::{CacheBuilder, Rules, Target};
+    ///
+    /// let rules = Rules::new().on("profile", |id| {
+    ///     vec![Target::key("user", id), Target::key("profile", id), Target::key("whoami", id)]
+    /// });
+    /// let cache = CacheBuilder::new().build().await?;
+    /// cache.kind::<String>("whoami")?.set(42, "Ada".into()).await?;
+    /// assert_eq!(cache.invalidate(&rules, "profile", 42).await?, 1);
+    /// assert!(cache.kind::<String>("whoami")?.get(42).await?.is_none());
+    /// # Ok::<(), strata::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn invalidate(
+        &self,
+        rules: &Rules,
+        change: &str,
+        id: impl std::fmt::Display,
+    ) -> Result<u64, Error> {
+        let targets = rules.targets(change, &id.to_string())?;
+        let mut removed = 0;
+        let mut first_error = None;
+        for target in targets {
+            let result = match target {
+                Target::Key { kind, id } => {
+                    let mut n = 0;
+                    let mut err = None;
+                    for schema in self.schemas_of(&kind) {
+                        match self.ctx(&kind, schema) {
+                            Ok(ctx) => {
+                                match KindCache::<()>::new(self.clone(), ctx).delete(&id).await {
+                                    Ok(existed) => n += u64::from(existed),
+                                    Err(e) => err = Some(e),
+                                }
+                            }
+                            Err(e) => err = Some(e),
+                        }
+                    }
+                    err.map_or(Ok(n), Err)
+                }
+                Target::Kind(kind) => self.clear_kind(&kind).await,
+                _ => Ok(0),
+            };
+            match result {
+                Ok(n) => removed += n,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(removed), Err)
+    }
+
+    /// The schema versions of `kind` this instance has used (schema 1 if none).
+    fn schemas_of(&self, kind: &str) -> Vec<u32> {
+        let mut schemas: Vec<u32> = self
+            .inner
+            .kinds
+            .read()
+            .keys()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, s)| *s)
+            .collect();
+        if schemas.is_empty() {
+            schemas.push(1);
+        }
+        schemas.sort_unstable();
+        schemas.dedup();
+        schemas
     }
 
     /// Removes one entry by its full key from both tiers; true if the backend held it.

@@ -29,6 +29,9 @@ pub enum Error {
     /// The circuit breaker is open: the backend is skipped until its cool-down ends.
     #[error("the backend circuit is open after repeated failures; retry after the cool-down")]
     CircuitOpen,
+    /// An invalidation rule set has no rule for this change.
+    #[error(transparent)]
+    UnknownChange(#[from] strata_invalidation::UnknownChange),
     /// A loader did not finish within its hard timeout.
     #[error("loader timed out after {0:?}")]
     LoaderTimeout(Duration),

@@ -66,6 +66,7 @@ pub use strata_backend::{
 };
 pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec};
 pub use strata_eviction::{EvictionPolicy, Limits};
+pub use strata_invalidation::{Rules, Target, UnknownChange};
 pub use strata_keys::{Key, KeyId, KeyParts, KeySpace};
 #[cfg(feature = "macros")]
 pub use strata_macros::{Cacheable, cached};

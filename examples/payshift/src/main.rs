@@ -85,6 +85,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let state = routes::AppState {
         db: db.clone(),
         cache: (!args.no_cache).then(|| cache.clone()),
+        rules: routes::rules(),
     };
     let mut app = mount(
         routes::app(state)?,

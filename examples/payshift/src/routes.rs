@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use strata::{Cache, LoadError, LoadOptions};
+use strata::{Cache, LoadError, LoadOptions, Rules, Target};
 use strata_http::ResponseCacheLayer;
 
 use crate::db::Db;
@@ -20,6 +20,7 @@ use crate::models::{Industry, Job, JobInput, Profile, ProfileUpdate, Subcategory
 pub(crate) struct AppState {
     pub(crate) db: Db,
     pub(crate) cache: Option<Cache>,
+    pub(crate) rules: Rules,
 }
 
 type ApiResult<T> = Result<Json<T>, AppError>;
@@ -89,15 +90,28 @@ async fn whoami(State(state): State<AppState>, Path(raw): Path<String>) -> ApiRe
         .ok_or_else(|| AppError::NotFound(format!("no user {id}")))
 }
 
-async fn invalidate(state: &AppState, entries: &[(&str, i64)]) {
+/// What each change invalidates, declared once (the original layer spread this over views).
+pub(crate) fn rules() -> Rules {
+    Rules::new()
+        .on("profile", |id| {
+            vec![
+                Target::key("user", id),
+                Target::key("profile", id),
+                Target::key("whoami", id),
+            ]
+        })
+        .on("logout", |id| vec![Target::key("whoami", id)])
+        .on("job", |id| {
+            vec![Target::key("job", id), Target::kind("api.alljobs")]
+        })
+}
+
+/// Applies the rules for a change; a failure is logged (the L1 lifetime cap still bounds
+/// staleness) rather than failing the write that already reached the database.
+async fn invalidate(state: &AppState, change: &str, id: i64) {
     let Some(cache) = &state.cache else { return };
-    for (kind, id) in entries {
-        if let Ok(k) = cache.kind::<serde_json::Value>(kind) {
-            if let Err(e) = k.delete(id).await {
-                // The L1 copy is gone; the backend copy expires on its own.
-                tracing::warn!(kind, id, error = %e, "could not invalidate");
-            }
-        }
+    if let Err(e) = cache.invalidate(&state.rules, change, id).await {
+        tracing::warn!(change, id, error = %e, "could not invalidate");
     }
 }
 
@@ -121,7 +135,7 @@ async fn update_profile(
         .update_profile(id, &update)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no user {id}")))?;
-    invalidate(&state, &[("user", id), ("profile", id), ("whoami", id)]).await;
+    invalidate(&state, "profile", id).await;
     Ok(Json(profile))
 }
 
@@ -133,7 +147,7 @@ async fn logout(
     if state.db.user(id).await?.is_none() {
         return Err(AppError::NotFound(format!("no user {id}")));
     }
-    invalidate(&state, &[("whoami", id)]).await;
+    invalidate(&state, "logout", id).await;
     Ok(Json(
         serde_json::json!({ "logged_out": true, "user_id": id }),
     ))
@@ -180,12 +194,7 @@ async fn subcategories(State(state): State<AppState>) -> ApiResult<Vec<Subcatego
 }
 
 async fn jobs_changed(state: &AppState, id: i64) {
-    invalidate(state, &[("job", id)]).await;
-    if let Some(cache) = &state.cache {
-        if let Err(e) = cache.clear_kind("api.alljobs").await {
-            tracing::warn!(error = %e, "could not invalidate alljobs");
-        }
-    }
+    invalidate(state, "job", id).await;
 }
 
 async fn create_job(
