@@ -1,52 +1,24 @@
 //! `cargo xtask bus-latency`: two Payshift processes sharing a spawned redis-server; how long an
 //! invalidation through one takes to reach the other's L1, over many trials.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::demo_process::DemoProcess;
 use crate::{cargo, workspace_root};
 
-struct Demo {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &std::path::Path, redis: &str) -> Result<Demo> {
-    let mut child = Command::new(workspace_root().join("target/release/payshift"))
-        .args(["--seed-scale", "0.05"])
-        .env("PAYSHIFT_ADDR", "127.0.0.1:0")
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("REDIS_URL", redis)
-        .env("STRATA_ADMIN_TOKEN", "bus-latency")
-        // Only the bus can make the other instance converge this fast.
-        .env("STRATA_L1__MAX_LIFETIME", "10m")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting target/release/payshift")?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("payshift listening on ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .context("payshift did not start")?;
-    Ok(Demo { child, url })
+fn start(db: &std::path::Path, redis: &str) -> Result<DemoProcess> {
+    DemoProcess::start(
+        &["--seed-scale", "0.05"],
+        &[
+            ("DATABASE_URL", format!("sqlite://{}", db.display())),
+            ("REDIS_URL", redis.to_owned()),
+            ("STRATA_ADMIN_TOKEN", "bus-latency".to_owned()),
+            // Only the bus can make the other instance converge this fast.
+            ("STRATA_L1__MAX_LIFETIME", "10m".to_owned()),
+        ],
+    )
 }
 
 async fn headline(client: &reqwest::Client, base: &str, user: u32) -> Result<String> {

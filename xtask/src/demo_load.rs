@@ -1,14 +1,13 @@
 //! `cargo xtask demo-load`: a bounded load run against the Payshift demo, cached and `--no-cache`.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rand::Rng;
 
+use crate::demo_process::DemoProcess;
 use crate::{cargo, workspace_root};
 
 /// One endpoint's results.
@@ -29,49 +28,18 @@ const ENDPOINTS: [&str; 5] = [
     "/jobs/job-subcategories/",
 ];
 
-struct Running {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db_dir: &std::path::Path, no_cache: bool) -> Result<Running> {
-    let bin = workspace_root().join("target/release/payshift");
-    let mut cmd = Command::new(bin);
-    if no_cache {
-        cmd.arg("--no-cache");
-    }
-    let mut child = cmd
-        .env("PAYSHIFT_ADDR", "127.0.0.1:0")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}", db_dir.join("payshift.db").display()),
-        )
-        .env("STRATA_ADMIN_TOKEN", "demo-load")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting target/release/payshift")?;
-    let stdout = child.stdout.take().context("payshift stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("payshift listening on ") {
-                let _ = tx.send(url.to_owned());
-            }
-        }
-    });
-    let url = rx
-        .recv_timeout(Duration::from_secs(120))
-        .context("payshift did not start")?;
-    Ok(Running { child, url })
+fn start(db_dir: &std::path::Path, no_cache: bool) -> Result<DemoProcess> {
+    let args: &[&str] = if no_cache { &["--no-cache"] } else { &[] };
+    DemoProcess::start(
+        args,
+        &[
+            (
+                "DATABASE_URL",
+                format!("sqlite://{}", db_dir.join("payshift.db").display()),
+            ),
+            ("STRATA_ADMIN_TOKEN", "demo-load".to_owned()),
+        ],
+    )
 }
 
 async fn hammer(

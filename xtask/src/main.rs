@@ -7,6 +7,7 @@
 mod bench;
 mod bus_latency;
 mod demo_load;
+mod demo_process;
 
 use std::process::{Command, ExitCode};
 
