@@ -180,7 +180,8 @@ impl Cache {
                         inner.bus_counters.applied.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {
-                        inner.flights.poison_all();
+                        // Messages may have been missed: drop L1 and the L2 reads racing this flush.
+                        inner.flights.forget_reads();
                         l1.clear();
                         inner.bus_counters.resets.fetch_add(1, Ordering::Relaxed);
                     }

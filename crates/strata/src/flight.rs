@@ -124,6 +124,13 @@ impl Flights {
         }
     }
 
+    /// After messages may have been missed: drops the L1 fills of every L2 read in progress.
+    /// Loads in flight go on: their leases guard their stores (poisoning them here would make
+    /// every instance that just subscribed load again).
+    pub(crate) fn forget_reads(&self) {
+        self.global.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Forgets `flight` (only if it is still the one registered for `key`).
     pub(crate) fn finish(&self, key: &Key, flight: &Arc<Flight>) {
         let mut map = self.map.lock();
