@@ -10,19 +10,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use strata_backend::{Backend, MemoryBackend, MemoryConfig};
+use strata_benches::runtime;
 use strata_benches::user;
 use strata_codec::{Codec, EntryMeta, MsgPackCodec};
 use strata_redis::{RedisBackend, RedisConfig};
 
 const HOUR: Duration = Duration::from_secs(3600);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn value() -> Bytes {
     MsgPackCodec::default()

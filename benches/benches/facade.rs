@@ -8,15 +8,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use strata::{Cache, CacheBuilder, Codec, MsgPackCodec, RedisBackend, RedisConfig};
+use strata_benches::runtime;
 use strata_benches::{UserWithProfile, user};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 fn l1_hit(c: &mut Criterion) {
     let rt = runtime();

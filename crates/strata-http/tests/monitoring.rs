@@ -319,18 +319,7 @@ async fn cache_stats_on_redis_reports_server_memory() {
     ) else {
         return;
     };
-    let backend = strata::RedisBackend::connect(
-        strata::RedisConfig::new(server.url()).with_namespace("mon:"),
-    )
-    .await
-    .unwrap();
-    let cache = CacheBuilder::new()
-        .prefix("mon")
-        .metrics(false)
-        .backend(Arc::new(backend))
-        .build()
-        .await
-        .unwrap();
+    let cache = redis_cache(&server).await;
     cache
         .kind::<String>("user")
         .unwrap()
@@ -384,18 +373,7 @@ async fn health_warns_about_a_redis_that_cannot_evict() {
     let Some(server) = strata_testkit::redis_or_skip("health warnings") else {
         return;
     };
-    let backend = strata::RedisBackend::connect(
-        strata::RedisConfig::new(server.url()).with_namespace("mon:"),
-    )
-    .await
-    .unwrap();
-    let cache = CacheBuilder::new()
-        .prefix("mon")
-        .metrics(false)
-        .backend(Arc::new(backend))
-        .build()
-        .await
-        .unwrap();
+    let cache = redis_cache(&server).await;
     let base = common::serve(router(cache, MonitoringConfig::default())).await;
     let health: Value = client()
         .get(format!("{base}/system-health/"))
@@ -422,4 +400,17 @@ fn noise() -> String {
             char::from(b'a' + ((x >> 16) % 26) as u8)
         })
         .collect()
+}
+
+/// A cache on a Redis backend talking to `server`.
+async fn redis_cache(server: &strata_testkit::RedisServer) -> Cache {
+    let config = strata::RedisConfig::new(server.url()).with_namespace("mon:");
+    let backend = strata::RedisBackend::connect(config).await.unwrap();
+    CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .backend(Arc::new(backend))
+        .build()
+        .await
+        .unwrap()
 }
