@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::compress::DEFAULT_COMPRESSION_THRESHOLD;
 use crate::decode::decode_envelope;
 use crate::error::CodecError;
-use crate::meta::{EntryMeta, Envelope};
+use crate::meta::{EntryMeta, Envelope, TagVersion};
 use crate::{json, msgpack};
 
 /// The largest value accepted by default: 8 MiB, encoded (or decompressed).
@@ -25,6 +25,18 @@ pub trait Codec: std::fmt::Debug + Send + Sync + 'static {
     fn encode<T: Serialize + ?Sized>(
         &self,
         meta: &EntryMeta,
+        value: Option<&T>,
+    ) -> Result<Bytes, CodecError> {
+        self.encode_tagged(meta, &[], value)
+    }
+
+    /// [`encode`](Self::encode) for an entry with tags (at most [`MAX_TAGS`](crate::MAX_TAGS)),
+    /// each with the version it has now: once a tag is invalidated, readers treat the entry as
+    /// a miss.
+    fn encode_tagged<T: Serialize + ?Sized>(
+        &self,
+        meta: &EntryMeta,
+        tags: &[TagVersion],
         value: Option<&T>,
     ) -> Result<Bytes, CodecError>;
 
@@ -106,13 +118,15 @@ impl MsgPackCodec {
 }
 
 impl Codec for MsgPackCodec {
-    fn encode<T: Serialize + ?Sized>(
+    fn encode_tagged<T: Serialize + ?Sized>(
         &self,
         meta: &EntryMeta,
+        tags: &[TagVersion],
         value: Option<&T>,
     ) -> Result<Bytes, CodecError> {
         let bytes = msgpack::encode(
             meta,
+            tags,
             value,
             self.compression_threshold,
             self.max_value_bytes,
@@ -148,12 +162,13 @@ impl JsonCodec {
 }
 
 impl Codec for JsonCodec {
-    fn encode<T: Serialize + ?Sized>(
+    fn encode_tagged<T: Serialize + ?Sized>(
         &self,
         meta: &EntryMeta,
+        tags: &[TagVersion],
         value: Option<&T>,
     ) -> Result<Bytes, CodecError> {
-        check_size(json::encode(meta, value)?, self.max_value_bytes)
+        check_size(json::encode(meta, tags, value)?, self.max_value_bytes)
     }
 
     fn max_value_bytes(&self) -> usize {

@@ -31,26 +31,23 @@ pub fn decode_envelope<T: DeserializeOwned>(
     if flags.json() {
         return json::decode(flags, body, expected_schema);
     }
-    let (meta, payload) = msgpack::read_meta(body)?;
+    let (mut meta, payload, fields) = msgpack::read_meta(body)?;
     check_schema(&meta, expected_schema)?;
+    let (generation, tags) = msgpack::read_extras(payload, fields)?;
+    meta.generation = generation;
     let value = msgpack::decode_payload(flags, payload, max_value_bytes)?;
-    Ok(Envelope { meta, value })
+    Ok(Envelope { meta, tags, value })
 }
 
 /// Reads the header and metadata of an envelope without decoding its payload.
 pub fn peek(bytes: &[u8]) -> Result<EntryInfo, CodecError> {
     let (flags, body) = read_header(bytes)?;
     let meta = if flags.json() {
-        let (created_at_ms, expires_at_ms, schema, _): (u64, u64, u32, serde::de::IgnoredAny) =
-            serde_json::from_slice(body)
-                .map_err(|e| CodecError::Malformed(format!("JSON body: {e}")))?;
-        EntryMeta {
-            created_at_ms,
-            expires_at_ms,
-            schema,
-        }
+        json::read_meta(body)?.0
     } else {
-        msgpack::read_meta(body)?.0
+        let (mut meta, payload, fields) = msgpack::read_meta(body)?;
+        meta.generation = msgpack::read_extras(payload, fields)?.0;
+        meta
     };
     Ok(EntryInfo {
         meta,

@@ -12,6 +12,10 @@ pub struct EntryMeta {
     pub expires_at_ms: u64,
     /// The schema version of the value's type when it was written.
     pub schema: u32,
+    /// The generation of the value's kind when it was written (0 until the kind is first
+    /// cleared): a reader that knows a newer generation treats the entry as a miss, which is how
+    /// a whole kind is cleared in O(1).
+    pub generation: u64,
 }
 
 impl EntryMeta {
@@ -21,7 +25,14 @@ impl EntryMeta {
             created_at_ms,
             expires_at_ms: created_at_ms.saturating_add(ttl_ms),
             schema,
+            generation: 0,
         }
+    }
+
+    /// The same metadata with the kind's generation.
+    pub fn with_generation(mut self, generation: u64) -> Self {
+        self.generation = generation;
+        self
     }
 
     /// Whether the value is past its logical expiry at `now_ms`.
@@ -35,11 +46,33 @@ impl EntryMeta {
     }
 }
 
-/// A decoded entry: its metadata and its value (`None` for a cached absence).
+/// The version a tag had when an entry was written: once the tag is invalidated (its version
+/// moves on), the entry is a miss.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TagVersion {
+    /// The tag, e.g. `user:42`.
+    pub tag: String,
+    /// Its version when the entry was written (0: never invalidated).
+    pub version: u64,
+}
+
+impl TagVersion {
+    /// `tag` at `version`.
+    pub fn new(tag: impl Into<String>, version: u64) -> Self {
+        Self {
+            tag: tag.into(),
+            version,
+        }
+    }
+}
+
+/// A decoded entry: its metadata, its tags and its value (`None` for a cached absence).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope<T> {
     /// The metadata.
     pub meta: EntryMeta,
+    /// The entry's tags with the versions they had when it was written.
+    pub tags: Vec<TagVersion>,
     /// The value, or `None` when the entry records an absence (negative caching).
     pub value: Option<T>,
 }

@@ -313,10 +313,7 @@ impl Cache {
 
     /// [`clear`](Self::clear) page by page, calling `progress(removed)` after each page.
     pub async fn clear_with_progress(&self, progress: impl Fn(u64)) -> Result<u64, Error> {
-        self.inner.flights.poison_all();
-        if let Some(l1) = &self.inner.l1 {
-            l1.clear();
-        }
+        self.forget_all_locally();
         let backend = &self.inner.backend;
         let namespace = backend.namespace().to_owned();
         let (mut cursor, mut removed) = (None, 0);
@@ -329,19 +326,40 @@ impl Cache {
             progress(removed);
             cursor = page.next;
             if cursor.is_none() {
+                self.forget_all_locally();
                 self.announce(Invalidation::All).await;
                 return Ok(removed);
             }
         }
     }
 
-    /// Removes every entry of this cache's prefix from both tiers (never other prefixes).
-    pub async fn clear(&self) -> Result<u64, Error> {
+    /// Drops every L1 entry and marks every load and L2 read in progress as overtaken.
+    fn forget_all_locally(&self) {
         self.inner.flights.poison_all();
         if let Some(l1) = &self.inner.l1 {
             l1.clear();
         }
-        let removed = self.inner.backend.clear().await?;
+    }
+
+    /// Drops `key` from L1 and marks its load and L2 reads in progress as overtaken.
+    ///
+    /// Every local change runs it twice: before the backend change (so no caller joins a load
+    /// that is about to be stale) and after it (so a read that fetched the old bytes between
+    /// the two cannot fill L1 with them once the first pass is over).
+    pub(crate) async fn forget_locally(&self, key: &str) {
+        self.inner.flights.poison(key);
+        if let Some(l1) = &self.inner.l1 {
+            l1.remove_str(key).await;
+        }
+    }
+
+    /// Removes every entry of this cache's prefix from both tiers (never other prefixes).
+    pub async fn clear(&self) -> Result<u64, Error> {
+        self.forget_all_locally();
+        let removed = self.inner.backend.clear().await;
+        // Reads that fetched old bytes before the backend cleared must not fill L1 after it.
+        self.forget_all_locally();
+        let removed = removed?;
         self.announce(Invalidation::All).await;
         Ok(removed)
     }
@@ -488,11 +506,10 @@ impl Cache {
 
     /// Removes one entry by its full key from both tiers; true if the backend held it.
     pub async fn delete_key(&self, key: &str) -> Result<bool, Error> {
-        self.inner.flights.poison(key);
-        if let Some(l1) = &self.inner.l1 {
-            l1.remove_str(key).await;
-        }
-        let existed = self.inner.backend.delete(key).await?;
+        self.forget_locally(key).await;
+        let existed = self.inner.backend.delete(key).await;
+        self.forget_locally(key).await;
+        let existed = existed?;
         self.announce(Invalidation::Keys(vec![key.to_owned()]))
             .await;
         Ok(existed)

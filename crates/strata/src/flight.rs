@@ -26,14 +26,21 @@ pub(crate) enum FlightError {
 pub(crate) type FlightOutcome = Result<ErasedValue, FlightError>;
 
 /// One load in progress. If its leader is cancelled, the next waiter takes over (OnceCell).
-#[derive(Default)]
 pub(crate) struct Flight {
     pub(crate) cell: OnceCell<FlightOutcome>,
     /// Set when the key is invalidated during the load: its value must not be installed.
     poisoned: AtomicBool,
+    /// The key's invalidation epoch when the flight began.
+    epoch: Epoch,
 }
 
 impl Flight {
+    /// The key's invalidation epoch when the flight began: a load not proven fresh by its own
+    /// lease fills L1 only if the epoch has not moved since.
+    pub(crate) fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
     /// Whether the key was invalidated since this load began.
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
@@ -73,7 +80,18 @@ pub(crate) struct Epoch(u64, u64);
 impl Flights {
     /// The flight for `key`, joined or started.
     pub(crate) fn join(&self, key: &Key) -> Arc<Flight> {
-        self.map.lock().entry(key.clone()).or_default().clone()
+        let epoch = self.epoch(key);
+        self.map
+            .lock()
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(Flight {
+                    cell: OnceCell::new(),
+                    poisoned: AtomicBool::new(false),
+                    epoch,
+                })
+            })
+            .clone()
     }
 
     /// Whether a load of `key` is in progress.

@@ -169,16 +169,14 @@ impl<T: CacheValue> KindCache<T> {
 
     /// [`delete`](Self::delete) by key.
     pub async fn delete_at(&self, key: &Key) -> Result<bool, Error> {
-        self.cache.inner.flights.poison(key);
-        if let Some(l1) = &self.cache.inner.l1 {
-            l1.remove(key).await;
-        }
+        self.cache.forget_locally(key).await;
         self.ctx.stats.deletes(1);
-        let r = match self
+        let deleted = self
             .cache
             .l2_call("delete", self.cache.inner.backend.delete(key))
-            .await
-        {
+            .await;
+        self.cache.forget_locally(key).await;
+        let r = match deleted {
             Some(Ok(existed)) => Ok(existed),
             Some(Err(e)) => Err(self.cache.l2_failed(&self.ctx, Some(e))),
             None => Err(self.cache.l2_failed(&self.ctx, None)),

@@ -319,6 +319,8 @@ impl Cache {
         let l2 = self
             .l2_call("set", self.inner.backend.set(key, bytes, physical))
             .await;
+        // A read that fetched the previous bytes must not fill L1 after this write.
+        self.inner.flights.poison(key);
         self.l1_put(key, &Found { value, meta }, len).await;
         ctx.stats.sets(1);
         match l2 {
@@ -364,6 +366,7 @@ impl Cache {
             .l2_call("set_many", self.inner.backend.set_many(entries))
             .await;
         for (key, f, len) in &found {
+            self.inner.flights.poison(key);
             self.l1_put(key, f, *len).await;
         }
         ctx.stats.sets(n);
@@ -475,9 +478,15 @@ impl Cache {
                 None => failure = Some(self.l2_failed(ctx, None)),
             },
         }
-        if !flight.is_poisoned() {
+        // Only a store through our own lease proves that no invalidation of the key happened
+        // during the load. Without one, an invalidation may also have been missed while the bus
+        // resubscribed: then the key's epoch moved, and L1 is left alone.
+        let proven = matches!(lease, LeaseState::Held(_)) && failure.is_none();
+        let overtaken =
+            || flight.is_poisoned() || (!proven && self.inner.flights.epoch(key) != flight.epoch());
+        if !overtaken() {
             self.l1_put(key, &Found { value, meta }, len).await;
-            if flight.is_poisoned() {
+            if overtaken() {
                 if let Some(l1) = &self.inner.l1 {
                     l1.remove(key).await;
                 }

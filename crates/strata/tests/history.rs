@@ -26,15 +26,22 @@ async fn instance(url: &str) -> Cache {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-// Known to fail about once in 100 runs (one L1 entry one write behind, L2 correct): run it
-// with `cargo test -p strata --test history -- --ignored` until that race is found.
-#[ignore = "a rare stale-L1 race remains (about 1 run in 100); see the closing note"]
 async fn no_stale_entries_after_a_random_history() {
     let Some(server) = strata_testkit::redis_or_skip("randomized history") else {
         return;
     };
     let caches = [instance(&server.url()).await, instance(&server.url()).await];
-    tokio::time::sleep(Duration::from_millis(200)).await; // bus subscriptions up
+    // Both bus subscriptions up: each instance flushes (a reset) once it is subscribed.
+    for _ in 0..500 {
+        if caches.iter().all(|c| c.bus_stats().resets >= 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        caches.iter().all(|c| c.bus_stats().resets >= 1),
+        "bus subscriptions not up within 5 s"
+    );
     let db: Arc<Mutex<HashMap<u32, u64>>> =
         Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect()));
 
