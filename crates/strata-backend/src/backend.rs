@@ -103,6 +103,37 @@ pub trait Backend: Debug + Send + Sync + 'static {
         Err(BackendError::unsupported(self.name(), "release_lease"))
     }
 
+    /// The current values of the version counters under `keys`, in order. A missing counter
+    /// is created with the value `init` (atomically: concurrent callers agree on one value) and
+    /// `ttl` (`None`: no expiry).
+    ///
+    /// Version counters back O(1) invalidation of kinds and tags: entries record the versions
+    /// they were written under and become misses once a version moves on. Callers pass a
+    /// clock-based `init` so a counter that was lost (evicted, expired, cleared) comes back
+    /// with a value no entry recorded.
+    async fn versions(
+        &self,
+        keys: &[&str],
+        init: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<Vec<u64>> {
+        let _ = (keys, init, ttl);
+        Err(BackendError::unsupported(self.name(), "versions"))
+    }
+
+    /// Moves the version counter under `key` on to `max(current + 1, at_least)` (a missing
+    /// counter counts as 0), sets its `ttl` (`None`: no expiry) and returns the new value.
+    /// Atomic.
+    async fn bump_version(
+        &self,
+        key: &str,
+        at_least: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<u64> {
+        let _ = (key, at_least, ttl);
+        Err(BackendError::unsupported(self.name(), "bump_version"))
+    }
+
     /// Removes every key in this backend's namespace, and nothing else; returns how many.
     ///
     /// Never flushes the whole server and never blocks it (Redis: SCAN + UNLINK in batches).

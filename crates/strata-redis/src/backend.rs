@@ -16,24 +16,7 @@ use strata_backend::{
 use crate::config::RedisConfig;
 use crate::errors::map_err;
 use crate::info::parse_info;
-
-/// Deletes KEYS[1] only while it still holds ARGV[1].
-const DELETE_IF_EQUALS: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
-
-/// Stores ARGV[2] under KEYS[1] for ARGV[3] ms only while KEYS[2] (the lease) holds ARGV[1].
-const SET_UNDER_LEASE: &str = r"
-if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  redis.call('DEL', KEYS[2])
-  return 1
-end
-return 0
-";
+use crate::scripts::{BUMP_VERSION, DELETE_IF_EQUALS, SET_UNDER_LEASE, VERSIONS};
 
 /// Keys per `UNLINK` or `MGET` command, so no single command blocks the server for long.
 const BATCH: usize = 1000;
@@ -50,6 +33,8 @@ pub struct RedisBackend {
     config: Arc<RedisConfig>,
     delete_if_equals: Arc<Script>,
     set_under_lease: Arc<Script>,
+    versions: Arc<Script>,
+    bump_version: Arc<Script>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -135,6 +120,8 @@ impl RedisBackend {
             config: Arc::new(config),
             delete_if_equals: Arc::new(Script::new(DELETE_IF_EQUALS)),
             set_under_lease: Arc::new(Script::new(SET_UNDER_LEASE)),
+            versions: Arc::new(Script::new(VERSIONS)),
+            bump_version: Arc::new(Script::new(BUMP_VERSION)),
         }
     }
 
@@ -224,6 +211,16 @@ pub(crate) fn match_prefix(prefix: &str) -> String {
     }
     out.push('*');
     out
+}
+
+/// A version counter as the scripts return it.
+fn parse_version(v: &str) -> BackendResult<u64> {
+    v.parse().map_err(|_| {
+        BackendError::new(
+            ErrorKind::Server,
+            format!("version counter holds {v:?}, not an unsigned integer"),
+        )
+    })
 }
 
 fn ms(d: Duration) -> u64 {
@@ -368,6 +365,46 @@ impl Backend for RedisBackend {
             .run("release lease", invocation.invoke_async(&mut conn))
             .await?;
         Ok(())
+    }
+
+    async fn versions(
+        &self,
+        keys: &[&str],
+        init: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<Vec<u64>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let mut invocation = self.versions.prepare_invoke();
+        for key in keys {
+            invocation.key(*key);
+        }
+        invocation.arg(init).arg(ttl.map_or(0, ms));
+        let values: Vec<String> = self
+            .run("versions script", invocation.invoke_async(&mut conn))
+            .await?;
+        values.iter().map(|v| parse_version(v)).collect()
+    }
+
+    async fn bump_version(
+        &self,
+        key: &str,
+        at_least: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<u64> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let mut invocation = self.bump_version.key(key);
+        invocation.arg(at_least).arg(ttl.map_or(0, ms));
+        let value: String = self
+            .run("bump_version script", invocation.invoke_async(&mut conn))
+            .await?;
+        parse_version(&value)
     }
 
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {

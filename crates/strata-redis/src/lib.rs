@@ -32,6 +32,7 @@ mod bus;
 mod config;
 mod errors;
 mod info;
+mod scripts;
 
 pub use backend::RedisBackend;
 pub use bus::RedisBus;

@@ -447,6 +447,60 @@ pub async fn leases_guard_stores_against_invalidation(fx: &dyn Fixture) {
     );
 }
 
+/// Version counters: created once with the caller's initial value (concurrent callers agree),
+/// bumped to `max(current + 1, at_least)`, recreated after loss, expiring with their TTL.
+pub async fn version_counters(fx: &dyn Fixture) {
+    let b = fx.backend("conf:ver:").await;
+    let (k1, k2) = ("conf:ver:kind", "conf:ver:tag");
+    assert_eq!(
+        b.versions(&[k1, k2], 1000, None).await.unwrap(),
+        [1000, 1000]
+    );
+    // Existing counters keep their value whatever the caller's init.
+    assert_eq!(b.versions(&[k2, k1], 5, None).await.unwrap(), [1000, 1000]);
+    assert_eq!(b.bump_version(k1, 0, None).await.unwrap(), 1001);
+    assert_eq!(b.bump_version(k1, 5000, None).await.unwrap(), 5000);
+    assert_eq!(b.bump_version(k1, 10, None).await.unwrap(), 5001);
+    assert_eq!(b.versions(&[k1], 1, None).await.unwrap(), [5001]);
+    // A missing counter counts as 0 for a bump.
+    assert_eq!(b.bump_version("conf:ver:new", 0, None).await.unwrap(), 1);
+    // Concurrent creators agree on one value; concurrent bumps never lose one.
+    let mut tasks = Vec::new();
+    for i in 0..16u64 {
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move {
+            let v = b.versions(&["conf:ver:race"], 100 + i, None).await.unwrap()[0];
+            b.bump_version("conf:ver:bumps", 0, None).await.unwrap();
+            v
+        }));
+    }
+    let mut seen = HashSet::new();
+    for t in tasks {
+        seen.insert(t.await.unwrap());
+    }
+    assert_eq!(seen.len(), 1, "one initial value wins: {seen:?}");
+    assert_eq!(
+        b.versions(&["conf:ver:bumps"], 0, None).await.unwrap(),
+        [16]
+    );
+    // With a TTL the counter expires and comes back with the next caller's init.
+    b.bump_version("conf:ver:short", 7, Some(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        b.versions(&["conf:ver:short"], 99, Some(Duration::from_secs(60)))
+            .await
+            .unwrap(),
+        [99]
+    );
+    // Bad keys are refused.
+    assert_eq!(
+        b.bump_version("", 1, None).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+}
+
 /// `ping` answers and `info` names the backend.
 pub async fn ping_and_info(fx: &dyn Fixture) {
     let b = fx.backend("conf:info:").await;
@@ -486,6 +540,7 @@ macro_rules! backend_conformance {
             concurrent_access_is_consistent,
             memory_usage_of_keys,
             leases_guard_stores_against_invalidation,
+            version_counters,
             ping_and_info,
         );
     };

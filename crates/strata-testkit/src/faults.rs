@@ -31,11 +31,13 @@ pub enum Operation {
     Ttl,
     Ping,
     Info,
+    /// `versions` and `bump_version`.
+    Versions,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 13] = [
         Self::Get,
         Self::GetMany,
         Self::Set,
@@ -48,6 +50,7 @@ impl Operation {
         Self::Ttl,
         Self::Ping,
         Self::Info,
+        Self::Versions,
     ];
 
     /// Whether the operation only reads.
@@ -278,6 +281,26 @@ impl<B: Backend> Backend for FaultyBackend<B> {
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
         self.faults.before(Operation::DeleteIfEquals).await?;
         self.inner.delete_if_equals(key, expected).await
+    }
+
+    async fn versions(
+        &self,
+        keys: &[&str],
+        init: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<Vec<u64>> {
+        self.faults.before(Operation::Versions).await?;
+        self.inner.versions(keys, init, ttl).await
+    }
+
+    async fn bump_version(
+        &self,
+        key: &str,
+        at_least: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<u64> {
+        self.faults.before(Operation::Versions).await?;
+        self.inner.bump_version(key, at_least, ttl).await
     }
 
     async fn clear(&self) -> BackendResult<u64> {

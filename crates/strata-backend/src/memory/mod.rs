@@ -68,6 +68,8 @@ struct State {
     expirations: u64,
     /// Load leases: key -> (token, expiry in ms). Not counted against the limits.
     leases: HashMap<String, (String, u64)>,
+    /// Version counters: key -> (value, expiry in ms). Not counted against the limits.
+    versions: HashMap<String, (u64, u64)>,
 }
 
 impl State {
@@ -88,6 +90,26 @@ impl State {
         let (k, value) = (k.clone(), stored.value.clone());
         self.evictor.touch(&k);
         Some(value)
+    }
+
+    /// The live version counter under `key`.
+    fn version(&mut self, key: &str, now_ms: u64) -> Option<u64> {
+        match self.versions.get(key) {
+            Some((v, until)) if *until > now_ms => Some(*v),
+            Some(_) => {
+                self.versions.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Sets a version counter; drops expired counters once there are many.
+    fn set_version(&mut self, key: &str, value: u64, until: u64, now_ms: u64) {
+        if self.versions.len() >= 4096 && !self.versions.contains_key(key) {
+            self.versions.retain(|_, (_, u)| *u > now_ms);
+        }
+        self.versions.insert(key.to_owned(), (value, until));
     }
 
     /// The live entry under `key`, dropping it first if it has expired.
@@ -119,6 +141,7 @@ impl MemoryBackend {
                     evictions: 0,
                     expirations: 0,
                     leases: HashMap::new(),
+                    versions: HashMap::new(),
                 }),
             }),
         })
@@ -328,6 +351,49 @@ impl Backend for MemoryBackend {
         Ok(false)
     }
 
+    async fn versions(
+        &self,
+        keys: &[&str],
+        init: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<Vec<u64>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        let now = self.now_ms();
+        let until = ttl.map_or(u64::MAX, |t| now.saturating_add(Self::ttl_ms(t)));
+        let mut state = self.shared.state.lock();
+        Ok(keys
+            .iter()
+            .map(|key| match state.version(key, now) {
+                Some(v) => v,
+                None => {
+                    state.set_version(key, init, until, now);
+                    init
+                }
+            })
+            .collect())
+    }
+
+    async fn bump_version(
+        &self,
+        key: &str,
+        at_least: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<u64> {
+        check_key(key)?;
+        let now = self.now_ms();
+        let until = ttl.map_or(u64::MAX, |t| now.saturating_add(Self::ttl_ms(t)));
+        let mut state = self.shared.state.lock();
+        let next = state
+            .version(key, now)
+            .unwrap_or(0)
+            .saturating_add(1)
+            .max(at_least);
+        state.set_version(key, next, until, now);
+        Ok(next)
+    }
+
     async fn clear(&self) -> BackendResult<u64> {
         let ns = self.namespace();
         let mut state = self.shared.state.lock();
@@ -341,6 +407,7 @@ impl Backend for MemoryBackend {
             state.remove(k);
         }
         state.leases.retain(|k, _| !k.starts_with(ns));
+        state.versions.retain(|k, _| !k.starts_with(ns));
         Ok(doomed.len() as u64)
     }
 
