@@ -14,6 +14,8 @@ const META: EntryMeta = EntryMeta {
     created_at_ms: 1_764_000_000_000,
     expires_at_ms: 1_764_000_900_000,
     schema: 1,
+    // What every entry records once its kind's generation has been read (microseconds).
+    generation: 1_764_000_000_000_000,
 };
 
 fn payload_group<T: Serialize + DeserializeOwned>(

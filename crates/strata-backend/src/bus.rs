@@ -19,6 +19,22 @@ pub enum Invalidation {
     Prefix(String),
     /// Everything.
     All,
+    /// A kind was cleared: its generation moved on to `generation`, and entries written under
+    /// an older one are misses.
+    Kind {
+        /// The kind.
+        kind: String,
+        /// Its new generation.
+        generation: u64,
+    },
+    /// A tag was invalidated: its version moved on to `version`, and entries that recorded an
+    /// older one are misses.
+    Tag {
+        /// The tag.
+        tag: String,
+        /// Its new version.
+        version: u64,
+    },
 }
 
 /// A message on the bus: an invalidation and the instance it came from (instances ignore their

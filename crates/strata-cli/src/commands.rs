@@ -137,6 +137,8 @@ async fn keys(
         Some(k) => space.kind(k).context("invalid --kind")?.kind_namespace(),
         None => space.namespace(),
     };
+    // The kind and tag version counters are listed only when asked for by name.
+    let internal = space.kind("__version")?.kind_namespace();
     let mut cursor = None;
     let mut printed = 0;
     let mut out = std::io::stdout().lock();
@@ -145,7 +147,11 @@ async fn keys(
             .scan(&prefix, cursor, 500)
             .await
             .map_err(|e| anyhow!("SCAN failed: {}", e.message()))?;
-        for k in page.keys.iter().take(limit - printed) {
+        let shown = page
+            .keys
+            .iter()
+            .filter(|k| kind.is_some() || !k.starts_with(&internal));
+        for k in shown.take(limit - printed) {
             writeln!(out, "{k}")?;
             printed += 1;
         }
@@ -248,7 +254,7 @@ async fn clear(
     let removed = match kind {
         Some(k) => {
             cache
-                .clear_kind_with_progress(&k, |scanned, removed| {
+                .purge_kind_with_progress(&k, |scanned, removed| {
                     bar.set_message(format!("scanned {scanned}, removed {removed}"))
                 })
                 .await?

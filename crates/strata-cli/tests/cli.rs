@@ -132,7 +132,14 @@ async fn clear_kind_removes_only_that_kind() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("aborted"));
     assert_eq!(stdout(&strata(&server, &["keys"])).lines().count(), 7);
     let out = strata(&server, &["clear", "--all", "--yes"]);
-    assert_eq!(stdout(&out).trim(), "removed 7 entries");
+    // The 7 jobs and the generation counters of kinds user and job.
+    assert_eq!(stdout(&out).trim(), "removed 9 entries");
+    assert_eq!(
+        stdout(&strata(&server, &["keys", "--kind", "__version"]))
+            .lines()
+            .count(),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

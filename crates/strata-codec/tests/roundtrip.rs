@@ -59,6 +59,7 @@ fn the_header_is_magic_version_flags() {
         created_at_ms: 1,
         expires_at_ms: 2,
         schema: 3,
+        generation: 0,
     };
     let bytes = MsgPackCodec::default().encode(&meta, Some(&"hi")).unwrap();
     // 0xC1 'S', version 1, flags 0, then fixarray(4) 1 2 3 fixstr "hi".

@@ -132,10 +132,9 @@ async fn clear_cache_by_kind_key_and_all() {
     let r = post(json!({"kind": "user"})).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(
-        body,
-        json!({"cleared": "kind", "kind": "user", "removed": 10})
-    );
+    assert_eq!(body["cleared"], "kind");
+    assert_eq!(body["kind"], "user");
+    assert!(body["generation"].as_u64().is_some_and(|g| g > 0), "{body}");
     assert_eq!(users.get(3).await.unwrap(), None, "cleared users are gone");
     assert_eq!(
         *jobs.get(2).await.unwrap().unwrap(),
@@ -153,13 +152,27 @@ async fn clear_cache_by_kind_key_and_all() {
     assert_eq!(body["removed"], 1);
     assert_eq!(jobs.get(2).await.unwrap(), None);
 
+    jobs.set_tagged(5, 5, &["team:7"]).await.unwrap();
+    jobs.set_tagged(6, 6, &["team:8"]).await.unwrap();
+    let body: Value = post(json!({"tag": "team:7"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["cleared"], "tag", "{body}");
+    assert!(body["version"].as_u64().is_some_and(|v| v > 0), "{body}");
+    assert_eq!(jobs.get(5).await.unwrap(), None, "tagged team:7");
+    assert_eq!(*jobs.get(6).await.unwrap().unwrap(), 6, "tagged team:8");
+
     let body: Value = post(json!({"all": true}))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(body, json!({"cleared": "all", "removed": 2}));
+    // The 10 users cleared in O(1) above are still stored until now; jobs 0, 1, 5 and 6.
+    assert_eq!(body, json!({"cleared": "all", "removed": 14}));
     assert_eq!(jobs.get(0).await.unwrap(), None);
 }
 

@@ -11,7 +11,10 @@
 //! use strata_invalidation::{Rules, Target};
 //!
 //! let rules = Rules::new()
-//!     .on("profile", |id| vec![Target::key("user", id), Target::key("profile", id), Target::key("whoami", id)])
+//!     .on("profile", |id| vec![
+//!         Target::key("user", id), Target::key("profile", id), Target::key("whoami", id),
+//!         Target::tag(format!("user:{id}")),
+//!     ])
 //!     .on("logout", |id| vec![Target::key("whoami", id)])
 //!     .on("job", |id| vec![Target::key("job", id), Target::kind("api.alljobs")]);
 //!
@@ -42,6 +45,8 @@ pub enum Target {
     },
     /// Every entry of a kind.
     Kind(String),
+    /// Every entry carrying a tag.
+    Tag(String),
 }
 
 impl Target {
@@ -56,6 +61,11 @@ impl Target {
     /// Every entry of `kind`.
     pub fn kind(kind: impl Into<String>) -> Self {
         Self::Kind(kind.into())
+    }
+
+    /// Every entry tagged `tag`.
+    pub fn tag(tag: impl fmt::Display) -> Self {
+        Self::Tag(tag.to_string())
     }
 }
 

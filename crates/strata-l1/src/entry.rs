@@ -4,15 +4,17 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use strata_codec::EntryMeta;
+use strata_codec::{EntryMeta, TagVersion};
 
 /// A decoded value with its metadata. Cheap to clone (the value is shared).
 #[derive(Clone)]
 pub struct L1Entry {
     /// The value, type-erased; `None` records a cached absence.
     pub(crate) value: Option<Arc<dyn Any + Send + Sync>>,
-    /// Metadata from the envelope (created-at, logical expiry, schema).
+    /// Metadata from the envelope (created-at, logical expiry, schema, generation).
     pub meta: EntryMeta,
+    /// The tags the entry recorded, with their versions.
+    tags: Option<Arc<[TagVersion]>>,
     /// Size of the value's envelope in bytes (the weight).
     pub encoded_len: u32,
     /// When L1 must drop the entry (the backend's physical expiry, or sooner).
@@ -55,11 +57,23 @@ impl L1Entry {
         Self {
             value: value.map(|v| v as Arc<dyn Any + Send + Sync>),
             meta,
+            tags: None,
             encoded_len: u32::try_from(encoded_len).unwrap_or(u32::MAX),
             expires_at,
             fresh_until,
             born,
         }
+    }
+
+    /// The same entry with the tags it recorded.
+    pub fn with_tags(mut self, tags: Option<Arc<[TagVersion]>>) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The tags the entry recorded, with their versions.
+    pub fn tags(&self) -> Option<&Arc<[TagVersion]>> {
+        self.tags.as_ref()
     }
 
     /// Whether the value is within its logical TTL at `now`.

@@ -38,7 +38,8 @@ return out
 ";
 
 /// Moves the version counter KEYS[1] on to max(current + 1, ARGV[1]) with a TTL of ARGV[2] ms
-/// (0: none) and returns it as a string. Comparisons are exact below 2^53 (clock-based values
+/// (0: none; counters are created either always or never with a TTL, so an increment never has
+/// one to remove) and returns it as a string. Comparisons are exact below 2^53 (clock-based values
 /// in microseconds stay far below); the increment is done by Redis on integers.
 pub(crate) const BUMP_VERSION: &str = r"
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
@@ -49,8 +50,6 @@ else
 end
 if tonumber(ARGV[2]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-else
-  redis.call('PERSIST', KEYS[1])
 end
 return redis.call('GET', KEYS[1])
 ";

@@ -21,6 +21,7 @@ use crate::config::CacheConfig;
 use crate::error::Error;
 use crate::flight::Flights;
 use crate::kind::KindCache;
+use crate::versions::{KindGeneration, Versions};
 use strata_invalidation::{Rules, Target};
 
 /// A typed two-tier cache: an in-process tier (moka, decoded values) in front of a backend
@@ -52,6 +53,7 @@ pub(crate) struct Inner {
     /// The backend bounds its own operations (see `Capabilities::bounded`).
     pub(crate) bounded: bool,
     pub(crate) flights: Flights,
+    pub(crate) versions: Versions,
     kinds: RwLock<HashMap<(String, u32), Arc<KindCtx>>>,
     /// The invalidation bus, and this instance's id on it.
     pub(crate) bus: Option<Arc<dyn Bus>>,
@@ -87,6 +89,20 @@ pub(crate) struct KindCtx {
     pub(crate) keys: KindKeys,
     pub(crate) ttl: Duration,
     pub(crate) stats: Arc<KindStats>,
+    /// The kind's generation (shared by every schema and TTL of the kind).
+    pub(crate) generation: Arc<KindGeneration>,
+}
+
+impl KindCtx {
+    /// The same kind with another TTL.
+    pub(crate) fn with_ttl(&self, ttl: Duration) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            ttl,
+            stats: self.stats.clone(),
+            generation: self.generation.clone(),
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch (the envelope's clock, shared across processes).
@@ -108,6 +124,7 @@ impl Cache {
         let space = KeySpace::new(&config.prefix, &config.app_version)?;
         let codec = MsgPackCodec::default().with_max_value_bytes(config.backend.max_value_bytes);
         let breaker = Breaker::new(config.breaker.failures, config.breaker.cooldown);
+        let versions = Versions::new(tag_version_ttl(&config), bus.is_some());
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -119,6 +136,7 @@ impl Cache {
                 stats,
                 breaker,
                 flights: Flights::default(),
+                versions,
                 kinds: RwLock::new(HashMap::new()),
                 bus,
                 instance: rand::rng().random(),
@@ -157,7 +175,25 @@ impl Cache {
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 let Some(inner) = weak.upgrade() else { return };
-                let Some(l1) = &inner.l1 else { continue };
+                let Some(l1) = inner.l1.clone() else {
+                    // No L1 to keep in step, but kind and tag versions still are.
+                    match event {
+                        BusEvent::Message(m) if m.origin != inner.instance => {
+                            match m.invalidation {
+                                Invalidation::Kind { kind, generation } => {
+                                    inner.versions.apply_kind(&kind, generation)
+                                }
+                                Invalidation::Tag { tag, version } => {
+                                    inner.versions.apply_tag(&tag, version)
+                                }
+                                _ => {}
+                            }
+                        }
+                        BusEvent::Message(_) => {}
+                        _ => inner.versions.unsync_all(),
+                    }
+                    continue;
+                };
                 match event {
                     BusEvent::Message(m) if m.origin == inner.instance => {}
                     BusEvent::Message(m) => {
@@ -172,7 +208,20 @@ impl Cache {
                                 inner.flights.poison_prefix(&p);
                                 l1.remove_prefix(&p);
                             }
+                            Invalidation::Kind { kind, generation } => {
+                                inner.versions.apply_kind(&kind, generation);
+                                if let Ok(keys) = inner.space.kind(&kind) {
+                                    Cache {
+                                        inner: inner.clone(),
+                                    }
+                                    .forget_kind_locally(&keys);
+                                }
+                            }
+                            Invalidation::Tag { tag, version } => {
+                                inner.versions.apply_tag(&tag, version);
+                            }
                             _ => {
+                                inner.versions.unsync_all();
                                 inner.flights.poison_all();
                                 l1.clear();
                             }
@@ -180,7 +229,9 @@ impl Cache {
                         inner.bus_counters.applied.fetch_add(1, Ordering::Relaxed);
                     }
                     _ => {
-                        // Messages may have been missed: drop L1 and the L2 reads racing this flush.
+                        // Messages may have been missed: drop L1 and the L2 reads racing this
+                        // flush, and read the kind and tag versions again.
+                        inner.versions.unsync_all();
                         inner.flights.forget_reads();
                         l1.clear();
                         inner.bus_counters.resets.fetch_add(1, Ordering::Relaxed);
@@ -217,11 +268,7 @@ impl Cache {
     pub fn of<T: Cacheable>(&self) -> Result<KindCache<T>, Error> {
         let mut ctx = self.ctx(T::KIND, T::SCHEMA)?;
         if let Some(ttl) = T::ttl() {
-            ctx = Arc::new(KindCtx {
-                keys: ctx.keys.clone(),
-                ttl,
-                stats: ctx.stats.clone(),
-            });
+            ctx = Arc::new(ctx.with_ttl(ttl));
         }
         Ok(KindCache::new(self.clone(), ctx))
     }
@@ -259,6 +306,7 @@ impl Cache {
             keys,
             ttl: self.inner.config.ttl_of(kind),
             stats: self.inner.stats.kind(kind),
+            generation: self.inner.versions.kind(kind),
         });
         Ok(self
             .inner
@@ -335,6 +383,7 @@ impl Cache {
 
     /// Drops every L1 entry and marks every load and L2 read in progress as overtaken.
     fn forget_all_locally(&self) {
+        self.inner.versions.unsync_all();
         self.inner.flights.poison_all();
         if let Some(l1) = &self.inner.l1 {
             l1.clear();
@@ -364,37 +413,30 @@ impl Cache {
         Ok(removed)
     }
 
-    /// Removes every entry of `kind` (all schema versions and generations) written before this
-    /// call began, from both tiers. Walks the kind's keys with `SCAN` in pages (never `KEYS`, never
-    /// blocking the server) and deletes an entry only if it still holds the bytes just read and
-    /// was created before the clear started, so values written meanwhile survive.
-    pub async fn clear_kind(&self, kind: &str) -> Result<u64, Error> {
-        self.clear_kind_with_progress(kind, |_, _| {}).await
+    /// Clears `kind` ([`clear_kind`](Self::clear_kind)) and then removes its entries from the
+    /// backend: walks the kind's keys with `SCAN` in pages (never `KEYS`, never blocking the
+    /// server) and deletes an entry only if it still holds the bytes just read and was created
+    /// before the purge started, so values written meanwhile survive. An administrative tool
+    /// (the CLI's `clear --kind`) for reclaiming memory at once; requests never need it.
+    pub async fn purge_kind(&self, kind: &str) -> Result<u64, Error> {
+        self.purge_kind_with_progress(kind, |_, _| {}).await
     }
 
-    /// [`clear_kind`](Self::clear_kind), calling `progress(scanned, removed)` after each page.
-    pub async fn clear_kind_with_progress(
+    /// [`purge_kind`](Self::purge_kind), calling `progress(scanned, removed)` after each page.
+    pub async fn purge_kind_with_progress(
         &self,
         kind: &str,
         progress: impl Fn(u64, u64),
     ) -> Result<u64, Error> {
-        let started = now_ms();
-        let mut scanned = 0u64;
+        let generation = self.clear_kind(kind).await?;
         let keys = self.inner.space.kind(kind)?;
         let mut prefixes = vec![keys.kind_namespace()];
         let tagged = keys.clone().with_hash_tag(true).kind_namespace();
         if !prefixes.contains(&tagged) {
             prefixes.push(tagged);
         }
-        let mut removed = 0;
-        let announced = prefixes.clone();
-        for prefix in &prefixes {
-            self.inner.flights.poison_prefix(prefix);
-        }
+        let (mut scanned, mut removed) = (0u64, 0u64);
         for prefix in prefixes {
-            if let Some(l1) = &self.inner.l1 {
-                l1.remove_prefix(&prefix);
-            }
             let mut cursor = None;
             loop {
                 let page = self.inner.backend.scan(&prefix, cursor, 500).await?;
@@ -407,8 +449,9 @@ impl Cache {
                 scanned += refs.len() as u64;
                 for (key, value) in refs.iter().zip(values) {
                     let Some(bytes) = value else { continue };
+                    // Entries written after the clear (under the new generation) stay.
                     let old = strata_codec::peek(&bytes)
-                        .map_or(true, |info| info.meta.created_at_ms <= started);
+                        .map_or(true, |info| info.meta.generation < generation);
                     if old && self.inner.backend.delete_if_equals(key, &bytes).await? {
                         removed += 1;
                     }
@@ -421,16 +464,13 @@ impl Cache {
             }
         }
         self.inner.stats.kind(kind).deletes(removed);
-        for prefix in announced {
-            self.announce(Invalidation::Prefix(prefix)).await;
-        }
         Ok(removed)
     }
 
     /// Applies the invalidation `rules` for a `change` of the entity `id`: deletes each target
-    /// key (every schema version of its kind this instance uses) and clears each target kind, in
-    /// both tiers and on the other instances. Every target is attempted; the first error is
-    /// returned. Answers how many entries were removed.
+    /// key (every schema version of its kind this instance uses), clears each target kind and
+    /// invalidates each target tag (both O(1)), in both tiers and on the other instances. Every
+    /// target is attempted; the first error is returned. Answers how many keys were deleted.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -473,7 +513,8 @@ impl Cache {
                     }
                     err.map_or(Ok(n), Err)
                 }
-                Target::Kind(kind) => self.clear_kind(&kind).await,
+                Target::Kind(kind) => self.clear_kind(&kind).await.map(|_| 0),
+                Target::Tag(tag) => self.invalidate_tag(&tag).await.map(|_| 0),
                 _ => Ok(0),
             };
             match result {
@@ -568,3 +609,24 @@ impl Cache {
 
 /// Marker so `KindCache<T>` is `Send + Sync` whatever `T`'s auto traits.
 pub(crate) type TypeMarker<T> = PhantomData<fn() -> T>;
+
+/// How long a tag's version counter lives after its last invalidation: twice the longest time
+/// an entry can live (TTL + max stale), at least an hour. An entry cannot outlive the counter it
+/// recorded, and a counter that expires anyway comes back higher than any recorded value.
+fn tag_version_ttl(config: &CacheConfig) -> Option<Duration> {
+    let longest = config
+        .ttl
+        .values()
+        .copied()
+        .chain([config.default_ttl, config.negative_ttl])
+        .max()
+        .unwrap_or_default();
+    if longest.is_zero() {
+        return None;
+    }
+    Some(
+        (longest + config.max_stale)
+            .saturating_mul(2)
+            .max(Duration::from_secs(3600)),
+    )
+}

@@ -79,11 +79,7 @@ impl<T: CacheValue> KindCache<T> {
 
     /// The same kind with another TTL.
     pub fn with_ttl(self, ttl: Duration) -> Self {
-        let ctx = Arc::new(KindCtx {
-            keys: self.ctx.keys.clone(),
-            ttl,
-            stats: self.ctx.stats.clone(),
-        });
+        let ctx = Arc::new(self.ctx.with_ttl(ttl));
         Self::new(self.cache, ctx)
     }
 
@@ -135,11 +131,28 @@ impl<T: CacheValue> KindCache<T> {
     /// Caches `value` under `id` for the kind's TTL, in both tiers. A backend failure is
     /// returned (the in-process copy is written anyway).
     pub async fn set(&self, id: impl Display, value: T) -> Result<(), Error> {
+        self.set_arc_tagged(id, Arc::new(value), &[]).await
+    }
+
+    /// Caches `value` under `id` with `tags` (at most 64):
+    /// [`Cache::invalidate_tag`](crate::Cache::invalidate_tag) on any of them makes it a miss.
+    pub async fn set_tagged(&self, id: impl Display, value: T, tags: &[&str]) -> Result<(), Error> {
+        let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
+        self.set_arc_tagged(id, Arc::new(value), &tags).await
+    }
+
+    async fn set_arc_tagged(
+        &self,
+        id: impl Display,
+        value: Arc<T>,
+        tags: &[String],
+    ) -> Result<(), Error> {
         let key = self.key(id)?;
         self.cache.inner.flights.poison(&key);
+        let stamp = self.cache.stamp(&self.ctx, tags).await;
         let r = self
             .cache
-            .store(&self.ctx, &key, Some(Arc::new(value)), self.ctx.ttl)
+            .store(&self.ctx, &key, Some(value), self.ctx.ttl, &stamp)
             .await;
         self.cache
             .announce(Invalidation::Keys(vec![key.to_string()]))
@@ -149,16 +162,7 @@ impl<T: CacheValue> KindCache<T> {
 
     /// Caches a shared value under `id`.
     pub async fn set_arc(&self, id: impl Display, value: Arc<T>) -> Result<(), Error> {
-        let key = self.key(id)?;
-        self.cache.inner.flights.poison(&key);
-        let r = self
-            .cache
-            .store(&self.ctx, &key, Some(value), self.ctx.ttl)
-            .await;
-        self.cache
-            .announce(Invalidation::Keys(vec![key.to_string()]))
-            .await;
-        r
+        self.set_arc_tagged(id, value, &[]).await
     }
 
     /// Removes `id` from both tiers; true if the backend held it.
@@ -198,7 +202,7 @@ impl<T: CacheValue> KindCache<T> {
         let mut missing = Vec::new();
         for (i, key) in keys.iter().enumerate() {
             let start = Instant::now();
-            match self.cache.l1_get::<T>(key).await {
+            match self.cache.l1_get::<T>(&self.ctx, key).await {
                 Some(f) if !f.meta.is_expired(now) => {
                     self.ctx
                         .stats
@@ -278,7 +282,11 @@ impl<T: CacheValue> KindCache<T> {
         for key in &keys {
             self.cache.inner.flights.poison(key);
         }
-        let r = self.cache.store_many(&self.ctx, items, self.ctx.ttl).await;
+        let stamp = self.cache.stamp(&self.ctx, &[]).await;
+        let r = self
+            .cache
+            .store_many(&self.ctx, items, self.ctx.ttl, &stamp)
+            .await;
         self.cache.announce(Invalidation::Keys(keys)).await;
         r
     }
@@ -463,6 +471,9 @@ impl<T: CacheValue> KindCache<T> {
                 Waited::Lease(state) => lease = state,
             }
         }
+        // What the entry records: versions read before the loader reads its source, so an
+        // invalidation of the kind or a tag during the load makes the entry a miss.
+        let stamp = self.cache.stamp(&self.ctx, &options.tags).await;
         let start = Instant::now();
         let result = self.run_loader(options, stale.is_some(), loader).await;
         let elapsed = start.elapsed();
@@ -481,7 +492,7 @@ impl<T: CacheValue> KindCache<T> {
                     // Best effort: a failed write leaves the value uncached, the caller served.
                     if let Err(e) = self
                         .cache
-                        .store_loaded(&self.ctx, key, value.clone(), ttl, &lease, flight)
+                        .store_loaded(&self.ctx, key, value.clone(), ttl, &stamp, &lease, flight)
                         .await
                     {
                         tracing::debug!(%key, error = %e, "could not cache a loaded value");

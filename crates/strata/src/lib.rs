@@ -50,6 +50,7 @@ mod flight;
 mod kind;
 mod options;
 mod tiers;
+mod versions;
 
 pub use breaker::BreakerState;
 pub use builder::CacheBuilder;
@@ -64,7 +65,7 @@ pub use strata_backend::{
     Backend, BackendError, BackendInfo, Bus, BusEvent, BusMessage, ErrorKind, InProcessBus,
     Invalidation, KeyTtl, MemoryBackend, MemoryConfig, SetEntry,
 };
-pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec};
+pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, TagVersion};
 pub use strata_eviction::{EvictionPolicy, Limits};
 pub use strata_invalidation::{Rules, Target, UnknownChange};
 pub use strata_keys::{Key, KeyId, KeyParts, KeySpace};

@@ -26,6 +26,9 @@ pub struct LoadOptions {
     /// Cross-process single flight: when another instance holds the key's load lease, wait up
     /// to this long for its value (polling the backend) before loading here.
     pub wait_for_other_instances: Option<Duration>,
+    /// Tags of the loaded value: [`Cache::invalidate_tag`](crate::Cache::invalidate_tag) on any
+    /// of them makes it a miss (at most 64).
+    pub tags: Vec<String>,
 }
 
 impl LoadOptions {
@@ -67,6 +70,16 @@ impl LoadOptions {
     /// Waits up to `bound` for another instance that is already loading this key.
     pub fn wait_for_other_instances(mut self, bound: Duration) -> Self {
         self.wait_for_other_instances = Some(bound);
+        self
+    }
+
+    /// Tags the loaded value (see [`Cache::invalidate_tag`](crate::Cache::invalidate_tag)).
+    pub fn tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tags = tags.into_iter().map(Into::into).collect();
         self
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata_backend::{BackendError, SetEntry};
-use strata_codec::{Codec, CodecError, EntryMeta};
+use strata_codec::{Codec, CodecError, EntryMeta, TagVersion};
 use strata_keys::Key;
 use strata_l1::L1Entry;
 use strata_stats::Tier;
@@ -12,11 +12,13 @@ use strata_stats::Tier;
 use crate::cache::{Cache, KindCtx, now_ms};
 use crate::cacheable::CacheValue;
 use crate::error::Error;
+use crate::versions::Stamp;
 
 /// A value found in a tier, with its metadata (`None`: a cached absence).
 pub(crate) struct Found<T> {
     pub(crate) value: Option<Arc<T>>,
     pub(crate) meta: EntryMeta,
+    pub(crate) tags: Option<Arc<[TagVersion]>>,
 }
 
 impl<T> Clone for Found<T> {
@@ -24,6 +26,7 @@ impl<T> Clone for Found<T> {
         Self {
             value: self.value.clone(),
             meta: self.meta,
+            tags: self.tags.clone(),
         }
     }
 }
@@ -62,13 +65,21 @@ pub(crate) enum Lookup<T> {
 
 impl Cache {
     /// The L1 entry under `key` as a `T`, if present.
-    pub(crate) async fn l1_get<T: CacheValue>(&self, key: &Key) -> Option<Found<T>> {
+    pub(crate) async fn l1_get<T: CacheValue>(&self, ctx: &KindCtx, key: &Key) -> Option<Found<T>> {
         let l1 = self.inner.l1.as_ref()?;
         let entry = l1.get(key).await?;
+        let tags = entry.tags().cloned();
+        if !self
+            .is_current(ctx, entry.meta.generation, tags.as_deref())
+            .await
+        {
+            return None;
+        }
         match entry.downcast::<T>() {
             Ok(value) => Some(Found {
                 value,
                 meta: entry.meta,
+                tags,
             }),
             Err(()) => {
                 tracing::warn!(%key, expected = std::any::type_name::<T>(), "L1 holds another type under this key; treating as a miss");
@@ -100,7 +111,8 @@ impl Cache {
             found.meta,
             encoded_len,
             Instant::now() + Duration::from_millis(keep_ms),
-        );
+        )
+        .with_tags(found.tags.clone());
         l1.insert(key.clone(), entry).await;
     }
 
@@ -175,10 +187,22 @@ impl Cache {
         bytes: &[u8],
     ) -> Option<Found<T>> {
         match self.inner.codec.decode::<T>(bytes, Some(ctx.keys.schema())) {
-            Ok(env) => Some(Found {
-                value: env.value.map(Arc::new),
-                meta: env.meta,
-            }),
+            Ok(env) => {
+                let tags: Option<Arc<[TagVersion]>> =
+                    (!env.tags.is_empty()).then(|| env.tags.into());
+                // Written before its kind was cleared or one of its tags invalidated: a miss.
+                if !self
+                    .is_current(ctx, env.meta.generation, tags.as_deref())
+                    .await
+                {
+                    return None;
+                }
+                Some(Found {
+                    value: env.value.map(Arc::new),
+                    meta: env.meta,
+                    tags,
+                })
+            }
             // An older (or newer) shape: a plain miss; the next write replaces it.
             Err(CodecError::SchemaMismatch { .. }) => None,
             Err(e) => {
@@ -215,18 +239,29 @@ impl Cache {
         let fresh = entry.is_fresh(now);
         let age = entry.age_ms(now);
         let meta = entry.meta;
+        let tags = entry.tags().cloned();
+        // One atomic load decides in the common case (generation known, no tags).
+        let current = match ctx.generation.load() {
+            (g, true) if tags.is_none() => g == meta.generation,
+            _ => self.is_current(ctx, meta.generation, tags.as_deref()).await,
+        };
+        if !current {
+            ctx.stats
+                .tier_miss(Tier::L1, start.map_or(Duration::ZERO, |s| now - s));
+            return Probe::Miss;
+        }
         match entry.into_value::<T>() {
             Ok(value) if fresh => {
                 match start {
                     Some(s) => ctx.stats.hit(Tier::L1, age, now - s),
                     None => ctx.stats.hit_untimed(Tier::L1, age),
                 }
-                Probe::Fresh(Found { value, meta })
+                Probe::Fresh(Found { value, meta, tags })
             }
             Ok(value) => {
                 ctx.stats
                     .tier_miss(Tier::L1, start.map_or(Duration::ZERO, |s| now - s));
-                Probe::Stale(Found { value, meta })
+                Probe::Stale(Found { value, meta, tags })
             }
             Err(()) => {
                 tracing::warn!(%key, expected = std::any::type_name::<T>(), "L1 holds another type under this key; treating as a miss");
@@ -306,14 +341,11 @@ impl Cache {
         key: &Key,
         value: Option<Arc<T>>,
         ttl: Duration,
+        stamp: &Stamp,
     ) -> Result<(), Error> {
         let ttl = self.jittered(ttl);
-        let meta = EntryMeta::new(
-            now_ms(),
-            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-            ctx.keys.schema(),
-        );
-        let bytes = self.inner.codec.encode(&meta, value.as_deref())?;
+        let meta = self.meta(ctx, ttl, stamp);
+        let bytes = self.encode(&meta, stamp, value.as_deref())?;
         let len = bytes.len();
         let physical = ttl + self.inner.config.max_stale;
         let l2 = self
@@ -321,7 +353,8 @@ impl Cache {
             .await;
         // A read that fetched the previous bytes must not fill L1 after this write.
         self.inner.flights.poison(key);
-        self.l1_put(key, &Found { value, meta }, len).await;
+        let tags = stamp.tags.clone();
+        self.l1_put(key, &Found { value, meta, tags }, len).await;
         ctx.stats.sets(1);
         match l2 {
             Some(Ok(())) => Ok(()),
@@ -336,22 +369,20 @@ impl Cache {
         ctx: &KindCtx,
         items: Vec<(Key, Arc<T>)>,
         ttl: Duration,
+        stamp: &Stamp,
     ) -> Result<(), Error> {
         let mut entries = Vec::with_capacity(items.len());
         let mut found = Vec::with_capacity(items.len());
         for (key, value) in items {
             let ttl = self.jittered(ttl);
-            let meta = EntryMeta::new(
-                now_ms(),
-                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-                ctx.keys.schema(),
-            );
-            let bytes = self.inner.codec.encode(&meta, Some(&*value))?;
+            let meta = self.meta(ctx, ttl, stamp);
+            let bytes = self.encode(&meta, stamp, Some(&*value))?;
             found.push((
                 key.clone(),
                 Found {
                     value: Some(value),
                     meta,
+                    tags: stamp.tags.clone(),
                 },
                 bytes.len(),
             ));
@@ -375,6 +406,29 @@ impl Cache {
             Some(Err(e)) => Err(self.l2_failed(ctx, Some(e))),
             None => Err(self.l2_failed(ctx, None)),
         }
+    }
+}
+
+impl Cache {
+    /// The metadata of an entry of `ctx`'s kind written now for `ttl`.
+    fn meta(&self, ctx: &KindCtx, ttl: Duration, stamp: &Stamp) -> EntryMeta {
+        EntryMeta::new(
+            now_ms(),
+            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            ctx.keys.schema(),
+        )
+        .with_generation(stamp.generation)
+    }
+
+    /// Encodes an entry with the tags of its stamp.
+    fn encode<T: CacheValue>(
+        &self,
+        meta: &EntryMeta,
+        stamp: &Stamp,
+        value: Option<&T>,
+    ) -> Result<strata_backend::Bytes, Error> {
+        let tags = stamp.tags.as_deref().unwrap_or(&[]);
+        Ok(self.inner.codec.encode_tagged(meta, tags, value)?)
     }
 }
 
@@ -423,28 +477,32 @@ impl Cache {
     /// Stores a loaded value unless the key was invalidated while it loaded: in L2 through the
     /// lease (atomic), in L1 only if the flight was not poisoned (checked before and after the
     /// insert, so an invalidation racing the insert still wins).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn store_loaded<T: CacheValue>(
         &self,
         ctx: &KindCtx,
         key: &Key,
         value: Option<Arc<T>>,
         ttl: Duration,
+        stamp: &Stamp,
         lease: &LeaseState,
         flight: &crate::flight::Flight,
     ) -> Result<(), Error> {
         // Invalidated locally while loading (this covers kind and full clears too, which have no
         // per-key lease to drop on every backend): store nothing.
-        if flight.is_poisoned() {
+        // So was a load whose kind was cleared or whose tag was invalidated meanwhile (its
+        // entry would be a miss anyway; storing it could only replace a newer one).
+        if flight.is_poisoned()
+            || !self
+                .is_current(ctx, stamp.generation, stamp.tags.as_deref())
+                .await
+        {
             self.release_lease(key, lease).await;
             return Ok(());
         }
         let ttl = self.jittered(ttl);
-        let meta = EntryMeta::new(
-            now_ms(),
-            u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
-            ctx.keys.schema(),
-        );
-        let bytes = self.inner.codec.encode(&meta, value.as_deref())?;
+        let meta = self.meta(ctx, ttl, stamp);
+        let bytes = self.encode(&meta, stamp, value.as_deref())?;
         let len = bytes.len();
         let physical = ttl + self.inner.config.max_stale;
         let mut failure = None;
@@ -485,7 +543,8 @@ impl Cache {
         let overtaken =
             || flight.is_poisoned() || (!proven && self.inner.flights.epoch(key) != flight.epoch());
         if !overtaken() {
-            self.l1_put(key, &Found { value, meta }, len).await;
+            let tags = stamp.tags.clone();
+            self.l1_put(key, &Found { value, meta, tags }, len).await;
             if overtaken() {
                 if let Some(l1) = &self.inner.l1 {
                     l1.remove(key).await;

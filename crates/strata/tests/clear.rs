@@ -1,4 +1,5 @@
-//! Clearing: a kind, a key, everything; other kinds and other prefixes survive.
+//! Clearing: a kind (O(1)), a kind physically (purge), a key, everything; other kinds and other
+//! prefixes survive.
 
 mod common;
 
@@ -7,7 +8,57 @@ use std::time::Duration;
 use strata::{Codec, EntryMeta, MsgPackCodec};
 
 #[tokio::test]
-async fn clear_kind_removes_that_kind_from_both_tiers_only() {
+async fn clear_kind_makes_every_entry_of_that_kind_a_miss_in_o1() {
+    let (cache, backend) = common::memory_cache().await;
+    let users = cache.kind::<u32>("user").unwrap();
+    let jobs = cache.kind::<u32>("job").unwrap();
+    users
+        .set_many((0..50u32).map(|i| (i, i)).collect())
+        .await
+        .unwrap();
+    users.clone().with_schema(2).set(99, 99).await.unwrap();
+    jobs.set(1, 1).await.unwrap();
+    let before = backend.info().await.unwrap().entries;
+
+    let g1 = cache.clear_kind("user").await.unwrap();
+    assert_eq!(
+        backend.info().await.unwrap().entries,
+        before,
+        "nothing scanned or deleted"
+    );
+    for i in 0..50u32 {
+        assert_eq!(users.get(i).await.unwrap(), None, "user {i} is a miss");
+    }
+    assert_eq!(users.clone().with_schema(2).get(99).await.unwrap(), None);
+    assert_eq!(
+        *jobs.get(1).await.unwrap().unwrap(),
+        1,
+        "other kinds survive"
+    );
+
+    // Written after the clear: a hit, here and through an L1-less reader of the same backend.
+    users.set(7, 70).await.unwrap();
+    assert_eq!(*users.get(7).await.unwrap().unwrap(), 70);
+    let other = strata::CacheBuilder::new()
+        .prefix("t")
+        .l1(false)
+        .metrics(false)
+        .backend(backend.clone())
+        .build()
+        .await
+        .unwrap();
+    let other_users = other.kind::<u32>("user").unwrap();
+    assert_eq!(*other_users.get(7).await.unwrap().unwrap(), 70);
+    assert_eq!(other_users.get(8).await.unwrap(), None);
+
+    // Generations only move forward.
+    let g2 = cache.clear_kind("user").await.unwrap();
+    assert!(g2 > g1, "{g2} > {g1}");
+    assert_eq!(users.get(7).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn purge_kind_removes_that_kind_from_both_tiers_only() {
     let (cache, backend) = common::memory_cache().await;
     let users = cache.kind::<u32>("user").unwrap();
     let jobs = cache.kind::<u32>("job").unwrap();
@@ -19,9 +70,9 @@ async fn clear_kind_removes_that_kind_from_both_tiers_only() {
         .await
         .unwrap();
     users.clone().with_schema(2).set(99, 99).await.unwrap();
-    // An entry created "after" the clear began (its created-at is in the future) survives.
+    // An entry written under a newer generation than the purge's survives it.
     let late = users.key(1000).unwrap();
-    let meta = EntryMeta::new(u64::MAX / 2, 60_000, 1);
+    let meta = EntryMeta::new(1, 60_000, 1).with_generation(u64::MAX / 4);
     backend
         .set(
             &late,
@@ -31,7 +82,7 @@ async fn clear_kind_removes_that_kind_from_both_tiers_only() {
         .await
         .unwrap();
 
-    assert_eq!(cache.clear_kind("user").await.unwrap(), 51);
+    assert_eq!(cache.purge_kind("user").await.unwrap(), 51);
     assert_eq!(users.get(3).await.unwrap(), None, "gone from L1 too");
     assert!(
         backend.get(&late).await.unwrap().is_some(),

@@ -43,7 +43,7 @@ pub(crate) async fn handler(
     }
     let req: ClearRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}"))
-            .with(serde_json::json!({"expected": "{\"kind\": \"user\"} | {\"key\": \"...\"} | {\"all\": true}"}))
+            .with(serde_json::json!({"expected": "{\"kind\": \"user\"} | {\"key\": \"...\"} | {\"tag\": \"user:42\"} | {\"all\": true}"}))
     })?;
     let cache = &state.cache;
     let chosen = [
@@ -75,9 +75,9 @@ pub(crate) async fn handler(
                     .with(serde_json::json!({ "known_kinds": known })),
             );
         }
-        let removed = cache.clear_kind(&kind).await.map_err(server_error)?;
+        let generation = cache.clear_kind(&kind).await.map_err(server_error)?;
         return Ok(Json(
-            serde_json::json!({ "cleared": "kind", "kind": kind, "removed": removed }),
+            serde_json::json!({ "cleared": "kind", "kind": kind, "generation": generation }),
         ));
     }
     if let Some(key) = req.key {
@@ -95,10 +95,13 @@ pub(crate) async fn handler(
             serde_json::json!({ "cleared": "key", "key": key, "removed": u64::from(removed) }),
         ));
     }
-    if req.tag.is_some() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "clearing by tag needs tags, which this version does not have yet",
+    if let Some(tag) = req.tag {
+        if tag.is_empty() {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "`tag` is empty"));
+        }
+        let version = cache.invalidate_tag(&tag).await.map_err(server_error)?;
+        return Ok(Json(
+            serde_json::json!({ "cleared": "tag", "tag": tag, "version": version }),
         ));
     }
     if req.all != Some(true) {
