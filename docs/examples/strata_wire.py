@@ -138,16 +138,27 @@ def decode_entry(data, expected_schema=None):
         payload = None
     elif flags & FLAG_COMPRESSED:
         payload = msgpack.unpackb(lz4_block_decompress(payload), raw=False, strict_map_key=False)
-    meta = {"created_at_ms": created_at_ms, "expires_at_ms": expires_at_ms, "schema": schema}
+    meta = {
+        "created_at_ms": created_at_ms,
+        "expires_at_ms": expires_at_ms,
+        "schema": schema,
+        "generation": body[4] if len(body) > 4 else 0,
+        "tags": [[t, v] for t, v in body[5]] if len(body) > 5 else [],
+    }
     return meta, flags, payload
 
 
-def encode_entry(payload, created_at_ms, ttl_ms, schema, absent=False):
-    """An uncompressed MessagePack entry (every Strata reader accepts it)."""
+def encode_entry(payload, created_at_ms, ttl_ms, schema, absent=False, generation=0, tags=()):
+    """An uncompressed MessagePack entry (every Strata reader accepts it). `generation` and
+    `tags` ([(tag, version)]) must be the current counters (wire-format.md 2.3), or Strata readers
+    treat the entry as a miss."""
     flags = FLAG_ABSENT if absent else 0
-    body = msgpack.packb(
-        [created_at_ms, created_at_ms + ttl_ms, schema, None if absent else payload], use_bin_type=True
-    )
+    body = [created_at_ms, created_at_ms + ttl_ms, schema, None if absent else payload]
+    if generation or tags:
+        body.append(generation)
+    if tags:
+        body.append([[t, v] for t, v in tags])
+    body = msgpack.packb(body, use_bin_type=True)
     return MAGIC + bytes([FORMAT_VERSION, flags]) + body
 
 

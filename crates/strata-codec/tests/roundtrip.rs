@@ -2,7 +2,9 @@
 
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
-use strata_codec::{Codec, CodecError, EntryMeta, Flags, JsonCodec, MsgPackCodec, peek};
+use strata_codec::{
+    Codec, CodecError, EntryMeta, Flags, JsonCodec, MAX_TAGS, MsgPackCodec, TagVersion, peek,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Job {
@@ -41,6 +43,24 @@ proptest! {
         prop_assert_eq!(back.meta, meta);
         prop_assert_eq!(back.value, Some(job));
         prop_assert_eq!(peek(&bytes).unwrap().meta, meta);
+    }
+
+    #[test]
+    fn generations_and_tags_round_trip(job in job_strategy(), generation in any::<u64>(),
+                                       tags in proptest::collection::vec((".{0,40}", any::<u64>()), 0..8),
+                                       threshold in prop_oneof![Just(0usize), Just(usize::MAX)]) {
+        let tags: Vec<TagVersion> = tags.into_iter().map(|(t, v)| TagVersion::new(t, v)).collect();
+        let meta = EntryMeta::new(1, 2, 3).with_generation(generation);
+        for bytes in [
+            MsgPackCodec::default().with_compression_threshold(threshold).encode_tagged(&meta, &tags, Some(&job)).unwrap(),
+            JsonCodec::default().encode_tagged(&meta, &tags, Some(&job)).unwrap(),
+        ] {
+            let back = MsgPackCodec::default().decode::<Job>(&bytes, Some(3)).unwrap();
+            prop_assert_eq!(back.meta, meta);
+            prop_assert_eq!(&back.tags, &tags);
+            prop_assert_eq!(back.value, Some(job.clone()));
+            prop_assert_eq!(peek(&bytes).unwrap().meta.generation, generation);
+        }
     }
 
     #[test]
@@ -249,4 +269,43 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     bytes.push(0xC0);
     let r = MsgPackCodec::default().decode::<serde_json::Value>(&bytes, None);
     assert!(r.is_err());
+}
+
+#[test]
+fn generation_and_tags_follow_the_payload_and_old_bodies_read_as_generation_zero() {
+    let codec = MsgPackCodec::default();
+    let plain = codec.encode(&EntryMeta::new(1, 2, 3), Some(&7u8)).unwrap();
+    // [created 1, expires 3, schema 3, 7]: four elements when there is neither.
+    assert_eq!(&plain[4..], &[0x94, 1, 3, 3, 7]);
+    assert_eq!(codec.decode::<u8>(&plain, None).unwrap().meta.generation, 0);
+
+    let meta = EntryMeta::new(1, 2, 3).with_generation(9);
+    let gen_only = codec.encode(&meta, Some(&7u8)).unwrap();
+    assert_eq!(&gen_only[4..], &[0x95, 1, 3, 3, 7, 9]);
+    let tagged = codec
+        .encode_tagged(&meta, &[TagVersion::new("u", 5)], Some(&7u8))
+        .unwrap();
+    assert_eq!(
+        &tagged[4..],
+        &[0x96, 1, 3, 3, 7, 9, 0x91, 0x92, 0xa1, b'u', 5]
+    );
+    let env = codec.decode::<u8>(&tagged, None).unwrap();
+    assert_eq!(env.tags, [TagVersion::new("u", 5)]);
+
+    // Too many tags: refused on write, and on read.
+    let many: Vec<TagVersion> = (0..=MAX_TAGS as u64)
+        .map(|i| TagVersion::new("t", i))
+        .collect();
+    let err = codec.encode_tagged(&meta, &many, Some(&7u8)).unwrap_err();
+    assert!(err.to_string().contains("65 tags"), "{err}");
+    let mut forged = gen_only.to_vec();
+    forged[4] = 0x96;
+    forged.extend_from_slice(&[0xdc, 0x00, 0x41]);
+    assert!(codec.decode::<u8>(&forged, None).unwrap_err().is_miss());
+    // A truncated tag list is an error, never a panic.
+    assert!(
+        codec
+            .decode::<u8>(&tagged[..tagged.len() - 2], None)
+            .is_err()
+    );
 }

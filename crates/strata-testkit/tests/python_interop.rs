@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
-use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, peek};
+use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, TagVersion, peek};
 use strata_keys::KeySpace;
 
 fn script() -> PathBuf {
@@ -94,6 +94,28 @@ fn python_decodes_every_kind_of_entry_rust_writes() {
             JsonCodec::default().encode(&meta, Some(&user())).unwrap(),
             serde_json::to_value(user()).unwrap(),
         ),
+        (
+            "tagged",
+            MsgPackCodec::default()
+                .encode_tagged(
+                    &meta.with_generation(1_764_000_000_000_000),
+                    &[TagVersion::new("user:42", 7), TagVersion::new("team:1", 0)],
+                    Some(&big),
+                )
+                .unwrap(),
+            serde_json::to_value(&big).unwrap(),
+        ),
+        (
+            "tagged-json",
+            JsonCodec::default()
+                .encode_tagged(
+                    &meta.with_generation(1_764_000_000_000_000),
+                    &[TagVersion::new("user:42", 7), TagVersion::new("team:1", 0)],
+                    Some(&user()),
+                )
+                .unwrap(),
+            serde_json::to_value(user()).unwrap(),
+        ),
     ];
     assert!(
         peek(&cases[1].1).unwrap().flags.compressed(),
@@ -109,6 +131,19 @@ fn python_decodes_every_kind_of_entry_rust_writes() {
         assert_eq!(got["meta"]["expires_at_ms"], 1_700_000_060_000u64, "{name}");
         assert_eq!(got["meta"]["schema"], 3, "{name}");
         assert_eq!(got["flags"], u64::from(bytes[3]), "{name}");
+        if name.starts_with("tagged") {
+            assert_eq!(
+                got["meta"]["generation"], 1_764_000_000_000_000u64,
+                "{name}"
+            );
+            assert_eq!(
+                got["meta"]["tags"],
+                serde_json::json!([["user:42", 7], ["team:1", 0]]),
+                "{name}"
+            );
+        } else {
+            assert_eq!(got["meta"]["generation"], 0, "{name}");
+        }
     }
 }
 
