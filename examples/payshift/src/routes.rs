@@ -40,6 +40,7 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
 }
 
 /// Loads through the cache (kind, id) when caching is on, straight from the loader otherwise.
+/// Entries about a user carry the tag `user:{id}`, so a profile change reaches all of them.
 async fn cached<T, F, Fut>(
     state: &AppState,
     kind: &str,
@@ -56,9 +57,17 @@ where
         Some(cache) => cache
             .kind::<T>(kind)
             .map_err(|e| AppError::Database(e.to_string()))?
-            .get_or_load_optional(id, &LoadOptions::new(), load)
+            .get_or_load_optional(id, &options(kind, id), load)
             .await
             .map_err(load_err),
+    }
+}
+
+/// The load options of an entry: per-user kinds are tagged with their user.
+fn options(kind: &str, id: i64) -> LoadOptions {
+    match kind {
+        "user" | "profile" | "whoami" => LoadOptions::new().tags([format!("user:{id}")]),
+        _ => LoadOptions::new(),
     }
 }
 
@@ -98,6 +107,7 @@ pub(crate) fn rules() -> Rules {
                 Target::key("user", id),
                 Target::key("profile", id),
                 Target::key("whoami", id),
+                Target::tag(format!("user:{id}")),
             ]
         })
         .on("logout", |id| vec![Target::key("whoami", id)])
