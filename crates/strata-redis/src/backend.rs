@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, IntoConnectionInfo, RedisResult, Script};
+use redis::{Client, IntoConnectionInfo, RedisResult};
 use strata_backend::{
     Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, ScanPage,
     SetEntry, check_key, check_namespace, check_set, lease_key,
@@ -16,7 +16,8 @@ use strata_backend::{
 use crate::config::RedisConfig;
 use crate::errors::map_err;
 use crate::info::parse_info;
-use crate::scripts::{BUMP_VERSION, DELETE_IF_EQUALS, SET_UNDER_LEASE, VERSIONS};
+use crate::quota::{QuotaIndex, quota_of};
+use crate::scripts::Scripts;
 
 /// Keys per `UNLINK` or `MGET` command, so no single command blocks the server for long.
 const BATCH: usize = 1000;
@@ -29,12 +30,12 @@ const BATCH: usize = 1000;
 /// removes keys with `UNLINK` in batches (never `KEYS`, never `FLUSHDB`).
 #[derive(Clone)]
 pub struct RedisBackend {
-    conn: ConnectionManager,
+    pub(crate) conn: ConnectionManager,
     config: Arc<RedisConfig>,
-    delete_if_equals: Arc<Script>,
-    set_under_lease: Arc<Script>,
-    versions: Arc<Script>,
-    bump_version: Arc<Script>,
+    pub(crate) scripts: Arc<Scripts>,
+    pub(crate) quotas: Arc<[QuotaIndex]>,
+    /// Entries evicted by the quota scripts of this backend.
+    pub(crate) quota_evictions: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -63,7 +64,7 @@ impl RedisBackend {
                 )
             })?
             .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))?;
-        Ok(Self::from_parts(conn, config))
+        Self::from_parts(conn, config)
     }
 
     /// Prepares a backend that connects on first use, so an application can start while Redis
@@ -72,7 +73,7 @@ impl RedisBackend {
         let (client, manager_config) = Self::prepare(&config)?;
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(|e| map_err("create connection manager", e))?;
-        Ok(Self::from_parts(conn, config))
+        Self::from_parts(conn, config)
     }
 
     fn prepare(config: &RedisConfig) -> BackendResult<(Client, ConnectionManagerConfig)> {
@@ -114,15 +115,19 @@ pub(crate) fn client_for(config: &RedisConfig) -> BackendResult<Client> {
 }
 
 impl RedisBackend {
-    fn from_parts(conn: ConnectionManager, config: RedisConfig) -> Self {
-        Self {
+    fn from_parts(conn: ConnectionManager, config: RedisConfig) -> BackendResult<Self> {
+        let quotas = config
+            .quotas
+            .iter()
+            .map(|q| QuotaIndex::new(&config.namespace, q.clone()))
+            .collect::<BackendResult<Vec<_>>>()?;
+        Ok(Self {
             conn,
             config: Arc::new(config),
-            delete_if_equals: Arc::new(Script::new(DELETE_IF_EQUALS)),
-            set_under_lease: Arc::new(Script::new(SET_UNDER_LEASE)),
-            versions: Arc::new(Script::new(VERSIONS)),
-            bump_version: Arc::new(Script::new(BUMP_VERSION)),
-        }
+            scripts: Arc::new(Scripts::new()),
+            quotas: quotas.into(),
+            quota_evictions: Arc::default(),
+        })
     }
 
     /// The configuration (its `Debug` hides passwords).
@@ -136,7 +141,7 @@ impl RedisBackend {
     }
 
     /// Runs `fut` under the operation timeout and maps its error.
-    async fn run<T>(
+    pub(crate) async fn run<T>(
         &self,
         operation: &str,
         fut: impl Future<Output = RedisResult<T>>,
@@ -249,6 +254,9 @@ impl Backend for RedisBackend {
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
         check_key(key)?;
+        if let Some(q) = quota_of(&self.quotas, key).filter(|q| q.tracks_reads()) {
+            return self.quota_get(q, key).await;
+        }
         let mut conn = self.conn.clone();
         let v: Option<Vec<u8>> = self
             .run("GET", redis::cmd("GET").arg(key).query_async(&mut conn))
@@ -258,6 +266,13 @@ impl Backend for RedisBackend {
 
     async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
         keys.iter().try_for_each(|k| check_key(k))?;
+        if keys
+            .iter()
+            .any(|k| quota_of(&self.quotas, k).is_some_and(QuotaIndex::tracks_reads))
+        {
+            // Reads under an LRU quota record their access: one script call per key.
+            return futures::future::try_join_all(keys.iter().map(|k| self.get(k))).await;
+        }
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH) {
             let mut conn = self.conn.clone();
@@ -271,6 +286,9 @@ impl Backend for RedisBackend {
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
         check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        if let Some(q) = quota_of(&self.quotas, key) {
+            return self.quota_set(q, key, &value, ttl, "").await.map(|_| ());
+        }
         // The write supersedes any load in flight: drop its lease in the same transaction.
         let mut pipe = redis::pipe();
         pipe.atomic()
@@ -291,6 +309,15 @@ impl Backend for RedisBackend {
         for e in &entries {
             check_set(&e.key, e.value.len(), e.ttl, self.config.max_value_bytes)?;
         }
+        let (quoted, entries): (Vec<SetEntry>, Vec<SetEntry>) = entries
+            .into_iter()
+            .partition(|e| quota_of(&self.quotas, &e.key).is_some());
+        futures::future::try_join_all(
+            quoted
+                .iter()
+                .map(|e| self.set(&e.key, e.value.clone(), e.ttl)),
+        )
+        .await?;
         for chunk in entries.chunks(BATCH) {
             let mut pipe = redis::pipe();
             pipe.atomic();
@@ -312,12 +339,23 @@ impl Backend for RedisBackend {
 
     async fn delete(&self, key: &str) -> BackendResult<bool> {
         check_key(key)?;
+        if let Some(q) = quota_of(&self.quotas, key) {
+            return self.quota_del(q, key, None).await;
+        }
         Ok(self.unlink_with_leases(&[key]).await? > 0)
     }
 
     async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
         keys.iter().try_for_each(|k| check_key(k))?;
-        self.unlink_with_leases(keys).await
+        let (quoted, plain): (Vec<&str>, Vec<&str>) = keys
+            .iter()
+            .partition(|k| quota_of(&self.quotas, k).is_some());
+        let removed = futures::future::try_join_all(quoted.iter().map(|k| self.delete(k))).await?;
+        let n = removed.into_iter().filter(|r| *r).count() as u64;
+        if plain.is_empty() {
+            return Ok(n);
+        }
+        Ok(n + self.unlink_with_leases(&plain).await?)
     }
 
     async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
@@ -343,8 +381,11 @@ impl Backend for RedisBackend {
         ttl: Duration,
     ) -> BackendResult<bool> {
         check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        if let Some(q) = quota_of(&self.quotas, key) {
+            return Ok(self.quota_set(q, key, &value, ttl, token).await? >= 0);
+        }
         let mut conn = self.conn.clone();
-        let mut invocation = self.set_under_lease.key(key);
+        let mut invocation = self.scripts.set_under_lease.key(key);
         invocation
             .key(lease_key(key))
             .arg(token)
@@ -359,7 +400,7 @@ impl Backend for RedisBackend {
     async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
         check_key(key)?;
         let mut conn = self.conn.clone();
-        let mut invocation = self.delete_if_equals.key(lease_key(key));
+        let mut invocation = self.scripts.delete_if_equals.key(lease_key(key));
         invocation.arg(token);
         let _: u64 = self
             .run("release lease", invocation.invoke_async(&mut conn))
@@ -380,7 +421,7 @@ impl Backend for RedisBackend {
             return Ok(Vec::new());
         }
         let mut conn = self.conn.clone();
-        let mut invocation = self.versions.prepare_invoke();
+        let mut invocation = self.scripts.versions.prepare_invoke();
         for key in keys {
             invocation.key(*key);
         }
@@ -399,7 +440,7 @@ impl Backend for RedisBackend {
     ) -> BackendResult<u64> {
         check_key(key)?;
         let mut conn = self.conn.clone();
-        let mut invocation = self.bump_version.key(key);
+        let mut invocation = self.scripts.bump_version.key(key);
         invocation.arg(at_least).arg(ttl.map_or(0, ms));
         let value: String = self
             .run("bump_version script", invocation.invoke_async(&mut conn))
@@ -409,8 +450,11 @@ impl Backend for RedisBackend {
 
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
         check_key(key)?;
+        if let Some(q) = quota_of(&self.quotas, key) {
+            return self.quota_del(q, key, Some(expected)).await;
+        }
         let mut conn = self.conn.clone();
-        let mut invocation = self.delete_if_equals.key(key);
+        let mut invocation = self.scripts.delete_if_equals.key(key);
         invocation.arg(expected);
         let n: u64 = self
             .run(
@@ -504,6 +548,7 @@ impl Backend for RedisBackend {
             .await?;
         let mut info = parse_info(&text);
         info.server_keys = Some(dbsize);
+        self.quota_info(&mut info).await?;
         Ok(info)
     }
 }

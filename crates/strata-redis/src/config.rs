@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::quota::Quota;
+
 use strata_backend::DEFAULT_MAX_VALUE_BYTES;
 
 /// How to reach Redis and how long to wait for it.
@@ -38,6 +40,9 @@ pub struct RedisConfig {
     pub max_value_bytes: usize,
     /// Keys asked for per `SCAN` step during `clear` (default 1000).
     pub scan_batch: usize,
+    /// Per-kind budgets enforced on the server (default none: Redis's own `maxmemory` policy
+    /// applies to everything).
+    pub quotas: Vec<Quota>,
 }
 
 impl RedisConfig {
@@ -53,7 +58,14 @@ impl RedisConfig {
             reconnect_retries: 6,
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             scan_batch: 1000,
+            quotas: Vec::new(),
         }
+    }
+
+    /// Adds a per-kind quota (see [`Quota`]).
+    pub fn with_quota(mut self, quota: Quota) -> Self {
+        self.quotas.push(quota);
+        self
     }
 
     /// Sets the namespace.

@@ -32,8 +32,10 @@ mod bus;
 mod config;
 mod errors;
 mod info;
+mod quota;
 mod scripts;
 
 pub use backend::RedisBackend;
 pub use bus::RedisBus;
 pub use config::{RedisConfig, redact_url};
+pub use quota::{EvictionPolicy, Limits, Quota};

@@ -246,13 +246,28 @@ fn open_bus(_config: &CacheConfig, _namespace: &str) -> Result<Option<Arc<dyn Bu
 
 #[cfg(feature = "redis")]
 fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dyn Backend>, Error> {
-    let redis = strata_redis::RedisBackend::connect_lazy(
-        strata_redis::RedisConfig::new(url)
-            .with_namespace(namespace)
-            .with_connect_timeout(config.backend.connect_timeout)
-            .with_operation_timeout(config.operation_timeout)
-            .with_max_value_bytes(config.backend.max_value_bytes),
-    )?;
+    let redis_config = strata_redis::RedisConfig::new(url)
+        .with_namespace(namespace)
+        .with_connect_timeout(config.backend.connect_timeout)
+        .with_operation_timeout(config.operation_timeout)
+        .with_max_value_bytes(config.backend.max_value_bytes);
+    let space = strata_keys::KeySpace::new(&config.prefix, &config.app_version)?;
+    let mut redis_config = redis_config;
+    for (kind, q) in &config.backend.quotas {
+        let mut limits = strata_eviction::Limits::default();
+        if let Some(n) = q.max_entries {
+            limits = limits.with_max_entries(n);
+        }
+        if let Some(n) = q.max_bytes {
+            limits = limits.with_max_bytes(n);
+        }
+        redis_config = redis_config.with_quota(strata_redis::Quota::new(
+            space.kind(kind)?.kind_namespace(),
+            limits,
+            q.policy,
+        ));
+    }
+    let redis = strata_redis::RedisBackend::connect_lazy(redis_config)?;
     Ok(Arc::new(redis))
 }
 

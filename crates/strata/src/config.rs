@@ -139,6 +139,25 @@ pub struct BackendSettings {
     /// Memory backend: eviction policy, "lru", "random" or "ttl" (default "lru").
     #[serde(with = "crate::config::policy")]
     pub policy: EvictionPolicy,
+    /// Redis backend: per-kind budgets enforced on the server (`[backend.quotas.user]
+    /// max_entries = 100000, max_bytes = 50000000, policy = "lru"`); default none.
+    pub quotas: BTreeMap<String, QuotaSettings>,
+}
+
+/// One kind's budget on the Redis backend (see `strata_redis::Quota`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct QuotaSettings {
+    /// Most entries of the kind (default: unlimited).
+    #[serde(default)]
+    pub max_entries: Option<u64>,
+    /// Most bytes (key + value) of the kind (default: unlimited).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
+    /// Which entry goes first: "lru", "random" or "ttl" (default "lru").
+    #[serde(default, with = "crate::config::policy")]
+    pub policy: EvictionPolicy,
 }
 
 impl Default for BackendSettings {
@@ -150,6 +169,7 @@ impl Default for BackendSettings {
             max_bytes: strata_backend::DEFAULT_MEMORY_MAX_BYTES,
             max_entries: None,
             policy: EvictionPolicy::Lru,
+            quotas: BTreeMap::new(),
         }
     }
 }
@@ -163,6 +183,7 @@ impl std::fmt::Debug for BackendSettings {
             .field("max_bytes", &self.max_bytes)
             .field("max_entries", &self.max_entries)
             .field("policy", &self.policy)
+            .field("quotas", &self.quotas)
             .finish()
     }
 }

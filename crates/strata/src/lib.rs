@@ -56,7 +56,9 @@ pub use breaker::BreakerState;
 pub use builder::CacheBuilder;
 pub use cache::{BusStats, Cache};
 pub use cacheable::{CacheValue, Cacheable};
-pub use config::{BackendSettings, BreakerSettings, CacheConfig, DEFAULT_KIND_TTLS, L1Settings};
+pub use config::{
+    BackendSettings, BreakerSettings, CacheConfig, DEFAULT_KIND_TTLS, L1Settings, QuotaSettings,
+};
 pub use error::{Error, LoadError};
 pub use kind::KindCache;
 pub use options::LoadOptions;
