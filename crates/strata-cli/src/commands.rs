@@ -33,6 +33,20 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Stats { sample } => stats(&backend, sample).await,
         Command::Keys { kind, limit } => keys(&backend, &space, kind.as_deref(), limit).await,
         Command::Inspect { key } => inspect(&backend, &key).await,
+        Command::ServerPolicy { policy, maxmemory } => {
+            let policy: strata::EvictionPolicy = policy.parse().map_err(|e| anyhow!("{e}"))?;
+            let (set, max) = backend
+                .enforce_server_policy(policy, maxmemory)
+                .await
+                .map_err(|e| anyhow!("CONFIG SET failed: {}", e.message()))?;
+            let max = if max == 0 {
+                "unlimited".to_owned()
+            } else {
+                bytes(max)
+            };
+            println!("maxmemory-policy {set}, maxmemory {max}");
+            Ok(())
+        }
         Command::Clear { kind, all, yes } => {
             clear(backend, &cli.prefix, &cli.app_version, kind, all, yes).await
         }

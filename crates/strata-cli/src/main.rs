@@ -67,6 +67,15 @@ pub(crate) enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Make the server enforce an eviction policy on every key (CONFIG SET maxmemory-policy:
+    /// lru -> allkeys-lru, random -> allkeys-random, ttl -> volatile-ttl). Needs CONFIG rights.
+    ServerPolicy {
+        /// lru, random or ttl.
+        policy: String,
+        /// Also set maxmemory to this many bytes.
+        #[arg(long)]
+        maxmemory: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {

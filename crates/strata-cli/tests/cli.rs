@@ -160,6 +160,21 @@ async fn health_stats_and_errors() {
         stdout(&out)
     );
 
+    // Server-wide mode, on the test's own server.
+    let out = strata(
+        &server,
+        &["server-policy", "ttl", "--maxmemory", "67108864"],
+    );
+    assert_eq!(
+        stdout(&out).trim(),
+        "maxmemory-policy volatile-ttl, maxmemory 64.0 MiB",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = strata(&server, &["server-policy", "mru"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown eviction policy \"mru\""));
+
     server.stop();
     let out = strata(&server, &["health"]);
     assert!(!out.status.success());

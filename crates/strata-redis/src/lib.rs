@@ -34,6 +34,7 @@ mod errors;
 mod info;
 mod quota;
 mod scripts;
+mod server;
 
 pub use backend::RedisBackend;
 pub use bus::RedisBus;

@@ -268,6 +268,16 @@ fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dy
         ));
     }
     let redis = strata_redis::RedisBackend::connect_lazy(redis_config)?;
+    // A full noeviction server fails every cache write: say so once, at start.
+    let probe = redis.clone();
+    tokio::spawn(async move {
+        if let Ok(true) = probe.unbounded_noeviction().await {
+            tracing::warn!(
+                "Redis runs maxmemory-policy noeviction and no kind has a quota: cache writes \
+                 will fail when memory fills (set allkeys-lru or volatile-ttl, or [backend.quotas])"
+            );
+        }
+    });
     Ok(Arc::new(redis))
 }
 

@@ -51,10 +51,12 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     };
     let mut warnings = Vec::new();
     if let Some(i) = &info {
-        if i.backend == "redis" && i.eviction_policy.as_deref() == Some("noeviction") {
+        let quotas = i.details.keys().any(|k| k.starts_with("quota."));
+        if i.backend == "redis" && i.eviction_policy.as_deref() == Some("noeviction") && !quotas {
             warnings.push(
-                "Redis maxmemory-policy is noeviction: when memory fills, cache writes fail; \
-                 set maxmemory with allkeys-lru (or volatile-ttl) for a cache"
+                "Redis maxmemory-policy is noeviction and no kind has a quota: when memory fills, \
+                 cache writes fail; set maxmemory with allkeys-lru (or volatile-ttl), or give \
+                 the kinds quotas ([backend.quotas.<kind>])"
                     .to_owned(),
             );
         }

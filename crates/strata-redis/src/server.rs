@@ -1,0 +1,42 @@
+//! Server-wide mode: letting Redis's own `maxmemory-policy` enforce an eviction policy.
+
+use strata_backend::{Backend, BackendResult};
+use strata_eviction::EvictionPolicy;
+
+use crate::RedisBackend;
+
+impl RedisBackend {
+    /// Makes the server enforce `policy` on every key (`CONFIG SET maxmemory-policy` to
+    /// [`EvictionPolicy::redis_policy`], and `maxmemory` to `max_bytes` when given). Needs the
+    /// `CONFIG` permission, which the cache's own ACL user should not have: an operator's tool
+    /// (`strata server-policy`), not something an application does at start. Answers the
+    /// server's (policy, maxmemory) afterwards.
+    pub async fn enforce_server_policy(
+        &self,
+        policy: EvictionPolicy,
+        max_bytes: Option<u64>,
+    ) -> BackendResult<(String, u64)> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("SET")
+            .arg("maxmemory-policy")
+            .arg(policy.redis_policy());
+        if let Some(bytes) = max_bytes {
+            cmd.arg("maxmemory").arg(bytes);
+        }
+        let () = self.run("CONFIG SET", cmd.query_async(&mut conn)).await?;
+        let info = self.info().await?;
+        Ok((
+            info.eviction_policy.unwrap_or_default(),
+            info.max_bytes.unwrap_or(0),
+        ))
+    }
+
+    /// Whether the server would refuse writes when full with nothing bounding the cache: it
+    /// runs `noeviction` and this backend has no quota. Logged as a warning by the facade at
+    /// start and shown by the health route.
+    pub async fn unbounded_noeviction(&self) -> BackendResult<bool> {
+        let info = self.info().await?;
+        Ok(info.eviction_policy.as_deref() == Some("noeviction") && self.quotas.is_empty())
+    }
+}
