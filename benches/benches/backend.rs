@@ -13,7 +13,7 @@ use strata_backend::{Backend, MemoryBackend, MemoryConfig};
 use strata_benches::runtime;
 use strata_benches::user;
 use strata_codec::{Codec, EntryMeta, MsgPackCodec};
-use strata_redis::{RedisBackend, RedisConfig};
+use strata_redis::{EvictionPolicy, Limits, Quota, RedisBackend, RedisConfig};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -83,12 +83,27 @@ fn redis(c: &mut Criterion) {
             RedisConfig::new(server.url()).with_namespace("bench:"),
         ))
         .expect("connect");
+    // The same server, with an LRU quota on kind `q` (reads record their access).
+    let quota = Quota::new(
+        "bench:q:",
+        Limits::default().with_max_entries(100_000),
+        EvictionPolicy::Lru,
+    );
+    let with_quota = rt
+        .block_on(RedisBackend::connect(
+            RedisConfig::new(server.url())
+                .with_namespace("bench:")
+                .with_quota(quota),
+        ))
+        .expect("connect");
     let client = redis::Client::open(server.url()).expect("client");
     let raw = rt
         .block_on(client.get_multiplexed_async_connection())
         .expect("raw connection");
     let v = value();
     rt.block_on(backend.set("bench:user:42", v.clone(), HOUR))
+        .expect("set");
+    rt.block_on(with_quota.set("bench:q:42", v.clone(), HOUR))
         .expect("set");
 
     let mut g = c.benchmark_group("backend_redis");
@@ -107,6 +122,26 @@ fn redis(c: &mut Criterion) {
                     .expect("get");
                 v
             }
+        })
+    });
+    g.bench_function("get/lru_quota", |b| {
+        b.to_async(&rt)
+            .iter(|| async { with_quota.get(black_box("bench:q:42")).await.expect("get") })
+    });
+    g.bench_function("set/lru_quota", |b| {
+        b.to_async(&rt).iter(|| async {
+            with_quota
+                .set(black_box("bench:q:42"), v.clone(), HOUR)
+                .await
+                .expect("set")
+        })
+    });
+    g.bench_function("set/redis_backend", |b| {
+        b.to_async(&rt).iter(|| async {
+            backend
+                .set(black_box("bench:user:42"), v.clone(), HOUR)
+                .await
+                .expect("set")
         })
     });
     g.finish();

@@ -65,6 +65,16 @@ fn ratios() -> Vec<Ratio> {
         ours: "backend_redis/get/redis_backend".into(),
         peer: "backend_redis/get/raw_redis_rs".into(),
     });
+    out.push(Ratio {
+        label: "get under an LRU quota (script) vs plain RedisBackend get",
+        ours: "backend_redis/get/lru_quota".into(),
+        peer: "backend_redis/get/redis_backend".into(),
+    });
+    out.push(Ratio {
+        label: "set under an LRU quota (script) vs plain RedisBackend set",
+        ours: "backend_redis/set/lru_quota".into(),
+        peer: "backend_redis/set/redis_backend".into(),
+    });
     out
 }
 

@@ -243,7 +243,9 @@ impl Cache {
         // One atomic load decides in the common case (generation known, no tags).
         let current = match ctx.generation.load() {
             (g, true) if tags.is_none() => g == meta.generation,
-            _ => self.is_current(ctx, meta.generation, tags.as_deref()).await,
+            // Boxed: the slow path may read the backend, and its future must not make the
+            // hot path's future larger.
+            _ => Box::pin(self.is_current(ctx, meta.generation, tags.as_deref())).await,
         };
         if !current {
             ctx.stats
