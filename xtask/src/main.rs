@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask ci | test | bench | demo-load | bus-latency`.
+//! Project automation: `cargo xtask ci | test | bench | demo-load | bus-latency | chaos`.
 //!
 //! `ci` runs exactly the gates of `.ci/run` (fmt, clippy, tests, doc tests, docs), so "it
 //! passed locally" means something; `bench` runs the criterion benches and writes a summary of
@@ -6,6 +6,7 @@
 
 mod bench;
 mod bus_latency;
+mod chaos;
 mod demo_load;
 mod demo_process;
 
@@ -27,7 +28,6 @@ enum Cmd {
     Ci,
     /// The workspace tests (`cargo test --workspace`).
     Test,
-    /// Criterion benches, then a markdown summary of ratios in target/strata-bench/summary.md.
     /// A bounded load run against the Payshift demo (release build), cached and `--no-cache`:
     /// req/s and p50/p99 per endpoint, written to target/strata-bench/demo-load.md.
     DemoLoad {
@@ -41,6 +41,17 @@ enum Cmd {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// The demo on a spawned redis-server under a bounded load while faults are injected phase
+    /// by phase (killed, paused, slowed, full, corrupted values, over-limit values); fails on any
+    /// 5xx. Report in target/strata-bench/chaos.md.
+    Chaos {
+        /// Requests per phase.
+        #[arg(long, default_value_t = 3000)]
+        requests: usize,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Two demo processes sharing a spawned redis-server: time for an invalidation through one to
     /// reach the other's L1 (p50/p99 over the trials), written to target/strata-bench/bus-latency.md.
     BusLatency {
@@ -48,6 +59,7 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         trials: usize,
     },
+    /// Criterion benches, then a markdown summary of ratios in target/strata-bench/summary.md.
     Bench {
         /// Shorter warm-up and measurement (about a third of the time).
         #[arg(long)]
@@ -73,6 +85,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Test => cargo(&["test", "--workspace"], &[]),
         Cmd::Bench { quick, filter } => bench::run(quick, filter.as_deref()),
         Cmd::BusLatency { trials } => bus_latency::run(trials),
+        Cmd::Chaos {
+            requests,
+            concurrency,
+        } => chaos::run(requests, concurrency),
         Cmd::DemoLoad {
             requests,
             concurrency,

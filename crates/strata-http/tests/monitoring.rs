@@ -298,6 +298,42 @@ async fn health_is_degraded_or_down_when_the_backend_fails() {
 }
 
 #[tokio::test]
+async fn health_closes_the_circuit_once_the_backend_recovers_without_traffic() {
+    let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
+    let (faulty, faults) = FaultyBackend::new(inner);
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .breaker(2, std::time::Duration::from_millis(200))
+        .backend(Arc::new(faulty))
+        .build()
+        .await
+        .unwrap();
+    faults.fail_always(ErrorKind::Connection);
+    let users = cache.kind::<u32>("user").unwrap();
+    for i in 0..5u32 {
+        let _ = users.get(i).await;
+    }
+    assert_eq!(cache.breaker_state(), strata::BreakerState::Open);
+    faults.heal();
+    let url = format!(
+        "{}/system-health/",
+        common::serve(router(cache.clone(), MonitoringConfig::default())).await
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let body: Value = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(cache.breaker_state(), strata::BreakerState::Closed);
+}
+
+#[tokio::test]
 async fn the_dashboard_page_is_self_contained() {
     let (_, base) = app(MonitoringConfig::default()).await;
     for url in [format!("{base}/"), base.clone()] {

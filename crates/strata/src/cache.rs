@@ -566,6 +566,15 @@ impl Cache {
         self.inner.breaker.state()
     }
 
+    /// Pings the backend through the circuit breaker: once an open circuit's cool-down has
+    /// passed, a successful ping closes it, so a recovered backend is noticed without waiting
+    /// for traffic (the health route calls this). `None` while the circuit is cooling down.
+    pub async fn probe_backend(&self) -> Option<Result<Duration, Error>> {
+        self.l2_call("ping", self.inner.backend.ping())
+            .await
+            .map(|r| r.map_err(Error::from))
+    }
+
     /// How many times the circuit has opened.
     pub fn breaker_openings(&self) -> u64 {
         self.inner.breaker.opened_total()

@@ -37,6 +37,8 @@ struct L1Health {
 pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     let cache = &state.cache;
     let backend = cache.backend();
+    // Through the breaker first: a recovered backend closes an open circuit here.
+    let _ = tokio::time::timeout(state.config.health_timeout, cache.probe_backend()).await;
     let ping = tokio::time::timeout(state.config.health_timeout, backend.ping()).await;
     let (reachable, latency_ms, error) = match ping {
         Ok(Ok(d)) => (true, Some(d.as_secs_f64() * 1000.0), None),
