@@ -267,7 +267,6 @@ pub(crate) fn run(requests: usize, concurrency: usize) -> Result<()> {
             std::thread::sleep(Duration::from_millis(200));
         }
         rt.block_on(load(&demo.url, 400, 8));
-        let before = rt.block_on(counters(&client, &demo.url));
         let stop_slow = Arc::new(AtomicBool::new(false));
         match fault {
             Fault::None => {}
@@ -284,11 +283,11 @@ pub(crate) fn run(requests: usize, concurrency: usize) -> Result<()> {
             }
             Fault::Full => {
                 rt.block_on(async {
-                    // Clear a kind first (it writes a counter) so the phase has to write.
+                    // Empty both tiers first so the phase has to write.
                     client
                         .post(format!("{}/core/monitoring/clear-cache/", demo.url))
                         .bearer_auth(TOKEN)
-                        .json(&serde_json::json!({"kind": "whoami"}))
+                        .json(&serde_json::json!({"all": true}))
                         .send()
                         .await?;
                     redis_cmd(&url, &["CONFIG", "SET", "maxmemory-policy", "noeviction"]).await?;
@@ -344,6 +343,8 @@ pub(crate) fn run(requests: usize, concurrency: usize) -> Result<()> {
                 demo = start_demo()?;
             }
         }
+        // After the injection: the corrupted phases start a fresh demo (fresh counters).
+        let before = rt.block_on(counters(&client, &demo.url));
         let health_during = {
             let demo_url = demo.url.clone();
             let client = client.clone();
@@ -373,7 +374,10 @@ pub(crate) fn run(requests: usize, concurrency: usize) -> Result<()> {
         let l2_errors = after
             .l2_errors
             .iter()
-            .map(|(k, v)| (k.clone(), v - before.l2_errors.get(k).copied().unwrap_or(0)))
+            .map(|(k, v)| {
+                let was = before.l2_errors.get(k).copied().unwrap_or(0);
+                (k.clone(), v.saturating_sub(was))
+            })
             .filter(|(_, v)| *v > 0)
             .collect();
         let report = PhaseReport {
