@@ -78,7 +78,19 @@ async fn health(client: &reqwest::Client, base: &str) -> String {
         .await
     {
         Ok(r) => match r.json::<Value>().await {
-            Ok(v) => v["status"].as_str().unwrap_or("?").to_owned(),
+            Ok(v) => {
+                let status = v["status"].as_str().unwrap_or("?");
+                // The backend errors health saw since its previous check.
+                let seen: Vec<&str> = v["l2"]["errors_since_last_check"]
+                    .as_object()
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                if seen.is_empty() {
+                    status.to_owned()
+                } else {
+                    format!("{status} ({})", seen.join(", "))
+                }
+            }
             Err(_) => "unreadable".into(),
         },
         Err(_) => "unreachable".into(),
@@ -257,7 +269,7 @@ pub(crate) fn run(requests: usize, concurrency: usize) -> Result<()> {
     ] {
         // Each fault starts from a healthy service (closed circuit) and a warm cache.
         let healthy_at = Instant::now();
-        while rt.block_on(health(&client, &demo.url)) != "ok" {
+        while !rt.block_on(health(&client, &demo.url)).starts_with("ok") {
             if healthy_at.elapsed() > Duration::from_secs(30) {
                 bail!(
                     "chaos: the service did not become healthy again before {:?}",

@@ -334,6 +334,63 @@ async fn health_closes_the_circuit_once_the_backend_recovers_without_traffic() {
 }
 
 #[tokio::test]
+async fn health_shows_the_errors_counted_since_the_previous_check() {
+    let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
+    let (faulty, faults) = FaultyBackend::new(inner);
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .breaker(1000, std::time::Duration::from_secs(1))
+        .backend(Arc::new(faulty))
+        .build()
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/system-health/",
+        common::serve(router(cache.clone(), MonitoringConfig::default())).await
+    );
+    faults
+        .only(&[strata_testkit::Operation::Set])
+        .fail_always(ErrorKind::OutOfMemory);
+    let users = cache.kind::<u32>("user").unwrap();
+    for i in 0..3u32 {
+        assert!(users.set(i, i).await.is_err());
+    }
+    let body: Value = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["l2"]["errors_since_last_check"]["out_of_memory"], 3,
+        "{body}"
+    );
+    assert!(
+        body["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("3 cache writes refused by a full Redis")),
+        "{body}"
+    );
+    let body: Value = client()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["l2"]["errors_since_last_check"],
+        json!({}),
+        "counted once"
+    );
+}
+
+#[tokio::test]
 async fn the_dashboard_page_is_self_contained() {
     let (_, base) = app(MonitoringConfig::default()).await;
     for url in [format!("{base}/"), base.clone()] {

@@ -14,7 +14,8 @@ struct Health {
     l2: L2Health,
     l1: L1Health,
     breaker: strata::BreakerState,
-    /// Configuration that will hurt later (they do not change the status).
+    /// Configuration that will hurt later, and errors counted since the previous check (they
+    /// do not change the status).
     warnings: Vec<String>,
 }
 
@@ -26,6 +27,9 @@ struct L2Health {
     server_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Backend errors counted since the previous health check, by kind (`timeout`,
+    /// `out_of_memory`, `codec`, `circuit_open`, ...).
+    errors_since_last_check: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -66,6 +70,21 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
             warnings.push("Redis maxmemory is 0 (unlimited): the cache can grow until the host runs out of memory".to_owned());
         }
     }
+    let errors_since_last_check = errors_since_last_check(&state);
+    for (kind, n) in &errors_since_last_check {
+        match kind.as_str() {
+            "out_of_memory" => warnings.push(format!(
+                "{n} cache writes refused by a full Redis since the last check (maxmemory reached with noeviction)"
+            )),
+            "codec" => warnings.push(format!(
+                "{n} undecodable entries since the last check (counted, deleted, reloaded)"
+            )),
+            "timeout" => warnings.push(format!(
+                "{n} backend calls timed out since the last check"
+            )),
+            _ => {}
+        }
+    }
     let server_version = info.and_then(|i| i.server_version);
     let breaker = cache.breaker_state();
     let l1_enabled = cache.l1().is_some();
@@ -84,6 +103,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
             latency_ms,
             server_version,
             error,
+            errors_since_last_check,
         },
         l1: L1Health {
             enabled: l1_enabled,
@@ -98,4 +118,25 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         StatusCode::OK
     };
     (code, Json(body)).into_response()
+}
+
+/// The L2 errors counted since the previous call, by error kind (the first call counts from
+/// the router's creation).
+fn errors_since_last_check(state: &State) -> std::collections::BTreeMap<String, u64> {
+    let now = state.cache.stats().totals.l2.errors;
+    let Ok(mut last) = state.last_errors.lock() else {
+        return std::collections::BTreeMap::new();
+    };
+    let delta = now
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.saturating_sub(last.get(k).copied().unwrap_or(0)),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    *last = now;
+    delta
 }

@@ -79,6 +79,8 @@ impl MonitoringConfig {
 pub(crate) struct State {
     pub(crate) cache: Cache,
     pub(crate) config: Arc<MonitoringConfig>,
+    /// L2 error counts by error kind at the previous health check.
+    pub(crate) last_errors: Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
 }
 
 /// The monitoring routes, to nest where the application likes (the Payshift demo mounts them at
@@ -104,9 +106,11 @@ pub(crate) struct State {
 /// # });
 /// ```
 pub fn router(cache: Cache, config: MonitoringConfig) -> Router {
+    let last_errors = Arc::new(std::sync::Mutex::new(cache.stats().totals.l2.errors));
     let state = State {
         cache,
         config: Arc::new(config),
+        last_errors,
     };
     Router::new()
         .route("/", get(dashboard::page))
