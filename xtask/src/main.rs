@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask ci | test | bench | demo-load | bus-latency | chaos`.
+//! Project automation: `cargo xtask ci | test | bench | demo-load | bus-latency | chaos | fuzz`.
 //!
 //! `ci` runs exactly the gates of `.ci/run` (fmt, clippy, tests, doc tests, docs), so "it
 //! passed locally" means something; `bench` runs the criterion benches and writes a summary of
@@ -52,6 +52,14 @@ enum Cmd {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Fuzz targets for a bounded time each (random and mutated inputs on stable Rust, no
+    /// coverage guidance): the envelope decoder, key building, config parsing, the clear-cache
+    /// body. CI runs the same targets for 1 s each.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// Two demo processes sharing a spawned redis-server: time for an invalidation through one to
     /// reach the other's L1 (p50/p99 over the trials), written to target/strata-bench/bus-latency.md.
     BusLatency {
@@ -85,6 +93,38 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Test => cargo(&["test", "--workspace"], &[]),
         Cmd::Bench { quick, filter } => bench::run(quick, filter.as_deref()),
         Cmd::BusLatency { trials } => bus_latency::run(trials),
+        Cmd::Fuzz { seconds } => {
+            let secs = seconds.to_string();
+            let env = [("STRATA_FUZZ_SECONDS", secs.as_str())];
+            cargo(
+                &[
+                    "test",
+                    "--release",
+                    "-p",
+                    "strata-testkit",
+                    "--test",
+                    "fuzz",
+                    "--",
+                    "--nocapture",
+                    "--test-threads",
+                    "1",
+                ],
+                &env,
+            )?;
+            cargo(
+                &[
+                    "test",
+                    "--release",
+                    "-p",
+                    "strata-http",
+                    "--test",
+                    "fuzz_clear",
+                    "--",
+                    "--nocapture",
+                ],
+                &env,
+            )
+        }
         Cmd::Chaos {
             requests,
             concurrency,

@@ -40,6 +40,7 @@
 
 pub mod conformance;
 mod faults;
+pub mod fuzz;
 mod redis_server;
 
 pub use faults::{Faults, FaultyBackend, Operation};
