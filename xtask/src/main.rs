@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask ci | test | bench | demo-load | bus-latency | chaos | fuzz`.
+//! Project automation: `cargo xtask ci | test | bench | demo-load | bus-latency | chaos | fuzz | soak`.
 //!
 //! `ci` runs exactly the gates of `.ci/run` (fmt, clippy, tests, doc tests, docs), so "it
 //! passed locally" means something; `bench` runs the criterion benches and writes a summary of
@@ -9,6 +9,7 @@ mod bus_latency;
 mod chaos;
 mod demo_load;
 mod demo_process;
+mod soak;
 
 use std::process::{Command, ExitCode};
 
@@ -60,6 +61,14 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Two cache instances on a spawned redis-server under mixed reads, writes and
+    /// invalidations for a bounded time: memory under the L1 and quota limits, no growth after
+    /// warm-up, no stale value after quiescence. Report in target/strata-bench/soak.md.
+    Soak {
+        /// Minutes to run.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+    },
     /// Two demo processes sharing a spawned redis-server: time for an invalidation through one to
     /// reach the other's L1 (p50/p99 over the trials), written to target/strata-bench/bus-latency.md.
     BusLatency {
@@ -93,6 +102,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Test => cargo(&["test", "--workspace"], &[]),
         Cmd::Bench { quick, filter } => bench::run(quick, filter.as_deref()),
         Cmd::BusLatency { trials } => bus_latency::run(trials),
+        Cmd::Soak { minutes } => soak::run(minutes),
         Cmd::Fuzz { seconds } => {
             let secs = seconds.to_string();
             let env = [("STRATA_FUZZ_SECONDS", secs.as_str())];
