@@ -297,18 +297,43 @@ async fn health_is_degraded_or_down_when_the_backend_fails() {
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "down");
 }
 
-#[tokio::test]
-async fn health_closes_the_circuit_once_the_backend_recovers_without_traffic() {
+/// A memory-backed cache behind a FaultyBackend, its faults, and its health URL.
+async fn faulty_health(
+    failures: u32,
+    cooldown: std::time::Duration,
+) -> (Cache, strata_testkit::Faults, String) {
     let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
     let (faulty, faults) = FaultyBackend::new(inner);
     let cache = CacheBuilder::new()
         .prefix("mon")
         .metrics(false)
-        .breaker(2, std::time::Duration::from_millis(200))
+        .breaker(failures, cooldown)
         .backend(Arc::new(faulty))
         .build()
         .await
         .unwrap();
+    let url = format!(
+        "{}/system-health/",
+        common::serve(router(cache.clone(), MonitoringConfig::default())).await
+    );
+    (cache, faults, url)
+}
+
+/// GET `url` as JSON.
+async fn get_json(url: &str) -> Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_closes_the_circuit_once_the_backend_recovers_without_traffic() {
+    let (cache, faults, url) = faulty_health(2, std::time::Duration::from_millis(200)).await;
     faults.fail_always(ErrorKind::Connection);
     let users = cache.kind::<u32>("user").unwrap();
     for i in 0..5u32 {
@@ -316,39 +341,15 @@ async fn health_closes_the_circuit_once_the_backend_recovers_without_traffic() {
     }
     assert_eq!(cache.breaker_state(), strata::BreakerState::Open);
     faults.heal();
-    let url = format!(
-        "{}/system-health/",
-        common::serve(router(cache.clone(), MonitoringConfig::default())).await
-    );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let body: Value = client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get_json(&url).await;
     assert_eq!(body["status"], "ok", "{body}");
     assert_eq!(cache.breaker_state(), strata::BreakerState::Closed);
 }
 
 #[tokio::test]
 async fn health_shows_the_errors_counted_since_the_previous_check() {
-    let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
-    let (faulty, faults) = FaultyBackend::new(inner);
-    let cache = CacheBuilder::new()
-        .prefix("mon")
-        .metrics(false)
-        .breaker(1000, std::time::Duration::from_secs(1))
-        .backend(Arc::new(faulty))
-        .build()
-        .await
-        .unwrap();
-    let url = format!(
-        "{}/system-health/",
-        common::serve(router(cache.clone(), MonitoringConfig::default())).await
-    );
+    let (cache, faults, url) = faulty_health(1000, std::time::Duration::from_secs(1)).await;
     faults
         .only(&[strata_testkit::Operation::Set])
         .fail_always(ErrorKind::OutOfMemory);
@@ -356,14 +357,7 @@ async fn health_shows_the_errors_counted_since_the_previous_check() {
     for i in 0..3u32 {
         assert!(users.set(i, i).await.is_err());
     }
-    let body: Value = client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get_json(&url).await;
     assert_eq!(
         body["l2"]["errors_since_last_check"]["out_of_memory"], 3,
         "{body}"
@@ -375,14 +369,7 @@ async fn health_shows_the_errors_counted_since_the_previous_check() {
             .starts_with("3 cache writes refused by a full Redis")),
         "{body}"
     );
-    let body: Value = client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = get_json(&url).await;
     assert_eq!(
         body["l2"]["errors_since_last_check"],
         json!({}),

@@ -39,14 +39,7 @@ async fn clear_kind_makes_every_entry_of_that_kind_a_miss_in_o1() {
     // Written after the clear: a hit, here and through an L1-less reader of the same backend.
     users.set(7, 70).await.unwrap();
     assert_eq!(*users.get(7).await.unwrap().unwrap(), 70);
-    let other = strata::CacheBuilder::new()
-        .prefix("t")
-        .l1(false)
-        .metrics(false)
-        .backend(backend.clone())
-        .build()
-        .await
-        .unwrap();
+    let other = common::l1_less_reader("t", backend.clone()).await;
     let other_users = other.kind::<u32>("user").unwrap();
     assert_eq!(*other_users.get(7).await.unwrap().unwrap(), 70);
     assert_eq!(other_users.get(8).await.unwrap(), None);

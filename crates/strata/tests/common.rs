@@ -9,6 +9,18 @@ use strata::{
 };
 use strata_testkit::RedisServer;
 
+/// Another cache on `backend` with no L1 and no bus: what any instance reads from L2.
+pub async fn l1_less_reader(prefix: &str, backend: Arc<dyn Backend>) -> Cache {
+    CacheBuilder::new()
+        .prefix(prefix)
+        .l1(false)
+        .metrics(false)
+        .backend(backend)
+        .build()
+        .await
+        .unwrap()
+}
+
 /// A cache on a fresh memory backend, no jitter, metrics off.
 pub async fn memory_cache() -> (Cache, Arc<dyn Backend>) {
     let backend: Arc<dyn Backend> =

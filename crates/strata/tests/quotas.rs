@@ -1,5 +1,7 @@
 //! Per-kind quotas configured in strata.toml reach the Redis backend.
 
+mod common;
+
 use strata::{CacheBuilder, CacheConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,14 +25,7 @@ async fn a_configured_quota_bounds_its_kind_in_redis() {
     let info = cache.backend_info().await.unwrap();
     assert_eq!(info.details["quota.qt:v1:user:.entries"], "10", "{info:?}");
     assert_eq!(info.details["quota.evictions"], "40");
-    let l2 = strata::CacheBuilder::new()
-        .prefix("qt")
-        .l1(false)
-        .metrics(false)
-        .backend(cache.backend().clone())
-        .build()
-        .await
-        .unwrap();
+    let l2 = common::l1_less_reader("qt", cache.backend().clone()).await;
     let (mut u, mut j) = (0, 0);
     for i in 0..50u32 {
         u += usize::from(

@@ -42,14 +42,7 @@ async fn tags_invalidate_their_entries(cache: &Cache) {
     assert!(pages.get(3).await.unwrap().is_some(), "untagged survives");
 
     // An L1-less reader of the same backend sees the same (the versions live in the backend).
-    let reader = CacheBuilder::new()
-        .prefix("t")
-        .l1(false)
-        .metrics(false)
-        .backend(cache.backend().clone())
-        .build()
-        .await
-        .unwrap();
+    let reader = common::l1_less_reader("t", cache.backend().clone()).await;
     let rp = reader.kind::<String>("page").unwrap();
     assert_eq!(rp.get(1).await.unwrap(), None);
     assert!(rp.get(2).await.unwrap().is_some());
