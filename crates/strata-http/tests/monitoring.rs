@@ -444,14 +444,7 @@ async fn cache_stats_on_redis_reports_server_memory() {
         l2["sample"]["per_kind"]["user"]["bytes"].as_u64().unwrap() >= 2000,
         "MEMORY USAGE: {l2}"
     );
-    let health: Value = client()
-        .get(format!("{base}/system-health/"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&format!("{base}/system-health/")).await;
     assert_eq!(health["status"], "ok");
     assert!(health["l2"]["latency_ms"].as_f64().is_some());
     assert_eq!(
@@ -468,14 +461,7 @@ async fn health_warns_about_a_redis_that_cannot_evict() {
     };
     let cache = redis_cache(&server).await;
     let base = common::serve(router(cache, MonitoringConfig::default())).await;
-    let health: Value = client()
-        .get(format!("{base}/system-health/"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&format!("{base}/system-health/")).await;
     assert_eq!(health["status"], "ok", "warnings do not change the status");
     let warnings = health["warnings"].to_string();
     assert!(

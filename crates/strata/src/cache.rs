@@ -175,25 +175,8 @@ impl Cache {
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 let Some(inner) = weak.upgrade() else { return };
-                let Some(l1) = inner.l1.clone() else {
-                    // No L1 to keep in step, but kind and tag versions still are.
-                    match event {
-                        BusEvent::Message(m) if m.origin != inner.instance => {
-                            match m.invalidation {
-                                Invalidation::Kind { kind, generation } => {
-                                    inner.versions.apply_kind(&kind, generation)
-                                }
-                                Invalidation::Tag { tag, version } => {
-                                    inner.versions.apply_tag(&tag, version)
-                                }
-                                _ => {}
-                            }
-                        }
-                        BusEvent::Message(_) => {}
-                        _ => inner.versions.unsync_all(),
-                    }
-                    continue;
-                };
+                // Without an L1 there is nothing to drop, but kind and tag versions are kept.
+                let l1 = inner.l1.as_ref();
                 match event {
                     BusEvent::Message(m) if m.origin == inner.instance => {}
                     BusEvent::Message(m) => {
@@ -201,12 +184,16 @@ impl Cache {
                             Invalidation::Keys(keys) => {
                                 for k in keys {
                                     inner.flights.poison(&k);
-                                    l1.remove_str(&k).await;
+                                    if let Some(l1) = l1 {
+                                        l1.remove_str(&k).await;
+                                    }
                                 }
                             }
                             Invalidation::Prefix(p) => {
                                 inner.flights.poison_prefix(&p);
-                                l1.remove_prefix(&p);
+                                if let Some(l1) = l1 {
+                                    l1.remove_prefix(&p);
+                                }
                             }
                             Invalidation::Kind { kind, generation } => {
                                 inner.versions.apply_kind(&kind, generation);
@@ -223,7 +210,9 @@ impl Cache {
                             _ => {
                                 inner.versions.unsync_all();
                                 inner.flights.poison_all();
-                                l1.clear();
+                                if let Some(l1) = l1 {
+                                    l1.clear();
+                                }
                             }
                         }
                         inner.bus_counters.applied.fetch_add(1, Ordering::Relaxed);
@@ -233,7 +222,9 @@ impl Cache {
                         // flush, and read the kind and tag versions again.
                         inner.versions.unsync_all();
                         inner.flights.forget_reads();
-                        l1.clear();
+                        if let Some(l1) = l1 {
+                            l1.clear();
+                        }
                         inner.bus_counters.resets.fetch_add(1, Ordering::Relaxed);
                     }
                 }
