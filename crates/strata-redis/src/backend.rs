@@ -8,12 +8,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, RedisResult};
+use std::borrow::Cow;
 use strata_backend::{
     Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, ScanPage,
-    SetEntry, check_key, check_namespace, check_set, lease_key,
+    SetEntry, check_key, check_namespace, check_set,
 };
 
 use crate::config::RedisConfig;
+use crate::conn::RedisConnection;
 use crate::errors::map_err;
 use crate::info::parse_info;
 use crate::quota::{QuotaIndex, quota_of};
@@ -22,15 +24,20 @@ use crate::scripts::Scripts;
 /// Keys per `UNLINK` or `MGET` command, so no single command blocks the server for long.
 const BATCH: usize = 1000;
 
-/// The Strata backend on Redis (standalone), through a redis-rs [`ConnectionManager`] that
-/// reconnects automatically with exponential backoff.
+/// The Strata backend on Redis: one server through a redis-rs [`ConnectionManager`] that
+/// reconnects automatically with exponential backoff, or a Redis Cluster
+/// ([`RedisConfig::cluster`], `cluster` feature) through a cluster connection that follows slot
+/// moves and failovers.
 ///
 /// Every operation is bounded by [`RedisConfig::operation_timeout`]; batch reads use `MGET`,
-/// batch writes one pipeline of `SET .. PX`; `clear` walks the namespace with `SCAN MATCH` and
-/// removes keys with `UNLINK` in batches (never `KEYS`, never `FLUSHDB`).
+/// batch writes one pipeline of `SET .. PX` (per slot on a cluster); `clear` walks the
+/// namespace with `SCAN MATCH` (on every primary of a cluster) and removes keys with `UNLINK`
+/// in batches (never `KEYS`, never `FLUSHDB`).
 #[derive(Clone)]
 pub struct RedisBackend {
-    pub(crate) conn: ConnectionManager,
+    pub(crate) conn: RedisConnection,
+    /// Whether `conn` is a cluster (physical key names carry hash tags: see `layout.rs`).
+    pub(crate) cluster: bool,
     config: Arc<RedisConfig>,
     pub(crate) scripts: Arc<Scripts>,
     pub(crate) quotas: Arc<[QuotaIndex]>,
@@ -49,6 +56,9 @@ impl std::fmt::Debug for RedisBackend {
 impl RedisBackend {
     /// Connects, failing when the server cannot be reached within the connect timeout.
     pub async fn connect(config: RedisConfig) -> BackendResult<Self> {
+        if config.cluster {
+            return Self::connect_cluster(config).await;
+        }
         let (client, manager_config) = Self::prepare(&config)?;
         let connect = ConnectionManager::new_with_config(client, manager_config);
         let conn = tokio::time::timeout(config.connect_timeout, connect)
@@ -64,16 +74,19 @@ impl RedisBackend {
                 )
             })?
             .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))?;
-        Self::from_parts(conn, config)
+        Self::from_parts(RedisConnection::Standalone(conn), config)
     }
 
     /// Prepares a backend that connects on first use, so an application can start while Redis
     /// is down (operations fail with [`ErrorKind::Connection`] until it is up).
     pub fn connect_lazy(config: RedisConfig) -> BackendResult<Self> {
+        if config.cluster {
+            return Self::connect_cluster_lazy(config);
+        }
         let (client, manager_config) = Self::prepare(&config)?;
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
             .map_err(|e| map_err("create connection manager", e))?;
-        Self::from_parts(conn, config)
+        Self::from_parts(RedisConnection::Standalone(conn), config)
     }
 
     fn prepare(config: &RedisConfig) -> BackendResult<(Client, ConnectionManagerConfig)> {
@@ -115,13 +128,14 @@ pub(crate) fn client_for(config: &RedisConfig) -> BackendResult<Client> {
 }
 
 impl RedisBackend {
-    fn from_parts(conn: ConnectionManager, config: RedisConfig) -> BackendResult<Self> {
+    pub(crate) fn from_parts(conn: RedisConnection, config: RedisConfig) -> BackendResult<Self> {
         let quotas = config
             .quotas
             .iter()
-            .map(|q| QuotaIndex::new(&config.namespace, q.clone()))
+            .map(|q| QuotaIndex::new(&config.namespace, q.clone(), config.cluster))
             .collect::<BackendResult<Vec<_>>>()?;
         Ok(Self {
+            cluster: config.cluster,
             conn,
             config: Arc::new(config),
             scripts: Arc::new(Scripts::new()),
@@ -136,7 +150,7 @@ impl RedisBackend {
     }
 
     /// A handle on the underlying connection, for commands this trait does not cover.
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConnection {
         self.conn.clone()
     }
 
@@ -168,18 +182,33 @@ impl RedisBackend {
         Ok(n)
     }
 
-    /// Deletes keys and their leases (leases first, in one transaction), counting the keys.
+    /// Deletes entries and their leases (leases first, in one transaction on one server; on a
+    /// cluster, whose keys span slots, all leases before any entry, which keeps a load in
+    /// flight from storing over the delete all the same), counting the entries.
     async fn unlink_with_leases(&self, keys: &[&str]) -> BackendResult<u64> {
         let mut n = 0;
         for chunk in keys.chunks(BATCH) {
-            let leases: Vec<String> = chunk.iter().map(|k| lease_key(k)).collect();
+            let (chunk, leases): (Vec<String>, Vec<String>) = chunk
+                .iter()
+                .map(|k| self.entry_and_lease(k))
+                .collect::<BackendResult<Vec<_>>>()?
+                .into_iter()
+                .unzip();
+            if self.cluster {
+                self.unlink(&leases.iter().map(String::as_str).collect::<Vec<_>>())
+                    .await?;
+                n += self
+                    .unlink(&chunk.iter().map(String::as_str).collect::<Vec<_>>())
+                    .await?;
+                continue;
+            }
             let mut pipe = redis::pipe();
             pipe.atomic()
                 .cmd("UNLINK")
                 .arg(&leases)
                 .ignore()
                 .cmd("UNLINK")
-                .arg(chunk);
+                .arg(&chunk);
             let mut conn = self.conn.clone();
             let (removed,): (u64,) = self.run("UNLINK", pipe.query_async(&mut conn)).await?;
             n += removed;
@@ -187,12 +216,18 @@ impl RedisBackend {
         Ok(n)
     }
 
-    async fn scan_step(
+    /// One `SCAN` step from `cursor` ("0" to start; "0" again at the end). On a cluster the
+    /// walk visits every primary in turn and the cursor says which (`cluster.rs`).
+    pub(crate) async fn scan_step(
         &self,
         pattern: &str,
         cursor: &str,
         count: usize,
     ) -> BackendResult<(String, Vec<String>)> {
+        #[cfg(feature = "cluster")]
+        if self.cluster {
+            return self.cluster_scan_step(pattern, cursor, count).await;
+        }
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("SCAN");
         cmd.arg(cursor)
@@ -254,12 +289,16 @@ impl Backend for RedisBackend {
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
         check_key(key)?;
+        let physical = self.entry_key(key)?;
         if let Some(q) = quota_of(&self.quotas, key).filter(|q| q.tracks_reads()) {
-            return self.quota_get(q, key).await;
+            return self.quota_get(q, &physical).await;
         }
         let mut conn = self.conn.clone();
         let v: Option<Vec<u8>> = self
-            .run("GET", redis::cmd("GET").arg(key).query_async(&mut conn))
+            .run(
+                "GET",
+                redis::cmd("GET").arg(&*physical).query_async(&mut conn),
+            )
             .await?;
         Ok(v.map(Bytes::from))
     }
@@ -273,11 +312,16 @@ impl Backend for RedisBackend {
             // Reads under an LRU quota record their access: one script call per key.
             return futures::future::try_join_all(keys.iter().map(|k| self.get(k))).await;
         }
+        let keys = keys
+            .iter()
+            .map(|k| self.entry_key(k))
+            .collect::<BackendResult<Vec<Cow<'_, str>>>>()?;
         let mut out = Vec::with_capacity(keys.len());
+        // On a cluster redis-rs splits each MGET by slot and reassembles the replies in order.
         for chunk in keys.chunks(BATCH) {
             let mut conn = self.conn.clone();
             let mut cmd = redis::cmd("MGET");
-            cmd.arg(chunk);
+            cmd.arg(chunk.iter().map(AsRef::as_ref).collect::<Vec<&str>>());
             let values: Vec<Option<Vec<u8>>> = self.run("MGET", cmd.query_async(&mut conn)).await?;
             out.extend(values.into_iter().map(|v| v.map(Bytes::from)));
         }
@@ -286,17 +330,31 @@ impl Backend for RedisBackend {
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
         check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        let (physical, lease) = self.entry_and_lease(key)?;
         if let Some(q) = quota_of(&self.quotas, key) {
-            return self.quota_set(q, key, &value, ttl, "").await.map(|_| ());
+            return self
+                .quota_set(q, &physical, &value, ttl, "")
+                .await
+                .map(|_| ());
         }
-        // The write supersedes any load in flight: drop its lease in the same transaction.
+        // The write supersedes any load in flight: drop its lease in the same transaction
+        // (on a cluster, in a script: the lease shares the entry's slot).
+        if self.cluster {
+            let mut conn = self.conn.clone();
+            let mut invocation = self.scripts.set_dropping_lease.key(physical);
+            invocation.key(lease).arg(value.as_ref()).arg(ms(ttl));
+            let _: u64 = self
+                .run("SET script", crate::scripts::invoke(&invocation, &mut conn))
+                .await?;
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("UNLINK")
-            .arg(lease_key(key))
+            .arg(lease)
             .ignore()
             .cmd("SET")
-            .arg(key)
+            .arg(physical)
             .arg(value.as_ref())
             .arg("PX")
             .arg(ms(ttl))
@@ -318,11 +376,21 @@ impl Backend for RedisBackend {
                 .map(|e| self.set(&e.key, e.value.clone(), e.ttl)),
         )
         .await?;
+        if self.cluster {
+            // A transaction cannot span slots: one (pipelined, concurrent) transaction per entry.
+            futures::future::try_join_all(
+                entries
+                    .iter()
+                    .map(|e| self.set(&e.key, e.value.clone(), e.ttl)),
+            )
+            .await?;
+            return Ok(());
+        }
         for chunk in entries.chunks(BATCH) {
             let mut pipe = redis::pipe();
             pipe.atomic();
             for e in chunk {
-                pipe.cmd("UNLINK").arg(lease_key(&e.key)).ignore();
+                pipe.cmd("UNLINK").arg(self.lease_of(&e.key)?).ignore();
                 pipe.cmd("SET")
                     .arg(&e.key)
                     .arg(e.value.as_ref())
@@ -340,7 +408,7 @@ impl Backend for RedisBackend {
     async fn delete(&self, key: &str) -> BackendResult<bool> {
         check_key(key)?;
         if let Some(q) = quota_of(&self.quotas, key) {
-            return self.quota_del(q, key, None).await;
+            return self.quota_del(q, &self.entry_key(key)?, None).await;
         }
         Ok(self.unlink_with_leases(&[key]).await? > 0)
     }
@@ -360,13 +428,10 @@ impl Backend for RedisBackend {
 
     async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
         check_set(key, 0, ttl, usize::MAX)?;
+        let (_, lease) = self.entry_and_lease(key)?;
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("SET");
-        cmd.arg(lease_key(key))
-            .arg(token)
-            .arg("NX")
-            .arg("PX")
-            .arg(ms(ttl));
+        cmd.arg(lease).arg(token).arg("NX").arg("PX").arg(ms(ttl));
         let reply: Option<String> = self
             .run("SET NX (lease)", cmd.query_async(&mut conn))
             .await?;
@@ -381,29 +446,37 @@ impl Backend for RedisBackend {
         ttl: Duration,
     ) -> BackendResult<bool> {
         check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        let (physical, lease) = self.entry_and_lease(key)?;
         if let Some(q) = quota_of(&self.quotas, key) {
-            return Ok(self.quota_set(q, key, &value, ttl, token).await? >= 0);
+            return Ok(self.quota_set(q, &physical, &value, ttl, token).await? >= 0);
         }
         let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.set_under_lease.key(key);
+        let mut invocation = self.scripts.set_under_lease.key(physical);
         invocation
-            .key(lease_key(key))
+            .key(lease)
             .arg(token)
             .arg(value.as_ref())
             .arg(ms(ttl));
         let n: u64 = self
-            .run("set_under_lease script", invocation.invoke_async(&mut conn))
+            .run(
+                "set_under_lease script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
             .await?;
         Ok(n > 0)
     }
 
     async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
         check_key(key)?;
+        let (_, lease) = self.entry_and_lease(key)?;
         let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.delete_if_equals.key(lease_key(key));
+        let mut invocation = self.scripts.delete_if_equals.key(lease);
         invocation.arg(token);
         let _: u64 = self
-            .run("release lease", invocation.invoke_async(&mut conn))
+            .run(
+                "release lease",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
             .await?;
         Ok(())
     }
@@ -420,14 +493,25 @@ impl Backend for RedisBackend {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        if self.cluster && keys.len() > 1 {
+            // The counters live in different slots: one script call each, concurrently.
+            let each = keys
+                .iter()
+                .map(|k| self.versions(std::slice::from_ref(k), init, ttl));
+            let all = futures::future::try_join_all(each).await?;
+            return Ok(all.into_iter().flatten().collect());
+        }
         let mut conn = self.conn.clone();
         let mut invocation = self.scripts.versions.prepare_invoke();
         for key in keys {
-            invocation.key(*key);
+            invocation.key(self.entry_key(key)?.as_ref());
         }
         invocation.arg(init).arg(ttl.map_or(0, ms));
         let values: Vec<String> = self
-            .run("versions script", invocation.invoke_async(&mut conn))
+            .run(
+                "versions script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
             .await?;
         values.iter().map(|v| parse_version(v)).collect()
     }
@@ -440,26 +524,30 @@ impl Backend for RedisBackend {
     ) -> BackendResult<u64> {
         check_key(key)?;
         let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.bump_version.key(key);
+        let mut invocation = self.scripts.bump_version.key(self.entry_key(key)?.as_ref());
         invocation.arg(at_least).arg(ttl.map_or(0, ms));
         let value: String = self
-            .run("bump_version script", invocation.invoke_async(&mut conn))
+            .run(
+                "bump_version script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
             .await?;
         parse_version(&value)
     }
 
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
         check_key(key)?;
+        let physical = self.entry_key(key)?;
         if let Some(q) = quota_of(&self.quotas, key) {
-            return self.quota_del(q, key, Some(expected)).await;
+            return self.quota_del(q, &physical, Some(expected)).await;
         }
         let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.delete_if_equals.key(key);
+        let mut invocation = self.scripts.delete_if_equals.key(physical.as_ref());
         invocation.arg(expected);
         let n: u64 = self
             .run(
                 "delete_if_equals script",
-                invocation.invoke_async(&mut conn),
+                crate::scripts::invoke(&invocation, &mut conn),
             )
             .await?;
         Ok(n > 0)
@@ -495,7 +583,7 @@ impl Backend for RedisBackend {
             .scan_step(&match_prefix(prefix), &cursor, count.max(1))
             .await?;
         Ok(ScanPage {
-            keys,
+            keys: keys.into_iter().map(|k| self.logical_name(k)).collect(),
             next: (next != "0").then_some(next),
         })
     }
@@ -504,7 +592,10 @@ impl Backend for RedisBackend {
         check_key(key)?;
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("MEMORY");
-        cmd.arg("USAGE").arg(key).arg("SAMPLES").arg(0);
+        cmd.arg("USAGE")
+            .arg(self.entry_key(key)?.as_ref())
+            .arg("SAMPLES")
+            .arg(0);
         self.run("MEMORY USAGE", cmd.query_async(&mut conn)).await
     }
 
@@ -512,7 +603,12 @@ impl Backend for RedisBackend {
         check_key(key)?;
         let mut conn = self.conn.clone();
         let pttl: i64 = self
-            .run("PTTL", redis::cmd("PTTL").arg(key).query_async(&mut conn))
+            .run(
+                "PTTL",
+                redis::cmd("PTTL")
+                    .arg(self.entry_key(key)?.as_ref())
+                    .query_async(&mut conn),
+            )
             .await?;
         Ok(match pttl {
             -2 => KeyTtl::Missing,
@@ -531,6 +627,12 @@ impl Backend for RedisBackend {
     }
 
     async fn info(&self) -> BackendResult<BackendInfo> {
+        #[cfg(feature = "cluster")]
+        if self.cluster {
+            let mut info = self.cluster_info().await?;
+            self.quota_info(&mut info).await?;
+            return Ok(info);
+        }
         let mut conn = self.conn.clone();
         let text: String = self
             .run(

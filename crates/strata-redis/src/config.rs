@@ -23,7 +23,13 @@ use strata_backend::DEFAULT_MAX_VALUE_BYTES;
 #[non_exhaustive]
 pub struct RedisConfig {
     /// `redis://[user[:password]@]host[:port][/db]`, `rediss://` for TLS, or `redis+unix://`.
+    /// In cluster mode, one or more seed nodes separated by commas
+    /// (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`); any reachable one finds the rest.
     pub url: String,
+    /// Talk to a Redis Cluster (needs the `cluster` feature): requests go to the primary that
+    /// owns each key's slot, batches are split by slot, clears and scans visit every primary
+    /// (default `false`).
+    pub cluster: bool,
     /// ACL user name, overriding the URL's.
     pub username: Option<String>,
     /// Password, overriding the URL's.
@@ -50,6 +56,7 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            cluster: false,
             username: None,
             password: None,
             namespace: "strata:".into(),
@@ -66,6 +73,25 @@ impl RedisConfig {
     pub fn with_quota(mut self, quota: Quota) -> Self {
         self.quotas.push(quota);
         self
+    }
+
+    /// Talks to a Redis Cluster through the seed node(s) of `url` (see [`RedisConfig::cluster`]).
+    pub fn with_cluster(mut self, cluster: bool) -> Self {
+        self.cluster = cluster;
+        self
+    }
+
+    /// The URLs of `url`: one, or in cluster mode each comma-separated seed.
+    pub fn urls(&self) -> Vec<&str> {
+        if self.cluster {
+            self.url
+                .split(',')
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .collect()
+        } else {
+            vec![self.url.as_str()]
+        }
     }
 
     /// Sets the namespace.
@@ -117,7 +143,11 @@ impl RedisConfig {
 
     /// The URL with its password replaced by `***`, safe to log.
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.url)
+        self.url
+            .split(',')
+            .map(redact_url)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -125,6 +155,7 @@ impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &self.redacted_url())
+            .field("cluster", &self.cluster)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("namespace", &self.namespace)

@@ -26,12 +26,17 @@
 //! # Feature flags
 //!
 //! - `tls`: `rediss://` URLs through rustls.
+//! - `cluster`: Redis Cluster ([`RedisConfig::with_cluster`]) through redis-rs's async cluster
+//!   connection.
 
 mod backend;
 mod bus;
+mod cluster;
 mod config;
+mod conn;
 mod errors;
 mod info;
+mod layout;
 mod quota;
 mod scripts;
 mod server;
@@ -39,4 +44,5 @@ mod server;
 pub use backend::RedisBackend;
 pub use bus::RedisBus;
 pub use config::{RedisConfig, redact_url};
+pub use conn::RedisConnection;
 pub use quota::{EvictionPolicy, Limits, Quota};

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use strata_backend::{BackendError, BackendInfo, BackendResult, ErrorKind, lease_key};
+use strata_backend::{BackendError, BackendInfo, BackendResult, ErrorKind};
 
 use crate::RedisBackend;
 pub use strata_eviction::{EvictionPolicy, Limits};
@@ -47,11 +47,14 @@ pub(crate) struct QuotaIndex {
     pub(crate) exp: String,
     pub(crate) size: String,
     pub(crate) totals: String,
+    /// On a cluster: the hash tag every key of the kind and of its index carries.
+    pub(crate) tag: Option<String>,
 }
 
 impl QuotaIndex {
-    /// Checks `quota` against the backend's `namespace` and names its index keys.
-    pub(crate) fn new(namespace: &str, quota: Quota) -> BackendResult<Self> {
+    /// Checks `quota` against the backend's `namespace` and names its index keys (on a
+    /// `cluster`, tagged to share the kind's slot).
+    pub(crate) fn new(namespace: &str, quota: Quota, cluster: bool) -> BackendResult<Self> {
         let config = |msg: String| BackendError::new(ErrorKind::Config, msg);
         let Some(rest) = quota.prefix.strip_prefix(namespace) else {
             return Err(config(format!(
@@ -71,12 +74,21 @@ impl QuotaIndex {
                 quota.prefix
             )));
         }
+        if cluster && quota.prefix.contains(['{', '}']) {
+            return Err(config(format!(
+                "quota prefix {:?} has hash-tag braces; on a cluster the quota chooses its kind's slot",
+                quota.prefix
+            )));
+        }
+        let tag = cluster.then(|| crate::layout::quota_tag(rest));
+        let suffix = tag.as_deref().unwrap_or("");
         let base = format!("{namespace}__quota:{rest}");
         Ok(Self {
-            lru: format!("{base}lru"),
-            exp: format!("{base}exp"),
-            size: format!("{base}size"),
-            totals: format!("{base}totals"),
+            lru: format!("{base}lru{suffix}"),
+            exp: format!("{base}exp{suffix}"),
+            size: format!("{base}size{suffix}"),
+            totals: format!("{base}totals{suffix}"),
+            tag,
             quota,
         })
     }
@@ -113,7 +125,8 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl RedisBackend {
-    /// `GET` under an LRU quota: records the access, cleans the index of a vanished key.
+    /// `GET` under an LRU quota: records the access, cleans the index of a vanished key. Like
+    /// the other quota operations it takes the entry's physical name (see `layout.rs`).
     pub(crate) async fn quota_get(
         &self,
         q: &QuotaIndex,
@@ -127,7 +140,10 @@ impl RedisBackend {
             .key(&q.size)
             .key(&q.totals);
         let v: Option<Vec<u8>> = self
-            .run("quota get script", invocation.invoke_async(&mut conn))
+            .run(
+                "quota get script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
             .await?;
         Ok(v.map(Bytes::from))
     }
@@ -145,7 +161,7 @@ impl RedisBackend {
         let mut conn = self.conn.clone();
         let mut invocation = self.scripts.quota_set.key(key);
         invocation
-            .key(lease_key(key))
+            .key(self.lease_of(key)?)
             .key(&q.lru)
             .key(&q.exp)
             .key(&q.size)
@@ -158,7 +174,10 @@ impl RedisBackend {
             .arg(q.policy_name())
             .arg(token);
         let evicted: i64 = self
-            .run("quota set script", invocation.invoke_async(&mut conn))
+            .run(
+                "quota set script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
             .await
             .map_err(|e| {
                 let detail = std::error::Error::source(&e).map(ToString::to_string);
@@ -187,7 +206,7 @@ impl RedisBackend {
         let mut conn = self.conn.clone();
         let mut invocation = self.scripts.quota_del.key(key);
         invocation
-            .key(lease_key(key))
+            .key(self.lease_of(key)?)
             .key(&q.lru)
             .key(&q.exp)
             .key(&q.size)
@@ -197,7 +216,10 @@ impl RedisBackend {
             None => invocation.arg("0").arg(""),
         };
         let n: u64 = self
-            .run("quota delete script", invocation.invoke_async(&mut conn))
+            .run(
+                "quota delete script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
             .await?;
         Ok(n > 0)
     }

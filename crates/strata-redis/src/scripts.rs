@@ -1,11 +1,33 @@
 //! The Lua scripts that make multi-step operations atomic on the server.
 
-use redis::Script;
+use redis::{FromRedisValue, RedisResult, Script, ScriptInvocation, ServerErrorKind};
+
+/// Runs a script (`EVALSHA`, loading it on a miss). A node can still lack it right after a
+/// cluster failover (the promoted replica never saw `SCRIPT LOAD`, and the load can reach the
+/// old topology): such a miss is retried twice before it is an error.
+pub(crate) async fn invoke<T: FromRedisValue>(
+    invocation: &ScriptInvocation<'_>,
+    conn: &mut crate::conn::RedisConnection,
+) -> RedisResult<T> {
+    let mut attempt = 0;
+    loop {
+        match invocation.invoke_async(conn).await {
+            Err(e)
+                if attempt < 2
+                    && e.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Every script, loaded once per backend (redis-rs sends `EVALSHA`, then `EVAL` on a miss).
 pub(crate) struct Scripts {
     pub(crate) delete_if_equals: Script,
     pub(crate) set_under_lease: Script,
+    pub(crate) set_dropping_lease: Script,
     pub(crate) versions: Script,
     pub(crate) bump_version: Script,
     pub(crate) quota_set: Script,
@@ -18,6 +40,7 @@ impl Scripts {
         Self {
             delete_if_equals: Script::new(DELETE_IF_EQUALS),
             set_under_lease: Script::new(SET_UNDER_LEASE),
+            set_dropping_lease: Script::new(SET_DROPPING_LEASE),
             versions: Script::new(VERSIONS),
             bump_version: Script::new(BUMP_VERSION),
             quota_set: Script::new(QUOTA_SET),
@@ -43,6 +66,15 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then
   return 1
 end
 return 0
+";
+
+/// Stores ARGV[1] under KEYS[1] for ARGV[2] ms and drops KEYS[2] (its lease). One server uses
+/// a `MULTI` transaction for this; a cluster uses the script, since redis-rs follows a `MOVED`
+/// reply to a script but not one inside an aborted transaction.
+pub(crate) const SET_DROPPING_LEASE: &str = r"
+redis.call('UNLINK', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 ";
 
 /// The version counters under KEYS, creating missing (or non-numeric) ones with ARGV[1] and a

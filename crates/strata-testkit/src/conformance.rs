@@ -519,10 +519,20 @@ pub async fn ping_and_info(fx: &dyn Fixture) {
 /// async fn fixture() -> Option<MyFixture> { Some(MyFixture::new()) }
 /// strata_testkit::backend_conformance!(fixture);
 /// ```
+///
+/// `backend_conformance!(in_sequence: &fixture)` instead runs every case, one after the other,
+/// on one fixture (an expression usable in an async test), for backends that are costly to
+/// stand up, like a cluster.
 #[macro_export]
 macro_rules! backend_conformance {
+    (in_sequence: $fx:expr) => {
+        $crate::backend_conformance!(@with sequence $fx)
+    };
     ($fixture:path) => {
-        $crate::backend_conformance!(@cases $fixture;
+        $crate::backend_conformance!(@with tests $fixture)
+    };
+    (@with $how:ident $fx:tt) => {
+        $crate::backend_conformance!(@$how $fx;
             get_missing_is_none,
             values_are_binary_safe,
             empty_values_are_not_missing,
@@ -542,9 +552,16 @@ macro_rules! backend_conformance {
             leases_guard_stores_against_invalidation,
             version_counters,
             ping_and_info,
-        );
+        )
     };
-    (@cases $fixture:path; $($case:ident),* $(,)?) => {
+    (@sequence $fx:tt; $($case:ident),* $(,)?) => {{
+        let fx = $fx;
+        $(
+            eprintln!("conformance case {}", stringify!($case));
+            $crate::conformance::$case(fx).await;
+        )*
+    }};
+    (@tests $fixture:tt; $($case:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {

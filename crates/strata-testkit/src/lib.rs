@@ -8,6 +8,8 @@
 //!   directory and no persistence, killed on drop; stop, restart, pause and resume it to test
 //!   faults. [`redis_or_skip`] reports a test as skipped when the binary is missing, and fails
 //!   instead when `STRATA_REQUIRE_REDIS=1`.
+//! - [`RedisCluster`]: a private Redis Cluster (primaries with replicas) of such servers, made
+//!   with `redis-cli --cluster create`; kill a primary to test failover.
 //!
 //! # Usage
 //!
@@ -41,9 +43,11 @@
 pub mod conformance;
 mod faults;
 pub mod fuzz;
+mod redis_cluster;
 mod redis_server;
 
 pub use faults::{Faults, FaultyBackend, Operation};
+pub use redis_cluster::{RedisCluster, redis_cluster_or_skip};
 pub use redis_server::{
     REQUIRE_REDIS_ENV, RedisServer, find_redis_server, redis_or_skip, redis_required,
     redis_with_args_or_skip,

@@ -32,13 +32,19 @@ impl RedisServer {
 
     /// Starts a server with extra `redis-server` arguments (e.g. `["--maxmemory", "1mb"]`).
     pub fn spawn_with_args(args: &[&str]) -> io::Result<Self> {
+        Self::spawn_where(args, |_| true)
+    }
+
+    /// Starts a server on a free port for which `port_ok` holds (a cluster node also needs
+    /// `port + 10000` for its bus).
+    pub(crate) fn spawn_where(args: &[&str], port_ok: fn(u16) -> bool) -> io::Result<Self> {
         let binary = find_redis_server().ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, "redis-server is not on PATH")
         })?;
         let mut last_err = None;
         // A port found free can be taken before the server binds it: try a few.
         for _ in 0..5 {
-            let port = free_port()?;
+            let port = free_port(port_ok)?;
             let mut server = Self {
                 child: None,
                 port,
@@ -190,9 +196,14 @@ impl Drop for RedisServer {
 
 /// The `redis-server` binary on PATH, if any.
 pub fn find_redis_server() -> Option<PathBuf> {
+    find_binary("redis-server")
+}
+
+/// A binary on PATH.
+pub(crate) fn find_binary(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|dir| dir.join("redis-server"))
+        .map(|dir| dir.join(name))
         .find(|p| p.is_file())
 }
 
@@ -212,15 +223,7 @@ pub fn redis_or_skip(test: &str) -> Option<RedisServer> {
 
 /// [`redis_or_skip`] with extra server arguments.
 pub fn redis_with_args_or_skip(test: &str, args: &[&str]) -> Option<RedisServer> {
-    if find_redis_server().is_none() {
-        if redis_required() {
-            panic!("{test}: redis-server is not on PATH and {REQUIRE_REDIS_ENV} is set");
-        }
-        let mut err = io::stderr();
-        let _ = writeln!(
-            err,
-            "SKIPPED {test}: redis-server not found on PATH (set {REQUIRE_REDIS_ENV}=1 to fail instead)"
-        );
+    if !binaries_or_skip(test, &["redis-server"]) {
         return None;
     }
     match RedisServer::spawn_with_args(args) {
@@ -229,8 +232,31 @@ pub fn redis_with_args_or_skip(test: &str, args: &[&str]) -> Option<RedisServer>
     }
 }
 
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Whether every binary in `names` is on PATH; when one is not, reports the test as skipped
+/// (or panics under `STRATA_REQUIRE_REDIS=1`).
+pub(crate) fn binaries_or_skip(test: &str, names: &[&str]) -> bool {
+    let Some(missing) = names.iter().find(|n| find_binary(n).is_none()) else {
+        return true;
+    };
+    if redis_required() {
+        panic!("{test}: {missing} is not on PATH and {REQUIRE_REDIS_ENV} is set");
+    }
+    let mut err = io::stderr();
+    let _ = writeln!(
+        err,
+        "SKIPPED {test}: {missing} not found on PATH (set {REQUIRE_REDIS_ENV}=1 to fail instead)"
+    );
+    false
+}
+
+fn free_port(port_ok: fn(u16) -> bool) -> io::Result<u16> {
+    for _ in 0..1000 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if port_ok(port) {
+            return Ok(port);
+        }
+    }
+    Err(io::Error::other("no free port satisfying the constraint"))
 }
 
 fn ping(port: u16) -> bool {
