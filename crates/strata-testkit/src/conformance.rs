@@ -529,10 +529,10 @@ macro_rules! backend_conformance {
         $crate::backend_conformance!(@with sequence $fx)
     };
     ($fixture:path) => {
-        $crate::backend_conformance!(@with tests $fixture)
+        $crate::backend_conformance! { @with tests $fixture }
     };
     (@with $how:ident $fx:tt) => {
-        $crate::backend_conformance!(@$how $fx;
+        $crate::backend_conformance! { @$how $fx;
             get_missing_is_none,
             values_are_binary_safe,
             empty_values_are_not_missing,
@@ -552,7 +552,7 @@ macro_rules! backend_conformance {
             leases_guard_stores_against_invalidation,
             version_counters,
             ping_and_info,
-        )
+        }
     };
     (@sequence $fx:tt; $($case:ident),* $(,)?) => {{
         let fx = $fx;
