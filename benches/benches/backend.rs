@@ -144,7 +144,42 @@ fn redis(c: &mut Criterion) {
                 .expect("set")
         })
     });
-    g.finish();
+    // A local 3-primary cluster on the same machine: the price of slot routing.
+    match strata_testkit::RedisCluster::spawn(3, 0) {
+        Ok(cluster) => {
+            let on_cluster = rt
+                .block_on(RedisBackend::connect(
+                    RedisConfig::new(cluster.url())
+                        .with_cluster(true)
+                        .with_namespace("bench:"),
+                ))
+                .expect("connect to the cluster");
+            rt.block_on(on_cluster.set("bench:user:42", v.clone(), HOUR))
+                .expect("set");
+            g.bench_function("get/cluster", |b| {
+                b.to_async(&rt).iter(|| async {
+                    on_cluster
+                        .get(black_box("bench:user:42"))
+                        .await
+                        .expect("get")
+                })
+            });
+            g.bench_function("set/cluster", |b| {
+                b.to_async(&rt).iter(|| async {
+                    on_cluster
+                        .set(black_box("bench:user:42"), v.clone(), HOUR)
+                        .await
+                        .expect("set")
+                })
+            });
+            g.finish();
+            drop(cluster);
+        }
+        Err(e) => {
+            eprintln!("SKIPPED backend_redis cluster benches: {e}");
+            g.finish();
+        }
+    }
     drop(server);
 }
 

@@ -71,6 +71,16 @@ fn ratios() -> Vec<Ratio> {
         peer: "backend_redis/get/redis_backend".into(),
     });
     out.push(Ratio {
+        label: "get on a 3-primary local cluster vs one server",
+        ours: "backend_redis/get/cluster".into(),
+        peer: "backend_redis/get/redis_backend".into(),
+    });
+    out.push(Ratio {
+        label: "set on a 3-primary local cluster (script) vs one server (MULTI)",
+        ours: "backend_redis/set/cluster".into(),
+        peer: "backend_redis/set/redis_backend".into(),
+    });
+    out.push(Ratio {
         label: "set under an LRU quota (script) vs plain RedisBackend set",
         ours: "backend_redis/set/lru_quota".into(),
         peer: "backend_redis/set/redis_backend".into(),

@@ -21,6 +21,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     let space = KeySpace::new(&cli.prefix, &cli.app_version)
         .context("invalid --prefix or --app-version")?;
     let config = RedisConfig::new(&url)
+        .with_cluster(cli.cluster)
         .with_namespace(space.namespace())
         .with_operation_timeout(cli.timeout)
         .with_connect_timeout(cli.timeout);

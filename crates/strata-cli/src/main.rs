@@ -18,6 +18,9 @@ pub(crate) struct Cli {
     /// Redis URL (`redis://[user:password@]host:port/db`).
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
     redis: Option<String>,
+    /// The URL names seed nodes of a Redis Cluster (comma-separated).
+    #[arg(long, env = "STRATA_BACKEND__CLUSTER", global = true)]
+    cluster: bool,
     /// Key prefix of the cache.
     #[arg(long, env = "STRATA_PREFIX", default_value = "strata", global = true)]
     prefix: String,

@@ -9,6 +9,7 @@ use strata_backend::{BackendError, BackendResult, Bus, BusEvent, BusMessage, bus
 use tokio::sync::mpsc;
 
 use crate::config::RedisConfig;
+use crate::conn::RedisConnection;
 use crate::errors::map_err;
 
 /// Longest wait between reconnection attempts of a subscription.
@@ -20,10 +21,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// reconnection, with backoff from 100 ms to 5 s) the subscriber gets [`BusEvent::Reset`], since
 /// anything published before was missed; when the connection drops it gets one at once. So a
 /// Redis restart costs L1 flushes, never a stale entry.
+///
+/// On a cluster ([`RedisConfig::cluster`]) messages are published through the cluster
+/// connection (Redis forwards every `PUBLISH` to all nodes) and the subscription connects to the
+/// seed nodes in turn, moving to the next one whenever its node fails: list several seeds.
 #[derive(Clone)]
 pub struct RedisBus {
-    client: redis::Client,
-    publisher: ConnectionManager,
+    /// One client per seed node (one server: one).
+    clients: Vec<redis::Client>,
+    publisher: RedisConnection,
     channel: String,
     timeout: Duration,
     redacted_url: String,
@@ -42,6 +48,19 @@ impl RedisBus {
     /// A bus for the cache configured by `config` (same server, channel from its namespace).
     /// Connects lazily.
     pub fn new(config: &RedisConfig) -> BackendResult<Self> {
+        if config.cluster {
+            let publisher = crate::RedisBackend::connect_lazy(config.clone())?.connection();
+            let clients = config
+                .urls()
+                .into_iter()
+                .map(|url| {
+                    let mut node = config.clone().with_cluster(false);
+                    node.url = url.to_owned();
+                    crate::backend::client_for(&node)
+                })
+                .collect::<BackendResult<Vec<_>>>()?;
+            return Ok(Self::with_parts(config, clients, publisher));
+        }
         let client = crate::backend::client_for(config)?;
         let publisher = ConnectionManager::new_lazy_with_config(
             client.clone(),
@@ -51,13 +70,25 @@ impl RedisBus {
                 .set_number_of_retries(config.reconnect_retries),
         )
         .map_err(|e| map_err("create bus publisher", e))?;
-        Ok(Self {
-            client,
+        Ok(Self::with_parts(
+            config,
+            vec![client],
+            RedisConnection::Standalone(publisher),
+        ))
+    }
+
+    fn with_parts(
+        config: &RedisConfig,
+        clients: Vec<redis::Client>,
+        publisher: RedisConnection,
+    ) -> Self {
+        Self {
+            clients,
             publisher,
             channel: format!("{}__strata_bus", config.namespace),
             timeout: config.operation_timeout,
             redacted_url: config.redacted_url(),
-        })
+        }
     }
 
     /// The pub/sub channel.
@@ -84,10 +115,16 @@ impl Bus for RedisBus {
 
     fn subscribe(&self) -> mpsc::Receiver<BusEvent> {
         let (tx, rx) = mpsc::channel(1024);
-        let (client, channel, timeout) = (self.client.clone(), self.channel.clone(), self.timeout);
+        let (clients, channel, timeout) =
+            (self.clients.clone(), self.channel.clone(), self.timeout);
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
+            let mut node = 0usize;
             while !tx.is_closed() {
+                // After a failure, the next seed node (a cluster delivers every message to
+                // every node).
+                let client = &clients[node % clients.len()];
+                node = node.wrapping_add(1);
                 let connected = tokio::time::timeout(timeout.max(Duration::from_secs(1)), async {
                     let mut ps = client.get_async_pubsub().await?;
                     ps.subscribe(&channel).await?;

@@ -143,11 +143,7 @@ impl RedisConfig {
 
     /// The URL with its password replaced by `***`, safe to log.
     pub fn redacted_url(&self) -> String {
-        self.url
-            .split(',')
-            .map(redact_url)
-            .collect::<Vec<_>>()
-            .join(",")
+        redact_url(&self.url)
     }
 }
 
@@ -169,8 +165,15 @@ impl fmt::Debug for RedisConfig {
 }
 
 /// Replaces the password in `scheme://user:password@host` and any `pass=`/`password=` query
-/// value with `***`.
+/// value with `***`, in each URL of a comma-separated list (cluster seeds).
 pub fn redact_url(url: &str) -> String {
+    url.split(',')
+        .map(redact_one)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn redact_one(url: &str) -> String {
     let mut out = url.to_owned();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
@@ -216,6 +219,10 @@ mod tests {
         assert_eq!(redact_url("rediss://u:p@ss@h"), "rediss://u:***@h");
         assert_eq!(redact_url("redis://h:6379"), "redis://h:6379");
         assert_eq!(redact_url("redis://token@h"), "redis://***@h");
+        assert_eq!(
+            redact_url("redis://:a@h1:7000,redis://u:b@h2:7001/0"),
+            "redis://:***@h1:7000,redis://u:***@h2:7001/0"
+        );
         assert_eq!(
             redact_url("redis+unix:///tmp/r.sock?db=1&pass=pw"),
             "redis+unix:///tmp/r.sock?db=1&pass=***"

@@ -232,6 +232,7 @@ fn open_bus(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Bus>
     };
     let bus = strata_redis::RedisBus::new(
         &strata_redis::RedisConfig::new(url)
+            .with_cluster(config.backend.cluster)
             .with_namespace(namespace)
             .with_connect_timeout(config.backend.connect_timeout)
             .with_operation_timeout(config.operation_timeout),
@@ -247,6 +248,7 @@ fn open_bus(_config: &CacheConfig, _namespace: &str) -> Result<Option<Arc<dyn Bu
 #[cfg(feature = "redis")]
 fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dyn Backend>, Error> {
     let redis_config = strata_redis::RedisConfig::new(url)
+        .with_cluster(config.backend.cluster)
         .with_namespace(namespace)
         .with_connect_timeout(config.backend.connect_timeout)
         .with_operation_timeout(config.operation_timeout)

@@ -125,8 +125,11 @@ impl Default for L1Settings {
 #[non_exhaustive]
 pub struct BackendSettings {
     /// `redis://...` or `rediss://...`; unset means the embedded memory backend. `REDIS_URL`
-    /// overrides it.
+    /// overrides it. With `cluster`, one or more comma-separated seed nodes.
     pub url: Option<String>,
+    /// Redis: talk to a Redis Cluster through the seed node(s) of `url` (default false; needs
+    /// the `cluster` feature, on by default).
+    pub cluster: bool,
     /// Limit on connecting to Redis (default 2s).
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -164,6 +167,7 @@ impl Default for BackendSettings {
     fn default() -> Self {
         Self {
             url: None,
+            cluster: false,
             connect_timeout: Duration::from_secs(2),
             max_value_bytes: strata_codec::DEFAULT_MAX_VALUE_BYTES,
             max_bytes: strata_backend::DEFAULT_MEMORY_MAX_BYTES,
@@ -178,6 +182,7 @@ impl std::fmt::Debug for BackendSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BackendSettings")
             .field("url", &self.url.as_deref().map(redact))
+            .field("cluster", &self.cluster)
             .field("connect_timeout", &self.connect_timeout)
             .field("max_value_bytes", &self.max_value_bytes)
             .field("max_bytes", &self.max_bytes)
