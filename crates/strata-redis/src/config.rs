@@ -167,10 +167,7 @@ impl fmt::Debug for RedisConfig {
 /// Replaces the password in `scheme://user:password@host` and any `pass=`/`password=` query
 /// value with `***`, in each URL of a comma-separated list (cluster seeds).
 pub fn redact_url(url: &str) -> String {
-    url.split(',')
-        .map(redact_one)
-        .collect::<Vec<_>>()
-        .join(",")
+    url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
 }
 
 fn redact_one(url: &str) -> String {

@@ -31,17 +31,26 @@ async fn two_instances_stay_in_sync_on_a_cluster() {
     let Some(cluster) = strata_testkit::redis_cluster_or_skip("facade on a cluster", 3, 0) else {
         return;
     };
-    let (a, b) = (instance(&cluster.url()).await, instance(&cluster.url()).await);
+    let (a, b) = (
+        instance(&cluster.url()).await,
+        instance(&cluster.url()).await,
+    );
     eventually("both subscribed", async || {
         a.bus_stats().resets >= 1 && b.bus_stats().resets >= 1
     })
     .await;
-    let (ua, ub) = (a.kind::<String>("user").unwrap(), b.kind::<String>("user").unwrap());
+    let (ua, ub) = (
+        a.kind::<String>("user").unwrap(),
+        b.kind::<String>("user").unwrap(),
+    );
     for i in 0..30u32 {
         ua.set(i, format!("v{i}")).await.unwrap();
     }
     for i in 0..30u32 {
-        assert_eq!(ub.get(i).await.unwrap().as_deref().cloned(), Some(format!("v{i}")));
+        assert_eq!(
+            ub.get(i).await.unwrap().as_deref().cloned(),
+            Some(format!("v{i}"))
+        );
     }
     ua.set(7, "changed".into()).await.unwrap();
     eventually("B sees the write", async || {
@@ -57,7 +66,9 @@ async fn two_instances_stay_in_sync_on_a_cluster() {
     // Tags across instances.
     let opts = LoadOptions::default().tags(["account:1"]);
     let v = ub
-        .get_or_load_with(1, &opts, async || Ok::<_, std::io::Error>("tagged".to_owned()))
+        .get_or_load_with(1, &opts, async || {
+            Ok::<_, std::io::Error>("tagged".to_owned())
+        })
         .await
         .unwrap();
     assert_eq!(v.as_str(), "tagged");
