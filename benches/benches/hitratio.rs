@@ -1,6 +1,7 @@
 //! Hit ratios of our policies and moka's against Bélády's optimum, on Zipf, scan-polluted and
 //! shifting traces, at cache sizes of 1 % and 10 % of the key space. Writes
-//! target/strata-bench/hit-ratio.md (and prints it); no timings.
+//! target/strata-bench/hit-ratio.md (and prints it) and hit-ratio.json; no timings.
+//! `STRATA_BENCH_QUICK=1` shortens the traces to 50,000 requests.
 #![allow(missing_docs)]
 
 use std::fmt::Write as _;
@@ -24,7 +25,11 @@ fn main() {
     {
         return;
     }
-    let len = 200_000;
+    let len = if std::env::var_os("STRATA_BENCH_QUICK").is_some() {
+        50_000
+    } else {
+        200_000
+    };
     let traces: Vec<Trace> = vec![
         zipf(10_000, 0.8, len, 1),
         zipf(10_000, 0.9, len, 2),
@@ -33,8 +38,9 @@ fn main() {
         shifting(10_000, len, 5),
     ];
     let mut md = String::from(
-        "# Hit ratio vs Bélády's optimum\n\nHit ratio of each policy, and in parentheses its fraction of the offline optimum, on 200,000 requests.\n\n| trace | cache size | optimal | LRU | Random | TTL | moka (TinyLFU) |\n|---|---|---|---|---|---|---|\n",
+        format!("# Hit ratio vs Bélády's optimum\n\nHit ratio of each policy, and in parentheses its fraction of the offline optimum, on {len} requests.\n\n| trace | cache size | optimal | LRU | Random | TTL | moka (TinyLFU) |\n|---|---|---|---|---|---|---|\n"),
     );
+    let mut rows = Vec::new();
     for t in &traces {
         for pct in [1u64, 10] {
             let cap = (t.keys.min(10_000) * pct / 100).max(1);
@@ -47,20 +53,36 @@ fn main() {
                     100.0 * h as f64 / best.max(1.0)
                 )
             };
+            let (lru, random, ttl, moka) = (
+                hits_with(EvictionPolicy::Lru, cap, t, 7),
+                hits_with(EvictionPolicy::Random, cap, t, 7),
+                hits_with(EvictionPolicy::Ttl, cap, t, 7),
+                hits_moka(cap, t),
+            );
             let _ = writeln!(
                 md,
                 "| {} | {pct} % ({cap}) | {:.3} | {} | {} | {} | {} |",
                 t.name,
                 best / n,
-                cell(hits_with(EvictionPolicy::Lru, cap, t, 7)),
-                cell(hits_with(EvictionPolicy::Random, cap, t, 7)),
-                cell(hits_with(EvictionPolicy::Ttl, cap, t, 7)),
-                cell(hits_moka(cap, t)),
+                cell(lru),
+                cell(random),
+                cell(ttl),
+                cell(moka),
             );
+            let ratio = |h: u64| h as f64 / n;
+            rows.push(serde_json::json!({
+                "trace": t.name, "size_pct": pct, "capacity": cap, "requests": len,
+                "optimal": best / n, "lru": ratio(lru), "random": ratio(random),
+                "ttl": ratio(ttl), "moka": ratio(moka),
+            }));
         }
     }
     println!("{md}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/strata-bench");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join("hit-ratio.md"), md);
+    let _ = std::fs::write(
+        dir.join("hit-ratio.json"),
+        serde_json::to_string_pretty(&rows).unwrap_or_default(),
+    );
 }

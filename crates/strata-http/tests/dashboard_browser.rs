@@ -111,6 +111,8 @@ async fn the_dashboard_renders_its_charts_with_data() {
     );
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard.png");
+    // The workspace's target/ is absent when CARGO_TARGET_DIR points elsewhere.
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let arg = format!("--screenshot={}", shot.display());
     let (p2, u2) = (profile.clone(), url.clone());
     let out = tokio::task::spawn_blocking(move || headless(&browser, &p2, &[&arg], &u2))
