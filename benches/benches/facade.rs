@@ -29,9 +29,7 @@ fn l1_hit(c: &mut Criterion) {
             .max_size(10_000)
             .build()
             .expect("cached store");
-    sharded
-        .cache_set(key.clone(), value)
-        .expect("cached set");
+    sharded.cache_set(key.clone(), value).expect("cached set");
 
     let mut g = c.benchmark_group("facade_l1_hit");
     g.bench_function("facade_get_by_id", |b| {
@@ -47,9 +45,8 @@ fn l1_hit(c: &mut Criterion) {
             .iter(|| async { moka.get(black_box(&key)).await })
     });
     g.bench_function("cached_crate_get", |b| {
-        b.to_async(&rt).iter(|| async {
-            sharded.cache_get(black_box(&key)).expect("cached get")
-        })
+        b.to_async(&rt)
+            .iter(|| async { sharded.cache_get(black_box(&key)).expect("cached get") })
     });
     g.finish();
 }

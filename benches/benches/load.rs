@@ -112,7 +112,9 @@ where
 
 async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
     let config = RedisConfig::new(server.url()).with_namespace("bench:");
-    let backend = RedisBackend::connect(config.clone()).await.expect("connect");
+    let backend = RedisBackend::connect(config.clone())
+        .await
+        .expect("connect");
     // As deployed with Redis: the bus keeps the kind's generation in step, so an L2 hit is one
     // round trip. No L1: every read is an L2 hit.
     let cache: Cache = CacheBuilder::new()

@@ -11,13 +11,13 @@ use crate::demo_process::DemoProcess;
 use crate::{cargo, workspace_root};
 
 /// One endpoint's results.
-struct Outcome {
-    endpoint: &'static str,
-    requests: usize,
-    errors: usize,
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct Outcome {
+    pub(crate) endpoint: &'static str,
+    pub(crate) requests: usize,
+    pub(crate) errors: usize,
+    pub(crate) rps: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
 }
 
 const ENDPOINTS: [&str; 5] = [
@@ -106,7 +106,12 @@ async fn hammer(
     }
 }
 
-pub(crate) fn run(requests: usize, concurrency: usize, seconds: u64) -> Result<()> {
+/// Each endpoint cached, then `--no-cache`: `[cached rows, no-cache rows]`.
+pub(crate) fn measure(
+    requests: usize,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<Vec<Vec<Outcome>>> {
     cargo(&["build", "--release", "-p", "payshift"], &[])?;
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -134,6 +139,11 @@ pub(crate) fn run(requests: usize, concurrency: usize, seconds: u64) -> Result<(
         }
         results.push(rows);
     }
+    Ok(results)
+}
+
+pub(crate) fn run(requests: usize, concurrency: usize, seconds: u64) -> Result<()> {
+    let results = measure(requests, concurrency, seconds)?;
     let mut md = format!(
         "# Payshift demo load ({requests} requests or {seconds} s per endpoint, concurrency {concurrency}, SQLite, memory backend)\n\n| endpoint | cached req/s | no-cache req/s | speed-up | cached p50 / p99 ms | no-cache p50 / p99 ms | errors |\n|---|---|---|---|---|---|---|\n"
     );

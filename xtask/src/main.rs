@@ -78,11 +78,11 @@ enum Cmd {
     },
     /// Criterion benches, then a markdown summary of ratios in target/strata-bench/summary.md.
     Bench {
-        /// Shorter warm-up and measurement (about a third of the time).
+        /// A short run (under 10 minutes on 2 cores; the full run stays under 40).
         #[arg(long)]
         quick: bool,
-        /// Only benchmarks whose id contains this (e.g. `codec`, `backend_redis`).
-        filter: Option<String>,
+        /// Groups to run (default all): codec, backend, l1, batch, l2, stampede, hitratio, e2e.
+        groups: Vec<String>,
     },
 }
 
@@ -100,7 +100,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Cmd::Ci => ci(),
         Cmd::Test => cargo(&["test", "--workspace"], &[]),
-        Cmd::Bench { quick, filter } => bench::run(quick, filter.as_deref()),
+        Cmd::Bench { quick, groups } => bench::run(quick, &groups),
         Cmd::BusLatency { trials } => bus_latency::run(trials),
         Cmd::Soak { minutes } => soak::run(minutes),
         Cmd::Fuzz { seconds } => {

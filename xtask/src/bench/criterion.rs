@@ -1,21 +1,20 @@
-//! `cargo xtask bench`: run the criterion benches and summarise them as ratios.
+//! The criterion groups: reading their estimates and the ratios against their peers.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+use std::time::SystemTime;
 
-use anyhow::{Context, Result};
-
-use crate::{cargo, workspace_root};
+use anyhow::Result;
 
 /// A comparison: our benchmark id against its peer's, measured in the same run.
-struct Ratio {
-    label: &'static str,
-    ours: String,
-    peer: String,
+pub(crate) struct Ratio {
+    pub(crate) label: &'static str,
+    pub(crate) ours: String,
+    pub(crate) peer: String,
 }
 
-fn ratios() -> Vec<Ratio> {
+pub(crate) fn ratios() -> Vec<Ratio> {
     let mut out = Vec::new();
     for payload in ["user", "job", "all_jobs_200"] {
         for (group, what) in [("codec_encode", "encode"), ("codec_decode", "decode")] {
@@ -46,15 +45,11 @@ fn ratios() -> Vec<Ratio> {
         ours: "facade_l1_hit/facade_get_at_key".into(),
         peer: "facade_l1_hit/raw_moka_get".into(),
     });
-    for c in [1, 64] {
-        out.push(Ratio {
-            label: leak(format!(
-                "L2 hit, concurrency {c}: facade get vs raw redis-rs GET + decode"
-            )),
-            ours: format!("facade_l2_hit/facade/{c}"),
-            peer: format!("facade_l2_hit/raw_redis_rs_get_decode/{c}"),
-        });
-    }
+    out.push(Ratio {
+        label: "L1 hit: facade get(id) vs the cached crate's sharded LRU get",
+        ours: "facade_l1_hit/facade_get_by_id".into(),
+        peer: "facade_l1_hit/cached_crate_get".into(),
+    });
     out.push(Ratio {
         label: "get_many(100) vs 100 sequential gets (L2)",
         ours: "facade_batch/get_many_100".into(),
@@ -92,34 +87,9 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-pub(crate) fn run(quick: bool, filter: Option<&str>) -> Result<()> {
-    let mut args = vec!["bench", "-p", "strata-benches", "--"];
-    if let Some(f) = filter {
-        args.push(f);
-    }
-    if quick {
-        args.extend(["--warm-up-time", "1", "--measurement-time", "2"]);
-    }
-    cargo(&args, &[])?;
-    let root = workspace_root();
-    let times = read_criterion(&root.join("target/criterion"))?;
-    let sizes = read_sizes(&root.join("target/strata-bench/sizes.json"));
-    let mut report = summary(&times, &sizes);
-    // The hit-ratio simulation writes its own table (it measures ratios, not time).
-    if let Ok(hit_ratio) = std::fs::read_to_string(root.join("target/strata-bench/hit-ratio.md")) {
-        report.push('\n');
-        report.push_str(&hit_ratio.replacen("# ", "## ", 1));
-    }
-    let out = root.join("target/strata-bench/summary.md");
-    std::fs::create_dir_all(out.parent().context("summary path")?)?;
-    std::fs::write(&out, &report)?;
-    println!("{report}");
-    println!("written to {}", out.display());
-    Ok(())
-}
-
-/// Mean time in nanoseconds of every benchmark criterion has recorded, by full id.
-fn read_criterion(dir: &Path) -> Result<BTreeMap<String, f64>> {
+/// Mean time in nanoseconds of every benchmark criterion recorded at or after `since`, by full
+/// id (older results of groups not run this time are left out).
+pub(crate) fn read_criterion(dir: &Path, since: SystemTime) -> Result<BTreeMap<String, f64>> {
     let mut out = BTreeMap::new();
     if !dir.exists() {
         return Ok(out);
@@ -130,7 +100,10 @@ fn read_criterion(dir: &Path) -> Result<BTreeMap<String, f64>> {
             let path = entry?.path();
             if path.is_dir() {
                 if path.file_name().is_some_and(|n| n == "new") {
-                    if let Some((id, ns)) = read_one(&path) {
+                    let fresh = std::fs::metadata(path.join("estimates.json"))
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t >= since);
+                    if let Some((id, ns)) = read_one(&path).filter(|_| fresh) {
                         out.insert(id, ns);
                     }
                 } else {
@@ -152,14 +125,14 @@ fn read_one(new_dir: &Path) -> Option<(String, f64)> {
     Some((id, ns))
 }
 
-fn read_sizes(path: &Path) -> BTreeMap<String, u64> {
+pub(crate) fn read_sizes(path: &Path) -> BTreeMap<String, u64> {
     std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice::<BTreeMap<String, u64>>(&b).ok())
         .unwrap_or_default()
 }
 
-fn fmt_ns(ns: f64) -> String {
+pub(crate) fn fmt_ns(ns: f64) -> String {
     if ns >= 1e6 {
         format!("{:.2} ms", ns / 1e6)
     } else if ns >= 1e3 {
@@ -169,8 +142,9 @@ fn fmt_ns(ns: f64) -> String {
     }
 }
 
-fn summary(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64>) -> String {
-    let mut s = String::from("# Strata bench summary\n\n");
+/// The markdown tables of the criterion groups: ratios, sizes, the compression threshold.
+pub(crate) fn tables(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64>) -> String {
+    let mut s = String::from("## Micro benchmarks (criterion)\n\n");
     let _ = writeln!(
         s,
         "Ratio = our time / peer time, both measured in this run (below 1.0: we are faster).\n"
@@ -189,12 +163,10 @@ fn summary(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64>) -> Stri
                     p / o
                 );
             }
-            _ => {
-                let _ = writeln!(s, "| {} | not measured | | | |", r.label);
-            }
+            _ => {}
         }
     }
-    s.push_str("\n## Sizes (bytes)\n\n| payload | envelope | uncompressed envelope | serde_json | envelope / json |\n|---|---|---|---|---|\n");
+    s.push_str("\n### Sizes (bytes)\n\n| payload | envelope | uncompressed envelope | serde_json | envelope / json |\n|---|---|---|---|---|\n");
     for payload in ["user", "job", "all_jobs_200"] {
         let get = |k: &str| sizes.get(&format!("{payload}/{k}")).copied();
         if let (Some(env), Some(raw), Some(json)) = (
@@ -218,7 +190,7 @@ fn summary(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64>) -> Stri
         .collect();
     comp.sort_by_key(|(label, _)| label.trim_end_matches('B').parse::<u64>().unwrap_or(0));
     if !comp.is_empty() {
-        s.push_str("\n## Compression threshold (encode+decode round trip)\n\n| msgpack payload | lz4 bytes | plain bytes | lz4 time | plain time | time ratio |\n|---|---|---|---|---|---|\n");
+        s.push_str("\n### Compression threshold (encode+decode round trip)\n\n| msgpack payload | lz4 bytes | plain bytes | lz4 time | plain time | time ratio |\n|---|---|---|---|---|---|\n");
         for (label, lz4_bytes) in comp {
             let plain_bytes = sizes
                 .get(&format!("compression/plain/{label}"))

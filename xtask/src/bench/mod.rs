@@ -1,0 +1,206 @@
+//! `cargo xtask bench`: runs every benchmark group (or the ones named) with progress output,
+//! then writes target/bench-report/{report.md, report.json} and SVG plots, with each ratio
+//! against the peer measured in the same run and each goal marked met or missed.
+
+mod criterion;
+mod plots;
+mod report;
+
+use std::time::{Instant, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::{cargo, workspace_root};
+
+/// The groups, in the order they run.
+pub(crate) const GROUPS: [(&str, &str); 8] = [
+    (
+        "codec",
+        "envelope vs serde_json: encode, decode, bytes; the compression threshold",
+    ),
+    (
+        "backend",
+        "MemoryBackend vs a Mutex<HashMap>; RedisBackend vs raw redis-rs, quotas, cluster",
+    ),
+    ("l1", "L1 hits: facade vs raw moka vs the cached crate"),
+    ("batch", "get_many(100) vs 100 sequential gets"),
+    (
+        "l2",
+        "L2 hits at concurrency 1/16/64 vs raw redis-rs, the cached crate, redis-benchmark",
+    ),
+    (
+        "stampede",
+        "1,000 concurrent cold requests with and without single flight",
+    ),
+    (
+        "hitratio",
+        "hit ratio of LRU/Random/TTL/moka against Bélády's optimum",
+    ),
+    ("e2e", "the Payshift demo's endpoints, cached vs --no-cache"),
+];
+
+/// Criterion's filter for a group of ours, and the bench binary that holds it.
+fn criterion_filter(group: &str) -> Option<(&'static str, &'static str)> {
+    Some(match group {
+        "codec" => ("codec", "^codec"),
+        "backend" => ("backend", "^backend_"),
+        "l1" => ("facade", "^facade_l1_hit"),
+        "batch" => ("facade", "^facade_batch"),
+        _ => return None,
+    })
+}
+
+pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
+    for g in selected {
+        if !GROUPS.iter().any(|(name, _)| name == g) {
+            let names: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "unknown bench group {g:?}; the groups are {}",
+                names.join(", ")
+            );
+        }
+    }
+    let groups: Vec<&str> = GROUPS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| selected.is_empty() || selected.iter().any(|s| s == n))
+        .collect();
+    let root = workspace_root();
+    let started = Instant::now();
+    let since = SystemTime::now();
+    let mut results = serde_json::Map::new();
+    let steps = step_list(&groups);
+    for (i, step) in steps.iter().enumerate() {
+        println!(
+            "\n==> [{}/{}] {step} ({:.0?} so far)",
+            i + 1,
+            steps.len(),
+            started.elapsed()
+        );
+        match *step {
+            "criterion" => run_criterion(&groups, quick)?,
+            "load" => {
+                let seconds = if quick { "1.5" } else { "5" };
+                let args: Vec<&str> = groups
+                    .iter()
+                    .copied()
+                    .filter(|g| matches!(*g, "l2" | "stampede"))
+                    .collect();
+                let mut cmd = vec!["bench", "-p", "strata-benches", "--bench", "load", "--"];
+                cmd.extend(args);
+                cargo(&cmd, &[("STRATA_BENCH_SECONDS", seconds)])?;
+                let text = std::fs::read_to_string(root.join("target/strata-bench/load.json"))
+                    .context("the load bench wrote no load.json")?;
+                let load: Value = serde_json::from_str(&text)?;
+                if let Value::Object(m) = load {
+                    results.extend(m);
+                }
+            }
+            "hitratio" => {
+                let env: &[(&str, &str)] = if quick {
+                    &[("STRATA_BENCH_QUICK", "1")]
+                } else {
+                    &[]
+                };
+                cargo(
+                    &["bench", "-p", "strata-benches", "--bench", "hitratio"],
+                    env,
+                )?;
+                let text =
+                    std::fs::read_to_string(root.join("target/strata-bench/hit-ratio.json"))?;
+                results.insert("hitratio".into(), serde_json::from_str(&text)?);
+            }
+            "e2e" => {
+                let (requests, seconds) = if quick { (1500, 3) } else { (5000, 8) };
+                let rows = crate::demo_load::measure(requests, 32, seconds)?;
+                let pairs: Vec<Value> = rows[0]
+                    .iter()
+                    .zip(&rows[1])
+                    .map(|(c, n)| {
+                        json!({
+                            "endpoint": c.endpoint,
+                            "cached_rps": c.rps, "no_cache_rps": n.rps,
+                            "cached_p50_ms": c.p50_ms, "cached_p99_ms": c.p99_ms,
+                            "no_cache_p50_ms": n.p50_ms, "no_cache_p99_ms": n.p99_ms,
+                            "errors": c.errors + n.errors,
+                            "requests": c.requests + n.requests,
+                        })
+                    })
+                    .collect();
+                results.insert("e2e".into(), json!({"concurrency": 32, "rows": pairs}));
+            }
+            _ => unreachable!(),
+        }
+    }
+    let times = criterion::read_criterion(&root.join("target/criterion"), since)?;
+    let sizes = if groups.contains(&"codec") {
+        criterion::read_sizes(&root.join("target/strata-bench/sizes.json"))
+    } else {
+        Default::default()
+    };
+    let out_dir = root.join("target/bench-report");
+    std::fs::create_dir_all(&out_dir)?;
+    let report = report::Report::new(quick, &groups, times, sizes, Value::Object(results));
+    let svgs = plots::draw(&report, &out_dir)?;
+    std::fs::write(
+        out_dir.join("report.json"),
+        serde_json::to_string_pretty(&report.json())?,
+    )?;
+    let md = report.markdown(&svgs);
+    std::fs::write(out_dir.join("report.md"), &md)?;
+    println!("\n{md}");
+    if !quick && selected.is_empty() {
+        let docs = root.join("docs/bench");
+        std::fs::create_dir_all(&docs)?;
+        for svg in &svgs {
+            std::fs::copy(out_dir.join(svg), docs.join(svg))?;
+        }
+        println!("plots copied to {}", docs.display());
+    }
+    println!(
+        "report: {} ({:.0?} in all)",
+        out_dir.join("report.md").display(),
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// The steps for `groups`: criterion once for all its groups, the load bench once.
+fn step_list(groups: &[&str]) -> Vec<&'static str> {
+    let mut steps = Vec::new();
+    if groups.iter().any(|g| criterion_filter(g).is_some()) {
+        steps.push("criterion");
+    }
+    if groups.iter().any(|g| matches!(*g, "l2" | "stampede")) {
+        steps.push("load");
+    }
+    if groups.contains(&"hitratio") {
+        steps.push("hitratio");
+    }
+    if groups.contains(&"e2e") {
+        steps.push("e2e");
+    }
+    steps
+}
+
+fn run_criterion(groups: &[&str], quick: bool) -> Result<()> {
+    let mut benches: Vec<&str> = Vec::new();
+    let mut filters: Vec<&str> = Vec::new();
+    for (bench, filter) in groups.iter().filter_map(|g| criterion_filter(g)) {
+        if !benches.contains(&bench) {
+            benches.push(bench);
+        }
+        filters.push(filter);
+    }
+    let regex = filters.join("|");
+    let mut args = vec!["bench", "-p", "strata-benches"];
+    for b in &benches {
+        args.extend(["--bench", b]);
+    }
+    args.extend(["--", regex.as_str()]);
+    if quick {
+        args.extend(["--warm-up-time", "1", "--measurement-time", "2"]);
+    }
+    cargo(&args, &[])
+}
