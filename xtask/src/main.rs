@@ -1,8 +1,9 @@
 //! Project automation: `cargo xtask ci | test | bench | demo-load | bus-latency | chaos | fuzz | soak`.
 //!
 //! `ci` runs exactly the gates of `.ci/run` (fmt, clippy, tests, doc tests, docs), so "it
-//! passed locally" means something; `bench` runs the criterion benches and writes a summary of
-//! ratios against the peers measured in the same run.
+//! passed locally" means something; `bench` runs every benchmark group and writes
+//! target/bench-report/{report.md, report.json} and SVG plots, with ratios against the peers
+//! measured in the same run and each goal marked met or missed.
 
 mod bench;
 mod bus_latency;

@@ -38,8 +38,8 @@ struct Chart {
     y_label: String,
     categories: Vec<String>,
     series: Vec<(String, Vec<f64>)>,
-    /// A horizontal reference line (a goal's threshold).
-    reference: Option<f64>,
+    /// A horizontal reference line (a goal's threshold, the optimum) and its label.
+    reference: Option<(&'static str, f64)>,
 }
 
 impl Chart {
@@ -51,7 +51,7 @@ impl Chart {
             .series
             .iter()
             .flat_map(|(_, v)| v.iter().copied())
-            .chain(self.reference)
+            .chain(self.reference.map(|r| r.1))
             .fold(0.0f64, f64::max)
             * 1.15;
         let n = self.categories.len();
@@ -92,14 +92,14 @@ impl Chart {
                     Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
                 });
         }
-        if let Some(r) = self.reference {
+        if let Some((label, r)) = self.reference {
             chart
                 .draw_series(LineSeries::new(
                     [(0.0, r), (n as f64, r)],
                     RED.stroke_width(2),
                 ))
                 .map_err(|e| err(&e))?
-                .label(format!("goal ({r})"))
+                .label(label)
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 12, y)], RED.stroke_width(2)));
         }
         chart
@@ -137,7 +137,7 @@ fn goals(report: &Report) -> Option<Chart> {
         y_label: "fraction of goal".into(),
         categories: (1..=goals.len()).map(|i| format!("G{i}")).collect(),
         series: vec![("this run".into(), goals.iter().map(score).collect())],
-        reference: Some(1.0),
+        reference: Some(("goal", 1.0)),
     })
 }
 
@@ -204,7 +204,7 @@ fn hit_ratio(report: &Report) -> Option<Chart> {
             .map(|r| r["trace"].as_str().unwrap_or("?").to_owned())
             .collect(),
         series,
-        reference: Some(1.0),
+        reference: Some(("Bélády's optimum", 1.0)),
     })
 }
 
