@@ -9,7 +9,6 @@ use crate::compress::{compress, decompress};
 use crate::error::CodecError;
 use crate::header::{Flags, write_header};
 use crate::meta::{EntryMeta, TagVersion};
-use serde::Deserialize;
 
 /// Deepest nesting of arrays and maps accepted in a payload (serde_json's limit too).
 const MAX_NESTING: usize = 128;
@@ -97,6 +96,65 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
 
 /// Reads the fields after the payload (`fields` is the body's element count): the generation
 /// and the tags, absent from 4-element bodies. Elements beyond the sixth are ignored.
+/// Steps over one MessagePack value by its markers and lengths alone (no decoding, no UTF-8
+/// check, no allocation): how a reader reaches the fields after the payload. Nesting is bounded
+/// like the payload's own decoding.
+fn skip_value(rd: &mut &[u8], depth: usize) -> Result<(), CodecError> {
+    use rmp::Marker as M;
+    fn take<'a>(rd: &mut &'a [u8], n: usize) -> Result<&'a [u8], CodecError> {
+        if rd.len() < n {
+            return Err(CodecError::Truncated(
+                "payload shorter than its lengths say",
+            ));
+        }
+        let (head, rest) = rd.split_at(n);
+        *rd = rest;
+        Ok(head)
+    }
+    fn len(rd: &mut &[u8], bytes: usize) -> Result<usize, CodecError> {
+        let b = take(rd, bytes)?;
+        Ok(b.iter().fold(0usize, |n, x| (n << 8) | usize::from(*x)))
+    }
+    if depth > MAX_NESTING {
+        return Err(malformed(format!(
+            "payload nested deeper than {MAX_NESTING} levels"
+        )));
+    }
+    let marker =
+        rmp::decode::read_marker(rd).map_err(|_| CodecError::Truncated("payload missing"))?;
+    let (bytes, items) = match marker {
+        M::Null | M::True | M::False | M::FixPos(_) | M::FixNeg(_) => (0, 0),
+        M::U8 | M::I8 => (1, 0),
+        M::U16 | M::I16 => (2, 0),
+        M::U32 | M::I32 | M::F32 => (4, 0),
+        M::U64 | M::I64 | M::F64 => (8, 0),
+        M::FixStr(n) => (usize::from(n), 0),
+        M::Str8 | M::Bin8 => (len(rd, 1)?, 0),
+        M::Str16 | M::Bin16 => (len(rd, 2)?, 0),
+        M::Str32 | M::Bin32 => (len(rd, 4)?, 0),
+        M::FixArray(n) => (0, usize::from(n)),
+        M::Array16 => (0, len(rd, 2)?),
+        M::Array32 => (0, len(rd, 4)?),
+        M::FixMap(n) => (0, 2 * usize::from(n)),
+        M::Map16 => (0, 2 * len(rd, 2)?),
+        M::Map32 => (0, 2 * len(rd, 4)?),
+        M::FixExt1 => (2, 0),
+        M::FixExt2 => (3, 0),
+        M::FixExt4 => (5, 0),
+        M::FixExt8 => (9, 0),
+        M::FixExt16 => (17, 0),
+        M::Ext8 => (1 + len(rd, 1)?, 0),
+        M::Ext16 => (1 + len(rd, 2)?, 0),
+        M::Ext32 => (1 + len(rd, 4)?, 0),
+        M::Reserved => return Err(malformed("payload holds the reserved marker 0xc1")),
+    };
+    take(rd, bytes)?;
+    for _ in 0..items {
+        skip_value(rd, depth + 1)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn read_extras(
     after_meta: &[u8],
     fields: u32,
@@ -105,12 +163,7 @@ pub(crate) fn read_extras(
         return Ok((0, Vec::new()));
     }
     let mut rd = after_meta;
-    {
-        let mut de = rmp_serde::Deserializer::new(&mut rd);
-        de.set_max_depth(MAX_NESTING);
-        serde::de::IgnoredAny::deserialize(&mut de)
-            .map_err(|e| malformed(format!("payload: {e}")))?;
-    }
+    skip_value(&mut rd, 0)?;
     let generation: u64 = rmp::decode::read_int(&mut rd)
         .map_err(|e| malformed(format!("generation is not an unsigned integer: {e}")))?;
     if fields == BODY_FIELDS + 1 {
@@ -204,4 +257,48 @@ fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     // rmp-serde's default (1024) overflows small thread stacks on hostile input.
     de.set_max_depth(MAX_NESTING);
     T::deserialize(&mut de).map_err(|e| malformed(format!("payload: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipping_a_value_consumes_exactly_its_bytes() {
+        let long = "x".repeat(70_000);
+        let value = serde_json::json!({
+            "ints": [0, 1, -1, 127, 128, -33, 255, 256, 65_535, 65_536, -40_000, u64::MAX, i64::MIN],
+            "floats": [0.5, -1.25e300],
+            "strs": ["", "short", "a".repeat(40), "b".repeat(300), long],
+            "nested": {"a": {"b": [[], {}, null, true, false]}},
+            "map16": (0..20)
+                .map(|i| (i.to_string(), serde_json::Value::from(i)))
+                .collect::<serde_json::Map<_, _>>(),
+            "array16": (0..20).collect::<Vec<_>>(),
+        });
+        // Binary and extension markers (which serde_json values never produce), then the rest.
+        let mut bytes = Vec::new();
+        rmp::encode::write_array_len(&mut bytes, 5).unwrap();
+        rmp::encode::write_bin(&mut bytes, &[1, 2, 3]).unwrap();
+        rmp::encode::write_bin(&mut bytes, &vec![7; 300]).unwrap();
+        rmp::encode::write_ext_meta(&mut bytes, 4, 1).unwrap();
+        bytes.extend_from_slice(&[9; 4]);
+        rmp::encode::write_ext_meta(&mut bytes, 3, 2).unwrap();
+        bytes.extend_from_slice(&[9; 3]);
+        bytes.extend(rmp_serde::to_vec_named(&value).unwrap());
+        let mut with_tail = bytes.clone();
+        with_tail.extend_from_slice(&[0xCD, 1, 2]);
+        let mut rd = &with_tail[..];
+        skip_value(&mut rd, 0).unwrap();
+        assert_eq!(rd, &[0xCD, 1, 2]);
+
+        // Truncated and hostile inputs are errors, never panics.
+        for cut in 0..bytes.len() {
+            let mut rd = &bytes[..cut];
+            assert!(skip_value(&mut rd, 0).is_err(), "cut at {cut}");
+        }
+        let deep = vec![0x91u8; 10_000];
+        assert!(skip_value(&mut &deep[..], 0).is_err());
+        assert!(skip_value(&mut &[0xC1u8][..], 0).is_err());
+    }
 }
