@@ -37,9 +37,9 @@ fn main() {
         scan_polluted(10_000, len, 4),
         shifting(10_000, len, 5),
     ];
-    let mut md = String::from(format!(
+    let mut md = format!(
         "# Hit ratio vs Bélády's optimum\n\nHit ratio of each policy, and in parentheses its fraction of the offline optimum, on {len} requests.\n\n| trace | cache size | optimal | LRU | Random | TTL | moka (TinyLFU) |\n|---|---|---|---|---|---|---|\n"
-    ));
+    );
     let mut rows = Vec::new();
     for t in &traces {
         for pct in [1u64, 10] {

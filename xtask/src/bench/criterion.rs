@@ -151,19 +151,16 @@ pub(crate) fn tables(times: &BTreeMap<String, f64>, sizes: &BTreeMap<String, u64
     );
     s.push_str("| comparison | ours | peer | ratio | speed-up |\n|---|---|---|---|---|\n");
     for r in ratios() {
-        match (times.get(&r.ours), times.get(&r.peer)) {
-            (Some(o), Some(p)) => {
-                let _ = writeln!(
-                    s,
-                    "| {} | {} | {} | {:.2} | {:.2}x |",
-                    r.label,
-                    fmt_ns(*o),
-                    fmt_ns(*p),
-                    o / p,
-                    p / o
-                );
-            }
-            _ => {}
+        if let (Some(o), Some(p)) = (times.get(&r.ours), times.get(&r.peer)) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.2} | {:.2}x |",
+                r.label,
+                fmt_ns(*o),
+                fmt_ns(*p),
+                o / p,
+                p / o
+            );
         }
     }
     s.push_str("\n### Sizes (bytes)\n\n| payload | envelope | uncompressed envelope | serde_json | envelope / json |\n|---|---|---|---|---|\n");

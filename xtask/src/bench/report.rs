@@ -228,8 +228,8 @@ impl Report {
         let m = &self.machine;
         let _ = writeln!(
             s,
-            "{} run of {} on {}: {} cores, {} GiB, {}, {}, {}. Every ratio compares with the peer \
-             measured in the same run.\n",
+            "{} run of {} on {}: {} cores, {} GiB, {}, {}, release profile. Every ratio compares \
+             with the peer measured in the same run.\n",
             if self.quick { "Quick" } else { "Full" },
             m["date"].as_str().unwrap_or("?"),
             m["os"].as_str().unwrap_or("?"),
@@ -237,7 +237,6 @@ impl Report {
             m["memory_gib"],
             m["redis"].as_str().unwrap_or("redis-server not found"),
             m["rustc"].as_str().unwrap_or("?"),
-            "release profile"
         );
         s.push_str(
             "## Goals\n\n| goal | target | this run | met | notes |\n|---|---|---|---|---|\n",
