@@ -61,19 +61,7 @@ impl RedisBackend {
         }
         let (client, manager_config) = Self::prepare(&config)?;
         let connect = ConnectionManager::new_with_config(client, manager_config);
-        let conn = tokio::time::timeout(config.connect_timeout, connect)
-            .await
-            .map_err(|_| {
-                BackendError::new(
-                    ErrorKind::Connection,
-                    format!(
-                        "could not connect to {} within {:?}",
-                        config.redacted_url(),
-                        config.connect_timeout
-                    ),
-                )
-            })?
-            .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))?;
+        let conn = connect_within(&config, connect).await?;
         Self::from_parts(RedisConnection::Standalone(conn), config)
     }
 
@@ -98,6 +86,26 @@ impl RedisBackend {
             .set_max_delay(Duration::from_millis(500));
         Ok((client, manager_config))
     }
+}
+
+/// Awaits `connect` under the connect timeout of `config`, naming the (redacted) URL in errors.
+pub(crate) async fn connect_within<T>(
+    config: &RedisConfig,
+    connect: impl Future<Output = RedisResult<T>>,
+) -> BackendResult<T> {
+    tokio::time::timeout(config.connect_timeout, connect)
+        .await
+        .map_err(|_| {
+            BackendError::new(
+                ErrorKind::Connection,
+                format!(
+                    "could not connect to {} within {:?}",
+                    config.redacted_url(),
+                    config.connect_timeout
+                ),
+            )
+        })?
+        .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))
 }
 
 /// A redis-rs client for `config` (URL plus credential overrides), after checking the namespace.

@@ -39,7 +39,6 @@ mod imp {
     use crate::RedisBackend;
     use crate::config::RedisConfig;
     use crate::conn::RedisConnection;
-    use crate::errors::map_err;
     use crate::info::parse_info;
 
     /// A cluster client for the seeds and credentials of `config`.
@@ -82,19 +81,8 @@ mod imp {
         /// within the connect timeout.
         pub(crate) async fn connect_cluster(config: RedisConfig) -> BackendResult<Self> {
             let client = cluster_client(&config)?;
-            let conn = tokio::time::timeout(config.connect_timeout, client.get_async_connection())
-                .await
-                .map_err(|_| {
-                    BackendError::new(
-                        ErrorKind::Connection,
-                        format!(
-                            "could not connect to the cluster at {} within {:?}",
-                            config.redacted_url(),
-                            config.connect_timeout
-                        ),
-                    )
-                })?
-                .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))?;
+            let conn =
+                crate::backend::connect_within(&config, client.get_async_connection()).await?;
             Self::from_parts(RedisConnection::Cluster(conn), config)
         }
 

@@ -1,6 +1,8 @@
 //! The invalidation bus: writes and invalidations reach other instances' L1; miss-fills are not
 //! published; own messages are ignored; a dropped subscription flushes L1.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,17 +25,6 @@ async fn pair_in_process() -> (Cache, Cache) {
     (make().await.unwrap(), make().await.unwrap())
 }
 
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(3),
-            "{what} did not happen within 3 s"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_and_deletes_reach_the_other_l1() {
     let (a, b) = pair_in_process().await;
@@ -53,13 +44,13 @@ async fn writes_and_deletes_reach_the_other_l1() {
     );
 
     ua.set(1, "v2".into()).await.unwrap();
-    eventually("B sees v2", async || {
+    common::eventually("B sees v2", async || {
         ub.get(1).await.unwrap().as_deref().map(String::as_str) == Some("v2")
     })
     .await;
 
     ua.delete(1).await.unwrap();
-    eventually("B sees the delete", async || {
+    common::eventually("B sees the delete", async || {
         ub.get(1).await.unwrap().is_none()
     })
     .await;
@@ -67,12 +58,12 @@ async fn writes_and_deletes_reach_the_other_l1() {
     ub.set(2, "x".into()).await.unwrap();
     ua.get(2).await.unwrap();
     b.clear_kind("user").await.unwrap();
-    eventually("A drops the cleared kind", async || {
+    common::eventually("A drops the cleared kind", async || {
         ua.get(2).await.unwrap().is_none()
     })
     .await;
     // The write and the kind clear (one message for the whole kind).
-    eventually("A applied B's two invalidations", async || {
+    common::eventually("A applied B's two invalidations", async || {
         a.bus_stats().applied >= 2
     })
     .await;
@@ -90,7 +81,7 @@ async fn miss_fills_publish_nothing_and_own_messages_are_ignored() {
     assert_eq!(a.bus_stats().published, 0, "loading is not an invalidation");
     ua.set(1, 100).await.unwrap();
     assert_eq!(a.bus_stats().published, 1);
-    eventually("B applies the write", async || b.bus_stats().applied == 1).await;
+    common::eventually("B applies the write", async || b.bus_stats().applied == 1).await;
     assert_eq!(
         a.bus_stats().applied,
         0,
@@ -128,14 +119,14 @@ async fn the_redis_bus_syncs_instances_and_flushes_when_dropped() {
     // Give the subscriptions a moment to be established.
     tokio::time::sleep(Duration::from_millis(300)).await;
     ua.set(7, "old".into()).await.unwrap();
-    eventually("B reads old", async || {
+    common::eventually("B reads old", async || {
         ub.get(7).await.unwrap().as_deref().map(String::as_str) == Some("old")
     })
     .await;
 
     let start = Instant::now();
     ua.set(7, "new".into()).await.unwrap();
-    eventually("B sees new", async || {
+    common::eventually("B sees new", async || {
         ub.get(7).await.unwrap().as_deref().map(String::as_str) == Some("new")
     })
     .await;
@@ -162,13 +153,13 @@ async fn the_redis_bus_syncs_instances_and_flushes_when_dropped() {
         .await
         .unwrap();
     assert!(killed >= 2, "both subscriptions were killed ({killed})");
-    eventually("B flushes its L1", async || b.bus_stats().resets >= 1).await;
+    common::eventually("B flushes its L1", async || b.bus_stats().resets >= 1).await;
     // And it resubscribes: invalidations flow again.
     ua.set(8, "one".into()).await.unwrap();
     ub.get(8).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     ua.set(8, "two".into()).await.unwrap();
-    eventually("B sees two after resubscribing", async || {
+    common::eventually("B sees two after resubscribing", async || {
         ub.get(8).await.unwrap().as_deref().map(String::as_str) == Some("two")
     })
     .await;

@@ -2,28 +2,16 @@
 //! writes reach the other instance's L1 over the bus, kind clears and tag invalidations are
 //! seen by both, a quota bounds its kind, and `purge_kind` walks every primary.
 
-use std::time::{Duration, Instant};
+mod common;
 
-use strata::{Cache, CacheBuilder, CacheConfig, LoadOptions};
+use strata::{Cache, LoadOptions};
 
 async fn instance(url: &str) -> Cache {
-    let config = CacheConfig::from_toml_str(&format!(
+    common::from_toml(&format!(
         "prefix = \"cc\"\nmetrics = false\n[backend]\nurl = \"{url}\"\ncluster = true\n\
          [backend.quotas.job]\nmax_entries = 20\n"
     ))
-    .unwrap();
-    CacheBuilder::from_config(config).build().await.unwrap()
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{what} did not happen within 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,7 +23,7 @@ async fn two_instances_stay_in_sync_on_a_cluster() {
         instance(&cluster.url()).await,
         instance(&cluster.url()).await,
     );
-    eventually("both subscribed", async || {
+    common::eventually("both subscribed", async || {
         a.bus_stats().resets >= 1 && b.bus_stats().resets >= 1
     })
     .await;
@@ -53,12 +41,12 @@ async fn two_instances_stay_in_sync_on_a_cluster() {
         );
     }
     ua.set(7, "changed".into()).await.unwrap();
-    eventually("B sees the write", async || {
+    common::eventually("B sees the write", async || {
         ub.get(7).await.unwrap().as_deref().map(String::as_str) == Some("changed")
     })
     .await;
     b.clear_kind("user").await.unwrap();
-    eventually("A drops the cleared kind", async || {
+    common::eventually("A drops the cleared kind", async || {
         ua.get(3).await.unwrap().is_none()
     })
     .await;
@@ -73,7 +61,7 @@ async fn two_instances_stay_in_sync_on_a_cluster() {
         .unwrap();
     assert_eq!(v.as_str(), "tagged");
     a.invalidate_tag("account:1").await.unwrap();
-    eventually("B drops the tagged entry", async || {
+    common::eventually("B drops the tagged entry", async || {
         ub.get(1).await.unwrap().is_none()
     })
     .await;

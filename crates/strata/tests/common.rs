@@ -53,3 +53,21 @@ pub async fn redis_cache(server: &RedisServer, builder: CacheBuilder) -> (Cache,
         .unwrap();
     (cache, backend)
 }
+
+/// Waits up to 5 s for `check` to hold, polling every 5 ms; fails naming `what` otherwise.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{what} did not happen within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A cache built from the TOML `config` (no file, no environment).
+pub async fn from_toml(config: &str) -> Cache {
+    let config = strata::CacheConfig::from_toml_str(config).unwrap();
+    CacheBuilder::from_config(config).build().await.unwrap()
+}

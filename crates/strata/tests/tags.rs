@@ -5,11 +5,10 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use strata::{
-    Backend, Cache, CacheBuilder, CacheConfig, ErrorKind, LoadOptions, MemoryBackend, MemoryConfig,
-    Rules, Target,
+    Backend, Cache, CacheBuilder, ErrorKind, LoadOptions, MemoryBackend, MemoryConfig, Rules,
+    Target,
 };
 use strata_testkit::{FaultyBackend, Operation};
 use tokio::sync::Notify;
@@ -184,22 +183,10 @@ async fn kind_clears_and_tag_invalidations_never_scan_or_delete() {
 }
 
 async fn instance(url: &str) -> Cache {
-    let config = CacheConfig::from_toml_str(&format!(
+    common::from_toml(&format!(
         "prefix = \"tags\"\nmetrics = false\n[backend]\nurl = \"{url}\"\n"
     ))
-    .unwrap();
-    CacheBuilder::from_config(config).build().await.unwrap()
-}
-
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{what} did not happen within 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +195,7 @@ async fn kind_and_tag_invalidations_reach_the_other_instance() {
         return;
     };
     let (a, b) = (instance(&server.url()).await, instance(&server.url()).await);
-    eventually("both subscribed", async || {
+    common::eventually("both subscribed", async || {
         a.bus_stats().resets >= 1 && b.bus_stats().resets >= 1
     })
     .await;
@@ -230,7 +217,7 @@ async fn kind_and_tag_invalidations_reach_the_other_instance() {
         published + 1,
         "one message per tag"
     );
-    eventually("B drops the tagged entry", async || {
+    common::eventually("B drops the tagged entry", async || {
         pb.get(1).await.unwrap().is_none()
     })
     .await;
@@ -242,7 +229,7 @@ async fn kind_and_tag_invalidations_reach_the_other_instance() {
         published + 2,
         "one message per kind"
     );
-    eventually("B drops the cleared kind", async || {
+    common::eventually("B drops the cleared kind", async || {
         pb.get(2).await.unwrap().is_none()
     })
     .await;
@@ -252,7 +239,7 @@ async fn kind_and_tag_invalidations_reach_the_other_instance() {
     pb.set_tagged(3, 30, &["user:3"]).await.unwrap();
     assert_eq!(pa.get(3).await.unwrap().as_deref(), Some(&30));
     b.invalidate(&rules, "profile", 3).await.unwrap();
-    eventually("A drops the entry tagged by the rule", async || {
+    common::eventually("A drops the entry tagged by the rule", async || {
         pa.get(3).await.unwrap().is_none()
     })
     .await;
@@ -264,7 +251,7 @@ async fn an_instance_that_missed_a_kind_clear_rereads_the_generation_on_reset() 
         return;
     };
     let (a, b) = (instance(&server.url()).await, instance(&server.url()).await);
-    eventually("both subscribed", async || {
+    common::eventually("both subscribed", async || {
         a.bus_stats().resets >= 1 && b.bus_stats().resets >= 1
     })
     .await;
@@ -284,7 +271,7 @@ async fn an_instance_that_missed_a_kind_clear_rereads_the_generation_on_reset() 
         .await
         .unwrap();
     a.clear_kind("doc").await.unwrap();
-    eventually("B resubscribed", async || b.bus_stats().resets > resets).await;
+    common::eventually("B resubscribed", async || b.bus_stats().resets > resets).await;
     assert_eq!(
         pb.get(1).await.unwrap(),
         None,
