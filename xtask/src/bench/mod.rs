@@ -133,7 +133,10 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
             _ => unreachable!(),
         }
     }
-    let times = criterion::read_criterion(&root.join("target/criterion"), since)?;
+    // Criterion writes under the target directory, wherever CARGO_TARGET_DIR puts it.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), std::path::PathBuf::from);
+    let times = criterion::read_criterion(&target.join("criterion"), since)?;
     let sizes = if groups.contains(&"codec") {
         criterion::read_sizes(&root.join("target/strata-bench/sizes.json"))
     } else {
