@@ -77,7 +77,7 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         trials: usize,
     },
-    /// Criterion benches, then a markdown summary of ratios in target/strata-bench/summary.md.
+    /// Every benchmark group against its peers: target/bench-report/{report.md, report.json} and SVG charts.
     Bench {
         /// A short run (under 10 minutes on 2 cores; the full run stays under 40).
         #[arg(long)]
