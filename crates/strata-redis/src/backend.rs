@@ -198,7 +198,7 @@ impl RedisBackend {
         for chunk in keys.chunks(BATCH) {
             let (chunk, leases): (Vec<String>, Vec<String>) = chunk
                 .iter()
-                .map(|k| self.entry_and_lease(k))
+                .map(|k| self.entry_and_lease(k).map(|(e, l)| (e.into_owned(), l)))
                 .collect::<BackendResult<Vec<_>>>()?
                 .into_iter()
                 .unzip();
@@ -349,7 +349,7 @@ impl Backend for RedisBackend {
         // (on a cluster, in a script: the lease shares the entry's slot).
         if self.cluster {
             let mut conn = self.conn.clone();
-            let mut invocation = self.scripts.set_dropping_lease.key(physical);
+            let mut invocation = self.scripts.set_dropping_lease.key(physical.as_ref());
             invocation.key(lease).arg(value.as_ref()).arg(ms(ttl));
             let _: u64 = self
                 .run("SET script", crate::scripts::invoke(&invocation, &mut conn))
@@ -459,7 +459,7 @@ impl Backend for RedisBackend {
             return Ok(self.quota_set(q, &physical, &value, ttl, token).await? >= 0);
         }
         let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.set_under_lease.key(physical);
+        let mut invocation = self.scripts.set_under_lease.key(physical.as_ref());
         invocation
             .key(lease)
             .arg(token)

@@ -63,8 +63,11 @@ impl RedisBackend {
     }
 
     /// The physical names of entry `key` and of its lease.
-    pub(crate) fn entry_and_lease(&self, key: &str) -> BackendResult<(String, String)> {
-        let physical = self.entry_key(key)?.into_owned();
+    pub(crate) fn entry_and_lease<'a>(
+        &self,
+        key: &'a str,
+    ) -> BackendResult<(Cow<'a, str>, String)> {
+        let physical = self.entry_key(key)?;
         let lease = self.lease_of(&physical)?;
         Ok((physical, lease))
     }
