@@ -8,6 +8,8 @@
 //!   directory and no persistence, killed on drop; stop, restart, pause and resume it to test
 //!   faults. [`redis_or_skip`] reports a test as skipped when the binary is missing, and fails
 //!   instead when `STRATA_REQUIRE_REDIS=1`.
+//! - [`RoundTripProxy`]: a loopback TCP proxy in front of a server that counts client round
+//!   trips (a burst of requests before any reply is one) and can add latency to each.
 //! - [`RedisCluster`]: a private Redis Cluster (primaries with replicas) of such servers, made
 //!   with `redis-cli --cluster create`; kill a primary to test failover.
 //!
@@ -43,10 +45,12 @@
 pub mod conformance;
 mod faults;
 pub mod fuzz;
+mod proxy;
 mod redis_cluster;
 mod redis_server;
 
 pub use faults::{Faults, FaultyBackend, Operation};
+pub use proxy::RoundTripProxy;
 pub use redis_cluster::{RedisCluster, redis_cluster_or_skip};
 pub use redis_server::{
     REQUIRE_REDIS_ENV, RedisServer, find_redis_server, redis_or_skip, redis_required,

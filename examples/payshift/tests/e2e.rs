@@ -1,103 +1,14 @@
 //! The real `payshift` binary on a free port: every endpoint over HTTP, with the memory backend
 //! and with a spawned redis-server; two processes sharing Redis; Redis killed while serving.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const TOKEN: &str = "e2e-token";
-
-struct Demo {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Demo {
-    fn start(db: &Path, redis: Option<&str>, extra_env: &[(&str, &str)]) -> Demo {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_payshift"));
-        cmd.args(["--seed-scale", "0.05"])
-            .env("PAYSHIFT_ADDR", "127.0.0.1:0")
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-            .env("STRATA_ADMIN_TOKEN", TOKEN)
-            .env_remove("REDIS_URL")
-            .current_dir(db.parent().unwrap())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(url) = redis {
-            cmd.env("REDIS_URL", url);
-        }
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("payshift listening on ") {
-                    let _ = tx.send(url.to_owned());
-                }
-            }
-        });
-        let url = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("payshift started");
-        Demo { child, url }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        reqwest::get(format!("{}{path}", self.url)).await.unwrap()
-    }
-
-    async fn json(&self, path: &str) -> Value {
-        let r = self.get(path).await;
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
-        r.json().await.unwrap()
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> reqwest::Response {
-        let mut req = reqwest::Client::new().request(method, format!("{}{path}", self.url));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn stats(&self) -> Value {
-        reqwest::Client::new()
-            .get(format!("{}/core/monitoring/cache-stats/", self.url))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-fn x_cache(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("x-cache")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
+use common::{Demo, TOKEN, x_cache};
 
 async fn exercise_every_endpoint(demo: &Demo) {
     // Shapes.
