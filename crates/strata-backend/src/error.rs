@@ -24,6 +24,9 @@ pub enum ErrorKind {
     OutOfMemory,
     /// Any other error reported by the server.
     Server,
+    /// A circuit breaker skipped the operation: the backend failed repeatedly and is left
+    /// alone until its cool-down ends (see [`CircuitBreaker`](crate::CircuitBreaker)).
+    CircuitOpen,
 }
 
 impl ErrorKind {
@@ -38,6 +41,7 @@ impl ErrorKind {
             Self::InvalidInput => "invalid_input",
             Self::OutOfMemory => "out_of_memory",
             Self::Server => "server",
+            Self::CircuitOpen => "circuit_open",
         }
     }
 }
@@ -81,9 +85,13 @@ impl BackendError {
         &self.message
     }
 
-    /// Whether retrying later may succeed (timeouts and connection problems).
+    /// Whether retrying later may succeed: timeouts and connection problems (what a circuit
+    /// breaker counts), and an open circuit.
     pub fn is_transient(&self) -> bool {
-        matches!(self.kind, ErrorKind::Timeout | ErrorKind::Connection)
+        matches!(
+            self.kind,
+            ErrorKind::Timeout | ErrorKind::Connection | ErrorKind::CircuitOpen
+        )
     }
 
     /// An [`ErrorKind::Unsupported`] error for `operation` on `backend`.
@@ -97,6 +105,14 @@ impl BackendError {
     /// An [`ErrorKind::InvalidInput`] error.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// An [`ErrorKind::CircuitOpen`] error for `operation`.
+    pub fn circuit_open(operation: &str) -> Self {
+        Self::new(
+            ErrorKind::CircuitOpen,
+            format!("{operation} skipped: the backend circuit is open after repeated failures"),
+        )
     }
 
     /// An [`ErrorKind::Timeout`] error for `operation` after `after`.
@@ -134,16 +150,6 @@ impl StdError for BackendError {
         self.source
             .as_deref()
             .map(|s| s as &(dyn StdError + 'static))
-    }
-}
-
-impl From<strata_codec::CodecError> for BackendError {
-    fn from(e: strata_codec::CodecError) -> Self {
-        let kind = match e {
-            strata_codec::CodecError::ValueTooLarge { .. } => ErrorKind::InvalidInput,
-            _ => ErrorKind::Codec,
-        };
-        Self::new(kind, e.to_string())
     }
 }
 

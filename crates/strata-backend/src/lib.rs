@@ -1,10 +1,13 @@
 //! The Strata `Backend` trait, its error kinds, and the bounded in-memory backend.
 //!
 //! This crate is the small, stable boundary between the cache and its second tier: the
-//! [`Backend`] trait (object safe, `Arc<dyn Backend>`), the shared [`BackendError`] with
+//! [`Backend`] trait (object safe, `Arc<dyn Backend>`) with its optional abilities ([`Leases`],
+//! [`VersionCounters`], [`Listing`], [`MemoryUsage`]), the shared [`BackendError`] with
 //! [`ErrorKind`] and [`is_transient`](BackendError::is_transient), the input checks every
-//! backend applies, and [`MemoryBackend`], the embedded default. Redis lives in `strata-redis`;
-//! the conformance suite every backend passes lives in `strata-testkit`.
+//! backend applies, [`MemoryBackend`] (the embedded default), layers that wrap any backend
+//! ([`Timeout`], [`CircuitBreaker`], your own [`Wrap`]), the invalidation [`Bus`] and the
+//! [`Clock`]. Redis lives in `strata-redis`; the conformance suite every backend passes, and a
+//! fault-injecting layer, live in `strata-testkit`.
 //!
 //! # Usage
 //!
@@ -36,18 +39,26 @@
 //!
 //! None.
 
+mod abilities;
 mod backend;
 mod bus;
+mod clock;
 mod error;
+mod layer;
 mod memory;
+mod operation;
 mod types;
 mod validate;
 
+pub use abilities::{Leases, Listing, MemoryUsage, VersionCounters};
 pub use backend::Backend;
 pub use bus::{Bus, BusEvent, BusMessage, InProcessBus, Invalidation, bus_error};
+pub use clock::{Clock, wall_clock_ms, wall_clock_us};
 pub use error::{BackendError, BackendResult, ErrorKind};
+pub use layer::{BreakerState, CircuitBreaker, Layered, Timeout, Wrap};
 pub use memory::{DEFAULT_MEMORY_MAX_BYTES, MemoryBackend, MemoryConfig};
-pub use types::{BackendInfo, Capabilities, KeyTtl, ScanPage, SetEntry};
+pub use operation::Operation;
+pub use types::{BackendInfo, KeyTtl, ScanPage, SetEntry};
 pub use validate::{
     DEFAULT_MAX_VALUE_BYTES, MAX_KEY_LEN, check_key, check_namespace, check_set, lease_key,
 };

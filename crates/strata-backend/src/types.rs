@@ -47,63 +47,6 @@ pub struct ScanPage {
     pub next: Option<String>,
 }
 
-/// What a backend can do beyond the required operations, so callers can ask instead of guess.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Capabilities {
-    /// [`scan`](crate::Backend::scan) is implemented.
-    pub scan: bool,
-    /// [`delete_if_equals`](crate::Backend::delete_if_equals) is implemented (atomically).
-    pub delete_if_equals: bool,
-    /// Entries are shared between processes (false for the in-process memory backend).
-    pub shared: bool,
-    /// The backend persists or replicates entries beyond this process.
-    pub distributed: bool,
-    /// Every operation ends within the backend's own timeout (or does no I/O), so callers need
-    /// not wrap calls in timers of their own.
-    pub bounded: bool,
-    /// Load leases (`acquire_lease`, `set_under_lease`, `release_lease`) are implemented.
-    pub leases: bool,
-}
-
-impl Capabilities {
-    /// Sets [`scan`](Self::scan).
-    pub fn with_scan(mut self, yes: bool) -> Self {
-        self.scan = yes;
-        self
-    }
-
-    /// Sets [`delete_if_equals`](Self::delete_if_equals).
-    pub fn with_delete_if_equals(mut self, yes: bool) -> Self {
-        self.delete_if_equals = yes;
-        self
-    }
-
-    /// Sets [`shared`](Self::shared).
-    pub fn with_shared(mut self, yes: bool) -> Self {
-        self.shared = yes;
-        self
-    }
-
-    /// Sets [`leases`](Self::leases).
-    pub fn with_leases(mut self, yes: bool) -> Self {
-        self.leases = yes;
-        self
-    }
-
-    /// Sets [`bounded`](Self::bounded).
-    pub fn with_bounded(mut self, yes: bool) -> Self {
-        self.bounded = yes;
-        self
-    }
-
-    /// Sets [`distributed`](Self::distributed).
-    pub fn with_distributed(mut self, yes: bool) -> Self {
-        self.distributed = yes;
-        self
-    }
-}
-
 /// What [`info`](crate::Backend::info) reports. Fields a backend cannot know are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]

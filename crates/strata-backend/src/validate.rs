@@ -7,8 +7,9 @@ use crate::error::{BackendError, BackendResult};
 /// The longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 4096;
 
-/// The largest value accepted by default: 8 MiB (the codec's limit too).
-pub const DEFAULT_MAX_VALUE_BYTES: usize = strata_codec::DEFAULT_MAX_VALUE_BYTES;
+/// The largest value accepted by default: 8 MiB (the codec's limit too; the facade checks that
+/// the two agree).
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Checks a key: non-empty and at most [`MAX_KEY_LEN`] bytes.
 pub fn check_key(key: &str) -> BackendResult<()> {

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::json;
 use strata::{
-    Backend, CacheBuilder, Codec, Key, KeySpace, KeyTtl, MsgPackCodec, RedisBackend, RedisConfig,
+    Backend, CacheBuilder, Codec, Key, KeySpace, KeyTtl, Listing, MsgPackCodec, RedisBackend,
+    RedisConfig,
 };
 
 use crate::{Cli, Command};

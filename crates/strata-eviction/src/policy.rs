@@ -26,17 +26,6 @@ impl EvictionPolicy {
             Self::Ttl => "ttl",
         }
     }
-
-    /// The Redis `maxmemory-policy` that enforces this policy server-wide: `allkeys-lru`,
-    /// `allkeys-random` or `volatile-ttl` (every Strata entry has a TTL, so `volatile-ttl`
-    /// covers them all).
-    pub fn redis_policy(self) -> &'static str {
-        match self {
-            Self::Lru => "allkeys-lru",
-            Self::Random => "allkeys-random",
-            Self::Ttl => "volatile-ttl",
-        }
-    }
 }
 
 impl fmt::Display for EvictionPolicy {

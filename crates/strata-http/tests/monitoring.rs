@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use strata::{Cache, CacheBuilder, ErrorKind, MemoryBackend, MemoryConfig};
 use strata_http::monitoring::{MonitoringConfig, mount, router};
-use strata_testkit::FaultyBackend;
+use strata_testkit::Faults;
 
 const TOKEN: &str = "s3cret-admin-token";
 
@@ -270,7 +270,7 @@ async fn health_is_open_and_reports_the_backend() {
 
 async fn failing_app(strict: bool) -> String {
     let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
-    let (faulty, faults) = FaultyBackend::new(inner);
+    let (faulty, faults) = Faults::wrap(inner);
     faults.fail_always(ErrorKind::Connection);
     let cache = CacheBuilder::new()
         .prefix("mon")
@@ -303,7 +303,7 @@ async fn faulty_health(
     cooldown: std::time::Duration,
 ) -> (Cache, strata_testkit::Faults, String) {
     let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
-    let (faulty, faults) = FaultyBackend::new(inner);
+    let (faulty, faults) = Faults::wrap(inner);
     let cache = CacheBuilder::new()
         .prefix("mon")
         .metrics(false)

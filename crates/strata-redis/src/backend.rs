@@ -10,8 +10,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, IntoConnectionInfo, RedisResult};
 use std::borrow::Cow;
 use strata_backend::{
-    Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, ScanPage,
-    SetEntry, check_key, check_namespace, check_set,
+    Backend, BackendError, BackendInfo, BackendResult, ErrorKind, KeyTtl, Leases, Listing,
+    MemoryUsage, ScanPage, SetEntry, VersionCounters, check_key, check_namespace, check_set,
 };
 
 use crate::config::RedisConfig;
@@ -285,14 +285,9 @@ impl Backend for RedisBackend {
         &self.config.namespace
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
-            .with_scan(true)
-            .with_delete_if_equals(true)
-            .with_shared(true)
-            .with_distributed(true)
-            .with_bounded(true)
-            .with_leases(true)
+    fn bounded(&self) -> bool {
+        // Every command runs under the operation timeout.
+        true
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
@@ -434,133 +429,6 @@ impl Backend for RedisBackend {
         Ok(n + self.unlink_with_leases(&plain).await?)
     }
 
-    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
-        check_set(key, 0, ttl, usize::MAX)?;
-        let (_, lease) = self.entry_and_lease(key)?;
-        let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(lease).arg(token).arg("NX").arg("PX").arg(ms(ttl));
-        let reply: Option<String> = self
-            .run("SET NX (lease)", cmd.query_async(&mut conn))
-            .await?;
-        Ok(reply.is_some())
-    }
-
-    async fn set_under_lease(
-        &self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-    ) -> BackendResult<bool> {
-        check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
-        let (physical, lease) = self.entry_and_lease(key)?;
-        if let Some(q) = quota_of(&self.quotas, key) {
-            return Ok(self.quota_set(q, &physical, &value, ttl, token).await? >= 0);
-        }
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.set_under_lease.key(physical.as_ref());
-        invocation
-            .key(lease)
-            .arg(token)
-            .arg(value.as_ref())
-            .arg(ms(ttl));
-        let n: u64 = self
-            .run(
-                "set_under_lease script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        Ok(n > 0)
-    }
-
-    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
-        check_key(key)?;
-        let (_, lease) = self.entry_and_lease(key)?;
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.delete_if_equals.key(lease);
-        invocation.arg(token);
-        let _: u64 = self
-            .run(
-                "release lease",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn versions(
-        &self,
-        keys: &[&str],
-        init: u64,
-        ttl: Option<Duration>,
-    ) -> BackendResult<Vec<u64>> {
-        for key in keys {
-            check_key(key)?;
-        }
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        if self.cluster && keys.len() > 1 {
-            // The counters live in different slots: one script call each, concurrently.
-            let each = keys
-                .iter()
-                .map(|k| self.versions(std::slice::from_ref(k), init, ttl));
-            let all = futures::future::try_join_all(each).await?;
-            return Ok(all.into_iter().flatten().collect());
-        }
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.versions.prepare_invoke();
-        for key in keys {
-            invocation.key(self.entry_key(key)?.as_ref());
-        }
-        invocation.arg(init).arg(ttl.map_or(0, ms));
-        let values: Vec<String> = self
-            .run(
-                "versions script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        values.iter().map(|v| parse_version(v)).collect()
-    }
-
-    async fn bump_version(
-        &self,
-        key: &str,
-        at_least: u64,
-        ttl: Option<Duration>,
-    ) -> BackendResult<u64> {
-        check_key(key)?;
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.bump_version.key(self.entry_key(key)?.as_ref());
-        invocation.arg(at_least).arg(ttl.map_or(0, ms));
-        let value: String = self
-            .run(
-                "bump_version script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        parse_version(&value)
-    }
-
-    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
-        check_key(key)?;
-        let physical = self.entry_key(key)?;
-        if let Some(q) = quota_of(&self.quotas, key) {
-            return self.quota_del(q, &physical, Some(expected)).await;
-        }
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.delete_if_equals.key(physical.as_ref());
-        invocation.arg(expected);
-        let n: u64 = self
-            .run(
-                "delete_if_equals script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        Ok(n > 0)
-    }
-
     async fn clear(&self) -> BackendResult<u64> {
         let pattern = match_prefix(&self.config.namespace);
         let mut cursor = "0".to_owned();
@@ -578,33 +446,6 @@ impl Backend for RedisBackend {
             }
             cursor = next;
         }
-    }
-
-    async fn scan(
-        &self,
-        prefix: &str,
-        cursor: Option<String>,
-        count: usize,
-    ) -> BackendResult<ScanPage> {
-        let cursor = cursor.unwrap_or_else(|| "0".to_owned());
-        let (next, keys) = self
-            .scan_step(&match_prefix(prefix), &cursor, count.max(1))
-            .await?;
-        Ok(ScanPage {
-            keys: keys.into_iter().map(|k| self.logical_name(k)).collect(),
-            next: (next != "0").then_some(next),
-        })
-    }
-
-    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
-        check_key(key)?;
-        let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("MEMORY");
-        cmd.arg("USAGE")
-            .arg(self.entry_key(key)?.as_ref())
-            .arg("SAMPLES")
-            .arg(0);
-        self.run("MEMORY USAGE", cmd.query_async(&mut conn)).await
     }
 
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
@@ -660,5 +501,187 @@ impl Backend for RedisBackend {
         info.server_keys = Some(dbsize);
         self.quota_info(&mut info).await?;
         Ok(info)
+    }
+
+    fn as_leases(&self) -> Option<&dyn Leases> {
+        Some(self)
+    }
+
+    fn as_version_counters(&self) -> Option<&dyn VersionCounters> {
+        Some(self)
+    }
+
+    fn as_listing(&self) -> Option<&dyn Listing> {
+        Some(self)
+    }
+
+    fn as_memory_usage(&self) -> Option<&dyn MemoryUsage> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl Leases for RedisBackend {
+    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
+        check_set(key, 0, ttl, usize::MAX)?;
+        let (_, lease) = self.entry_and_lease(key)?;
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(lease).arg(token).arg("NX").arg("PX").arg(ms(ttl));
+        let reply: Option<String> = self
+            .run("SET NX (lease)", cmd.query_async(&mut conn))
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    async fn set_under_lease(
+        &self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> BackendResult<bool> {
+        check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        let (physical, lease) = self.entry_and_lease(key)?;
+        if let Some(q) = quota_of(&self.quotas, key) {
+            return Ok(self.quota_set(q, &physical, &value, ttl, token).await? >= 0);
+        }
+        let mut conn = self.conn.clone();
+        let mut invocation = self.scripts.set_under_lease.key(physical.as_ref());
+        invocation
+            .key(lease)
+            .arg(token)
+            .arg(value.as_ref())
+            .arg(ms(ttl));
+        let n: u64 = self
+            .run(
+                "set_under_lease script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
+        check_key(key)?;
+        let (_, lease) = self.entry_and_lease(key)?;
+        let mut conn = self.conn.clone();
+        let mut invocation = self.scripts.delete_if_equals.key(lease);
+        invocation.arg(token);
+        let _: u64 = self
+            .run(
+                "release lease",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl VersionCounters for RedisBackend {
+    async fn versions(
+        &self,
+        keys: &[&str],
+        init: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<Vec<u64>> {
+        for key in keys {
+            check_key(key)?;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.cluster && keys.len() > 1 {
+            // The counters live in different slots: one script call each, concurrently.
+            let each = keys
+                .iter()
+                .map(|k| self.versions(std::slice::from_ref(k), init, ttl));
+            let all = futures::future::try_join_all(each).await?;
+            return Ok(all.into_iter().flatten().collect());
+        }
+        let mut conn = self.conn.clone();
+        let mut invocation = self.scripts.versions.prepare_invoke();
+        for key in keys {
+            invocation.key(self.entry_key(key)?.as_ref());
+        }
+        invocation.arg(init).arg(ttl.map_or(0, ms));
+        let values: Vec<String> = self
+            .run(
+                "versions script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
+            .await?;
+        values.iter().map(|v| parse_version(v)).collect()
+    }
+
+    async fn bump_version(
+        &self,
+        key: &str,
+        at_least: u64,
+        ttl: Option<Duration>,
+    ) -> BackendResult<u64> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let mut invocation = self.scripts.bump_version.key(self.entry_key(key)?.as_ref());
+        invocation.arg(at_least).arg(ttl.map_or(0, ms));
+        let value: String = self
+            .run(
+                "bump_version script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
+            .await?;
+        parse_version(&value)
+    }
+}
+
+#[async_trait]
+impl Listing for RedisBackend {
+    async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        count: usize,
+    ) -> BackendResult<ScanPage> {
+        let cursor = cursor.unwrap_or_else(|| "0".to_owned());
+        let (next, keys) = self
+            .scan_step(&match_prefix(prefix), &cursor, count.max(1))
+            .await?;
+        Ok(ScanPage {
+            keys: keys.into_iter().map(|k| self.logical_name(k)).collect(),
+            next: (next != "0").then_some(next),
+        })
+    }
+
+    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
+        check_key(key)?;
+        let physical = self.entry_key(key)?;
+        if let Some(q) = quota_of(&self.quotas, key) {
+            return self.quota_del(q, &physical, Some(expected)).await;
+        }
+        let mut conn = self.conn.clone();
+        let mut invocation = self.scripts.delete_if_equals.key(physical.as_ref());
+        invocation.arg(expected);
+        let n: u64 = self
+            .run(
+                "delete_if_equals script",
+                crate::scripts::invoke(&invocation, &mut conn),
+            )
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+#[async_trait]
+impl MemoryUsage for RedisBackend {
+    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
+        check_key(key)?;
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("MEMORY");
+        cmd.arg("USAGE")
+            .arg(self.entry_key(key)?.as_ref())
+            .arg("SAMPLES")
+            .arg(0);
+        self.run("MEMORY USAGE", cmd.query_async(&mut conn)).await
     }
 }

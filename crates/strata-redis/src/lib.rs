@@ -46,3 +46,4 @@ pub use bus::RedisBus;
 pub use config::{RedisConfig, redact_url};
 pub use conn::RedisConnection;
 pub use quota::{EvictionPolicy, Limits, Quota};
+pub use server::server_policy;

@@ -5,9 +5,20 @@ use strata_eviction::EvictionPolicy;
 
 use crate::RedisBackend;
 
+/// The Redis `maxmemory-policy` that enforces `policy` server-wide: `allkeys-lru`,
+/// `allkeys-random` or `volatile-ttl` (every Strata entry has a TTL, so `volatile-ttl` covers
+/// them all).
+pub fn server_policy(policy: EvictionPolicy) -> &'static str {
+    match policy {
+        EvictionPolicy::Lru => "allkeys-lru",
+        EvictionPolicy::Random => "allkeys-random",
+        _ => "volatile-ttl",
+    }
+}
+
 impl RedisBackend {
     /// Makes the server enforce `policy` on every key (`CONFIG SET maxmemory-policy` to
-    /// [`EvictionPolicy::redis_policy`], and `maxmemory` to `max_bytes` when given). Needs the
+    /// [`server_policy`]`(policy)`, and `maxmemory` to `max_bytes` when given). Needs the
     /// `CONFIG` permission, which the cache's own ACL user should not have: an operator's tool
     /// (`strata server-policy`), not something an application does at start. Answers the
     /// server's (policy, maxmemory) afterwards.
@@ -20,7 +31,7 @@ impl RedisBackend {
         let mut cmd = redis::cmd("CONFIG");
         cmd.arg("SET")
             .arg("maxmemory-policy")
-            .arg(policy.redis_policy());
+            .arg(server_policy(policy));
         if let Some(bytes) = max_bytes {
             cmd.arg("maxmemory").arg(bytes);
         }
@@ -38,5 +49,17 @@ impl RedisBackend {
     pub async fn unbounded_noeviction(&self) -> BackendResult<bool> {
         let info = self.info().await?;
         Ok(info.eviction_policy.as_deref() == Some("noeviction") && self.quotas.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_policy_has_its_server_policy() {
+        assert_eq!(server_policy(EvictionPolicy::Lru), "allkeys-lru");
+        assert_eq!(server_policy(EvictionPolicy::Random), "allkeys-random");
+        assert_eq!(server_policy(EvictionPolicy::Ttl), "volatile-ttl");
     }
 }

@@ -34,7 +34,12 @@ async fn keys_of_kind(b: &dyn Backend) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut cursor = None;
     loop {
-        let page = b.scan(KIND, cursor, 500).await.unwrap();
+        let page = b
+            .as_listing()
+            .unwrap()
+            .scan(KIND, cursor, 500)
+            .await
+            .unwrap();
         out.extend(page.keys);
         cursor = page.next;
         if cursor.is_none() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use strata_backend::{Backend, SetEntry};
+use strata_backend::{Backend, Leases, Listing, SetEntry};
 use strata_redis::{EvictionPolicy, Limits, Quota, RedisBackend, RedisConfig};
 use strata_testkit::RedisCluster;
 use strata_testkit::conformance::Fixture;

@@ -18,6 +18,24 @@ pub trait Fixture: Send + Sync + 'static {
     /// A fresh, empty backend that owns `namespace`. Backends from one fixture share storage
     /// when the backend kind is shared (Redis), so one can write beside another.
     async fn backend(&self, namespace: &str) -> Arc<dyn Backend>;
+
+    /// Whether the backend is expected to have the ability `name` ("leases",
+    /// "version_counters", "listing", "memory_usage"): the cases of an expected ability fail
+    /// when the backend does not expose it (default: every ability is expected).
+    fn expects(&self, ability: &str) -> bool {
+        let _ = ability;
+        true
+    }
+}
+
+/// The backend's ability `A`, or `None` (the case is skipped) when the fixture does not expect
+/// it; a missing expected ability fails the case.
+fn ability<'a, A: ?Sized>(fx: &dyn Fixture, name: &str, found: Option<&'a A>) -> Option<&'a A> {
+    match found {
+        Some(a) => Some(a),
+        None if fx.expects(name) => panic!("the backend does not expose its {name} ability"),
+        None => None,
+    }
 }
 
 const LONG: Duration = Duration::from_secs(600);
@@ -230,18 +248,27 @@ pub async fn delete_and_delete_many(fx: &dyn Fixture) {
 /// `delete_if_equals` removes only an entry that still holds the expected bytes.
 pub async fn delete_if_equals_compares_first(fx: &dyn Fixture) {
     let b = fx.backend("conf:cad:").await;
-    if !b.capabilities().delete_if_equals {
-        let err = b.delete_if_equals("conf:cad:k", b"x").await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unsupported);
+    let Some(listing) = ability(fx, "listing", b.as_listing()) else {
         return;
-    }
+    };
     b.set("conf:cad:k", "new".into(), LONG).await.unwrap();
-    assert!(!b.delete_if_equals("conf:cad:k", b"old").await.unwrap());
+    assert!(
+        !listing
+            .delete_if_equals("conf:cad:k", b"old")
+            .await
+            .unwrap()
+    );
     assert!(b.get("conf:cad:k").await.unwrap().is_some());
-    assert!(b.delete_if_equals("conf:cad:k", b"new").await.unwrap());
+    assert!(
+        listing
+            .delete_if_equals("conf:cad:k", b"new")
+            .await
+            .unwrap()
+    );
     assert_eq!(b.get("conf:cad:k").await.unwrap(), None);
     assert!(
-        !b.delete_if_equals("conf:cad:missing", b"new")
+        !listing
+            .delete_if_equals("conf:cad:missing", b"new")
             .await
             .unwrap()
     );
@@ -299,13 +326,9 @@ async fn neighbour_count(neighbour: &dyn Backend, foreign: &[String]) -> u64 {
 /// `scan` pages through exactly the keys with the prefix.
 pub async fn scan_lists_exactly_the_prefix(fx: &dyn Fixture) {
     let b = fx.backend("conf:scan:").await;
-    if !b.capabilities().scan {
-        assert_eq!(
-            b.scan("conf:scan:", None, 10).await.unwrap_err().kind(),
-            ErrorKind::Unsupported
-        );
+    let Some(listing) = ability(fx, "listing", b.as_listing()) else {
         return;
-    }
+    };
     for i in 0..250 {
         b.set(&key("conf:scan:a:", i), "v".into(), LONG)
             .await
@@ -315,7 +338,7 @@ pub async fn scan_lists_exactly_the_prefix(fx: &dyn Fixture) {
     let mut seen = HashSet::new();
     let mut cursor = None;
     for _ in 0..10_000 {
-        let page = b.scan("conf:scan:a:", cursor, 40).await.unwrap();
+        let page = listing.scan("conf:scan:a:", cursor, 40).await.unwrap();
         seen.extend(page.keys);
         cursor = page.next;
         if cursor.is_none() {
@@ -356,93 +379,92 @@ pub async fn concurrent_access_is_consistent(fx: &dyn Fixture) {
     assert!(b.get_many(&refs).await.unwrap().iter().all(Option::is_some));
 }
 
-/// `memory_usage` reports bytes for a present key and `None` for a missing one (or is
-/// declared unsupported).
+/// `memory_usage` reports bytes for a present key and `None` for a missing one.
 pub async fn memory_usage_of_keys(fx: &dyn Fixture) {
     let b = fx.backend("conf:mem:").await;
+    let Some(usage) = ability(fx, "memory_usage", b.as_memory_usage()) else {
+        return;
+    };
     b.set("conf:mem:k", Bytes::from(vec![1u8; 1000]), LONG)
         .await
         .unwrap();
-    match b.memory_usage("conf:mem:k").await {
-        Ok(Some(n)) => assert!(n >= 1000, "{n}"),
-        Ok(None) => panic!("a present key has a size"),
-        Err(e) => {
-            assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
-            return;
-        }
+    match usage.memory_usage("conf:mem:k").await.unwrap() {
+        Some(n) => assert!(n >= 1000, "{n}"),
+        None => panic!("a present key has a size"),
     }
-    assert_eq!(b.memory_usage("conf:mem:missing").await.unwrap(), None);
+    assert_eq!(usage.memory_usage("conf:mem:missing").await.unwrap(), None);
 }
 
 /// Leases: one holder at a time; a store under the lease succeeds only while nothing
 /// invalidated the key (set, delete) since the lease was taken.
 pub async fn leases_guard_stores_against_invalidation(fx: &dyn Fixture) {
     let b = fx.backend("conf:lease:").await;
-    if !b.capabilities().leases {
-        let err = b
-            .acquire_lease("conf:lease:k", "t", LONG)
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Unsupported);
+    let Some(leases) = ability(fx, "leases", b.as_leases()) else {
         return;
-    }
+    };
     let k = "conf:lease:k";
-    assert!(b.acquire_lease(k, "a", LONG).await.unwrap());
+    assert!(leases.acquire_lease(k, "a", LONG).await.unwrap());
     assert!(
-        !b.acquire_lease(k, "b", LONG).await.unwrap(),
+        !leases.acquire_lease(k, "b", LONG).await.unwrap(),
         "one holder at a time"
     );
     assert!(
-        !b.set_under_lease(k, "b", "from b".into(), LONG)
+        !leases
+            .set_under_lease(k, "b", "from b".into(), LONG)
             .await
             .unwrap(),
         "not b's lease"
     );
     assert!(
-        b.set_under_lease(k, "a", "from a".into(), LONG)
+        leases
+            .set_under_lease(k, "a", "from a".into(), LONG)
             .await
             .unwrap()
     );
     assert_eq!(b.get(k).await.unwrap().as_deref(), Some(&b"from a"[..]));
     assert!(
-        !b.set_under_lease(k, "a", "again".into(), LONG)
+        !leases
+            .set_under_lease(k, "a", "again".into(), LONG)
             .await
             .unwrap(),
         "the store released the lease"
     );
 
     // An invalidation between acquire and store wins.
-    assert!(b.acquire_lease(k, "c", LONG).await.unwrap());
+    assert!(leases.acquire_lease(k, "c", LONG).await.unwrap());
     assert!(b.delete(k).await.unwrap());
     assert!(
-        !b.set_under_lease(k, "c", "stale".into(), LONG)
+        !leases
+            .set_under_lease(k, "c", "stale".into(), LONG)
             .await
             .unwrap()
     );
     assert_eq!(b.get(k).await.unwrap(), None);
     // So does a direct write.
-    assert!(b.acquire_lease(k, "d", LONG).await.unwrap());
+    assert!(leases.acquire_lease(k, "d", LONG).await.unwrap());
     b.set(k, "fresh".into(), LONG).await.unwrap();
     assert!(
-        !b.set_under_lease(k, "d", "stale".into(), LONG)
+        !leases
+            .set_under_lease(k, "d", "stale".into(), LONG)
             .await
             .unwrap()
     );
     assert_eq!(b.get(k).await.unwrap().as_deref(), Some(&b"fresh"[..]));
     // A released lease can be taken again; someone else's release does nothing.
-    assert!(b.acquire_lease(k, "e", LONG).await.unwrap());
-    b.release_lease(k, "not-e").await.unwrap();
-    assert!(!b.acquire_lease(k, "f", LONG).await.unwrap());
-    b.release_lease(k, "e").await.unwrap();
+    assert!(leases.acquire_lease(k, "e", LONG).await.unwrap());
+    leases.release_lease(k, "not-e").await.unwrap();
+    assert!(!leases.acquire_lease(k, "f", LONG).await.unwrap());
+    leases.release_lease(k, "e").await.unwrap();
     assert!(
-        b.acquire_lease(k, "f", Duration::from_millis(200))
+        leases
+            .acquire_lease(k, "f", Duration::from_millis(200))
             .await
             .unwrap()
     );
     // Leases expire.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        b.acquire_lease(k, "g", LONG).await.unwrap(),
+        leases.acquire_lease(k, "g", LONG).await.unwrap(),
         "an expired lease is free"
     );
 }
@@ -451,26 +473,30 @@ pub async fn leases_guard_stores_against_invalidation(fx: &dyn Fixture) {
 /// bumped to `max(current + 1, at_least)`, recreated after loss, expiring with their TTL.
 pub async fn version_counters(fx: &dyn Fixture) {
     let b = fx.backend("conf:ver:").await;
+    let Some(c) = ability(fx, "version_counters", b.as_version_counters()) else {
+        return;
+    };
     let (k1, k2) = ("conf:ver:kind", "conf:ver:tag");
     assert_eq!(
-        b.versions(&[k1, k2], 1000, None).await.unwrap(),
+        c.versions(&[k1, k2], 1000, None).await.unwrap(),
         [1000, 1000]
     );
     // Existing counters keep their value whatever the caller's init.
-    assert_eq!(b.versions(&[k2, k1], 5, None).await.unwrap(), [1000, 1000]);
-    assert_eq!(b.bump_version(k1, 0, None).await.unwrap(), 1001);
-    assert_eq!(b.bump_version(k1, 5000, None).await.unwrap(), 5000);
-    assert_eq!(b.bump_version(k1, 10, None).await.unwrap(), 5001);
-    assert_eq!(b.versions(&[k1], 1, None).await.unwrap(), [5001]);
+    assert_eq!(c.versions(&[k2, k1], 5, None).await.unwrap(), [1000, 1000]);
+    assert_eq!(c.bump_version(k1, 0, None).await.unwrap(), 1001);
+    assert_eq!(c.bump_version(k1, 5000, None).await.unwrap(), 5000);
+    assert_eq!(c.bump_version(k1, 10, None).await.unwrap(), 5001);
+    assert_eq!(c.versions(&[k1], 1, None).await.unwrap(), [5001]);
     // A missing counter counts as 0 for a bump.
-    assert_eq!(b.bump_version("conf:ver:new", 0, None).await.unwrap(), 1);
+    assert_eq!(c.bump_version("conf:ver:new", 0, None).await.unwrap(), 1);
     // Concurrent creators agree on one value; concurrent bumps never lose one.
     let mut tasks = Vec::new();
     for i in 0..16u64 {
         let b = b.clone();
         tasks.push(tokio::spawn(async move {
-            let v = b.versions(&["conf:ver:race"], 100 + i, None).await.unwrap()[0];
-            b.bump_version("conf:ver:bumps", 0, None).await.unwrap();
+            let c = b.as_version_counters().unwrap();
+            let v = c.versions(&["conf:ver:race"], 100 + i, None).await.unwrap()[0];
+            c.bump_version("conf:ver:bumps", 0, None).await.unwrap();
             v
         }));
     }
@@ -480,23 +506,23 @@ pub async fn version_counters(fx: &dyn Fixture) {
     }
     assert_eq!(seen.len(), 1, "one initial value wins: {seen:?}");
     assert_eq!(
-        b.versions(&["conf:ver:bumps"], 0, None).await.unwrap(),
+        c.versions(&["conf:ver:bumps"], 0, None).await.unwrap(),
         [16]
     );
     // With a TTL the counter expires and comes back with the next caller's init.
-    b.bump_version("conf:ver:short", 7, Some(Duration::from_millis(200)))
+    c.bump_version("conf:ver:short", 7, Some(Duration::from_millis(200)))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        b.versions(&["conf:ver:short"], 99, Some(Duration::from_secs(60)))
+        c.versions(&["conf:ver:short"], 99, Some(Duration::from_secs(60)))
             .await
             .unwrap(),
         [99]
     );
     // Bad keys are refused.
     assert_eq!(
-        b.bump_version("", 1, None).await.unwrap_err().kind(),
+        c.bump_version("", 1, None).await.unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
 }

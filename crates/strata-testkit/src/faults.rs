@@ -1,66 +1,31 @@
-//! `FaultyBackend`: wraps any backend and injects errors and latency on command.
+//! `FaultyBackend`: any backend wrapped in a layer that injects errors and latency on command.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use strata_backend::{
-    Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, ScanPage,
-    SetEntry,
-};
+use strata_backend::{Backend, BackendError, BackendResult, ErrorKind, Layered, Operation, Wrap};
 
-/// The backend operations, for choosing which ones a fault hits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[allow(missing_docs)]
-pub enum Operation {
-    Get,
-    GetMany,
-    Set,
-    SetMany,
-    Delete,
-    DeleteMany,
-    DeleteIfEquals,
-    Clear,
-    Scan,
-    Ttl,
-    Ping,
-    Info,
-    /// `versions` and `bump_version`.
-    Versions,
-}
-
-impl Operation {
-    /// Every operation.
-    pub const ALL: [Operation; 13] = [
-        Self::Get,
-        Self::GetMany,
-        Self::Set,
-        Self::SetMany,
-        Self::Delete,
-        Self::DeleteMany,
-        Self::DeleteIfEquals,
-        Self::Clear,
-        Self::Scan,
-        Self::Ttl,
-        Self::Ping,
-        Self::Info,
-        Self::Versions,
-    ];
-
-    /// Whether the operation only reads.
-    pub fn is_read(self) -> bool {
-        matches!(
-            self,
-            Self::Get | Self::GetMany | Self::Scan | Self::Ttl | Self::Ping | Self::Info
-        )
-    }
-}
+/// A backend whose operations (every one, the abilities' included: leases, version counters,
+/// listing, memory usage) fail or slow down as its [`Faults`] say.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use strata_backend::{Backend, ErrorKind, MemoryBackend, MemoryConfig};
+/// use strata_testkit::Faults;
+///
+/// let (backend, faults) = Faults::wrap(MemoryBackend::new(MemoryConfig::default()).unwrap());
+/// faults.fail_next(1, ErrorKind::Timeout);
+/// let err = backend.get("strata:k").await.unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Timeout);
+/// assert!(backend.get("strata:k").await.is_ok());
+/// # });
+/// ```
+pub type FaultyBackend = Layered<Faults>;
 
 #[derive(Debug)]
 struct Plan {
@@ -90,7 +55,7 @@ impl Plan {
     }
 }
 
-/// The controls of a [`FaultyBackend`]; clones control the same backend.
+/// The controls of a [`FaultyBackend`], and the layer itself; clones control the same backend.
 #[derive(Debug, Clone)]
 pub struct Faults {
     plan: Arc<Mutex<Plan>>,
@@ -99,6 +64,21 @@ pub struct Faults {
 }
 
 impl Faults {
+    /// Wraps `inner`; returns the wrapper and its controls.
+    pub fn wrap(inner: impl Backend) -> (FaultyBackend, Faults) {
+        Self::wrap_seeded(inner, 0)
+    }
+
+    /// Wraps `inner` with a seed for [`Faults::fail_rate`].
+    pub fn wrap_seeded(inner: impl Backend, seed: u64) -> (FaultyBackend, Faults) {
+        let faults = Faults {
+            plan: Arc::new(Mutex::new(Plan::new(seed))),
+            calls: Arc::new(AtomicU64::new(0)),
+            injected: Arc::new(AtomicU64::new(0)),
+        };
+        (Layered::new(Arc::new(inner), faults.clone()), faults)
+    }
+
     /// Fails the next `n` matching calls with `kind`.
     pub fn fail_next(&self, n: u64, kind: ErrorKind) -> &Self {
         let mut p = self.plan.lock();
@@ -178,184 +158,25 @@ impl Faults {
         match fail {
             Some(kind) => {
                 self.injected.fetch_add(1, Ordering::Relaxed);
-                Err(BackendError::new(kind, format!("injected fault in {op:?}")))
+                Err(BackendError::new(kind, format!("injected fault in {op}")))
             }
             None => Ok(()),
         }
     }
 }
 
-/// Wraps a backend and injects errors and latency as its [`Faults`] handle says.
-///
-/// ```
-/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// use strata_backend::{Backend, ErrorKind, MemoryBackend, MemoryConfig};
-/// use strata_testkit::FaultyBackend;
-///
-/// let (backend, faults) = FaultyBackend::new(MemoryBackend::new(MemoryConfig::default()).unwrap());
-/// faults.fail_next(1, ErrorKind::Timeout);
-/// let err = backend.get("strata:k").await.unwrap_err();
-/// assert_eq!(err.kind(), ErrorKind::Timeout);
-/// assert!(backend.get("strata:k").await.is_ok());
-/// # });
-/// ```
-#[derive(Debug)]
-pub struct FaultyBackend<B> {
-    inner: B,
-    faults: Faults,
-}
-
-impl<B: Backend> FaultyBackend<B> {
-    /// Wraps `inner`; returns the wrapper and its controls.
-    pub fn new(inner: B) -> (Self, Faults) {
-        Self::with_seed(inner, 0)
+impl Wrap for Faults {
+    async fn around<T: Send>(
+        &self,
+        op: Operation,
+        call: impl Future<Output = BackendResult<T>> + Send,
+    ) -> BackendResult<T> {
+        self.before(op).await?;
+        call.await
     }
 
-    /// Wraps `inner` with a seed for [`Faults::fail_rate`].
-    pub fn with_seed(inner: B, seed: u64) -> (Self, Faults) {
-        let faults = Faults {
-            plan: Arc::new(Mutex::new(Plan::new(seed))),
-            calls: Arc::new(AtomicU64::new(0)),
-            injected: Arc::new(AtomicU64::new(0)),
-        };
-        (
-            Self {
-                inner,
-                faults: faults.clone(),
-            },
-            faults,
-        )
-    }
-
-    /// The wrapped backend.
-    pub fn inner(&self) -> &B {
-        &self.inner
-    }
-}
-
-#[async_trait]
-impl<B: Backend> Backend for FaultyBackend<B> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn namespace(&self) -> &str {
-        self.inner.namespace()
-    }
-
-    fn capabilities(&self) -> Capabilities {
+    fn bounded(&self, _inner: bool) -> bool {
         // Injected latency is not bounded by the inner backend's timeouts.
-        self.inner.capabilities().with_bounded(false)
-    }
-
-    async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
-        self.faults.before(Operation::Get).await?;
-        self.inner.get(key).await
-    }
-
-    async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
-        self.faults.before(Operation::GetMany).await?;
-        self.inner.get_many(keys).await
-    }
-
-    async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
-        self.faults.before(Operation::Set).await?;
-        self.inner.set(key, value, ttl).await
-    }
-
-    async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
-        self.faults.before(Operation::SetMany).await?;
-        self.inner.set_many(entries).await
-    }
-
-    async fn delete(&self, key: &str) -> BackendResult<bool> {
-        self.faults.before(Operation::Delete).await?;
-        self.inner.delete(key).await
-    }
-
-    async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
-        self.faults.before(Operation::DeleteMany).await?;
-        self.inner.delete_many(keys).await
-    }
-
-    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
-        self.faults.before(Operation::DeleteIfEquals).await?;
-        self.inner.delete_if_equals(key, expected).await
-    }
-
-    async fn versions(
-        &self,
-        keys: &[&str],
-        init: u64,
-        ttl: Option<Duration>,
-    ) -> BackendResult<Vec<u64>> {
-        self.faults.before(Operation::Versions).await?;
-        self.inner.versions(keys, init, ttl).await
-    }
-
-    async fn bump_version(
-        &self,
-        key: &str,
-        at_least: u64,
-        ttl: Option<Duration>,
-    ) -> BackendResult<u64> {
-        self.faults.before(Operation::Versions).await?;
-        self.inner.bump_version(key, at_least, ttl).await
-    }
-
-    async fn clear(&self) -> BackendResult<u64> {
-        self.faults.before(Operation::Clear).await?;
-        self.inner.clear().await
-    }
-
-    async fn scan(
-        &self,
-        prefix: &str,
-        cursor: Option<String>,
-        count: usize,
-    ) -> BackendResult<ScanPage> {
-        self.faults.before(Operation::Scan).await?;
-        self.inner.scan(prefix, cursor, count).await
-    }
-
-    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
-        self.faults.before(Operation::Set).await?;
-        self.inner.acquire_lease(key, token, ttl).await
-    }
-
-    async fn set_under_lease(
-        &self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-    ) -> BackendResult<bool> {
-        self.faults.before(Operation::Set).await?;
-        self.inner.set_under_lease(key, token, value, ttl).await
-    }
-
-    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
-        self.faults.before(Operation::Delete).await?;
-        self.inner.release_lease(key, token).await
-    }
-
-    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
-        self.faults.before(Operation::Info).await?;
-        self.inner.memory_usage(key).await
-    }
-
-    async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
-        self.faults.before(Operation::Ttl).await?;
-        self.inner.ttl(key).await
-    }
-
-    async fn ping(&self) -> BackendResult<Duration> {
-        self.faults.before(Operation::Ping).await?;
-        self.inner.ping().await
-    }
-
-    async fn info(&self) -> BackendResult<BackendInfo> {
-        self.faults.before(Operation::Info).await?;
-        self.inner.info().await
+        false
     }
 }

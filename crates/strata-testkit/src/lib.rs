@@ -3,7 +3,8 @@
 //!
 //! - [`conformance`]: one suite every [`Backend`](strata_backend::Backend) passes; expand
 //!   [`backend_conformance!`] with your [`Fixture`](conformance::Fixture) to run it on yours.
-//! - [`FaultyBackend`]: wraps any backend and injects errors of a chosen kind, or latency.
+//! - [`FaultyBackend`]: any backend wrapped in [`Faults`], which inject errors of a chosen kind,
+//!   or latency, into chosen operations (leases and version counters included).
 //! - [`RedisServer`]: a private `redis-server` on a free loopback port with a temporary
 //!   directory and no persistence, killed on drop; stop, restart, pause and resume it to test
 //!   faults. [`redis_or_skip`] reports a test as skipped when the binary is missing, and fails
@@ -49,13 +50,14 @@ mod proxy;
 mod redis_cluster;
 mod redis_server;
 
-pub use faults::{Faults, FaultyBackend, Operation};
+pub use faults::{Faults, FaultyBackend};
 pub use proxy::RoundTripProxy;
 pub use redis_cluster::{RedisCluster, redis_cluster_or_skip};
 pub use redis_server::{
     REQUIRE_REDIS_ENV, RedisServer, find_redis_server, redis_or_skip, redis_required,
     redis_with_args_or_skip,
 };
+pub use strata_backend::Operation;
 
 /// The README's examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

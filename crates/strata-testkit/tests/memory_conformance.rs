@@ -6,7 +6,7 @@ use std::time::Duration;
 use strata_backend::{Backend, ErrorKind, MemoryBackend, MemoryConfig};
 use strata_eviction::{EvictionPolicy, Limits};
 use strata_testkit::conformance::Fixture;
-use strata_testkit::{FaultyBackend, Operation};
+use strata_testkit::{Faults, Operation};
 
 struct Memory;
 
@@ -123,7 +123,7 @@ async fn expired_entries_are_purged_on_writes() {
 #[tokio::test]
 async fn injected_faults_surface_with_their_kind() {
     let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("f:")).unwrap();
-    let (b, faults) = FaultyBackend::new(inner);
+    let (b, faults) = Faults::wrap(inner);
     b.set("f:k", "v".into(), HOUR).await.unwrap();
 
     faults.fail_next(2, ErrorKind::Timeout);
@@ -155,7 +155,7 @@ async fn injected_faults_surface_with_their_kind() {
 #[tokio::test(start_paused = true)]
 async fn injected_latency_delays_calls() {
     let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("f:")).unwrap();
-    let (b, faults) = FaultyBackend::new(inner);
+    let (b, faults) = Faults::wrap(inner);
     faults.latency(Duration::from_secs(5));
     let start = tokio::time::Instant::now();
     b.ping().await.unwrap();

@@ -129,7 +129,7 @@ impl Cache {
             inner: Arc::new(Inner {
                 config,
                 space,
-                bounded: backend.capabilities().bounded,
+                bounded: backend.bounded(),
                 backend,
                 l1,
                 codec,
@@ -354,10 +354,11 @@ impl Cache {
     pub async fn clear_with_progress(&self, progress: impl Fn(u64)) -> Result<u64, Error> {
         self.forget_all_locally();
         let backend = &self.inner.backend;
+        let listing = listing(&**backend)?;
         let namespace = backend.namespace().to_owned();
         let (mut cursor, mut removed) = (None, 0);
         loop {
-            let page = backend.scan(&namespace, cursor, 1000).await?;
+            let page = listing.scan(&namespace, cursor, 1000).await?;
             let refs: Vec<&str> = page.keys.iter().map(String::as_str).collect();
             if !refs.is_empty() {
                 removed += backend.delete_many(&refs).await?;
@@ -427,10 +428,11 @@ impl Cache {
             prefixes.push(tagged);
         }
         let (mut scanned, mut removed) = (0u64, 0u64);
+        let listing = listing(&*self.inner.backend)?;
         for prefix in prefixes {
             let mut cursor = None;
             loop {
-                let page = self.inner.backend.scan(&prefix, cursor, 500).await?;
+                let page = listing.scan(&prefix, cursor, 500).await?;
                 let refs: Vec<&str> = page.keys.iter().map(String::as_str).collect();
                 let values = if refs.is_empty() {
                     Vec::new()
@@ -443,7 +445,7 @@ impl Cache {
                     // Entries written after the clear (under the new generation) stay.
                     let old = strata_codec::peek(&bytes)
                         .map_or(true, |info| info.meta.generation < generation);
-                    if old && self.inner.backend.delete_if_equals(key, &bytes).await? {
+                    if old && listing.delete_if_equals(key, &bytes).await? {
                         removed += 1;
                     }
                 }
@@ -605,6 +607,13 @@ impl Cache {
         let factor = 1.0 + rand::rng().random_range(-j..=j);
         ttl.mul_f64(factor).max(Duration::from_millis(1))
     }
+}
+
+/// The backend's listing ability, or an error naming the backend.
+fn listing(backend: &dyn Backend) -> Result<&dyn strata_backend::Listing, Error> {
+    backend
+        .as_listing()
+        .ok_or_else(|| strata_backend::BackendError::unsupported(backend.name(), "scan").into())
 }
 
 /// Marker so `KindCache<T>` is `Send + Sync` whatever `T`'s auto traits.

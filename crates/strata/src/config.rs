@@ -422,6 +422,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_codec_and_the_backends_agree_on_the_largest_value() {
+        assert_eq!(
+            strata_codec::DEFAULT_MAX_VALUE_BYTES,
+            strata_backend::DEFAULT_MAX_VALUE_BYTES
+        );
+    }
+
+    #[test]
     fn the_environment_filter_knows_every_top_level_key() {
         let value = serde_json::to_value(CacheConfig::default()).unwrap();
         let mut keys: Vec<&str> = value

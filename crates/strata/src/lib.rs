@@ -64,8 +64,9 @@ pub use kind::KindCache;
 pub use options::LoadOptions;
 
 pub use strata_backend::{
-    Backend, BackendError, BackendInfo, Bus, BusEvent, BusMessage, ErrorKind, InProcessBus,
-    Invalidation, KeyTtl, MemoryBackend, MemoryConfig, SetEntry,
+    Backend, BackendError, BackendInfo, Bus, BusEvent, BusMessage, Clock, ErrorKind, InProcessBus,
+    Invalidation, KeyTtl, Layered, Leases, Listing, MemoryBackend, MemoryConfig, MemoryUsage,
+    Operation, ScanPage, SetEntry, Timeout, VersionCounters, Wrap,
 };
 pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, TagVersion};
 pub use strata_eviction::{EvictionPolicy, Limits};

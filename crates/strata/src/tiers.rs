@@ -208,12 +208,11 @@ impl Cache {
             Err(e) => {
                 ctx.stats.error(Tier::L2, "codec");
                 tracing::warn!(%key, error = %e, "undecodable entry; deleting it");
-                let _ = self
-                    .l2_call(
-                        "delete_if_equals",
-                        self.inner.backend.delete_if_equals(key, bytes),
-                    )
-                    .await;
+                if let Some(listing) = self.inner.backend.as_listing() {
+                    let _ = self
+                        .l2_call("delete_if_equals", listing.delete_if_equals(key, bytes))
+                        .await;
+                }
                 None
             }
         }
@@ -447,15 +446,12 @@ pub(crate) enum LeaseState {
 impl Cache {
     /// Takes the load lease of `key` for a load bounded by `ttl`.
     pub(crate) async fn take_lease(&self, key: &Key, ttl: Duration) -> LeaseState {
-        if !self.inner.backend.capabilities().leases {
+        let Some(leases) = self.inner.backend.as_leases() else {
             return LeaseState::Unavailable;
-        }
+        };
         let token = format!("{:016x}{:016x}", self.inner.instance, rand::random::<u64>());
         match self
-            .l2_call(
-                "acquire_lease",
-                self.inner.backend.acquire_lease(key, &token, ttl),
-            )
+            .l2_call("acquire_lease", leases.acquire_lease(key, &token, ttl))
             .await
         {
             Some(Ok(true)) => LeaseState::Held(token),
@@ -466,12 +462,9 @@ impl Cache {
 
     /// Gives a lease back after a failed load (best effort: it expires anyway).
     pub(crate) async fn release_lease(&self, key: &Key, lease: &LeaseState) {
-        if let LeaseState::Held(token) = lease {
+        if let (LeaseState::Held(token), Some(leases)) = (lease, self.inner.backend.as_leases()) {
             let _ = self
-                .l2_call(
-                    "release_lease",
-                    self.inner.backend.release_lease(key, token),
-                )
+                .l2_call("release_lease", leases.release_lease(key, token))
                 .await;
         }
     }
@@ -510,12 +503,13 @@ impl Cache {
         let mut failure = None;
         match lease {
             LeaseState::Held(token) => {
+                let Some(leases) = self.inner.backend.as_leases() else {
+                    return Ok(());
+                };
                 match self
                     .l2_call(
                         "set_under_lease",
-                        self.inner
-                            .backend
-                            .set_under_lease(key, token, bytes, physical),
+                        leases.set_under_lease(key, token, bytes, physical),
                     )
                     .await
                 {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
-use strata_backend::{ErrorKind, Invalidation};
+use strata_backend::Invalidation;
 use strata_codec::TagVersion;
 
 use crate::cache::{Cache, KindCtx};
@@ -156,16 +156,16 @@ impl Cache {
 
     async fn sync_generation(&self, ctx: &KindCtx) -> Option<u64> {
         let key = self.version_key("kind", ctx.keys.kind()).ok()?;
+        let Some(counters) = self.inner.backend.as_version_counters() else {
+            // A backend without counters: this instance's own count is the truth.
+            ctx.generation.raise(0);
+            return Some(ctx.generation.load().0);
+        };
         match self
-            .l2_call(
-                "versions",
-                self.inner.backend.versions(&[&key], now_us(), None),
-            )
+            .l2_call("versions", counters.versions(&[&key], now_us(), None))
             .await
         {
             Some(Ok(v)) => ctx.generation.raise(v.first().copied().unwrap_or(0)),
-            // A backend without counters: this instance's own count is the truth.
-            Some(Err(e)) if e.kind() == ErrorKind::Unsupported => ctx.generation.raise(0),
             _ => return None,
         }
         Some(ctx.generation.load().0)
@@ -197,26 +197,22 @@ impl Cache {
             .collect::<Result<Vec<_>, _>>()
             .ok()?;
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        match self
-            .l2_call(
-                "versions",
-                self.inner
-                    .backend
-                    .versions(&refs, now_us(), versions.tag_ttl),
-            )
-            .await
-        {
-            Some(Ok(found)) => {
-                for (i, v) in missing.iter().zip(found) {
-                    versions.raise_tag(&tags[*i], v);
-                }
-            }
-            Some(Err(e)) if e.kind() == ErrorKind::Unsupported => {
-                for i in &missing {
-                    versions.raise_tag(&tags[*i], 0);
-                }
-            }
-            _ => return None,
+        let found = match self.inner.backend.as_version_counters() {
+            Some(counters) => match self
+                .l2_call(
+                    "versions",
+                    counters.versions(&refs, now_us(), versions.tag_ttl),
+                )
+                .await
+            {
+                Some(Ok(found)) => found,
+                _ => return None,
+            },
+            // A backend without counters: this instance's own versions are the truth.
+            None => vec![0; missing.len()],
+        };
+        for (i, v) in missing.iter().zip(found) {
+            versions.raise_tag(&tags[*i], v);
         }
         let known = versions.tags.read();
         for t in &mut out {
@@ -284,10 +280,9 @@ impl Cache {
         let key = self.version_key("kind", kind)?;
         let generation = self.inner.versions.kind(kind);
         let floor = now_us().max(generation.load().0 + 1);
-        let next = match self.inner.backend.bump_version(&key, floor, None).await {
-            Ok(v) => v,
-            Err(e) if e.kind() == ErrorKind::Unsupported => floor,
-            Err(e) => return Err(e.into()),
+        let next = match self.inner.backend.as_version_counters() {
+            Some(counters) => counters.bump_version(&key, floor, None).await?,
+            None => floor,
         };
         generation.raise(next);
         self.forget_kind_locally(&keys);
@@ -324,15 +319,9 @@ impl Cache {
         let versions = &self.inner.versions;
         let known = versions.tags.read().get(tag).copied().unwrap_or(0);
         let floor = now_us().max(known + 1);
-        let next = match self
-            .inner
-            .backend
-            .bump_version(&key, floor, versions.tag_ttl)
-            .await
-        {
-            Ok(v) => v,
-            Err(e) if e.kind() == ErrorKind::Unsupported => floor,
-            Err(e) => return Err(e.into()),
+        let next = match self.inner.backend.as_version_counters() {
+            Some(counters) => counters.bump_version(&key, floor, versions.tag_ttl).await?,
+            None => floor,
         };
         versions.raise_tag(tag, next);
         self.announce(Invalidation::Tag {

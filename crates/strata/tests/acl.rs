@@ -84,6 +84,8 @@ async fn the_documented_acl_user_can_do_everything_the_cache_needs() {
     a.backend().ping().await.unwrap();
     assert!(
         a.backend()
+            .as_memory_usage()
+            .unwrap()
             .memory_usage("payshift:v1:job:s1:1")
             .await
             .is_ok()

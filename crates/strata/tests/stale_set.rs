@@ -153,6 +153,8 @@ async fn a_crashed_lease_holder_blocks_no_one_beyond_the_lease() {
     // A holder that took the lease and died: it never stores and never releases.
     assert!(
         backend
+            .as_leases()
+            .unwrap()
             .acquire_lease(&key, "dead-instance", Duration::from_millis(600))
             .await
             .unwrap()

@@ -10,7 +10,7 @@ use strata::{
     Backend, Cache, CacheBuilder, ErrorKind, LoadOptions, MemoryBackend, MemoryConfig, Rules,
     Target,
 };
-use strata_testkit::{FaultyBackend, Operation};
+use strata_testkit::{Faults, Operation};
 use tokio::sync::Notify;
 
 async fn tags_invalidate_their_entries(cache: &Cache) {
@@ -154,7 +154,7 @@ async fn loads_overtaken_by_a_tag_or_kind_invalidation_are_not_cached() {
 #[tokio::test]
 async fn kind_clears_and_tag_invalidations_never_scan_or_delete() {
     let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("t:")).unwrap();
-    let (faulty, faults) = FaultyBackend::new(inner);
+    let (faulty, faults) = Faults::wrap(inner);
     let backend: Arc<dyn Backend> = Arc::new(faulty);
     let cache = CacheBuilder::new()
         .prefix("t")

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use strata::{BreakerState, CacheBuilder, Cacheable};
-use strata_testkit::FaultyBackend;
+use strata_testkit::Faults;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, Cacheable)]
 #[cacheable(kind = "user", schema = 1)]
@@ -119,7 +119,7 @@ async fn garbage_under_a_key_is_a_counted_miss_and_is_deleted() {
 async fn backend_failures_are_misses_and_open_the_circuit() {
     let inner =
         strata::MemoryBackend::new(strata::MemoryConfig::default().with_namespace("t:")).unwrap();
-    let (faulty, faults) = FaultyBackend::new(inner);
+    let (faulty, faults) = Faults::wrap(inner);
     let cache = CacheBuilder::new()
         .prefix("t")
         .metrics(false)
@@ -170,7 +170,7 @@ async fn backend_failures_are_misses_and_open_the_circuit() {
 async fn strict_mode_surfaces_backend_errors() {
     let inner =
         strata::MemoryBackend::new(strata::MemoryConfig::default().with_namespace("t:")).unwrap();
-    let (faulty, faults) = FaultyBackend::new(inner);
+    let (faulty, faults) = Faults::wrap(inner);
     let cache = CacheBuilder::new()
         .prefix("t")
         .metrics(false)

@@ -1,6 +1,8 @@
 //! `MemoryBackend`: the embedded, bounded, in-process backend.
 
+mod abilities;
 mod config;
+mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,10 +16,12 @@ use tokio::time::Instant;
 
 pub use config::{DEFAULT_MEMORY_MAX_BYTES, MemoryConfig};
 
+use crate::abilities::{Leases, Listing, MemoryUsage, VersionCounters};
 use crate::backend::Backend;
 use crate::error::{BackendError, BackendResult, ErrorKind};
-use crate::types::{BackendInfo, Capabilities, KeyTtl, ScanPage, SetEntry};
+use crate::types::{BackendInfo, KeyTtl, SetEntry};
 use crate::validate::{check_key, check_namespace, check_set};
+use state::{State, Stored};
 
 /// Expired entries removed per write, so expiry costs are spread over time.
 const EXPIRE_PER_WRITE: usize = 32;
@@ -52,75 +56,6 @@ struct Shared {
     config: MemoryConfig,
     origin: Instant,
     state: Mutex<State>,
-}
-
-#[derive(Debug)]
-struct Stored {
-    value: Bytes,
-    expires_at_ms: u64,
-}
-
-#[derive(Debug)]
-struct State {
-    map: HashMap<Arc<str>, Stored>,
-    evictor: Evictor<Arc<str>>,
-    evictions: u64,
-    expirations: u64,
-    /// Load leases: key -> (token, expiry in ms). Not counted against the limits.
-    leases: HashMap<String, (String, u64)>,
-    /// Version counters: key -> (value, expiry in ms). Not counted against the limits.
-    versions: HashMap<String, (u64, u64)>,
-}
-
-impl State {
-    fn remove(&mut self, key: &str) -> Option<Stored> {
-        let (k, stored) = self.map.remove_entry(key)?;
-        self.evictor.remove(&k);
-        Some(stored)
-    }
-
-    /// The value under `key` for a read: recorded as an access, or dropped if expired.
-    fn read(&mut self, key: &str, now_ms: u64) -> Option<Bytes> {
-        let (k, stored) = self.map.get_key_value(key)?;
-        if stored.expires_at_ms <= now_ms {
-            self.remove(key);
-            self.expirations += 1;
-            return None;
-        }
-        let (k, value) = (k.clone(), stored.value.clone());
-        self.evictor.touch(&k);
-        Some(value)
-    }
-
-    /// The live version counter under `key`.
-    fn version(&mut self, key: &str, now_ms: u64) -> Option<u64> {
-        match self.versions.get(key) {
-            Some((v, until)) if *until > now_ms => Some(*v),
-            Some(_) => {
-                self.versions.remove(key);
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Sets a version counter; drops expired counters once there are many.
-    fn set_version(&mut self, key: &str, value: u64, until: u64, now_ms: u64) {
-        if self.versions.len() >= 4096 && !self.versions.contains_key(key) {
-            self.versions.retain(|_, (_, u)| *u > now_ms);
-        }
-        self.versions.insert(key.to_owned(), (value, until));
-    }
-
-    /// The live entry under `key`, dropping it first if it has expired.
-    fn live(&mut self, key: &str, now_ms: u64) -> Option<&Stored> {
-        if self.map.get(key).is_some_and(|s| s.expires_at_ms <= now_ms) {
-            self.remove(key);
-            self.expirations += 1;
-            return None;
-        }
-        self.map.get(key)
-    }
 }
 
 impl MemoryBackend {
@@ -216,12 +151,9 @@ impl Backend for MemoryBackend {
         &self.shared.config.namespace
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
-            .with_scan(true)
-            .with_delete_if_equals(true)
-            .with_bounded(true)
-            .with_leases(true)
+    fn bounded(&self) -> bool {
+        // No I/O: every operation ends at once.
+        true
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
@@ -294,106 +226,6 @@ impl Backend for MemoryBackend {
         Ok(n)
     }
 
-    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
-        check_set(key, 0, ttl, usize::MAX)?;
-        let now = self.now_ms();
-        let mut state = self.shared.state.lock();
-        if state.leases.get(key).is_some_and(|(_, until)| *until > now) {
-            return Ok(false);
-        }
-        let until = now.saturating_add(Self::ttl_ms(ttl));
-        state
-            .leases
-            .insert(key.to_owned(), (token.to_owned(), until));
-        Ok(true)
-    }
-
-    async fn set_under_lease(
-        &self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-    ) -> BackendResult<bool> {
-        check_set(key, value.len(), ttl, self.shared.config.max_value_bytes)?;
-        let now = self.now_ms();
-        let mut state = self.shared.state.lock();
-        let held = state
-            .leases
-            .get(key)
-            .is_some_and(|(t, until)| t == token && *until > now);
-        if !held {
-            return Ok(false);
-        }
-        state.leases.remove(key);
-        Self::purge_expired(&mut state, now);
-        self.insert(&mut state, key, value, ttl, now)?;
-        Ok(true)
-    }
-
-    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
-        check_key(key)?;
-        let mut state = self.shared.state.lock();
-        if state.leases.get(key).is_some_and(|(t, _)| t == token) {
-            state.leases.remove(key);
-        }
-        Ok(())
-    }
-
-    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
-        check_key(key)?;
-        let now = self.now_ms();
-        let mut state = self.shared.state.lock();
-        if state.live(key, now).is_some_and(|s| s.value == expected) {
-            state.remove(key);
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    async fn versions(
-        &self,
-        keys: &[&str],
-        init: u64,
-        ttl: Option<Duration>,
-    ) -> BackendResult<Vec<u64>> {
-        for key in keys {
-            check_key(key)?;
-        }
-        let now = self.now_ms();
-        let until = ttl.map_or(u64::MAX, |t| now.saturating_add(Self::ttl_ms(t)));
-        let mut state = self.shared.state.lock();
-        Ok(keys
-            .iter()
-            .map(|key| match state.version(key, now) {
-                Some(v) => v,
-                None => {
-                    state.set_version(key, init, until, now);
-                    init
-                }
-            })
-            .collect())
-    }
-
-    async fn bump_version(
-        &self,
-        key: &str,
-        at_least: u64,
-        ttl: Option<Duration>,
-    ) -> BackendResult<u64> {
-        check_key(key)?;
-        let now = self.now_ms();
-        let until = ttl.map_or(u64::MAX, |t| now.saturating_add(Self::ttl_ms(t)));
-        let mut state = self.shared.state.lock();
-        let next = state
-            .version(key, now)
-            .unwrap_or(0)
-            .saturating_add(1)
-            .max(at_least);
-        state.set_version(key, next, until, now);
-        Ok(next)
-    }
-
     async fn clear(&self) -> BackendResult<u64> {
         let ns = self.namespace();
         let mut state = self.shared.state.lock();
@@ -409,44 +241,6 @@ impl Backend for MemoryBackend {
         state.leases.retain(|k, _| !k.starts_with(ns));
         state.versions.retain(|k, _| !k.starts_with(ns));
         Ok(doomed.len() as u64)
-    }
-
-    async fn scan(
-        &self,
-        prefix: &str,
-        cursor: Option<String>,
-        count: usize,
-    ) -> BackendResult<ScanPage> {
-        // Keys are returned in sorted order after the cursor (the last key of the previous page).
-        let now = self.now_ms();
-        let state = self.shared.state.lock();
-        let mut keys: Vec<&Arc<str>> = state
-            .map
-            .iter()
-            .filter(|(k, s)| {
-                k.starts_with(prefix)
-                    && s.expires_at_ms > now
-                    && cursor.as_deref().is_none_or(|c| &***k > c)
-            })
-            .map(|(k, _)| k)
-            .collect();
-        keys.sort_unstable();
-        let count = count.max(1);
-        let more = keys.len() > count;
-        keys.truncate(count);
-        let keys: Vec<String> = keys.into_iter().map(|k| k.to_string()).collect();
-        let next = if more { keys.last().cloned() } else { None };
-        Ok(ScanPage { keys, next })
-    }
-
-    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
-        check_key(key)?;
-        let now = self.now_ms();
-        let mut state = self.shared.state.lock();
-        // The accounted weight: key plus value bytes.
-        Ok(state
-            .live(key, now)
-            .map(|s| (key.len() + s.value.len()) as u64))
     }
 
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
@@ -478,5 +272,21 @@ impl Backend for MemoryBackend {
         info.details
             .insert("expirations".into(), state.expirations.to_string());
         Ok(info)
+    }
+
+    fn as_leases(&self) -> Option<&dyn Leases> {
+        Some(self)
+    }
+
+    fn as_version_counters(&self) -> Option<&dyn VersionCounters> {
+        Some(self)
+    }
+
+    fn as_listing(&self) -> Option<&dyn Listing> {
+        Some(self)
+    }
+
+    fn as_memory_usage(&self) -> Option<&dyn MemoryUsage> {
+        Some(self)
     }
 }

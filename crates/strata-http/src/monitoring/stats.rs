@@ -132,14 +132,14 @@ fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sampl
 async fn sample(cache: &Cache, limit: usize) -> Sample {
     let mut out = Sample::default();
     let backend = cache.backend();
-    if !backend.capabilities().scan || limit == 0 {
+    let Some(listing) = backend.as_listing().filter(|_| limit > 0) else {
         return out;
-    }
+    };
     let prefix = backend.namespace().to_owned();
     let mut cursor = None;
     // Bounded work: a few SCAN steps at most, even on a huge keyspace.
     for _ in 0..20 {
-        let Ok(page) = backend.scan(&prefix, cursor, 200).await else {
+        let Ok(page) = listing.scan(&prefix, cursor, 200).await else {
             break;
         };
         let take: Vec<&str> = page
@@ -150,7 +150,14 @@ async fn sample(cache: &Cache, limit: usize) -> Sample {
             .collect();
         for k in &take {
             // MEMORY USAGE where the backend has it (server bytes), else the value's length.
-            let bytes = match backend.memory_usage(k).await {
+            let usage = match backend.as_memory_usage() {
+                Some(usage) => usage.memory_usage(k).await,
+                None => Err(strata::BackendError::unsupported(
+                    backend.name(),
+                    "memory_usage",
+                )),
+            };
+            let bytes = match usage {
                 Ok(n) => n.unwrap_or(0),
                 Err(_) => backend
                     .get(k)

@@ -1,0 +1,218 @@
+//! `CircuitBreaker`: skips a failing backend for a cool-down, then probes it.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::Wrap;
+use crate::error::{BackendError, BackendResult};
+use crate::operation::Operation;
+
+/// The breaker's state, as reported by health checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BreakerState {
+    /// Requests go to the backend.
+    Closed,
+    /// The backend is skipped until the cool-down ends.
+    Open,
+    /// The cool-down ended; one probe request is let through.
+    HalfOpen,
+}
+
+/// Opens after `threshold` consecutive transient failures (timeouts, lost connections), skips
+/// the backend for `cooldown` (calls fail at once with
+/// [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen)), then lets one probe through:
+/// success closes it, failure opens it again. Lock-free; clones share the state; tokio's clock.
+#[derive(Debug, Clone)]
+pub struct CircuitBreaker {
+    state: Arc<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    threshold: u32,
+    cooldown: Duration,
+    origin: Instant,
+    failures: AtomicU32,
+    /// Milliseconds since `origin` when the circuit may be probed; 0 when closed.
+    open_until_ms: AtomicU64,
+    /// Whether a probe is in flight (only one at a time).
+    probing: AtomicBool,
+    opened_total: AtomicU64,
+}
+
+impl CircuitBreaker {
+    /// A breaker opening after `threshold` consecutive failures (0: never) for `cooldown`.
+    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+        Self {
+            state: Arc::new(State {
+                threshold,
+                cooldown,
+                origin: Instant::now(),
+                failures: AtomicU32::new(0),
+                open_until_ms: AtomicU64::new(0),
+                probing: AtomicBool::new(false),
+                opened_total: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.state.origin.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Whether a request may go to the backend now. When half-open, only the first caller gets
+    /// `true` (the probe) until it reports back.
+    pub fn allow(&self) -> bool {
+        let until = self.state.open_until_ms.load(Ordering::Acquire);
+        if until == 0 {
+            return true;
+        }
+        if self.now_ms() < until {
+            return false;
+        }
+        self.state
+            .probing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Reports a call that the backend answered.
+    pub fn success(&self) {
+        let s = &self.state;
+        s.failures.store(0, Ordering::Release);
+        if s.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
+            tracing::info!("backend recovered: circuit closed");
+        }
+        s.probing.store(false, Ordering::Release);
+    }
+
+    /// Reports a call that timed out or lost its connection.
+    pub fn failure(&self) {
+        let s = &self.state;
+        if s.threshold == 0 {
+            return;
+        }
+        let n = s.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        let was_probe = s.probing.swap(false, Ordering::AcqRel);
+        if n >= s.threshold || was_probe {
+            let until = self.now_ms() + u64::try_from(s.cooldown.as_millis()).unwrap_or(u64::MAX);
+            if s.open_until_ms.swap(until, Ordering::AcqRel) == 0 || was_probe {
+                s.opened_total.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(failures = n, cooldown = ?s.cooldown, "backend failing: circuit opened");
+            }
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> BreakerState {
+        let until = self.state.open_until_ms.load(Ordering::Acquire);
+        if until == 0 {
+            BreakerState::Closed
+        } else if self.now_ms() < until {
+            BreakerState::Open
+        } else {
+            BreakerState::HalfOpen
+        }
+    }
+
+    /// How many times the circuit has opened.
+    pub fn opened_total(&self) -> u64 {
+        self.state.opened_total.load(Ordering::Relaxed)
+    }
+}
+
+/// Frees the probe slot of a call dropped before it reported (a cancelled probe must not keep
+/// the circuit from ever closing).
+struct Report<'a> {
+    breaker: &'a CircuitBreaker,
+    done: bool,
+}
+
+impl Drop for Report<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.breaker.state.probing.store(false, Ordering::Release);
+        }
+    }
+}
+
+impl Wrap for CircuitBreaker {
+    async fn around<T: Send>(
+        &self,
+        op: Operation,
+        call: impl Future<Output = BackendResult<T>> + Send,
+    ) -> BackendResult<T> {
+        if !self.allow() {
+            return Err(BackendError::circuit_open(op.as_str()));
+        }
+        let mut report = Report {
+            breaker: self,
+            done: false,
+        };
+        let result = call.await;
+        report.done = true;
+        match &result {
+            Err(e) if e.is_transient() => self.failure(),
+            _ => self.success(),
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_threshold_then_probes_once() {
+        let b = CircuitBreaker::new(3, Duration::from_millis(30));
+        for _ in 0..2 {
+            b.failure();
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.failure();
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.allow());
+        tokio::time::advance(Duration::from_millis(40)).await;
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        assert!(b.allow(), "one probe");
+        assert!(!b.allow(), "only one probe");
+        b.failure();
+        assert_eq!(b.state(), BreakerState::Open, "a failed probe reopens");
+        tokio::time::advance(Duration::from_millis(40)).await;
+        assert!(b.allow());
+        b.success();
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(b.allow() && b.allow());
+        assert_eq!(b.opened_total(), 2);
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let b = CircuitBreaker::new(2, Duration::from_secs(60));
+        b.failure();
+        b.success();
+        b.failure();
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_probe_frees_the_probe_slot() {
+        let b = CircuitBreaker::new(1, Duration::from_millis(10));
+        b.failure();
+        tokio::time::advance(Duration::from_millis(20)).await;
+        let probe = b.around(Operation::Ping, std::future::pending::<BackendResult<()>>());
+        let cancelled = tokio::time::timeout(Duration::from_millis(5), probe).await;
+        assert!(cancelled.is_err());
+        assert!(b.allow(), "the next call may probe");
+    }
+}

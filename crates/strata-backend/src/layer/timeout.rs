@@ -1,0 +1,45 @@
+//! `Timeout`: a limit on every operation of the wrapped backend.
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::Wrap;
+use crate::error::{BackendError, BackendResult};
+use crate::operation::Operation;
+
+/// Fails any operation that takes longer than the limit with
+/// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) naming the operation (tokio's clock, so a
+/// test may pause time). A backend wrapped in it is [bounded](crate::Backend::bounded).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeout {
+    limit: Duration,
+}
+
+impl Timeout {
+    /// A limit of `limit` on each operation.
+    pub fn new(limit: Duration) -> Self {
+        Self { limit }
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> Duration {
+        self.limit
+    }
+}
+
+impl Wrap for Timeout {
+    async fn around<T: Send>(
+        &self,
+        op: Operation,
+        call: impl Future<Output = BackendResult<T>> + Send,
+    ) -> BackendResult<T> {
+        match tokio::time::timeout(self.limit, call).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::timeout(op.as_str(), self.limit)),
+        }
+    }
+
+    fn bounded(&self, _inner: bool) -> bool {
+        true
+    }
+}
