@@ -1,48 +1,45 @@
-//! `RedisBackend`: the Backend trait on a redis-rs `ConnectionManager`.
+//! `RedisBackend`: the Backend trait on Redis, one server or a cluster.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, IntoConnectionInfo, RedisResult};
-use std::borrow::Cow;
+use redis::Value;
 use strata_backend::{
     Backend, BackendError, BackendInfo, BackendResult, ErrorKind, KeyTtl, Leases, Listing,
-    MemoryUsage, ScanPage, SetEntry, VersionCounters, check_key, check_namespace, check_set,
+    MemoryUsage, SetEntry, VersionCounters, check_key, check_set,
 };
 
 use crate::config::RedisConfig;
 use crate::conn::RedisConnection;
-use crate::errors::map_err;
-use crate::info::parse_info;
-use crate::quota::{QuotaIndex, quota_of};
-use crate::scripts::Scripts;
+use crate::entries::{Entries, Place, Plain};
+use crate::errors::int;
+use crate::quota::{QuotaIndex, add_usage, quota_of};
+use crate::scripts::{Call, Scripts};
+use crate::topology::{Topology, exec, exec_one};
 
-/// Keys per `UNLINK` or `MGET` command, so no single command blocks the server for long.
-const BATCH: usize = 1000;
+/// Keys per batch (`MGET`, pipeline, `UNLINK`), so no single command blocks the server for long.
+pub(crate) const BATCH: usize = 1000;
 
-/// The Strata backend on Redis: one server through a redis-rs [`ConnectionManager`] that
+/// The Strata backend on Redis: one server through a redis-rs `ConnectionManager` that
 /// reconnects automatically with exponential backoff, or a Redis Cluster
 /// ([`RedisConfig::cluster`], `cluster` feature) through a cluster connection that follows slot
 /// moves and failovers.
 ///
-/// Every operation is bounded by [`RedisConfig::operation_timeout`]; batch reads use `MGET`,
-/// batch writes one pipeline of `SET .. PX` (per slot on a cluster); `clear` walks the
-/// namespace with `SCAN MATCH` (on every primary of a cluster) and removes keys with `UNLINK`
-/// in batches (never `KEYS`, never `FLUSHDB`).
+/// Every operation is bounded by [`RedisConfig::operation_timeout`]. Writes and deletes are
+/// scripts that keep an entry's load lease (and its kind's quota) in step; a batch is one
+/// pipeline on one server and one pipeline per slot on a cluster. `clear` walks the namespace
+/// with `SCAN MATCH` (on every primary of a cluster) and removes keys with `UNLINK` in batches
+/// (never `KEYS`, never `FLUSHDB`).
 #[derive(Clone)]
 pub struct RedisBackend {
-    pub(crate) conn: RedisConnection,
-    /// Whether `conn` is a cluster (physical key names carry hash tags: see `layout.rs`).
-    pub(crate) cluster: bool,
+    pub(crate) topology: Arc<dyn Topology>,
     config: Arc<RedisConfig>,
     pub(crate) scripts: Arc<Scripts>,
     pub(crate) quotas: Arc<[QuotaIndex]>,
-    /// Entries evicted by the quota scripts of this backend.
-    pub(crate) quota_evictions: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -56,99 +53,28 @@ impl std::fmt::Debug for RedisBackend {
 impl RedisBackend {
     /// Connects, failing when the server cannot be reached within the connect timeout.
     pub async fn connect(config: RedisConfig) -> BackendResult<Self> {
-        if config.cluster {
-            return Self::connect_cluster(config).await;
-        }
-        let (client, manager_config) = Self::prepare(&config)?;
-        let connect = ConnectionManager::new_with_config(client, manager_config);
-        let conn = connect_within(&config, connect).await?;
-        Self::from_parts(RedisConnection::Standalone(conn), config)
+        let topology = crate::connect::connect(&config).await?;
+        Self::with_topology(topology, config)
     }
 
     /// Prepares a backend that connects on first use, so an application can start while Redis
     /// is down (operations fail with [`ErrorKind::Connection`] until it is up).
     pub fn connect_lazy(config: RedisConfig) -> BackendResult<Self> {
-        if config.cluster {
-            return Self::connect_cluster_lazy(config);
-        }
-        let (client, manager_config) = Self::prepare(&config)?;
-        let conn = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map_err(|e| map_err("create connection manager", e))?;
-        Self::from_parts(RedisConnection::Standalone(conn), config)
+        let topology = crate::connect::connect_lazy(&config)?;
+        Self::with_topology(topology, config)
     }
 
-    fn prepare(config: &RedisConfig) -> BackendResult<(Client, ConnectionManagerConfig)> {
-        let client = client_for(config)?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.operation_timeout))
-            .set_number_of_retries(config.reconnect_retries)
-            .set_max_delay(Duration::from_millis(500));
-        Ok((client, manager_config))
-    }
-}
-
-/// Awaits `connect` under the connect timeout of `config`, naming the (redacted) URL in errors.
-pub(crate) async fn connect_within<T>(
-    config: &RedisConfig,
-    connect: impl Future<Output = RedisResult<T>>,
-) -> BackendResult<T> {
-    tokio::time::timeout(config.connect_timeout, connect)
-        .await
-        .map_err(|_| {
-            BackendError::new(
-                ErrorKind::Connection,
-                format!(
-                    "could not connect to {} within {:?}",
-                    config.redacted_url(),
-                    config.connect_timeout
-                ),
-            )
-        })?
-        .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))
-}
-
-/// A redis-rs client for `config` (URL plus credential overrides), after checking the namespace.
-pub(crate) fn client_for(config: &RedisConfig) -> BackendResult<Client> {
-    check_namespace(&config.namespace)?;
-    let bad_url = |e: redis::RedisError| {
-        BackendError::new(
-            ErrorKind::Config,
-            format!("invalid Redis URL {}: {}", config.redacted_url(), e),
-        )
-    };
-    let mut info = config
-        .url
-        .as_str()
-        .into_connection_info()
-        .map_err(bad_url)?;
-    if config.username.is_some() || config.password.is_some() {
-        let mut settings = info.redis_settings().clone();
-        if let Some(user) = &config.username {
-            settings = settings.set_username(user);
-        }
-        if let Some(password) = &config.password {
-            settings = settings.set_password(password);
-        }
-        info = info.set_redis_settings(settings);
-    }
-    Client::open(info).map_err(bad_url)
-}
-
-impl RedisBackend {
-    pub(crate) fn from_parts(conn: RedisConnection, config: RedisConfig) -> BackendResult<Self> {
+    fn with_topology(topology: Arc<dyn Topology>, config: RedisConfig) -> BackendResult<Self> {
         let quotas = config
             .quotas
             .iter()
-            .map(|q| QuotaIndex::new(&config.namespace, q.clone(), config.cluster))
+            .map(|q| QuotaIndex::new(&config.namespace, q.clone(), |r| topology.quota_suffix(r)))
             .collect::<BackendResult<Vec<_>>>()?;
         Ok(Self {
-            cluster: config.cluster,
-            conn,
+            topology,
             config: Arc::new(config),
             scripts: Arc::new(Scripts::new()),
             quotas: quotas.into(),
-            quota_evictions: Arc::default(),
         })
     }
 
@@ -159,92 +85,95 @@ impl RedisBackend {
 
     /// A handle on the underlying connection, for commands this trait does not cover.
     pub fn connection(&self) -> RedisConnection {
-        self.conn.clone()
+        self.topology.connection()
     }
 
-    /// Runs `fut` under the operation timeout and maps its error.
+    /// Runs `fut` under the operation timeout.
     pub(crate) async fn run<T>(
         &self,
         operation: &str,
-        fut: impl Future<Output = RedisResult<T>>,
+        fut: impl Future<Output = BackendResult<T>>,
     ) -> BackendResult<T> {
-        match tokio::time::timeout(self.config.operation_timeout, fut).await {
-            Ok(r) => r.map_err(|e| map_err(operation, e)),
-            Err(_) => Err(BackendError::timeout(
-                &format!("redis {operation}"),
-                self.config.operation_timeout,
-            )),
-        }
+        let limit = self.config.operation_timeout;
+        tokio::time::timeout(limit, fut)
+            .await
+            .unwrap_or_else(|_| Err(BackendError::timeout(&format!("redis {operation}"), limit)))
     }
 
-    async fn unlink(&self, keys: &[&str]) -> BackendResult<u64> {
+    /// Sends `calls` under the operation timeout.
+    pub(crate) async fn exec(&self, op: &str, calls: &[Call<'_>]) -> BackendResult<Vec<Value>> {
+        self.run(op, exec(&*self.topology, op, calls)).await
+    }
+
+    /// Sends one call under the operation timeout.
+    pub(crate) async fn exec_one(&self, op: &str, call: Call<'_>) -> BackendResult<Value> {
+        self.run(op, exec_one(&*self.topology, op, call)).await
+    }
+
+    /// How `key`'s entry is read and written, and its physical name.
+    pub(crate) fn entry<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> BackendResult<(&'a dyn Entries, Cow<'a, str>)> {
+        let quota = quota_of(&self.quotas, key);
+        let physical = self.topology.entry_key(key, quota)?;
+        let entries: &dyn Entries = match quota {
+            Some(q) => q,
+            None => &Plain,
+        };
+        Ok((entries, physical))
+    }
+
+    /// [`entry`](Self::entry) with the name of its lease, for writes.
+    pub(crate) fn place<'a>(&'a self, key: &'a str) -> BackendResult<(&'a dyn Entries, Place<'a>)> {
+        let (entries, entry) = self.entry(key)?;
+        let lease = self.topology.lease_key(&entry)?;
+        Ok((entries, Place { entry, lease }))
+    }
+
+    /// Physical name of a key that is not an entry (a version counter, say).
+    pub(crate) fn physical<'a>(&self, key: &'a str) -> BackendResult<Cow<'a, str>> {
+        self.topology.entry_key(key, quota_of(&self.quotas, key))
+    }
+
+    /// Writes `value` under `key` (with `token`: only while that lease is held).
+    pub(crate) async fn write(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+        token: Option<&str>,
+    ) -> BackendResult<bool> {
+        check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        let (entries, at) = self.place(key)?;
+        let reply = self
+            .exec_one("write", entries.set(&self.scripts, at, value, ttl, token))
+            .await?;
+        entries.stored(key, value.len(), reply)
+    }
+
+    /// Deletes `key` and its lease (with `expected`: only while it holds those bytes).
+    pub(crate) async fn remove(&self, key: &str, expected: Option<&[u8]>) -> BackendResult<bool> {
+        check_key(key)?;
+        let (entries, at) = self.place(key)?;
+        let reply = self
+            .exec_one("delete", entries.delete(&self.scripts, at, expected))
+            .await?;
+        Ok(int(&reply)? > 0)
+    }
+
+    /// `UNLINK`s physical keys in batches.
+    async fn unlink(&self, keys: &[String]) -> BackendResult<u64> {
         let mut n = 0;
         for chunk in keys.chunks(BATCH) {
-            let mut conn = self.conn.clone();
             let mut cmd = redis::cmd("UNLINK");
             cmd.arg(chunk);
-            n += self
-                .run("UNLINK", cmd.query_async::<u64>(&mut conn))
+            let reply = self
+                .exec_one("UNLINK", Call::cmd(chunk[0].as_str(), cmd))
                 .await?;
+            n += int(&reply)?.max(0).unsigned_abs();
         }
         Ok(n)
-    }
-
-    /// Deletes entries and their leases (leases first, in one transaction on one server; on a
-    /// cluster, whose keys span slots, all leases before any entry, which keeps a load in
-    /// flight from storing over the delete all the same), counting the entries.
-    async fn unlink_with_leases(&self, keys: &[&str]) -> BackendResult<u64> {
-        let mut n = 0;
-        for chunk in keys.chunks(BATCH) {
-            let (chunk, leases): (Vec<String>, Vec<String>) = chunk
-                .iter()
-                .map(|k| self.entry_and_lease(k).map(|(e, l)| (e.into_owned(), l)))
-                .collect::<BackendResult<Vec<_>>>()?
-                .into_iter()
-                .unzip();
-            if self.cluster {
-                self.unlink(&leases.iter().map(String::as_str).collect::<Vec<_>>())
-                    .await?;
-                n += self
-                    .unlink(&chunk.iter().map(String::as_str).collect::<Vec<_>>())
-                    .await?;
-                continue;
-            }
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .cmd("UNLINK")
-                .arg(&leases)
-                .ignore()
-                .cmd("UNLINK")
-                .arg(&chunk);
-            let mut conn = self.conn.clone();
-            let (removed,): (u64,) = self.run("UNLINK", pipe.query_async(&mut conn)).await?;
-            n += removed;
-        }
-        Ok(n)
-    }
-
-    /// One `SCAN` step from `cursor` ("0" to start; "0" again at the end). On a cluster the
-    /// walk visits every primary in turn and the cursor says which (`cluster.rs`).
-    pub(crate) async fn scan_step(
-        &self,
-        pattern: &str,
-        cursor: &str,
-        count: usize,
-    ) -> BackendResult<(String, Vec<String>)> {
-        #[cfg(feature = "cluster")]
-        if self.cluster {
-            return self.cluster_scan_step(pattern, cursor, count).await;
-        }
-        let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("SCAN");
-        cmd.arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(count);
-        self.run("SCAN", cmd.query_async::<(String, Vec<String>)>(&mut conn))
-            .await
     }
 }
 
@@ -261,18 +190,15 @@ pub(crate) fn match_prefix(prefix: &str) -> String {
     out
 }
 
-/// A version counter as the scripts return it.
-fn parse_version(v: &str) -> BackendResult<u64> {
-    v.parse().map_err(|_| {
+/// A bulk reply as bytes (nil: `None`).
+pub(crate) fn bytes_of(reply: Value) -> BackendResult<Option<Bytes>> {
+    let v: Option<Vec<u8>> = redis::from_redis_value(reply).map_err(|e| {
         BackendError::new(
             ErrorKind::Server,
-            format!("version counter holds {v:?}, not an unsigned integer"),
+            format!("unexpected reply to a read: {e}"),
         )
-    })
-}
-
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+    })?;
+    Ok(v.map(Bytes::from))
 }
 
 #[async_trait]
@@ -292,141 +218,91 @@ impl Backend for RedisBackend {
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
         check_key(key)?;
-        let physical = self.entry_key(key)?;
-        if let Some(q) = quota_of(&self.quotas, key).filter(|q| q.tracks_reads()) {
-            return self.quota_get(q, &physical).await;
-        }
-        let mut conn = self.conn.clone();
-        let v: Option<Vec<u8>> = self
-            .run(
-                "GET",
-                redis::cmd("GET").arg(&*physical).query_async(&mut conn),
-            )
-            .await?;
-        Ok(v.map(Bytes::from))
+        let (entries, physical) = self.entry(key)?;
+        bytes_of(
+            self.exec_one("GET", entries.get(&self.scripts, physical))
+                .await?,
+        )
     }
 
     async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
         keys.iter().try_for_each(|k| check_key(k))?;
-        if keys
-            .iter()
-            .any(|k| quota_of(&self.quotas, k).is_some_and(QuotaIndex::tracks_reads))
-        {
-            // Reads under an LRU quota record their access: one script call per key.
-            return futures::future::try_join_all(keys.iter().map(|k| self.get(k))).await;
-        }
-        let keys = keys
-            .iter()
-            .map(|k| self.entry_key(k))
-            .collect::<BackendResult<Vec<Cow<'_, str>>>>()?;
         let mut out = Vec::with_capacity(keys.len());
-        // On a cluster redis-rs splits each MGET by slot and reassembles the replies in order.
         for chunk in keys.chunks(BATCH) {
-            let mut conn = self.conn.clone();
-            let mut cmd = redis::cmd("MGET");
-            cmd.arg(chunk.iter().map(AsRef::as_ref).collect::<Vec<&str>>());
-            let values: Vec<Option<Vec<u8>>> = self.run("MGET", cmd.query_async(&mut conn)).await?;
-            out.extend(values.into_iter().map(|v| v.map(Bytes::from)));
+            let places = chunk
+                .iter()
+                .map(|k| self.entry(k))
+                .collect::<BackendResult<Vec<_>>>()?;
+            let replies = if quota_reads(&self.quotas, chunk) {
+                // Reads under an LRU quota record their access: one call per key.
+                let calls: Vec<Call<'_>> = places
+                    .into_iter()
+                    .map(|(entries, physical)| entries.get(&self.scripts, physical))
+                    .collect();
+                self.exec("GET", &calls).await?
+            } else {
+                // One MGET (split by slot by redis-rs on a cluster).
+                let mut cmd = redis::cmd("MGET");
+                for (_, physical) in &places {
+                    cmd.arg(physical.as_ref());
+                }
+                let route = places[0].1.clone();
+                match self.exec_one("MGET", Call::cmd(route, cmd)).await? {
+                    Value::Array(values) => values,
+                    other => vec![other],
+                }
+            };
+            for reply in replies {
+                out.push(bytes_of(reply)?);
+            }
         }
         Ok(out)
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
-        check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
-        let (physical, lease) = self.entry_and_lease(key)?;
-        if let Some(q) = quota_of(&self.quotas, key) {
-            return self
-                .quota_set(q, &physical, &value, ttl, "")
-                .await
-                .map(|_| ());
-        }
-        // The write supersedes any load in flight: drop its lease in the same transaction
-        // (on a cluster, in a script: the lease shares the entry's slot).
-        if self.cluster {
-            let mut conn = self.conn.clone();
-            let mut invocation = self.scripts.set_dropping_lease.key(physical.as_ref());
-            invocation.key(lease).arg(value.as_ref()).arg(ms(ttl));
-            let _: u64 = self
-                .run("SET script", crate::scripts::invoke(&invocation, &mut conn))
-                .await?;
-            return Ok(());
-        }
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("UNLINK")
-            .arg(lease)
-            .ignore()
-            .cmd("SET")
-            .arg(physical)
-            .arg(value.as_ref())
-            .arg("PX")
-            .arg(ms(ttl))
-            .ignore();
-        let mut conn = self.conn.clone();
-        self.run("SET", pipe.query_async::<()>(&mut conn)).await
+        self.write(key, &value, ttl, None).await.map(|_| ())
     }
 
     async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
         for e in &entries {
             check_set(&e.key, e.value.len(), e.ttl, self.config.max_value_bytes)?;
         }
-        let (quoted, entries): (Vec<SetEntry>, Vec<SetEntry>) = entries
-            .into_iter()
-            .partition(|e| quota_of(&self.quotas, &e.key).is_some());
-        futures::future::try_join_all(
-            quoted
-                .iter()
-                .map(|e| self.set(&e.key, e.value.clone(), e.ttl)),
-        )
-        .await?;
-        if self.cluster {
-            // A transaction cannot span slots: one (pipelined, concurrent) transaction per entry.
-            futures::future::try_join_all(
-                entries
-                    .iter()
-                    .map(|e| self.set(&e.key, e.value.clone(), e.ttl)),
-            )
-            .await?;
-            return Ok(());
-        }
         for chunk in entries.chunks(BATCH) {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
+            let mut calls = Vec::with_capacity(chunk.len());
+            let mut stores = Vec::with_capacity(chunk.len());
             for e in chunk {
-                pipe.cmd("UNLINK").arg(self.lease_of(&e.key)?).ignore();
-                pipe.cmd("SET")
-                    .arg(&e.key)
-                    .arg(e.value.as_ref())
-                    .arg("PX")
-                    .arg(ms(e.ttl))
-                    .ignore();
+                let (store, at) = self.place(&e.key)?;
+                calls.push(store.set(&self.scripts, at, &e.value, e.ttl, None));
+                stores.push(store);
             }
-            let mut conn = self.conn.clone();
-            self.run("pipelined SET", pipe.query_async::<()>(&mut conn))
-                .await?;
+            let replies = self.exec("pipelined write", &calls).await?;
+            for ((store, e), reply) in stores.iter().zip(chunk).zip(replies) {
+                store.stored(&e.key, e.value.len(), reply)?;
+            }
         }
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> BackendResult<bool> {
-        check_key(key)?;
-        if let Some(q) = quota_of(&self.quotas, key) {
-            return self.quota_del(q, &self.entry_key(key)?, None).await;
-        }
-        Ok(self.unlink_with_leases(&[key]).await? > 0)
+        self.remove(key, None).await
     }
 
     async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
         keys.iter().try_for_each(|k| check_key(k))?;
-        let (quoted, plain): (Vec<&str>, Vec<&str>) = keys
-            .iter()
-            .partition(|k| quota_of(&self.quotas, k).is_some());
-        let removed = futures::future::try_join_all(quoted.iter().map(|k| self.delete(k))).await?;
-        let n = removed.into_iter().filter(|r| *r).count() as u64;
-        if plain.is_empty() {
-            return Ok(n);
+        let mut n = 0;
+        for chunk in keys.chunks(BATCH) {
+            let calls = chunk
+                .iter()
+                .map(|k| {
+                    let (entries, at) = self.place(k)?;
+                    Ok(entries.delete(&self.scripts, at, None))
+                })
+                .collect::<BackendResult<Vec<_>>>()?;
+            for reply in self.exec("pipelined delete", &calls).await? {
+                n += u64::from(int(&reply)? > 0);
+            }
         }
-        Ok(n + self.unlink_with_leases(&plain).await?)
+        Ok(n)
     }
 
     async fn clear(&self) -> BackendResult<u64> {
@@ -434,12 +310,12 @@ impl Backend for RedisBackend {
         let mut cursor = "0".to_owned();
         let mut removed = 0;
         loop {
+            let batch = self.config.scan_batch;
             let (next, keys) = self
-                .scan_step(&pattern, &cursor, self.config.scan_batch)
+                .run("SCAN", self.topology.scan_step(&pattern, &cursor, batch))
                 .await?;
             if !keys.is_empty() {
-                let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-                removed += self.unlink(&refs).await?;
+                removed += self.unlink(&keys).await?;
             }
             if next == "0" {
                 return Ok(removed);
@@ -450,15 +326,10 @@ impl Backend for RedisBackend {
 
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
         check_key(key)?;
-        let mut conn = self.conn.clone();
-        let pttl: i64 = self
-            .run(
-                "PTTL",
-                redis::cmd("PTTL")
-                    .arg(self.entry_key(key)?.as_ref())
-                    .query_async(&mut conn),
-            )
-            .await?;
+        let physical = self.entry(key)?.1;
+        let mut cmd = redis::cmd("PTTL");
+        cmd.arg(physical.as_ref());
+        let pttl = int(&self.exec_one("PTTL", Call::cmd(physical, cmd)).await?)?;
         Ok(match pttl {
             -2 => KeyTtl::Missing,
             -1 => KeyTtl::Persistent,
@@ -467,39 +338,19 @@ impl Backend for RedisBackend {
     }
 
     async fn ping(&self) -> BackendResult<Duration> {
-        let mut conn = self.conn.clone();
         let start = Instant::now();
-        let _: String = self
-            .run("PING", redis::cmd("PING").query_async(&mut conn))
+        self.exec_one("PING", Call::cmd("", redis::cmd("PING")))
             .await?;
         Ok(start.elapsed())
     }
 
     async fn info(&self) -> BackendResult<BackendInfo> {
-        #[cfg(feature = "cluster")]
-        if self.cluster {
-            let mut info = self.cluster_info().await?;
-            self.quota_info(&mut info).await?;
-            return Ok(info);
-        }
-        let mut conn = self.conn.clone();
-        let text: String = self
-            .run(
-                "INFO",
-                redis::cmd("INFO")
-                    .arg("server")
-                    .arg("memory")
-                    .arg("stats")
-                    .query_async(&mut conn),
-            )
-            .await?;
-        let mut conn = self.conn.clone();
-        let dbsize: u64 = self
-            .run("DBSIZE", redis::cmd("DBSIZE").query_async(&mut conn))
-            .await?;
-        let mut info = parse_info(&text);
-        info.server_keys = Some(dbsize);
-        self.quota_info(&mut info).await?;
+        let mut info = self.run("INFO", self.topology.info()).await?;
+        self.run(
+            "quota usage",
+            add_usage(&self.quotas, &*self.topology, &mut info),
+        )
+        .await?;
         Ok(info)
     }
 
@@ -520,168 +371,10 @@ impl Backend for RedisBackend {
     }
 }
 
-#[async_trait]
-impl Leases for RedisBackend {
-    async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
-        check_set(key, 0, ttl, usize::MAX)?;
-        let (_, lease) = self.entry_and_lease(key)?;
-        let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(lease).arg(token).arg("NX").arg("PX").arg(ms(ttl));
-        let reply: Option<String> = self
-            .run("SET NX (lease)", cmd.query_async(&mut conn))
-            .await?;
-        Ok(reply.is_some())
-    }
-
-    async fn set_under_lease(
-        &self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-    ) -> BackendResult<bool> {
-        check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
-        let (physical, lease) = self.entry_and_lease(key)?;
-        if let Some(q) = quota_of(&self.quotas, key) {
-            return Ok(self.quota_set(q, &physical, &value, ttl, token).await? >= 0);
-        }
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.set_under_lease.key(physical.as_ref());
-        invocation
-            .key(lease)
-            .arg(token)
-            .arg(value.as_ref())
-            .arg(ms(ttl));
-        let n: u64 = self
-            .run(
-                "set_under_lease script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        Ok(n > 0)
-    }
-
-    async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
-        check_key(key)?;
-        let (_, lease) = self.entry_and_lease(key)?;
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.delete_if_equals.key(lease);
-        invocation.arg(token);
-        let _: u64 = self
-            .run(
-                "release lease",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl VersionCounters for RedisBackend {
-    async fn versions(
-        &self,
-        keys: &[&str],
-        init: u64,
-        ttl: Option<Duration>,
-    ) -> BackendResult<Vec<u64>> {
-        for key in keys {
-            check_key(key)?;
-        }
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        if self.cluster && keys.len() > 1 {
-            // The counters live in different slots: one script call each, concurrently.
-            let each = keys
-                .iter()
-                .map(|k| self.versions(std::slice::from_ref(k), init, ttl));
-            let all = futures::future::try_join_all(each).await?;
-            return Ok(all.into_iter().flatten().collect());
-        }
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.versions.prepare_invoke();
-        for key in keys {
-            invocation.key(self.entry_key(key)?.as_ref());
-        }
-        invocation.arg(init).arg(ttl.map_or(0, ms));
-        let values: Vec<String> = self
-            .run(
-                "versions script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        values.iter().map(|v| parse_version(v)).collect()
-    }
-
-    async fn bump_version(
-        &self,
-        key: &str,
-        at_least: u64,
-        ttl: Option<Duration>,
-    ) -> BackendResult<u64> {
-        check_key(key)?;
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.bump_version.key(self.entry_key(key)?.as_ref());
-        invocation.arg(at_least).arg(ttl.map_or(0, ms));
-        let value: String = self
-            .run(
-                "bump_version script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        parse_version(&value)
-    }
-}
-
-#[async_trait]
-impl Listing for RedisBackend {
-    async fn scan(
-        &self,
-        prefix: &str,
-        cursor: Option<String>,
-        count: usize,
-    ) -> BackendResult<ScanPage> {
-        let cursor = cursor.unwrap_or_else(|| "0".to_owned());
-        let (next, keys) = self
-            .scan_step(&match_prefix(prefix), &cursor, count.max(1))
-            .await?;
-        Ok(ScanPage {
-            keys: keys.into_iter().map(|k| self.logical_name(k)).collect(),
-            next: (next != "0").then_some(next),
-        })
-    }
-
-    async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
-        check_key(key)?;
-        let physical = self.entry_key(key)?;
-        if let Some(q) = quota_of(&self.quotas, key) {
-            return self.quota_del(q, &physical, Some(expected)).await;
-        }
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.delete_if_equals.key(physical.as_ref());
-        invocation.arg(expected);
-        let n: u64 = self
-            .run(
-                "delete_if_equals script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        Ok(n > 0)
-    }
-}
-
-#[async_trait]
-impl MemoryUsage for RedisBackend {
-    async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
-        check_key(key)?;
-        let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("MEMORY");
-        cmd.arg("USAGE")
-            .arg(self.entry_key(key)?.as_ref())
-            .arg("SAMPLES")
-            .arg(0);
-        self.run("MEMORY USAGE", cmd.query_async(&mut conn)).await
-    }
+/// Whether some key of `keys` is read through an LRU quota's script.
+fn quota_reads(quotas: &[QuotaIndex], keys: &[&str]) -> bool {
+    !quotas.is_empty()
+        && keys
+            .iter()
+            .any(|k| quota_of(quotas, k).is_some_and(QuotaIndex::tracks_reads))
 }

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use strata_backend::{BackendError, BackendResult, Bus, BusEvent, BusMessage, bus_error};
 use tokio::sync::mpsc;
 
@@ -48,47 +47,13 @@ impl RedisBus {
     /// A bus for the cache configured by `config` (same server, channel from its namespace).
     /// Connects lazily.
     pub fn new(config: &RedisConfig) -> BackendResult<Self> {
-        if config.cluster {
-            let publisher = crate::RedisBackend::connect_lazy(config.clone())?.connection();
-            let clients = config
-                .urls()
-                .into_iter()
-                .map(|url| {
-                    let mut node = config.clone().with_cluster(false);
-                    node.url = url.to_owned();
-                    crate::backend::client_for(&node)
-                })
-                .collect::<BackendResult<Vec<_>>>()?;
-            return Ok(Self::with_parts(config, clients, publisher));
-        }
-        let client = crate::backend::client_for(config)?;
-        let publisher = ConnectionManager::new_lazy_with_config(
-            client.clone(),
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(config.connect_timeout))
-                .set_response_timeout(Some(config.operation_timeout))
-                .set_number_of_retries(config.reconnect_retries),
-        )
-        .map_err(|e| map_err("create bus publisher", e))?;
-        Ok(Self::with_parts(
-            config,
-            vec![client],
-            RedisConnection::Standalone(publisher),
-        ))
-    }
-
-    fn with_parts(
-        config: &RedisConfig,
-        clients: Vec<redis::Client>,
-        publisher: RedisConnection,
-    ) -> Self {
-        Self {
-            clients,
-            publisher,
+        Ok(Self {
+            clients: crate::connect::seed_clients(config)?,
+            publisher: crate::connect::connect_lazy(config)?.connection(),
             channel: format!("{}__strata_bus", config.namespace),
             timeout: config.operation_timeout,
             redacted_url: config.redacted_url(),
-        }
+        })
     }
 
     /// The pub/sub channel.

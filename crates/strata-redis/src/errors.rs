@@ -35,3 +35,13 @@ fn is_oom(e: &redis::RedisError) -> bool {
             .into_server_errors()
             .is_some_and(|errs| errs.iter().any(|(_, se)| se.code() == "OOM"))
 }
+
+/// An integer reply.
+pub(crate) fn int(reply: &redis::Value) -> strata_backend::BackendResult<i64> {
+    redis::from_redis_value_ref(reply).map_err(|e| {
+        BackendError::new(
+            ErrorKind::Server,
+            format!("unexpected reply {reply:?}: {e}"),
+        )
+    })
+}

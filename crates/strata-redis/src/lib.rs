@@ -1,10 +1,12 @@
 //! RedisBackend: the Strata backend on redis-rs, with automatic reconnect, timeouts and
 //! prefix-scoped clears.
 //!
-//! [`RedisBackend`] implements [`strata_backend::Backend`] on a redis-rs `ConnectionManager`
-//! (one multiplexed connection, reconnected with exponential backoff). Every operation is bounded
-//! by a timeout; reads of many keys use `MGET`, writes of many keys one pipeline; `clear` uses
-//! `SCAN` + `UNLINK` restricted to the namespace. URLs: `redis://`, `rediss://` (TLS, with the
+//! [`RedisBackend`] implements [`strata_backend::Backend`] and its abilities (leases, version
+//! counters, listing, memory usage) on a redis-rs `ConnectionManager` (one multiplexed
+//! connection, reconnected with exponential backoff) or a Redis Cluster connection. Every
+//! operation is bounded by a timeout; reads of many keys use `MGET`, writes of many keys one
+//! pipeline (one per slot on a cluster); `clear` uses `SCAN` + `UNLINK` restricted to the
+//! namespace. The Lua scripts are files under `lua/`, each with its KEYS and ARGV documented. URLs: `redis://`, `rediss://` (TLS, with the
 //! `tls` feature), user and password in the URL or in [`RedisConfig::with_credentials`].
 //!
 //! # Usage
@@ -29,17 +31,19 @@
 //! - `cluster`: Redis Cluster ([`RedisConfig::with_cluster`]) through redis-rs's async cluster
 //!   connection.
 
+mod abilities;
 mod backend;
 mod bus;
-mod cluster;
 mod config;
 mod conn;
+mod connect;
+mod entries;
 mod errors;
 mod info;
-mod layout;
 mod quota;
 mod scripts;
 mod server;
+mod topology;
 
 pub use backend::RedisBackend;
 pub use bus::RedisBus;

@@ -1,13 +1,14 @@
 //! Per-kind quotas enforced inside Redis: entry and byte budgets with LRU, Random or TTL
-//! eviction, kept atomically by Lua scripts (see `scripts.rs`).
+//! eviction, kept atomically by the quota scripts (`lua/quota_*.lua`).
 
-use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use strata_backend::{BackendError, BackendInfo, BackendResult, ErrorKind};
 
-use crate::RedisBackend;
+use crate::entries::Place;
+use crate::scripts::{Call, quota_set_code};
+use crate::topology::{Topology, exec};
 pub use strata_eviction::{EvictionPolicy, Limits};
 
 /// A budget for the keys starting with `prefix` (a kind: `"{prefix}:{app_version}:{kind}:"`).
@@ -40,21 +41,27 @@ impl Quota {
 }
 
 /// A quota with the names of its index keys, ready for the scripts.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct QuotaIndex {
     pub(crate) quota: Quota,
     pub(crate) lru: String,
     pub(crate) exp: String,
     pub(crate) size: String,
     pub(crate) totals: String,
-    /// On a cluster: the hash tag every key of the kind and of its index carries.
-    pub(crate) tag: Option<String>,
+    /// What the kind's physical names end with (a cluster: the hash tag of its slot).
+    pub(crate) suffix: String,
+    /// Entries the scripts evicted through this backend.
+    evictions: AtomicU64,
 }
 
 impl QuotaIndex {
-    /// Checks `quota` against the backend's `namespace` and names its index keys (on a
-    /// `cluster`, tagged to share the kind's slot).
-    pub(crate) fn new(namespace: &str, quota: Quota, cluster: bool) -> BackendResult<Self> {
+    /// Checks `quota` against the backend's `namespace` and names its index keys; `suffix`
+    /// gives the topology's ending of a quota's names for the quota prefix without namespace.
+    pub(crate) fn new(
+        namespace: &str,
+        quota: Quota,
+        suffix: impl Fn(&str) -> String,
+    ) -> BackendResult<Self> {
         let config = |msg: String| BackendError::new(ErrorKind::Config, msg);
         let Some(rest) = quota.prefix.strip_prefix(namespace) else {
             return Err(config(format!(
@@ -74,22 +81,22 @@ impl QuotaIndex {
                 quota.prefix
             )));
         }
-        if cluster && quota.prefix.contains(['{', '}']) {
+        let suffix = suffix(rest);
+        if !suffix.is_empty() && quota.prefix.contains(['{', '}']) {
             return Err(config(format!(
                 "quota prefix {:?} has hash-tag braces; on a cluster the quota chooses its kind's slot",
                 quota.prefix
             )));
         }
-        let tag = cluster.then(|| crate::layout::quota_tag(rest));
-        let suffix = tag.as_deref().unwrap_or("");
         let base = format!("{namespace}__quota:{rest}");
         Ok(Self {
             lru: format!("{base}lru{suffix}"),
             exp: format!("{base}exp{suffix}"),
             size: format!("{base}size{suffix}"),
             totals: format!("{base}totals{suffix}"),
-            tag,
+            suffix,
             quota,
+            evictions: AtomicU64::new(0),
         })
     }
 
@@ -101,8 +108,46 @@ impl QuotaIndex {
         }
     }
 
+    /// Whether reads record their access (LRU).
     pub(crate) fn tracks_reads(&self) -> bool {
         self.quota.policy == EvictionPolicy::Lru
+    }
+
+    /// Whether `physical` is one of this quota's index keys.
+    pub(crate) fn is_index_key(&self, physical: &str) -> bool {
+        [&self.lru, &self.exp, &self.size, &self.totals]
+            .iter()
+            .any(|k| k.as_str() == physical)
+    }
+
+    /// The KEYS of a quota write or delete of the entry at `at`.
+    pub(crate) fn keys_of(&self, at: Place<'_>) -> Vec<String> {
+        vec![
+            at.entry.into_owned(),
+            at.lease,
+            self.lru.clone(),
+            self.exp.clone(),
+            self.size.clone(),
+            self.totals.clone(),
+        ]
+    }
+
+    /// What the write script's `code` means for the entry `key` of `value_len` bytes: stored
+    /// (after evicting `code` entries), not stored (the lease was lost), or refused.
+    pub(crate) fn outcome(&self, key: &str, value_len: usize, code: i64) -> BackendResult<bool> {
+        match code {
+            quota_set_code::LEASE_LOST => Ok(false),
+            quota_set_code::TOO_LARGE => Err(BackendError::invalid_input(format!(
+                "entry {key} of {} bytes is larger than its quota of {} bytes",
+                key.len() + value_len,
+                self.quota.limits.max_bytes.unwrap_or(0)
+            ))),
+            evicted => {
+                self.evictions
+                    .fetch_add(evicted.max(0).unsigned_abs(), Ordering::Relaxed);
+                Ok(true)
+            }
+        }
     }
 }
 
@@ -114,159 +159,50 @@ pub(crate) fn quota_of<'a>(quotas: &'a [QuotaIndex], key: &str) -> Option<&'a Qu
         .max_by_key(|q| q.quota.prefix.len())
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
-}
-
-impl RedisBackend {
-    /// `GET` under an LRU quota: records the access, cleans the index of a vanished key. Like
-    /// the other quota operations it takes the entry's physical name (see `layout.rs`).
-    pub(crate) async fn quota_get(
-        &self,
-        q: &QuotaIndex,
-        key: &str,
-    ) -> BackendResult<Option<Bytes>> {
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.quota_get.key(key);
-        invocation
-            .key(&q.lru)
-            .key(&q.exp)
-            .key(&q.size)
-            .key(&q.totals);
-        let v: Option<Vec<u8>> = self
-            .run(
-                "quota get script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        Ok(v.map(Bytes::from))
+/// Adds each quota's usage to `info` (`quota.{prefix}.entries/bytes/limits`) and the
+/// evictions this backend's quota scripts made: one round trip for every quota.
+pub(crate) async fn add_usage(
+    quotas: &[QuotaIndex],
+    topology: &dyn Topology,
+    info: &mut BackendInfo,
+) -> BackendResult<()> {
+    if quotas.is_empty() {
+        return Ok(());
     }
-
-    /// A write under a quota (`token` non-empty: only while that lease is held). Returns the
-    /// number of entries evicted, or -1 when the lease was not held.
-    pub(crate) async fn quota_set(
-        &self,
-        q: &QuotaIndex,
-        key: &str,
-        value: &Bytes,
-        ttl: Duration,
-        token: &str,
-    ) -> BackendResult<i64> {
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.quota_set.key(key);
-        invocation
-            .key(self.lease_of(key)?)
-            .key(&q.lru)
-            .key(&q.exp)
-            .key(&q.size)
-            .key(&q.totals)
-            .arg(value.as_ref())
-            .arg(ms(ttl))
-            .arg(now_ms())
-            .arg(q.quota.limits.max_entries.unwrap_or(0))
-            .arg(q.quota.limits.max_bytes.unwrap_or(0))
-            .arg(q.policy_name())
-            .arg(token);
-        let evicted: i64 = self
-            .run(
-                "quota set script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await
-            .map_err(|e| {
-                let detail = std::error::Error::source(&e).map(ToString::to_string);
-                match detail {
-                    Some(d) if d.contains("larger than its quota") => {
-                        let d = d.split("ERR ").nth(1).unwrap_or(&d).to_owned();
-                        BackendError::invalid_input(d)
-                    }
-                    _ => e,
-                }
-            })?;
-        if evicted > 0 {
-            self.quota_evictions
-                .fetch_add(evicted.unsigned_abs(), Ordering::Relaxed);
-        }
-        Ok(evicted)
+    let mut calls = Vec::with_capacity(quotas.len() * 2);
+    for q in quotas {
+        let mut hlen = redis::cmd("HLEN");
+        hlen.arg(&q.size);
+        let mut bytes = redis::cmd("HGET");
+        bytes.arg(&q.totals).arg("bytes");
+        calls.push(Call::cmd(Cow::Borrowed(q.size.as_str()), hlen));
+        calls.push(Call::cmd(Cow::Borrowed(q.totals.as_str()), bytes));
     }
-
-    /// A delete under a quota (with `expected`: only while the key holds those bytes).
-    pub(crate) async fn quota_del(
-        &self,
-        q: &QuotaIndex,
-        key: &str,
-        expected: Option<&[u8]>,
-    ) -> BackendResult<bool> {
-        let mut conn = self.conn.clone();
-        let mut invocation = self.scripts.quota_del.key(key);
-        invocation
-            .key(self.lease_of(key)?)
-            .key(&q.lru)
-            .key(&q.exp)
-            .key(&q.size)
-            .key(&q.totals);
-        match expected {
-            Some(bytes) => invocation.arg("1").arg(bytes),
-            None => invocation.arg("0").arg(""),
-        };
-        let n: u64 = self
-            .run(
-                "quota delete script",
-                crate::scripts::invoke(&invocation, &mut conn),
-            )
-            .await?;
-        Ok(n > 0)
-    }
-
-    /// Adds each quota's usage to `info` (`quota.{prefix}.entries/bytes/limit`) and the
-    /// evictions this backend's quota scripts made.
-    pub(crate) async fn quota_info(&self, info: &mut BackendInfo) -> BackendResult<()> {
-        if self.quotas.is_empty() {
-            return Ok(());
-        }
-        for q in self.quotas.iter() {
-            let mut pipe = redis::pipe();
-            pipe.cmd("HLEN")
-                .arg(&q.size)
-                .cmd("HGET")
-                .arg(&q.totals)
-                .arg("bytes");
-            let mut conn = self.conn.clone();
-            let (entries, bytes): (u64, Option<i64>) =
-                self.run("quota usage", pipe.query_async(&mut conn)).await?;
-            let p = &q.quota.prefix;
-            info.details
-                .insert(format!("quota.{p}.entries"), entries.to_string());
-            info.details.insert(
-                format!("quota.{p}.bytes"),
-                bytes.unwrap_or(0).max(0).to_string(),
-            );
-            info.details.insert(
-                format!("quota.{p}.limits"),
-                format!(
-                    "{} entries, {} bytes, {}",
-                    q.quota
-                        .limits
-                        .max_entries
-                        .map_or("unlimited".into(), |n| n.to_string()),
-                    q.quota
-                        .limits
-                        .max_bytes
-                        .map_or("unlimited".into(), |n| n.to_string()),
-                    q.policy_name()
-                ),
-            );
-        }
+    let replies = exec(topology, "quota usage", &calls).await?;
+    let mut evictions = 0;
+    for (q, pair) in quotas.iter().zip(replies.chunks(2)) {
+        let entries: u64 = redis::from_redis_value(pair[0].clone()).unwrap_or(0);
+        let bytes: Option<i64> = redis::from_redis_value(pair[1].clone()).unwrap_or(None);
+        let p = &q.quota.prefix;
+        let limit = |n: Option<u64>| n.map_or("unlimited".into(), |n| n.to_string());
+        info.details
+            .insert(format!("quota.{p}.entries"), entries.to_string());
         info.details.insert(
-            "quota.evictions".into(),
-            self.quota_evictions.load(Ordering::Relaxed).to_string(),
+            format!("quota.{p}.bytes"),
+            bytes.unwrap_or(0).max(0).to_string(),
         );
-        Ok(())
+        info.details.insert(
+            format!("quota.{p}.limits"),
+            format!(
+                "{} entries, {} bytes, {}",
+                limit(q.quota.limits.max_entries),
+                limit(q.quota.limits.max_bytes),
+                q.policy_name()
+            ),
+        );
+        evictions += q.evictions.load(Ordering::Relaxed);
     }
+    info.details
+        .insert("quota.evictions".into(), evictions.to_string());
+    Ok(())
 }

@@ -27,7 +27,7 @@ impl RedisBackend {
         policy: EvictionPolicy,
         max_bytes: Option<u64>,
     ) -> BackendResult<(String, u64)> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.connection();
         let mut cmd = redis::cmd("CONFIG");
         cmd.arg("SET")
             .arg("maxmemory-policy")
@@ -35,7 +35,12 @@ impl RedisBackend {
         if let Some(bytes) = max_bytes {
             cmd.arg("maxmemory").arg(bytes);
         }
-        let () = self.run("CONFIG SET", cmd.query_async(&mut conn)).await?;
+        let set = async {
+            cmd.query_async::<()>(&mut conn)
+                .await
+                .map_err(|e| crate::errors::map_err("CONFIG SET", e))
+        };
+        self.run("CONFIG SET", set).await?;
         let info = self.info().await?;
         Ok((
             info.eviction_policy.unwrap_or_default(),

@@ -1,0 +1,175 @@
+//! Making connections for a configuration: one server or a cluster, now or lazily. The backend
+//! and the bus both get theirs here.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, IntoConnectionInfo, RedisResult};
+use strata_backend::{BackendError, BackendResult, ErrorKind, check_namespace};
+
+use crate::config::RedisConfig;
+use crate::conn::RedisConnection;
+use crate::errors::map_err;
+use crate::topology::{Standalone, Topology};
+
+/// Connects, failing when the deployment cannot be reached within the connect timeout.
+pub(crate) async fn connect(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
+    if config.cluster {
+        return cluster::connect(config).await;
+    }
+    let (client, manager) = manager_for(config)?;
+    let conn = within(config, ConnectionManager::new_with_config(client, manager)).await?;
+    Ok(Arc::new(Standalone::new(RedisConnection::Standalone(conn))))
+}
+
+/// A connection made on first use, so an application can start while Redis is down.
+pub(crate) fn connect_lazy(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
+    if config.cluster {
+        return cluster::connect_lazy(config);
+    }
+    let (client, manager) = manager_for(config)?;
+    let conn = ConnectionManager::new_lazy_with_config(client, manager)
+        .map_err(|e| map_err("create connection manager", e))?;
+    Ok(Arc::new(Standalone::new(RedisConnection::Standalone(conn))))
+}
+
+/// One client per node to subscribe through: the server, or each cluster seed.
+pub(crate) fn seed_clients(config: &RedisConfig) -> BackendResult<Vec<Client>> {
+    config
+        .urls()
+        .into_iter()
+        .map(|url| client_for(config, url))
+        .collect()
+}
+
+fn manager_for(config: &RedisConfig) -> BackendResult<(Client, ConnectionManagerConfig)> {
+    let client = client_for(config, &config.url)?;
+    let manager = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(config.connect_timeout))
+        .set_response_timeout(Some(config.operation_timeout))
+        .set_number_of_retries(config.reconnect_retries)
+        .set_max_delay(Duration::from_millis(500));
+    Ok((client, manager))
+}
+
+/// A redis-rs client for `url` with the credentials of `config`, after checking the namespace.
+fn client_for(config: &RedisConfig, url: &str) -> BackendResult<Client> {
+    check_namespace(&config.namespace)?;
+    let mut info = url.into_connection_info().map_err(|e| bad_url(config, e))?;
+    if config.username.is_some() || config.password.is_some() {
+        let mut settings = info.redis_settings().clone();
+        if let Some(user) = &config.username {
+            settings = settings.set_username(user);
+        }
+        if let Some(password) = &config.password {
+            settings = settings.set_password(password);
+        }
+        info = info.set_redis_settings(settings);
+    }
+    Client::open(info).map_err(|e| bad_url(config, e))
+}
+
+fn bad_url(config: &RedisConfig, e: redis::RedisError) -> BackendError {
+    BackendError::new(
+        ErrorKind::Config,
+        format!("invalid Redis URL {}: {e}", config.redacted_url()),
+    )
+}
+
+/// Awaits `connect` under the connect timeout of `config`, naming the (redacted) URL in errors.
+async fn within<T>(
+    config: &RedisConfig,
+    connect: impl Future<Output = RedisResult<T>>,
+) -> BackendResult<T> {
+    tokio::time::timeout(config.connect_timeout, connect)
+        .await
+        .map_err(|_| {
+            BackendError::new(
+                ErrorKind::Connection,
+                format!(
+                    "could not connect to {} within {:?}",
+                    config.redacted_url(),
+                    config.connect_timeout
+                ),
+            )
+        })?
+        .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))
+}
+
+#[cfg(feature = "cluster")]
+mod cluster {
+    use std::sync::Arc;
+
+    use redis::IntoConnectionInfo;
+    use redis::cluster::{ClusterClient, ClusterClientBuilder};
+    use strata_backend::{BackendError, BackendResult, ErrorKind, check_namespace};
+
+    use super::{bad_url, within};
+    use crate::config::RedisConfig;
+    use crate::topology::{Cluster, Topology};
+
+    /// A cluster client for the seeds and credentials of `config`.
+    fn client(config: &RedisConfig) -> BackendResult<ClusterClient> {
+        check_namespace(&config.namespace)?;
+        let seeds = config
+            .urls()
+            .into_iter()
+            .map(|u| u.into_connection_info().map_err(|e| bad_url(config, e)))
+            .collect::<BackendResult<Vec<_>>>()?;
+        if seeds.is_empty() {
+            return Err(BackendError::new(
+                ErrorKind::Config,
+                "cluster mode needs at least one seed URL",
+            ));
+        }
+        let mut builder = ClusterClientBuilder::new(seeds)
+            .connection_timeout(config.connect_timeout)
+            .response_timeout(config.operation_timeout)
+            .retries(u32::try_from(config.reconnect_retries).unwrap_or(u32::MAX))
+            .min_retry_wait(20)
+            .max_retry_wait(500);
+        if let Some(user) = &config.username {
+            builder = builder.username(user);
+        }
+        if let Some(password) = &config.password {
+            builder = builder.password(password);
+        }
+        builder.build().map_err(|e| bad_url(config, e))
+    }
+
+    pub(super) async fn connect(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
+        let conn = within(config, client(config)?.get_async_connection()).await?;
+        Ok(Arc::new(Cluster::new(conn)))
+    }
+
+    pub(super) fn connect_lazy(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
+        let conn = client(config)?.get_pending_async_connection_with_config(Default::default());
+        Ok(Arc::new(Cluster::new(conn)))
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+mod cluster {
+    use std::sync::Arc;
+
+    use strata_backend::{BackendError, BackendResult, ErrorKind};
+
+    use crate::config::RedisConfig;
+    use crate::topology::Topology;
+
+    pub(super) async fn connect(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
+        connect_lazy(config)
+    }
+
+    pub(super) fn connect_lazy(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
+        Err(BackendError::new(
+            ErrorKind::Config,
+            format!(
+                "{} asks for Redis Cluster, but strata-redis was built without its `cluster` feature",
+                config.redacted_url()
+            ),
+        ))
+    }
+}

@@ -1,0 +1,155 @@
+//! How the entries of a key are read and written: plainly, or under their kind's quota. Every
+//! operation of the backend builds its calls here, so a batch mixes both freely.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use redis::Value;
+use strata_backend::BackendResult;
+
+use crate::quota::QuotaIndex;
+use crate::scripts::{Call, Scripts};
+
+/// Where an entry lives: its physical name and (for writes) the name of its load lease.
+pub(crate) struct Place<'a> {
+    /// The entry's physical name.
+    pub(crate) entry: Cow<'a, str>,
+    /// Its lease's physical name.
+    pub(crate) lease: String,
+}
+
+/// The calls that read and write one entry.
+pub(crate) trait Entries: Send + Sync {
+    /// Reads the entry (a call answering its bytes, or nil).
+    fn get<'a>(&'a self, scripts: &'a Scripts, entry: Cow<'a, str>) -> Call<'a>;
+
+    /// Writes the entry and drops its lease; with `token`, only while that lease is held.
+    fn set<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        value: &'a [u8],
+        ttl: Duration,
+        token: Option<&'a str>,
+    ) -> Call<'a>;
+
+    /// Deletes the entry and its lease; with `expected`, only while it holds those bytes (and
+    /// the lease is left alone). Answers 1 if deleted.
+    fn delete<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        expected: Option<&'a [u8]>,
+    ) -> Call<'a>;
+
+    /// What a `set` call's reply means: stored, or not (the lease was not held).
+    fn stored(&self, key: &str, value_len: usize, reply: Value) -> BackendResult<bool>;
+}
+
+/// Entries of kinds without a quota: a `GET`, and scripts that keep the lease in step.
+pub(crate) struct Plain;
+
+impl Entries for Plain {
+    fn get<'a>(&'a self, _scripts: &'a Scripts, entry: Cow<'a, str>) -> Call<'a> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(entry.as_ref());
+        Call::cmd(entry, cmd)
+    }
+
+    fn set<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        value: &'a [u8],
+        ttl: Duration,
+        token: Option<&'a str>,
+    ) -> Call<'a> {
+        let keys = vec![at.entry.into_owned(), at.lease];
+        match token {
+            Some(token) => scripts
+                .set_under_lease
+                .call(keys)
+                .arg(token.as_bytes())
+                .arg(value)
+                .num(ms(ttl)),
+            None => scripts.set.call(keys).arg(value).num(ms(ttl)),
+        }
+    }
+
+    fn delete<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        expected: Option<&'a [u8]>,
+    ) -> Call<'a> {
+        match expected {
+            Some(bytes) => scripts
+                .delete_if_equals
+                .call(vec![at.entry.into_owned()])
+                .arg(bytes),
+            None => scripts.delete.call(vec![at.entry.into_owned(), at.lease]),
+        }
+    }
+
+    fn stored(&self, _key: &str, _value_len: usize, reply: Value) -> BackendResult<bool> {
+        Ok(crate::errors::int(&reply)? > 0)
+    }
+}
+
+/// Milliseconds, rounded up: an entry never lives less than asked.
+pub(crate) fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+}
+
+impl Entries for QuotaIndex {
+    fn get<'a>(&'a self, scripts: &'a Scripts, entry: Cow<'a, str>) -> Call<'a> {
+        if !self.tracks_reads() {
+            return Plain.get(scripts, entry);
+        }
+        let keys = vec![
+            entry.into_owned(),
+            self.lru.clone(),
+            self.exp.clone(),
+            self.size.clone(),
+            self.totals.clone(),
+        ];
+        scripts.quota_get.call(keys)
+    }
+
+    fn set<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        value: &'a [u8],
+        ttl: Duration,
+        token: Option<&'a str>,
+    ) -> Call<'a> {
+        let limits = &self.quota.limits;
+        scripts
+            .quota_set
+            .call(self.keys_of(at))
+            .arg(value)
+            .num(ms(ttl))
+            .num(limits.max_entries.unwrap_or(0))
+            .num(limits.max_bytes.unwrap_or(0))
+            .arg(self.policy_name().as_bytes())
+            .arg(token.unwrap_or("").as_bytes())
+    }
+
+    fn delete<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        expected: Option<&'a [u8]>,
+    ) -> Call<'a> {
+        let call = scripts.quota_del.call(self.keys_of(at));
+        match expected {
+            Some(bytes) => call.arg(&b"1"[..]).arg(bytes),
+            None => call.arg(&b"0"[..]).arg(&b""[..]),
+        }
+    }
+
+    fn stored(&self, key: &str, value_len: usize, reply: Value) -> BackendResult<bool> {
+        self.outcome(key, value_len, crate::errors::int(&reply)?)
+    }
+}

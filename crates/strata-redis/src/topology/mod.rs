@@ -1,0 +1,137 @@
+//! Where keys live and how commands travel: one server, or a Redis Cluster. Chosen once, when
+//! the backend (or the bus) is built; every other module is written once for both.
+
+mod standalone;
+
+#[cfg(feature = "cluster")]
+mod cluster;
+
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use redis::Value;
+use strata_backend::{BackendInfo, BackendResult};
+
+use crate::conn::RedisConnection;
+use crate::errors::map_err;
+use crate::quota::QuotaIndex;
+use crate::scripts::Call;
+
+pub(crate) use standalone::Standalone;
+
+#[cfg(feature = "cluster")]
+pub(crate) use cluster::Cluster;
+
+/// A Redis deployment as the backend sees it.
+#[async_trait]
+pub(crate) trait Topology: Send + Sync + 'static {
+    /// The connection (a handle; clones share it).
+    fn connection(&self) -> RedisConnection;
+
+    /// The physical name of entry `key`, which belongs to `quota` (if any).
+    fn entry_key<'a>(
+        &self,
+        key: &'a str,
+        quota: Option<&QuotaIndex>,
+    ) -> BackendResult<Cow<'a, str>>;
+
+    /// The physical name of the load lease of the entry stored at `physical`.
+    fn lease_key(&self, physical: &str) -> BackendResult<String>;
+
+    /// The name callers know for the physical key `physical` (the inverse of the above).
+    fn logical_name(&self, physical: String, quotas: &[QuotaIndex]) -> String;
+
+    /// What a quota's index key names end with, given the quota prefix without the namespace
+    /// (a cluster: the hash tag that puts the kind and its index in one slot).
+    fn quota_suffix(&self, rest: &str) -> String;
+
+    /// Sends `calls` and answers their replies in order (a reply may be a server error).
+    /// One server: one pipeline, one round trip. A cluster: one pipeline per slot, sent
+    /// concurrently.
+    async fn send(&self, calls: &[Call<'_>]) -> redis::RedisResult<Vec<Value>>;
+
+    /// One `SCAN` step from `cursor` ("0" to start; "0" again at the end).
+    async fn scan_step(
+        &self,
+        pattern: &str,
+        cursor: &str,
+        count: usize,
+    ) -> BackendResult<(String, Vec<String>)>;
+
+    /// Memory, limits, version and key counts of the deployment.
+    async fn info(&self) -> BackendResult<BackendInfo>;
+}
+
+/// Sends `calls` through `topology`, sends the script calls a server did not know again as
+/// `EVAL` (which also loads them), and turns the remaining server errors into errors.
+pub(crate) async fn exec(
+    topology: &dyn Topology,
+    operation: &str,
+    calls: &[Call<'_>],
+) -> BackendResult<Vec<Value>> {
+    let mut replies = topology
+        .send(calls)
+        .await
+        .map_err(|e| map_err(operation, e))?;
+    let missing: Vec<usize> = replies
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| calls[*i].is_script() && is_noscript(v))
+        .map(|(i, _)| i)
+        .collect();
+    for i in missing {
+        let mut conn = topology.connection();
+        let reply = calls[i].to_cmd(true).query_async::<Value>(&mut conn).await;
+        replies[i] = match reply {
+            Ok(v) => v,
+            Err(e) => return Err(map_err(operation, e)),
+        };
+    }
+    replies
+        .into_iter()
+        .map(|v| v.extract_error().map_err(|e| map_err(operation, e)))
+        .collect()
+}
+
+/// [`exec`] of one call.
+pub(crate) async fn exec_one(
+    topology: &dyn Topology,
+    operation: &str,
+    call: Call<'_>,
+) -> BackendResult<Value> {
+    let mut replies = exec(topology, operation, std::slice::from_ref(&call)).await?;
+    Ok(replies.pop().unwrap_or(Value::Nil))
+}
+
+fn is_noscript(v: &Value) -> bool {
+    matches!(v, Value::ServerError(e) if e.kind() == Some(redis::ServerErrorKind::NoScript))
+}
+
+/// Sends `calls` on `conn` as one pipeline (a lone call as itself), keeping each reply, server
+/// errors included.
+pub(crate) async fn send_on<'c, 'a: 'c>(
+    conn: &mut RedisConnection,
+    mut calls: impl ExactSizeIterator<Item = &'c Call<'a>>,
+) -> redis::RedisResult<Vec<Value>> {
+    match calls.len() {
+        0 => Ok(Vec::new()),
+        1 => {
+            let Some(one) = calls.next() else {
+                return Ok(Vec::new());
+            };
+            let cmd = one.to_cmd(false);
+            // A lone command's server error arrives as an error: keep it as a reply.
+            match cmd.query_async::<Value>(conn).await {
+                Ok(v) => Ok(vec![v]),
+                Err(e) => redis::ServerError::try_from(e).map(|se| vec![Value::ServerError(se)]),
+            }
+        }
+        _ => {
+            let mut pipe = redis::pipe();
+            for call in calls {
+                pipe.add_command(call.to_cmd(false).into_owned());
+            }
+            pipe.ignore_errors().query_async::<Vec<Value>>(conn).await
+        }
+    }
+}
