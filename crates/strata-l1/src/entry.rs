@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use strata_codec::{EntryMeta, TagVersion};
 
@@ -17,12 +17,10 @@ pub struct L1Entry {
     tags: Option<Arc<[TagVersion]>>,
     /// Size of the value's envelope in bytes (the weight).
     pub encoded_len: u32,
-    /// When L1 must drop the entry (the backend's physical expiry, or sooner).
-    pub(crate) expires_at: Instant,
-    /// The logical expiry on the monotonic clock (one clock read decides freshness on a hit).
-    fresh_until: Option<Instant>,
-    /// The creation time on the monotonic clock, for ages.
-    born: Instant,
+    /// How long L1 may keep the entry from its insertion (the backend's physical expiry, or
+    /// sooner): a memory bound on the monotonic clock. Freshness is the caller's to decide, on
+    /// its own clock, from [`meta`](Self::meta).
+    pub(crate) keep_for: Duration,
 }
 
 impl std::fmt::Debug for L1Entry {
@@ -36,32 +34,20 @@ impl std::fmt::Debug for L1Entry {
 }
 
 impl L1Entry {
-    /// An entry holding `value` (`None`: a cached absence) until `expires_at`.
+    /// An entry holding `value` (`None`: a cached absence), kept for at most `keep_for` after
+    /// its insertion (and at most the tier's maximum lifetime).
     pub fn new<T: Send + Sync + 'static>(
         value: Option<Arc<T>>,
         meta: EntryMeta,
         encoded_len: usize,
-        expires_at: Instant,
+        keep_for: Duration,
     ) -> Self {
-        let now = Instant::now();
-        let wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let fresh_until = (meta.expires_at_ms != 0)
-            .then(|| now + Duration::from_millis(meta.expires_at_ms.saturating_sub(wall_ms)));
-        let born = now
-            .checked_sub(Duration::from_millis(
-                wall_ms.saturating_sub(meta.created_at_ms),
-            ))
-            .unwrap_or(now);
         Self {
             value: value.map(|v| v as Arc<dyn Any + Send + Sync>),
             meta,
             tags: None,
             encoded_len: u32::try_from(encoded_len).unwrap_or(u32::MAX),
-            expires_at,
-            fresh_until,
-            born,
+            keep_for,
         }
     }
 
@@ -76,14 +62,10 @@ impl L1Entry {
         self.tags.as_ref()
     }
 
-    /// Whether the value is within its logical TTL at `now`.
-    pub fn is_fresh(&self, now: Instant) -> bool {
-        self.fresh_until.is_none_or(|t| now < t)
-    }
-
-    /// The value's age at `now`, in milliseconds.
-    pub fn age_ms(&self, now: Instant) -> u64 {
-        u64::try_from(now.saturating_duration_since(self.born).as_millis()).unwrap_or(u64::MAX)
+    /// Whether the value is within its logical TTL at `now_ms` (milliseconds since the Unix
+    /// epoch, on the caller's clock).
+    pub fn is_fresh(&self, now_ms: u64) -> bool {
+        !self.meta.is_expired(now_ms)
     }
 
     /// The value as `T`, consuming the entry (no extra reference count traffic): `Ok(None)` for

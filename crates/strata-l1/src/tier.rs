@@ -19,27 +19,24 @@ struct EntryExpiry {
 }
 
 impl EntryExpiry {
-    fn lifetime(&self, entry: &L1Entry, now: Instant) -> Duration {
-        entry
-            .expires_at
-            .saturating_duration_since(now)
-            .min(self.max_lifetime)
+    fn lifetime(&self, entry: &L1Entry) -> Duration {
+        entry.keep_for.min(self.max_lifetime)
     }
 }
 
 impl Expiry<Key, L1Entry> for EntryExpiry {
-    fn expire_after_create(&self, _key: &Key, value: &L1Entry, now: Instant) -> Option<Duration> {
-        Some(self.lifetime(value, now))
+    fn expire_after_create(&self, _key: &Key, value: &L1Entry, _now: Instant) -> Option<Duration> {
+        Some(self.lifetime(value))
     }
 
     fn expire_after_update(
         &self,
         _key: &Key,
         value: &L1Entry,
-        now: Instant,
+        _now: Instant,
         _current: Option<Duration>,
     ) -> Option<Duration> {
-        Some(self.lifetime(value, now))
+        Some(self.lifetime(value))
     }
 }
 
@@ -51,7 +48,7 @@ impl Expiry<Key, L1Entry> for EntryExpiry {
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 /// use std::sync::Arc;
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
 /// use strata_codec::EntryMeta;
 /// use strata_keys::KeySpace;
 /// use strata_l1::{L1, L1Config, L1Entry};
@@ -59,7 +56,7 @@ impl Expiry<Key, L1Entry> for EntryExpiry {
 /// let l1 = L1::new(L1Config::default());
 /// let key = KeySpace::new("app", "v1").unwrap().kind("user").unwrap().key(7).unwrap();
 /// let entry = L1Entry::new(Some(Arc::new("Ada".to_string())), EntryMeta::default(), 40,
-///                          Instant::now() + Duration::from_secs(60));
+///                          Duration::from_secs(60));
 /// l1.insert(key.clone(), entry).await;
 /// let hit = l1.get(&key).await.unwrap();
 /// assert_eq!(hit.downcast::<String>().unwrap().unwrap().as_str(), "Ada");

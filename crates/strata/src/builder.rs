@@ -4,14 +4,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_backend::{Backend, Bus, MemoryBackend, MemoryConfig};
+use strata_backend::{Backend, Bus, Clock, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
 use strata_l1::{L1, L1Config};
 use strata_stats::{Stats, Tier};
 
 use crate::cache::Cache;
 use crate::config::CacheConfig;
+use crate::core::{Core, Parts};
 use crate::error::Error;
+use crate::listener::BusListener;
 
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
 /// optional overrides.
@@ -37,6 +39,7 @@ pub struct CacheBuilder {
     config: CacheConfig,
     backend: Option<Arc<dyn Backend>>,
     bus: Option<Arc<dyn Bus>>,
+    clock: Clock,
 }
 
 impl Default for CacheBuilder {
@@ -57,6 +60,7 @@ impl CacheBuilder {
             config,
             backend: None,
             bus: None,
+            clock: Clock::system(),
         }
     }
 
@@ -83,6 +87,14 @@ impl CacheBuilder {
     /// automatically for a configured Redis URL; this overrides it).
     pub fn bus(mut self, bus: Arc<dyn Bus>) -> Self {
         self.bus = Some(bus);
+        self
+    }
+
+    /// Reads time from `clock` (default: the system clock). With [`Clock::manual`] a test sees
+    /// entries expire, become due for refresh or go stale without sleeping; backend TTLs and
+    /// version counters stay on real time.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -198,9 +210,16 @@ impl CacheBuilder {
                 Some(hook),
             )
         });
-        let cache = Cache::from_parts(self.config, backend, l1, stats, bus)?;
-        cache.start_bus_listener();
-        Ok(cache)
+        let core = Arc::new(Core::new(Parts {
+            config: self.config,
+            backend,
+            l1,
+            stats,
+            bus,
+            clock: self.clock,
+        })?);
+        BusListener::spawn(&core);
+        Ok(Cache::new(core))
     }
 }
 

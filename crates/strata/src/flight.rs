@@ -149,11 +149,37 @@ impl Flights {
         self.global.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Forgets `flight` (only if it is still the one registered for `key`).
-    pub(crate) fn finish(&self, key: &Key, flight: &Arc<Flight>) {
-        let mut map = self.map.lock();
-        if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
-            map.remove(key);
+    /// Forgets `flight` when the returned guard drops (only if it is still the one registered
+    /// for `key`): when its leader finishes, and also when the leader is cancelled, so that a
+    /// key is never left "in progress" by a load that nobody runs.
+    pub(crate) fn finish_on_drop<'a>(
+        &'a self,
+        key: &'a Key,
+        flight: &'a Arc<Flight>,
+    ) -> Finish<'a> {
+        Finish {
+            flights: self,
+            key,
+            flight,
+        }
+    }
+}
+
+/// Forgets a flight when dropped (see [`Flights::finish_on_drop`]).
+pub(crate) struct Finish<'a> {
+    flights: &'a Flights,
+    key: &'a Key,
+    flight: &'a Arc<Flight>,
+}
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        let mut map = self.flights.map.lock();
+        if map
+            .get(self.key)
+            .is_some_and(|f| Arc::ptr_eq(f, self.flight))
+        {
+            map.remove(self.key);
         }
     }
 }

@@ -40,33 +40,43 @@
 //! - `macros` (default): `#[derive(Cacheable)]` and `#[cached]`.
 //! - `tls`: `rediss://` URLs, through rustls.
 
-mod breaker;
 mod builder;
+mod bus;
 mod cache;
 mod cacheable;
+mod changes;
 mod config;
+mod core;
+mod entry;
 mod error;
 mod flight;
 mod kind;
+mod kinds;
+mod l2;
+mod listener;
+mod load;
+mod local;
 mod options;
-mod tiers;
+mod read;
 mod versions;
+mod write;
 
-pub use breaker::BreakerState;
 pub use builder::CacheBuilder;
-pub use cache::{BusStats, Cache};
+pub use bus::BusStats;
+pub use cache::Cache;
 pub use cacheable::{CacheValue, Cacheable};
 pub use config::{
     BackendSettings, BreakerSettings, CacheConfig, DEFAULT_KIND_TTLS, L1Settings, QuotaSettings,
 };
 pub use error::{Error, LoadError};
 pub use kind::KindCache;
+pub use load::Load;
 pub use options::LoadOptions;
 
 pub use strata_backend::{
-    Backend, BackendError, BackendInfo, Bus, BusEvent, BusMessage, Clock, ErrorKind, InProcessBus,
-    Invalidation, KeyTtl, Layered, Leases, Listing, MemoryBackend, MemoryConfig, MemoryUsage,
-    Operation, ScanPage, SetEntry, Timeout, VersionCounters, Wrap,
+    Backend, BackendError, BackendInfo, BreakerState, Bus, BusEvent, BusMessage, CircuitBreaker,
+    Clock, ErrorKind, InProcessBus, Invalidation, KeyTtl, Layered, Leases, Listing, MemoryBackend,
+    MemoryConfig, MemoryUsage, Operation, ScanPage, SetEntry, Timeout, VersionCounters, Wrap,
 };
 pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, TagVersion};
 pub use strata_eviction::{EvictionPolicy, Limits};

@@ -11,14 +11,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use parking_lot::RwLock;
-use strata_backend::Invalidation;
+use strata_backend::wall_clock_us;
 use strata_codec::TagVersion;
+use strata_keys::{KeySpace, KindKeys};
 
-use crate::cache::{Cache, KindCtx};
 use crate::error::Error;
+use crate::l2::L2;
 
 /// Set on a kind's generation until it has been read from the backend.
 const UNSYNCED: u64 = 1 << 63;
@@ -65,7 +66,7 @@ pub(crate) struct Stamp {
     pub(crate) tags: Option<Arc<[TagVersion]>>,
 }
 
-/// The version counters this instance knows.
+/// The version counters this instance knows, and how they are read and moved in the backend.
 pub(crate) struct Versions {
     kinds: RwLock<HashMap<String, Arc<KindGeneration>>>,
     tags: RwLock<HashMap<String, u64>>,
@@ -75,16 +76,23 @@ pub(crate) struct Versions {
     /// the backend reads the counters again (L1 entries use the local values, like everything
     /// else in L1 without a bus: bounded by the L1 lifetime cap).
     trust_local: bool,
+    /// Where the counters live: the internal kind `__version`.
+    counters: KindKeys,
 }
 
 impl Versions {
-    pub(crate) fn new(tag_ttl: Option<Duration>, trust_local: bool) -> Self {
-        Self {
+    pub(crate) fn new(
+        space: &KeySpace,
+        tag_ttl: Option<Duration>,
+        trust_local: bool,
+    ) -> Result<Self, Error> {
+        Ok(Self {
             kinds: RwLock::default(),
             tags: RwLock::default(),
             tag_ttl,
             trust_local,
-        }
+            counters: space.kind("__version")?,
+        })
     }
 
     /// The shared generation of `kind`.
@@ -125,62 +133,49 @@ impl Versions {
     pub(crate) fn apply_tag(&self, tag: &str, version: u64) {
         self.raise_tag(tag, version);
     }
-}
 
-/// Microseconds since the Unix epoch: the floor of every new counter value.
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX >> 1))
-        .unwrap_or(1)
-}
-
-impl Cache {
-    fn version_key(&self, what: &str, name: &str) -> Result<String, Error> {
+    fn key(&self, what: &str, name: &str) -> Result<String, Error> {
         Ok(self
-            .inner
-            .space
-            .kind("__version")?
+            .counters
             .key(format_args!("{what}:{name}"))?
             .to_string())
     }
 
-    /// The current generation of the kind of `ctx` (read from the backend once, then kept in
-    /// step by the bus). When the backend cannot answer, the last known value.
-    pub(crate) async fn generation(&self, ctx: &KindCtx) -> u64 {
-        match ctx.generation.load() {
-            (g, true) if self.inner.versions.trust_local => g,
-            (g, _) => self.sync_generation(ctx).await.unwrap_or(g),
+    /// The current generation of `kind` (read from the backend once, then kept in step by the
+    /// bus). When the backend cannot answer, the last known value.
+    pub(crate) async fn generation(&self, l2: &L2, kind: &str, known: &KindGeneration) -> u64 {
+        match known.load() {
+            (g, true) if self.trust_local => g,
+            (g, _) => self.sync_generation(l2, kind, known).await.unwrap_or(g),
         }
     }
 
-    async fn sync_generation(&self, ctx: &KindCtx) -> Option<u64> {
-        let key = self.version_key("kind", ctx.keys.kind()).ok()?;
-        let Some(counters) = self.inner.backend.as_version_counters() else {
+    async fn sync_generation(&self, l2: &L2, kind: &str, known: &KindGeneration) -> Option<u64> {
+        let key = self.key("kind", kind).ok()?;
+        let Some(counters) = l2.counters() else {
             // A backend without counters: this instance's own count is the truth.
-            ctx.generation.raise(0);
-            return Some(ctx.generation.load().0);
+            known.raise(0);
+            return Some(known.load().0);
         };
-        match self
-            .l2_call("versions", counters.versions(&[&key], now_us(), None))
+        match l2
+            .call(counters.versions(&[&key], wall_clock_us(), None))
             .await
         {
-            Some(Ok(v)) => ctx.generation.raise(v.first().copied().unwrap_or(0)),
-            _ => return None,
+            Ok(v) => known.raise(v.first().copied().unwrap_or(0)),
+            Err(_) => return None,
         }
-        Some(ctx.generation.load().0)
+        Some(known.load().0)
     }
 
     /// The current versions of `tags`, in order; `None` when some could not be read.
-    pub(crate) async fn tag_versions(&self, tags: &[String]) -> Option<Vec<TagVersion>> {
-        let versions = &self.inner.versions;
+    pub(crate) async fn tag_versions(&self, l2: &L2, tags: &[String]) -> Option<Vec<TagVersion>> {
         let mut out = Vec::with_capacity(tags.len());
         let mut missing = Vec::new();
         {
-            let known = versions.tags.read();
+            let known = self.tags.read();
             for (i, t) in tags.iter().enumerate() {
                 match known.get(t) {
-                    Some(v) if versions.trust_local => out.push(TagVersion::new(t.clone(), *v)),
+                    Some(v) if self.trust_local => out.push(TagVersion::new(t.clone(), *v)),
                     _ => {
                         out.push(TagVersion::new(t.clone(), 0));
                         missing.push(i);
@@ -193,44 +188,44 @@ impl Cache {
         }
         let keys = missing
             .iter()
-            .map(|i| self.version_key("tag", &tags[*i]))
+            .map(|i| self.key("tag", &tags[*i]))
             .collect::<Result<Vec<_>, _>>()
             .ok()?;
         let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let found = match self.inner.backend.as_version_counters() {
-            Some(counters) => match self
-                .l2_call(
-                    "versions",
-                    counters.versions(&refs, now_us(), versions.tag_ttl),
-                )
+        let found = match l2.counters() {
+            Some(counters) => l2
+                .call(counters.versions(&refs, wall_clock_us(), self.tag_ttl))
                 .await
-            {
-                Some(Ok(found)) => found,
-                _ => return None,
-            },
+                .ok()?,
             // A backend without counters: this instance's own versions are the truth.
             None => vec![0; missing.len()],
         };
         for (i, v) in missing.iter().zip(found) {
-            versions.raise_tag(&tags[*i], v);
+            self.raise_tag(&tags[*i], v);
         }
-        let known = versions.tags.read();
+        let known = self.tags.read();
         for t in &mut out {
             t.version = known.get(&t.tag).copied().unwrap_or(t.version);
         }
         Some(out)
     }
 
-    /// What an entry of `ctx`'s kind with `tags` records if it is written now.
-    pub(crate) async fn stamp(&self, ctx: &KindCtx, tags: &[String]) -> Stamp {
-        let generation = self.generation(ctx).await;
+    /// What an entry of `kind` with `tags` records if it is written now.
+    pub(crate) async fn stamp(
+        &self,
+        l2: &L2,
+        kind: &str,
+        known: &KindGeneration,
+        tags: &[String],
+    ) -> Stamp {
+        let generation = self.generation(l2, kind, known).await;
         let tags = if tags.is_empty() {
             None
         } else {
             // Unknown versions are recorded as 0: the entry is a miss for every instance that
             // knows better, never a stale hit.
             let versions = self
-                .tag_versions(tags)
+                .tag_versions(l2, tags)
                 .await
                 .unwrap_or_else(|| tags.iter().map(|t| TagVersion::new(t.clone(), 0)).collect());
             Some(versions.into())
@@ -238,112 +233,73 @@ impl Cache {
         Stamp { generation, tags }
     }
 
-    /// Whether an entry that recorded `generation` and `tags` is still current.
+    /// Whether an entry of `kind` that recorded `generation` and `tags` is still current.
     pub(crate) async fn is_current(
         &self,
-        ctx: &KindCtx,
-        generation: u64,
-        tags: Option<&[TagVersion]>,
+        l2: &L2,
+        kind: &str,
+        known: &KindGeneration,
+        recorded: (u64, Option<&[TagVersion]>),
     ) -> bool {
-        if generation != self.generation(ctx).await {
+        let (generation, tags) = recorded;
+        if generation != self.generation(l2, kind, known).await {
             return false;
         }
         let Some(tags) = tags else { return true };
-        if self.inner.versions.trust_local {
-            let known = self.inner.versions.tags.read();
-            let mut all_known = true;
-            for t in tags {
-                match known.get(&t.tag) {
-                    Some(v) if *v != t.version => return false,
-                    Some(_) => {}
-                    None => all_known = false,
-                }
-            }
-            if all_known {
-                return true;
+        if self.trust_local {
+            if let Some(verdict) = self.local_verdict(tags) {
+                return verdict;
             }
         }
         let names: Vec<String> = tags.iter().map(|t| t.tag.clone()).collect();
-        match self.tag_versions(&names).await {
+        match self.tag_versions(l2, &names).await {
             Some(now) => now.iter().zip(tags).all(|(a, b)| a.version == b.version),
             None => false,
         }
     }
 
-    /// Clears every entry of `kind` in O(1): moves its generation on in the backend (entries
-    /// written under an older one become misses in both tiers, on every instance) and drops the
-    /// kind from this L1; the other instances hear of it over the bus. Entries are not scanned or
-    /// deleted: they leave with their TTL or the eviction policy ([`purge_kind`](Self::purge_kind)
-    /// removes them physically). Returns the kind's new generation.
-    pub async fn clear_kind(&self, kind: &str) -> Result<u64, Error> {
-        let keys = self.inner.space.kind(kind)?;
-        let key = self.version_key("kind", kind)?;
-        let generation = self.inner.versions.kind(kind);
-        let floor = now_us().max(generation.load().0 + 1);
-        let next = match self.inner.backend.as_version_counters() {
-            Some(counters) => counters.bump_version(&key, floor, None).await?,
+    /// Against the locally known versions: `Some(false)` if a tag moved on, `Some(true)` if all
+    /// are known and current, `None` if some are unknown.
+    fn local_verdict(&self, tags: &[TagVersion]) -> Option<bool> {
+        let known = self.tags.read();
+        let mut all_known = true;
+        for t in tags {
+            match known.get(&t.tag) {
+                Some(v) if *v != t.version => return Some(false),
+                Some(_) => {}
+                None => all_known = false,
+            }
+        }
+        all_known.then_some(true)
+    }
+
+    /// Moves the generation of `kind` on in the backend (never below the wall clock) and here;
+    /// returns it.
+    pub(crate) async fn bump_kind(&self, l2: &L2, kind: &str) -> Result<u64, Error> {
+        let key = self.key("kind", kind)?;
+        let generation = self.kind(kind);
+        let floor = wall_clock_us().max(generation.load().0 + 1);
+        let next = match l2.counters() {
+            Some(counters) => l2.call(counters.bump_version(&key, floor, None)).await?,
             None => floor,
         };
         generation.raise(next);
-        self.forget_kind_locally(&keys);
-        self.announce(Invalidation::Kind {
-            kind: kind.to_owned(),
-            generation: next,
-        })
-        .await;
         Ok(next)
     }
 
-    /// Invalidates every entry tagged `tag`, in O(1), on every instance: moves the tag's
-    /// version on in the backend; entries that recorded an older one become misses. Returns
-    /// the tag's new version.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-    /// use strata::{CacheBuilder, LoadOptions};
-    ///
-    /// let cache = CacheBuilder::new().build().await?;
-    /// let pages = cache.kind::<String>("page")?;
-    /// let tagged = LoadOptions::new().tags(["user:42"]);
-    /// let load = || async { Ok::<_, std::io::Error>("Ada's page".to_string()) };
-    /// pages.get_or_load_with("home:42", &tagged, load).await?;
-    /// assert!(pages.get("home:42").await?.is_some());
-    ///
-    /// cache.invalidate_tag("user:42").await?;
-    /// assert!(pages.get("home:42").await?.is_none());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// # }).unwrap();
-    /// ```
-    pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, Error> {
-        let key = self.version_key("tag", tag)?;
-        let versions = &self.inner.versions;
-        let known = versions.tags.read().get(tag).copied().unwrap_or(0);
-        let floor = now_us().max(known + 1);
-        let next = match self.inner.backend.as_version_counters() {
-            Some(counters) => counters.bump_version(&key, floor, versions.tag_ttl).await?,
+    /// Moves the version of `tag` on in the backend and here; returns it.
+    pub(crate) async fn bump_tag(&self, l2: &L2, tag: &str) -> Result<u64, Error> {
+        let key = self.key("tag", tag)?;
+        let known = self.tags.read().get(tag).copied().unwrap_or(0);
+        let floor = wall_clock_us().max(known + 1);
+        let next = match l2.counters() {
+            Some(counters) => {
+                l2.call(counters.bump_version(&key, floor, self.tag_ttl))
+                    .await?
+            }
             None => floor,
         };
-        versions.raise_tag(tag, next);
-        self.announce(Invalidation::Tag {
-            tag: tag.to_owned(),
-            version: next,
-        })
-        .await;
+        self.raise_tag(tag, next);
         Ok(next)
-    }
-
-    /// Drops a kind's entries from L1 and marks its loads in progress as overtaken.
-    pub(crate) fn forget_kind_locally(&self, keys: &strata_keys::KindKeys) {
-        let mut prefixes = vec![keys.kind_namespace()];
-        let tagged = keys.clone().with_hash_tag(true).kind_namespace();
-        if !prefixes.contains(&tagged) {
-            prefixes.push(tagged);
-        }
-        for p in prefixes {
-            self.inner.flights.poison_prefix(&p);
-            if let Some(l1) = &self.inner.l1 {
-                l1.remove_prefix(&p);
-            }
-        }
     }
 }

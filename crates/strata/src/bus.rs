@@ -1,0 +1,90 @@
+//! The invalidation bus as this instance uses it: publishing its changes, counting what went
+//! over it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use strata_backend::{Bus, BusMessage, Invalidation};
+
+/// A snapshot of [`Cache::bus_stats`](crate::Cache::bus_stats).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct BusStats {
+    /// Invalidations this instance published.
+    pub published: u64,
+    /// Publications that failed (the other instances converge through the L1 lifetime cap).
+    pub publish_errors: u64,
+    /// Other instances' invalidations applied to this L1.
+    pub applied: u64,
+    /// Full L1 flushes because the subscription dropped or lagged.
+    pub resets: u64,
+}
+
+/// The bus (if any), this instance's id on it, and its counters.
+pub(crate) struct BusLink {
+    bus: Option<Arc<dyn Bus>>,
+    instance: u64,
+    published: AtomicU64,
+    publish_errors: AtomicU64,
+    applied: AtomicU64,
+    resets: AtomicU64,
+}
+
+impl BusLink {
+    pub(crate) fn new(bus: Option<Arc<dyn Bus>>, instance: u64) -> Self {
+        Self {
+            bus,
+            instance,
+            published: AtomicU64::new(0),
+            publish_errors: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
+            resets: AtomicU64::new(0),
+        }
+    }
+
+    /// The bus, if any.
+    pub(crate) fn bus(&self) -> Option<&Arc<dyn Bus>> {
+        self.bus.as_ref()
+    }
+
+    /// This instance's id (its messages carry it; it ignores its own).
+    pub(crate) fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// Tells the other instances to drop `invalidation` from their L1 (no-op without a bus).
+    /// Failures are counted and logged: the L1 lifetime cap still bounds staleness.
+    pub(crate) async fn publish(&self, invalidation: Invalidation) {
+        let Some(bus) = &self.bus else { return };
+        let msg = BusMessage::new(self.instance, invalidation);
+        match bus.publish(&msg).await {
+            Ok(()) => {
+                self.published.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.publish_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "could not publish an invalidation");
+            }
+        }
+    }
+
+    /// Counts another instance's invalidation applied here.
+    pub(crate) fn count_applied(&self) {
+        self.applied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a flush after the subscription dropped or lagged.
+    pub(crate) fn count_reset(&self) {
+        self.resets.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// What went over the bus.
+    pub(crate) fn stats(&self) -> BusStats {
+        BusStats {
+            published: self.published.load(Ordering::Relaxed),
+            publish_errors: self.publish_errors.load(Ordering::Relaxed),
+            applied: self.applied.load(Ordering::Relaxed),
+            resets: self.resets.load(Ordering::Relaxed),
+        }
+    }
+}

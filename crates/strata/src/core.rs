@@ -1,0 +1,131 @@
+//! `Core`: the components one cache is made of, composed once and shared by its handles.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use strata_backend::{Backend, Bus, CircuitBreaker, Clock};
+use strata_codec::MsgPackCodec;
+use strata_keys::KeySpace;
+use strata_l1::L1;
+use strata_stats::Stats;
+
+use crate::bus::BusLink;
+use crate::config::CacheConfig;
+use crate::error::Error;
+use crate::kinds::{KindState, Kinds};
+use crate::l2::L2;
+use crate::local::Local;
+use crate::versions::Versions;
+
+/// The components of a cache. Each owns its state; this struct only holds them together.
+pub(crate) struct Core {
+    pub(crate) config: CacheConfig,
+    pub(crate) space: KeySpace,
+    pub(crate) clock: Clock,
+    pub(crate) stats: Stats,
+    pub(crate) local: Local,
+    pub(crate) l2: L2,
+    pub(crate) versions: Versions,
+    pub(crate) kinds: Kinds,
+    pub(crate) bus: BusLink,
+}
+
+/// What a cache is built from (see [`CacheBuilder`](crate::CacheBuilder)).
+pub(crate) struct Parts {
+    pub(crate) config: CacheConfig,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) l1: Option<L1>,
+    pub(crate) stats: Stats,
+    pub(crate) bus: Option<Arc<dyn Bus>>,
+    pub(crate) clock: Clock,
+}
+
+impl Core {
+    pub(crate) fn new(parts: Parts) -> Result<Self, Error> {
+        let Parts {
+            config,
+            backend,
+            l1,
+            stats,
+            bus,
+            clock,
+        } = parts;
+        let space = KeySpace::new(&config.prefix, &config.app_version)?;
+        let codec = MsgPackCodec::default().with_max_value_bytes(config.backend.max_value_bytes);
+        let breaker = CircuitBreaker::new(config.breaker.failures, config.breaker.cooldown);
+        let l2 = L2::new(
+            backend,
+            config.operation_timeout,
+            breaker,
+            codec,
+            config.strict,
+        );
+        let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some())?;
+        Ok(Self {
+            space,
+            clock,
+            stats,
+            local: Local::new(l1),
+            l2,
+            versions,
+            kinds: Kinds::default(),
+            bus: BusLink::new(bus, rand::rng().random()),
+            config,
+        })
+    }
+
+    /// The state of (`kind`, `schema`), resolved once.
+    pub(crate) fn kind(&self, kind: &str, schema: u32) -> Result<Arc<KindState>, Error> {
+        self.kinds.get_or_insert(kind, schema, || {
+            Ok(KindState {
+                keys: self.space.kind(kind)?.with_schema(schema),
+                ttl: self.config.ttl_of(kind),
+                stats: self.stats.kind(kind),
+                generation: self.versions.kind(kind),
+            })
+        })
+    }
+
+    /// `ttl` stretched or shrunk by the configured jitter.
+    pub(crate) fn jittered(&self, ttl: Duration) -> Duration {
+        let j = self.config.jitter;
+        if j <= 0.0 {
+            return ttl;
+        }
+        let factor = 1.0 + rand::rng().random_range(-j..=j);
+        ttl.mul_f64(factor).max(Duration::from_millis(1))
+    }
+
+    /// How long L1 may keep an entry that expires logically at `expires_at_ms`: until its
+    /// physical expiry (logical expiry + max stale), from now.
+    pub(crate) fn keep_for(&self, expires_at_ms: u64) -> Duration {
+        let stale_ms = u64::try_from(self.config.max_stale.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(
+            expires_at_ms
+                .saturating_add(stale_ms)
+                .saturating_sub(self.clock.now_ms()),
+        )
+    }
+}
+
+/// How long a tag's version counter lives after its last invalidation: twice the longest time
+/// an entry can live (TTL + max stale), at least an hour. An entry cannot outlive the counter it
+/// recorded, and a counter that expires anyway comes back higher than any recorded value.
+fn tag_version_ttl(config: &CacheConfig) -> Option<Duration> {
+    let longest = config
+        .ttl
+        .values()
+        .copied()
+        .chain([config.default_ttl, config.negative_ttl])
+        .max()
+        .unwrap_or_default();
+    if longest.is_zero() {
+        return None;
+    }
+    Some(
+        (longest + config.max_stale)
+            .saturating_mul(2)
+            .max(Duration::from_secs(3600)),
+    )
+}

@@ -1,0 +1,81 @@
+//! The kinds in use: what a call needs about one (kind, schema), resolved once and shared.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::RwLock;
+use strata_keys::KindKeys;
+use strata_stats::KindStats;
+
+use crate::versions::KindGeneration;
+
+/// Everything about one (kind, schema) a call needs.
+pub(crate) struct KindState {
+    pub(crate) keys: KindKeys,
+    pub(crate) ttl: Duration,
+    pub(crate) stats: Arc<KindStats>,
+    /// The kind's generation (shared by every schema and TTL of the kind).
+    pub(crate) generation: Arc<KindGeneration>,
+}
+
+impl KindState {
+    /// The kind's name.
+    pub(crate) fn name(&self) -> &str {
+        self.keys.kind()
+    }
+
+    /// The same kind with another TTL.
+    pub(crate) fn with_ttl(&self, ttl: Duration) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            ttl,
+            stats: self.stats.clone(),
+            generation: self.generation.clone(),
+        }
+    }
+}
+
+/// The (kind, schema) pairs this instance has used.
+#[derive(Default)]
+pub(crate) struct Kinds {
+    map: RwLock<HashMap<(String, u32), Arc<KindState>>>,
+}
+
+impl Kinds {
+    /// The state of (`kind`, `schema`), made by `make` the first time.
+    pub(crate) fn get_or_insert<E>(
+        &self,
+        kind: &str,
+        schema: u32,
+        make: impl FnOnce() -> Result<KindState, E>,
+    ) -> Result<Arc<KindState>, E> {
+        if let Some(state) = self.map.read().get(&(kind.to_owned(), schema)) {
+            return Ok(state.clone());
+        }
+        let state = Arc::new(make()?);
+        Ok(self
+            .map
+            .write()
+            .entry((kind.to_owned(), schema))
+            .or_insert(state)
+            .clone())
+    }
+
+    /// The schema versions of `kind` this instance has used (schema 1 if none).
+    pub(crate) fn schemas_of(&self, kind: &str) -> Vec<u32> {
+        let mut schemas: Vec<u32> = self
+            .map
+            .read()
+            .keys()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, s)| *s)
+            .collect();
+        if schemas.is_empty() {
+            schemas.push(1);
+        }
+        schemas.sort_unstable();
+        schemas.dedup();
+        schemas
+    }
+}

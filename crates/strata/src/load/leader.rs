@@ -1,0 +1,236 @@
+//! The leader of a flight: the miss path as four steps — look up, lease, load, settle.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata_keys::Key;
+
+use super::Mode;
+use super::lease::{Lease, Stored, Waited};
+use super::loader::{Load, LoaderCut, run};
+use crate::cacheable::CacheValue;
+use crate::core::Core;
+use crate::entry::{Found, Lookup};
+use crate::error::Error;
+use crate::flight::{ErasedValue, Flight, FlightError, FlightOutcome};
+use crate::kinds::KindState;
+use crate::options::LoadOptions;
+use crate::read;
+use crate::versions::Stamp;
+use crate::write;
+
+/// How long a load lease lasts when the load has no hard timeout.
+const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// One load of one key, with everything its steps share.
+pub(super) struct Leader<'a> {
+    pub(super) core: &'a Core,
+    pub(super) kind: &'a KindState,
+    pub(super) key: &'a Key,
+    pub(super) options: &'a LoadOptions,
+    pub(super) mode: Mode,
+    pub(super) flight: &'a Flight,
+}
+
+/// What the lookup step found.
+enum Looked<T> {
+    /// A fresh value: the load is not needed.
+    Done(Option<Arc<T>>),
+    /// Load, with this stale value for fail-safe.
+    Go(Option<Found<T>>),
+}
+
+/// What the lease step ended with.
+enum Leased<T> {
+    /// Another instance's value arrived meanwhile.
+    Found(Found<T>),
+    /// Load, under this lease.
+    Go(Lease),
+}
+
+fn erase<T: CacheValue>(value: Option<Arc<T>>) -> ErasedValue {
+    value.map(|v| v as Arc<dyn Any + Send + Sync>)
+}
+
+/// What the loader answered, or why it was cut short.
+type Loaded<T, E> = Result<Result<Option<T>, E>, LoaderCut>;
+
+impl Leader<'_> {
+    /// Runs the steps; the outcome every caller of the flight shares.
+    pub(super) async fn lead<T, E>(&self, loader: impl Load<Option<T>, E>) -> FlightOutcome
+    where
+        T: CacheValue,
+        E: Send + Sync + 'static,
+    {
+        let stale = match self.look_up::<T>().await {
+            Ok(Looked::Done(value)) => return Ok(erase(value)),
+            Ok(Looked::Go(stale)) => stale,
+            Err(e) => return Err(FlightError::Cache(e)),
+        };
+        let lease = match self.lease::<T>().await {
+            Leased::Found(found) => return Ok(erase(found.value)),
+            Leased::Go(lease) => lease,
+        };
+        // The versions are read before the loader reads its source, so an invalidation of the
+        // kind or a tag during the load makes the entry a miss.
+        let stamp = self
+            .core
+            .versions
+            .stamp(
+                &self.core.l2,
+                self.kind.name(),
+                &self.kind.generation,
+                &self.options.tags,
+            )
+            .await;
+        let start = Instant::now();
+        let loaded = run(self.options, stale.is_some(), loader).await;
+        self.settle(loaded, start.elapsed(), stale, &stamp, lease)
+            .await
+    }
+
+    /// Step 1: look again (another caller or process may have loaded meanwhile).
+    async fn look_up<T: CacheValue>(&self) -> Result<Looked<T>, Error> {
+        let stale = match read::lookup::<T>(self.core, self.kind, self.key).await? {
+            Lookup::Fresh(found) if self.mode == Mode::Fill => {
+                return Ok(Looked::Done(found.value));
+            }
+            // A refresh reloads even a fresh value, which stays the fallback.
+            other => other.into_stale(),
+        };
+        if self.mode == Mode::Fill {
+            self.kind.stats.miss();
+        }
+        Ok(Looked::Go(stale))
+    }
+
+    /// Step 2: take the key's lease (and wait for another instance's load when asked to).
+    async fn lease<T: CacheValue>(&self) -> Leased<T> {
+        let (core, kind, key) = (self.core, self.kind, self.key);
+        let ttl = self.options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500);
+        let mut lease = Lease::take(core, key, ttl).await;
+        // Another instance may have stored and released between our lookup and our lease.
+        if lease.is_held() && self.mode == Mode::Fill {
+            if let Some(found) = read::fresh_in_l2(core, kind, key).await {
+                lease.release(core, key).await;
+                return Leased::Found(found);
+            }
+        }
+        if let (Lease::HeldElsewhere, Some(bound)) = (&lease, self.options.wait_for_other_instances)
+        {
+            match Lease::wait_for_other_instance(core, kind, key, bound, ttl).await {
+                Waited::Value(found) => return Leased::Found(found),
+                Waited::Lease(other) => lease = other,
+            }
+        }
+        Leased::Go(lease)
+    }
+
+    /// Step 4: cache what the loader answered, or fall back to the stale value.
+    async fn settle<T, E>(
+        &self,
+        loaded: Loaded<T, E>,
+        elapsed: Duration,
+        stale: Option<Found<T>>,
+        stamp: &Stamp,
+        lease: Lease,
+    ) -> FlightOutcome
+    where
+        T: CacheValue,
+        E: Send + Sync + 'static,
+    {
+        let stats = &self.kind.stats;
+        let failure = match loaded {
+            Ok(Ok(value)) => {
+                stats.load(true, elapsed);
+                let value = value.map(Arc::new);
+                self.cache_loaded(value.clone(), stamp, lease).await;
+                return Ok(erase(value));
+            }
+            Ok(Err(e)) => FlightError::Loader(Arc::new(e)),
+            Err(LoaderCut::Hard(d)) => FlightError::Timeout(d),
+            Err(LoaderCut::Soft) => {
+                // A stale value exists (the soft timeout applies only then): serve it.
+                lease.release(self.core, self.key).await;
+                stats.stale_hit();
+                return Ok(erase(stale.and_then(|s| s.value)));
+            }
+        };
+        lease.release(self.core, self.key).await;
+        stats.load(false, elapsed);
+        match stale {
+            Some(found) if !self.options.no_fail_safe => {
+                stats.stale_hit();
+                tracing::debug!(
+                    kind = self.kind.name(),
+                    "loader failed; serving a stale value"
+                );
+                Ok(erase(found.value))
+            }
+            _ => Err(failure),
+        }
+    }
+
+    /// Stores a loaded value (best effort: a failure leaves it uncached, the caller served)
+    /// unless the key was invalidated while it loaded: in L2 through the lease (atomic), in L1
+    /// only if no invalidation overtook the load.
+    async fn cache_loaded<T: CacheValue>(
+        &self,
+        value: Option<Arc<T>>,
+        stamp: &Stamp,
+        lease: Lease,
+    ) {
+        let (core, kind, key) = (self.core, self.kind, self.key);
+        let ttl = match &value {
+            Some(_) => Some(self.options.ttl.unwrap_or(kind.ttl)),
+            None => self.options.cache_none_for,
+        };
+        // Invalidated locally while loading (kind and full clears included, which have no
+        // per-key lease to drop on every backend), or its kind cleared or a tag invalidated
+        // meanwhile (its entry would be a miss anyway; storing it could only replace a newer
+        // one): store nothing.
+        let Some(ttl) = ttl else {
+            lease.release(core, key).await;
+            return;
+        };
+        if self.flight.is_poisoned()
+            || !read::is_current(core, kind, stamp.generation, stamp.tags.as_deref()).await
+        {
+            lease.release(core, key).await;
+            return;
+        }
+        let entry = match write::encode(core, kind, value, ttl, stamp) {
+            Ok(entry) => entry,
+            Err(e) => {
+                tracing::debug!(%key, error = %e, "could not encode a loaded value");
+                lease.release(core, key).await;
+                return;
+            }
+        };
+        let stored = lease.store(core, kind, key, &entry).await;
+        // Only a store through our own lease proves that no invalidation of the key happened
+        // during the load. Without one, an invalidation may also have been missed while the bus
+        // resubscribed: then the key's epoch moved, and L1 is left alone.
+        let proven = match &stored {
+            Stored::Overtaken => {
+                tracing::debug!(%key, "the key was invalidated during the load; not caching it");
+                return;
+            }
+            Stored::Failed(e) => {
+                tracing::debug!(%key, error = %e, "could not cache a loaded value");
+                false
+            }
+            Stored::Proven => true,
+            Stored::Unproven => false,
+        };
+        let flights = core.local.flights();
+        let overtaken =
+            || self.flight.is_poisoned() || (!proven && flights.epoch(key) != self.flight.epoch());
+        let keep = core.keep_for(entry.found.meta.expires_at_ms);
+        core.local
+            .put_unless(key, &entry.found, entry.len(), keep, overtaken)
+            .await;
+        kind.stats.sets(1);
+    }
+}

@@ -1,0 +1,112 @@
+//! The miss path: a fast L1 check, then one flight per key whose leader looks up, leases, loads
+//! and settles (see `leader.rs`); every caller of the flight shares its outcome.
+
+mod leader;
+mod lease;
+mod loader;
+
+use std::sync::Arc;
+
+use strata_keys::Key;
+
+pub use loader::Load;
+
+use crate::cacheable::CacheValue;
+use crate::core::Core;
+use crate::entry::{Found, Lookup};
+use crate::error::{Error, LoadError};
+use crate::flight::{FlightError, FlightOutcome};
+use crate::kinds::KindState;
+use crate::options::LoadOptions;
+use crate::read;
+use leader::Leader;
+
+/// Why a flight loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The key missed: load it.
+    Fill,
+    /// The value is fresh but due for refresh-ahead: reload it, serving it meanwhile.
+    Refresh,
+}
+
+/// The value under `key`, loading it once per key across concurrent callers on a miss.
+/// `None`: the loader answered "absent" (cached only with negative caching).
+pub(crate) async fn load<T, E>(
+    core: &Core,
+    kind: &KindState,
+    key: &Key,
+    options: &LoadOptions,
+    loader: impl Load<Option<T>, E>,
+) -> Result<Option<Arc<T>>, LoadError<E>>
+where
+    T: CacheValue,
+    E: Send + Sync + 'static,
+{
+    let mut mode = Mode::Fill;
+    if let Lookup::Fresh(found) = read::probe_l1::<T>(core, kind, key).await {
+        let flights = core.local.flights();
+        if !due_for_refresh(&found, options, core.clock.now_ms()) || flights.in_progress(key) {
+            return Ok(found.value);
+        }
+        mode = Mode::Refresh;
+    }
+    let flights = core.local.flights();
+    let flight = flights.join(key);
+    let outcome: FlightOutcome = flight
+        .cell
+        .get_or_init(|| async {
+            let _finish = flights.finish_on_drop(key, &flight);
+            let leader = Leader {
+                core,
+                kind,
+                key,
+                options,
+                mode,
+                flight: &flight,
+            };
+            leader.lead(loader).await
+        })
+        .await
+        .clone();
+    typed(key, outcome)
+}
+
+/// A flight's shared outcome as this caller's types.
+fn typed<T: CacheValue, E: Send + Sync + 'static>(
+    key: &Key,
+    outcome: FlightOutcome,
+) -> Result<Option<Arc<T>>, LoadError<E>> {
+    let mismatch = |expected| {
+        LoadError::Cache(Error::TypeMismatch {
+            key: key.to_string(),
+            expected,
+        })
+    };
+    match outcome {
+        Ok(None) => Ok(None),
+        Ok(Some(any)) => any
+            .downcast::<T>()
+            .map(Some)
+            .map_err(|_| mismatch(std::any::type_name::<T>())),
+        Err(FlightError::Loader(any)) => any
+            .downcast::<E>()
+            .map(LoadError::Loader)
+            .map_err(|_| mismatch(std::any::type_name::<E>()))
+            .and_then(Err),
+        Err(FlightError::Timeout(d)) => Err(LoadError::Timeout(d)),
+        Err(FlightError::Cache(e)) => Err(LoadError::Cache(e)),
+    }
+}
+
+/// Whether a fresh value has lived the refresh-ahead fraction of its TTL.
+fn due_for_refresh<T>(found: &Found<T>, options: &LoadOptions, now_ms: u64) -> bool {
+    let Some(fraction) = options.refresh_ahead else {
+        return false;
+    };
+    let lifetime = found
+        .meta
+        .expires_at_ms
+        .saturating_sub(found.meta.created_at_ms);
+    lifetime > 0 && found.meta.age_ms(now_ms) as f64 >= lifetime as f64 * fraction
+}

@@ -1,0 +1,139 @@
+//! What this process holds: the in-process tier (L1) and the loads in flight, kept in step so
+//! that an invalidation wins over a read or a load that started before it.
+
+use std::time::Duration;
+
+use strata_keys::{Key, KindKeys};
+use strata_l1::{L1, L1Entry};
+
+use crate::entry::Found;
+use crate::flight::{Epoch, Flights};
+
+/// The L1 tier (when enabled) and the single-flight table with its invalidation epochs.
+pub(crate) struct Local {
+    l1: Option<L1>,
+    flights: Flights,
+}
+
+impl Local {
+    pub(crate) fn new(l1: Option<L1>) -> Self {
+        Self {
+            l1,
+            flights: Flights::default(),
+        }
+    }
+
+    /// The in-process tier, when enabled.
+    pub(crate) fn l1(&self) -> Option<&L1> {
+        self.l1.as_ref()
+    }
+
+    /// The loads in flight and the invalidation epochs.
+    pub(crate) fn flights(&self) -> &Flights {
+        &self.flights
+    }
+
+    /// Puts a value in L1 for `keep_for` (a memory bound; freshness is decided on read).
+    pub(crate) async fn put<T: Send + Sync + 'static>(
+        &self,
+        key: &Key,
+        found: &Found<T>,
+        encoded_len: usize,
+        keep_for: Duration,
+    ) {
+        let Some(l1) = &self.l1 else { return };
+        if keep_for.is_zero() {
+            return;
+        }
+        let entry = L1Entry::new(found.value.clone(), found.meta, encoded_len, keep_for)
+            .with_tags(found.tags.clone());
+        l1.insert(key.clone(), entry).await;
+    }
+
+    /// [`put`](Self::put) unless `overtaken()` says the key was invalidated since the value was
+    /// read; asked again after the insert, so an invalidation racing the insert still wins.
+    pub(crate) async fn put_unless<T: Send + Sync + 'static>(
+        &self,
+        key: &Key,
+        found: &Found<T>,
+        encoded_len: usize,
+        keep_for: Duration,
+        overtaken: impl Fn() -> bool,
+    ) {
+        if overtaken() {
+            return;
+        }
+        self.put(key, found, encoded_len, keep_for).await;
+        if overtaken() {
+            self.remove(key).await;
+        }
+    }
+
+    /// [`put`](Self::put) unless the key was invalidated since `epoch` (taken before the read).
+    pub(crate) async fn put_if_unchanged<T: Send + Sync + 'static>(
+        &self,
+        key: &Key,
+        found: &Found<T>,
+        encoded_len: usize,
+        keep_for: Duration,
+        epoch: Epoch,
+    ) {
+        let overtaken = || self.flights.epoch(key) != epoch;
+        self.put_unless(key, found, encoded_len, keep_for, overtaken)
+            .await;
+    }
+
+    /// Drops `key` from L1 (only L1: loads in flight go on).
+    pub(crate) async fn remove(&self, key: &Key) {
+        if let Some(l1) = &self.l1 {
+            l1.remove(key).await;
+        }
+    }
+
+    /// Drops `key` from L1 and marks its load and L2 reads in progress as overtaken.
+    ///
+    /// Every local change runs it twice: before the backend change (so no caller joins a load
+    /// that is about to be stale) and after it (so a read that fetched the old bytes between
+    /// the two cannot fill L1 with them once the first pass is over).
+    pub(crate) async fn forget(&self, key: &str) {
+        self.flights.poison(key);
+        if let Some(l1) = &self.l1 {
+            l1.remove_str(key).await;
+        }
+    }
+
+    /// [`forget`](Self::forget) for every key starting with `prefix`.
+    pub(crate) fn forget_prefix(&self, prefix: &str) {
+        self.flights.poison_prefix(prefix);
+        if let Some(l1) = &self.l1 {
+            l1.remove_prefix(prefix);
+        }
+    }
+
+    /// [`forget`](Self::forget) for every key of a kind (its plain and hash-tagged names).
+    pub(crate) fn forget_kind(&self, keys: &KindKeys) {
+        let plain = keys.kind_namespace();
+        let tagged = keys.clone().with_hash_tag(true).kind_namespace();
+        self.forget_prefix(&plain);
+        if tagged != plain {
+            self.forget_prefix(&tagged);
+        }
+    }
+
+    /// [`forget`](Self::forget) for every key.
+    pub(crate) fn forget_all(&self) {
+        self.flights.poison_all();
+        if let Some(l1) = &self.l1 {
+            l1.clear();
+        }
+    }
+
+    /// After messages may have been missed: drops L1 and the L1 fills of every L2 read in
+    /// progress (loads in flight go on: their leases guard their stores).
+    pub(crate) fn forget_reads(&self) {
+        self.flights.forget_reads();
+        if let Some(l1) = &self.l1 {
+            l1.clear();
+        }
+    }
+}

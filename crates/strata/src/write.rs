@@ -1,0 +1,143 @@
+//! Writing one kind's entries: encoding (jitter, metadata, tags), then both tiers; every change
+//! goes out on the bus.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_backend::{Bytes, Invalidation, SetEntry};
+use strata_codec::{Codec, EntryMeta};
+use strata_keys::Key;
+
+use crate::cacheable::CacheValue;
+use crate::core::Core;
+use crate::entry::Found;
+use crate::error::Error;
+use crate::kinds::KindState;
+use crate::versions::Stamp;
+
+/// An entry ready to write: its envelope, what L1 keeps of it, and its backend TTL.
+pub(crate) struct Encoded<T> {
+    pub(crate) bytes: Bytes,
+    pub(crate) found: Found<T>,
+    /// The logical TTL (jittered) plus the fail-safe window.
+    pub(crate) physical_ttl: Duration,
+}
+
+impl<T> Encoded<T> {
+    /// The envelope's size, the entry's weight in L1.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Encodes `value` (`None`: an absence) as an entry of `kind` written now for `ttl` (jittered),
+/// recording `stamp`.
+pub(crate) fn encode<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    value: Option<Arc<T>>,
+    ttl: Duration,
+    stamp: &Stamp,
+) -> Result<Encoded<T>, Error> {
+    let ttl = core.jittered(ttl);
+    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    let meta = EntryMeta::new(core.clock.now_ms(), ttl_ms, kind.keys.schema())
+        .with_generation(stamp.generation);
+    let tags = stamp.tags.as_deref().unwrap_or(&[]);
+    let bytes = core
+        .l2
+        .codec()
+        .encode_tagged(&meta, tags, value.as_deref())?;
+    Ok(Encoded {
+        bytes,
+        found: Found {
+            value,
+            meta,
+            tags: stamp.tags.clone(),
+        },
+        physical_ttl: ttl + core.config.max_stale,
+    })
+}
+
+/// Caches `value` under `key` with `tags`, in both tiers (the in-process copy is written even
+/// when the backend fails, and that error is returned), and tells the other instances.
+pub(crate) async fn store<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    key: &Key,
+    value: Arc<T>,
+    tags: &[String],
+) -> Result<(), Error> {
+    let flights = core.local.flights();
+    flights.poison(key);
+    let stamp = core
+        .versions
+        .stamp(&core.l2, kind.name(), &kind.generation, tags)
+        .await;
+    let entry = encode(core, kind, Some(value), kind.ttl, &stamp)?;
+    let (len, ttl) = (entry.len(), entry.physical_ttl);
+    let l2 = core
+        .l2
+        .call(core.l2.backend().set(key, entry.bytes.clone(), ttl))
+        .await;
+    // A read that fetched the previous bytes must not fill L1 after this write.
+    flights.poison(key);
+    let keep = core.keep_for(entry.found.meta.expires_at_ms);
+    core.local.put(key, &entry.found, len, keep).await;
+    kind.stats.sets(1);
+    core.bus
+        .publish(Invalidation::Keys(vec![key.to_string()]))
+        .await;
+    l2.map_err(|e| core.l2.failed(&kind.stats, e))
+}
+
+/// Caches many values of one kind: one batch to L2, then L1; one bus message.
+pub(crate) async fn store_many<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    items: Vec<(Key, Arc<T>)>,
+) -> Result<(), Error> {
+    let flights = core.local.flights();
+    for (key, _) in &items {
+        flights.poison(key);
+    }
+    let stamp = core
+        .versions
+        .stamp(&core.l2, kind.name(), &kind.generation, &[])
+        .await;
+    let mut entries = Vec::with_capacity(items.len());
+    let mut written = Vec::with_capacity(items.len());
+    for (key, value) in items {
+        let entry = encode(core, kind, Some(value), kind.ttl, &stamp)?;
+        entries.push(SetEntry::new(
+            key.as_str(),
+            entry.bytes.clone(),
+            entry.physical_ttl,
+        ));
+        written.push((key, entry));
+    }
+    let n = entries.len() as u64;
+    let l2 = core.l2.call(core.l2.backend().set_many(entries)).await;
+    for (key, entry) in &written {
+        flights.poison(key);
+        let keep = core.keep_for(entry.found.meta.expires_at_ms);
+        core.local.put(key, &entry.found, entry.len(), keep).await;
+    }
+    kind.stats.sets(n);
+    let keys = written.into_iter().map(|(k, _)| k.to_string()).collect();
+    core.bus.publish(Invalidation::Keys(keys)).await;
+    l2.map_err(|e| core.l2.failed(&kind.stats, e))
+}
+
+/// Removes `key` from both tiers and tells the other instances; true if the backend held it.
+pub(crate) async fn delete(core: &Core, kind: &KindState, key: &Key) -> Result<bool, Error> {
+    core.local.forget(key).await;
+    kind.stats.deletes(1);
+    let deleted = core.l2.call(core.l2.backend().delete(key)).await;
+    core.local.forget(key).await;
+    let result = deleted.map_err(|e| core.l2.failed(&kind.stats, e));
+    core.bus
+        .publish(Invalidation::Keys(vec![key.to_string()]))
+        .await;
+    result
+}
