@@ -1,4 +1,10 @@
-//! Checks of the tree itself: the layering rule of docs/architecture.md, crate docs, lints.
+//! Checks of the tree itself: the layering rule of docs/architecture.md, no import circles,
+//! small files and functions where the cache's logic lives, one clock, crate docs, lints.
+
+#[path = "tidy/modules.rs"]
+mod modules;
+#[path = "tidy/sizes.rs"]
+mod sizes;
 
 use std::path::{Path, PathBuf};
 
@@ -121,4 +127,117 @@ fn internal_crates_are_workspace_dependencies() {
             "{name} is missing from [workspace.dependencies]"
         );
     }
+}
+
+#[test]
+fn no_crate_has_an_import_circle_among_its_modules() {
+    let mut problems = Vec::new();
+    for (name, dir) in crates() {
+        let files = modules::source_files(&dir.join("src"));
+        let edges = modules::sibling_edges(&files);
+        for (parent, cycle) in modules::circles(&edges) {
+            let at = if parent.is_empty() {
+                "the crate root".to_owned()
+            } else {
+                parent.join("::")
+            };
+            let witnesses: Vec<String> = cycle
+                .windows(2)
+                .map(|w| {
+                    let file = &edges[&(parent.clone(), w[0].clone(), w[1].clone())];
+                    format!("{} -> {} ({})", w[0], w[1], file.display())
+                })
+                .collect();
+            problems.push(format!(
+                "{name}: modules under {at} import each other in a circle: {}",
+                witnesses.join(", ")
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The crates that hold the cache's logic, held to small files and functions.
+const KEPT_SMALL: &[&str] = &["strata", "strata-redis", "strata-backend"];
+const MAX_FILE_LINES: usize = 500;
+const MAX_FN_LINES: usize = 80;
+
+fn kept_small_files() -> Vec<modules::SourceFile> {
+    crates()
+        .into_iter()
+        .filter(|(name, _)| KEPT_SMALL.contains(&name.as_str()))
+        .flat_map(|(_, dir)| modules::source_files(&dir.join("src")))
+        .collect()
+}
+
+#[test]
+fn files_and_functions_stay_small() {
+    let mut problems = Vec::new();
+    for file in kept_small_files() {
+        let lines = file.text.lines().count();
+        if lines > MAX_FILE_LINES {
+            problems.push(format!(
+                "{}: {lines} lines (at most {MAX_FILE_LINES})",
+                file.path.display()
+            ));
+        }
+        for (name, line, len) in sizes::functions(&file.text) {
+            if len > MAX_FN_LINES {
+                problems.push(format!(
+                    "{}:{line}: fn {name} is {len} lines (at most {MAX_FN_LINES})",
+                    file.path.display()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn no_function_takes_too_many_arguments_by_exemption() {
+    let offenders: Vec<String> = kept_small_files()
+        .into_iter()
+        .filter(|f| f.text.contains("too_many_arguments"))
+        .map(|f| f.path.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "allow(clippy::too_many_arguments) in: {offenders:?} (pass one value instead)"
+    );
+}
+
+#[test]
+fn the_wall_clock_is_read_only_by_the_clock() {
+    let clock = Path::new("strata-backend/src/clock.rs");
+    let offenders: Vec<String> = kept_small_files()
+        .into_iter()
+        .filter(|f| !f.path.ends_with(clock) && f.text.contains("SystemTime::now"))
+        .map(|f| f.path.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "SystemTime::now() outside strata_backend::Clock: {offenders:?}"
+    );
+}
+
+#[test]
+fn the_module_checks_find_what_they_look_for() {
+    // A circle between two siblings, through `use` and through a path in code.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::write(src.join("lib.rs"), "mod a;\nmod b;\n").unwrap();
+    std::fs::write(src.join("a.rs"), "use crate::b::B;\npub struct A;\n").unwrap();
+    std::fs::write(
+        src.join("b.rs"),
+        "pub struct B;\nfn f() -> crate::a::A { crate::a::A }\n#[cfg(test)]\nmod tests { use super::*; }\n",
+    )
+    .unwrap();
+    let files = modules::source_files(src);
+    let circles = modules::circles(&modules::sibling_edges(&files));
+    assert_eq!(circles.len(), 1, "{circles:?}");
+    std::fs::write(src.join("b.rs"), "pub struct B;\n").unwrap();
+    let files = modules::source_files(src);
+    assert!(modules::circles(&modules::sibling_edges(&files)).is_empty());
+    let long = format!("fn f() {{\n{}}}\n", "    let _ = 1;\n".repeat(90));
+    assert_eq!(sizes::functions(&long), vec![("f".to_owned(), 1, 92)]);
 }

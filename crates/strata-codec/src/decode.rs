@@ -4,18 +4,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::CodecError;
 use crate::header::read_header;
-use crate::meta::{EntryInfo, EntryMeta, Envelope};
+use crate::meta::{EntryInfo, Envelope};
 use crate::{json, msgpack};
-
-pub(crate) fn check_schema(meta: &EntryMeta, expected: Option<u32>) -> Result<(), CodecError> {
-    match expected {
-        Some(expected) if expected != meta.schema => Err(CodecError::SchemaMismatch {
-            found: meta.schema,
-            expected,
-        }),
-        _ => Ok(()),
-    }
-}
 
 /// Decodes any envelope (MessagePack or JSON body, compressed or not).
 ///
@@ -32,7 +22,7 @@ pub fn decode_envelope<T: DeserializeOwned>(
         return json::decode(flags, body, expected_schema);
     }
     let (mut meta, payload, fields) = msgpack::read_meta(body)?;
-    check_schema(&meta, expected_schema)?;
+    meta.check_schema(expected_schema)?;
     let (generation, tags) = msgpack::read_extras(payload, fields)?;
     meta.generation = generation;
     let value = msgpack::decode_payload(flags, payload, max_value_bytes)?;

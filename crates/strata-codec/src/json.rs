@@ -42,7 +42,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
         return Err(CodecError::Malformed("JSON body marked compressed".into()));
     }
     let (meta, mut fields) = read_meta(body)?;
-    crate::decode::check_schema(&meta, expected_schema)?;
+    meta.check_schema(expected_schema)?;
     let payload = std::mem::take(&mut fields[3]);
     let tags = match fields.get(5) {
         None => Vec::new(),

@@ -44,6 +44,17 @@ impl EntryMeta {
     pub fn age_ms(&self, now_ms: u64) -> u64 {
         now_ms.saturating_sub(self.created_at_ms)
     }
+
+    /// An error unless the entry has the `expected` schema version (`None`: any).
+    pub(crate) fn check_schema(&self, expected: Option<u32>) -> Result<(), crate::CodecError> {
+        match expected {
+            Some(expected) if expected != self.schema => Err(crate::CodecError::SchemaMismatch {
+                found: self.schema,
+                expected,
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The version a tag had when an entry was written: once the tag is invalidated (its version

@@ -7,7 +7,6 @@ use std::time::Duration;
 use redis::Value;
 use strata_backend::BackendResult;
 
-use crate::quota::QuotaIndex;
 use crate::scripts::{Call, Scripts};
 
 /// Where an entry lives: its physical name and (for writes) the name of its load lease.
@@ -99,57 +98,4 @@ impl Entries for Plain {
 /// Milliseconds, rounded up: an entry never lives less than asked.
 pub(crate) fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
-}
-
-impl Entries for QuotaIndex {
-    fn get<'a>(&'a self, scripts: &'a Scripts, entry: Cow<'a, str>) -> Call<'a> {
-        if !self.tracks_reads() {
-            return Plain.get(scripts, entry);
-        }
-        let keys = vec![
-            entry.into_owned(),
-            self.lru.clone(),
-            self.exp.clone(),
-            self.size.clone(),
-            self.totals.clone(),
-        ];
-        scripts.quota_get.call(keys)
-    }
-
-    fn set<'a>(
-        &'a self,
-        scripts: &'a Scripts,
-        at: Place<'a>,
-        value: &'a [u8],
-        ttl: Duration,
-        token: Option<&'a str>,
-    ) -> Call<'a> {
-        let limits = &self.quota.limits;
-        scripts
-            .quota_set
-            .call(self.keys_of(at))
-            .arg(value)
-            .num(ms(ttl))
-            .num(limits.max_entries.unwrap_or(0))
-            .num(limits.max_bytes.unwrap_or(0))
-            .arg(self.policy_name().as_bytes())
-            .arg(token.unwrap_or("").as_bytes())
-    }
-
-    fn delete<'a>(
-        &'a self,
-        scripts: &'a Scripts,
-        at: Place<'a>,
-        expected: Option<&'a [u8]>,
-    ) -> Call<'a> {
-        let call = scripts.quota_del.call(self.keys_of(at));
-        match expected {
-            Some(bytes) => call.arg(&b"1"[..]).arg(bytes),
-            None => call.arg(&b"0"[..]).arg(&b""[..]),
-        }
-    }
-
-    fn stored(&self, key: &str, value_len: usize, reply: Value) -> BackendResult<bool> {
-        self.outcome(key, value_len, crate::errors::int(&reply)?)
-    }
 }

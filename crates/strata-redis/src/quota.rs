@@ -3,12 +3,13 @@
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-use strata_backend::{BackendError, BackendInfo, BackendResult, ErrorKind};
+use redis::Value;
+use strata_backend::{BackendError, BackendResult, ErrorKind};
 
-use crate::entries::Place;
-use crate::scripts::{Call, quota_set_code};
-use crate::topology::{Topology, exec};
+use crate::entries::{Entries, Place, Plain, ms};
+use crate::scripts::{Call, Scripts, quota_set_code};
 pub use strata_eviction::{EvictionPolicy, Limits};
 
 /// A budget for the keys starting with `prefix` (a kind: `"{prefix}:{app_version}:{kind}:"`).
@@ -108,6 +109,11 @@ impl QuotaIndex {
         }
     }
 
+    /// Entries the scripts evicted through this backend so far.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.evictions.load(Ordering::Relaxed)
+    }
+
     /// Whether reads record their access (LRU).
     pub(crate) fn tracks_reads(&self) -> bool {
         self.quota.policy == EvictionPolicy::Lru
@@ -151,58 +157,64 @@ impl QuotaIndex {
     }
 }
 
+/// The entries of a kind with a quota: written, evicted and deleted by the quota scripts.
+impl Entries for QuotaIndex {
+    fn get<'a>(&'a self, scripts: &'a Scripts, entry: Cow<'a, str>) -> Call<'a> {
+        if !self.tracks_reads() {
+            return Plain.get(scripts, entry);
+        }
+        let keys = vec![
+            entry.into_owned(),
+            self.lru.clone(),
+            self.exp.clone(),
+            self.size.clone(),
+            self.totals.clone(),
+        ];
+        scripts.quota_get.call(keys)
+    }
+
+    fn set<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        value: &'a [u8],
+        ttl: Duration,
+        token: Option<&'a str>,
+    ) -> Call<'a> {
+        let limits = &self.quota.limits;
+        scripts
+            .quota_set
+            .call(self.keys_of(at))
+            .arg(value)
+            .num(ms(ttl))
+            .num(limits.max_entries.unwrap_or(0))
+            .num(limits.max_bytes.unwrap_or(0))
+            .arg(self.policy_name().as_bytes())
+            .arg(token.unwrap_or("").as_bytes())
+    }
+
+    fn delete<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        expected: Option<&'a [u8]>,
+    ) -> Call<'a> {
+        let call = scripts.quota_del.call(self.keys_of(at));
+        match expected {
+            Some(bytes) => call.arg(&b"1"[..]).arg(bytes),
+            None => call.arg(&b"0"[..]).arg(&b""[..]),
+        }
+    }
+
+    fn stored(&self, key: &str, value_len: usize, reply: Value) -> BackendResult<bool> {
+        self.outcome(key, value_len, crate::errors::int(&reply)?)
+    }
+}
+
 /// The quota covering `key`: the one with the longest matching prefix.
 pub(crate) fn quota_of<'a>(quotas: &'a [QuotaIndex], key: &str) -> Option<&'a QuotaIndex> {
     quotas
         .iter()
         .filter(|q| key.starts_with(&q.quota.prefix))
         .max_by_key(|q| q.quota.prefix.len())
-}
-
-/// Adds each quota's usage to `info` (`quota.{prefix}.entries/bytes/limits`) and the
-/// evictions this backend's quota scripts made: one round trip for every quota.
-pub(crate) async fn add_usage(
-    quotas: &[QuotaIndex],
-    topology: &dyn Topology,
-    info: &mut BackendInfo,
-) -> BackendResult<()> {
-    if quotas.is_empty() {
-        return Ok(());
-    }
-    let mut calls = Vec::with_capacity(quotas.len() * 2);
-    for q in quotas {
-        let mut hlen = redis::cmd("HLEN");
-        hlen.arg(&q.size);
-        let mut bytes = redis::cmd("HGET");
-        bytes.arg(&q.totals).arg("bytes");
-        calls.push(Call::cmd(Cow::Borrowed(q.size.as_str()), hlen));
-        calls.push(Call::cmd(Cow::Borrowed(q.totals.as_str()), bytes));
-    }
-    let replies = exec(topology, "quota usage", &calls).await?;
-    let mut evictions = 0;
-    for (q, pair) in quotas.iter().zip(replies.chunks(2)) {
-        let entries: u64 = redis::from_redis_value(pair[0].clone()).unwrap_or(0);
-        let bytes: Option<i64> = redis::from_redis_value(pair[1].clone()).unwrap_or(None);
-        let p = &q.quota.prefix;
-        let limit = |n: Option<u64>| n.map_or("unlimited".into(), |n| n.to_string());
-        info.details
-            .insert(format!("quota.{p}.entries"), entries.to_string());
-        info.details.insert(
-            format!("quota.{p}.bytes"),
-            bytes.unwrap_or(0).max(0).to_string(),
-        );
-        info.details.insert(
-            format!("quota.{p}.limits"),
-            format!(
-                "{} entries, {} bytes, {}",
-                limit(q.quota.limits.max_entries),
-                limit(q.quota.limits.max_bytes),
-                q.policy_name()
-            ),
-        );
-        evictions += q.evictions.load(Ordering::Relaxed);
-    }
-    info.details
-        .insert("quota.evictions".into(), evictions.to_string());
-    Ok(())
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strata::{
-    Backend, Cache, CacheBuilder, MemoryBackend, MemoryConfig, RedisBackend, RedisConfig,
+    Backend, Cache, CacheBuilder, Clock, MemoryBackend, MemoryConfig, RedisBackend, RedisConfig,
 };
 use strata_testkit::RedisServer;
 
@@ -23,17 +23,29 @@ pub async fn l1_less_reader(prefix: &str, backend: Arc<dyn Backend>) -> Cache {
 
 /// A cache on a fresh memory backend, no jitter, metrics off.
 pub async fn memory_cache() -> (Cache, Arc<dyn Backend>) {
+    let (cache, backend, _) = memory_cache_on(Clock::system()).await;
+    (cache, backend)
+}
+
+/// [`memory_cache`] reading time from a manual clock, which the test moves.
+pub async fn memory_cache_with_clock() -> (Cache, Clock) {
+    let (cache, _, clock) = memory_cache_on(Clock::manual()).await;
+    (cache, clock)
+}
+
+async fn memory_cache_on(clock: Clock) -> (Cache, Arc<dyn Backend>, Clock) {
     let backend: Arc<dyn Backend> =
         Arc::new(MemoryBackend::new(MemoryConfig::default().with_namespace("t:")).unwrap());
     let cache = CacheBuilder::new()
         .prefix("t")
         .jitter(0.0)
         .metrics(false)
+        .clock(clock.clone())
         .backend(backend.clone())
         .build()
         .await
         .unwrap();
-    (cache, backend)
+    (cache, backend, clock)
 }
 
 /// A cache on a Redis backend talking to `server`.

@@ -93,7 +93,7 @@ async fn every_waiter_gets_the_loaders_error() {
 
 #[tokio::test]
 async fn a_failing_loader_is_answered_with_the_stale_value() {
-    let (cache, _) = common::memory_cache().await;
+    let (cache, clock) = common::memory_cache_with_clock().await;
     let jobs = cache
         .kind::<String>("job")
         .unwrap()
@@ -101,7 +101,7 @@ async fn a_failing_loader_is_answered_with_the_stale_value() {
     jobs.get_or_load(7, || async { Ok::<_, String>("v1".to_string()) })
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    clock.advance(Duration::from_millis(150));
     assert!(
         jobs.get(7).await.unwrap().is_none(),
         "expired: a plain get misses"
@@ -122,9 +122,9 @@ async fn a_failing_loader_is_answered_with_the_stale_value() {
     assert!(matches!(err, LoadError::Loader(_)));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn hard_and_soft_timeouts_cut_slow_loaders() {
-    let (cache, _) = common::memory_cache().await;
+    let (cache, clock) = common::memory_cache_with_clock().await;
     let jobs = cache
         .kind::<String>("job")
         .unwrap()
@@ -143,8 +143,8 @@ async fn hard_and_soft_timeouts_cut_slow_loaders() {
         .unwrap_err();
     assert!(matches!(err, LoadError::Timeout(_)), "{err}");
     jobs.set(1, "old".to_string()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    let started = std::time::Instant::now();
+    clock.advance(Duration::from_millis(80));
+    let started = tokio::time::Instant::now();
     let v = jobs
         .get_or_load_with(
             1,
@@ -157,12 +157,15 @@ async fn hard_and_soft_timeouts_cut_slow_loaders() {
         *v, "old",
         "a stale value is served once the soft timeout passes"
     );
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the loader's 5 s were not waited for"
+    );
 }
 
 #[tokio::test]
 async fn refresh_ahead_reloads_before_expiry() {
-    let (cache, _) = common::memory_cache().await;
+    let (cache, clock) = common::memory_cache_with_clock().await;
     let jobs = cache
         .kind::<u32>("job")
         .unwrap()
@@ -178,7 +181,7 @@ async fn refresh_ahead_reloads_before_expiry() {
         .await
         .unwrap();
     assert_eq!(*v, 1, "young values are served");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(Duration::from_millis(2100));
     let v = jobs
         .get_or_load_with(1, &opts, || async { Ok::<_, String>(3) })
         .await

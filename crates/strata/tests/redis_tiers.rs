@@ -73,13 +73,16 @@ async fn stale_values_in_redis_are_served_when_the_loader_fails() {
     let Some(server) = strata_testkit::redis_or_skip("fail-safe on redis") else {
         return;
     };
-    let (cache, _) = common::redis_cache(&server, CacheBuilder::new().l1(false)).await;
+    let clock = strata::Clock::manual();
+    let (cache, _) =
+        common::redis_cache(&server, CacheBuilder::new().l1(false).clock(clock.clone())).await;
     let jobs = cache
         .kind::<String>("job")
         .unwrap()
         .with_ttl(Duration::from_millis(100));
     jobs.set(7, "v1".to_string()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Logically expired; still in Redis for fail-safe (its TTL there adds max_stale).
+    clock.advance(Duration::from_millis(200));
     let v = jobs
         .get_or_load(7, || async { Err::<String, _>("db down") })
         .await

@@ -115,7 +115,7 @@ async fn garbage_under_a_key_is_a_counted_miss_and_is_deleted() {
     assert_eq!(*v, "fixed");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn backend_failures_are_misses_and_open_the_circuit() {
     let inner =
         strata::MemoryBackend::new(strata::MemoryConfig::default().with_namespace("t:")).unwrap();
@@ -155,7 +155,7 @@ async fn backend_failures_are_misses_and_open_the_circuit() {
             .contains_key("circuit_open")
     );
     faults.heal();
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    tokio::time::advance(Duration::from_millis(250)).await;
     jobs.get_or_load(10, || async { Ok::<_, String>(10) })
         .await
         .unwrap();
