@@ -7,17 +7,17 @@ use std::path::{Path, PathBuf};
 use syn::visit::Visit;
 
 /// A module path inside a crate (`[]` is the crate root).
-pub type ModPath = Vec<String>;
+pub(crate) type ModPath = Vec<String>;
 
 /// One source file and the module it holds.
-pub struct SourceFile {
-    pub path: PathBuf,
-    pub module: ModPath,
-    pub text: String,
+pub(crate) struct SourceFile {
+    pub(crate) path: PathBuf,
+    pub(crate) module: ModPath,
+    pub(crate) text: String,
 }
 
 /// Every `.rs` file under `src` with its module path.
-pub fn source_files(src: &Path) -> Vec<SourceFile> {
+pub(crate) fn source_files(src: &Path) -> Vec<SourceFile> {
     let mut out = Vec::new();
     walk(src, src, &mut out);
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -56,7 +56,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<SourceFile>) {
 
 /// The modules `file` names (through `use` or a path in code), as absolute module paths
 /// (the longest prefix of each path that is a known module).
-pub fn references(file: &SourceFile, known: &BTreeSet<ModPath>) -> BTreeSet<ModPath> {
+pub(crate) fn references(file: &SourceFile, known: &BTreeSet<ModPath>) -> BTreeSet<ModPath> {
     let Ok(ast) = syn::parse_file(&file.text) else {
         panic!("{} does not parse", file.path.display());
     };
@@ -159,7 +159,7 @@ fn flatten(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<Vec<Stri
 
 /// Import edges between sibling modules (`from -> to` under a common parent), each with a file
 /// that makes it: a child naming its parent, or a parent its child, is not an edge.
-pub fn sibling_edges(files: &[SourceFile]) -> BTreeMap<(ModPath, String, String), PathBuf> {
+pub(crate) fn sibling_edges(files: &[SourceFile]) -> BTreeMap<(ModPath, String, String), PathBuf> {
     let known: BTreeSet<ModPath> = files.iter().map(|f| f.module.clone()).collect();
     let mut edges = BTreeMap::new();
     for file in files {
@@ -182,7 +182,7 @@ pub fn sibling_edges(files: &[SourceFile]) -> BTreeMap<(ModPath, String, String)
 }
 
 /// The import circles among siblings: each as the module names around it, under its parent.
-pub fn circles(
+pub(crate) fn circles(
     edges: &BTreeMap<(ModPath, String, String), PathBuf>,
 ) -> Vec<(ModPath, Vec<String>)> {
     let mut by_parent: BTreeMap<&ModPath, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();

@@ -5,7 +5,7 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 
 /// Each function of `text` with a body, as (name, first line, lines).
-pub fn functions(text: &str) -> Vec<(String, usize, usize)> {
+pub(crate) fn functions(text: &str) -> Vec<(String, usize, usize)> {
     let ast = syn::parse_file(text).expect("the file parses");
     let mut f = Functions(Vec::new());
     f.visit_file(&ast);
