@@ -11,6 +11,7 @@ use strata_backend::{
 
 use crate::backend::{RedisBackend, match_prefix};
 use crate::entries::ms;
+use crate::quota::is_index_key;
 use crate::scripts::Call;
 
 /// A version counter as the scripts return it (a string: Lua numbers would lose digits).
@@ -130,6 +131,7 @@ impl Listing for RedisBackend {
         Ok(ScanPage {
             keys: keys
                 .into_iter()
+                .filter(|k| !is_index_key(&self.quotas, k))
                 .map(|k| self.topology.logical_name(k, &self.quotas))
                 .collect(),
             next: (next != "0").then_some(next),

@@ -17,7 +17,7 @@ use crate::config::RedisConfig;
 use crate::conn::RedisConnection;
 use crate::entries::{Entries, Place, Plain};
 use crate::errors::int;
-use crate::quota::{QuotaIndex, quota_of};
+use crate::quota::{QuotaIndex, is_index_key, quota_of};
 use crate::scripts::{Call, Scripts};
 use crate::topology::{Topology, exec, exec_one};
 
@@ -314,8 +314,15 @@ impl Backend for RedisBackend {
             let (next, keys) = self
                 .run("SCAN", self.topology.scan_step(&pattern, &cursor, batch))
                 .await?;
-            if !keys.is_empty() {
-                removed += self.unlink(&keys).await?;
+            // Quota indexes go with their entries but are not entries.
+            let (index, entries): (Vec<String>, Vec<String>) = keys
+                .into_iter()
+                .partition(|k| is_index_key(&self.quotas, k));
+            if !entries.is_empty() {
+                removed += self.unlink(&entries).await?;
+            }
+            if !index.is_empty() {
+                self.unlink(&index).await?;
             }
             if next == "0" {
                 return Ok(removed);

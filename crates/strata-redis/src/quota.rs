@@ -12,7 +12,8 @@ use crate::entries::{Entries, Place, Plain, ms};
 use crate::scripts::{Call, Scripts, quota_set_code};
 pub use strata_eviction::{EvictionPolicy, Limits};
 
-/// A budget for the keys starting with `prefix` (a kind: `"{prefix}:{app_version}:{kind}:"`).
+/// A budget for the keys starting with `prefix`: a kind (`"{prefix}:{app_version}:{kind}:"`),
+/// or the whole namespace (every entry of the cache under one budget).
 ///
 /// Writes under a quota go through a script that evicts, by `policy`, until the new entry fits
 /// (never more than `max_entries` entries or `max_bytes` bytes of key + value), so concurrent
@@ -70,12 +71,6 @@ impl QuotaIndex {
                 quota.prefix
             )));
         };
-        if rest.is_empty() {
-            return Err(config(format!(
-                "quota prefix {:?} covers the whole namespace; give it a kind",
-                quota.prefix
-            )));
-        }
         if quota.limits.max_entries == Some(0) || quota.limits.max_bytes == Some(0) {
             return Err(config(format!(
                 "quota {:?}: a limit of 0 would refuse every write; leave it unset for no limit",
@@ -209,6 +204,12 @@ impl Entries for QuotaIndex {
     fn stored(&self, key: &str, value_len: usize, reply: Value) -> BackendResult<bool> {
         self.outcome(key, value_len, crate::errors::int(&reply)?)
     }
+}
+
+/// Whether `physical` is one of the quotas' index keys (kept beside the entries, never listed
+/// or counted as one).
+pub(crate) fn is_index_key(quotas: &[QuotaIndex], physical: &str) -> bool {
+    quotas.iter().any(|q| q.is_index_key(physical))
 }
 
 /// The quota covering `key`: the one with the longest matching prefix.
