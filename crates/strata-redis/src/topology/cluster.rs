@@ -24,7 +24,7 @@ use redis::cluster_routing::{
 };
 use strata_backend::{BackendError, BackendInfo, BackendResult, ErrorKind, lease_key};
 
-use super::{Topology, send_on};
+use super::{Topology, scan_cmd, send_on};
 use crate::conn::RedisConnection;
 use crate::errors::map_err;
 use crate::info::parse_info;
@@ -199,12 +199,7 @@ impl Topology for Cluster {
     ) -> BackendResult<(String, Vec<String>)> {
         let primaries = self.primaries().await?;
         let (slot, node_cursor) = parse_cursor(cursor, primaries[0])?;
-        let mut cmd = redis::cmd("SCAN");
-        cmd.arg(node_cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(count);
+        let cmd = scan_cmd(pattern, node_cursor, count);
         let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(
             slot,
             SlotAddr::Master,

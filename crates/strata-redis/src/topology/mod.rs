@@ -103,6 +103,17 @@ pub(crate) async fn exec_one(
     Ok(replies.pop().unwrap_or(Value::Nil))
 }
 
+/// `SCAN cursor MATCH pattern COUNT count`.
+pub(crate) fn scan_cmd(pattern: &str, cursor: &str, count: usize) -> redis::Cmd {
+    let mut cmd = redis::cmd("SCAN");
+    cmd.arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(count);
+    cmd
+}
+
 fn is_noscript(v: &Value) -> bool {
     matches!(v, Value::ServerError(e) if e.kind() == Some(redis::ServerErrorKind::NoScript))
 }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use redis::Value;
 use strata_backend::{BackendInfo, BackendResult, lease_key};
 
-use super::{Topology, send_on};
+use super::{Topology, scan_cmd, send_on};
 use crate::conn::RedisConnection;
 use crate::errors::map_err;
 use crate::info::parse_info;
@@ -60,13 +60,8 @@ impl Topology for Standalone {
         cursor: &str,
         count: usize,
     ) -> BackendResult<(String, Vec<String>)> {
-        let mut cmd = redis::cmd("SCAN");
-        cmd.arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(count);
-        cmd.query_async(&mut self.conn.clone())
+        scan_cmd(pattern, cursor, count)
+            .query_async(&mut self.conn.clone())
             .await
             .map_err(|e| map_err("SCAN", e))
     }
