@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::workspace_root;
+use crate::target_dir;
 
-/// A running `target/release/payshift` and the URL it printed.
+/// A running release build of the demo (under the target directory) and the URL it printed.
 pub(crate) struct DemoProcess {
     child: Child,
     pub(crate) url: String,
@@ -25,7 +25,8 @@ impl DemoProcess {
     /// Starts the demo on a free port with `args` and `env` (REDIS_URL is cleared unless given)
     /// and waits for its "listening on" line.
     pub(crate) fn start(args: &[&str], env: &[(&str, String)]) -> Result<Self> {
-        let mut cmd = Command::new(workspace_root().join("target/release/payshift"));
+        let binary = target_dir().join("release/payshift");
+        let mut cmd = Command::new(&binary);
         cmd.args(args)
             .env("PAYSHIFT_ADDR", "127.0.0.1:0")
             .env_remove("REDIS_URL")
@@ -34,7 +35,9 @@ impl DemoProcess {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().context("starting target/release/payshift")?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
         let stdout = child.stdout.take().context("payshift stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -186,6 +186,20 @@ pub(crate) fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
+/// Where cargo puts build output: `CARGO_TARGET_DIR` when set, else `target/` of the workspace.
+pub(crate) fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|p| {
+            if p.is_relative() {
+                workspace_root().join(p)
+            } else {
+                p
+            }
+        })
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -14,8 +14,8 @@ use crate::types::ScanPage;
 /// A lease makes a load safe against concurrent invalidation: `set`, `set_many`, `delete` and
 /// `delete_many` of a key also drop its lease, so a load that began before an invalidation
 /// cannot store its (older) value afterwards through [`set_under_lease`](Self::set_under_lease).
-/// Other processes seeing a held lease can wait for the holder's value. The lease lives under
-/// [`lease_key`](crate::lease_key)`(key)`.
+/// Other processes seeing a held lease can wait for the holder's value. Where the lease lives is
+/// the backend's choice (Redis: beside the entries, outside their prefix).
 #[async_trait]
 pub trait Leases: Send + Sync {
     /// Takes the load lease of `key` for `ttl` if nobody holds it; true if taken.
@@ -86,4 +86,12 @@ pub trait Listing: Send + Sync {
 pub trait MemoryUsage: Send + Sync {
     /// Bytes the server spends on `key` (Redis `MEMORY USAGE`), `None` when absent.
     async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>>;
+}
+
+/// Publishing on a pub/sub channel of the backend's server (the invalidation bus's channel),
+/// so that a change and its bus message travel together.
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes `message` on `channel`.
+    async fn publish(&self, channel: &str, message: &[u8]) -> BackendResult<()>;
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::abilities::{Leases, Listing, MemoryUsage, VersionCounters};
+use crate::abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};
+use crate::batch::{Done, Step};
 use crate::error::BackendResult;
 use crate::types::{BackendInfo, KeyTtl, SetEntry};
 
@@ -74,6 +75,14 @@ pub trait Backend: Debug + Send + Sync + 'static {
         Ok(n)
     }
 
+    /// Runs `steps` and answers one [`Done`] per step, in order (see [`crate::batch`]). The
+    /// default runs them one by one through this trait and the abilities; backends behind a
+    /// network override it to send them in one round trip. A step that needs an ability the
+    /// backend lacks fails the batch with [`ErrorKind::Unsupported`](crate::ErrorKind).
+    async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+        crate::batch::run_one_by_one(self, steps).await
+    }
+
     /// Removes every key in this backend's namespace, and nothing else; returns how many.
     ///
     /// Never flushes the whole server and never blocks it (Redis: SCAN + UNLINK in batches).
@@ -105,6 +114,11 @@ pub trait Backend: Debug + Send + Sync + 'static {
 
     /// What the server spends on a key, if the backend can tell.
     fn as_memory_usage(&self) -> Option<&dyn MemoryUsage> {
+        None
+    }
+
+    /// Publishing on the server's pub/sub channels, if the backend can.
+    fn as_publisher(&self) -> Option<&dyn Publisher> {
         None
     }
 }

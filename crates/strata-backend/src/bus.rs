@@ -66,6 +66,44 @@ impl BusMessage {
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         serde_json::from_slice(bytes).ok()
     }
+
+    /// The wire form of a message whose value is known only where it is published, split
+    /// around that value: for a [`Invalidation::Kind`] or [`Invalidation::Tag`] its counter's
+    /// new value, for [`Invalidation::Keys`] the JSON array of the keys. The counter or keys
+    /// given in `invalidation` are placeholders. `None` for other invalidations.
+    pub fn split_around_value(
+        origin: u64,
+        invalidation: Invalidation,
+    ) -> Option<(Vec<u8>, Vec<u8>)> {
+        const SENTINEL: &str = "\u{1}strata:value\u{1}";
+        let (invalidation, hole) = match invalidation {
+            Invalidation::Kind { kind, .. } => (
+                Invalidation::Kind {
+                    kind,
+                    generation: u64::MAX,
+                },
+                u64::MAX.to_string(),
+            ),
+            Invalidation::Tag { tag, .. } => (
+                Invalidation::Tag {
+                    tag,
+                    version: u64::MAX,
+                },
+                u64::MAX.to_string(),
+            ),
+            Invalidation::Keys(_) => (
+                Invalidation::Keys(vec![SENTINEL.to_owned()]),
+                serde_json::to_string(&[SENTINEL]).ok()?,
+            ),
+            _ => return None,
+        };
+        let text = String::from_utf8(Self::new(origin, invalidation).encode()).ok()?;
+        let at = text.rfind(&hole)?;
+        Some((
+            text.as_bytes()[..at].to_vec(),
+            text.as_bytes()[at + hole.len()..].to_vec(),
+        ))
+    }
 }
 
 /// What a subscriber receives.
@@ -90,6 +128,14 @@ pub trait Bus: Debug + Send + Sync + 'static {
 
     /// A new subscription; events arrive until the bus is dropped.
     fn subscribe(&self) -> mpsc::Receiver<BusEvent>;
+
+    /// The pub/sub channel of this bus on its backend's server, when messages published there
+    /// by the backend itself (see [`Publisher`](crate::Publisher)) reach the subscribers: then a
+    /// change and its message travel in one round trip. `None` (the default): publish through
+    /// [`publish`](Self::publish).
+    fn channel(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A bus inside one process (tests, several caches in one binary).
@@ -152,6 +198,31 @@ pub fn bus_error(bus: &str, e: impl std::fmt::Display) -> BackendError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_split_around_its_value_joins_into_the_wire_form() {
+        let kind = Invalidation::Kind {
+            kind: "job".into(),
+            generation: 0,
+        };
+        let (before, after) = BusMessage::split_around_value(7, kind).unwrap();
+        let joined = [before.as_slice(), b"1234", after.as_slice()].concat();
+        let want = BusMessage::new(
+            7,
+            Invalidation::Kind {
+                kind: "job".into(),
+                generation: 1234,
+            },
+        );
+        assert_eq!(BusMessage::decode(&joined), Some(want));
+        let keys = Invalidation::Keys(Vec::new());
+        let (before, after) = BusMessage::split_around_value(7, keys).unwrap();
+        let list = serde_json::to_vec(&["p:v1:user:s1:1", "p:v1:user:s2:1"]).unwrap();
+        let joined = [before.as_slice(), &list, after.as_slice()].concat();
+        let want = Invalidation::Keys(vec!["p:v1:user:s1:1".into(), "p:v1:user:s2:1".into()]);
+        assert_eq!(BusMessage::decode(&joined), Some(BusMessage::new(7, want)));
+        assert_eq!(BusMessage::split_around_value(7, Invalidation::All), None);
+    }
 
     #[test]
     fn the_wire_form_is_the_documented_json() {

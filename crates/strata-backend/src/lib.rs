@@ -41,6 +41,7 @@
 
 mod abilities;
 mod backend;
+pub mod batch;
 mod bus;
 mod clock;
 mod error;
@@ -50,7 +51,7 @@ mod operation;
 mod types;
 mod validate;
 
-pub use abilities::{Leases, Listing, MemoryUsage, VersionCounters};
+pub use abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};
 pub use backend::Backend;
 pub use bus::{Bus, BusEvent, BusMessage, InProcessBus, Invalidation, bus_error};
 pub use clock::{Clock, wall_clock_ms, wall_clock_us};
@@ -60,7 +61,8 @@ pub use memory::{DEFAULT_MEMORY_MAX_BYTES, MemoryBackend, MemoryConfig};
 pub use operation::Operation;
 pub use types::{BackendInfo, KeyTtl, ScanPage, SetEntry};
 pub use validate::{
-    DEFAULT_MAX_VALUE_BYTES, MAX_KEY_LEN, check_key, check_namespace, check_set, lease_key,
+    DEFAULT_MAX_VALUE_BYTES, DEFAULT_OPERATION_TIMEOUT, MAX_KEY_LEN, check_key, check_namespace,
+    check_set,
 };
 
 pub use async_trait::async_trait;

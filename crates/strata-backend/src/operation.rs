@@ -42,11 +42,13 @@ pub enum Operation {
     DeleteIfEquals,
     /// [`MemoryUsage::memory_usage`](crate::MemoryUsage::memory_usage).
     MemoryUsage,
+    /// [`Publisher::publish`](crate::Publisher::publish).
+    Publish,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 18] = [
+    pub const ALL: [Operation; 19] = [
         Self::Get,
         Self::GetMany,
         Self::Set,
@@ -65,6 +67,7 @@ impl Operation {
         Self::Scan,
         Self::DeleteIfEquals,
         Self::MemoryUsage,
+        Self::Publish,
     ];
 
     /// The method's name (`"get"`, `"set_under_lease"`, ...), for messages and labels.
@@ -88,6 +91,7 @@ impl Operation {
             Self::Scan => "scan",
             Self::DeleteIfEquals => "delete_if_equals",
             Self::MemoryUsage => "memory_usage",
+            Self::Publish => "publish",
         }
     }
 

@@ -52,11 +52,9 @@ pub fn check_set(
     Ok(())
 }
 
-/// The key under which the load lease of `key` lives. `#` never ends a key built by
-/// strata-keys (plain ids escape it; hashed ids are `#` + hex), so lease keys cannot collide.
-pub fn lease_key(key: &str) -> String {
-    format!("{key}#lease")
-}
+/// The default limit on one backend operation: 250 ms (a cache that waits longer than this is
+/// slower than the database it saves).
+pub const DEFAULT_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Checks a namespace: non-empty, so that `clear` can never mean "everything".
 pub fn check_namespace(namespace: &str) -> BackendResult<()> {

@@ -215,4 +215,25 @@ impl KindKeys {
     pub fn base(&self) -> &str {
         &self.base
     }
+
+    /// The key of `id` split around its schema version: the same entity's key under schema
+    /// `n` is `before + n + after`.
+    ///
+    /// ```
+    /// use strata_keys::KeySpace;
+    ///
+    /// let users = KeySpace::new("payshift", "v3")?.kind("user")?.with_schema(2);
+    /// let (before, after) = users.around_schema(42)?;
+    /// assert_eq!((before.as_str(), after.as_str()), ("payshift:v3:user:s", ":42"));
+    /// assert_eq!(format!("{before}2{after}"), users.key(42)?.as_str());
+    /// # Ok::<(), strata_keys::KeyError>(())
+    /// ```
+    pub fn around_schema(&self, id: impl Display) -> Result<(String, String), KeyError> {
+        let key = self.clone().with_generation(0).key(id)?;
+        let schema = format!("s{}:", self.schema);
+        let ns = self.kind_namespace();
+        let before = format!("{ns}s");
+        let after = format!(":{}", &key.as_str()[ns.len() + schema.len()..]);
+        Ok((before, after))
+    }
 }

@@ -5,14 +5,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use strata_backend::{
-    BackendError, BackendResult, ErrorKind, Leases, Listing, MemoryUsage, ScanPage,
+    BackendError, BackendResult, ErrorKind, Leases, Listing, MemoryUsage, Publisher, ScanPage,
     VersionCounters, check_key, check_set,
 };
 
 use crate::backend::{RedisBackend, match_prefix};
 use crate::entries::ms;
-use crate::quota::is_index_key;
 use crate::scripts::Call;
+use crate::topology::is_internal;
+use strata_backend::Backend;
 
 /// A version counter as the scripts return it (a string: Lua numbers would lose digits).
 fn parse_version(reply: redis::Value) -> BackendResult<u64> {
@@ -131,7 +132,7 @@ impl Listing for RedisBackend {
         Ok(ScanPage {
             keys: keys
                 .into_iter()
-                .filter(|k| !is_index_key(&self.quotas, k))
+                .filter(|k| !is_internal(self.namespace(), k))
                 .map(|k| self.topology.logical_name(k, &self.quotas))
                 .collect(),
             next: (next != "0").then_some(next),
@@ -158,5 +159,15 @@ impl MemoryUsage for RedisBackend {
             .await?;
         redis::from_redis_value(reply)
             .map_err(|e| BackendError::new(ErrorKind::Server, format!("MEMORY USAGE reply: {e}")))
+    }
+}
+
+#[async_trait]
+impl Publisher for RedisBackend {
+    async fn publish(&self, channel: &str, message: &[u8]) -> BackendResult<()> {
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(message);
+        self.exec_one("PUBLISH", Call::cmd("", cmd)).await?;
+        Ok(())
     }
 }

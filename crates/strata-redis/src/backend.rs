@@ -8,18 +8,19 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::Value;
+use strata_backend::batch::{Done, Step};
 use strata_backend::{
     Backend, BackendError, BackendInfo, BackendResult, ErrorKind, KeyTtl, Leases, Listing,
-    MemoryUsage, SetEntry, VersionCounters, check_key, check_set,
+    MemoryUsage, Publisher, SetEntry, VersionCounters, check_key, check_set,
 };
 
 use crate::config::RedisConfig;
 use crate::conn::RedisConnection;
 use crate::entries::{Entries, Place, Plain};
 use crate::errors::int;
-use crate::quota::{QuotaIndex, is_index_key, quota_of};
+use crate::quota::{QuotaIndex, quota_of};
 use crate::scripts::{Call, Scripts};
-use crate::topology::{Topology, exec, exec_one};
+use crate::topology::{Topology, exec, exec_one, is_internal};
 
 /// Keys per batch (`MGET`, pipeline, `UNLINK`), so no single command blocks the server for long.
 pub(crate) const BATCH: usize = 1000;
@@ -51,10 +52,27 @@ impl std::fmt::Debug for RedisBackend {
 }
 
 impl RedisBackend {
-    /// Connects, failing when the server cannot be reached within the connect timeout.
+    /// Connects, failing when the server cannot be reached within the connect timeout, and
+    /// [prepares](Self::prepare) the server.
     pub async fn connect(config: RedisConfig) -> BackendResult<Self> {
         let topology = crate::connect::connect(&config).await?;
-        Self::with_topology(topology, config)
+        let backend = Self::with_topology(topology, config)?;
+        backend.prepare().await?;
+        Ok(backend)
+    }
+
+    /// Loads every script of the backend on the server (on each primary of a cluster), in one
+    /// round trip, so that no operation pays for a script's first use. Not needed for
+    /// correctness: a call the server lacks a script for loads it and runs again.
+    pub async fn prepare(&self) -> BackendResult<()> {
+        let sources = self.scripts.sources();
+        self.run("SCRIPT LOAD", async {
+            self.topology
+                .load_scripts(&sources)
+                .await
+                .map_err(|e| crate::errors::map_err("SCRIPT LOAD", e))
+        })
+        .await
     }
 
     /// Prepares a backend that connects on first use, so an application can start while Redis
@@ -88,16 +106,26 @@ impl RedisBackend {
         self.topology.connection()
     }
 
-    /// Runs `fut` under the operation timeout.
+    /// Runs `fut` under the operation timeout. A call that timed out leaves its connection
+    /// busy with the late reply: the connection is replaced (one server), so the next call does
+    /// not wait behind it.
     pub(crate) async fn run<T>(
         &self,
         operation: &str,
         fut: impl Future<Output = BackendResult<T>>,
     ) -> BackendResult<T> {
         let limit = self.config.operation_timeout;
-        tokio::time::timeout(limit, fut)
+        let generation = self.topology.generation();
+        let result = tokio::time::timeout(limit, fut)
             .await
-            .unwrap_or_else(|_| Err(BackendError::timeout(&format!("redis {operation}"), limit)))
+            .unwrap_or_else(|_| Err(BackendError::timeout(&format!("redis {operation}"), limit)));
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() == ErrorKind::Timeout)
+        {
+            self.topology.discard(generation);
+        }
+        result
     }
 
     /// Sends `calls` under the operation timeout.
@@ -129,6 +157,24 @@ impl RedisBackend {
         let (entries, entry) = self.entry(key)?;
         let lease = self.topology.lease_key(&entry)?;
         Ok((entries, Place { entry, lease }))
+    }
+
+    /// [`place`](Self::place) of a key the caller does not keep (the names are owned).
+    pub(crate) fn place_owned(&self, key: &str) -> BackendResult<(&dyn Entries, Place<'static>)> {
+        let quota = quota_of(&self.quotas, key);
+        let entry = self.topology.entry_key(key, quota)?.into_owned();
+        let lease = self.topology.lease_key(&entry)?;
+        let entries: &dyn Entries = match quota {
+            Some(q) => q,
+            None => &Plain,
+        };
+        Ok((
+            entries,
+            Place {
+                entry: Cow::Owned(entry),
+                lease,
+            },
+        ))
     }
 
     /// Physical name of a key that is not an entry (a version counter, say).
@@ -314,10 +360,10 @@ impl Backend for RedisBackend {
             let (next, keys) = self
                 .run("SCAN", self.topology.scan_step(&pattern, &cursor, batch))
                 .await?;
-            // Quota indexes go with their entries but are not entries.
+            // Leases, quota indexes and registries go with the entries but are not entries.
             let (index, entries): (Vec<String>, Vec<String>) = keys
                 .into_iter()
-                .partition(|k| is_index_key(&self.quotas, k));
+                .partition(|k| is_internal(&self.config.namespace, k));
             if !entries.is_empty() {
                 removed += self.unlink(&entries).await?;
             }
@@ -375,6 +421,14 @@ impl Backend for RedisBackend {
 
     fn as_memory_usage(&self) -> Option<&dyn MemoryUsage> {
         Some(self)
+    }
+
+    fn as_publisher(&self) -> Option<&dyn Publisher> {
+        Some(self)
+    }
+
+    async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+        self.run_batch(steps).await
     }
 }
 

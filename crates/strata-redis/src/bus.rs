@@ -78,6 +78,10 @@ impl Bus for RedisBus {
         }
     }
 
+    fn channel(&self) -> Option<&str> {
+        Some(&self.channel)
+    }
+
     fn subscribe(&self) -> mpsc::Receiver<BusEvent> {
         let (tx, rx) = mpsc::channel(1024);
         let (clients, channel, timeout) =

@@ -38,7 +38,8 @@ pub struct RedisConfig {
     pub namespace: String,
     /// Limit on establishing a connection (default 2 s).
     pub connect_timeout: Duration,
-    /// Limit on each operation, including waiting for a reconnect (default 1 s).
+    /// Limit on each operation, including waiting for a reconnect (default 250 ms,
+    /// [`DEFAULT_OPERATION_TIMEOUT`](strata_backend::DEFAULT_OPERATION_TIMEOUT)).
     pub operation_timeout: Duration,
     /// Reconnection attempts per failure, with exponential backoff (default 6).
     pub reconnect_retries: usize,
@@ -61,7 +62,7 @@ impl RedisConfig {
             password: None,
             namespace: "strata:".into(),
             connect_timeout: Duration::from_secs(2),
-            operation_timeout: Duration::from_secs(1),
+            operation_timeout: strata_backend::DEFAULT_OPERATION_TIMEOUT,
             reconnect_retries: 6,
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             scan_batch: 1000,

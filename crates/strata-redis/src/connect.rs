@@ -12,7 +12,7 @@ use strata_backend::{BackendError, BackendResult, ErrorKind, check_namespace};
 use crate::config::RedisConfig;
 use crate::conn::RedisConnection;
 use crate::errors::map_err;
-use crate::topology::{Standalone, Topology};
+use crate::topology::{Remake, Standalone, Topology};
 
 /// Connects, failing when the deployment cannot be reached within the connect timeout.
 pub(crate) async fn connect(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
@@ -20,8 +20,11 @@ pub(crate) async fn connect(config: &RedisConfig) -> BackendResult<Arc<dyn Topol
         return cluster::connect(config).await;
     }
     let (client, manager) = manager_for(config)?;
-    let conn = within(config, ConnectionManager::new_with_config(client, manager)).await?;
-    Ok(Arc::new(Standalone::new(RedisConnection::Standalone(conn))))
+    let conn = ConnectionManager::new_with_config(client.clone(), manager.clone());
+    let conn = within(config, conn).await?;
+    let remake = remake(client, manager);
+    let conn = RedisConnection::Standalone(conn);
+    Ok(Arc::new(Standalone::new(&config.namespace, conn, remake)))
 }
 
 /// A connection made on first use, so an application can start while Redis is down.
@@ -30,9 +33,18 @@ pub(crate) fn connect_lazy(config: &RedisConfig) -> BackendResult<Arc<dyn Topolo
         return cluster::connect_lazy(config);
     }
     let (client, manager) = manager_for(config)?;
-    let conn = ConnectionManager::new_lazy_with_config(client, manager)
-        .map_err(|e| map_err("create connection manager", e))?;
-    Ok(Arc::new(Standalone::new(RedisConnection::Standalone(conn))))
+    let remake = remake(client, manager);
+    let conn = remake()?;
+    Ok(Arc::new(Standalone::new(&config.namespace, conn, remake)))
+}
+
+/// Makes lazily connecting connections to the server of `client`.
+fn remake(client: Client, manager: ConnectionManagerConfig) -> Remake {
+    Arc::new(move || {
+        ConnectionManager::new_lazy_with_config(client.clone(), manager.clone())
+            .map(RedisConnection::Standalone)
+            .map_err(|e| map_err("create connection manager", e))
+    })
 }
 
 /// One client per node to subscribe through: the server, or each cluster seed.
@@ -141,12 +153,12 @@ mod cluster {
 
     pub(super) async fn connect(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
         let conn = within(config, client(config)?.get_async_connection()).await?;
-        Ok(Arc::new(Cluster::new(conn)))
+        Ok(Arc::new(Cluster::new(&config.namespace, conn)))
     }
 
     pub(super) fn connect_lazy(config: &RedisConfig) -> BackendResult<Arc<dyn Topology>> {
         let conn = client(config)?.get_pending_async_connection_with_config(Default::default());
-        Ok(Arc::new(Cluster::new(conn)))
+        Ok(Arc::new(Cluster::new(&config.namespace, conn)))
     }
 }
 

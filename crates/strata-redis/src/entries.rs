@@ -43,6 +43,34 @@ pub(crate) trait Entries: Send + Sync {
 
     /// What a `set` call's reply means: stored, or not (the lease was not held).
     fn stored(&self, key: &str, value_len: usize, reply: Value) -> BackendResult<bool>;
+
+    /// Reads the entry and, atomically with the read, takes its lease for `ttl` under `token`
+    /// when it is absent (or `always`): a `{value, code}` reply (see `lua/read_and_lease.lua`).
+    fn read_and_lease<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        lease: (&'a str, Duration, bool),
+    ) -> Call<'a>;
+
+    /// The quota index keys that a delete of one of these entries must clean (none without a
+    /// quota).
+    fn index_keys(&self) -> Vec<String>;
+}
+
+/// The read-and-lease call with `keys` (entry, lease, then any index keys).
+pub(crate) fn read_and_lease_call<'a>(
+    scripts: &'a Scripts,
+    keys: Vec<String>,
+    (token, ttl, always): (&'a str, Duration, bool),
+) -> Call<'a> {
+    let when: &[u8] = if always { b"always" } else { b"absent" };
+    scripts
+        .read_and_lease
+        .call(keys)
+        .arg(token.as_bytes())
+        .num(ms(ttl))
+        .arg(when)
 }
 
 /// Entries of kinds without a quota: a `GET`, and scripts that keep the lease in step.
@@ -92,6 +120,19 @@ impl Entries for Plain {
 
     fn stored(&self, _key: &str, _value_len: usize, reply: Value) -> BackendResult<bool> {
         Ok(crate::errors::int(&reply)? > 0)
+    }
+
+    fn read_and_lease<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        lease: (&'a str, Duration, bool),
+    ) -> Call<'a> {
+        read_and_lease_call(scripts, vec![at.entry.into_owned(), at.lease], lease)
+    }
+
+    fn index_keys(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 

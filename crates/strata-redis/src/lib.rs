@@ -33,6 +33,7 @@
 
 mod abilities;
 mod backend;
+mod batch;
 mod bus;
 mod config;
 mod conn;

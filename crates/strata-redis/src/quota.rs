@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::Value;
 use strata_backend::{BackendError, BackendResult, ErrorKind};
 
-use crate::entries::{Entries, Place, Plain, ms};
+use crate::entries::{Entries, Place, Plain, ms, read_and_lease_call};
 use crate::scripts::{Call, Scripts, quota_set_code};
 pub use strata_eviction::{EvictionPolicy, Limits};
 
@@ -17,8 +17,8 @@ pub use strata_eviction::{EvictionPolicy, Limits};
 ///
 /// Writes under a quota go through a script that evicts, by `policy`, until the new entry fits
 /// (never more than `max_entries` entries or `max_bytes` bytes of key + value), so concurrent
-/// writers on many instances never overshoot. The index lives beside the keys:
-/// `{namespace}__quota:{rest of prefix}` + `lru` / `exp` / `size` / `totals`. Reads of an LRU
+/// writers on many instances never overshoot. The index lives beside the keys, outside the
+/// entries' prefix: `{namespace}#quota:{rest of prefix}` + `lru` / `exp` / `size` / `totals`. Reads of an LRU
 /// quota record the access (one script call instead of a `GET`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -84,7 +84,7 @@ impl QuotaIndex {
                 quota.prefix
             )));
         }
-        let base = format!("{namespace}__quota:{rest}");
+        let base = format!("{namespace}#quota:{rest}");
         Ok(Self {
             lru: format!("{base}lru{suffix}"),
             exp: format!("{base}exp{suffix}"),
@@ -204,12 +204,28 @@ impl Entries for QuotaIndex {
     fn stored(&self, key: &str, value_len: usize, reply: Value) -> BackendResult<bool> {
         self.outcome(key, value_len, crate::errors::int(&reply)?)
     }
-}
 
-/// Whether `physical` is one of the quotas' index keys (kept beside the entries, never listed
-/// or counted as one).
-pub(crate) fn is_index_key(quotas: &[QuotaIndex], physical: &str) -> bool {
-    quotas.iter().any(|q| q.is_index_key(physical))
+    fn read_and_lease<'a>(
+        &'a self,
+        scripts: &'a Scripts,
+        at: Place<'a>,
+        lease: (&'a str, Duration, bool),
+    ) -> Call<'a> {
+        let mut keys = vec![at.entry.into_owned(), at.lease];
+        if self.tracks_reads() {
+            keys.extend(self.index_keys());
+        }
+        read_and_lease_call(scripts, keys, lease)
+    }
+
+    fn index_keys(&self) -> Vec<String> {
+        vec![
+            self.lru.clone(),
+            self.exp.clone(),
+            self.size.clone(),
+            self.totals.clone(),
+        ]
+    }
 }
 
 /// The quota covering `key`: the one with the longest matching prefix.

@@ -40,6 +40,8 @@ pub(crate) struct Scripts {
     pub(crate) quota_set: Lua,
     pub(crate) quota_get: Lua,
     pub(crate) quota_del: Lua,
+    pub(crate) read_and_lease: Lua,
+    pub(crate) delete_family: Lua,
 }
 
 impl Scripts {
@@ -63,13 +65,40 @@ impl Scripts {
                 include_str!("../lua/quota_index.lua"),
                 include_str!("../lua/quota_del.lua")
             )),
+            read_and_lease: Lua::new(concat!(
+                include_str!("../lua/quota_index.lua"),
+                include_str!("../lua/read_and_lease.lua")
+            )),
+            delete_family: Lua::new(concat!(
+                include_str!("../lua/quota_index.lua"),
+                include_str!("../lua/delete_family.lua")
+            )),
         }
     }
 }
 
-/// One command for the server: a plain command, or a script call (sent as `EVALSHA`, and again
-/// as `EVAL` with the source if the server answers `NOSCRIPT`: after a restart or a cluster
-/// failover a node may not have it).
+impl Scripts {
+    /// Every script's source.
+    pub(crate) fn sources(&self) -> [&'static str; 11] {
+        [
+            self.set.source,
+            self.set_under_lease.source,
+            self.delete.source,
+            self.delete_if_equals.source,
+            self.versions.source,
+            self.bump_version.source,
+            self.quota_set.source,
+            self.quota_get.source,
+            self.quota_del.source,
+            self.read_and_lease.source,
+            self.delete_family.source,
+        ]
+    }
+}
+
+/// One command for the server: a plain command, or a script call (sent as `EVALSHA`; when the
+/// server answers `NOSCRIPT` — after a restart or a cluster failover a node may lack it — the
+/// script is loaded and the call sent again).
 pub(crate) enum Call<'a> {
     /// A plain command routed by `key` (its first key).
     Cmd {
@@ -119,21 +148,13 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// The command to send: `EVALSHA` for a script, or with `by_source` the `EVAL` fallback.
-    pub(crate) fn to_cmd(&self, by_source: bool) -> Cow<'_, Cmd> {
+    /// The command to send (`EVALSHA` for a script).
+    pub(crate) fn to_cmd(&self) -> Cow<'_, Cmd> {
         match self {
             Self::Cmd { cmd, .. } => Cow::Borrowed(cmd),
             Self::Script { lua, keys, args } => {
-                let mut cmd = if by_source {
-                    let mut c = redis::cmd("EVAL");
-                    c.arg(lua.source);
-                    c
-                } else {
-                    let mut c = redis::cmd("EVALSHA");
-                    c.arg(lua.hash.get_hash());
-                    c
-                };
-                cmd.arg(keys.len()).arg(keys);
+                let mut cmd = redis::cmd("EVALSHA");
+                cmd.arg(lua.hash.get_hash()).arg(keys.len()).arg(keys);
                 for a in args {
                     cmd.arg(a.as_ref());
                 }
@@ -142,9 +163,17 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Whether this is a script call (which a `NOSCRIPT` answer sends again as `EVAL`).
+    /// Whether this is a script call (which a `NOSCRIPT` answer sends again).
     pub(crate) fn is_script(&self) -> bool {
         matches!(self, Self::Script { .. })
+    }
+
+    /// The script's source, for a script call.
+    pub(crate) fn source(&self) -> Option<&'static str> {
+        match self {
+            Self::Script { lua, .. } => Some(lua.source),
+            Self::Cmd { .. } => None,
+        }
     }
 }
 

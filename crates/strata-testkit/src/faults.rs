@@ -136,11 +136,15 @@ impl Faults {
         self.injected.load(Ordering::Relaxed)
     }
 
-    async fn before(&self, op: Operation) -> BackendResult<()> {
+    async fn before(&self, ops: &[Operation]) -> BackendResult<()> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let (latency, fail) = {
             let mut p = self.plan.lock();
-            if p.only.as_ref().is_some_and(|ops| !ops.contains(&op)) {
+            // A batch is hit when any of its steps' operations is.
+            if p.only
+                .as_ref()
+                .is_some_and(|targets| !ops.iter().any(|op| targets.contains(op)))
+            {
                 return Ok(());
             }
             let fail = if p.fail_next > 0 {
@@ -158,7 +162,11 @@ impl Faults {
         match fail {
             Some(kind) => {
                 self.injected.fetch_add(1, Ordering::Relaxed);
-                Err(BackendError::new(kind, format!("injected fault in {op}")))
+                let names: Vec<&str> = ops.iter().map(|o| o.as_str()).collect();
+                Err(BackendError::new(
+                    kind,
+                    format!("injected fault in {}", names.join(", ")),
+                ))
             }
             None => Ok(()),
         }
@@ -168,10 +176,10 @@ impl Faults {
 impl Wrap for Faults {
     async fn around<T: Send>(
         &self,
-        op: Operation,
+        ops: &[Operation],
         call: impl Future<Output = BackendResult<T>> + Send,
     ) -> BackendResult<T> {
-        self.before(op).await?;
+        self.before(ops).await?;
         call.await
     }
 

@@ -289,9 +289,11 @@ fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dy
         ));
     }
     let redis = strata_redis::RedisBackend::connect_lazy(redis_config)?;
-    // A full noeviction server fails every cache write: say so once, at start.
+    // Once connected: the scripts loaded (no operation pays for their first use), and a full
+    // noeviction server, which fails every cache write, said so once.
     let probe = redis.clone();
     tokio::spawn(async move {
+        let _ = probe.prepare().await;
         if let Ok(true) = probe.unbounded_noeviction().await {
             tracing::warn!(
                 "Redis runs maxmemory-policy noeviction and no kind has a quota: cache writes \

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use strata_backend::batch::{Announce, Step};
 use strata_backend::{Bus, BusMessage, Invalidation};
 
 /// A snapshot of [`Cache::bus_stats`](crate::Cache::bus_stats).
@@ -24,6 +25,9 @@ pub struct BusStats {
 pub(crate) struct BusLink {
     bus: Option<Arc<dyn Bus>>,
     instance: u64,
+    /// The bus's channel when the backend publishes on it (a change and its message in one
+    /// round trip).
+    through_backend: Option<String>,
     published: AtomicU64,
     publish_errors: AtomicU64,
     applied: AtomicU64,
@@ -31,10 +35,17 @@ pub(crate) struct BusLink {
 }
 
 impl BusLink {
-    pub(crate) fn new(bus: Option<Arc<dyn Bus>>, instance: u64) -> Self {
+    /// `bus`; `backend_publishes` says whether the backend can publish on the bus's channel.
+    pub(crate) fn new(bus: Option<Arc<dyn Bus>>, instance: u64, backend_publishes: bool) -> Self {
+        let through_backend = bus
+            .as_ref()
+            .and_then(|b| b.channel())
+            .filter(|_| backend_publishes)
+            .map(str::to_owned);
         Self {
             bus,
             instance,
+            through_backend,
             published: AtomicU64::new(0),
             publish_errors: AtomicU64::new(0),
             applied: AtomicU64::new(0),
@@ -66,6 +77,34 @@ impl BusLink {
                 tracing::debug!(error = %e, "could not publish an invalidation");
             }
         }
+    }
+
+    /// The step that publishes `invalidation` through the backend (when it publishes).
+    pub(crate) fn publish_step(&self, invalidation: Invalidation) -> Option<Step> {
+        let channel = self.through_backend.as_ref()?;
+        let message = BusMessage::new(self.instance, invalidation).encode();
+        Some(Step::Publish {
+            channel: channel.clone(),
+            message: message.into(),
+        })
+    }
+
+    /// A message whose value is known only in the backend (a counter's new value, the keys of
+    /// a family), published there (when it publishes): `template` gives the message's shape.
+    pub(crate) fn announce(&self, template: Invalidation) -> Option<Announce> {
+        let channel = self.through_backend.as_ref()?;
+        let (before, after) = BusMessage::split_around_value(self.instance, template)?;
+        Some(Announce::new(channel.clone(), before, after))
+    }
+
+    /// Counts `n` messages the backend published with a change.
+    pub(crate) fn count_published(&self, n: u64) {
+        self.published.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts `n` messages that could not go out with their change.
+    pub(crate) fn count_publish_errors(&self, n: u64) {
+        self.publish_errors.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Counts another instance's invalidation applied here.

@@ -1,12 +1,13 @@
 //! Changes that reach every instance: clearing everything, a kind or a tag, deleting keys,
 //! applying invalidation rules.
 
+use strata_backend::batch::{Done, Family};
 use strata_backend::{BackendError, Invalidation, Listing};
 use strata_invalidation::{Rules, Target};
 
+use crate::change::Change;
 use crate::core::Core;
 use crate::error::Error;
-use crate::write;
 
 /// The backend's listing, or an error naming the backend.
 fn listing(core: &Core) -> Result<&dyn Listing, Error> {
@@ -55,30 +56,141 @@ pub(crate) async fn clear_with_progress(core: &Core, progress: impl Fn(u64)) -> 
     }
 }
 
-/// Clears `kind` in O(1): moves its generation on, drops it here and tells the other instances.
-pub(crate) async fn clear_kind(core: &Core, kind: &str) -> Result<u64, Error> {
-    let keys = core.space.kind(kind)?;
-    let generation = core.versions.bump_kind(&core.l2, kind).await?;
-    core.local.forget_kind(&keys);
-    core.bus
-        .publish(Invalidation::Kind {
-            kind: kind.to_owned(),
-            generation,
-        })
-        .await;
-    Ok(generation)
+/// What one invalidation target asks of the change.
+enum Planned {
+    /// Entries of (kind, id) under every schema.
+    Family,
+    /// A kind's generation bump (its new value is learned, the kind dropped here).
+    Kind(String, u64),
+    /// A tag's version bump.
+    Tag(String, u64),
 }
 
-/// Invalidates every entry tagged `tag` in O(1), on every instance.
-pub(crate) async fn invalidate_tag(core: &Core, tag: &str) -> Result<u64, Error> {
-    let version = core.versions.bump_tag(&core.l2, tag).await?;
-    core.bus
-        .publish(Invalidation::Tag {
+/// Adds a kind clear to `change`.
+fn plan_kind(core: &Core, change: &mut Change<'_>, kind: &str) -> Result<Planned, Error> {
+    let (key, floor) = core.versions.kind_bump(kind)?;
+    core.local.forget_kind(&core.space.kind(kind)?);
+    if core.versions.shared(&core.l2) {
+        change.bump_kind(kind, key, floor);
+    } else {
+        change.announce_fixed(Invalidation::Kind {
+            kind: kind.to_owned(),
+            generation: floor,
+        });
+    }
+    Ok(Planned::Kind(kind.to_owned(), floor))
+}
+
+/// Adds a tag invalidation to `change`.
+fn plan_tag(core: &Core, change: &mut Change<'_>, tag: &str) -> Result<Planned, Error> {
+    let (key, floor, ttl) = core.versions.tag_bump(tag)?;
+    if core.versions.shared(&core.l2) {
+        change.bump_tag(tag, key, floor, ttl);
+    } else {
+        change.announce_fixed(Invalidation::Tag {
             tag: tag.to_owned(),
-            version,
-        })
-        .await;
-    Ok(version)
+            version: floor,
+        });
+    }
+    Ok(Planned::Tag(tag.to_owned(), floor))
+}
+
+/// Adds the deletes of (`kind`, `id`) under every schema version any instance registered.
+fn plan_key(core: &Core, change: &mut Change<'_>, kind: &str, id: &str) -> Result<Planned, Error> {
+    let state = core.kind(kind, 1)?;
+    let (before, after) = state.keys.around_schema(id)?;
+    let known: Vec<String> = core
+        .kinds
+        .schemas_of(kind)
+        .iter()
+        .map(u32::to_string)
+        .collect();
+    let family = Family::new(state.registry.clone(), before, after, known);
+    change.delete_family(family);
+    Ok(Planned::Family)
+}
+
+/// Takes what the batch answered for the planned targets: counters learned, keys deleted
+/// (and forgotten here once more, so a read racing the batch cannot refill L1).
+async fn settle(core: &Core, planned: &[Planned], done: &[Done]) -> (u64, Vec<u64>) {
+    let mut removed = 0;
+    let mut values = Vec::new();
+    let mut done = done
+        .iter()
+        .filter(|d| !matches!(d, Done::Published | Done::Registered));
+    for p in planned {
+        let answer = match p {
+            Planned::Kind(..) | Planned::Tag(..) if !core.versions.shared(&core.l2) => None,
+            _ => done.next(),
+        };
+        match (p, answer) {
+            (Planned::Family, Some(Done::DeletedFamily { deleted, keys })) => {
+                removed += deleted;
+                for k in keys {
+                    core.local.forget(k).await;
+                }
+            }
+            (Planned::Kind(kind, floor), answer) => {
+                let v = match answer {
+                    Some(Done::Bumped(v)) => *v,
+                    _ => *floor,
+                };
+                core.versions.learn_kind(kind, v);
+                values.push(v);
+            }
+            (Planned::Tag(tag, floor), answer) => {
+                let v = match answer {
+                    Some(Done::Bumped(v)) => *v,
+                    _ => *floor,
+                };
+                core.versions.learn_tag(tag, v);
+                values.push(v);
+            }
+            _ => {}
+        }
+    }
+    (removed, values)
+}
+
+/// Clears `kind` in O(1): moves its generation on, drops it here and tells the other
+/// instances, in one batch.
+pub(crate) async fn clear_kind(core: &Core, kind: &str) -> Result<u64, Error> {
+    let (_, values) = apply_targets(core, vec![Target::Kind(kind.to_owned())]).await?;
+    Ok(values.first().copied().unwrap_or(0))
+}
+
+/// Invalidates every entry tagged `tag` in O(1), on every instance, in one batch.
+pub(crate) async fn invalidate_tag(core: &Core, tag: &str) -> Result<u64, Error> {
+    let (_, values) = apply_targets(core, vec![Target::Tag(tag.to_owned())]).await?;
+    Ok(values.first().copied().unwrap_or(0))
+}
+
+/// Applies `targets` in one batch: (keys deleted, new counter values of kinds and tags).
+async fn apply_targets(core: &Core, targets: Vec<Target>) -> Result<(u64, Vec<u64>), Error> {
+    let mut change = Change::new(core);
+    let mut planned = Vec::with_capacity(targets.len());
+    for target in targets {
+        planned.push(match target {
+            Target::Key { kind, id } => {
+                forget_every_schema(core, &kind, &id).await;
+                plan_key(core, &mut change, &kind, &id)?
+            }
+            Target::Kind(kind) => plan_kind(core, &mut change, &kind)?,
+            Target::Tag(tag) => plan_tag(core, &mut change, &tag)?,
+            _ => continue,
+        });
+    }
+    let done = change.apply().await?;
+    Ok(settle(core, &planned, &done).await)
+}
+
+/// Drops (`kind`, `id`) from L1 under every schema this instance uses, before the change.
+async fn forget_every_schema(core: &Core, kind: &str, id: &str) {
+    for schema in core.kinds.schemas_of(kind) {
+        if let Ok(key) = core.kind(kind, schema).and_then(|s| Ok(s.keys.key(id)?)) {
+            core.local.forget(&key).await;
+        }
+    }
 }
 
 /// Clears `kind`, then removes its entries written before the clear from the backend, page by
@@ -140,61 +252,27 @@ async fn purge_page(
     Ok(removed)
 }
 
-/// Applies `rules` for a `change` of the entity `id`; every target is attempted and the first
-/// error returned. Answers how many keys were deleted.
+/// Applies `rules` for a `change` of the entity `id`, every target in one batch. Answers how
+/// many entries were deleted.
 pub(crate) async fn invalidate(
     core: &Core,
     rules: &Rules,
     change: &str,
     id: &str,
 ) -> Result<u64, Error> {
-    let mut removed = 0;
-    let mut first_error = None;
-    for target in rules.targets(change, id)? {
-        let result = match target {
-            Target::Key { kind, id } => delete_every_schema(core, &kind, &id).await,
-            Target::Kind(kind) => clear_kind(core, &kind).await.map(|_| 0),
-            Target::Tag(tag) => invalidate_tag(core, &tag).await.map(|_| 0),
-            _ => Ok(0),
-        };
-        match result {
-            Ok(n) => removed += n,
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    first_error.map_or(Ok(removed), Err)
+    let targets = rules.targets(change, id)?;
+    let (removed, _) = apply_targets(core, targets).await?;
+    Ok(removed)
 }
 
-/// Deletes (`kind`, `id`) under every schema version of the kind this instance has used.
-async fn delete_every_schema(core: &Core, kind: &str, id: &str) -> Result<u64, Error> {
-    let mut n = 0;
-    let mut err = None;
-    for schema in core.kinds.schemas_of(kind) {
-        let deleted = match core.kind(kind, schema) {
-            Ok(state) => match state.keys.key(id) {
-                Ok(key) => write::delete(core, &state, &key).await,
-                Err(e) => Err(e.into()),
-            },
-            Err(e) => Err(e),
-        };
-        match deleted {
-            Ok(existed) => n += u64::from(existed),
-            Err(e) => err = Some(e),
-        }
-    }
-    err.map_or(Ok(n), Err)
-}
-
-/// Removes one entry by its full key from both tiers; true if the backend held it.
+/// Removes one entry by its full key from both tiers (one batch); true if the backend held it.
 pub(crate) async fn delete_key(core: &Core, key: &str) -> Result<bool, Error> {
     core.local.forget(key).await;
-    let existed = core.l2.call(core.l2.backend().delete(key)).await;
+    let mut change = Change::new(core);
+    change
+        .delete(vec![key.to_owned()])
+        .announce_keys(vec![key.to_owned()]);
+    let done = change.apply().await;
     core.local.forget(key).await;
-    let existed = existed?;
-    core.bus
-        .publish(Invalidation::Keys(vec![key.to_owned()]))
-        .await;
-    Ok(existed)
+    Ok(matches!(done?.first(), Some(Done::Deleted(n)) if *n > 0))
 }

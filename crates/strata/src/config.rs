@@ -239,7 +239,7 @@ impl Default for CacheConfig {
             jitter: 0.1,
             max_stale: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(60),
-            operation_timeout: Duration::from_millis(250),
+            operation_timeout: strata_backend::DEFAULT_OPERATION_TIMEOUT,
             strict: false,
             metrics: true,
             l1: L1Settings::default(),

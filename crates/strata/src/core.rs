@@ -62,6 +62,7 @@ impl Core {
             config.strict,
         );
         let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some())?;
+        let backend_publishes = l2.backend().as_publisher().is_some();
         Ok(Self {
             space,
             clock,
@@ -70,7 +71,7 @@ impl Core {
             l2,
             versions,
             kinds: Kinds::default(),
-            bus: BusLink::new(bus, rand::rng().random()),
+            bus: BusLink::new(bus, rand::rng().random(), backend_publishes),
             config,
         })
     }
@@ -78,12 +79,12 @@ impl Core {
     /// The state of (`kind`, `schema`), resolved once.
     pub(crate) fn kind(&self, kind: &str, schema: u32) -> Result<Arc<KindState>, Error> {
         self.kinds.get_or_insert(kind, schema, || {
-            Ok(KindState {
-                keys: self.space.kind(kind)?.with_schema(schema),
-                ttl: self.config.ttl_of(kind),
-                stats: self.stats.kind(kind),
-                generation: self.versions.kind(kind),
-            })
+            Ok(KindState::new(
+                self.space.kind(kind)?.with_schema(schema),
+                self.config.ttl_of(kind),
+                self.stats.kind(kind),
+                self.versions.kind(kind),
+            ))
         })
     }
 

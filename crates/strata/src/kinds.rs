@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -17,12 +18,40 @@ pub(crate) struct KindState {
     pub(crate) stats: Arc<KindStats>,
     /// The kind's generation (shared by every schema and TTL of the kind).
     pub(crate) generation: Arc<KindGeneration>,
+    /// The backend's registry of the kind's schema versions (see [`Family`]): an invalidation
+    /// of one entity reaches it under every schema registered there.
+    ///
+    /// [`Family`]: strata_backend::batch::Family
+    pub(crate) registry: String,
+    /// Whether this schema is registered (by this instance, since its last bus reset).
+    registered: Arc<AtomicBool>,
 }
 
 impl KindState {
     /// The kind's name.
     pub(crate) fn name(&self) -> &str {
         self.keys.kind()
+    }
+
+    /// The state of (kind, schema) for `keys`.
+    pub(crate) fn new(
+        keys: KindKeys,
+        ttl: Duration,
+        stats: Arc<KindStats>,
+        generation: Arc<KindGeneration>,
+    ) -> Self {
+        let space = keys.space();
+        let namespace = space.namespace();
+        let kind_ns = keys.kind_namespace();
+        let registry = format!("{namespace}#schemas:{}", &kind_ns[namespace.len()..]);
+        Self {
+            keys,
+            ttl,
+            stats,
+            generation,
+            registry,
+            registered: Arc::default(),
+        }
     }
 
     /// The same kind with another TTL.
@@ -32,7 +61,14 @@ impl KindState {
             ttl,
             stats: self.stats.clone(),
             generation: self.generation.clone(),
+            registry: self.registry.clone(),
+            registered: self.registered.clone(),
         }
+    }
+
+    /// The schema's member in the registry, the first time it is asked (until a reset).
+    pub(crate) fn to_register(&self) -> Option<String> {
+        (!self.registered.swap(true, Ordering::AcqRel)).then(|| self.keys.schema().to_string())
     }
 }
 
@@ -60,6 +96,14 @@ impl Kinds {
             .entry((kind.to_owned(), schema))
             .or_insert(state)
             .clone())
+    }
+
+    /// Registers every schema again with the next write (the registry may have been lost with
+    /// the messages a bus reset stands for).
+    pub(crate) fn register_again(&self) {
+        for state in self.map.read().values() {
+            state.registered.store(false, Ordering::Release);
+        }
     }
 
     /// The schema versions of `kind` this instance has used (schema 1 if none).

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use strata_backend::{
@@ -19,8 +20,26 @@ use crate::error::Error;
 pub(crate) enum L2Error {
     /// The circuit breaker is open: the backend was not asked.
     CircuitOpen,
+    /// An earlier L2 call of the same operation failed: the backend was not asked again.
+    Skipped,
     /// The backend failed or timed out.
     Backend(BackendError),
+}
+
+tokio::task_local! {
+    /// The operation the current task runs (see [`operation`]).
+    static OPERATION: Arc<AtomicBool>;
+}
+
+/// Runs `fut` as one operation: once one of its L2 calls fails (times out, loses its
+/// connection, finds the circuit open), its other L2 calls are skipped, so an outage costs an
+/// operation one timeout. Nested operations (a loader that loads) share the outer one.
+pub(crate) async fn operation<F: Future>(fut: F) -> F::Output {
+    if OPERATION.try_with(|_| ()).is_ok() {
+        fut.await
+    } else {
+        OPERATION.scope(Arc::new(AtomicBool::new(false)), fut).await
+    }
 }
 
 impl From<BackendError> for L2Error {
@@ -36,6 +55,10 @@ impl From<L2Error> for Error {
     fn from(e: L2Error) -> Self {
         match e {
             L2Error::CircuitOpen => Error::CircuitOpen,
+            L2Error::Skipped => Error::from(BackendError::new(
+                ErrorKind::Connection,
+                "skipped: an earlier backend call of this operation failed",
+            )),
             L2Error::Backend(e) => Error::from(e),
         }
     }
@@ -46,6 +69,7 @@ impl L2Error {
     fn label(&self) -> &'static str {
         match self {
             Self::CircuitOpen => "circuit_open",
+            Self::Skipped => "skipped",
             Self::Backend(e) => e.kind().as_str(),
         }
     }
@@ -126,17 +150,36 @@ impl L2 {
         self.layered.as_listing()
     }
 
-    /// Runs one call of the layered backend.
+    /// Runs one call of the layered backend (unless an earlier call of the current
+    /// [`operation`] failed).
     pub(crate) async fn call<R>(
         &self,
         call: impl Future<Output = BackendResult<R>>,
     ) -> Result<R, L2Error> {
-        call.await.map_err(L2Error::from)
+        if OPERATION
+            .try_with(|failed| failed.load(Ordering::Acquire))
+            .unwrap_or(false)
+        {
+            return Err(L2Error::Skipped);
+        }
+        let result = call.await.map_err(L2Error::from);
+        let failed = match &result {
+            Err(L2Error::Backend(e)) => e.is_transient(),
+            Err(_) => true,
+            Ok(_) => false,
+        };
+        if failed {
+            let _ = OPERATION.try_with(|f| f.store(true, Ordering::Release));
+        }
+        result
     }
 
     /// Counts a failure against `stats` and logs it; the error to surface (strict mode, writes).
     pub(crate) fn failed(&self, stats: &KindStats, e: L2Error) -> Error {
-        stats.error(Tier::L2, e.label());
+        // A skipped call is not a failure of its own: the one that failed was counted.
+        if !matches!(e, L2Error::Skipped) {
+            stats.error(Tier::L2, e.label());
+        }
         if let L2Error::Backend(e) = &e {
             tracing::debug!(kind = stats.kind(), error = %e, "backend failed; treating as a miss");
         }

@@ -44,6 +44,7 @@ mod builder;
 mod bus;
 mod cache;
 mod cacheable;
+mod change;
 mod changes;
 mod config;
 mod core;

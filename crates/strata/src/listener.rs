@@ -44,6 +44,7 @@ impl BusListener {
                 // and read the kind and tag versions again.
                 core.versions.unsync_all();
                 core.local.forget_reads();
+                core.kinds.register_again();
                 core.bus.count_reset();
             }
         }

@@ -89,18 +89,6 @@ pub(crate) async fn is_current(
         .await
 }
 
-/// Looks `key` up in L1, then L2.
-pub(crate) async fn lookup<T: CacheValue>(
-    core: &Core,
-    kind: &KindState,
-    key: &Key,
-) -> Result<Lookup<T>, Error> {
-    match probe_l1::<T>(core, kind, key).await {
-        Lookup::Fresh(found) => Ok(Lookup::Fresh(found)),
-        other => lookup_l2(core, kind, key, other.into_stale()).await,
-    }
-}
-
 /// The L2 step of a lookup, given the stale value L1 had (if any). The value read fills L1.
 pub(crate) async fn lookup_l2<T: CacheValue>(
     core: &Core,
@@ -113,7 +101,7 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
     let start = Instant::now();
     match core.l2.call(core.l2.backend().get(key)).await {
         Ok(Some(bytes)) => {
-            if let Some(found) = decode::<T>(core, kind, key, &bytes).await {
+            if let Some(found) = decode::<T>(core, kind, key, &bytes, Garbage::Delete).await {
                 let keep = core.keep_for(found.meta.expires_at_ms);
                 core.local
                     .put_if_unchanged(key, &found, bytes.len(), keep, epoch)
@@ -146,13 +134,23 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
     })
 }
 
-/// Decodes bytes from L2; broken entries are counted and deleted (only if unchanged), and
-/// entries written before their kind was cleared or a tag invalidated are misses.
+/// What to do with bytes under our key that do not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Garbage {
+    /// Delete them (only if unchanged).
+    Delete,
+    /// Leave them: a store is about to replace them.
+    Keep,
+}
+
+/// Decodes bytes from L2: broken entries are counted (and deleted, by `garbage`), and entries
+/// written before their kind was cleared or a tag invalidated are misses.
 pub(crate) async fn decode<T: CacheValue>(
     core: &Core,
     kind: &KindState,
     key: &Key,
     bytes: &[u8],
+    garbage: Garbage,
 ) -> Option<Found<T>> {
     match core.l2.codec().decode::<T>(bytes, Some(kind.keys.schema())) {
         Ok(env) => {
@@ -170,32 +168,13 @@ pub(crate) async fn decode<T: CacheValue>(
         Err(CodecError::SchemaMismatch { .. }) => None,
         Err(e) => {
             kind.stats.error(Tier::L2, "codec");
-            tracing::warn!(%key, error = %e, "undecodable entry; deleting it");
-            if let Some(listing) = core.l2.listing() {
+            tracing::warn!(%key, error = %e, "undecodable entry");
+            if let (Garbage::Delete, Some(listing)) = (garbage, core.l2.listing()) {
                 let _ = core.l2.call(listing.delete_if_equals(key, bytes)).await;
             }
             None
         }
     }
-}
-
-/// A fresh value in L2 (put in L1 too), if there is one.
-pub(crate) async fn fresh_in_l2<T: CacheValue>(
-    core: &Core,
-    kind: &KindState,
-    key: &Key,
-) -> Option<Found<T>> {
-    let epoch = core.local.flights().epoch(key);
-    let bytes = core.l2.call(core.l2.backend().get(key)).await.ok()??;
-    let found = decode::<T>(core, kind, key, &bytes).await?;
-    if found.meta.is_expired(core.clock.now_ms()) {
-        return None;
-    }
-    let keep = core.keep_for(found.meta.expires_at_ms);
-    core.local
-        .put_if_unchanged(key, &found, bytes.len(), keep, epoch)
-        .await;
-    Some(found)
 }
 
 /// The fresh value under `key`, if cached (`None` also for a cached absence).
@@ -255,7 +234,9 @@ pub(crate) async fn get_many<T: CacheValue>(
     for ((i, bytes), epoch) in missing.iter().zip(values).zip(epochs) {
         let key = &keys[*i];
         let found = match bytes {
-            Some(b) => decode::<T>(core, kind, key, &b).await.map(|f| (f, b.len())),
+            Some(b) => decode::<T>(core, kind, key, &b, Garbage::Delete)
+                .await
+                .map(|f| (f, b.len())),
             None => None,
         };
         match found {

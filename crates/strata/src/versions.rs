@@ -18,6 +18,8 @@ use strata_backend::wall_clock_us;
 use strata_codec::TagVersion;
 use strata_keys::{KeySpace, KindKeys};
 
+use strata_backend::batch::{Done, Step};
+
 use crate::error::Error;
 use crate::l2::L2;
 
@@ -56,6 +58,15 @@ impl KindGeneration {
     fn unsync(&self) {
         self.0.fetch_or(UNSYNCED, Ordering::AcqRel);
     }
+}
+
+/// Version counters to read along with an entry.
+#[derive(Debug, Default)]
+pub(crate) struct CounterRead {
+    /// The kind's generation counter, when not known here.
+    kind: Option<String>,
+    /// The tags not known here, with their counters.
+    tags: Vec<(String, String)>,
 }
 
 /// What every entry of a kind records when it is written: the kind's generation and the
@@ -273,33 +284,97 @@ impl Versions {
         all_known.then_some(true)
     }
 
-    /// Moves the generation of `kind` on in the backend (never below the wall clock) and here;
-    /// returns it.
-    pub(crate) async fn bump_kind(&self, l2: &L2, kind: &str) -> Result<u64, Error> {
+    /// Where the generation of `kind` lives and the least value its next bump takes (never
+    /// below the wall clock, never below what this instance knows).
+    pub(crate) fn kind_bump(&self, kind: &str) -> Result<(String, u64), Error> {
         let key = self.key("kind", kind)?;
-        let generation = self.kind(kind);
-        let floor = wall_clock_us().max(generation.load().0 + 1);
-        let next = match l2.counters() {
-            Some(counters) => l2.call(counters.bump_version(&key, floor, None)).await?,
-            None => floor,
-        };
-        generation.raise(next);
-        Ok(next)
+        let floor = wall_clock_us().max(self.kind(kind).load().0 + 1);
+        Ok((key, floor))
     }
 
-    /// Moves the version of `tag` on in the backend and here; returns it.
-    pub(crate) async fn bump_tag(&self, l2: &L2, tag: &str) -> Result<u64, Error> {
+    /// Where the version of `tag` lives, the least value of its next bump, and its TTL.
+    pub(crate) fn tag_bump(&self, tag: &str) -> Result<(String, u64, Option<Duration>), Error> {
         let key = self.key("tag", tag)?;
         let known = self.tags.read().get(tag).copied().unwrap_or(0);
-        let floor = wall_clock_us().max(known + 1);
-        let next = match l2.counters() {
-            Some(counters) => {
-                l2.call(counters.bump_version(&key, floor, self.tag_ttl))
-                    .await?
-            }
-            None => floor,
+        Ok((key, wall_clock_us().max(known + 1), self.tag_ttl))
+    }
+
+    /// The counters a read of `kind` recording `tags` needs from the backend: none when they are
+    /// all known here (kept in step by the bus), none without counters in the backend.
+    pub(crate) fn to_read(
+        &self,
+        l2: &L2,
+        kind: &str,
+        known: &KindGeneration,
+        tags: &[String],
+    ) -> CounterRead {
+        if l2.counters().is_none() {
+            return CounterRead::default();
+        }
+        let kind = match known.load() {
+            (_, true) if self.trust_local => None,
+            _ => self.key("kind", kind).ok(),
         };
-        self.raise_tag(tag, next);
-        Ok(next)
+        let local = self.tags.read();
+        let tags = tags
+            .iter()
+            .filter(|t| !(self.trust_local && local.contains_key(*t)))
+            .filter_map(|t| Some((t.clone(), self.key("tag", t).ok()?)))
+            .collect();
+        CounterRead { kind, tags }
+    }
+
+    /// The batch steps that read `read`'s counters (new ones start at the wall clock).
+    pub(crate) fn read_steps(&self, read: &CounterRead) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if let Some(key) = &read.kind {
+            steps.push(Step::Versions {
+                keys: vec![key.clone()],
+                init: wall_clock_us(),
+                ttl: None,
+            });
+        }
+        if !read.tags.is_empty() {
+            steps.push(Step::Versions {
+                keys: read.tags.iter().map(|(_, k)| k.clone()).collect(),
+                init: wall_clock_us(),
+                ttl: self.tag_ttl,
+            });
+        }
+        steps
+    }
+
+    /// Takes the values the steps of [`read_steps`](Self::read_steps) answered (`done`, in
+    /// their order).
+    pub(crate) fn learn(&self, known: &KindGeneration, read: &CounterRead, done: &[Done]) {
+        let mut done = done.iter();
+        if read.kind.is_some() {
+            if let Some(Done::Versions(v)) = done.next() {
+                known.raise(v.first().copied().unwrap_or(0));
+            }
+        }
+        if !read.tags.is_empty() {
+            if let Some(Done::Versions(values)) = done.next() {
+                for ((tag, _), v) in read.tags.iter().zip(values) {
+                    self.raise_tag(tag, *v);
+                }
+            }
+        }
+    }
+
+    /// Whether the backend keeps version counters (else each instance's own count is the truth:
+    /// a bump takes its floor).
+    pub(crate) fn shared(&self, l2: &L2) -> bool {
+        l2.counters().is_some()
+    }
+
+    /// Takes a kind generation the backend answered.
+    pub(crate) fn learn_kind(&self, kind: &str, generation: u64) {
+        self.kind(kind).raise(generation);
+    }
+
+    /// Takes a tag version the backend answered.
+    pub(crate) fn learn_tag(&self, tag: &str, version: u64) {
+        self.raise_tag(tag, version);
     }
 }

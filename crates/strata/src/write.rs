@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_backend::{Bytes, Invalidation, SetEntry};
+use strata_backend::Bytes;
+use strata_backend::batch::Done;
 use strata_codec::{Codec, EntryMeta};
 use strata_keys::Key;
 
 use crate::cacheable::CacheValue;
+use crate::change::Change;
 use crate::core::Core;
 use crate::entry::Found;
 use crate::error::Error;
@@ -59,8 +61,16 @@ pub(crate) fn encode<T: CacheValue>(
     })
 }
 
+/// Registers the kind's schema with the change, the first time this instance writes it.
+pub(crate) fn register(change: &mut Change<'_>, kind: &KindState) {
+    if let Some(member) = kind.to_register() {
+        change.register(kind.registry.clone(), member);
+    }
+}
+
 /// Caches `value` under `key` with `tags`, in both tiers (the in-process copy is written even
-/// when the backend fails, and that error is returned), and tells the other instances.
+/// when the backend fails, and that error is returned), and tells the other instances: one
+/// batch.
 pub(crate) async fn store<T: CacheValue>(
     core: &Core,
     kind: &KindState,
@@ -75,23 +85,20 @@ pub(crate) async fn store<T: CacheValue>(
         .stamp(&core.l2, kind.name(), &kind.generation, tags)
         .await;
     let entry = encode(core, kind, Some(value), kind.ttl, &stamp)?;
-    let (len, ttl) = (entry.len(), entry.physical_ttl);
-    let l2 = core
-        .l2
-        .call(core.l2.backend().set(key, entry.bytes.clone(), ttl))
-        .await;
+    let mut change = Change::new(core);
+    change.write(key, entry.bytes.clone(), entry.physical_ttl);
+    register(&mut change, kind);
+    change.announce_keys(vec![key.to_string()]);
+    let l2 = change.apply().await;
     // A read that fetched the previous bytes must not fill L1 after this write.
     flights.poison(key);
     let keep = core.keep_for(entry.found.meta.expires_at_ms);
-    core.local.put(key, &entry.found, len, keep).await;
+    core.local.put(key, &entry.found, entry.len(), keep).await;
     kind.stats.sets(1);
-    core.bus
-        .publish(Invalidation::Keys(vec![key.to_string()]))
-        .await;
-    l2.map_err(|e| core.l2.failed(&kind.stats, e))
+    l2.map(|_| ()).map_err(|e| core.l2.failed(&kind.stats, e))
 }
 
-/// Caches many values of one kind: one batch to L2, then L1; one bus message.
+/// Caches many values of one kind: one batch to L2 (with one bus message), then L1.
 pub(crate) async fn store_many<T: CacheValue>(
     core: &Core,
     kind: &KindState,
@@ -105,39 +112,38 @@ pub(crate) async fn store_many<T: CacheValue>(
         .versions
         .stamp(&core.l2, kind.name(), &kind.generation, &[])
         .await;
-    let mut entries = Vec::with_capacity(items.len());
+    let mut change = Change::new(core);
     let mut written = Vec::with_capacity(items.len());
     for (key, value) in items {
         let entry = encode(core, kind, Some(value), kind.ttl, &stamp)?;
-        entries.push(SetEntry::new(
-            key.as_str(),
-            entry.bytes.clone(),
-            entry.physical_ttl,
-        ));
+        change.write(&key, entry.bytes.clone(), entry.physical_ttl);
         written.push((key, entry));
     }
-    let n = entries.len() as u64;
-    let l2 = core.l2.call(core.l2.backend().set_many(entries)).await;
+    register(&mut change, kind);
+    change.announce_keys(written.iter().map(|(k, _)| k.to_string()).collect());
+    let l2 = change.apply().await;
     for (key, entry) in &written {
         flights.poison(key);
         let keep = core.keep_for(entry.found.meta.expires_at_ms);
         core.local.put(key, &entry.found, entry.len(), keep).await;
     }
-    kind.stats.sets(n);
-    let keys = written.into_iter().map(|(k, _)| k.to_string()).collect();
-    core.bus.publish(Invalidation::Keys(keys)).await;
-    l2.map_err(|e| core.l2.failed(&kind.stats, e))
+    kind.stats.sets(written.len() as u64);
+    l2.map(|_| ()).map_err(|e| core.l2.failed(&kind.stats, e))
 }
 
-/// Removes `key` from both tiers and tells the other instances; true if the backend held it.
+/// Removes `key` from both tiers and tells the other instances (one batch); true if the
+/// backend held it.
 pub(crate) async fn delete(core: &Core, kind: &KindState, key: &Key) -> Result<bool, Error> {
     core.local.forget(key).await;
     kind.stats.deletes(1);
-    let deleted = core.l2.call(core.l2.backend().delete(key)).await;
+    let mut change = Change::new(core);
+    change
+        .delete(vec![key.to_string()])
+        .announce_keys(vec![key.to_string()]);
+    let done = change.apply().await;
     core.local.forget(key).await;
-    let result = deleted.map_err(|e| core.l2.failed(&kind.stats, e));
-    core.bus
-        .publish(Invalidation::Keys(vec![key.to_string()]))
-        .await;
-    result
+    match done {
+        Ok(done) => Ok(matches!(done.first(), Some(Done::Deleted(n)) if *n > 0)),
+        Err(e) => Err(core.l2.failed(&kind.stats, e)),
+    }
 }

@@ -5,6 +5,7 @@
 mod criterion;
 mod plots;
 mod report;
+mod rtt;
 
 use std::time::{Instant, SystemTime};
 
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 use crate::{cargo, workspace_root};
 
 /// The groups, in the order they run.
-pub(crate) const GROUPS: [(&str, &str); 8] = [
+pub(crate) const GROUPS: [(&str, &str); 9] = [
     (
         "codec",
         "envelope vs serde_json: encode, decode, bytes; the compression threshold",
@@ -38,6 +39,10 @@ pub(crate) const GROUPS: [(&str, &str); 8] = [
         "hit ratio of LRU/Random/TTL/moka against Bélády's optimum",
     ),
     ("e2e", "the Payshift demo's endpoints, cached vs --no-cache"),
+    (
+        "rtt",
+        "round trips and latency at +0.5/+1 ms per round trip: facade vs cache-aside, demo vs --no-cache",
+    ),
 ];
 
 /// Criterion's filter for a group of ours, and the bench binary that holds it.
@@ -130,6 +135,9 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
                     .collect();
                 results.insert("e2e".into(), json!({"concurrency": 32, "rows": pairs}));
             }
+            "rtt" => {
+                results.insert("rtt".into(), rtt::run(quick)?);
+            }
             _ => unreachable!(),
         }
     }
@@ -183,6 +191,9 @@ fn step_list(groups: &[&str]) -> Vec<&'static str> {
     }
     if groups.contains(&"e2e") {
         steps.push("e2e");
+    }
+    if groups.contains(&"rtt") {
+        steps.push("rtt");
     }
     steps
 }

@@ -269,7 +269,53 @@ impl Report {
         self.stampede_markdown(&mut s);
         self.hitratio_markdown(&mut s);
         self.e2e_markdown(&mut s);
+        self.rtt_markdown(&mut s);
         s
+    }
+
+    fn rtt_markdown(&self, s: &mut String) {
+        let rtt = &self.results["rtt"];
+        if rtt.is_null() {
+            return;
+        }
+        s.push_str("## Round trips at network latency
+
+The testkit's proxy adds the latency to every client-to-server burst in front of a spawned redis-server and counts the round trips; sequential operations (one client), p50 / p99.
+
+| +latency | operation | round trips | p50 / p99 | peer | peer round trips | peer p50 | ratio (p50) |\n|---|---|---|---|---|---|---|---|\n");
+        for r in rtt["facade"].as_array().into_iter().flatten() {
+            let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+            let p = &r["peer"];
+            let _ = writeln!(
+                s,
+                "| {} ms | {} | {:.2} | {:.2} / {:.2} ms | {} | {:.2} | {:.2} ms | {:.2} |",
+                r["latency_ms"],
+                r["what"].as_str().unwrap_or("?"),
+                f(r, "round_trips"),
+                f(r, "p50_ms"),
+                f(r, "p99_ms"),
+                p["name"].as_str().unwrap_or("–"),
+                f(p, "round_trips"),
+                f(p, "p50_ms"),
+                f(r, "p50_ms") / f(p, "p50_ms"),
+            );
+        }
+        s.push_str("\nThe demo (release, SQLite) on Redis through the proxy, against the same requests on `--no-cache`:\n\n| +latency | request | round trips | p50 / p99 | `--no-cache` p50 | ratio (p50) |\n|---|---|---|---|---|---|\n");
+        for r in rtt["demo"].as_array().into_iter().flatten() {
+            let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+            let _ = writeln!(
+                s,
+                "| {} ms | `{}` | {:.2} | {:.2} / {:.2} ms | {:.2} ms | {:.2} |",
+                r["latency_ms"],
+                r["what"].as_str().unwrap_or("?"),
+                f("round_trips"),
+                f("p50_ms"),
+                f("p99_ms"),
+                f("no_cache_p50_ms"),
+                f("p50_ms") / f("no_cache_p50_ms"),
+            );
+        }
+        s.push('\n');
     }
 
     fn l2_markdown(&self, s: &mut String) {

@@ -148,11 +148,11 @@ impl Drop for Report<'_> {
 impl Wrap for CircuitBreaker {
     async fn around<T: Send>(
         &self,
-        op: Operation,
+        ops: &[Operation],
         call: impl Future<Output = BackendResult<T>> + Send,
     ) -> BackendResult<T> {
         if !self.allow() {
-            return Err(BackendError::circuit_open(op.as_str()));
+            return Err(BackendError::circuit_open(&super::timeout::describe(ops)));
         }
         let mut report = Report {
             breaker: self,
@@ -210,7 +210,10 @@ mod tests {
         let b = CircuitBreaker::new(1, Duration::from_millis(10));
         b.failure();
         tokio::time::advance(Duration::from_millis(20)).await;
-        let probe = b.around(Operation::Ping, std::future::pending::<BackendResult<()>>());
+        let probe = b.around(
+            &[Operation::Ping],
+            std::future::pending::<BackendResult<()>>(),
+        );
         let cancelled = tokio::time::timeout(Duration::from_millis(5), probe).await;
         assert!(cancelled.is_err());
         assert!(b.allow(), "the next call may probe");

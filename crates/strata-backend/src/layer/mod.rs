@@ -14,19 +14,21 @@ use bytes::Bytes;
 pub use breaker::{BreakerState, CircuitBreaker};
 pub use timeout::Timeout;
 
-use crate::abilities::{Leases, Listing, MemoryUsage, VersionCounters};
+use crate::abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};
 use crate::backend::Backend;
+use crate::batch::{Done, Step};
 use crate::error::{BackendError, BackendResult};
 use crate::operation::Operation;
 use crate::types::{BackendInfo, KeyTtl, ScanPage, SetEntry};
 
 /// What a layer does around each call of the backend it wraps.
 pub trait Wrap: std::fmt::Debug + Send + Sync + 'static {
-    /// Runs `call`, the operation `op` of the wrapped backend, and returns its result: a layer
-    /// may time it, refuse it, delay it or replace its result.
+    /// Runs `call` of the wrapped backend, which performs `ops` (one operation, or the steps of
+    /// a batch), and returns its result: a layer may time it, refuse it, delay it or replace
+    /// its result.
     fn around<T: Send>(
         &self,
-        op: Operation,
+        ops: &[Operation],
         call: impl Future<Output = BackendResult<T>> + Send,
     ) -> impl Future<Output = BackendResult<T>> + Send;
 
@@ -98,49 +100,67 @@ impl<W: Wrap> Backend for Layered<W> {
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
-        self.wrap.around(Operation::Get, self.inner.get(key)).await
+        self.wrap
+            .around(&[Operation::Get], self.inner.get(key))
+            .await
     }
 
     async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
         let call = self.inner.get_many(keys);
-        self.wrap.around(Operation::GetMany, call).await
+        self.wrap.around(&[Operation::GetMany], call).await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
         let call = self.inner.set(key, value, ttl);
-        self.wrap.around(Operation::Set, call).await
+        self.wrap.around(&[Operation::Set], call).await
     }
 
     async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
         let call = self.inner.set_many(entries);
-        self.wrap.around(Operation::SetMany, call).await
+        self.wrap.around(&[Operation::SetMany], call).await
     }
 
     async fn delete(&self, key: &str) -> BackendResult<bool> {
         self.wrap
-            .around(Operation::Delete, self.inner.delete(key))
+            .around(&[Operation::Delete], self.inner.delete(key))
             .await
     }
 
     async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
         let call = self.inner.delete_many(keys);
-        self.wrap.around(Operation::DeleteMany, call).await
+        self.wrap.around(&[Operation::DeleteMany], call).await
     }
 
     async fn clear(&self) -> BackendResult<u64> {
-        self.wrap.around(Operation::Clear, self.inner.clear()).await
+        self.wrap
+            .around(&[Operation::Clear], self.inner.clear())
+            .await
     }
 
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
-        self.wrap.around(Operation::Ttl, self.inner.ttl(key)).await
+        self.wrap
+            .around(&[Operation::Ttl], self.inner.ttl(key))
+            .await
     }
 
     async fn ping(&self) -> BackendResult<Duration> {
-        self.wrap.around(Operation::Ping, self.inner.ping()).await
+        self.wrap
+            .around(&[Operation::Ping], self.inner.ping())
+            .await
     }
 
     async fn info(&self) -> BackendResult<BackendInfo> {
-        self.wrap.around(Operation::Info, self.inner.info()).await
+        self.wrap
+            .around(&[Operation::Info], self.inner.info())
+            .await
+    }
+
+    async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+        let ops: Vec<Operation> = steps
+            .iter()
+            .flat_map(|s| s.operations().iter().copied())
+            .collect();
+        self.wrap.around(&ops, self.inner.batch(steps)).await
     }
 
     fn as_leases(&self) -> Option<&dyn Leases> {
@@ -162,6 +182,21 @@ impl<W: Wrap> Backend for Layered<W> {
             .as_memory_usage()
             .map(|_| self as &dyn MemoryUsage)
     }
+
+    fn as_publisher(&self) -> Option<&dyn Publisher> {
+        self.inner.as_publisher().map(|_| self as &dyn Publisher)
+    }
+}
+
+#[async_trait]
+impl<W: Wrap> Publisher for Layered<W> {
+    async fn publish(&self, channel: &str, message: &[u8]) -> BackendResult<()> {
+        let op = Operation::Publish;
+        let publisher = self.ability(self.inner.as_publisher(), op)?;
+        self.wrap
+            .around(&[op], publisher.publish(channel, message))
+            .await
+    }
 }
 
 #[async_trait]
@@ -170,7 +205,7 @@ impl<W: Wrap> Leases for Layered<W> {
         let op = Operation::AcquireLease;
         let leases = self.ability(self.inner.as_leases(), op)?;
         let call = leases.acquire_lease(key, token, ttl);
-        self.wrap.around(op, call).await
+        self.wrap.around(&[op], call).await
     }
 
     async fn set_under_lease(
@@ -183,13 +218,15 @@ impl<W: Wrap> Leases for Layered<W> {
         let op = Operation::SetUnderLease;
         let leases = self.ability(self.inner.as_leases(), op)?;
         let call = leases.set_under_lease(key, token, value, ttl);
-        self.wrap.around(op, call).await
+        self.wrap.around(&[op], call).await
     }
 
     async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
         let op = Operation::ReleaseLease;
         let leases = self.ability(self.inner.as_leases(), op)?;
-        self.wrap.around(op, leases.release_lease(key, token)).await
+        self.wrap
+            .around(&[op], leases.release_lease(key, token))
+            .await
     }
 }
 
@@ -204,7 +241,7 @@ impl<W: Wrap> VersionCounters for Layered<W> {
         let op = Operation::Versions;
         let counters = self.ability(self.inner.as_version_counters(), op)?;
         self.wrap
-            .around(op, counters.versions(keys, init, ttl))
+            .around(&[op], counters.versions(keys, init, ttl))
             .await
     }
 
@@ -217,7 +254,7 @@ impl<W: Wrap> VersionCounters for Layered<W> {
         let op = Operation::BumpVersion;
         let counters = self.ability(self.inner.as_version_counters(), op)?;
         let call = counters.bump_version(key, at_least, ttl);
-        self.wrap.around(op, call).await
+        self.wrap.around(&[op], call).await
     }
 }
 
@@ -232,7 +269,7 @@ impl<W: Wrap> Listing for Layered<W> {
         let op = Operation::Scan;
         let listing = self.ability(self.inner.as_listing(), op)?;
         self.wrap
-            .around(op, listing.scan(prefix, cursor, count))
+            .around(&[op], listing.scan(prefix, cursor, count))
             .await
     }
 
@@ -240,7 +277,7 @@ impl<W: Wrap> Listing for Layered<W> {
         let op = Operation::DeleteIfEquals;
         let listing = self.ability(self.inner.as_listing(), op)?;
         let call = listing.delete_if_equals(key, expected);
-        self.wrap.around(op, call).await
+        self.wrap.around(&[op], call).await
     }
 }
 
@@ -249,6 +286,6 @@ impl<W: Wrap> MemoryUsage for Layered<W> {
     async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
         let op = Operation::MemoryUsage;
         let usage = self.ability(self.inner.as_memory_usage(), op)?;
-        self.wrap.around(op, usage.memory_usage(key)).await
+        self.wrap.around(&[op], usage.memory_usage(key)).await
     }
 }

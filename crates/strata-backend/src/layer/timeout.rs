@@ -30,16 +30,27 @@ impl Timeout {
 impl Wrap for Timeout {
     async fn around<T: Send>(
         &self,
-        op: Operation,
+        ops: &[Operation],
         call: impl Future<Output = BackendResult<T>> + Send,
     ) -> BackendResult<T> {
         match tokio::time::timeout(self.limit, call).await {
             Ok(r) => r,
-            Err(_) => Err(BackendError::timeout(op.as_str(), self.limit)),
+            Err(_) => Err(BackendError::timeout(&describe(ops), self.limit)),
         }
     }
 
     fn bounded(&self, _inner: bool) -> bool {
         true
+    }
+}
+
+/// The operations of a call, for messages: `get`, or `batch of get, acquire_lease`.
+pub(crate) fn describe(ops: &[Operation]) -> String {
+    match ops {
+        [one] => one.as_str().to_owned(),
+        many => {
+            let names: Vec<&str> = many.iter().map(|o| o.as_str()).collect();
+            format!("batch of {}", names.join(", "))
+        }
     }
 }

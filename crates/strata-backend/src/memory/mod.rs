@@ -1,6 +1,7 @@
 //! `MemoryBackend`: the embedded, bounded, in-process backend.
 
 mod abilities;
+mod batch;
 mod config;
 mod state;
 
@@ -18,6 +19,7 @@ pub use config::{DEFAULT_MEMORY_MAX_BYTES, MemoryConfig};
 
 use crate::abilities::{Leases, Listing, MemoryUsage, VersionCounters};
 use crate::backend::Backend;
+use crate::batch::{Done, Step};
 use crate::error::{BackendError, BackendResult, ErrorKind};
 use crate::types::{BackendInfo, KeyTtl, SetEntry};
 use crate::validate::{check_key, check_namespace, check_set};
@@ -77,6 +79,7 @@ impl MemoryBackend {
                     expirations: 0,
                     leases: HashMap::new(),
                     versions: HashMap::new(),
+                    registries: HashMap::new(),
                 }),
             }),
         })
@@ -154,6 +157,10 @@ impl Backend for MemoryBackend {
     fn bounded(&self) -> bool {
         // No I/O: every operation ends at once.
         true
+    }
+
+    async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+        self.run_batch(steps).await
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
@@ -240,6 +247,7 @@ impl Backend for MemoryBackend {
         }
         state.leases.retain(|k, _| !k.starts_with(ns));
         state.versions.retain(|k, _| !k.starts_with(ns));
+        state.registries.retain(|k, _| !k.starts_with(ns));
         Ok(doomed.len() as u64)
     }
 

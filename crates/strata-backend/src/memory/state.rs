@@ -22,6 +22,8 @@ pub(super) struct State {
     pub(super) leases: HashMap<String, (String, u64)>,
     /// Version counters: key -> (value, expiry in ms). Not counted against the limits.
     pub(super) versions: HashMap<String, (u64, u64)>,
+    /// Family registries (see `batch::Family`): set key -> members.
+    pub(super) registries: HashMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl State {

@@ -22,9 +22,9 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{
     MultipleNodeRoutingInfo, Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr,
 };
-use strata_backend::{BackendError, BackendInfo, BackendResult, ErrorKind, lease_key};
+use strata_backend::{BackendError, BackendInfo, BackendResult, ErrorKind};
 
-use super::{Topology, scan_cmd, send_on};
+use super::{Topology, lease_name, scan_cmd, send_on};
 use crate::conn::RedisConnection;
 use crate::errors::map_err;
 use crate::info::parse_info;
@@ -40,12 +40,16 @@ pub(crate) fn hash_tag(key: &str) -> Option<&str> {
 
 /// A cluster through redis-rs's cluster connection (slot-routed, following failovers).
 pub(crate) struct Cluster {
+    namespace: String,
     conn: ClusterConnection,
 }
 
 impl Cluster {
-    pub(crate) fn new(conn: ClusterConnection) -> Self {
-        Self { conn }
+    pub(crate) fn new(namespace: &str, conn: ClusterConnection) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            conn,
+        }
     }
 
     /// The lowest slot of each primary, in order: a primary's name that survives failover
@@ -131,8 +135,9 @@ impl Topology for Cluster {
     }
 
     fn lease_key(&self, physical: &str) -> BackendResult<String> {
+        let lease = lease_name(&self.namespace, physical);
         if hash_tag(physical).is_some() {
-            return Ok(lease_key(physical));
+            return Ok(lease);
         }
         if physical.contains(['{', '}']) {
             return Err(BackendError::invalid_input(format!(
@@ -140,22 +145,25 @@ impl Topology for Cluster {
                  could not share its slot"
             )));
         }
-        Ok(format!("{}{{{physical}}}", lease_key(physical)))
+        Ok(format!("{lease}{{{physical}}}"))
     }
 
     fn logical_name(&self, physical: String, quotas: &[QuotaIndex]) -> String {
-        // `{key}#lease{{key}}`.
+        // A lease tagged with its entry's name: `{lease}{{entry}}`.
         if let Some(inner) = physical.strip_suffix('}') {
-            if let Some((key, tagged)) = inner.split_once("#lease{") {
-                if key == tagged {
-                    return lease_key(key);
+            if let Some((lease, entry)) = inner.rsplit_once('{') {
+                if lease_name(&self.namespace, entry) == lease {
+                    return lease.to_owned();
                 }
             }
         }
         for q in quotas {
             if let Some(at) = physical.find(&q.suffix) {
                 let candidate = format!("{}{}", &physical[..at], &physical[at + q.suffix.len()..]);
-                let base = candidate.strip_suffix("#lease").unwrap_or(&candidate);
+                let entry = candidate
+                    .strip_prefix(&format!("{}#lease:", self.namespace))
+                    .map(|rest| format!("{}{rest}", self.namespace));
+                let base = entry.as_deref().unwrap_or(&candidate);
                 if base.starts_with(&q.quota.prefix) || q.is_index_key(&physical) {
                     return candidate;
                 }
@@ -168,7 +176,21 @@ impl Topology for Cluster {
         format!("{{{rest}}}")
     }
 
-    async fn send(&self, calls: &[Call<'_>]) -> redis::RedisResult<Vec<Value>> {
+    fn scripts_span_slots(&self) -> bool {
+        false
+    }
+
+    async fn load_scripts(&self, sources: &[&str]) -> redis::RedisResult<()> {
+        let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+        for source in sources {
+            let mut cmd = redis::cmd("SCRIPT");
+            cmd.arg("LOAD").arg(*source);
+            self.conn.clone().route_command(cmd, all.clone()).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, calls: &[&Call<'_>]) -> redis::RedisResult<Vec<Value>> {
         // redis-rs sends a pipeline to its first command's slot: one pipeline per slot.
         let mut by_slot: std::collections::HashMap<Slot, Vec<usize>> = Default::default();
         for (i, call) in calls.iter().enumerate() {
@@ -179,7 +201,7 @@ impl Topology for Cluster {
         }
         let groups = by_slot.into_values().map(|indexes| async move {
             let mut conn = RedisConnection::Cluster(self.conn.clone());
-            let replies = send_on(&mut conn, indexes.iter().map(|i| &calls[*i])).await?;
+            let replies = send_on(&mut conn, indexes.iter().map(|i| calls[*i])).await?;
             Ok::<_, redis::RedisError>(indexes.into_iter().zip(replies))
         });
         let mut out = vec![Value::Nil; calls.len()];

@@ -17,7 +17,7 @@ use crate::errors::map_err;
 use crate::quota::QuotaIndex;
 use crate::scripts::Call;
 
-pub(crate) use standalone::Standalone;
+pub(crate) use standalone::{Remake, Standalone};
 
 #[cfg(feature = "cluster")]
 pub(crate) use cluster::Cluster;
@@ -45,10 +45,29 @@ pub(crate) trait Topology: Send + Sync + 'static {
     /// (a cluster: the hash tag that puts the kind and its index in one slot).
     fn quota_suffix(&self, rest: &str) -> String;
 
+    /// Whether one script may touch keys of any slot (one server), so that a script can read a
+    /// registry and delete the keys it names.
+    fn scripts_span_slots(&self) -> bool;
+
+    /// Which connection is current (see [`discard`](Self::discard)).
+    fn generation(&self) -> u64 {
+        0
+    }
+
+    /// Replaces connection `generation` (if still current) with a new one: a reply that timed
+    /// out would otherwise hold every later command on that connection behind it. A cluster
+    /// connection keeps its nodes (redis-rs reconnects those that fail).
+    fn discard(&self, generation: u64) {
+        let _ = generation;
+    }
+
     /// Sends `calls` and answers their replies in order (a reply may be a server error).
     /// One server: one pipeline, one round trip. A cluster: one pipeline per slot, sent
     /// concurrently.
-    async fn send(&self, calls: &[Call<'_>]) -> redis::RedisResult<Vec<Value>>;
+    async fn send(&self, calls: &[&Call<'_>]) -> redis::RedisResult<Vec<Value>>;
+
+    /// Loads scripts (their sources) on every node that may run them.
+    async fn load_scripts(&self, sources: &[&str]) -> redis::RedisResult<()>;
 
     /// One `SCAN` step from `cursor` ("0" to start; "0" again at the end).
     async fn scan_step(
@@ -62,6 +81,25 @@ pub(crate) trait Topology: Send + Sync + 'static {
     async fn info(&self) -> BackendResult<BackendInfo>;
 }
 
+/// The name of the load lease of entry `key` in `namespace`: `{namespace}#lease:{rest}`,
+/// outside the entries' prefix (`{namespace}{app version}:`) since Strata escapes `#` in every
+/// segment it builds; a key outside the namespace: `{key}#lease`.
+pub(crate) fn lease_name(namespace: &str, key: &str) -> String {
+    match key.strip_prefix(namespace) {
+        Some(rest) => format!("{namespace}#lease:{rest}"),
+        None => format!("{key}#lease"),
+    }
+}
+
+/// Whether `physical` is one of the backend's own keys beside the entries (leases, quota
+/// indexes, registries): `{namespace}#...`.
+pub(crate) fn is_internal(namespace: &str, physical: &str) -> bool {
+    physical
+        .strip_prefix(namespace)
+        .is_some_and(|rest| rest.starts_with('#'))
+        || physical.ends_with("#lease")
+}
+
 /// Sends `calls` through `topology`, sends the script calls a server did not know again as
 /// `EVAL` (which also loads them), and turns the remaining server errors into errors.
 pub(crate) async fn exec(
@@ -69,8 +107,9 @@ pub(crate) async fn exec(
     operation: &str,
     calls: &[Call<'_>],
 ) -> BackendResult<Vec<Value>> {
+    let all: Vec<&Call<'_>> = calls.iter().collect();
     let mut replies = topology
-        .send(calls)
+        .send(&all)
         .await
         .map_err(|e| map_err(operation, e))?;
     let missing: Vec<usize> = replies
@@ -79,13 +118,24 @@ pub(crate) async fn exec(
         .filter(|(i, v)| calls[*i].is_script() && is_noscript(v))
         .map(|(i, _)| i)
         .collect();
-    for i in missing {
-        let mut conn = topology.connection();
-        let reply = calls[i].to_cmd(true).query_async::<Value>(&mut conn).await;
-        replies[i] = match reply {
-            Ok(v) => v,
-            Err(e) => return Err(map_err(operation, e)),
-        };
+    if !missing.is_empty() {
+        // The server lost its scripts (a restart, a failover): load the ones it lacks, then
+        // send those calls again, all at once.
+        let mut sources: Vec<&str> = missing.iter().filter_map(|i| calls[*i].source()).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        topology
+            .load_scripts(&sources)
+            .await
+            .map_err(|e| map_err(operation, e))?;
+        let again: Vec<&Call<'_>> = missing.iter().map(|i| &calls[*i]).collect();
+        let retried = topology
+            .send(&again)
+            .await
+            .map_err(|e| map_err(operation, e))?;
+        for (i, reply) in missing.into_iter().zip(retried) {
+            replies[i] = reply;
+        }
     }
     replies
         .into_iter()
@@ -130,7 +180,7 @@ pub(crate) async fn send_on<'c, 'a: 'c>(
             let Some(one) = calls.next() else {
                 return Ok(Vec::new());
             };
-            let cmd = one.to_cmd(false);
+            let cmd = one.to_cmd();
             // A lone command's server error arrives as an error: keep it as a reply.
             match cmd.query_async::<Value>(conn).await {
                 Ok(v) => Ok(vec![v]),
@@ -140,7 +190,7 @@ pub(crate) async fn send_on<'c, 'a: 'c>(
         _ => {
             let mut pipe = redis::pipe();
             for call in calls {
-                pipe.add_command(call.to_cmd(false).into_owned());
+                pipe.add_command(call.to_cmd().into_owned());
             }
             pipe.ignore_errors().query_async::<Vec<Value>>(conn).await
         }

@@ -16,9 +16,11 @@ use crate::error::Error;
 use crate::flight::{ErasedValue, Flight, FlightError, FlightOutcome};
 use crate::kinds::KindState;
 use crate::options::LoadOptions;
-use crate::read;
+use crate::read::{self, Garbage};
 use crate::versions::Stamp;
 use crate::write;
+use strata_backend::batch::{Done, LeaseOutcome, LeaseRequest, LeaseWhen, Step};
+use strata_stats::Tier;
 
 /// How long a load lease lasts when the load has no hard timeout.
 const DEFAULT_LEASE: Duration = Duration::from_secs(10);
@@ -37,8 +39,8 @@ pub(super) struct Leader<'a> {
 enum Looked<T> {
     /// A fresh value: the load is not needed.
     Done(Option<Arc<T>>),
-    /// Load, with this stale value for fail-safe.
-    Go(Option<Found<T>>),
+    /// Load, with this stale value for fail-safe, and the lease if the lookup decided it.
+    Go(Option<Found<T>>, Option<Lease>),
 }
 
 /// What the lease step ended with.
@@ -63,12 +65,12 @@ impl Leader<'_> {
         T: CacheValue,
         E: Send + Sync + 'static,
     {
-        let stale = match self.look_up::<T>().await {
+        let (stale, decided) = match self.look_up::<T>().await {
             Ok(Looked::Done(value)) => return Ok(erase(value)),
-            Ok(Looked::Go(stale)) => stale,
+            Ok(Looked::Go(stale, lease)) => (stale, lease),
             Err(e) => return Err(FlightError::Cache(e)),
         };
-        let lease = match self.lease::<T>().await {
+        let lease = match self.lease::<T>(decided).await {
             Leased::Found(found) => return Ok(erase(found.value)),
             Leased::Go(lease) => lease,
         };
@@ -90,33 +92,112 @@ impl Leader<'_> {
             .await
     }
 
-    /// Step 1: look again (another caller or process may have loaded meanwhile).
+    /// How long this load's lease lasts.
+    fn lease_ttl(&self) -> Duration {
+        self.options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500)
+    }
+
+    /// Step 1: look again (another caller or process may have loaded meanwhile). With leases,
+    /// one batch reads the entry, takes its lease if it is absent (or in any case when this
+    /// load will run anyway) and reads the version counters not known here.
     async fn look_up<T: CacheValue>(&self) -> Result<Looked<T>, Error> {
-        let stale = match read::lookup::<T>(self.core, self.kind, self.key).await? {
+        let (core, kind, key) = (self.core, self.kind, self.key);
+        let stale = match read::probe_l1::<T>(core, kind, key).await {
             Lookup::Fresh(found) if self.mode == Mode::Fill => {
                 return Ok(Looked::Done(found.value));
             }
-            // A refresh reloads even a fresh value, which stays the fallback.
             other => other.into_stale(),
         };
-        if self.mode == Mode::Fill {
-            self.kind.stats.miss();
+        let looked = match core.l2.leases() {
+            Some(_) => self.read_and_lease(stale).await?,
+            None => match read::lookup_l2::<T>(core, kind, key, stale).await? {
+                Lookup::Fresh(found) if self.mode == Mode::Fill => Looked::Done(found.value),
+                other => Looked::Go(other.into_stale(), Some(Lease::Unavailable)),
+            },
+        };
+        if self.mode == Mode::Fill && matches!(looked, Looked::Go(..)) {
+            kind.stats.miss();
         }
-        Ok(Looked::Go(stale))
+        Ok(looked)
     }
 
-    /// Step 2: take the key's lease (and wait for another instance's load when asked to).
-    async fn lease<T: CacheValue>(&self) -> Leased<T> {
+    /// The lookup's batch: the entry with its lease, and the counters to learn.
+    async fn read_and_lease<T: CacheValue>(
+        &self,
+        stale: Option<Found<T>>,
+    ) -> Result<Looked<T>, Error> {
         let (core, kind, key) = (self.core, self.kind, self.key);
-        let ttl = self.options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500);
-        let mut lease = Lease::take(core, key, ttl).await;
-        // Another instance may have stored and released between our lookup and our lease.
-        if lease.is_held() && self.mode == Mode::Fill {
-            if let Some(found) = read::fresh_in_l2(core, kind, key).await {
-                lease.release(core, key).await;
-                return Leased::Found(found);
+        // A stale value here, or a refresh: this load runs whatever L2 holds.
+        let when = if stale.is_some() || self.mode == Mode::Refresh {
+            LeaseWhen::Always
+        } else {
+            LeaseWhen::Absent
+        };
+        let token = Lease::token(core);
+        let request = LeaseRequest::new(token.clone(), self.lease_ttl(), when);
+        let counters =
+            core.versions
+                .to_read(&core.l2, kind.name(), &kind.generation, &self.options.tags);
+        let mut steps = vec![Step::Read {
+            key: key.to_string(),
+            lease: Some(request),
+        }];
+        steps.extend(core.versions.read_steps(&counters));
+        let epoch = core.local.flights().epoch(key);
+        let start = Instant::now();
+        let done = match core.l2.call(core.l2.backend().batch(steps)).await {
+            Ok(done) => done,
+            Err(e) => {
+                let err = core.l2.failed(&kind.stats, e);
+                if core.l2.strict() {
+                    return Err(err);
+                }
+                return Ok(Looked::Go(stale, Some(Lease::Unavailable)));
             }
+        };
+        core.versions
+            .learn(&kind.generation, &counters, done.get(1..).unwrap_or(&[]));
+        let (value, outcome) = match done.into_iter().next() {
+            Some(Done::Read { value, lease }) => (value, lease),
+            _ => (None, LeaseOutcome::Unavailable),
+        };
+        let lease = Lease::from_outcome(outcome, token);
+        let found = match &value {
+            Some(bytes) => read::decode::<T>(core, kind, key, bytes, Garbage::Keep).await,
+            None => None,
+        };
+        let Some(found) = found else {
+            kind.stats.tier_miss(Tier::L2, start.elapsed());
+            return Ok(Looked::Go(stale, lease));
+        };
+        let now = core.clock.now_ms();
+        let len = value.as_ref().map_or(0, |b| b.len());
+        let keep = core.keep_for(found.meta.expires_at_ms);
+        core.local
+            .put_if_unchanged(key, &found, len, keep, epoch)
+            .await;
+        if !found.meta.is_expired(now) && self.mode == Mode::Fill {
+            kind.stats
+                .hit(Tier::L2, found.meta.age_ms(now), start.elapsed());
+            if let Some(lease) = lease {
+                lease.release(core, key).await;
+            }
+            return Ok(Looked::Done(found.value));
         }
+        kind.stats.tier_miss(Tier::L2, start.elapsed());
+        let newer = stale.filter(|s| s.meta.created_at_ms >= found.meta.created_at_ms);
+        Ok(Looked::Go(Some(newer.unwrap_or(found)), lease))
+    }
+
+    /// Step 2: the key's lease (taken now unless the lookup did), and waiting for another
+    /// instance's load when asked to.
+    async fn lease<T: CacheValue>(&self, decided: Option<Lease>) -> Leased<T> {
+        let (core, kind, key) = (self.core, self.kind, self.key);
+        let ttl = self.lease_ttl();
+        let mut lease = match decided {
+            Some(lease) => lease,
+            None => Lease::take(core, key, ttl).await,
+        };
         if let (Lease::HeldElsewhere, Some(bound)) = (&lease, self.options.wait_for_other_instances)
         {
             match Lease::wait_for_other_instance(core, kind, key, bound, ttl).await {

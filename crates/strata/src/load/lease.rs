@@ -6,13 +6,16 @@ use std::time::Duration;
 use strata_keys::Key;
 use tokio::time::Instant;
 
+use strata_backend::batch::{Done, LeaseOutcome, LeaseRequest, LeaseWhen, Step};
+
 use crate::cacheable::CacheValue;
+use crate::change::Change;
 use crate::core::Core;
 use crate::entry::Found;
 use crate::error::Error;
 use crate::kinds::KindState;
-use crate::read;
-use crate::write::Encoded;
+use crate::read::{self, Garbage};
+use crate::write::{self, Encoded};
 
 /// The lease of one load. Consumed by whatever ends the load: a store through it, or a release.
 pub(super) enum Lease {
@@ -38,12 +41,28 @@ pub(super) enum Stored {
 }
 
 impl Lease {
+    /// A fresh token: this instance's id and a random part.
+    pub(super) fn token(core: &Core) -> String {
+        format!("{:016x}{:016x}", core.bus.instance(), rand::random::<u64>())
+    }
+
+    /// The lease a batch read answered (under `token`); `None` when it took none because the
+    /// entry was there.
+    pub(super) fn from_outcome(outcome: LeaseOutcome, token: String) -> Option<Self> {
+        match outcome {
+            LeaseOutcome::Taken => Some(Self::Held(token)),
+            LeaseOutcome::HeldElsewhere => Some(Self::HeldElsewhere),
+            LeaseOutcome::NotTaken => None,
+            _ => Some(Self::Unavailable),
+        }
+    }
+
     /// Takes the load lease of `key` for a load bounded by `ttl`.
     pub(super) async fn take(core: &Core, key: &Key, ttl: Duration) -> Self {
         let Some(leases) = core.l2.leases() else {
             return Self::Unavailable;
         };
-        let token = format!("{:016x}{:016x}", core.bus.instance(), rand::random::<u64>());
+        let token = Self::token(core);
         match core.l2.call(leases.acquire_lease(key, &token, ttl)).await {
             Ok(true) => Self::Held(token),
             Ok(false) => Self::HeldElsewhere,
@@ -63,7 +82,8 @@ impl Lease {
         }
     }
 
-    /// Stores `entry` as the lease allows (through it, plainly, or not at all) and releases it.
+    /// Stores `entry` as the lease allows (through it, plainly, or not at all) and releases
+    /// it; the first write of the kind's schema registers it, in the same batch.
     pub(super) async fn store<T>(
         self,
         core: &Core,
@@ -72,29 +92,28 @@ impl Lease {
         entry: &Encoded<T>,
     ) -> Stored {
         let (bytes, ttl) = (entry.bytes.clone(), entry.physical_ttl);
-        let stored = match (&self, core.l2.leases()) {
-            (Self::HeldElsewhere, _) => return Stored::Unproven,
-            (Self::Held(token), Some(leases)) => {
-                core.l2
-                    .call(leases.set_under_lease(key, token, bytes, ttl))
-                    .await
+        let mut change = Change::new(core);
+        match &self {
+            Self::HeldElsewhere => return Stored::Unproven,
+            Self::Held(token) if core.l2.leases().is_some() => {
+                change.write_under_lease(key, token, bytes, ttl)
             }
-            _ => core
-                .l2
-                .call(core.l2.backend().set(key, bytes, ttl))
-                .await
-                .map(|()| true),
+            _ => change.write(key, bytes, ttl),
         };
-        match stored {
-            Ok(true) if self.is_held() => Stored::Proven,
-            Ok(true) => Stored::Unproven,
-            Ok(false) => Stored::Overtaken,
+        write::register(&mut change, kind);
+        match change.apply().await {
+            Ok(done) => match done.first() {
+                Some(Done::Written(true)) if self.is_held() => Stored::Proven,
+                Some(Done::Written(false)) => Stored::Overtaken,
+                _ => Stored::Unproven,
+            },
             Err(e) => Stored::Failed(core.l2.failed(&kind.stats, e)),
         }
     }
 
-    /// Polls the backend for the value another instance is loading, up to `bound`; takes the
-    /// lease over if the other instance gives it up (or crashed and it expired).
+    /// Polls the backend for the value another instance is loading, up to `bound` (one round
+    /// trip a poll: the read takes the lease once the entry is absent and the lease free);
+    /// takes the lease over if the other instance gives it up (or crashed and it expired).
     pub(super) async fn wait_for_other_instance<T: CacheValue>(
         core: &Core,
         kind: &KindState,
@@ -105,17 +124,30 @@ impl Lease {
         let deadline = Instant::now() + bound;
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            if let Some(found) = read::fresh_in_l2(core, kind, key).await {
-                return Waited::Value(found);
-            }
-            let lease = Self::take(core, key, ttl).await;
-            if lease.is_held() {
-                // The holder may have stored and released between our read and our lease.
-                if let Some(found) = read::fresh_in_l2(core, kind, key).await {
-                    lease.release(core, key).await;
+            let token = Self::token(core);
+            let read = Step::Read {
+                key: key.to_string(),
+                lease: Some(LeaseRequest::new(token.clone(), ttl, LeaseWhen::Absent)),
+            };
+            let epoch = core.local.flights().epoch(key);
+            let Ok(mut done) = core.l2.call(core.l2.backend().batch(vec![read])).await else {
+                return Waited::Lease(Self::Unavailable);
+            };
+            let Some(Done::Read { value, lease }) = done.pop() else {
+                continue;
+            };
+            if let Some(bytes) = value {
+                let found = read::decode::<T>(core, kind, key, &bytes, Garbage::Delete).await;
+                if let Some(found) = found.filter(|f| !f.meta.is_expired(core.clock.now_ms())) {
+                    let keep = core.keep_for(found.meta.expires_at_ms);
+                    core.local
+                        .put_if_unchanged(key, &found, bytes.len(), keep, epoch)
+                        .await;
                     return Waited::Value(found);
                 }
-                return Waited::Lease(lease);
+            }
+            if lease == LeaseOutcome::Taken {
+                return Waited::Lease(Self::Held(token));
             }
         }
         Waited::Lease(Self::HeldElsewhere)

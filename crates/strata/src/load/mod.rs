@@ -65,7 +65,7 @@ where
                 mode,
                 flight: &flight,
             };
-            leader.lead(loader).await
+            crate::l2::operation(leader.lead(loader)).await
         })
         .await
         .clone();

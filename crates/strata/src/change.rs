@@ -1,0 +1,207 @@
+//! `Change`: what one write or invalidation asks of the backend — its steps and the bus
+//! messages that announce it — applied in one batch (one round trip on Redis). When the backend
+//! publishes on the bus's channel the messages travel in the batch; otherwise they go through
+//! the bus once the batch has run.
+
+use std::time::Duration;
+
+use strata_backend::batch::{Done, Family, Step};
+use strata_backend::{Bytes, Invalidation};
+
+use crate::core::Core;
+use crate::l2::L2Error;
+
+/// What to publish through the bus for one step when the backend does not publish.
+enum Message {
+    /// This invalidation, as it is.
+    Fixed(Invalidation),
+    /// The keys the family delete at this step covered (the known ones if it failed).
+    FamilyKeys(Vec<String>),
+    /// A kind's new generation, from the bump at this step.
+    Kind(String),
+    /// A tag's new version, from the bump at this step.
+    Tag(String),
+}
+
+/// Steps for the backend and the messages they owe the other instances.
+pub(crate) struct Change<'c> {
+    core: &'c Core,
+    steps: Vec<Step>,
+    /// Per step with a message: (step index, message).
+    messages: Vec<(usize, Message)>,
+    /// Messages that travel inside the batch.
+    in_batch: u64,
+}
+
+impl<'c> Change<'c> {
+    pub(crate) fn new(core: &'c Core) -> Self {
+        Self {
+            core,
+            steps: Vec::new(),
+            messages: Vec::new(),
+            in_batch: 0,
+        }
+    }
+
+    /// Writes an entry (it drops the key's lease).
+    pub(crate) fn write(&mut self, key: &str, value: Bytes, ttl: Duration) -> &mut Self {
+        self.steps.push(Step::Write {
+            key: key.to_owned(),
+            value,
+            ttl,
+        });
+        self
+    }
+
+    /// Writes an entry only while `token` holds its lease.
+    pub(crate) fn write_under_lease(
+        &mut self,
+        key: &str,
+        token: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> &mut Self {
+        self.steps.push(Step::WriteUnderLease {
+            key: key.to_owned(),
+            token: token.to_owned(),
+            value,
+            ttl,
+        });
+        self
+    }
+
+    /// Deletes entries (and their leases).
+    pub(crate) fn delete(&mut self, keys: Vec<String>) -> &mut Self {
+        self.steps.push(Step::Delete { keys });
+        self
+    }
+
+    /// Adds `member` to a family registry.
+    pub(crate) fn register(&mut self, registry: String, member: String) -> &mut Self {
+        self.steps.push(Step::Register { registry, member });
+        self
+    }
+
+    /// Tells the other instances `invalidation` (through the backend when it publishes).
+    pub(crate) fn announce_fixed(&mut self, invalidation: Invalidation) -> &mut Self {
+        match self.core.bus.publish_step(invalidation.clone()) {
+            Some(step) => {
+                self.steps.push(step);
+                self.in_batch += 1;
+            }
+            None => self
+                .messages
+                .push((self.steps.len(), Message::Fixed(invalidation))),
+        }
+        self
+    }
+
+    /// Tells the other instances to drop `keys`.
+    pub(crate) fn announce_keys(&mut self, keys: Vec<String>) -> &mut Self {
+        self.announce_fixed(Invalidation::Keys(keys))
+    }
+
+    /// Deletes an entity's entries under every member of `family`, and announces them.
+    pub(crate) fn delete_family(&mut self, mut family: Family) -> &mut Self {
+        let at = self.steps.len();
+        match self.core.bus.announce(Invalidation::Keys(Vec::new())) {
+            Some(announce) => {
+                family = family.with_announce(announce);
+                self.in_batch += 1;
+            }
+            None => {
+                let known = family.known.iter().map(|m| family.key(m)).collect();
+                self.messages.push((at, Message::FamilyKeys(known)));
+            }
+        }
+        self.steps.push(Step::DeleteFamily(family));
+        self
+    }
+
+    /// Moves the generation counter of `kind` under `key` on (to `at_least` or more), and
+    /// announces its new value.
+    pub(crate) fn bump_kind(&mut self, kind: &str, key: String, at_least: u64) -> &mut Self {
+        let template = Invalidation::Kind {
+            kind: kind.to_owned(),
+            generation: 0,
+        };
+        self.bump(
+            key,
+            at_least,
+            None,
+            template,
+            Message::Kind(kind.to_owned()),
+        )
+    }
+
+    /// Moves the version counter of `tag` under `key` on, and announces its new value.
+    pub(crate) fn bump_tag(
+        &mut self,
+        tag: &str,
+        key: String,
+        at_least: u64,
+        ttl: Option<Duration>,
+    ) -> &mut Self {
+        let template = Invalidation::Tag {
+            tag: tag.to_owned(),
+            version: 0,
+        };
+        self.bump(key, at_least, ttl, template, Message::Tag(tag.to_owned()))
+    }
+
+    fn bump(
+        &mut self,
+        key: String,
+        at_least: u64,
+        ttl: Option<Duration>,
+        template: Invalidation,
+        message: Message,
+    ) -> &mut Self {
+        let announce = self.core.bus.announce(template);
+        match announce {
+            Some(_) => self.in_batch += 1,
+            None => self.messages.push((self.steps.len(), message)),
+        }
+        self.steps.push(Step::Bump {
+            key,
+            at_least,
+            ttl,
+            announce,
+        });
+        self
+    }
+
+    /// Runs the batch and sends the messages that did not travel in it (those that need the
+    /// batch's results only when it succeeded).
+    pub(crate) async fn apply(self) -> Result<Vec<Done>, L2Error> {
+        let core = self.core;
+        let result = core.l2.call(core.l2.backend().batch(self.steps)).await;
+        match &result {
+            Ok(_) => core.bus.count_published(self.in_batch),
+            Err(_) => core.bus.count_publish_errors(self.in_batch),
+        }
+        let done = result.as_ref().ok();
+        for (at, message) in self.messages {
+            let from_batch = done.and_then(|d| d.get(at));
+            let invalidation = match (message, from_batch) {
+                (Message::Fixed(inv), _) => inv,
+                (Message::FamilyKeys(_), Some(Done::DeletedFamily { keys, .. })) => {
+                    Invalidation::Keys(keys.clone())
+                }
+                (Message::FamilyKeys(known), _) => Invalidation::Keys(known),
+                (Message::Kind(kind), Some(Done::Bumped(generation))) => Invalidation::Kind {
+                    kind,
+                    generation: *generation,
+                },
+                (Message::Tag(tag), Some(Done::Bumped(version))) => Invalidation::Tag {
+                    tag,
+                    version: *version,
+                },
+                // A bump that did not happen has nothing to announce.
+                _ => continue,
+            };
+            core.bus.publish(invalidation).await;
+        }
+        result
+    }
+}
