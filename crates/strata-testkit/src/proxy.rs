@@ -188,12 +188,26 @@ async fn proxy_to_server(
     mut to: OwnedWriteHalf,
 ) {
     while let Some((at, chunk)) = queued.recv().await {
-        tokio::time::sleep_until(at).await;
+        wait_until(at).await;
         if to.write_all(&chunk).await.is_err() {
             return;
         }
     }
     let _ = to.shutdown().await;
+}
+
+/// Waits until `at` precisely: tokio's timer fires on millisecond ticks (a 0.5 ms delay would
+/// become 1 to 2 ms), so the last millisecond is spent yielding.
+async fn wait_until(at: Instant) {
+    let tick = Duration::from_millis(1);
+    if let Some(early) = at.checked_sub(tick) {
+        if early > Instant::now() {
+            tokio::time::sleep_until(early).await;
+        }
+    }
+    while Instant::now() < at {
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Relays the server's replies; a reply ends the client's burst.

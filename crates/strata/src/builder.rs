@@ -210,14 +210,14 @@ impl CacheBuilder {
                 Some(hook),
             )
         });
-        let core = Arc::new(Core::new(Parts {
+        let core = Core::shared(Parts {
             config: self.config,
             backend,
             l1,
             stats,
             bus,
             clock: self.clock,
-        })?);
+        })?;
         BusListener::spawn(&core);
         Ok(Cache::new(core))
     }

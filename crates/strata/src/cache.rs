@@ -11,9 +11,10 @@ use strata_stats::StatsSnapshot;
 
 use crate::bus::BusStats;
 use crate::cacheable::{CacheValue, Cacheable};
-use crate::changes;
+use crate::changes::{self, Invalidated};
 use crate::config::CacheConfig;
 use crate::core::Core;
+use crate::deferred::DeferredStats;
 use crate::error::{Error, LoadError};
 use crate::kind::KindCache;
 use crate::load::Load;
@@ -179,9 +180,11 @@ impl Cache {
     }
 
     /// Applies the invalidation `rules` for a `change` of the entity `id`: deletes each target
-    /// key (every schema version of its kind this instance uses), clears each target kind and
-    /// invalidates each target tag (both O(1)), in both tiers and on the other instances. Every
-    /// target is attempted; the first error is returned. Answers how many keys were deleted.
+    /// key (under every schema version of its kind that any instance registered), clears each
+    /// target kind and invalidates each target tag (both O(1)), in both tiers and on the other
+    /// instances, in one batch with its bus messages (one round trip on Redis). When the
+    /// backend cannot be reached the change is deferred (see [`Invalidated::deferred`]), not
+    /// an error.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -192,7 +195,7 @@ impl Cache {
     /// });
     /// let cache = CacheBuilder::new().build().await?;
     /// cache.kind::<String>("whoami")?.set(42, "Ada".into()).await?;
-    /// assert_eq!(cache.invalidate(&rules, "profile", 42).await?, 1);
+    /// assert_eq!(cache.invalidate(&rules, "profile", 42).await?.deleted, 1);
     /// assert!(cache.kind::<String>("whoami")?.get(42).await?.is_none());
     /// # Ok::<(), strata::Error>(())
     /// # }).unwrap();
@@ -202,7 +205,7 @@ impl Cache {
         rules: &Rules,
         change: &str,
         id: impl std::fmt::Display,
-    ) -> Result<u64, Error> {
+    ) -> Result<Invalidated, Error> {
         changes::invalidate(&self.core, rules, change, &id.to_string()).await
     }
 
@@ -216,6 +219,12 @@ impl Cache {
     /// Statistics so far.
     pub fn stats(&self) -> StatsSnapshot {
         self.core.stats.snapshot()
+    }
+
+    /// The invalidations waiting for the backend (made while it could not be reached), and
+    /// what the queue has done.
+    pub fn deferred_changes(&self) -> DeferredStats {
+        self.core.deferred.stats()
     }
 
     /// What went over the invalidation bus.

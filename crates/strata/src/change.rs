@@ -31,6 +31,17 @@ pub(crate) struct Change<'c> {
     messages: Vec<(usize, Message)>,
     /// Messages that travel inside the batch.
     in_batch: u64,
+    /// Kept for a replay when the backend cannot be reached (an invalidation must arrive
+    /// late rather than never); a store of a loaded value is not.
+    deferrable: bool,
+}
+
+/// How a change went.
+pub(crate) enum Applied {
+    /// The backend ran it: one result per step.
+    Done(Vec<Done>),
+    /// The backend could not be reached (this error): the change waits in the deferred queue.
+    Deferred(L2Error),
 }
 
 impl<'c> Change<'c> {
@@ -40,7 +51,15 @@ impl<'c> Change<'c> {
             steps: Vec::new(),
             messages: Vec::new(),
             in_batch: 0,
+            deferrable: true,
         }
+    }
+
+    /// A change that is dropped, not deferred, when the backend cannot be reached (the store
+    /// of a loaded value: storing it later could only replace a newer one).
+    pub(crate) fn not_deferred(&mut self) -> &mut Self {
+        self.deferrable = false;
+        self
     }
 
     /// Writes an entry (it drops the key's lease).
@@ -172,15 +191,38 @@ impl<'c> Change<'c> {
     }
 
     /// Runs the batch and sends the messages that did not travel in it (those that need the
-    /// batch's results only when it succeeded).
-    pub(crate) async fn apply(self) -> Result<Vec<Done>, L2Error> {
+    /// batch's results only when it succeeded). When the backend cannot be reached (a timeout, a
+    /// lost connection, an open circuit), a deferrable change waits for a replay instead: its
+    /// invalidations (a write's is the delete of its key) and messages go out once the backend
+    /// answers again.
+    pub(crate) async fn apply(self) -> Result<Applied, L2Error> {
         let core = self.core;
+        let replay = self.deferrable.then(|| for_replay(&self.steps));
         let result = core.l2.call(core.l2.backend().batch(self.steps)).await;
+        let result = match result {
+            Err(e) if unreachable(&e) && replay.is_some() => {
+                let steps = replay.unwrap_or_default();
+                let flush = || {
+                    core.versions.unsync_all();
+                    core.local.forget_all();
+                };
+                if core.deferred.push(steps, flush) {
+                    start_replay(core);
+                    Ok(Applied::Deferred(e))
+                } else {
+                    Err(e)
+                }
+            }
+            other => other.map(Applied::Done),
+        };
         match &result {
-            Ok(_) => core.bus.count_published(self.in_batch),
-            Err(_) => core.bus.count_publish_errors(self.in_batch),
+            Ok(Applied::Done(_)) => core.bus.count_published(self.in_batch),
+            Ok(Applied::Deferred(_)) | Err(_) => core.bus.count_publish_errors(self.in_batch),
         }
-        let done = result.as_ref().ok();
+        let done = match &result {
+            Ok(Applied::Done(done)) => Some(done),
+            _ => None,
+        };
         for (at, message) in self.messages {
             let from_batch = done.and_then(|d| d.get(at));
             let invalidation = match (message, from_batch) {
@@ -204,4 +246,64 @@ impl<'c> Change<'c> {
         }
         result
     }
+}
+
+/// How long the replay waits between attempts while the backend does not answer.
+const RETRY: Duration = Duration::from_millis(250);
+
+/// Starts the task that replays the deferred changes, unless one runs: it waits for the backend
+/// to answer, sends the changes in order, and ends when the queue is empty (or the cache is
+/// dropped).
+fn start_replay(core: &Core) {
+    if !core.deferred.claim_replay() {
+        return;
+    }
+    let me = core.me();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(RETRY).await;
+            let Some(core) = me.upgrade() else { return };
+            if replay(&core).await && !core.deferred.release_replay() {
+                return;
+            }
+        }
+    });
+}
+
+/// Sends the deferred changes in order; true once the queue is empty, false when the backend
+/// failed again (the change stays first in line).
+async fn replay(core: &Core) -> bool {
+    while let Some(steps) = core.deferred.next() {
+        match core.l2.call(core.l2.backend().batch(steps.clone())).await {
+            Ok(_) => core.deferred.count_replayed(),
+            Err(_) => {
+                core.deferred.put_back(steps);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Whether `e` says the backend could not be reached (as opposed to refusing the change).
+fn unreachable(e: &L2Error) -> bool {
+    match e {
+        L2Error::CircuitOpen | L2Error::Skipped => true,
+        L2Error::Backend(e) => e.is_transient(),
+    }
+}
+
+/// What a change replays: its invalidations. A write becomes the delete of its key (writing a
+/// value late could replace a newer one); a store under a lease is dropped.
+fn for_replay(steps: &[Step]) -> Vec<Step> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Write { key, .. } => Some(Step::Delete {
+                keys: vec![key.clone()],
+            }),
+            Step::WriteUnderLease { .. } => None,
+            other => Some(other.clone()),
+        })
+        .collect()
 }

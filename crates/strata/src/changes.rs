@@ -5,7 +5,7 @@ use strata_backend::batch::{Done, Family};
 use strata_backend::{BackendError, Invalidation, Listing};
 use strata_invalidation::{Rules, Target};
 
-use crate::change::Change;
+use crate::change::{Applied, Change};
 use crate::core::Core;
 use crate::error::Error;
 
@@ -165,8 +165,24 @@ pub(crate) async fn invalidate_tag(core: &Core, tag: &str) -> Result<u64, Error>
     Ok(values.first().copied().unwrap_or(0))
 }
 
-/// Applies `targets` in one batch: (keys deleted, new counter values of kinds and tags).
-async fn apply_targets(core: &Core, targets: Vec<Target>) -> Result<(u64, Vec<u64>), Error> {
+/// What [`Cache::invalidate`](crate::Cache::invalidate) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Invalidated {
+    /// Entries deleted from the backend (every schema version of each target key).
+    pub deleted: u64,
+    /// The backend could not be reached: the change waits in this instance's deferred queue
+    /// and reaches the backend and the other instances once it answers again (this instance's
+    /// L1 honours it already). See [`Cache::deferred_changes`](crate::Cache::deferred_changes).
+    pub deferred: bool,
+}
+
+/// Applies `targets` in one batch: what it did, and the new counter values of kinds and tags
+/// (their floors when deferred).
+async fn apply_targets(
+    core: &Core,
+    targets: Vec<Target>,
+) -> Result<(Invalidated, Vec<u64>), Error> {
     let mut change = Change::new(core);
     let mut planned = Vec::with_capacity(targets.len());
     for target in targets {
@@ -180,8 +196,25 @@ async fn apply_targets(core: &Core, targets: Vec<Target>) -> Result<(u64, Vec<u6
             _ => continue,
         });
     }
-    let done = change.apply().await?;
-    Ok(settle(core, &planned, &done).await)
+    match change.apply().await? {
+        Applied::Done(done) => {
+            let (deleted, values) = settle(core, &planned, &done).await;
+            let outcome = Invalidated {
+                deleted,
+                deferred: false,
+            };
+            Ok((outcome, values))
+        }
+        Applied::Deferred(e) => {
+            tracing::debug!(error = ?e, "the backend is unreachable: the invalidation is deferred");
+            let (_, values) = settle(core, &planned, &[]).await;
+            let outcome = Invalidated {
+                deleted: 0,
+                deferred: true,
+            };
+            Ok((outcome, values))
+        }
+    }
 }
 
 /// Drops (`kind`, `id`) from L1 under every schema this instance uses, before the change.
@@ -259,10 +292,10 @@ pub(crate) async fn invalidate(
     rules: &Rules,
     change: &str,
     id: &str,
-) -> Result<u64, Error> {
+) -> Result<Invalidated, Error> {
     let targets = rules.targets(change, id)?;
-    let (removed, _) = apply_targets(core, targets).await?;
-    Ok(removed)
+    let (outcome, _) = apply_targets(core, targets).await?;
+    Ok(outcome)
 }
 
 /// Removes one entry by its full key from both tiers (one batch); true if the backend held it.
@@ -274,5 +307,8 @@ pub(crate) async fn delete_key(core: &Core, key: &str) -> Result<bool, Error> {
         .announce_keys(vec![key.to_owned()]);
     let done = change.apply().await;
     core.local.forget(key).await;
-    Ok(matches!(done?.first(), Some(Done::Deleted(n)) if *n > 0))
+    Ok(match done? {
+        Applied::Done(done) => matches!(done.first(), Some(Done::Deleted(n)) if *n > 0),
+        Applied::Deferred(_) => false,
+    })
 }

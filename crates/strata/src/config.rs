@@ -28,6 +28,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "breaker",
     "admin_token",
     "bus",
+    "max_deferred_changes",
 ];
 
 /// The original layer's timeouts per kind, the defaults of the TTL table.
@@ -89,6 +90,10 @@ pub struct CacheConfig {
     /// Keep the in-process tiers of instances sharing Redis in sync over Redis pub/sub
     /// (default true; only with a Redis backend).
     pub bus: bool,
+    /// Invalidations kept for a replay while the backend cannot be reached (default 10,000;
+    /// 0: none, a failed invalidation is an error). Beyond it the oldest are lost and the
+    /// instance flushes its L1.
+    pub max_deferred_changes: usize,
 }
 
 /// Settings of the in-process tier.
@@ -247,6 +252,7 @@ impl Default for CacheConfig {
             breaker: BreakerSettings::default(),
             admin_token: None,
             bus: true,
+            max_deferred_changes: 10_000,
         }
     }
 }

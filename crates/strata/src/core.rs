@@ -1,6 +1,6 @@
 //! `Core`: the components one cache is made of, composed once and shared by its handles.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rand::Rng;
@@ -12,6 +12,7 @@ use strata_stats::Stats;
 
 use crate::bus::BusLink;
 use crate::config::CacheConfig;
+use crate::deferred::Deferred;
 use crate::error::Error;
 use crate::kinds::{KindState, Kinds};
 use crate::l2::L2;
@@ -29,6 +30,9 @@ pub(crate) struct Core {
     pub(crate) versions: Versions,
     pub(crate) kinds: Kinds,
     pub(crate) bus: BusLink,
+    pub(crate) deferred: Deferred,
+    /// This core, for the tasks it starts (they must not keep it alive).
+    me: Weak<Core>,
 }
 
 /// What a cache is built from (see [`CacheBuilder`](crate::CacheBuilder)).
@@ -42,7 +46,8 @@ pub(crate) struct Parts {
 }
 
 impl Core {
-    pub(crate) fn new(parts: Parts) -> Result<Self, Error> {
+    /// The core made of `parts`, shared.
+    pub(crate) fn shared(parts: Parts) -> Result<Arc<Self>, Error> {
         let Parts {
             config,
             backend,
@@ -52,6 +57,7 @@ impl Core {
             clock,
         } = parts;
         let space = KeySpace::new(&config.prefix, &config.app_version)?;
+        let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some())?;
         let codec = MsgPackCodec::default().with_max_value_bytes(config.backend.max_value_bytes);
         let breaker = CircuitBreaker::new(config.breaker.failures, config.breaker.cooldown);
         let l2 = L2::new(
@@ -61,9 +67,8 @@ impl Core {
             codec,
             config.strict,
         );
-        let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some())?;
         let backend_publishes = l2.backend().as_publisher().is_some();
-        Ok(Self {
+        Ok(Arc::new_cyclic(|me| Self {
             space,
             clock,
             stats,
@@ -72,8 +77,15 @@ impl Core {
             versions,
             kinds: Kinds::default(),
             bus: BusLink::new(bus, rand::rng().random(), backend_publishes),
+            deferred: Deferred::new(config.max_deferred_changes),
+            me: me.clone(),
             config,
-        })
+        }))
+    }
+
+    /// A weak handle on this core.
+    pub(crate) fn me(&self) -> Weak<Core> {
+        self.me.clone()
     }
 
     /// The state of (`kind`, `schema`), resolved once.

@@ -48,6 +48,7 @@ mod change;
 mod changes;
 mod config;
 mod core;
+mod deferred;
 mod entry;
 mod error;
 mod flight;
@@ -66,9 +67,11 @@ pub use builder::CacheBuilder;
 pub use bus::BusStats;
 pub use cache::Cache;
 pub use cacheable::{CacheValue, Cacheable};
+pub use changes::Invalidated;
 pub use config::{
     BackendSettings, BreakerSettings, CacheConfig, DEFAULT_KIND_TTLS, L1Settings, QuotaSettings,
 };
+pub use deferred::DeferredStats;
 pub use error::{Error, LoadError};
 pub use kind::KindCache;
 pub use load::Load;

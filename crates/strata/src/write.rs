@@ -10,11 +10,12 @@ use strata_codec::{Codec, EntryMeta};
 use strata_keys::Key;
 
 use crate::cacheable::CacheValue;
-use crate::change::Change;
+use crate::change::{Applied, Change};
 use crate::core::Core;
 use crate::entry::Found;
 use crate::error::Error;
 use crate::kinds::KindState;
+use crate::l2::L2Error;
 use crate::versions::Stamp;
 
 /// An entry ready to write: its envelope, what L1 keeps of it, and its backend TTL.
@@ -95,7 +96,7 @@ pub(crate) async fn store<T: CacheValue>(
     let keep = core.keep_for(entry.found.meta.expires_at_ms);
     core.local.put(key, &entry.found, entry.len(), keep).await;
     kind.stats.sets(1);
-    l2.map(|_| ()).map_err(|e| core.l2.failed(&kind.stats, e))
+    outcome(core, kind, l2)
 }
 
 /// Caches many values of one kind: one batch to L2 (with one bus message), then L1.
@@ -128,7 +129,7 @@ pub(crate) async fn store_many<T: CacheValue>(
         core.local.put(key, &entry.found, entry.len(), keep).await;
     }
     kind.stats.sets(written.len() as u64);
-    l2.map(|_| ()).map_err(|e| core.l2.failed(&kind.stats, e))
+    outcome(core, kind, l2)
 }
 
 /// Removes `key` from both tiers and tells the other instances (one batch); true if the
@@ -143,7 +144,21 @@ pub(crate) async fn delete(core: &Core, kind: &KindState, key: &Key) -> Result<b
     let done = change.apply().await;
     core.local.forget(key).await;
     match done {
-        Ok(done) => Ok(matches!(done.first(), Some(Done::Deleted(n)) if *n > 0)),
+        Ok(Applied::Done(done)) => Ok(matches!(done.first(), Some(Done::Deleted(n)) if *n > 0)),
+        // The delete reaches the backend once it answers again.
+        Ok(Applied::Deferred(e)) => {
+            core.l2.failed(&kind.stats, e);
+            Ok(false)
+        }
         Err(e) => Err(core.l2.failed(&kind.stats, e)),
+    }
+}
+
+/// A write's outcome: the value is in the backend, or the error (also when the write was
+/// deferred: its invalidation waits for a replay, but the value is not stored).
+fn outcome(core: &Core, kind: &KindState, l2: Result<Applied, L2Error>) -> Result<(), Error> {
+    match l2 {
+        Ok(Applied::Done(_)) => Ok(()),
+        Ok(Applied::Deferred(e)) | Err(e) => Err(core.l2.failed(&kind.stats, e)),
     }
 }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use strata_backend::batch::{Done, LeaseOutcome, LeaseRequest, LeaseWhen, Step};
 
 use crate::cacheable::CacheValue;
-use crate::change::Change;
+use crate::change::{Applied, Change};
 use crate::core::Core;
 use crate::entry::Found;
 use crate::error::Error;
@@ -93,6 +93,7 @@ impl Lease {
     ) -> Stored {
         let (bytes, ttl) = (entry.bytes.clone(), entry.physical_ttl);
         let mut change = Change::new(core);
+        change.not_deferred();
         match &self {
             Self::HeldElsewhere => return Stored::Unproven,
             Self::Held(token) if core.l2.leases().is_some() => {
@@ -102,12 +103,12 @@ impl Lease {
         };
         write::register(&mut change, kind);
         match change.apply().await {
-            Ok(done) => match done.first() {
+            Ok(Applied::Done(done)) => match done.first() {
                 Some(Done::Written(true)) if self.is_held() => Stored::Proven,
                 Some(Done::Written(false)) => Stored::Overtaken,
                 _ => Stored::Unproven,
             },
-            Err(e) => Stored::Failed(core.l2.failed(&kind.stats, e)),
+            Ok(Applied::Deferred(e)) | Err(e) => Stored::Failed(core.l2.failed(&kind.stats, e)),
         }
     }
 
