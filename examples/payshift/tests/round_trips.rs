@@ -66,11 +66,11 @@ async fn whoami_profile_update_and_logout_within_their_round_trips() {
          profile update {profile_update}, logout {logout}"
     );
     assert_eq!(warm_whoami, 0, "an L1 hit touches no backend");
-    assert!(cold_whoami <= 13, "cold whoami: {cold_whoami} round trips");
-    assert!(cold_job <= 4, "cold job: {cold_job} round trips");
+    assert!(cold_whoami <= 6, "cold whoami: {cold_whoami} round trips");
+    assert!(cold_job <= 2, "cold job: {cold_job} round trips");
     assert!(
-        profile_update <= 11,
+        profile_update <= 2,
         "profile update: {profile_update} round trips"
     );
-    assert!(logout <= 2, "logout: {logout} round trips");
+    assert!(logout <= 1, "logout: {logout} round trips");
 }
