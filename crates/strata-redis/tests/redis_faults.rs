@@ -167,3 +167,55 @@ async fn wrong_credentials_are_refused_without_leaking_them() {
     ok.ping().await.unwrap();
     assert!(!format!("{ok:?}").contains("right-password"));
 }
+
+/// A reply that timed out keeps arriving on its connection (here: 64 MiB behind a proxy that
+/// delays every request): the backend replaces that connection, so the next call does not
+/// wait behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_reply_timed_out_is_replaced() {
+    let Some(server) = strata_testkit::redis_or_skip("a connection replaced after a timeout")
+    else {
+        return;
+    };
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let big = vec![7u8; 64 << 20];
+    let _: () = redis::cmd("SET")
+        .arg("faults:big")
+        .arg(&big)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let proxy = strata_testkit::RoundTripProxy::start(server.port())
+        .await
+        .unwrap();
+    let b = RedisBackend::connect(
+        config(proxy.url()).with_operation_timeout(Duration::from_millis(40)),
+    )
+    .await
+    .unwrap();
+    b.set("faults:small", "v".into(), HOUR).await.unwrap();
+    let before = proxy.connections();
+    let err = b.get("faults:big").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    // The new connection still has to connect (on a loaded machine, within 40 ms or not).
+    let mut answer = b.get("faults:small").await;
+    for _ in 0..5 {
+        if answer.is_ok() {
+            break;
+        }
+        answer = b.get("faults:small").await;
+    }
+    assert_eq!(
+        answer.unwrap().as_deref(),
+        Some(&b"v"[..]),
+        "a later call answers on a new connection"
+    );
+    assert!(
+        proxy.connections() > before,
+        "the stuck connection was replaced"
+    );
+}

@@ -220,6 +220,14 @@ pub struct BreakerSettings {
     /// How long an open circuit skips the backend before probing it (default 5s).
     #[serde(with = "humantime_serde")]
     pub cooldown: Duration,
+    /// Also open when this share of the calls over `window` failed (default 0.5; 0 turns it
+    /// off): an intermittently failing backend rarely fails `failures` times in a row.
+    pub failure_rate: f64,
+    /// The sliding window of `failure_rate` (default 10s).
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// The fewest calls in the window before `failure_rate` applies (default 20).
+    pub min_calls: u64,
 }
 
 impl Default for BreakerSettings {
@@ -227,6 +235,9 @@ impl Default for BreakerSettings {
         Self {
             failures: 5,
             cooldown: Duration::from_secs(5),
+            failure_rate: 0.5,
+            window: Duration::from_secs(10),
+            min_calls: 20,
         }
     }
 }
@@ -358,6 +369,15 @@ impl CacheConfig {
             if d.is_zero() {
                 return Err(format!("invalid value for key `{key}`: zero"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.breaker.failure_rate) {
+            return Err(format!(
+                "invalid value for key `breaker.failure_rate`: {} is outside 0.0..=1.0",
+                self.breaker.failure_rate
+            ));
+        }
+        if self.breaker.window.is_zero() {
+            return Err("invalid value for key `breaker.window`: zero".into());
         }
         if self.l1.max_entries == 0 || self.l1.max_bytes == 0 {
             return Err("invalid value for key `l1`: max_entries and max_bytes must be positive (set l1.enabled = false to turn L1 off)".into());

@@ -59,7 +59,12 @@ impl Core {
         let space = KeySpace::new(&config.prefix, &config.app_version)?;
         let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some())?;
         let codec = MsgPackCodec::default().with_max_value_bytes(config.backend.max_value_bytes);
-        let breaker = CircuitBreaker::new(config.breaker.failures, config.breaker.cooldown);
+        let b = &config.breaker;
+        let breaker = CircuitBreaker::new(b.failures, b.cooldown).with_failure_rate(
+            b.failure_rate,
+            b.window,
+            b.min_calls,
+        );
         let l2 = L2::new(
             backend,
             config.operation_timeout,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::Wrap;
+use super::rate::FailureRate;
 use crate::error::{BackendError, BackendResult};
 use crate::operation::Operation;
 
@@ -25,8 +26,10 @@ pub enum BreakerState {
     HalfOpen,
 }
 
-/// Opens after `threshold` consecutive transient failures (timeouts, lost connections), skips
-/// the backend for `cooldown` (calls fail at once with
+/// Opens after `threshold` consecutive transient failures (timeouts, lost connections), or
+/// when failures reach a share of the calls over a sliding window
+/// ([`with_failure_rate`](Self::with_failure_rate)), skips the backend for `cooldown` (calls
+/// fail at once with
 /// [`ErrorKind::CircuitOpen`](crate::ErrorKind::CircuitOpen)), then lets one probe through:
 /// success closes it, failure opens it again. Lock-free; clones share the state; tokio's clock.
 #[derive(Debug, Clone)]
@@ -45,6 +48,7 @@ struct State {
     /// Whether a probe is in flight (only one at a time).
     probing: AtomicBool,
     opened_total: AtomicU64,
+    rate: FailureRate,
 }
 
 impl CircuitBreaker {
@@ -59,6 +63,26 @@ impl CircuitBreaker {
                 open_until_ms: AtomicU64::new(0),
                 probing: AtomicBool::new(false),
                 opened_total: AtomicU64::new(0),
+                rate: FailureRate::new(0.0, Duration::from_secs(10), 1),
+            }),
+        }
+    }
+
+    /// Also opens when, over the last `window`, at least `min_calls` calls were made and
+    /// `rate` of them (0.0–1.0; 0 turns it off) failed: an intermittently failing backend
+    /// never gives `threshold` failures in a row.
+    pub fn with_failure_rate(self, rate: f64, window: Duration, min_calls: u64) -> Self {
+        let s = &self.state;
+        Self {
+            state: Arc::new(State {
+                threshold: s.threshold,
+                cooldown: s.cooldown,
+                origin: s.origin,
+                failures: AtomicU32::new(0),
+                open_until_ms: AtomicU64::new(0),
+                probing: AtomicBool::new(false),
+                opened_total: AtomicU64::new(0),
+                rate: FailureRate::new(rate, window, min_calls),
             }),
         }
     }
@@ -88,6 +112,7 @@ impl CircuitBreaker {
     /// Reports a call that the backend answered.
     pub fn success(&self) {
         let s = &self.state;
+        s.rate.record(self.now_ms(), false);
         s.failures.store(0, Ordering::Release);
         if s.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
             tracing::info!("backend recovered: circuit closed");
@@ -103,7 +128,9 @@ impl CircuitBreaker {
         }
         let n = s.failures.fetch_add(1, Ordering::AcqRel) + 1;
         let was_probe = s.probing.swap(false, Ordering::AcqRel);
-        if n >= s.threshold || was_probe {
+        let rate_reached = s.rate.record(self.now_ms(), true);
+        if n >= s.threshold || was_probe || rate_reached {
+            s.rate.reset();
             let until = self.now_ms() + u64::try_from(s.cooldown.as_millis()).unwrap_or(u64::MAX);
             if s.open_until_ms.swap(until, Ordering::AcqRel) == 0 || was_probe {
                 s.opened_total.fetch_add(1, Ordering::Relaxed);
@@ -194,6 +221,47 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Closed);
         assert!(b.allow() && b.allow());
         assert_eq!(b.opened_total(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_intermittent_failure_rate_opens_it() {
+        let b = CircuitBreaker::new(5, Duration::from_secs(1)).with_failure_rate(
+            0.5,
+            Duration::from_secs(10),
+            10,
+        );
+        // Never 5 failures in a row, but half of the calls.
+        for _ in 0..4 {
+            b.failure();
+            b.success();
+            tokio::time::advance(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            b.state(),
+            BreakerState::Closed,
+            "8 calls: below the minimum"
+        );
+        b.failure();
+        b.success();
+        b.failure();
+        assert_eq!(b.state(), BreakerState::Open, "6 failures in 11 calls");
+        // Old failures leave the window.
+        let c = CircuitBreaker::new(100, Duration::from_secs(1)).with_failure_rate(
+            0.5,
+            Duration::from_secs(1),
+            4,
+        );
+        c.failure();
+        c.failure();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        c.success();
+        c.success();
+        c.failure();
+        assert_eq!(
+            c.state(),
+            BreakerState::Closed,
+            "1 failure in the last 3 calls"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! breaker, injected faults), the way tower's layers wrap a service.
 
 mod breaker;
+mod rate;
 mod timeout;
 
 use std::future::Future;

@@ -1,0 +1,74 @@
+//! `FailureRate`: the share of failed calls over a sliding window, in ten slots.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+const SLOTS: usize = 10;
+
+/// One slot of the window: the slot number it counts for, its calls and failures.
+#[derive(Debug, Default)]
+struct Slot {
+    number: AtomicU64,
+    calls: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// Calls and failures over the last `window` (in ten slots of `window / 10`), lock-free.
+/// Races between a slot's reset and a count lose at most a count: the rate is a trend.
+#[derive(Debug)]
+pub(crate) struct FailureRate {
+    /// Open at this share of failures (0: never)…
+    rate: f64,
+    /// …once at least this many calls were made in the window.
+    min_calls: u64,
+    slot_ms: u64,
+    slots: [Slot; SLOTS],
+}
+
+impl FailureRate {
+    pub(crate) fn new(rate: f64, window: Duration, min_calls: u64) -> Self {
+        let window_ms = u64::try_from(window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(SLOTS as u64);
+        Self {
+            rate: rate.clamp(0.0, 1.0),
+            min_calls: min_calls.max(1),
+            slot_ms: window_ms / SLOTS as u64,
+            slots: Default::default(),
+        }
+    }
+
+    /// Counts a call at `now_ms`; true when the window's failure share reached the rate.
+    pub(crate) fn record(&self, now_ms: u64, failed: bool) -> bool {
+        if self.rate <= 0.0 {
+            return false;
+        }
+        let number = now_ms / self.slot_ms + 1;
+        let slot = &self.slots[(number % SLOTS as u64) as usize];
+        if slot.number.swap(number, Ordering::AcqRel) != number {
+            slot.calls.store(0, Ordering::Release);
+            slot.failures.store(0, Ordering::Release);
+        }
+        slot.calls.fetch_add(1, Ordering::AcqRel);
+        if failed {
+            slot.failures.fetch_add(1, Ordering::AcqRel);
+        }
+        let (mut calls, mut failures) = (0, 0);
+        for s in &self.slots {
+            let n = s.number.load(Ordering::Acquire);
+            if n + (SLOTS as u64) > number {
+                calls += s.calls.load(Ordering::Acquire);
+                failures += s.failures.load(Ordering::Acquire);
+            }
+        }
+        failed && calls >= self.min_calls && failures as f64 >= self.rate * calls as f64
+    }
+
+    /// Forgets every count (after the circuit opened: the next window starts afresh).
+    pub(crate) fn reset(&self) {
+        for s in &self.slots {
+            s.calls.store(0, Ordering::Release);
+            s.failures.store(0, Ordering::Release);
+        }
+    }
+}
