@@ -297,6 +297,32 @@ async fn health_is_degraded_or_down_when_the_backend_fails() {
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "down");
 }
 
+#[tokio::test]
+async fn health_shows_the_invalidations_waiting_for_the_backend() {
+    let (cache, faults, url) = faulty_health(1000, std::time::Duration::from_secs(1)).await;
+    faults
+        .only(&[strata_testkit::Operation::DeleteMany])
+        .fail_always(ErrorKind::Connection);
+    let rules = strata::Rules::new().on("user", |id| vec![strata::Target::key("user", id)]);
+    assert!(cache.invalidate(&rules, "user", 1).await.unwrap().deferred);
+    let body = get_json(&url).await;
+    assert_eq!(body["l2"]["deferred_changes"]["queued"], 1, "{body}");
+    assert!(
+        body["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("1 invalidations wait for the backend")),
+        "{body}"
+    );
+    faults.heal();
+    let start = std::time::Instant::now();
+    while get_json(&url).await["l2"]["deferred_changes"]["queued"] != 0 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "never replayed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A memory-backed cache behind a FaultyBackend, its faults, and its health URL.
 async fn faulty_health(
     failures: u32,

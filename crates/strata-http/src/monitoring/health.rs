@@ -30,6 +30,8 @@ struct L2Health {
     /// Backend errors counted since the previous health check, by kind (`timeout`,
     /// `out_of_memory`, `codec`, `circuit_open`, ...).
     errors_since_last_check: std::collections::BTreeMap<String, u64>,
+    /// Invalidations made while the backend could not be reached, waiting for a replay.
+    deferred_changes: strata::DeferredStats,
 }
 
 #[derive(Serialize)]
@@ -85,6 +87,21 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
             _ => {}
         }
     }
+    let deferred_changes = cache.deferred_changes();
+    if deferred_changes.queued > 0 {
+        warnings.push(format!(
+            "{} invalidations wait for the backend (replayed once it answers; until then other \
+             instances may serve what they invalidate)",
+            deferred_changes.queued
+        ));
+    }
+    if deferred_changes.overflows > 0 {
+        warnings.push(format!(
+            "the deferred-invalidation queue overflowed {} times: invalidations were lost (this \
+             instance flushed its L1; raise max_deferred_changes)",
+            deferred_changes.overflows
+        ));
+    }
     let server_version = info.and_then(|i| i.server_version);
     let breaker = cache.breaker_state();
     let l1_enabled = cache.l1().is_some();
@@ -104,6 +121,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
             server_version,
             error,
             errors_since_last_check,
+            deferred_changes,
         },
         l1: L1Health {
             enabled: l1_enabled,

@@ -18,6 +18,9 @@ struct StatsResponse {
     memory: Memory,
     breaker: Breaker,
     bus: Option<BusInfo>,
+    /// Invalidations made while the backend could not be reached (see
+    /// `Cache::deferred_changes`).
+    deferred_changes: strata::DeferredStats,
 }
 
 #[derive(Serialize)]
@@ -104,6 +107,7 @@ pub(crate) async fn handler(
             kind: b.name(),
             stats: cache.bus_stats(),
         }),
+        deferred_changes: cache.deferred_changes(),
     };
     serde_json::to_value(resp).map(Json).map_err(|e| {
         ApiError::new(
