@@ -78,6 +78,25 @@ def build_key(prefix, app_version, kind, schema, id, generation=0, hash_tag=Fals
     )
 
 
+def lease_key(prefix, key):
+    """The load lease of entry `key`: `{prefix}:#lease:{key without "{prefix}:"}`.
+
+    A writer that sets or deletes an entry deletes its lease in the same MULTI or script.
+    """
+    ns = segment("prefix", prefix) + ":"
+    if not key.startswith(ns):
+        raise ValueError(f"{key!r} is not under the prefix {prefix!r}")
+    return ns + "#lease:" + key[len(ns):]
+
+
+def schema_registry(prefix, app_version, kind):
+    """The set of a kind's schema versions: `{prefix}:#schemas:{app_version}:{kind}:`.
+
+    A writer adds its schema (SADD); an invalidation deletes the entity under every member.
+    """
+    return f"{segment('prefix', prefix)}:#schemas:{segment('app version', app_version)}:{segment('kind', kind)}:"
+
+
 def lz4_block_decompress(block):
     """Decompresses an lz4 block prefixed by its decompressed size (u32 little endian)."""
     size = int.from_bytes(block[:4], "little")
@@ -167,6 +186,10 @@ def _main(argv):
     if cmd == "key":
         gen = int(argv[7]) if len(argv) > 7 and not argv[7].startswith("--") else 0
         print(build_key(argv[2], argv[3], argv[4], int(argv[5]), argv[6], gen, "--hash-tag" in argv))
+    elif cmd == "lease":
+        print(lease_key(argv[2], argv[3]))
+    elif cmd == "registry":
+        print(schema_registry(argv[2], argv[3], argv[4]))
     elif cmd == "decode":
         with open(argv[2], "rb") as f:
             meta, flags, payload = decode_entry(f.read())

@@ -308,17 +308,19 @@ async fn health_shows_the_invalidations_waiting_for_the_backend() {
     let body = get_json(&url).await;
     assert_eq!(body["l2"]["deferred_changes"]["queued"], 1, "{body}");
     assert!(
-        body["warnings"]
-            .as_array()
+        body["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|w| w.as_str().unwrap().starts_with("1 invalidations wait for the backend")),
+            .starts_with("1 invalidations wait for the backend")),
         "{body}"
     );
     faults.heal();
     let start = std::time::Instant::now();
     while get_json(&url).await["l2"]["deferred_changes"]["queued"] != 0 {
-        assert!(start.elapsed() < std::time::Duration::from_secs(5), "never replayed");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "never replayed"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -205,3 +205,81 @@ fn python_builds_the_same_keys() {
         assert_eq!(run(&args), rust.as_str(), "kind {kind:?} id {id:?}");
     }
 }
+
+/// The doc's names for a lease and a schema registry are the ones Strata uses on Redis: a
+/// Python writer that follows it drops the lease of a load in flight (whose value is then not
+/// stored) and finds the schema an instance registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_names_the_lease_and_the_registry_as_redis_holds_them() {
+    if python().is_none() {
+        return;
+    }
+    let Some(server) = strata_testkit::redis_or_skip("python lease names") else {
+        return;
+    };
+    let config = strata::CacheConfig::from_toml_str(&format!(
+        "prefix = \"pay\"\napp_version = \"v3\"\nmetrics = false\n[backend]\nurl = \"{}\"",
+        server.url()
+    ))
+    .unwrap();
+    let cache = strata::CacheBuilder::from_config(config)
+        .build()
+        .await
+        .unwrap();
+    let mut redis = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let users = cache.kind::<String>("user").unwrap().with_schema(2);
+    users.set(42, "Ada".into()).await.unwrap();
+    let registry = run(&["registry", "pay", "v3", "user"]);
+    let members: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(&registry)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(members, ["2"], "{registry}");
+
+    // A load in flight holds the lease the doc names; a writer that follows the doc wins.
+    let key = users.key(7).unwrap();
+    let lease = run(&["lease", "pay", key.as_str()]);
+    let loading = {
+        let users = users.clone();
+        tokio::spawn(async move {
+            users
+                .get_or_load(7, || async {
+                    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                    Ok::<_, String>("loaded before the write".to_string())
+                })
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let held: u64 = redis::cmd("EXISTS")
+        .arg(&lease)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(held, 1, "{lease} is held during the load");
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .cmd("SET")
+        .arg(key.as_str())
+        .arg(b"written by python".as_slice())
+        .arg("PX")
+        .arg(60_000)
+        .cmd("UNLINK")
+        .arg(&lease);
+    let _: () = pipe.query_async(&mut redis).await.unwrap();
+    loading.await.unwrap().unwrap();
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(key.as_str())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored, b"written by python",
+        "the load did not store over the write"
+    );
+}
