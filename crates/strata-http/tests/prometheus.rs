@@ -97,8 +97,60 @@ async fn prometheus_counters_match_the_json_stats() {
         ),
         Some(5.0)
     );
+    // Real histograms, with the documented buckets.
+    let buckets: Vec<f64> = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "strata_cache_latency_seconds"
+                && s.labels.get("kind") == Some("job")
+                && s.labels.get("tier") == Some("l2")
+        })
+        .and_then(|s| match &s.value {
+            prometheus_parse::Value::Histogram(h) => Some(
+                h.iter()
+                    .map(|b| b.less_than)
+                    .filter(|b| b.is_finite())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .expect("strata_cache_latency_seconds is a histogram");
+    assert_eq!(buckets, strata_http::metrics::LATENCY_BUCKETS.to_vec());
+
+    // The hit ratio of docs/operations.md, from the metrics, is the JSON's.
+    let doc = include_str!("../../../docs/operations.md");
     assert!(
-        text.contains("strata_cache_latency_seconds"),
-        "latency histograms are exported"
+        doc.contains(HIT_RATIO),
+        "the documented formula is {HIT_RATIO}"
     );
+    let hits: f64 = ["l1", "l2"]
+        .iter()
+        .filter_map(|t| {
+            sample_value(
+                &scrape.samples,
+                "strata_cache_hits_total",
+                &[("kind", "job"), ("tier", t)],
+            )
+        })
+        .sum();
+    let missed = sample_value(
+        &scrape.samples,
+        "strata_cache_requests_missed_total",
+        &[("kind", "job")],
+    )
+    .unwrap_or(0.0);
+    let ratio = hits / (hits + missed);
+    let json = stats["kinds"]["job"]["hit_rate"].as_f64().unwrap();
+    assert!((ratio - json).abs() < 1e-9, "{ratio} vs {json}");
+    // One request that missed is one L1 miss (and one L2 miss), not two.
+    assert_eq!(
+        stats["kinds"]["job"]["l1"]["misses"], 5,
+        "{}",
+        stats["kinds"]["job"]
+    );
+    assert_eq!(stats["kinds"]["job"]["misses"], 5);
 }
+
+/// The hit-ratio expression of docs/operations.md.
+const HIT_RATIO: &str = "sum by (kind) (strata_cache_hits_total) / (sum by (kind) (strata_cache_hits_total) + strata_cache_requests_missed_total)";

@@ -29,19 +29,47 @@ fn sample_this_call() -> bool {
     })
 }
 
-/// The L1 step of a lookup: a fresh hit, the stale value L1 holds, or a miss.
+/// The L1 step of a lookup: a fresh hit, the stale value L1 holds, or a miss, counted.
 ///
 /// The hot path of the cache: one clock read, no decoding, and latency timed only for one
 /// hit in [`TIMING_SAMPLE`] (timing costs more than the hit).
 pub(crate) async fn probe_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &Key) -> Lookup<T> {
-    let Some(l1) = core.local.l1() else {
+    let start = sample_this_call().then(Instant::now);
+    let Some((found, now)) = look_in_l1::<T>(core, kind, key).await else {
         return Lookup::Miss;
     };
-    let start = sample_this_call().then(Instant::now);
     let elapsed = || start.map_or(Duration::ZERO, |s| s.elapsed());
+    match &found {
+        Lookup::Fresh(f) => match start {
+            Some(s) => kind.stats.hit(Tier::L1, f.meta.age_ms(now), s.elapsed()),
+            None => kind.stats.hit_untimed(Tier::L1, f.meta.age_ms(now)),
+        },
+        _ => kind.stats.tier_miss(Tier::L1, elapsed()),
+    }
+    found
+}
+
+/// [`probe_l1`] without counting: a second look by the same request (a flight's leader
+/// checking whether another caller filled L1 meanwhile).
+pub(crate) async fn recheck_l1<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    key: &Key,
+) -> Lookup<T> {
+    look_in_l1::<T>(core, kind, key)
+        .await
+        .map_or(Lookup::Miss, |(found, _)| found)
+}
+
+/// What L1 holds under `key` for `kind`, and the clock's reading; `None` without an L1.
+async fn look_in_l1<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    key: &Key,
+) -> Option<(Lookup<T>, u64)> {
+    let l1 = core.local.l1()?;
     let Some(entry) = l1.get(key).await else {
-        kind.stats.tier_miss(Tier::L1, elapsed());
-        return Lookup::Miss;
+        return Some((Lookup::Miss, 0));
     };
     let now = core.clock.now_ms();
     let meta = entry.meta;
@@ -54,27 +82,17 @@ pub(crate) async fn probe_l1<T: CacheValue>(core: &Core, kind: &KindState, key: 
         _ => Box::pin(is_current(core, kind, meta.generation, tags.as_deref())).await,
     };
     if !current {
-        kind.stats.tier_miss(Tier::L1, elapsed());
-        return Lookup::Miss;
+        return Some((Lookup::Miss, now));
     }
-    match entry.into_value::<T>() {
-        Ok(value) if !meta.is_expired(now) => {
-            match start {
-                Some(s) => kind.stats.hit(Tier::L1, meta.age_ms(now), s.elapsed()),
-                None => kind.stats.hit_untimed(Tier::L1, meta.age_ms(now)),
-            }
-            Lookup::Fresh(Found { value, meta, tags })
-        }
-        Ok(value) => {
-            kind.stats.tier_miss(Tier::L1, elapsed());
-            Lookup::Stale(Found { value, meta, tags })
-        }
+    let found = match entry.into_value::<T>() {
+        Ok(value) if !meta.is_expired(now) => Lookup::Fresh(Found { value, meta, tags }),
+        Ok(value) => Lookup::Stale(Found { value, meta, tags }),
         Err(()) => {
             tracing::warn!(%key, expected = std::any::type_name::<T>(), "L1 holds another type under this key; treating as a miss");
-            kind.stats.tier_miss(Tier::L1, Duration::ZERO);
             Lookup::Miss
         }
-    }
+    };
+    Some((found, now))
 }
 
 /// Whether an entry of `kind` that recorded `generation` and `tags` is still current.

@@ -102,7 +102,7 @@ impl Leader<'_> {
     /// load will run anyway) and reads the version counters not known here.
     async fn look_up<T: CacheValue>(&self) -> Result<Looked<T>, Error> {
         let (core, kind, key) = (self.core, self.kind, self.key);
-        let stale = match read::probe_l1::<T>(core, kind, key).await {
+        let stale = match read::recheck_l1::<T>(core, kind, key).await {
             Lookup::Fresh(found) if self.mode == Mode::Fill => {
                 return Ok(Looked::Done(found.value));
             }
