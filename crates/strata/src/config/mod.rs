@@ -11,6 +11,8 @@ use strata_eviction::EvictionPolicy;
 
 use crate::error::Error;
 
+mod serde_with;
+
 /// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.
 pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "prefix",
@@ -61,7 +63,7 @@ pub struct CacheConfig {
     #[serde(with = "humantime_serde")]
     pub default_ttl: Duration,
     /// TTL per kind; defaults are the original layer's (user 24h, job 2h, ...).
-    #[serde(with = "crate::config::duration_map")]
+    #[serde(with = "crate::config::serde_with::duration_map")]
     pub ttl: BTreeMap<String, Duration>,
     /// Each TTL is multiplied by a random factor in `[1 - jitter, 1 + jitter]` so entries written
     /// together do not expire together (default 0.1; 0 turns it off; at most 0.5).
@@ -145,7 +147,7 @@ pub struct BackendSettings {
     /// Memory backend: entry cap (default none).
     pub max_entries: Option<u64>,
     /// Memory backend: eviction policy, "lru", "random" or "ttl" (default "lru").
-    #[serde(with = "crate::config::policy")]
+    #[serde(with = "crate::config::serde_with::policy")]
     pub policy: EvictionPolicy,
     /// Redis backend: per-kind budgets enforced on the server (`[backend.quotas.user]
     /// max_entries = 100000, max_bytes = 50000000, policy = "lru"`); default none.
@@ -164,7 +166,7 @@ pub struct QuotaSettings {
     #[serde(default)]
     pub max_bytes: Option<u64>,
     /// Which entry goes first: "lru", "random" or "ttl" (default "lru").
-    #[serde(default, with = "crate::config::policy")]
+    #[serde(default, with = "crate::config::serde_with::policy")]
     pub policy: EvictionPolicy,
 }
 
@@ -389,57 +391,6 @@ impl CacheConfig {
     /// The TTL of `kind`: its table entry, or the default.
     pub fn ttl_of(&self, kind: &str) -> Duration {
         self.ttl.get(kind).copied().unwrap_or(self.default_ttl)
-    }
-}
-
-/// Serde for `BTreeMap<String, Duration>` written as humantime strings.
-pub(crate) mod duration_map {
-    use std::collections::BTreeMap;
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(
-        m: &BTreeMap<String, Duration>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let text: BTreeMap<&String, String> = m
-            .iter()
-            .map(|(k, d)| (k, humantime::format_duration(*d).to_string()))
-            .collect();
-        text.serialize(s)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<String, Duration>, D::Error> {
-        let text = BTreeMap::<String, String>::deserialize(d)?;
-        text.into_iter()
-            .map(|(k, v)| {
-                humantime::parse_duration(&v)
-                    .map(|d| (k.clone(), d))
-                    .map_err(|e| {
-                        serde::de::Error::custom(format!(
-                            "ttl of kind `{k}`: {v:?} is not a duration ({e})"
-                        ))
-                    })
-            })
-            .collect()
-    }
-}
-
-/// Serde for [`EvictionPolicy`] as its lowercase name.
-pub(crate) mod policy {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use strata_eviction::EvictionPolicy;
-
-    pub(crate) fn serialize<S: Serializer>(p: &EvictionPolicy, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(p.as_str())
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<EvictionPolicy, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
