@@ -150,11 +150,15 @@ async fn keys(
     limit: usize,
 ) -> Result<()> {
     let prefix = match kind {
-        Some(k) => space.kind(k).context("invalid --kind")?.kind_namespace(),
+        Some(k) => space
+            .keys_of(&strata::KindName::internal(k).context("invalid --kind")?)
+            .kind_namespace(),
         None => space.namespace(),
     };
     // The kind and tag version counters are listed only when asked for by name.
-    let internal = space.kind("__version")?.kind_namespace();
+    let internal = space
+        .keys_of(&strata::KindName::internal("__version")?)
+        .kind_namespace();
     let mut cursor = None;
     let mut printed = 0;
     let mut out = std::io::stdout().lock();

@@ -34,6 +34,7 @@ async fn cache(server: &RedisServer) -> Cache {
     CacheBuilder::new()
         .prefix("cli")
         .metrics(false)
+        .ttl("user", Duration::from_secs(24 * 3600))
         .backend(Arc::new(backend))
         .build()
         .await

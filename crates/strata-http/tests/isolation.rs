@@ -36,7 +36,11 @@ async fn fifty_users_never_see_each_others_responses() {
     let app = Router::new()
         .route("/me", get(handler))
         .route("/dashboard", get(handler))
-        .layer(ResponseCacheLayer::new(cache, "iso:", Duration::from_secs(60)).unwrap());
+        .layer(ResponseCacheLayer::new(
+            cache,
+            strata::ResponseKind::new("iso:").unwrap(),
+            Duration::from_secs(60),
+        ));
     let base = common::serve(app).await;
     let client = reqwest::Client::new();
     let mut tasks = Vec::new();

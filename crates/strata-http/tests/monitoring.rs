@@ -16,6 +16,7 @@ async fn app(config: MonitoringConfig) -> (Cache, String) {
     let cache = CacheBuilder::new()
         .prefix("mon")
         .metrics(false)
+        .declare_kind("whoami")
         .build()
         .await
         .unwrap();
@@ -42,6 +43,8 @@ async fn cache_stats_needs_the_token() {
         .await
         .unwrap();
     cache.kind::<u32>("job").unwrap().get(1).await.unwrap();
+    // A kind's generation lives in the backend under Strata's internal `__version` kind.
+    cache.clear_kind("report").await.unwrap();
 
     let r = client()
         .get(format!("{base}/cache-stats/"))
@@ -79,7 +82,30 @@ async fn cache_stats_needs_the_token() {
     assert!(body["uptime_secs"].as_f64().unwrap() >= 0.0);
     assert_eq!(body["memory"]["l2"]["backend"], "memory");
     assert_eq!(body["memory"]["l2"]["sample"]["per_kind"]["job"]["keys"], 1);
+    let sampled: Vec<&String> = body["memory"]["l2"]["sample"]["per_kind"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(sampled, ["job"], "internal kinds are not the application's");
+    assert!(
+        body["kinds"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with("__")),
+        "{}",
+        body["kinds"]
+    );
     assert!(body["memory"]["l1"]["max_entries"].as_u64().unwrap() > 0);
+    // Counted at once, not when moka's maintenance catches up.
+    assert_eq!(
+        body["memory"]["l1"]["entries"], 1,
+        "{}",
+        body["memory"]["l1"]
+    );
+    // Latencies in whole microseconds.
+    assert!(job["l2"]["latency"]["mean_us"].is_u64(), "{}", job["l2"]);
     assert_eq!(body["totals"]["age_at_hit"][0]["age"], "<1m");
     assert_eq!(body["breaker"]["state"], "closed");
 }
@@ -178,7 +204,7 @@ async fn clear_cache_by_kind_key_and_all() {
 
 #[tokio::test]
 async fn bad_clear_requests_are_4xx_json() {
-    let (_, base) = app(MonitoringConfig::default()
+    let (cache, base) = app(MonitoringConfig::default()
         .with_admin_token(TOKEN)
         .with_max_body_bytes(256))
     .await;
@@ -247,13 +273,31 @@ async fn bad_clear_requests_are_4xx_json() {
         known["known_kinds"]
             .as_array()
             .unwrap()
-            .contains(&json!("whoami"))
+            .contains(&json!("whoami")),
+        "declared kinds are known: {known}"
+    );
+    cache.clear_kind("whoami").await.unwrap();
+    let known: Value = send(r#"{"kind": "nope"}"#.into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        known["known_kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| !k.as_str().unwrap().starts_with("__")),
+        "{known}"
     );
 }
 
 #[tokio::test]
 async fn health_is_open_and_reports_the_backend() {
-    let (_, base) = app(MonitoringConfig::default().with_admin_token(TOKEN)).await;
+    let (cache, base) = app(MonitoringConfig::default().with_admin_token(TOKEN)).await;
+    cache.kind::<u32>("job").unwrap().set(1, 1).await.unwrap();
+    cache.kind::<u32>("job").unwrap().set(2, 2).await.unwrap();
     let r = client()
         .get(format!("{base}/system-health/"))
         .send()
@@ -265,6 +309,8 @@ async fn health_is_open_and_reports_the_backend() {
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["l2"]["reachable"], true);
+    assert!(body["l2"]["latency_us"].is_u64(), "{}", body["l2"]);
+    assert_eq!(body["l1"]["entries"], 2, "counted at once: {}", body["l1"]);
     assert_eq!(body["breaker"], "closed");
 }
 
@@ -447,6 +493,8 @@ async fn cache_stats_on_redis_reports_server_memory() {
         .set(1, noise())
         .await
         .unwrap();
+    // The generation of a cleared kind is a key of Strata's internal `__version` kind.
+    cache.clear_kind("report").await.unwrap();
     let base = common::serve(router(
         cache,
         MonitoringConfig::default().with_admin_token(TOKEN),
@@ -472,9 +520,15 @@ async fn cache_stats_on_redis_reports_server_memory() {
         l2["sample"]["per_kind"]["user"]["bytes"].as_u64().unwrap() >= 2000,
         "MEMORY USAGE: {l2}"
     );
+    let sampled: Vec<&String> = l2["sample"]["per_kind"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(sampled, ["user"], "internal kinds are left out: {l2}");
     let health = get_json(&format!("{base}/system-health/")).await;
     assert_eq!(health["status"], "ok");
-    assert!(health["l2"]["latency_ms"].as_f64().is_some());
+    assert!(health["l2"]["latency_us"].is_u64());
     assert_eq!(
         health["warnings"],
         serde_json::json!([]),

@@ -76,7 +76,11 @@ async fn app() -> (String, Counters) {
                 }
             }),
         )
-        .layer(ResponseCacheLayer::new(cache, "alljobs:", Duration::from_secs(900)).unwrap());
+        .layer(ResponseCacheLayer::new(
+            cache,
+            strata::ResponseKind::new("alljobs:").unwrap(),
+            Duration::from_secs(900),
+        ));
     (common::serve(router).await, c)
 }
 

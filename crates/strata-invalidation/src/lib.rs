@@ -1,25 +1,31 @@
 //! Invalidation rules for Strata: what a change to an entity invalidates, declared once.
 //!
-//! The Django layer spread invalidation over views ("profile updates invalidate relevant
-//! caches"). Here each kind of change is declared once, with the entries and kinds it makes
-//! stale; `strata::Cache::invalidate(&rules, change, id)` applies them (deleting keys in both
-//! tiers, clearing kinds, and telling the other instances over the bus).
+//! Each kind of change is declared once, with the entries, kinds and tags it makes stale, so
+//! handlers name the change (`"order"`, id 42) instead of repeating its consequences;
+//! `strata::Cache::invalidate(&rules, change, id)` applies them (deleting keys in both tiers,
+//! clearing kinds, and telling the other instances over the bus). Kinds are named by their
+//! type ([`Target::of`], [`Target::all_of`]) or by their name.
 //!
 //! # Usage
 //!
 //! ```
-//! use strata_invalidation::{Rules, Target};
+//! use strata_invalidation::{CacheKind, Rules, Target};
+//!
+//! struct Customer;
+//! impl CacheKind for Customer { const KIND: &'static str = "customer"; }
+//! struct Order;
+//! impl CacheKind for Order { const KIND: &'static str = "order"; }
 //!
 //! let rules = Rules::new()
-//!     .on("profile", |id| vec![
-//!         Target::key("user", id), Target::key("profile", id), Target::key("whoami", id),
-//!         Target::tag(format!("user:{id}")),
+//!     .on("customer", |id| vec![
+//!         Target::of::<Customer>(id),
+//!         Target::tag(format!("customer:{id}")),
 //!     ])
-//!     .on("logout", |id| vec![Target::key("whoami", id)])
-//!     .on("job", |id| vec![Target::key("job", id), Target::kind("api.alljobs")]);
+//!     .on("order", |id| vec![Target::of::<Order>(id), Target::kind("api.orders")]);
 //!
-//! let targets = rules.targets("profile", "42")?;
-//! assert_eq!(targets[2], Target::key("whoami", "42"));
+//! let targets = rules.targets("order", "42")?;
+//! assert_eq!(targets[0], Target::key("order", "42"));
+//! assert_eq!(Target::all_of::<Order>(), Target::kind("order"));
 //! assert!(rules.targets("unknown", "1").is_err());
 //! # Ok::<(), strata_invalidation::UnknownChange>(())
 //! ```
@@ -31,6 +37,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+
+pub use strata_keys::CacheKind;
 
 /// Something a change makes stale.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -61,6 +69,17 @@ impl Target {
     /// Every entry of `kind`.
     pub fn kind(kind: impl Into<String>) -> Self {
         Self::Kind(kind.into())
+    }
+
+    /// The entry of `T`'s kind with `id`: [`Target::key`] with the kind named by its type, so
+    /// a misspelt kind does not compile.
+    pub fn of<T: CacheKind + ?Sized>(id: impl fmt::Display) -> Self {
+        Self::key(T::KIND, id)
+    }
+
+    /// Every entry of `T`'s kind: [`Target::kind`] named by its type.
+    pub fn all_of<T: CacheKind + ?Sized>() -> Self {
+        Self::kind(T::KIND)
     }
 
     /// Every entry tagged `tag`.

@@ -34,6 +34,15 @@ pub enum KeyError {
         /// The first offending character.
         ch: char,
     },
+    /// An application kind used a name reserved for Strata's own entries
+    /// ([`INTERNAL_KIND_PREFIX`](crate::INTERNAL_KIND_PREFIX)).
+    #[error(
+        "invalid key kind {value:?}: kinds starting with `__` are reserved for Strata's own entries"
+    )]
+    ReservedKind {
+        /// The start of the name (at most 80 characters).
+        value: String,
+    },
     /// An id rendered to the empty string.
     #[error("invalid key id for kind {kind:?}: the id is empty")]
     EmptyId {

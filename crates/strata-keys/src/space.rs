@@ -5,6 +5,7 @@ use std::fmt::{Display, Write as _};
 use crate::error::KeyError;
 use crate::id::{is_plain_id, push_encoded_id, serde_id_text};
 use crate::key::Key;
+use crate::kind::KindName;
 use crate::segment::escape_segment;
 
 /// The namespace of one cache: a prefix and an application version.
@@ -53,17 +54,26 @@ impl KeySpace {
 
     /// Starts the keys of one kind (schema version 1, generation 0, no hash tag).
     pub fn kind(&self, kind: &str) -> Result<KindKeys, KeyError> {
-        let escaped = escape_segment("kind", kind)?;
-        Ok(KindKeys {
+        Ok(self.keys_of(&KindName::new(kind)?))
+    }
+
+    /// The keys of the validated kind `kind` (schema version 1, generation 0, no hash tag).
+    pub fn keys_of(&self, kind: &KindName) -> KindKeys {
+        KindKeys {
             space: self.clone(),
-            kind: kind.to_owned(),
-            escaped_kind: escaped,
+            kind: kind.as_str().to_owned(),
+            escaped_kind: kind.escaped().to_owned(),
             schema: 1,
             generation: 0,
             hash_tag: false,
             base: String::new(),
         }
-        .rebuild())
+        .rebuild()
+    }
+
+    /// The keys of `T`'s kind at its schema version.
+    pub fn kind_of<T: crate::CacheKind + ?Sized>(&self) -> Result<KindKeys, KeyError> {
+        Ok(self.kind(T::KIND)?.with_schema(T::SCHEMA))
     }
 }
 

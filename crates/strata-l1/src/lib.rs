@@ -21,4 +21,4 @@ mod tier;
 
 pub use config::L1Config;
 pub use entry::L1Entry;
-pub use tier::{EvictionHook, L1};
+pub use tier::{EvictionHook, L1, L1Usage};

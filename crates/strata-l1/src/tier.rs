@@ -11,6 +11,16 @@ use strata_keys::Key;
 use crate::config::L1Config;
 use crate::entry::L1Entry;
 
+/// What an [`L1`] holds, from [`L1::usage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct L1Usage {
+    /// Live entries.
+    pub entries: u64,
+    /// Their weight: encoded bytes, each entry at least the minimum weight.
+    pub weighted_bytes: u64,
+}
+
 /// Called with the key of each entry evicted for size (not for expiry or invalidation).
 pub type EvictionHook = Arc<dyn Fn(&Key) + Send + Sync>;
 
@@ -150,12 +160,19 @@ impl L1 {
             .invalidate_entries_if(move |k, _| k.as_str().starts_with(&prefix));
     }
 
-    /// Approximate number of entries.
-    pub fn entry_count(&self) -> u64 {
-        self.cache.entry_count()
+    /// The number of entries and the weight they hold, exact at the time of the call: moka
+    /// counts lazily (an entry inserted a moment ago is not counted until its maintenance
+    /// runs), so this applies the pending maintenance first. Meant for reports, not hot paths.
+    pub async fn usage(&self) -> L1Usage {
+        self.cache.run_pending_tasks().await;
+        L1Usage {
+            entries: self.cache.entry_count(),
+            weighted_bytes: self.cache.weighted_size(),
+        }
     }
 
-    /// Approximate weight held (encoded bytes, each entry at least the minimum weight).
+    /// moka's running weight (encoded bytes, each entry at least the minimum weight), without
+    /// applying pending maintenance: cheap, and may lag the last writes. [`L1::usage`] is exact.
     pub fn weighted_bytes(&self) -> u64 {
         self.cache.weighted_size()
     }

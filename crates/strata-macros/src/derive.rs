@@ -38,9 +38,11 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     });
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
-        impl #impl_generics ::strata::Cacheable for #name #ty_generics #where_clause {
+        impl #impl_generics ::strata::CacheKind for #name #ty_generics #where_clause {
             const KIND: &'static str = #kind;
             const SCHEMA: u32 = #schema;
+        }
+        impl #impl_generics ::strata::Cacheable for #name #ty_generics #where_clause {
             #ttl_fn
         }
     })

@@ -50,11 +50,7 @@ impl Histogram {
         let sum = self.sum_us.load(Ordering::Relaxed);
         LatencySnapshot {
             count,
-            mean_us: if count == 0 {
-                0.0
-            } else {
-                sum as f64 / count as f64
-            },
+            mean_us: (sum + count / 2).checked_div(count).unwrap_or(0),
             p50_us_le: quantile(0.5),
             p99_us_le: quantile(0.99),
         }
@@ -67,8 +63,8 @@ impl Histogram {
 pub struct LatencySnapshot {
     /// Number of recorded durations.
     pub count: u64,
-    /// Mean in microseconds.
-    pub mean_us: f64,
+    /// Mean in whole microseconds (rounded to the nearest).
+    pub mean_us: u64,
     /// The median is at most this many microseconds (`None` when empty).
     pub p50_us_le: Option<u64>,
     /// The 99th percentile is at most this many microseconds.
@@ -91,7 +87,7 @@ mod tests {
         assert_eq!(s.count, 100);
         assert_eq!(s.p50_us_le, Some(50));
         assert_eq!(s.p99_us_le, Some(5_000));
-        assert!((s.mean_us - 99.2).abs() < 0.01, "{}", s.mean_us);
+        assert_eq!(s.mean_us, 99, "(98 * 40 + 2 * 3000) / 100 = 99.2");
         assert_eq!(Histogram::default().snapshot().p50_us_le, None);
     }
 }

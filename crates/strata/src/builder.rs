@@ -1,5 +1,6 @@
 //! `CacheBuilder`: configuration in, a ready `Cache` out.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use strata_l1::{L1, L1Config};
 use strata_stats::{Stats, Tier};
 
 use crate::cache::Cache;
+use crate::cacheable::CacheKind;
 use crate::config::CacheConfig;
 use crate::core::{Core, Parts};
 use crate::error::Error;
@@ -18,25 +20,36 @@ use crate::listener::BusListener;
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
 /// optional overrides.
 ///
+/// Kinds are declared here ([`declare`](Self::declare), [`declare_kind`](Self::declare_kind),
+/// or by giving them a TTL): a configured kind (`[kinds.<kind>]`, `[ttl]`) that no code declared
+/// is most likely a typo, reported at build (an error with `strict`, else a warning in the log
+/// and in [`Cache::warnings`]).
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use std::time::Duration;
-/// use strata::CacheBuilder;
+/// use strata::{CacheBuilder, CacheConfig, Cacheable};
 ///
-/// let cache = CacheBuilder::new()
-///     .prefix("payshift")
-///     .app_version("v3")
-///     .ttl("whoami", Duration::from_secs(600))
+/// #[derive(serde::Serialize, serde::Deserialize, Cacheable)]
+/// #[cacheable(kind = "product")]
+/// struct Product { id: u64 }
+///
+/// let config = CacheConfig::from_toml_str("[ttl]\nproducts = \"90s\"\n")?;
+/// let cache = CacheBuilder::from_config(config)
+///     .prefix("shop")
+///     .declare::<Product>()
+///     .ttl("session", Duration::from_secs(600))
 ///     .build()
 ///     .await?;
-/// assert_eq!(cache.config().ttl_of("whoami"), Duration::from_secs(600));
-/// assert_eq!(cache.config().ttl_of("user"), Duration::from_secs(86_400));
+/// assert_eq!(cache.config().ttl_of("session"), Duration::from_secs(600));
+/// assert!(cache.warnings()[0].contains("did you mean `product`?"));
 /// # Ok::<(), strata::Error>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug)]
 pub struct CacheBuilder {
     config: CacheConfig,
+    declared: BTreeSet<String>,
     backend: Option<Arc<dyn Backend>>,
     bus: Option<Arc<dyn Bus>>,
     clock: Clock,
@@ -58,6 +71,7 @@ impl CacheBuilder {
     pub fn from_config(config: CacheConfig) -> Self {
         Self {
             config,
+            declared: BTreeSet::new(),
             backend: None,
             bus: None,
             clock: Clock::system(),
@@ -110,9 +124,29 @@ impl CacheBuilder {
         self
     }
 
-    /// Sets the TTL of one kind.
+    /// Sets the TTL of one kind (over the configuration's), and declares the kind.
     pub fn ttl(mut self, kind: impl Into<String>, ttl: Duration) -> Self {
-        self.config.ttl.insert(kind.into(), ttl);
+        let kind = kind.into();
+        self.config.ttl.remove(&kind);
+        self.config.kinds.entry(kind.clone()).or_default().ttl = Some(ttl);
+        self.declared.insert(kind);
+        self
+    }
+
+    /// Sets the TTL of `T`'s kind (over the configuration's), and declares it.
+    pub fn ttl_of<T: CacheKind + ?Sized>(self, ttl: Duration) -> Self {
+        self.ttl(T::KIND, ttl)
+    }
+
+    /// Declares `T`'s kind: configuration may name it (see the type's documentation).
+    pub fn declare<T: CacheKind + ?Sized>(self) -> Self {
+        self.declare_kind(T::KIND)
+    }
+
+    /// Declares the kind `kind` by name: for kinds without a type of their own (a
+    /// `#[cached]` function's prefix, a response cache's [`ResponseKind`](crate::ResponseKind)).
+    pub fn declare_kind(mut self, kind: impl AsRef<str>) -> Self {
+        self.declared.insert(kind.as_ref().to_owned());
         self
     }
 
@@ -181,6 +215,16 @@ impl CacheBuilder {
     /// A Redis backend connects lazily: the cache works (from the loader) while Redis is down.
     pub async fn build(self) -> Result<Cache, Error> {
         self.config.validate().map_err(Error::Config)?;
+        for kind in &self.declared {
+            strata_keys::KindName::new(kind)?;
+        }
+        let warnings = self.config.undeclared_kinds(&self.declared);
+        if self.config.strict && !warnings.is_empty() {
+            return Err(Error::Config(warnings.join("; ")));
+        }
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
         let namespace = format!(
             "{}:",
             strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix()
@@ -212,6 +256,8 @@ impl CacheBuilder {
         });
         let core = Core::shared(Parts {
             config: self.config,
+            declared: self.declared,
+            warnings,
             backend,
             l1,
             stats,

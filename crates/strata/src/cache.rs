@@ -18,6 +18,7 @@ use crate::deferred::DeferredStats;
 use crate::error::{Error, LoadError};
 use crate::kind::KindCache;
 use crate::load::Load;
+use crate::response_kind::ResponseKind;
 
 /// A typed two-tier cache: an in-process tier (moka, decoded values) in front of a backend
 /// (Redis, or the embedded memory backend) holding MessagePack envelopes.
@@ -42,44 +43,74 @@ impl Cache {
         Self { core }
     }
 
-    /// The entries of `kind` as values of type `T` (schema version 1, the kind's TTL; change
-    /// them with [`KindCache::with_schema`] and [`KindCache::with_ttl`]). This is the
-    /// model-instance API: `cache.kind::<UserData>("user")?.set(id, data)`.
+    /// The entries of `kind` as values of type `T` (schema version 1, the kind's configured
+    /// TTL; change them with [`KindCache::with_schema`] and [`KindCache::with_ttl`]). This is
+    /// the model-instance API: `cache.kind::<UserData>("user")?.set(id, data)`. Fails on an
+    /// invalid kind name (empty, whitespace, longer than 64 bytes, or starting with `__`).
     pub fn kind<T: CacheValue>(&self, kind: &str) -> Result<KindCache<T>, Error> {
         Ok(KindCache::new(self.core.clone(), self.core.kind(kind, 1)?))
     }
 
-    /// The entries of a [`Cacheable`] type.
+    /// The entries of a [`Cacheable`] type: its kind and schema, and its TTL (the
+    /// configured one for the kind, else `T::ttl()`, else `default_ttl`).
     pub fn of<T: Cacheable>(&self) -> Result<KindCache<T>, Error> {
         let kind = KindCache::new(self.core.clone(), self.core.kind(T::KIND, T::SCHEMA)?);
-        Ok(match T::ttl() {
-            Some(ttl) => kind.with_ttl(ttl),
-            None => kind,
-        })
+        Ok(self.with_code_ttl(kind, T::ttl()))
     }
 
-    /// The response cache of one route prefix (kind `api`): what the HTTP layer's response
-    /// caching uses. Ids are request keys (path, sorted query, vary headers).
-    pub fn responses<T: CacheValue>(
-        &self,
-        route_prefix: &str,
-        ttl: Duration,
-    ) -> Result<KindCache<T>, Error> {
-        let kind = format!("api.{}", route_prefix.trim_end_matches(':'));
-        Ok(self.kind::<T>(&kind)?.with_ttl(ttl))
+    /// The response cache of one route (kind [`ResponseKind::name`], `api.<prefix>`): what
+    /// the HTTP layer's response caching uses. Ids are request keys (path, sorted query, vary
+    /// headers). `ttl` applies unless the kind has a configured TTL.
+    pub fn responses<T: CacheValue>(&self, kind: &ResponseKind, ttl: Duration) -> KindCache<T> {
+        let state = KindCache::new(self.core.clone(), self.core.kind_named(kind.kind(), 1));
+        self.with_code_ttl(state, Some(ttl))
     }
 
-    /// The results of a function (`#[cached]`): kind `prefix` without its trailing ':'.
+    /// The results of a function (`#[cached]`): kind `prefix` without its trailing ':'. `ttl`
+    /// applies unless the kind has a configured TTL.
     pub fn function_results<T: CacheValue>(
         &self,
         prefix: &str,
         ttl: Option<Duration>,
     ) -> Result<KindCache<T>, Error> {
         let kind = self.kind::<T>(prefix.trim_end_matches(':'))?;
-        Ok(match ttl {
+        Ok(self.with_code_ttl(kind, ttl))
+    }
+
+    /// `kind` with the TTL its code gives, unless configuration sets the kind's TTL.
+    fn with_code_ttl<T: CacheValue>(
+        &self,
+        kind: KindCache<T>,
+        ttl: Option<Duration>,
+    ) -> KindCache<T> {
+        match self.core.code_ttl(kind.kind(), ttl) {
             Some(ttl) => kind.with_ttl(ttl),
             None => kind,
-        })
+        }
+    }
+
+    /// Every application kind this cache knows of: declared to the builder, configured, or
+    /// used since it started (internal kinds left out), sorted.
+    pub fn known_kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.core.declared.iter().cloned().collect();
+        kinds.extend(
+            self.core
+                .config
+                .configured_kinds()
+                .into_keys()
+                .map(str::to_owned),
+        );
+        kinds.extend(self.core.stats.snapshot().kinds.into_keys());
+        kinds.retain(|k| !strata_keys::is_internal_kind(k));
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    /// What the builder found questionable and accepted (a configured kind no code declared);
+    /// the monitoring health check lists these.
+    pub fn warnings(&self) -> &[String] {
+        &self.core.warnings
     }
 
     // Shortcuts for Cacheable types.

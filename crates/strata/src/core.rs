@@ -1,12 +1,13 @@
 //! `Core`: the components one cache is made of, composed once and shared by its handles.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rand::Rng;
 use strata_backend::{Backend, Bus, CircuitBreaker, Clock};
 use strata_codec::MsgPackCodec;
-use strata_keys::KeySpace;
+use strata_keys::{KeySpace, KindName};
 use strata_l1::L1;
 use strata_stats::Stats;
 
@@ -22,6 +23,10 @@ use crate::versions::Versions;
 /// The components of a cache. Each owns its state; this struct only holds them together.
 pub(crate) struct Core {
     pub(crate) config: CacheConfig,
+    /// The kinds declared to the builder.
+    pub(crate) declared: BTreeSet<String>,
+    /// What the builder found wrong without refusing it (undeclared configured kinds).
+    pub(crate) warnings: Vec<String>,
     pub(crate) space: KeySpace,
     pub(crate) clock: Clock,
     pub(crate) stats: Stats,
@@ -38,6 +43,8 @@ pub(crate) struct Core {
 /// What a cache is built from (see [`CacheBuilder`](crate::CacheBuilder)).
 pub(crate) struct Parts {
     pub(crate) config: CacheConfig,
+    pub(crate) declared: BTreeSet<String>,
+    pub(crate) warnings: Vec<String>,
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) l1: Option<L1>,
     pub(crate) stats: Stats,
@@ -50,6 +57,8 @@ impl Core {
     pub(crate) fn shared(parts: Parts) -> Result<Arc<Self>, Error> {
         let Parts {
             config,
+            declared,
+            warnings,
             backend,
             l1,
             stats,
@@ -85,6 +94,8 @@ impl Core {
             deferred: Deferred::new(config.max_deferred_changes),
             me: me.clone(),
             config,
+            declared,
+            warnings,
         }))
     }
 
@@ -93,16 +104,32 @@ impl Core {
         self.me.clone()
     }
 
-    /// The state of (`kind`, `schema`), resolved once.
+    /// The state of (`kind`, `schema`), resolved once; `kind` must be a valid application
+    /// kind name.
     pub(crate) fn kind(&self, kind: &str, schema: u32) -> Result<Arc<KindState>, Error> {
-        self.kinds.get_or_insert(kind, schema, || {
-            Ok(KindState::new(
-                self.space.kind(kind)?.with_schema(schema),
-                self.config.ttl_of(kind),
-                self.stats.kind(kind),
-                self.versions.kind(kind),
-            ))
+        if let Some(state) = self.kinds.get(kind, schema) {
+            return Ok(state);
+        }
+        Ok(self.kind_named(&KindName::new(kind)?, schema))
+    }
+
+    /// The state of (`kind`, `schema`), resolved once.
+    pub(crate) fn kind_named(&self, kind: &KindName, schema: u32) -> Arc<KindState> {
+        let name = kind.as_str();
+        self.kinds.get_or_insert(name, schema, || {
+            KindState::new(
+                self.space.keys_of(kind).with_schema(schema),
+                self.config.ttl_of(name),
+                self.stats.kind(name),
+                self.versions.kind(name),
+            )
         })
+    }
+
+    /// The TTL of `kind` given `code_ttl` from the code: the configuration's, else the
+    /// code's; `None` when the kind's state already has the right one.
+    pub(crate) fn code_ttl(&self, kind: &str, code_ttl: Option<Duration>) -> Option<Duration> {
+        code_ttl.filter(|_| self.config.configured_ttl(kind).is_none())
     }
 
     /// `ttl` stretched or shrunk by the configured jitter.
@@ -135,6 +162,7 @@ fn tag_version_ttl(config: &CacheConfig) -> Option<Duration> {
         .ttl
         .values()
         .copied()
+        .chain(config.kinds.values().filter_map(|k| k.ttl))
         .chain([config.default_ttl, config.negative_ttl])
         .max()
         .unwrap_or_default();

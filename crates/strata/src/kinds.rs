@@ -79,23 +79,27 @@ pub(crate) struct Kinds {
 }
 
 impl Kinds {
+    /// The state of (`kind`, `schema`), if made already.
+    pub(crate) fn get(&self, kind: &str, schema: u32) -> Option<Arc<KindState>> {
+        self.map.read().get(&(kind.to_owned(), schema)).cloned()
+    }
+
     /// The state of (`kind`, `schema`), made by `make` the first time.
-    pub(crate) fn get_or_insert<E>(
+    pub(crate) fn get_or_insert(
         &self,
         kind: &str,
         schema: u32,
-        make: impl FnOnce() -> Result<KindState, E>,
-    ) -> Result<Arc<KindState>, E> {
-        if let Some(state) = self.map.read().get(&(kind.to_owned(), schema)) {
-            return Ok(state.clone());
+        make: impl FnOnce() -> KindState,
+    ) -> Arc<KindState> {
+        if let Some(state) = self.get(kind, schema) {
+            return state;
         }
-        let state = Arc::new(make()?);
-        Ok(self
-            .map
+        let state = Arc::new(make());
+        self.map
             .write()
             .entry((kind.to_owned(), schema))
             .or_insert(state)
-            .clone())
+            .clone()
     }
 
     /// Registers every schema again with the next write (the registry may have been lost with

@@ -60,22 +60,24 @@ mod load;
 mod local;
 mod options;
 mod read;
+mod response_kind;
 mod versions;
 mod write;
 
 pub use builder::CacheBuilder;
 pub use bus::BusStats;
 pub use cache::Cache;
-pub use cacheable::{CacheValue, Cacheable};
+pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use changes::Invalidated;
 pub use config::{
-    BackendSettings, BreakerSettings, CacheConfig, DEFAULT_KIND_TTLS, L1Settings, QuotaSettings,
+    BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
 };
 pub use deferred::DeferredStats;
 pub use error::{Error, LoadError};
 pub use kind::KindCache;
 pub use load::Load;
 pub use options::LoadOptions;
+pub use response_kind::ResponseKind;
 
 pub use strata_backend::{
     Backend, BackendError, BackendInfo, BreakerState, Bus, BusEvent, BusMessage, CircuitBreaker,
@@ -85,7 +87,7 @@ pub use strata_backend::{
 pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, TagVersion};
 pub use strata_eviction::{EvictionPolicy, Limits};
 pub use strata_invalidation::{Rules, Target, UnknownChange};
-pub use strata_keys::{Key, KeyId, KeyParts, KeySpace};
+pub use strata_keys::{Key, KeyId, KeyParts, KeySpace, KindName, is_internal_kind};
 #[cfg(feature = "macros")]
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]

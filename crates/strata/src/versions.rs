@@ -23,6 +23,9 @@ use strata_backend::batch::{Done, Step};
 use crate::error::Error;
 use crate::l2::L2;
 
+/// The internal kind holding version counters (kinds' generations, tags' versions).
+pub(crate) const VERSION_KIND: &str = "__version";
+
 /// Set on a kind's generation until it has been read from the backend.
 const UNSYNCED: u64 = 1 << 63;
 
@@ -87,7 +90,7 @@ pub(crate) struct Versions {
     /// the backend reads the counters again (L1 entries use the local values, like everything
     /// else in L1 without a bus: bounded by the L1 lifetime cap).
     trust_local: bool,
-    /// Where the counters live: the internal kind `__version`.
+    /// Where the counters live: the internal kind [`VERSION_KIND`].
     counters: KindKeys,
 }
 
@@ -102,7 +105,7 @@ impl Versions {
             tags: RwLock::default(),
             tag_ttl,
             trust_local,
-            counters: space.kind("__version")?,
+            counters: space.keys_of(&strata_keys::KindName::internal(VERSION_KIND)?),
         })
     }
 

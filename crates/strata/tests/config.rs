@@ -1,24 +1,21 @@
-//! Configuration: the TTL table, strata.toml overrides, jitter, errors naming the key.
+//! Configuration: per-kind settings (`[kinds.<kind>]` and the `[ttl]` shorthand), declared
+//! kinds, strata.toml overrides, jitter, errors naming the key.
 
 use std::time::Duration;
 
 use strata::{CacheBuilder, CacheConfig};
 
 #[test]
-fn the_ttl_table_has_the_original_defaults() {
+fn the_library_knows_no_kinds_only_one_default_ttl() {
     let c = CacheConfig::default();
-    let h = |n: u64| Duration::from_secs(n * 3600);
-    assert_eq!(c.ttl_of("user"), h(24));
-    assert_eq!(c.ttl_of("job"), h(2));
-    assert_eq!(c.ttl_of("application"), Duration::from_secs(30 * 60));
-    assert_eq!(c.ttl_of("profile"), h(12));
-    assert_eq!(c.ttl_of("industry"), h(7 * 24));
-    assert_eq!(c.ttl_of("subcategory"), h(7 * 24));
-    assert_eq!(c.ttl_of("whoami"), Duration::from_secs(15 * 60));
-    assert_eq!(
-        c.ttl_of("unknown-kind"),
-        h(1),
-        "the default for unknown kinds"
+    assert!(c.ttl.is_empty() && c.kinds.is_empty(), "{c:?}");
+    for kind in ["user", "job", "whoami", "unknown-kind"] {
+        assert_eq!(c.ttl_of(kind), Duration::from_secs(3600), "{kind}");
+    }
+    let shown = format!("{c:?}");
+    assert!(
+        !shown.contains("whoami") && !shown.contains("industry"),
+        "{shown}"
     );
 }
 
@@ -49,8 +46,8 @@ max_lifetime = "10s"
     assert_eq!(c.ttl_of("report"), Duration::from_secs(86_400));
     assert_eq!(
         c.ttl_of("user"),
-        Duration::from_secs(86_400),
-        "untouched defaults stay"
+        Duration::from_secs(1800),
+        "a kind without settings takes the file's default_ttl"
     );
     assert_eq!(c.ttl_of("nope"), Duration::from_secs(1800));
     assert_eq!(c.l1.max_entries, 5000);
@@ -140,4 +137,176 @@ async fn jitter_keeps_ttls_within_bounds() {
         .fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     assert!(lo >= 899.0 && hi <= 1100.1, "TTLs within ±10 %: {lo}..{hi}");
     assert!(hi - lo > 50.0, "and actually spread: {lo}..{hi}");
+}
+
+#[test]
+fn kinds_table_and_ttl_shorthand_agree_and_may_not_both_set_a_ttl() {
+    let c = CacheConfig::from_toml_str(
+        "[kinds.product]\nttl = \"90s\"\n[kinds.cart]\n[ttl]\norder = \"2h\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.ttl_of("product"), Duration::from_secs(90));
+    assert_eq!(c.ttl_of("order"), Duration::from_secs(7200));
+    assert_eq!(
+        c.ttl_of("cart"),
+        Duration::from_secs(3600),
+        "no ttl in its table"
+    );
+    assert_eq!(c.configured_ttl("cart"), None);
+    assert_eq!(
+        c.configured_kinds().into_keys().collect::<Vec<_>>(),
+        ["cart", "order", "product"]
+    );
+
+    let err =
+        CacheConfig::from_toml_str("[kinds.product]\nttl = \"90s\"\n[ttl]\nproduct = \"1h\"\n")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("ttl.product")
+            && err.contains("kinds.product.ttl")
+            && err.contains("keep one"),
+        "{err}"
+    );
+    for (toml, key) in [
+        ("[kinds.product]\nttl = \"0s\"\n", "kinds.product.ttl"),
+        ("[kinds.product]\nttl = \"soon\"\n", "kinds.product.ttl"),
+        ("[kinds.product]\nttll = \"1h\"\n", "ttll"),
+        ("[kinds.\"bad kind\"]\nttl = \"1h\"\n", "kinds.bad kind"),
+        ("[kinds.__version]\nttl = \"1h\"\n", "reserved"),
+    ] {
+        let err = CacheConfig::from_toml_str(toml).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml:?}: {err}");
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize, strata::Cacheable)]
+#[cacheable(kind = "product", ttl = "10m")]
+struct Product {
+    id: u64,
+}
+
+#[tokio::test]
+async fn a_typo_in_a_kind_setting_is_a_warning_or_with_strict_an_error() {
+    let config = CacheConfig::from_toml_str("[ttl]\nproducts = \"90s\"\n").unwrap();
+    let cache = CacheBuilder::from_config(config.clone())
+        .metrics(false)
+        .declare::<Product>()
+        .build()
+        .await
+        .unwrap();
+    let [warning] = cache.warnings() else {
+        panic!("one warning: {:?}", cache.warnings())
+    };
+    assert!(
+        warning.contains("`ttl.products`") && warning.contains("did you mean `product`?"),
+        "{warning}"
+    );
+    assert_eq!(
+        cache.of::<Product>().unwrap().ttl(),
+        Duration::from_secs(600),
+        "the typo does not reach the kind"
+    );
+
+    let err = CacheBuilder::from_config(config)
+        .metrics(false)
+        .strict(true)
+        .declare::<Product>()
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`ttl.products`") && err.contains("declared: product"),
+        "{err}"
+    );
+
+    // Declared kinds, by type, by name or by giving them a TTL, raise nothing.
+    let config = CacheConfig::from_toml_str(
+        "[ttl]\nproduct = \"90s\"\n[kinds.session]\nttl = \"5m\"\n[kinds.\"api.products\"]\nttl = \"1m\"\n",
+    )
+    .unwrap();
+    let listing = strata::ResponseKind::new("products:").unwrap();
+    let cache = CacheBuilder::from_config(config)
+        .metrics(false)
+        .strict(true)
+        .declare::<Product>()
+        .declare_kind(&listing)
+        .ttl("session", Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+    assert!(cache.warnings().is_empty(), "{:?}", cache.warnings());
+    assert_eq!(
+        cache.config().ttl_of("session"),
+        Duration::from_secs(60),
+        "the builder wins"
+    );
+    assert_eq!(
+        cache.known_kinds(),
+        ["api.products", "product", "session"],
+        "declared and configured kinds, no internal ones"
+    );
+}
+
+#[tokio::test]
+async fn configuration_overrides_the_ttl_given_in_code() {
+    let config = CacheConfig::from_toml_str(
+        "[ttl]\nproduct = \"90s\"\n[kinds.\"api.products\"]\nttl = \"1m\"\n[kinds.prices]\nttl = \"2m\"\n",
+    )
+    .unwrap();
+    let listing = strata::ResponseKind::new("products:").unwrap();
+    let cache = CacheBuilder::from_config(config)
+        .metrics(false)
+        .declare::<Product>()
+        .declare_kind(&listing)
+        .declare_kind("prices")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.of::<Product>().unwrap().ttl(),
+        Duration::from_secs(90)
+    );
+    let responses = cache.responses::<String>(&listing, Duration::from_secs(900));
+    assert_eq!(responses.ttl(), Duration::from_secs(60));
+    let prices = cache
+        .function_results::<u32>("prices:", Some(Duration::from_secs(3)))
+        .unwrap();
+    assert_eq!(prices.ttl(), Duration::from_secs(120));
+    // Without configuration, the code's TTL applies.
+    let cache = CacheBuilder::new().metrics(false).build().await.unwrap();
+    assert_eq!(
+        cache.of::<Product>().unwrap().ttl(),
+        Duration::from_secs(600)
+    );
+    assert_eq!(
+        cache
+            .responses::<String>(&listing, Duration::from_secs(900))
+            .ttl(),
+        Duration::from_secs(900)
+    );
+    // An explicit handle TTL is the caller's choice.
+    assert_eq!(
+        cache
+            .of::<Product>()
+            .unwrap()
+            .with_ttl(Duration::from_secs(5))
+            .ttl(),
+        Duration::from_secs(5)
+    );
+}
+
+#[tokio::test]
+async fn application_kinds_may_not_use_internal_names() {
+    let cache = CacheBuilder::new().metrics(false).build().await.unwrap();
+    let err = cache.kind::<u32>("__version").unwrap_err().to_string();
+    assert!(err.contains("reserved"), "{err}");
+    let err = CacheBuilder::new()
+        .declare_kind("__mine")
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reserved"), "{err}");
 }

@@ -17,6 +17,7 @@ fn the_environment_overrides_the_file() {
         jail.set_env("STRATA_REQUIRE_REDIS", "1");
         jail.set_env("STRATA_PREFIX", "from-env");
         jail.set_env("STRATA_TTL__WHOAMI", "5m");
+        jail.set_env("STRATA_KINDS__SESSION__TTL", "7m");
         jail.set_env("STRATA_L1__MAX_ENTRIES", "5000");
         jail.set_env("STRATA_ADMIN_TOKEN", "secret-token");
         jail.set_env("REDIS_URL", "redis://127.0.0.1:1/0");
@@ -28,6 +29,7 @@ fn the_environment_overrides_the_file() {
             "the file still applies"
         );
         assert_eq!(c.ttl_of("whoami"), Duration::from_secs(300));
+        assert_eq!(c.ttl_of("session"), Duration::from_secs(420));
         assert_eq!(c.l1.max_entries, 5000);
         assert_eq!(c.admin_token.as_deref(), Some("secret-token"));
         assert_eq!(c.backend.url.as_deref(), Some("redis://127.0.0.1:1/0"));

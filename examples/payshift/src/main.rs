@@ -66,7 +66,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let counts = db.counts().await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let metrics = strata_http::metrics::install_prometheus().ok();
-    let mut builder = CacheBuilder::from_env()?;
+    let alljobs = routes::alljobs_kind()?;
+    let mut builder = routes::declare(CacheBuilder::from_env()?, &alljobs);
     if builder.config().prefix == strata::CacheConfig::default().prefix {
         builder = builder.prefix("payshift");
     }
@@ -85,10 +86,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let state = routes::AppState {
         db: db.clone(),
         cache: (!args.no_cache).then(|| cache.clone()),
-        rules: routes::rules(),
+        rules: routes::rules(&alljobs),
+        alljobs,
     };
     let mut app = mount(
-        routes::app(state)?,
+        routes::app(state),
         "/core/monitoring",
         router(cache.clone(), MonitoringConfig::from_cache(&cache)),
     );

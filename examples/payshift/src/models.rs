@@ -1,9 +1,12 @@
-//! The JSON shapes of the Payshift API (also what is cached).
+//! The JSON shapes of the Payshift API (also what is cached). Each cached type names its kind
+//! and TTL once: the original layer's timeouts (user 24h, profile 12h, whoami 15m, job 2h).
 
 use serde::{Deserialize, Serialize};
+use strata::Cacheable;
 
 /// A user account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Cacheable)]
+#[cacheable(kind = "user", ttl = "24h")]
 pub(crate) struct User {
     pub(crate) id: i64,
     pub(crate) username: String,
@@ -15,7 +18,8 @@ pub(crate) struct User {
 }
 
 /// A user's profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Cacheable)]
+#[cacheable(kind = "profile", ttl = "12h")]
 pub(crate) struct Profile {
     pub(crate) user_id: i64,
     pub(crate) bio: String,
@@ -35,7 +39,8 @@ pub(crate) struct ActivityStats {
 }
 
 /// `GET /accountsapp/whoami/{user_id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Cacheable)]
+#[cacheable(kind = "whoami", ttl = "15m")]
 pub(crate) struct Whoami {
     pub(crate) user: User,
     pub(crate) profile: Profile,
@@ -68,7 +73,8 @@ pub(crate) struct Client {
 }
 
 /// `GET /jobs/{job_id}` and the items of `/jobs/alljobs`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Cacheable)]
+#[cacheable(kind = "job", ttl = "2h")]
 pub(crate) struct Job {
     pub(crate) id: i64,
     pub(crate) title: String,

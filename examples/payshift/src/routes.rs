@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use strata::{Cache, LoadError, LoadOptions, Rules, Target};
+use strata::{Cache, CacheKind, Cacheable, LoadError, LoadOptions, ResponseKind, Rules, Target};
 use strata_http::ResponseCacheLayer;
 
 use crate::db::Db;
@@ -21,6 +21,29 @@ pub(crate) struct AppState {
     pub(crate) db: Db,
     pub(crate) cache: Option<Cache>,
     pub(crate) rules: Rules,
+    /// The response cache of `/jobs/alljobs`.
+    pub(crate) alljobs: ResponseKind,
+}
+
+/// The kind of the `/jobs/alljobs` response cache (`api.alljobs`).
+pub(crate) fn alljobs_kind() -> Result<ResponseKind, strata::Error> {
+    ResponseKind::new("alljobs:")
+}
+
+/// Every kind the demo caches, declared to the builder (so a misspelt `[kinds.<kind>]` or
+/// `[ttl]` entry is reported).
+pub(crate) fn declare(
+    builder: strata::CacheBuilder,
+    alljobs: &ResponseKind,
+) -> strata::CacheBuilder {
+    builder
+        .declare::<User>()
+        .declare::<Profile>()
+        .declare::<Whoami>()
+        .declare::<Job>()
+        .declare_kind(INDUSTRY)
+        .declare_kind(SUBCATEGORY)
+        .declare_kind(alljobs)
 }
 
 type ApiResult<T> = Result<Json<T>, AppError>;
@@ -39,49 +62,45 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
         .map_err(|e| AppError::BadRequest(format!("malformed JSON body: {}", e.body_text())))
 }
 
-/// Loads through the cache (kind, id) when caching is on, straight from the loader otherwise.
-/// Entries about a user carry the tag `user:{id}`, so a profile change reaches all of them.
-async fn cached<T, F, Fut>(
-    state: &AppState,
-    kind: &str,
-    id: i64,
-    load: F,
-) -> Result<Option<Arc<T>>, AppError>
+/// Loads through the cache when caching is on, straight from the loader otherwise. Entries
+/// about a user carry the tag `user:{id}`, so a profile change reaches all of them.
+async fn cached<T, F, Fut>(state: &AppState, id: i64, load: F) -> Result<Option<Arc<T>>, AppError>
 where
-    T: strata::CacheValue,
+    T: Cacheable,
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, AppError>>,
 {
     match &state.cache {
         None => Ok(load().await?.map(Arc::new)),
         Some(cache) => cache
-            .kind::<T>(kind)
+            .of::<T>()
             .map_err(|e| AppError::Database(e.to_string()))?
-            .get_or_load_optional(id, &options(kind, id), load)
+            .get_or_load_optional(id, &options::<T>(id), load)
             .await
             .map_err(load_err),
     }
 }
 
 /// The load options of an entry: per-user kinds are tagged with their user.
-fn options(kind: &str, id: i64) -> LoadOptions {
-    match kind {
-        "user" | "profile" | "whoami" => LoadOptions::new().tags([format!("user:{id}")]),
-        _ => LoadOptions::new(),
+fn options<T: CacheKind>(id: i64) -> LoadOptions {
+    if [User::KIND, Profile::KIND, Whoami::KIND].contains(&T::KIND) {
+        LoadOptions::new().tags([format!("user:{id}")])
+    } else {
+        LoadOptions::new()
     }
 }
 
 async fn user(state: &AppState, id: i64) -> Result<Option<Arc<User>>, AppError> {
-    cached(state, "user", id, || state.db.user(id)).await
+    cached(state, id, || state.db.user(id)).await
 }
 
 async fn profile(state: &AppState, id: i64) -> Result<Option<Arc<Profile>>, AppError> {
-    cached(state, "profile", id, || state.db.profile(id)).await
+    cached(state, id, || state.db.profile(id)).await
 }
 
 async fn whoami(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Arc<Whoami>> {
     let id = parse_id("user_id", &raw)?;
-    let found = cached(&state, "whoami", id, || async {
+    let found = cached(&state, id, || async {
         let (Some(user), Some(profile)) = (user(&state, id).await?, profile(&state, id).await?)
         else {
             return Ok(None);
@@ -100,19 +119,20 @@ async fn whoami(State(state): State<AppState>, Path(raw): Path<String>) -> ApiRe
 }
 
 /// What each change invalidates, declared once (the original layer spread this over views).
-pub(crate) fn rules() -> Rules {
+pub(crate) fn rules(alljobs: &ResponseKind) -> Rules {
+    let listing = alljobs.target();
     Rules::new()
         .on("profile", |id| {
             vec![
-                Target::key("user", id),
-                Target::key("profile", id),
-                Target::key("whoami", id),
+                Target::of::<User>(id),
+                Target::of::<Profile>(id),
+                Target::of::<Whoami>(id),
                 Target::tag(format!("user:{id}")),
             ]
         })
-        .on("logout", |id| vec![Target::key("whoami", id)])
-        .on("job", |id| {
-            vec![Target::key("job", id), Target::kind("api.alljobs")]
+        .on("logout", |id| vec![Target::of::<Whoami>(id)])
+        .on("job", move |id| {
+            vec![Target::of::<Job>(id), listing.clone()]
         })
 }
 
@@ -165,7 +185,7 @@ async fn logout(
 
 async fn job(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Arc<Job>> {
     let id = parse_id("job_id", &raw)?;
-    cached(&state, "job", id, || state.db.job(id))
+    cached(&state, id, || state.db.job(id))
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("no job {id}")))
@@ -175,6 +195,10 @@ async fn all_jobs(State(state): State<AppState>) -> ApiResult<serde_json::Value>
     let jobs = state.db.all_jobs().await?;
     Ok(Json(serde_json::json!({ "jobs": jobs })))
 }
+
+/// The kinds of the cached lists (`#[cached]` prefixes without their ':').
+const INDUSTRY: &str = "industry";
+const SUBCATEGORY: &str = "subcategory";
 
 #[strata::cached(ttl = "7d", prefix = "industry:")]
 async fn cached_industries(cache: &Cache, #[skip] db: &Db) -> Result<Vec<Industry>, AppError> {
@@ -238,16 +262,16 @@ async fn not_found() -> AppError {
 }
 
 /// Every Payshift endpoint; `/jobs/alljobs` goes through the response cache when caching is on.
-pub(crate) fn app(state: AppState) -> anyhow::Result<Router> {
+pub(crate) fn app(state: AppState) -> Router {
     let mut alljobs = Router::new().route("/jobs/alljobs", get(all_jobs));
     if let Some(cache) = &state.cache {
         alljobs = alljobs.layer(ResponseCacheLayer::new(
             cache.clone(),
-            "alljobs:",
+            state.alljobs.clone(),
             Duration::from_secs(15 * 60),
-        )?);
+        ));
     }
-    Ok(Router::new()
+    Router::new()
         .route("/accountsapp/whoami/{user_id}", get(whoami))
         .route("/accountsapp/profile/{user_id}", put(update_profile))
         .route("/accountsapp/logout/{user_id}", post(logout))
@@ -257,5 +281,69 @@ pub(crate) fn app(state: AppState) -> anyhow::Result<Router> {
         .route("/jobs/job-subcategories/", get(subcategories))
         .merge(alljobs)
         .fallback(not_found)
-        .with_state(state))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use strata::{Backend, CacheBuilder, Cacheable, KeyTtl, MemoryBackend, MemoryConfig};
+
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn each_kind_keeps_the_original_layers_ttl() {
+        assert_eq!(User::ttl(), Some(24 * HOUR));
+        assert_eq!(Profile::ttl(), Some(12 * HOUR));
+        assert_eq!(Whoami::ttl(), Some(HOUR / 4));
+        assert_eq!(Job::ttl(), Some(2 * HOUR));
+    }
+
+    /// The `#[cached]` lists live a week (within the jitter), plus the stale window.
+    #[tokio::test]
+    async fn the_cached_lists_live_a_week() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        db.seed_if_empty(0.01).await.unwrap();
+        let backend = Arc::new(
+            MemoryBackend::new(MemoryConfig::default().with_namespace("payshift:")).unwrap(),
+        );
+        let alljobs = alljobs_kind().unwrap();
+        let cache = declare(CacheBuilder::new(), &alljobs)
+            .prefix("payshift")
+            .strict(true)
+            .metrics(false)
+            .backend(backend.clone())
+            .build()
+            .await
+            .unwrap();
+        assert!(!cached_industries(&cache, &db).await.unwrap().is_empty());
+        assert!(!cached_subcategories(&cache, &db).await.unwrap().is_empty());
+        for kind in [INDUSTRY, SUBCATEGORY] {
+            let page = backend
+                .as_listing()
+                .unwrap()
+                .scan(&format!("payshift:v1:{kind}:"), None, 10)
+                .await
+                .unwrap();
+            let [key] = page.keys.as_slice() else {
+                panic!("one {kind} entry: {:?}", page.keys)
+            };
+            let KeyTtl::Expires(ttl) = backend.ttl(key).await.unwrap() else {
+                panic!("{key} expires")
+            };
+            let week = 7 * 24 * HOUR;
+            let stale = cache.config().max_stale;
+            assert!(
+                ttl >= week.mul_f64(0.9) && ttl <= week.mul_f64(1.1) + stale,
+                "{kind}: {ttl:?}"
+            );
+        }
+    }
 }

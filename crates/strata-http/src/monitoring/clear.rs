@@ -113,11 +113,7 @@ pub(crate) async fn handler(
     ))
 }
 
-/// Kinds this cache knows: the TTL table and every kind it has counted.
+/// Kinds this cache knows: declared, configured, or counted.
 pub(crate) fn known_kinds(cache: &strata::Cache) -> Vec<String> {
-    let mut kinds: Vec<String> = cache.config().ttl.keys().cloned().collect();
-    kinds.extend(cache.stats().kinds.into_keys());
-    kinds.sort();
-    kinds.dedup();
-    kinds
+    cache.known_kinds()
 }

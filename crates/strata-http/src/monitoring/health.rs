@@ -23,7 +23,8 @@ struct Health {
 struct L2Health {
     backend: &'static str,
     reachable: bool,
-    latency_ms: Option<f64>,
+    /// The ping's round trip, in whole microseconds.
+    latency_us: Option<u64>,
     server_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -46,8 +47,12 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     // Through the breaker first: a recovered backend closes an open circuit here.
     let _ = tokio::time::timeout(state.config.health_timeout, cache.probe_backend()).await;
     let ping = tokio::time::timeout(state.config.health_timeout, backend.ping()).await;
-    let (reachable, latency_ms, error) = match ping {
-        Ok(Ok(d)) => (true, Some(d.as_secs_f64() * 1000.0), None),
+    let (reachable, latency_us, error) = match ping {
+        Ok(Ok(d)) => (
+            true,
+            Some(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            None,
+        ),
         // Only the error kind: messages could carry server addresses.
         Ok(Err(e)) => (false, None, Some(e.kind().to_string())),
         Err(_) => (false, None, Some("timeout".to_owned())),
@@ -57,7 +62,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     } else {
         None
     };
-    let mut warnings = Vec::new();
+    let mut warnings = cache.warnings().to_vec();
     if let Some(i) = &info {
         let quotas = i.details.keys().any(|k| k.starts_with("quota."));
         if i.backend == "redis" && i.eviction_policy.as_deref() == Some("noeviction") && !quotas {
@@ -112,12 +117,16 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         (false, _) if cache.config().strict => "down",
         _ => "degraded",
     };
+    let entries = match cache.l1() {
+        Some(l1) => l1.usage().await.entries,
+        None => 0,
+    };
     let body = Health {
         status,
         l2: L2Health {
             backend: backend.name(),
             reachable,
-            latency_ms,
+            latency_us,
             server_version,
             error,
             errors_since_last_check,
@@ -125,7 +134,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         },
         l1: L1Health {
             enabled: l1_enabled,
-            entries: cache.l1().map_or(0, |l1| l1.entry_count()),
+            entries,
         },
         breaker,
         warnings,

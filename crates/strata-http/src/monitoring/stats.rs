@@ -84,12 +84,18 @@ pub(crate) async fn handler(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth::check(&headers, state.config.admin_token.as_deref())?;
     let cache = &state.cache;
-    let l1 = cache.l1().map(|l1| L1Memory {
-        entries: l1.entry_count(),
-        weighted_bytes: l1.weighted_bytes(),
-        max_bytes: l1.config().max_bytes,
-        max_entries: l1.config().max_entries,
-    });
+    let l1 = match cache.l1() {
+        Some(l1) => {
+            let usage = l1.usage().await;
+            Some(L1Memory {
+                entries: usage.entries,
+                weighted_bytes: usage.weighted_bytes,
+                max_bytes: l1.config().max_bytes,
+                max_entries: l1.config().max_entries,
+            })
+        }
+        None => None,
+    };
     let info = cache.backend_info().await;
     let sample = sample(cache, state.config.sample_keys).await;
     let l2 = match info {
@@ -153,6 +159,12 @@ async fn sample(cache: &Cache, limit: usize) -> Sample {
             .map(String::as_str)
             .collect();
         for k in &take {
+            let kind = match Key::parse(k) {
+                // Strata's own bookkeeping (version counters) is not a kind of the application.
+                Ok(p) if strata::is_internal_kind(&p.kind) => continue,
+                Ok(p) => p.kind,
+                Err(_) => "(foreign)".into(),
+            };
             // MEMORY USAGE where the backend has it (server bytes), else the value's length.
             let usage = match backend.as_memory_usage() {
                 Some(usage) => usage.memory_usage(k).await,
@@ -170,9 +182,6 @@ async fn sample(cache: &Cache, limit: usize) -> Sample {
                     .flatten()
                     .map_or(0, |b| b.len() as u64),
             };
-            let kind = Key::parse(k)
-                .map(|p| p.kind)
-                .unwrap_or_else(|_| "(foreign)".into());
             let s = out.per_kind.entry(kind).or_default();
             s.keys += 1;
             s.bytes += bytes;

@@ -15,7 +15,7 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HeaderNam
 use http::{HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt;
 use parking_lot::Mutex;
-use strata::{Cache, KindCache, LoadError, LoadOptions};
+use strata::{Cache, KindCache, LoadError, LoadOptions, ResponseKind};
 use tower::{Layer, Service};
 
 use stored::{StoredResponse, cacheable};
@@ -43,14 +43,24 @@ pub type KeyFn = Arc<dyn Fn(&http::request::Parts) -> Option<String> + Send + Sy
 /// use axum::{Router, routing::get};
 /// use strata_http::ResponseCacheLayer;
 ///
-/// let cache = strata::CacheBuilder::new().build().await.unwrap();
+/// let listing = strata::ResponseKind::new("products")?; // kind `api.products`
+/// let cache = strata::CacheBuilder::new().declare_kind(&listing).build().await?;
+/// let layer = ResponseCacheLayer::new(cache.clone(), listing, Duration::from_secs(15 * 60));
+/// assert_eq!(layer.kind().name(), "api.products");
+/// let listing_target = layer.kind().target();
+/// let _rules = strata::Rules::new().on("product", move |id| {
+///     vec![strata::Target::key("product", id), listing_target.clone()]
+/// });
 /// let app: Router = Router::new()
-///     .route("/jobs/alljobs", get(|| async { "[...]" }))
-///     .layer(ResponseCacheLayer::new(cache, "alljobs:", Duration::from_secs(15 * 60)).unwrap());
-/// # });
+///     .route("/products", get(|| async { "[...]" }))
+///     .layer(layer);
+/// # Ok::<(), strata::Error>(())
+/// # }).unwrap();
 /// ```
 #[derive(Clone)]
 pub struct ResponseCacheLayer {
+    cache: Cache,
+    kind: ResponseKind,
     responses: KindCache<StoredResponse>,
     vary: Arc<Vec<HeaderName>>,
     keep: Arc<Vec<HeaderName>>,
@@ -68,10 +78,12 @@ impl std::fmt::Debug for ResponseCacheLayer {
 }
 
 impl ResponseCacheLayer {
-    /// Caches responses under `key_prefix` for `ttl`.
-    pub fn new(cache: Cache, key_prefix: &str, ttl: Duration) -> Result<Self, strata::Error> {
-        Ok(Self {
-            responses: cache.responses::<StoredResponse>(key_prefix, ttl)?,
+    /// Caches responses under `kind` for `ttl` (unless configuration gives the kind a TTL).
+    pub fn new(cache: Cache, kind: ResponseKind, ttl: Duration) -> Self {
+        Self {
+            responses: cache.responses::<StoredResponse>(&kind, ttl),
+            cache,
+            kind,
             vary: Arc::new(vec![AUTHORIZATION, COOKIE]),
             keep: Arc::new(vec![
                 CONTENT_TYPE,
@@ -82,7 +94,18 @@ impl ResponseCacheLayer {
                 CACHE_CONTROL,
             ]),
             key_fn: None,
-        })
+        }
+    }
+
+    /// The kind the responses are stored under: name it in invalidation rules
+    /// ([`ResponseKind::target`]) or clear it with [`invalidate`](Self::invalidate).
+    pub fn kind(&self) -> &ResponseKind {
+        &self.kind
+    }
+
+    /// Drops every stored response, on every instance (`Cache::clear_kind` of the kind).
+    pub async fn invalidate(&self) -> Result<u64, strata::Error> {
+        self.cache.clear_kind(self.kind.name()).await
     }
 
     /// Varies by these request headers instead of `Authorization` and `Cookie`.

@@ -11,7 +11,10 @@ use strata_eviction::EvictionPolicy;
 
 use crate::error::Error;
 
+mod kinds;
 mod serde_with;
+
+pub use kinds::KindSettings;
 
 /// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.
 pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
@@ -19,6 +22,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "app_version",
     "default_ttl",
     "ttl",
+    "kinds",
     "jitter",
     "max_stale",
     "negative_ttl",
@@ -33,22 +37,11 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "max_deferred_changes",
 ];
 
-/// The original layer's timeouts per kind, the defaults of the TTL table.
-pub const DEFAULT_KIND_TTLS: [(&str, Duration); 7] = [
-    ("user", Duration::from_secs(24 * 3600)),
-    ("job", Duration::from_secs(2 * 3600)),
-    ("application", Duration::from_secs(30 * 60)),
-    ("profile", Duration::from_secs(12 * 3600)),
-    ("industry", Duration::from_secs(7 * 24 * 3600)),
-    ("subcategory", Duration::from_secs(7 * 24 * 3600)),
-    ("whoami", Duration::from_secs(15 * 60)),
-];
-
 /// Everything a [`Cache`](crate::Cache) is configured with.
 ///
 /// Written in `strata.toml` (all keys optional), overridden by environment variables
 /// `STRATA_<KEY>` (nested keys with `__`, e.g. `STRATA_L1__MAX_ENTRIES=5000`,
-/// `STRATA_TTL__USER=12h`) and `REDIS_URL`. Durations are written like `"24h"`, `"15m"`,
+/// `STRATA_KINDS__USER__TTL=12h`) and `REDIS_URL`. Durations are written like `"24h"`, `"15m"`,
 /// `"250ms"`. Unknown keys and bad values are errors naming the key and the file.
 /// `Debug` hides the Redis password and the admin token.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -59,12 +52,17 @@ pub struct CacheConfig {
     pub prefix: String,
     /// Application version: bump it to abandon every entry at once (default "v1").
     pub app_version: String,
-    /// TTL of kinds not in the table (default 1h).
+    /// TTL of a kind that has none, in the configuration or in code (default 1h).
     #[serde(with = "humantime_serde")]
     pub default_ttl: Duration,
-    /// TTL per kind; defaults are the original layer's (user 24h, job 2h, ...).
+    /// TTL per kind, a shorthand for `[kinds.<kind>] ttl` (default: empty). A kind may not
+    /// have its TTL in both.
     #[serde(with = "crate::config::serde_with::duration_map")]
     pub ttl: BTreeMap<String, Duration>,
+    /// Settings per kind, `[kinds.<kind>]` (default: empty). Kinds named here and in `ttl`
+    /// must be declared to the builder ([`CacheBuilder::declare`](crate::CacheBuilder::declare)):
+    /// an undeclared one is an error with `strict`, else a warning (log and system health).
+    pub kinds: BTreeMap<String, KindSettings>,
     /// Each TTL is multiplied by a random factor in `[1 - jitter, 1 + jitter]` so entries written
     /// together do not expire together (default 0.1; 0 turns it off; at most 0.5).
     pub jitter: f64,
@@ -250,10 +248,8 @@ impl Default for CacheConfig {
             prefix: "strata".into(),
             app_version: "v1".into(),
             default_ttl: Duration::from_secs(3600),
-            ttl: DEFAULT_KIND_TTLS
-                .iter()
-                .map(|(k, d)| ((*k).to_owned(), *d))
-                .collect(),
+            ttl: BTreeMap::new(),
+            kinds: BTreeMap::new(),
             jitter: 0.1,
             max_stale: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(60),
@@ -277,6 +273,7 @@ impl std::fmt::Debug for CacheConfig {
             .field("app_version", &self.app_version)
             .field("default_ttl", &self.default_ttl)
             .field("ttl", &self.ttl)
+            .field("kinds", &self.kinds)
             .field("jitter", &self.jitter)
             .field("max_stale", &self.max_stale)
             .field("negative_ttl", &self.negative_ttl)
@@ -290,6 +287,8 @@ impl std::fmt::Debug for CacheConfig {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("bus", &self.bus)
+            .field("max_deferred_changes", &self.max_deferred_changes)
             .finish()
     }
 }
@@ -358,11 +357,7 @@ impl CacheConfig {
                 self.jitter
             ));
         }
-        for (kind, ttl) in &self.ttl {
-            if ttl.is_zero() {
-                return Err(format!("invalid value for key `ttl.{kind}`: a TTL of zero"));
-            }
-        }
+        self.validate_kinds()?;
         for (key, d) in [
             ("default_ttl", self.default_ttl),
             ("negative_ttl", self.negative_ttl),
@@ -386,11 +381,6 @@ impl CacheConfig {
         }
         strata_keys::KeySpace::new(&self.prefix, &self.app_version).map_err(|e| e.to_string())?;
         Ok(())
-    }
-
-    /// The TTL of `kind`: its table entry, or the default.
-    pub fn ttl_of(&self, kind: &str) -> Duration {
-        self.ttl.get(kind).copied().unwrap_or(self.default_ttl)
     }
 }
 

@@ -1,0 +1,164 @@
+//! Per-kind settings: the `[kinds.<kind>]` table, its `[ttl]` shorthand, and the check that
+//! every kind they name is one the application declared.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::CacheConfig;
+
+/// The settings of one kind, written `[kinds.<kind>]` (`STRATA_KINDS__<KIND>__TTL`).
+///
+/// `ttl` is the one setting today; `[ttl] <kind> = "..."` is a shorthand for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct KindSettings {
+    /// The kind's TTL; overrides the TTL given in code (`#[cacheable(ttl)]`, `#[cached(ttl)]`,
+    /// a response cache's TTL). Unset: the code's TTL, else `default_ttl`.
+    #[serde(
+        with = "humantime_serde::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttl: Option<Duration>,
+}
+
+impl KindSettings {
+    /// Settings with this TTL.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+}
+
+impl CacheConfig {
+    /// The TTL configured for `kind` (`[kinds.<kind>] ttl` or its `[ttl]` shorthand), if any.
+    pub fn configured_ttl(&self, kind: &str) -> Option<Duration> {
+        self.kinds
+            .get(kind)
+            .and_then(|k| k.ttl)
+            .or_else(|| self.ttl.get(kind).copied())
+    }
+
+    /// The TTL of `kind` when the code gives none: its configured TTL, or `default_ttl`.
+    pub fn ttl_of(&self, kind: &str) -> Duration {
+        self.configured_ttl(kind).unwrap_or(self.default_ttl)
+    }
+
+    /// Every kind the configuration has settings for, each with the key that names it
+    /// (`ttl.<kind>` or `kinds.<kind>`).
+    pub fn configured_kinds(&self) -> BTreeMap<&str, String> {
+        let mut out = BTreeMap::new();
+        for kind in self.kinds.keys() {
+            out.insert(kind.as_str(), format!("kinds.{kind}"));
+        }
+        for kind in self.ttl.keys() {
+            out.entry(kind.as_str())
+                .or_insert_with(|| format!("ttl.{kind}"));
+        }
+        out
+    }
+
+    /// Checks the per-kind settings: valid kind names, no TTL of zero, no TTL given twice.
+    pub(super) fn validate_kinds(&self) -> Result<(), String> {
+        for (kind, key) in self.configured_kinds() {
+            strata_keys::KindName::new(kind).map_err(|e| format!("invalid key `{key}`: {e}"))?;
+        }
+        for (kind, ttl) in &self.ttl {
+            if ttl.is_zero() {
+                return Err(format!("invalid value for key `ttl.{kind}`: a TTL of zero"));
+            }
+            if self.kinds.get(kind).is_some_and(|k| k.ttl.is_some()) {
+                return Err(format!(
+                    "the TTL of kind `{kind}` is set twice, as `ttl.{kind}` and as \
+                     `kinds.{kind}.ttl`: keep one (`[ttl]` is a shorthand for `[kinds.<kind>] ttl`)"
+                ));
+            }
+        }
+        for (kind, settings) in &self.kinds {
+            if settings.ttl.is_some_and(|t| t.is_zero()) {
+                return Err(format!(
+                    "invalid value for key `kinds.{kind}.ttl`: a TTL of zero"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// One message per configured kind that is not in `declared`, naming the key, the declared
+    /// kinds and the closest one.
+    pub(crate) fn undeclared_kinds(&self, declared: &BTreeSet<String>) -> Vec<String> {
+        let list = if declared.is_empty() {
+            "none".to_owned()
+        } else {
+            declared
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        self.configured_kinds()
+            .into_iter()
+            .filter(|(kind, _)| !declared.contains(*kind))
+            .map(|(kind, key)| {
+                let hint = closest(kind, declared)
+                    .map(|d| format!("; did you mean `{d}`?"))
+                    .unwrap_or_default();
+                format!(
+                    "`{key}` names no declared kind (declared: {list}){hint} Declare kinds with \
+                     CacheBuilder::declare::<T>() or declare_kind(\"...\"); until then the \
+                     setting applies to a kind nothing may use"
+                )
+            })
+            .collect()
+    }
+}
+
+/// The declared kind nearest to `kind` in edit distance, if it is near (a typo, a plural).
+fn closest<'a>(kind: &str, declared: &'a BTreeSet<String>) -> Option<&'a str> {
+    declared
+        .iter()
+        .map(|d| (edit_distance(kind, d), d))
+        .filter(|(distance, d)| *distance <= 2.max(d.len() / 4))
+        .min()
+        .map(|(_, d)| d.as_str())
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("products", "product"), 1);
+        assert_eq!(edit_distance("prodcut", "product"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("user", "user"), 0);
+    }
+
+    #[test]
+    fn the_closest_declared_kind_is_suggested() {
+        let declared: BTreeSet<String> = ["product", "user"].map(String::from).into();
+        assert_eq!(closest("products", &declared), Some("product"));
+        assert_eq!(closest("invoice", &declared), None);
+    }
+}
