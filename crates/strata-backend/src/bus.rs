@@ -112,9 +112,13 @@ impl BusMessage {
 pub enum BusEvent {
     /// A message (possibly this instance's own: compare `origin`).
     Message(BusMessage),
-    /// Messages may have been missed (the subscription dropped, or the subscriber lagged): flush
-    /// everything that could be stale. Sent again after each reconnection.
+    /// The subscription dropped: messages may be missed until the next
+    /// [`Subscribed`](Self::Subscribed). Flush everything that could be stale.
     Reset,
+    /// The subscription is in place (first, again after each reconnection, and after a
+    /// subscriber lagged behind): messages published from now on arrive. Some published before
+    /// were missed, so this also flushes, as [`Reset`](Self::Reset) does.
+    Subscribed,
 }
 
 /// Publishes invalidations and delivers them to every subscribed instance.
@@ -151,7 +155,8 @@ impl Default for InProcessBus {
 }
 
 impl InProcessBus {
-    /// A bus buffering up to 1,024 messages per slow subscriber (beyond: a `Reset`).
+    /// A bus buffering up to 1,024 messages per slow subscriber (beyond: a flush, as
+    /// [`BusEvent::Subscribed`]).
     pub fn new() -> Self {
         Self {
             sender: broadcast::channel(1024).0,
@@ -174,11 +179,14 @@ impl Bus for InProcessBus {
     fn subscribe(&self) -> mpsc::Receiver<BusEvent> {
         let mut rx = self.sender.subscribe();
         let (tx, out) = mpsc::channel(1024);
+        // Subscribed at once: the broadcast receiver exists from here on.
+        let _ = tx.try_send(BusEvent::Subscribed);
         tokio::spawn(async move {
             loop {
                 let event = match rx.recv().await {
                     Ok(m) => BusEvent::Message(m),
-                    Err(broadcast::error::RecvError::Lagged(_)) => BusEvent::Reset,
+                    // Still subscribed, but some messages were dropped.
+                    Err(broadcast::error::RecvError::Lagged(_)) => BusEvent::Subscribed,
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
                 if tx.send(event).await.is_err() {

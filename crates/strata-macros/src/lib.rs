@@ -41,8 +41,9 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
 ///   `#[skip]`. Arguments are used twice (key and call), so pass non-`Copy` data by reference.
 /// - `ttl` defaults to the TTL table entry of the prefix's kind.
 /// - `Result<T, E>`: only `Ok` is cached; concurrent callers share one call and its error
-///   (`T: Clone`, `E: Clone + Send + Sync + 'static`). `Option<T>`: `None` is cached only with
-///   `cache_none = "5m"`. Any other type: always cached.
+///   (`T: Clone`, `E: Clone + Send + Sync + 'static`). `Option<T>`: `None` is cached for the
+///   configured `negative_ttl`, or as long as `cache_none = "5m"` says (`"0s"`: not at all).
+///   Any other type: always cached.
 /// - When the cache cannot be used, the function runs uncached: caching never breaks it.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -17,9 +17,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Invalidations over Redis pub/sub on the channel `{namespace}__strata_bus`.
 ///
 /// Each subscription runs on a connection of its own. Once subscribed (at start and after each
-/// reconnection, with backoff from 100 ms to 5 s) the subscriber gets [`BusEvent::Reset`], since
-/// anything published before was missed; when the connection drops it gets one at once. So a
-/// Redis restart costs L1 flushes, never a stale entry.
+/// reconnection, with backoff from 100 ms to 5 s) the subscriber gets [`BusEvent::Subscribed`],
+/// which flushes since anything published before was missed; when the connection drops it gets
+/// a [`BusEvent::Reset`] at once. So a Redis restart costs L1 flushes, never a stale entry.
 ///
 /// On a cluster ([`RedisConfig::cluster`]) messages are published through the cluster
 /// connection (Redis forwards every `PUBLISH` to all nodes) and the subscription connects to the
@@ -115,8 +115,8 @@ impl Bus for RedisBus {
                 };
                 backoff = Duration::from_millis(100);
                 // Whatever was published before we were subscribed (at start, or while
-                // reconnecting) is lost: flush.
-                if tx.send(BusEvent::Reset).await.is_err() {
+                // reconnecting) is lost: the subscriber flushes.
+                if tx.send(BusEvent::Subscribed).await.is_err() {
                     return;
                 }
                 let mut stream = ps.into_on_message();

@@ -91,7 +91,15 @@ impl CacheBuilder {
         )?))
     }
 
-    /// Uses this backend instead of the configured one (tests swap backends this way).
+    /// Uses Redis at `url` (`redis://`, `rediss://`; comma-separated seeds for a cluster), as
+    /// `[backend] url` or `REDIS_URL` would.
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.config.backend.url = Some(url.into());
+        self
+    }
+
+    /// Uses this backend instead of the configured one (tests swap backends this way). Its
+    /// namespace must be the cache's, `"{prefix}:"`, or [`build`](Self::build) refuses it.
     pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = Some(backend);
         self
@@ -229,6 +237,18 @@ impl CacheBuilder {
             "{}:",
             strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix()
         );
+        if let Some(backend) = &self.backend {
+            if backend.namespace() != namespace {
+                return Err(Error::Config(format!(
+                    "the backend's namespace {:?} does not match the cache's prefix {:?}: \
+                     entries would be written outside what clear() and the scans reach; \
+                     give the backend the namespace {namespace:?} \
+                     (MemoryConfig::with_namespace, RedisConfig::with_namespace)",
+                    backend.namespace(),
+                    self.config.prefix,
+                )));
+            }
+        }
         let bus = match (self.bus, &self.backend) {
             (Some(bus), _) => Some(bus),
             (None, None) if self.config.bus => open_bus(&self.config, &namespace)?,

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use strata_backend::batch::{Announce, Step};
 use strata_backend::{Bus, BusMessage, Invalidation};
+use tokio::sync::watch;
 
 /// A snapshot of [`Cache::bus_stats`](crate::Cache::bus_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -17,8 +18,11 @@ pub struct BusStats {
     pub publish_errors: u64,
     /// Other instances' invalidations applied to this L1.
     pub applied: u64,
-    /// Full L1 flushes because the subscription dropped or lagged.
+    /// Full L1 flushes because messages may have been missed: at each subscription (the first
+    /// included), when it drops, when this instance lagged behind.
     pub resets: u64,
+    /// Whether the subscription is in place now (false without a bus).
+    pub subscribed: bool,
 }
 
 /// The bus (if any), this instance's id on it, and its counters.
@@ -32,6 +36,8 @@ pub(crate) struct BusLink {
     publish_errors: AtomicU64,
     applied: AtomicU64,
     resets: AtomicU64,
+    /// Whether the subscription is in place ([`Cache::ready`](crate::Cache::ready) waits on it).
+    subscribed: watch::Sender<bool>,
 }
 
 impl BusLink {
@@ -50,6 +56,7 @@ impl BusLink {
             publish_errors: AtomicU64::new(0),
             applied: AtomicU64::new(0),
             resets: AtomicU64::new(0),
+            subscribed: watch::channel(false).0,
         }
     }
 
@@ -113,8 +120,21 @@ impl BusLink {
     }
 
     /// Counts a flush after the subscription dropped or lagged.
-    pub(crate) fn count_reset(&self) {
+    /// A flush for messages that may have been missed; `subscribed` says whether the
+    /// subscription is in place after it.
+    pub(crate) fn count_reset(&self, subscribed: bool) {
         self.resets.fetch_add(1, Ordering::Relaxed);
+        self.subscribed.send_replace(subscribed);
+    }
+
+    /// Returns once the subscription is in place (at once without a bus).
+    pub(crate) async fn subscribed(&self) {
+        if self.bus.is_none() {
+            return;
+        }
+        let mut subscribed = self.subscribed.subscribe();
+        // The sender lives as long as `self`: an error cannot happen while we borrow it.
+        let _ = subscribed.wait_for(|s| *s).await;
     }
 
     /// What went over the bus.
@@ -124,6 +144,7 @@ impl BusLink {
             publish_errors: self.publish_errors.load(Ordering::Relaxed),
             applied: self.applied.load(Ordering::Relaxed),
             resets: self.resets.load(Ordering::Relaxed),
+            subscribed: *self.subscribed.borrow(),
         }
     }
 }

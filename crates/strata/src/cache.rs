@@ -147,6 +147,28 @@ impl Cache {
         kind.get_or_load(id, loader).await
     }
 
+    /// The `T` under `id`, or `None` when the loader finds nothing; absences are cached for
+    /// `negative_ttl` (one loader call per absent id, not one per request). Give options with
+    /// [`KindCache::get_or_load_optional`].
+    pub async fn get_or_load_optional<T: Cacheable, E: Send + Sync + 'static>(
+        &self,
+        id: impl std::fmt::Display,
+        loader: impl Load<Option<T>, E>,
+    ) -> Result<Option<Arc<T>>, LoadError<E>> {
+        let kind = self.of::<T>().map_err(LoadError::Cache)?;
+        kind.get_or_load_optional(id, &crate::LoadOptions::new(), loader)
+            .await
+    }
+
+    /// Returns once this cache is ready to keep in step with other instances: its
+    /// invalidation bus is subscribed (at once without a bus). Messages published before are
+    /// not seen, so a test starting two instances awaits this on both before changing
+    /// anything. Waits as long as the bus cannot subscribe (Redis down): wrap it in
+    /// `tokio::time::timeout` where that matters. Later readiness conditions join this one.
+    pub async fn ready(&self) {
+        self.core.bus.subscribed().await;
+    }
+
     // Changes that reach every instance.
 
     /// Removes every entry of this cache's prefix from both tiers (never other prefixes).

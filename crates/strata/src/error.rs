@@ -98,6 +98,12 @@ impl<E> Clone for LoadError<E> {
     }
 }
 
+impl<E> From<Error> for LoadError<E> {
+    fn from(e: Error) -> Self {
+        Self::Cache(e)
+    }
+}
+
 impl<E> LoadError<E> {
     /// The loader's error, when that is what happened.
     pub fn loader_error(&self) -> Option<&E> {

@@ -204,7 +204,8 @@ impl<T: CacheValue> KindCache<T> {
     }
 
     /// Like [`get_or_load_with`](Self::get_or_load_with) for loaders that may answer "absent".
-    /// `None` is cached only with [`LoadOptions::cache_none_for`] (negative caching).
+    /// `None` is cached (negative caching) for [`LoadOptions::cache_none_for`], by default the
+    /// configured `negative_ttl`; an invalidation of the id drops it like a value.
     pub async fn get_or_load_optional<E: Send + Sync + 'static>(
         &self,
         id: impl Display,

@@ -39,6 +39,8 @@
 //! - `redis` (default): the Redis backend, chosen when `REDIS_URL` or `[backend] url` is set.
 //! - `macros` (default): `#[derive(Cacheable)]` and `#[cached]`.
 //! - `tls`: `rediss://` URLs, through rustls.
+//! - `axum`: axum's `IntoResponse` for [`Error`] and [`LoadError`] (problem+json bodies; a
+//!   loader's error answers as its own `IntoResponse`), so handlers return them with `?`.
 
 mod builder;
 mod bus;
@@ -52,6 +54,8 @@ mod deferred;
 mod entry;
 mod error;
 mod flight;
+#[cfg(feature = "axum")]
+mod into_response;
 mod kind;
 mod kinds;
 mod l2;

@@ -39,13 +39,13 @@ impl BusListener {
                 apply_invalidation(&core, m.invalidation).await;
                 core.bus.count_applied();
             }
-            _ => {
+            other => {
                 // Messages may have been missed: drop L1 and the L2 reads racing this flush,
                 // and read the kind and tag versions again.
                 core.versions.unsync_all();
                 core.local.forget_reads();
                 core.kinds.register_again();
-                core.bus.count_reset();
+                core.bus.count_reset(other == BusEvent::Subscribed);
             }
         }
         true

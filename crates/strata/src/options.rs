@@ -4,14 +4,15 @@ use std::time::Duration;
 
 /// How [`get_or_load_with`](crate::KindCache::get_or_load_with) behaves.
 ///
-/// Defaults: the kind's TTL, no negative caching, no loader timeouts, fail-safe on (serve a
-/// stale value when the loader fails), refresh-ahead off.
+/// Defaults: the kind's TTL, absences cached for the configured `negative_ttl`, no loader
+/// timeouts, fail-safe on (serve a stale value when the loader fails), refresh-ahead off.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct LoadOptions {
     /// TTL of the loaded value (default: the kind's).
     pub ttl: Option<Duration>,
-    /// Cache a `None` answer for this long (negative caching); `None`: do not cache absences.
+    /// Cache a `None` answer of an optional load for this long (negative caching); unset: the
+    /// configured `negative_ttl` (default 1m); zero: do not cache absences.
     pub cache_none_for: Option<Duration>,
     /// Give up on the loader after this long: a stale value is served if there is one, else
     /// [`LoadError::Timeout`](crate::LoadError::Timeout).
@@ -43,7 +44,7 @@ impl LoadOptions {
         self
     }
 
-    /// Caches `None` answers for `ttl`.
+    /// Caches `None` answers for `ttl` (zero: not at all).
     pub fn cache_none_for(mut self, ttl: Duration) -> Self {
         self.cache_none_for = Some(ttl);
         self

@@ -165,3 +165,72 @@ async fn the_redis_bus_syncs_instances_and_flushes_when_dropped() {
     .await;
     eprintln!("bus propagation took {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_returns_once_the_bus_is_subscribed() {
+    let Some(server) = strata_testkit::redis_or_skip("ready") else {
+        return;
+    };
+    let config = strata::CacheConfig::from_toml_str(&format!(
+        "prefix = \"ready\"\nmetrics = false\n[backend]\nurl = \"{}\"",
+        server.url()
+    ))
+    .unwrap();
+    let (a, b) = (
+        strata::CacheBuilder::from_config(config.clone())
+            .build()
+            .await
+            .unwrap(),
+        strata::CacheBuilder::from_config(config)
+            .build()
+            .await
+            .unwrap(),
+    );
+    common::ready(&[&a, &b]).await;
+    assert!(a.bus_stats().subscribed && b.bus_stats().subscribed);
+    // Once both are ready, a change on one reaches the other's L1 at once.
+    let (ua, ub) = (
+        a.kind::<u32>("user").unwrap(),
+        b.kind::<u32>("user").unwrap(),
+    );
+    ua.set(1, 1).await.unwrap();
+    assert_eq!(
+        ub.get(1).await.unwrap().as_deref(),
+        Some(&1),
+        "B's L1 holds it now"
+    );
+    ua.set(1, 2).await.unwrap();
+    common::eventually("B hears of the change", async || {
+        ub.get(1).await.unwrap().as_deref() == Some(&2)
+    })
+    .await;
+
+    // Without a bus, ready at once; with a bus that cannot subscribe, not ready.
+    let alone = strata::CacheBuilder::new()
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_millis(100), alone.ready())
+        .await
+        .unwrap();
+    assert!(!alone.bus_stats().subscribed);
+    // A loopback port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = strata::CacheBuilder::new()
+        .metrics(false)
+        .redis_url(format!("redis://127.0.0.1:{port}"))
+        .build()
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), nowhere.ready())
+            .await
+            .is_err(),
+        "no Redis, no subscription"
+    );
+}

@@ -23,10 +23,7 @@ async fn two_instances_stay_in_sync_on_a_cluster() {
         instance(&cluster.url()).await,
         instance(&cluster.url()).await,
     );
-    common::eventually("both subscribed", async || {
-        a.bus_stats().resets >= 1 && b.bus_stats().resets >= 1
-    })
-    .await;
+    common::ready(&[&a, &b]).await;
     let (ua, ub) = (
         a.kind::<String>("user").unwrap(),
         b.kind::<String>("user").unwrap(),

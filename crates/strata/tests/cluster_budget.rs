@@ -71,7 +71,7 @@ async fn instance(url: &str) -> Cache {
         "prefix = \"cb\"\nmetrics = false\n[backend]\nurl = \"{url}\"\ncluster = true\n"
     ))
     .await;
-    common::eventually("the bus subscribed", async || cache.bus_stats().resets >= 1).await;
+    common::ready(&[&cache]).await;
     cache.backend().ping().await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     cache

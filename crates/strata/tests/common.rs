@@ -78,6 +78,15 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Waits (at most 10 s) until every cache in `caches` is ready: its bus subscribed.
+pub async fn ready(caches: &[&Cache]) {
+    for cache in caches {
+        tokio::time::timeout(Duration::from_secs(10), cache.ready())
+            .await
+            .expect("the bus subscribed within 10 s");
+    }
+}
+
 /// A cache built from the TOML `config` (no file, no environment).
 pub async fn from_toml(config: &str) -> Cache {
     let config = strata::CacheConfig::from_toml_str(config).unwrap();

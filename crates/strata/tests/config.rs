@@ -310,3 +310,37 @@ async fn application_kinds_may_not_use_internal_names() {
         .to_string();
     assert!(err.contains("reserved"), "{err}");
 }
+
+#[tokio::test]
+async fn a_backend_outside_the_prefix_is_refused_naming_both() {
+    let backend = std::sync::Arc::new(
+        strata::MemoryBackend::new(strata::MemoryConfig::default().with_namespace("other:"))
+            .unwrap(),
+    );
+    let err = CacheBuilder::new()
+        .prefix("shop")
+        .backend(backend)
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"other:\"") && err.contains("\"shop\"") && err.contains("\"shop:\""),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn redis_url_chooses_the_redis_backend() {
+    let cache = CacheBuilder::new()
+        .redis_url("redis://127.0.0.1:1/0")
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(cache.backend().name(), "redis");
+    assert_eq!(
+        cache.config().backend.url.as_deref(),
+        Some("redis://127.0.0.1:1/0")
+    );
+}

@@ -191,7 +191,7 @@ async fn refresh_ahead_reloads_before_expiry() {
 }
 
 #[tokio::test]
-async fn absences_are_cached_only_when_asked() {
+async fn absences_are_cached_for_negative_ttl_unless_asked_not_to() {
     let (cache, _) = common::memory_cache().await;
     let users = cache.kind::<String>("user").unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
@@ -199,9 +199,10 @@ async fn absences_are_cached_only_when_asked() {
         calls.fetch_add(1, Ordering::SeqCst);
         Ok::<Option<String>, String>(None)
     };
+    let never = LoadOptions::new().cache_none_for(Duration::ZERO);
     for _ in 0..2 {
         let v = users
-            .get_or_load_optional(9, &LoadOptions::new(), || load(calls.clone()))
+            .get_or_load_optional(9, &never, || load(calls.clone()))
             .await
             .unwrap();
         assert!(v.is_none());
@@ -209,7 +210,7 @@ async fn absences_are_cached_only_when_asked() {
     assert_eq!(
         calls.load(Ordering::SeqCst),
         2,
-        "None is not cached by default"
+        "None is not cached with cache_none_for(0)"
     );
     let opts = LoadOptions::new().cache_none_for(Duration::from_secs(60));
     for _ in 0..3 {
@@ -223,6 +224,46 @@ async fn absences_are_cached_only_when_asked() {
         calls.load(Ordering::SeqCst),
         3,
         "with cache_none_for, one load"
+    );
+    for _ in 0..3 {
+        let v = users
+            .get_or_load_optional(11, &LoadOptions::new(), || load(calls.clone()))
+            .await
+            .unwrap();
+        assert!(v.is_none());
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "by default, for the configured negative_ttl: one load"
+    );
+    let key = users.key(11).unwrap();
+    let strata::KeyTtl::Expires(ttl) = cache.backend().ttl(&key).await.unwrap() else {
+        panic!("the absence expires")
+    };
+    let config = cache.config();
+    assert!(
+        ttl <= config.negative_ttl.mul_f64(1.0 + config.jitter) + config.max_stale,
+        "{ttl:?}"
+    );
+    // The facade's shortcut for Cacheable types does the same.
+    #[derive(Clone, serde::Serialize, serde::Deserialize, strata::Cacheable)]
+    #[cacheable(kind = "account")]
+    struct Account(u64);
+    for _ in 0..3 {
+        let found = cache
+            .get_or_load_optional::<Account, String>(404, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok(None)
+            })
+            .await
+            .unwrap();
+        assert!(found.is_none());
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        5,
+        "one load for the absent account"
     );
 }
 

@@ -31,17 +31,13 @@ async fn no_stale_entries_after_a_random_history() {
         return;
     };
     let caches = [instance(&server.url()).await, instance(&server.url()).await];
-    // Both bus subscriptions up: each instance flushes (a reset) once it is subscribed.
-    for _ in 0..500 {
-        if caches.iter().all(|c| c.bus_stats().resets >= 1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    // Both bus subscriptions up.
+    for cache in &caches {
+        tokio::time::timeout(Duration::from_secs(5), cache.ready())
+            .await
+            .expect("bus subscriptions up within 5 s");
+        assert!(cache.bus_stats().subscribed && cache.bus_stats().resets >= 1);
     }
-    assert!(
-        caches.iter().all(|c| c.bus_stats().resets >= 1),
-        "bus subscriptions not up within 5 s"
-    );
     let db: Arc<Mutex<HashMap<u32, u64>>> =
         Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect()));
 

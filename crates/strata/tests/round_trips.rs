@@ -29,7 +29,7 @@ async fn instance_on(proxy: &RoundTripProxy, clock: Clock) -> Cache {
         .build()
         .await
         .unwrap();
-    common::eventually("the bus subscribed", async || cache.bus_stats().resets >= 1).await;
+    common::ready(&[&cache]).await;
     cache.backend().ping().await.unwrap();
     // The start-up probe (INFO) runs in the background: let it finish before counting.
     tokio::time::sleep(Duration::from_millis(100)).await;

@@ -16,7 +16,7 @@ async fn instance(proxy: &RoundTripProxy) -> Cache {
     ))
     .unwrap();
     let cache = CacheBuilder::from_config(config).build().await.unwrap();
-    common::eventually("the bus subscribed", async || cache.bus_stats().resets >= 1).await;
+    common::ready(&[&cache]).await;
     cache.backend().ping().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     cache

@@ -195,10 +195,7 @@ async fn kind_and_tag_invalidations_reach_the_other_instance() {
         return;
     };
     let (a, b) = (instance(&server.url()).await, instance(&server.url()).await);
-    common::eventually("both subscribed", async || {
-        a.bus_stats().resets >= 1 && b.bus_stats().resets >= 1
-    })
-    .await;
+    common::ready(&[&a, &b]).await;
     let (pa, pb) = (
         a.kind::<u32>("page").unwrap(),
         b.kind::<u32>("page").unwrap(),
@@ -251,10 +248,7 @@ async fn an_instance_that_missed_a_kind_clear_rereads_the_generation_on_reset() 
         return;
     };
     let (a, b) = (instance(&server.url()).await, instance(&server.url()).await);
-    common::eventually("both subscribed", async || {
-        a.bus_stats().resets >= 1 && b.bus_stats().resets >= 1
-    })
-    .await;
+    common::ready(&[&a, &b]).await;
     let (pa, pb) = (a.kind::<u32>("doc").unwrap(), b.kind::<u32>("doc").unwrap());
     pa.set(1, 1).await.unwrap();
     assert_eq!(pb.get(1).await.unwrap().as_deref(), Some(&1));
@@ -271,7 +265,11 @@ async fn an_instance_that_missed_a_kind_clear_rereads_the_generation_on_reset() 
         .await
         .unwrap();
     a.clear_kind("doc").await.unwrap();
-    common::eventually("B resubscribed", async || b.bus_stats().resets > resets).await;
+    common::eventually("B heard its subscription drop", async || {
+        b.bus_stats().resets > resets
+    })
+    .await;
+    common::ready(&[&b]).await;
     assert_eq!(
         pb.get(1).await.unwrap(),
         None,

@@ -69,14 +69,9 @@ async fn instance(proxy: &RoundTripProxy, l1: bool) -> Result<Cache> {
         proxy.url()
     ))?;
     let cache = CacheBuilder::from_config(config).build().await?;
-    let start = Instant::now();
-    while cache.bus_stats().resets == 0 {
-        anyhow::ensure!(
-            start.elapsed() < Duration::from_secs(10),
-            "the bus never subscribed"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(10), cache.ready())
+        .await
+        .map_err(|_| anyhow::anyhow!("the bus never subscribed"))?;
     cache.backend().ping().await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(cache)

@@ -91,7 +91,8 @@ pub(crate) struct State {
 /// - `POST /clear-cache/` — `{"kind": "user"}`, `{"key": "..."}` or `{"all": true}` (token);
 /// - `GET  /system-health/` — `ok` / `degraded` (200) or `down` (503); no token, no secrets.
 ///
-/// Mount it with [`mount`] so the dashboard also answers at the path with a trailing slash.
+/// Every route answers with and without its trailing slash. Mount it with [`mount`] so the
+/// dashboard also answers at the mount path with a trailing slash.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -112,19 +113,43 @@ pub fn router(cache: Cache, config: MonitoringConfig) -> Router {
         config: Arc::new(config),
         last_errors,
     };
-    Router::new()
-        .route("/", get(dashboard::page))
-        .route("/cache-stats/", get(stats::handler))
-        .route("/clear-cache/", post(clear::handler))
-        .route("/system-health/", get(health::handler))
-        .fallback(dashboard::fallback)
-        .with_state(state)
+    let mut routes = Router::new().route("/", get(dashboard::page));
+    for (path, route) in [
+        ("/cache-stats", get(stats::handler)),
+        ("/clear-cache", post(clear::handler)),
+        ("/system-health", get(health::handler)),
+    ] {
+        routes = routes
+            .route(path, route.clone())
+            .route(&format!("{path}/"), route);
+    }
+    routes.fallback(dashboard::fallback).with_state(state)
 }
 
-/// Nests `monitoring` at `path` (e.g. `/core/monitoring`) and serves the dashboard at both
-/// `path` and `path/` (axum's nesting matches only the former).
-pub fn mount(app: Router, path: &str, monitoring: Router) -> Router {
+/// Nests `monitoring` at `path` (e.g. `/core/monitoring`) in `app`, whatever `app`'s state
+/// type, and serves the dashboard at both `path` and `path/` (axum's nesting matches only the
+/// former).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use axum::{Router, extract::State, routing::get};
+/// use strata_http::monitoring::{mount, router, MonitoringConfig};
+///
+/// #[derive(Clone)]
+/// struct AppState { greeting: &'static str }
+///
+/// let cache = strata::CacheBuilder::new().build().await.unwrap();
+/// let app: Router<AppState> = Router::new()
+///     .route("/", get(|State(s): State<AppState>| async move { s.greeting }));
+/// let app: Router = mount(app, "/ops", router(cache, MonitoringConfig::default()))
+///     .with_state(AppState { greeting: "hello" });
+/// # });
+/// ```
+pub fn mount<S>(app: Router<S>, path: &str, monitoring: Router) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let path = path.trim_end_matches('/');
-    app.nest(path, monitoring)
+    app.nest(path, monitoring.with_state(()))
         .route(&format!("{path}/"), get(dashboard::page))
 }

@@ -265,7 +265,12 @@ impl Leader<'_> {
         let (core, kind, key) = (self.core, self.kind, self.key);
         let ttl = match &value {
             Some(_) => Some(self.options.ttl.unwrap_or(kind.ttl)),
-            None => self.options.cache_none_for,
+            None => Some(
+                self.options
+                    .cache_none_for
+                    .unwrap_or(core.config.negative_ttl),
+            )
+            .filter(|ttl| !ttl.is_zero()),
         };
         // Invalidated locally while loading (kind and full clears included, which have no
         // per-key lease to drop on every backend), or its kind cleared or a tag invalidated
