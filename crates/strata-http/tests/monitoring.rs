@@ -429,7 +429,10 @@ async fn health_shows_the_errors_counted_since_the_previous_check() {
         .fail_always(ErrorKind::OutOfMemory);
     let users = cache.kind::<u32>("user").unwrap();
     for i in 0..3u32 {
-        assert!(users.set(i, i).await.is_err());
+        assert!(
+            users.set(i, i).await.is_ok(),
+            "writes fail open; the failure is counted"
+        );
     }
     let body = get_json(&url).await;
     assert_eq!(
@@ -574,4 +577,85 @@ async fn redis_cache(server: &strata_testkit::RedisServer) -> Cache {
         .build()
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn caching_can_be_turned_off_and_on_at_run_time() {
+    let (cache, base) = app(MonitoringConfig::default().with_admin_token(TOKEN)).await;
+    let products = cache.kind::<u32>("product").unwrap();
+    let loads = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let load = || {
+        let loads = loads.clone();
+        move || async move {
+            Ok::<_, String>(loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 100)
+        }
+    };
+    assert_eq!(*products.get_or_load(1, load()).await.unwrap(), 100);
+    assert_eq!(
+        *products.get_or_load(1, load()).await.unwrap(),
+        100,
+        "cached"
+    );
+
+    let switch = |body: Value| {
+        client()
+            .post(format!("{base}/caching"))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+    };
+    let r = switch(json!({"enabled": false})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"enabled": false, "was": true})
+    );
+    assert!(!cache.enabled());
+    // Off: the loader answers every read, get finds nothing, a set stores nothing and removes
+    // what was there.
+    assert_eq!(*products.get_or_load(1, load()).await.unwrap(), 101);
+    assert_eq!(*products.get_or_load(1, load()).await.unwrap(), 102);
+    assert_eq!(products.get(1).await.unwrap(), None);
+    products.set(1, 7).await.unwrap();
+    let health = get_json(&format!("{base}/system-health/")).await;
+    assert_eq!(health["caching"], false);
+    assert!(
+        health["warnings"].to_string().contains("caching is off"),
+        "{health}"
+    );
+
+    let r = switch(json!({"enabled": "no"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("expected"));
+    let r = client()
+        .post(format!("{base}/caching/"))
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the switch needs the token"
+    );
+
+    switch(json!({"enabled": true})).await.unwrap();
+    assert!(cache.enabled());
+    // On again: nothing older than the switch is served (the set while off removed entry 1).
+    assert_eq!(*products.get_or_load(1, load()).await.unwrap(), 103);
+    assert_eq!(
+        *products.get_or_load(1, load()).await.unwrap(),
+        103,
+        "cached again"
+    );
+    let state: Value = client()
+        .get(format!("{base}/caching"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state, json!({"enabled": true}));
 }

@@ -127,7 +127,8 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
         ));
     }
 
-    let inner = format_ident!("__strata_uncached_{}", name);
+    let inner = format_ident!("{}_uncached", name);
+    let invalidate = format_ident!("{}_invalidate", name);
     let mut inner_sig = func.sig.clone();
     inner_sig.ident = inner.clone();
     let body = &func.block;
@@ -140,6 +141,28 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
     } else {
         quote!(__strata_kind.key_serde(&(#name_str, #(&#key_args),*)))
     };
+    // `{name}_invalidate(cache, key arguments)`: the cache and the arguments that make the key.
+    let mut invalidate_sig = func.sig.clone();
+    invalidate_sig.ident = invalidate.clone();
+    invalidate_sig.asyncness = Some(Default::default());
+    invalidate_sig.inputs = func
+        .sig
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, input)| {
+            *i == 0
+                || matches!(input, FnArg::Typed(pt) if matches!(&*pt.pat, Pat::Ident(id) if key_args.contains(&id.ident)))
+        })
+        .map(|(_, input)| input.clone())
+        .collect();
+    invalidate_sig.output = syn::parse_quote!(-> ::core::result::Result<bool, ::strata::Error>);
+    let uncached_doc =
+        format!("[`{name}`] without the cache: the function's own body, always run.");
+    let invalidate_doc = format!(
+        "Drops the cached result of [`{name}`] for these arguments, in both tiers and on every \
+         instance; true if the backend held it."
+    );
     let call_inner = quote!(#inner(#(#all_args),*));
     let options = match cache_none {
         Some(d) => {
@@ -191,11 +214,21 @@ pub(crate) fn expand(args: Args, mut func: ItemFn) -> syn::Result<TokenStream> {
         ),
     };
     Ok(quote! {
+        #[doc = #uncached_doc]
+        #[allow(clippy::too_many_arguments, unused_variables)]
+        #vis #inner_sig #body
+
+        #[doc = #invalidate_doc]
+        #[allow(clippy::too_many_arguments)]
+        #vis #invalidate_sig {
+            let __strata_cache: &::strata::Cache = #cache_arg;
+            let __strata_kind = __strata_cache.function_results::<#value_ty>(#prefix, #ttl)?;
+            let __strata_key = #key_expr?;
+            __strata_kind.delete_at(&__strata_key).await
+        }
+
         #(#attrs)*
         #vis #outer_sig {
-            #[allow(clippy::too_many_arguments, unused_variables)]
-            #inner_sig #body
-
             let __strata_cache: &::strata::Cache = #cache_arg;
             let __strata_ready = __strata_cache
                 .function_results::<#value_ty>(#prefix, #ttl)

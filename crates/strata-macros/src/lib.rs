@@ -27,8 +27,7 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
         .into()
 }
 
-/// Caches the results of an async function: the original layer's
-/// `@cache_function_result(timeout, key_prefix)`.
+/// Caches the results of an async function, keyed by its arguments.
 ///
 /// ```text
 /// #[strata::cached(ttl = "7d", prefix = "industry:")]
@@ -45,6 +44,10 @@ pub fn derive_cacheable(input: TokenStream) -> TokenStream {
 ///   configured `negative_ttl`, or as long as `cache_none = "5m"` says (`"0s"`: not at all).
 ///   Any other type: always cached.
 /// - When the cache cannot be used, the function runs uncached: caching never breaks it.
+/// - Two functions are generated beside it, with its visibility:
+///   `{name}_invalidate(cache, key arguments...) -> Result<bool, strata::Error>` drops the
+///   cached result for those arguments (both tiers, every instance), and
+///   `{name}_uncached(same arguments...)` runs the body without the cache.
 #[proc_macro_attribute]
 pub fn cached(args: TokenStream, item: TokenStream) -> TokenStream {
     let args = syn::parse_macro_input!(args as args::Args);

@@ -169,6 +169,24 @@ impl Cache {
         self.core.bus.subscribed().await;
     }
 
+    /// Turns caching on or off at run time (see [`CacheConfig::enabled`]): off, every read
+    /// goes to its loader and no value is stored, while invalidations still apply. Affects this
+    /// instance; the monitoring router's `POST caching/` calls this.
+    pub fn set_enabled(&self, enabled: bool) {
+        let was = self
+            .core
+            .enabled
+            .swap(enabled, std::sync::atomic::Ordering::Relaxed);
+        if was != enabled {
+            tracing::warn!(enabled, "caching switched at run time");
+        }
+    }
+
+    /// Whether caching is on.
+    pub fn enabled(&self) -> bool {
+        self.core.enabled()
+    }
+
     // Changes that reach every instance.
 
     /// Removes every entry of this cache's prefix from both tiers (never other prefixes).

@@ -175,6 +175,10 @@ pub struct Invalidated {
     /// and reaches the backend and the other instances once it answers again (this instance's
     /// L1 honours it already). See [`Cache::deferred_changes`](crate::Cache::deferred_changes).
     pub deferred: bool,
+    /// The backend answered but refused the change (out of memory, a permission): it is not
+    /// replayed, the other instances converge through the L1 lifetime cap, and the failure is
+    /// counted and logged. Only without `strict`, which returns the error instead.
+    pub failed: bool,
 }
 
 /// Applies `targets` in one batch: what it did, and the new counter values of kinds and tags
@@ -185,6 +189,11 @@ async fn apply_targets(
 ) -> Result<(Invalidated, Vec<u64>), Error> {
     let mut change = Change::new(core);
     let mut planned = Vec::with_capacity(targets.len());
+    // A refused change is counted against the kind of its first target (if any).
+    let failure_kind = targets.iter().find_map(|t| match t {
+        Target::Key { kind, .. } | Target::Kind(kind) => Some(kind.clone()),
+        _ => None,
+    });
     for target in targets {
         planned.push(match target {
             Target::Key { kind, id } => {
@@ -196,25 +205,25 @@ async fn apply_targets(
             _ => continue,
         });
     }
-    match change.apply().await? {
-        Applied::Done(done) => {
-            let (deleted, values) = settle(core, &planned, &done).await;
-            let outcome = Invalidated {
-                deleted,
-                deferred: false,
-            };
-            Ok((outcome, values))
-        }
-        Applied::Deferred(e) => {
+    let applied = change.apply().await;
+    let mut outcome = Invalidated::default();
+    let done = match applied {
+        Ok(Applied::Done(done)) => done,
+        Ok(Applied::Deferred(e)) => {
             tracing::debug!(error = ?e, "the backend is unreachable: the invalidation is deferred");
-            let (_, values) = settle(core, &planned, &[]).await;
-            let outcome = Invalidated {
-                deleted: 0,
-                deferred: true,
-            };
-            Ok((outcome, values))
+            outcome.deferred = true;
+            Vec::new()
         }
-    }
+        Err(e) => {
+            let stats = failure_kind.map(|kind| core.stats.kind(&kind));
+            core.l2.write_failed(stats.as_deref(), e)?;
+            outcome.failed = true;
+            Vec::new()
+        }
+    };
+    let (deleted, values) = settle(core, &planned, &done).await;
+    outcome.deleted = deleted;
+    Ok((outcome, values))
 }
 
 /// Drops (`kind`, `id`) from L1 under every schema this instance uses, before the change.

@@ -1,6 +1,7 @@
 //! `Core`: the components one cache is made of, composed once and shared by its handles.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub(crate) struct Core {
     pub(crate) declared: BTreeSet<String>,
     /// What the builder found wrong without refusing it (undeclared configured kinds).
     pub(crate) warnings: Vec<String>,
+    /// Whether caching is on (the run-time switch; see `CacheConfig::enabled`).
+    pub(crate) enabled: AtomicBool,
     pub(crate) space: KeySpace,
     pub(crate) clock: Clock,
     pub(crate) stats: Stats,
@@ -93,10 +96,16 @@ impl Core {
             bus: BusLink::new(bus, rand::rng().random(), backend_publishes),
             deferred: Deferred::new(config.max_deferred_changes),
             me: me.clone(),
+            enabled: AtomicBool::new(config.enabled),
             config,
             declared,
             warnings,
         }))
+    }
+
+    /// Whether caching is on.
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
     }
 
     /// A weak handle on this core.

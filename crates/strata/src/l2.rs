@@ -84,6 +84,8 @@ pub(crate) struct L2 {
     breaker: CircuitBreaker,
     codec: MsgPackCodec,
     strict: bool,
+    /// When a failed write was last logged (writes fail open, logged at most once a second).
+    write_warned: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 impl L2 {
@@ -107,6 +109,7 @@ impl L2 {
             breaker,
             codec,
             strict,
+            write_warned: parking_lot::Mutex::new(None),
         }
     }
 
@@ -172,6 +175,33 @@ impl L2 {
             let _ = OPERATION.try_with(|f| f.store(true, Ordering::Release));
         }
         result
+    }
+
+    /// A write (set, delete, invalidation) the backend refused: counted against `stats` (when
+    /// it concerns a kind); with `strict` the error, else logged (at most once a second) and
+    /// swallowed, since the caller's own work succeeded and this instance's L1 already reflects
+    /// the write (fail-open).
+    pub(crate) fn write_failed(&self, stats: Option<&KindStats>, e: L2Error) -> Result<(), Error> {
+        let kind = stats.map_or("", |s| s.kind());
+        let error = match stats {
+            Some(stats) => self.failed(stats, e),
+            None => Error::from(e),
+        };
+        if self.strict {
+            return Err(error);
+        }
+        let now = std::time::Instant::now();
+        let mut last = self.write_warned.lock();
+        if last.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1)) {
+            *last = Some(now);
+            tracing::warn!(
+                kind,
+                %error,
+                "cache write failed (counted in the statistics; fail-open: the caller goes on, \
+                 strict = true surfaces it)"
+            );
+        }
+        Ok(())
     }
 
     /// Counts a failure against `stats` and logs it; the error to surface (strict mode, writes).

@@ -201,6 +201,9 @@ pub(crate) async fn get<T: CacheValue>(
     kind: &KindState,
     key: &Key,
 ) -> Result<Option<Arc<T>>, Error> {
+    if !core.enabled() {
+        return Ok(None);
+    }
     // The L1 fast path stays a small future; the L2 path is only built on a miss.
     let stale = match probe_l1::<T>(core, kind, key).await {
         Lookup::Fresh(found) => return Ok(found.value),
@@ -222,6 +225,9 @@ pub(crate) async fn get_many<T: CacheValue>(
     keys: &[Key],
 ) -> Result<Vec<Option<Arc<T>>>, Error> {
     let mut out: Vec<Option<Arc<T>>> = vec![None; keys.len()];
+    if !core.enabled() {
+        return Ok(out);
+    }
     let mut missing = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         match probe_l1::<T>(core, kind, key).await {

@@ -70,8 +70,8 @@ pub(crate) fn register(change: &mut Change<'_>, kind: &KindState) {
 }
 
 /// Caches `value` under `key` with `tags`, in both tiers (the in-process copy is written even
-/// when the backend fails, and that error is returned), and tells the other instances: one
-/// batch.
+/// when the backend fails; that failure is an error only with `strict`), and tells the other
+/// instances: one batch.
 pub(crate) async fn store<T: CacheValue>(
     core: &Core,
     kind: &KindState,
@@ -79,6 +79,9 @@ pub(crate) async fn store<T: CacheValue>(
     value: Arc<T>,
     tags: &[String],
 ) -> Result<(), Error> {
+    if !core.enabled() {
+        return forget_all(core, kind, vec![key.clone()]).await;
+    }
     let flights = core.local.flights();
     flights.poison(key);
     let stamp = core
@@ -105,6 +108,9 @@ pub(crate) async fn store_many<T: CacheValue>(
     kind: &KindState,
     items: Vec<(Key, Arc<T>)>,
 ) -> Result<(), Error> {
+    if !core.enabled() {
+        return forget_all(core, kind, items.into_iter().map(|(k, _)| k).collect()).await;
+    }
     let flights = core.local.flights();
     for (key, _) in &items {
         flights.poison(key);
@@ -135,30 +141,49 @@ pub(crate) async fn store_many<T: CacheValue>(
 /// Removes `key` from both tiers and tells the other instances (one batch); true if the
 /// backend held it.
 pub(crate) async fn delete(core: &Core, kind: &KindState, key: &Key) -> Result<bool, Error> {
-    core.local.forget(key).await;
     kind.stats.deletes(1);
+    Ok(remove(core, kind, vec![key.clone()]).await? > 0)
+}
+
+/// Caching is off: a write stores nothing but removes what `keys` held, in both tiers and on
+/// every instance, so no older value is served once caching is back on.
+async fn forget_all(core: &Core, kind: &KindState, keys: Vec<Key>) -> Result<(), Error> {
+    remove(core, kind, keys).await.map(|_| ())
+}
+
+/// Removes `keys` from both tiers and tells the other instances, in one batch; how many the
+/// backend held (0 when the backend could not be reached: the delete is deferred).
+async fn remove(core: &Core, kind: &KindState, keys: Vec<Key>) -> Result<u64, Error> {
+    let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    for key in &keys {
+        core.local.forget(key).await;
+    }
     let mut change = Change::new(core);
-    change
-        .delete(vec![key.to_string()])
-        .announce_keys(vec![key.to_string()]);
+    change.delete(names.clone()).announce_keys(names);
     let done = change.apply().await;
-    core.local.forget(key).await;
+    for key in &keys {
+        core.local.forget(key).await;
+    }
     match done {
-        Ok(Applied::Done(done)) => Ok(matches!(done.first(), Some(Done::Deleted(n)) if *n > 0)),
+        Ok(Applied::Done(done)) => Ok(match done.first() {
+            Some(Done::Deleted(n)) => *n,
+            _ => 0,
+        }),
         // The delete reaches the backend once it answers again.
         Ok(Applied::Deferred(e)) => {
             core.l2.failed(&kind.stats, e);
-            Ok(false)
+            Ok(0)
         }
-        Err(e) => Err(core.l2.failed(&kind.stats, e)),
+        Err(e) => core.l2.write_failed(Some(&kind.stats), e).map(|()| 0),
     }
 }
 
-/// A write's outcome: the value is in the backend, or the error (also when the write was
-/// deferred: its invalidation waits for a replay, but the value is not stored).
+/// A write's outcome: the value is in the backend, or it is not (also when the write was
+/// deferred: its invalidation waits for a replay, but the value is not stored), which is an
+/// error only with `strict`.
 fn outcome(core: &Core, kind: &KindState, l2: Result<Applied, L2Error>) -> Result<(), Error> {
     match l2 {
         Ok(Applied::Done(_)) => Ok(()),
-        Ok(Applied::Deferred(e)) | Err(e) => Err(core.l2.failed(&kind.stats, e)),
+        Ok(Applied::Deferred(e)) | Err(e) => core.l2.write_failed(Some(&kind.stats), e),
     }
 }

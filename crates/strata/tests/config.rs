@@ -344,3 +344,37 @@ async fn redis_url_chooses_the_redis_backend() {
         Some("redis://127.0.0.1:1/0")
     );
 }
+
+#[tokio::test]
+async fn enabled_false_starts_with_caching_off() {
+    let config = CacheConfig::from_toml_str("enabled = false\n").unwrap();
+    let cache = CacheBuilder::from_config(config)
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    assert!(!cache.enabled());
+    let jobs = cache.kind::<u32>("job").unwrap();
+    for n in 1..=2 {
+        let v = jobs
+            .get_or_load(1, || async move { Ok::<_, String>(n) })
+            .await
+            .unwrap();
+        assert_eq!(*v, n, "the loader answers every read");
+    }
+    cache.set_enabled(true);
+    assert_eq!(
+        *jobs
+            .get_or_load(1, || async { Ok::<_, String>(3) })
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        *jobs
+            .get_or_load(1, || async { Ok::<_, String>(4) })
+            .await
+            .unwrap(),
+        3
+    );
+}

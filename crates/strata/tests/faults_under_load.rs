@@ -81,6 +81,15 @@ impl Load {
     }
 }
 
+/// Whether a write of item `id` reaches the backend now (writes fail open, so `set` alone
+/// cannot tell: the entry is read back from the backend itself).
+async fn reaches_the_backend(cache: &Cache, id: u32) -> bool {
+    let items = cache.kind::<u32>("item").unwrap();
+    let _ = items.set(id, 1).await;
+    let key = items.key(id).unwrap();
+    matches!(cache.backend().get(&key).await, Ok(Some(_)))
+}
+
 async fn cache_on(server: &strata_testkit::RedisServer) -> Cache {
     let (cache, _) = common::redis_cache(
         server,
@@ -108,9 +117,10 @@ async fn kill_9_under_load_then_restart() {
     server.restart().unwrap();
     let restarted = Instant::now();
     // Back within a second: a write reaches the new server.
-    let items = cache.kind::<u32>("item").unwrap();
+    let mut probe = 10_000; // beyond the load's ids: a fresh key per attempt
     loop {
-        if items.set(9999, 1).await.is_ok() {
+        probe += 1;
+        if reaches_the_backend(&cache, probe).await {
             break;
         }
         assert!(
@@ -175,9 +185,10 @@ async fn client_pause_under_load_times_out_and_opens_the_circuit() {
         "every call ended within its timeouts (slowest {slowest:?})"
     );
     // After the pause the cache works again.
-    let items = cache.kind::<u32>("item").unwrap();
     let start = Instant::now();
-    while items.set(1, 1).await.is_err() {
+    let mut probe = 10_000; // beyond the load's ids: a fresh key per attempt
+    while !reaches_the_backend(&cache, probe).await {
+        probe += 1;
         assert!(
             start.elapsed() < Duration::from_secs(3),
             "recovered after the pause"

@@ -124,3 +124,51 @@ async fn none_is_cached_only_when_asked() {
         "cache_none = \"5m\" caches the None too"
     );
 }
+
+static PRICE_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[strata::cached(prefix = "price:")]
+async fn price(cache: &Cache, #[skip] db: &Db, sku: &str, currency: &str) -> u64 {
+    PRICE_CALLS.fetch_add(1, Ordering::SeqCst);
+    (db.industries.len() + sku.len() + currency.len()) as u64
+}
+
+#[tokio::test]
+async fn a_cached_function_can_be_invalidated_by_its_arguments_and_called_uncached() {
+    let (cache, _) = common::memory_cache().await;
+    let db = Db { industries: vec![] };
+    assert_eq!(price(&cache, &db, "ab", "eur").await, 5);
+    assert_eq!(price(&cache, &db, "ab", "eur").await, 5);
+    assert_eq!(price(&cache, &db, "abc", "eur").await, 6);
+    assert_eq!(
+        PRICE_CALLS.load(Ordering::SeqCst),
+        2,
+        "one call per argument list"
+    );
+
+    // `_invalidate` takes the cache and the key arguments (not the #[skip] ones).
+    assert!(price_invalidate(&cache, "ab", "eur").await.unwrap());
+    assert!(
+        !price_invalidate(&cache, "ab", "usd").await.unwrap(),
+        "nothing cached there"
+    );
+    assert_eq!(price(&cache, &db, "ab", "eur").await, 5);
+    assert_eq!(
+        PRICE_CALLS.load(Ordering::SeqCst),
+        3,
+        "reloaded after the invalidation"
+    );
+    assert_eq!(price(&cache, &db, "abc", "eur").await, 6);
+    assert_eq!(
+        PRICE_CALLS.load(Ordering::SeqCst),
+        3,
+        "the other result stays cached"
+    );
+
+    // `_uncached` runs the body every time and leaves the cache alone.
+    assert_eq!(price_uncached(&cache, &db, "ab", "eur").await, 5);
+    assert_eq!(price_uncached(&cache, &db, "ab", "eur").await, 5);
+    assert_eq!(PRICE_CALLS.load(Ordering::SeqCst), 5);
+    assert_eq!(price(&cache, &db, "ab", "eur").await, 5);
+    assert_eq!(PRICE_CALLS.load(Ordering::SeqCst), 5, "still cached");
+}

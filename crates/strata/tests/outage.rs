@@ -188,3 +188,61 @@ async fn an_overflowing_queue_flushes_l1_and_says_so() {
     .await;
     assert_eq!(small.deferred_changes().replayed, 2);
 }
+
+#[tokio::test]
+async fn writes_fail_open_by_default_and_fail_loudly_when_strict() {
+    for strict in [false, true] {
+        let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("wo:")).unwrap();
+        let (faulty, faults) = Faults::wrap(inner);
+        let cache = CacheBuilder::new()
+            .prefix("wo")
+            .metrics(false)
+            .strict(strict)
+            .breaker(0, Duration::from_secs(1))
+            .backend(Arc::new(faulty))
+            .build()
+            .await
+            .unwrap();
+        let users = cache.kind::<u32>("user").unwrap();
+        let rules = Rules::new().on("user", |id| vec![Target::key("user", id)]);
+        // An outage (deferred invalidations) and a refusal (not replayable).
+        for kind in [ErrorKind::Timeout, ErrorKind::OutOfMemory] {
+            faults.fail_always(kind);
+            let set = users.set(1, 1).await;
+            let delete = users.delete(2).await;
+            let invalidated = cache.invalidate(&rules, "user", 3).await;
+            let many = users.set_many(vec![(4, 4), (5, 5)]).await;
+            if strict {
+                assert!(
+                    set.is_err() && many.is_err(),
+                    "{kind:?}: strict surfaces writes"
+                );
+                if kind == ErrorKind::OutOfMemory {
+                    assert!(delete.is_err() && invalidated.is_err(), "{kind:?}");
+                }
+            } else {
+                assert!(set.is_ok() && many.is_ok(), "{kind:?}: {set:?} {many:?}");
+                assert_eq!(delete.unwrap(), false);
+                let invalidated = invalidated.unwrap();
+                assert_eq!(
+                    (invalidated.deferred, invalidated.failed),
+                    (kind == ErrorKind::Timeout, kind == ErrorKind::OutOfMemory),
+                    "{kind:?}"
+                );
+            }
+            // Counted either way, and this instance serves what it wrote from its L1.
+            let errors = cache.stats().kinds["user"]
+                .l2
+                .errors
+                .get(kind.as_str())
+                .copied();
+            assert!(
+                errors >= Some(3),
+                "{kind:?}: {:?}",
+                cache.stats().kinds["user"].l2
+            );
+            assert_eq!(users.get(1).await.unwrap().as_deref(), Some(&1), "{kind:?}");
+            faults.heal();
+        }
+    }
+}

@@ -7,7 +7,7 @@ use axum::extract::rejection::BytesRejection;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use super::{State, auth};
+use super::{State, auth, body};
 use crate::error::ApiError;
 
 #[derive(Deserialize)]
@@ -25,26 +25,11 @@ pub(crate) async fn handler(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth::check(&headers, state.config.admin_token.as_deref())?;
-    let body = body.map_err(|e| {
-        ApiError::new(
-            e.status(),
-            format!("could not read the request body: {}", e.body_text()),
-        )
-    })?;
-    if body.len() > state.config.max_body_bytes {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "request body of {} bytes exceeds the limit of {}",
-                body.len(),
-                state.config.max_body_bytes
-            ),
-        ));
-    }
-    let req: ClearRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}"))
-            .with(serde_json::json!({"expected": "{\"kind\": \"user\"} | {\"key\": \"...\"} | {\"tag\": \"user:42\"} | {\"all\": true}"}))
-    })?;
+    let req: ClearRequest = body::json(
+        body,
+        state.config.max_body_bytes,
+        "{\"kind\": \"user\"} | {\"key\": \"...\"} | {\"tag\": \"user:42\"} | {\"all\": true}",
+    )?;
     let cache = &state.cache;
     let chosen = [
         req.kind.is_some(),

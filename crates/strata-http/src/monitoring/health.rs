@@ -13,6 +13,8 @@ struct Health {
     status: &'static str,
     l2: L2Health,
     l1: L1Health,
+    /// Whether caching is on (the run-time switch, `POST caching/`).
+    caching: bool,
     breaker: strata::BreakerState,
     /// Configuration that will hurt later, and errors counted since the previous check (they
     /// do not change the status).
@@ -63,6 +65,9 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         None
     };
     let mut warnings = cache.warnings().to_vec();
+    if !cache.enabled() {
+        warnings.push("caching is off: every read goes to its loader (POST caching/ {\"enabled\": true} turns it back on)".to_owned());
+    }
     if let Some(i) = &info {
         let quotas = i.details.keys().any(|k| k.starts_with("quota."));
         if i.backend == "redis" && i.eviction_policy.as_deref() == Some("noeviction") && !quotas {
@@ -136,6 +141,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
             enabled: l1_enabled,
             entries,
         },
+        caching: cache.enabled(),
         breaker,
         warnings,
     };

@@ -1,10 +1,12 @@
 //! The monitoring router: cache-stats, clear-cache, system-health and the dashboard.
 
 mod auth;
+mod body;
 mod clear;
 mod dashboard;
 mod health;
 mod stats;
+mod switch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +91,9 @@ pub(crate) struct State {
 /// - `GET  /` — the dashboard page (self-contained; asks for the token);
 /// - `GET  /cache-stats/` — statistics, memory, age distribution, uptime (token);
 /// - `POST /clear-cache/` — `{"kind": "user"}`, `{"key": "..."}` or `{"all": true}` (token);
-/// - `GET  /system-health/` — `ok` / `degraded` (200) or `down` (503); no token, no secrets.
+/// - `GET  /system-health/` — `ok` / `degraded` (200) or `down` (503); no token, no secrets;
+/// - `GET  /caching/`, `POST /caching/` `{"enabled": false}` — the run-time switch that turns
+///   caching off (loaders answer every read) and on again, on this instance (token).
 ///
 /// Every route answers with and without its trailing slash. Mount it with [`mount`] so the
 /// dashboard also answers at the mount path with a trailing slash.
@@ -118,6 +122,7 @@ pub fn router(cache: Cache, config: MonitoringConfig) -> Router {
         ("/cache-stats", get(stats::handler)),
         ("/clear-cache", post(clear::handler)),
         ("/system-health", get(health::handler)),
+        ("/caching", get(switch::show).post(switch::set)),
     ] {
         routes = routes
             .route(path, route.clone())

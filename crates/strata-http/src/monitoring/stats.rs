@@ -13,6 +13,8 @@ use crate::error::ApiError;
 
 #[derive(Serialize)]
 struct StatsResponse {
+    /// Whether caching is on (the run-time switch, `POST caching/`).
+    caching: bool,
     #[serde(flatten)]
     stats: StatsSnapshot,
     memory: Memory,
@@ -103,6 +105,7 @@ pub(crate) async fn handler(
         Err(e) => l2_memory(cache, BackendInfo::default(), Some(e.to_string()), sample),
     };
     let resp = StatsResponse {
+        caching: cache.enabled(),
         stats: cache.stats(),
         memory: Memory { l1, l2 },
         breaker: Breaker {

@@ -18,6 +18,7 @@ pub use kinds::KindSettings;
 
 /// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.
 pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
+    "enabled",
     "prefix",
     "app_version",
     "default_ttl",
@@ -48,6 +49,12 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CacheConfig {
+    /// Serve from the cache (default true). When false every read goes to its loader (`get`
+    /// answers `None`) and no value is stored, while invalidations still apply, so nothing is
+    /// stale when caching is turned back on. Switched at run time with
+    /// [`Cache::set_enabled`](crate::Cache::set_enabled) (the monitoring router's
+    /// `POST caching/`).
+    pub enabled: bool,
     /// Key prefix: the namespace of this application's entries (default "strata").
     pub prefix: String,
     /// Application version: bump it to abandon every entry at once (default "v1").
@@ -245,6 +252,7 @@ impl Default for BreakerSettings {
 impl Default for CacheConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             prefix: "strata".into(),
             app_version: "v1".into(),
             default_ttl: Duration::from_secs(3600),
@@ -269,6 +277,7 @@ impl Default for CacheConfig {
 impl std::fmt::Debug for CacheConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CacheConfig")
+            .field("enabled", &self.enabled)
             .field("prefix", &self.prefix)
             .field("app_version", &self.app_version)
             .field("default_ttl", &self.default_ttl)

@@ -43,6 +43,9 @@ where
     T: CacheValue,
     E: Send + Sync + 'static,
 {
+    if !core.enabled() {
+        return uncached(kind, options, loader).await;
+    }
     let mut mode = Mode::Fill;
     if let Lookup::Fresh(found) = read::probe_l1::<T>(core, kind, key).await {
         let flights = core.local.flights();
@@ -109,4 +112,29 @@ fn due_for_refresh<T>(found: &Found<T>, options: &LoadOptions, now_ms: u64) -> b
         .expires_at_ms
         .saturating_sub(found.meta.created_at_ms);
     lifetime > 0 && found.meta.age_ms(now_ms) as f64 >= lifetime as f64 * fraction
+}
+
+/// Caching is off: the loader answers, under the options' hard timeout, and nothing is stored.
+async fn uncached<T, E>(
+    kind: &KindState,
+    options: &LoadOptions,
+    loader: impl Load<Option<T>, E>,
+) -> Result<Option<Arc<T>>, LoadError<E>> {
+    let started = std::time::Instant::now();
+    let result = match loader::run(options, false, loader).await {
+        Ok(result) => result,
+        // No stale value is offered, so only the hard timeout can cut the loader.
+        Err(cut) => {
+            kind.stats.load(false, started.elapsed());
+            let limit = match cut {
+                loader::LoaderCut::Hard(d) => d,
+                loader::LoaderCut::Soft => options.hard_timeout.unwrap_or_default(),
+            };
+            return Err(LoadError::Timeout(limit));
+        }
+    };
+    kind.stats.load(result.is_ok(), started.elapsed());
+    result
+        .map(|v| v.map(Arc::new))
+        .map_err(|e| LoadError::Loader(Arc::new(e)))
 }
