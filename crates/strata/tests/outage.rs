@@ -222,7 +222,7 @@ async fn writes_fail_open_by_default_and_fail_loudly_when_strict() {
                 }
             } else {
                 assert!(set.is_ok() && many.is_ok(), "{kind:?}: {set:?} {many:?}");
-                assert_eq!(delete.unwrap(), false);
+                assert!(!delete.unwrap());
                 let invalidated = invalidated.unwrap();
                 assert_eq!(
                     (invalidated.deferred, invalidated.failed),
