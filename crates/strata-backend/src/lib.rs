@@ -19,16 +19,16 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! let config = MemoryConfig::default()
-//!     .with_namespace("payshift:")
+//!     .with_namespace("shop:")
 //!     .with_policy(EvictionPolicy::Lru)
 //!     .with_limits(Limits::default().with_max_entries(10_000).with_max_bytes(64 << 20));
 //! let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new(config)?);
 //!
-//! backend.set("payshift:job:1", "bytes".into(), Duration::from_secs(7200)).await?;
-//! assert!(backend.get("payshift:job:1").await?.is_some());
+//! backend.set("shop:job:1", "bytes".into(), Duration::from_secs(7200)).await?;
+//! assert!(backend.get("shop:job:1").await?.is_some());
 //!
 //! // Bad input never reaches storage, and the error names the problem.
-//! let err = backend.set("payshift:job:2", "x".into(), Duration::ZERO).await.unwrap_err();
+//! let err = backend.set("shop:job:2", "x".into(), Duration::ZERO).await.unwrap_err();
 //! assert_eq!(err.kind(), ErrorKind::InvalidInput);
 //! assert!(err.to_string().contains("TTL of zero"));
 //! # Ok::<(), strata_backend::BackendError>(())

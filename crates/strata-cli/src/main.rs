@@ -55,7 +55,7 @@ pub(crate) enum Command {
     },
     /// Decode one entry: metadata (age, TTL, schema, size, compression) and the value as JSON.
     Inspect {
-        /// The full key, e.g. payshift:v1:user:s2:42.
+        /// The full key, e.g. shop:v1:user:s2:42.
         key: String,
     },
     /// Remove entries: one kind, or everything under the prefix.

@@ -1,20 +1,21 @@
 //! HTTP for Strata: the monitoring router (cache-stats, clear-cache, system-health, dashboard),
 //! Prometheus metrics, and the response-caching layer.
 //!
-//! - [`monitoring::router`]: the original layer's `/core/monitoring/...` endpoints and a
-//!   self-contained dashboard, as an axum `Router` to nest anywhere.
+//! - [`monitoring::router`]: `cache-stats`, `clear-cache`, `system-health`, the run-time
+//!   `caching` switch and a self-contained dashboard, as an axum `Router` to nest anywhere.
 //! - [`metrics::install_prometheus`] and [`metrics::metrics_router`]: `/metrics` for Prometheus,
 //!   with every cache statistic labelled by kind and tier.
-//! - [`ResponseCacheLayer`]: the original `cache_api_response(timeout, key_prefix)` as a tower
-//!   layer: GET responses cached per URL and per user, ETags, `X-Cache`, single flight.
+//! - [`ResponseCacheLayer`]: a tower layer caching whole GET responses per URL and per user,
+//!   with ETags, `X-Cache` and single flight.
 //!
 //! # Usage
 //!
-//! See [`monitoring::router`].
+//! See [`monitoring::router`], and docs/getting-started.md for a whole service.
 //!
 //! # Feature flags
 //!
-//! None.
+//! - `axum` (default): axum's `IntoResponse` for `strata::Error` and `strata::LoadError<E>`
+//!   (it turns on `strata/axum`), so handlers return them with `?`.
 
 mod error;
 pub mod metrics;
@@ -22,3 +23,13 @@ pub mod monitoring;
 mod response_cache;
 
 pub use response_cache::{KeyFn, ResponseCacheLayer, ResponseCacheService, X_CACHE};
+
+/// docs/getting-started.md, compiled and run as doc tests so the guide stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/getting-started.md")]
+pub struct GettingStartedDoctests;
+
+/// docs/testing.md, compiled and run as doc tests so the guide stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/testing.md")]
+pub struct TestingDoctests;

@@ -1,7 +1,7 @@
 //! Cache key building for Strata: versioned, escaped, collision-free keys.
 //!
 //! A key reads `{prefix}:{app_version}:{kind}:s{schema}[.g{generation}]:{id}`, for example
-//! `payshift:v3:user:s2:42`. The format is a public contract, specified in `docs/wire-format.md`:
+//! `shop:v3:user:s2:42`. The format is a public contract, specified in `docs/wire-format.md`:
 //!
 //! - prefix, app version and kind are validated (non-empty, at most
 //!   [`MAX_SEGMENT_LEN`] bytes, no whitespace or control characters) and have `% : { } # * ? [ ] \`
@@ -18,10 +18,10 @@
 //! ```
 //! use strata_keys::{Key, KeyId, KeySpace};
 //!
-//! let space = KeySpace::new("payshift", "v3")?;
+//! let space = KeySpace::new("shop", "v3")?;
 //! let users = space.kind("user")?.with_schema(2);
 //! let key = users.key(42)?;
-//! assert_eq!(key.as_str(), "payshift:v3:user:s2:42");
+//! assert_eq!(key.as_str(), "shop:v3:user:s2:42");
 //!
 //! let parts = Key::parse(&key)?;
 //! assert_eq!(parts.kind, "user");

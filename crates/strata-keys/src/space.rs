@@ -84,12 +84,12 @@ impl KeySpace {
 /// ```
 /// use strata_keys::KeySpace;
 ///
-/// let users = KeySpace::new("payshift", "v3")?.kind("user")?.with_schema(2);
-/// assert_eq!(users.key(42)?.as_str(), "payshift:v3:user:s2:42");
+/// let users = KeySpace::new("shop", "v3")?.kind("user")?.with_schema(2);
+/// assert_eq!(users.key(42)?.as_str(), "shop:v3:user:s2:42");
 ///
 /// // With a Redis Cluster hash tag, all of a kind's keys live in one slot.
-/// let jobs = KeySpace::new("payshift", "v3")?.kind("job")?.with_hash_tag(true);
-/// assert_eq!(jobs.key("7")?.as_str(), "payshift:v3:{job}:s1:7");
+/// let jobs = KeySpace::new("shop", "v3")?.kind("job")?.with_hash_tag(true);
+/// assert_eq!(jobs.key("7")?.as_str(), "shop:v3:{job}:s1:7");
 /// # Ok::<(), strata_keys::KeyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,9 +232,9 @@ impl KindKeys {
     /// ```
     /// use strata_keys::KeySpace;
     ///
-    /// let users = KeySpace::new("payshift", "v3")?.kind("user")?.with_schema(2);
+    /// let users = KeySpace::new("shop", "v3")?.kind("user")?.with_schema(2);
     /// let (before, after) = users.around_schema(42)?;
-    /// assert_eq!((before.as_str(), after.as_str()), ("payshift:v3:user:s", ":42"));
+    /// assert_eq!((before.as_str(), after.as_str()), ("shop:v3:user:s", ":42"));
     /// assert_eq!(format!("{before}2{after}"), users.key(42)?.as_str());
     /// # Ok::<(), strata_keys::KeyError>(())
     /// ```

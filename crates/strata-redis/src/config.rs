@@ -14,7 +14,7 @@ use strata_backend::DEFAULT_MAX_VALUE_BYTES;
 /// ```
 /// use strata_redis::RedisConfig;
 ///
-/// let config = RedisConfig::new("redis://cache:s3cret@127.0.0.1:6379/0").with_namespace("payshift:");
+/// let config = RedisConfig::new("redis://cache:s3cret@127.0.0.1:6379/0").with_namespace("shop:");
 /// let shown = format!("{config:?}");
 /// assert!(!shown.contains("s3cret"));
 /// assert!(shown.contains("cache:***@127.0.0.1"));

@@ -18,10 +18,10 @@
 //!
 //! # async fn demo() -> Result<(), strata_backend::BackendError> {
 //! let config = RedisConfig::new("redis://127.0.0.1:6379/0")
-//!     .with_namespace("payshift:")
+//!     .with_namespace("shop:")
 //!     .with_operation_timeout(Duration::from_millis(250));
 //! let redis = RedisBackend::connect(config).await?;
-//! redis.set("payshift:v1:job:s1:7", "bytes".into(), Duration::from_secs(7200)).await?;
+//! redis.set("shop:v1:job:s1:7", "bytes".into(), Duration::from_secs(7200)).await?;
 //! # Ok(()) }
 //! ```
 //!

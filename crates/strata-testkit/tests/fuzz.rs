@@ -94,7 +94,7 @@ fn fuzz_key_building_is_safe_and_collision_free() {
 
 #[test]
 fn fuzz_config_parsing() {
-    let valid = "prefix = \"payshift\"\napp_version = \"v3\"\ndefault_ttl = \"15m\"\njitter = 0.1\n\
+    let valid = "prefix = \"shop\"\napp_version = \"v3\"\ndefault_ttl = \"15m\"\njitter = 0.1\n\
                  max_stale = \"1h\"\n[ttl]\nuser = \"24h\"\n[l1]\nmax_bytes = 1000000\n\
                  [backend]\nurl = \"redis://127.0.0.1:6379\"\npolicy = \"lru\"\n\
                  [backend.quotas.user]\nmax_entries = 10\npolicy = \"ttl\"\n[breaker]\nfailures = 5\n";

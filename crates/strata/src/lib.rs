@@ -6,7 +6,7 @@
 //! open: a slow, failing or garbled backend is a counted miss, never an error (unless strict);
 //! a circuit breaker skips a failing backend and probes it to recover.
 //!
-//! The original Django layer's three strategies:
+//! Three ways to cache:
 //!
 //! - **model instances**: `cache.kind::<T>("user")?.set(id, data)`, `.get(id)`, `.delete(id)`,
 //!   or the typed shortcuts `cache.get::<User>(id)` for [`Cacheable`] types;
@@ -24,7 +24,7 @@
 //! #[cacheable(kind = "user", schema = 2)]
 //! struct User { id: u64, name: String }
 //!
-//! let cache = CacheBuilder::new().prefix("payshift").build().await?;
+//! let cache = CacheBuilder::new().prefix("shop").build().await?;
 //! let user = cache
 //!     .get_or_load(42, || async { Ok::<_, std::io::Error>(User { id: 42, name: "Ada".into() }) })
 //!     .await?;
@@ -39,6 +39,8 @@
 //! - `redis` (default): the Redis backend, chosen when `REDIS_URL` or `[backend] url` is set.
 //! - `macros` (default): `#[derive(Cacheable)]` and `#[cached]`.
 //! - `tls`: `rediss://` URLs, through rustls.
+//! - `cluster`: Redis Cluster (`[backend] cluster = true`; on by default in strata-redis, so
+//!   the `redis` feature brings it).
 //! - `axum`: axum's `IntoResponse` for [`Error`] and [`LoadError`] (problem+json bodies; a
 //!   loader's error answers as its own `IntoResponse`), so handlers return them with `?`.
 

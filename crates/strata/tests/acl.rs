@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use strata::{CacheBuilder, CacheConfig, LoadOptions};
 
-/// The command of docs/security.md, for prefix "payshift".
+/// The command of docs/security.md, for prefix "shop".
 fn acl_command() -> Vec<String> {
     let doc = include_str!("../../../docs/security.md");
     let line = doc
         .lines()
-        .find(|l| l.starts_with("ACL SETUSER payshift-cache"))
+        .find(|l| l.starts_with("ACL SETUSER shop-cache"))
         .expect("the ACL line is in the doc");
     line.replace("LONG-RANDOM-PASSWORD", "acl-test-password")
         .split_whitespace()
@@ -33,12 +33,12 @@ async fn the_documented_acl_user_can_do_everything_the_cache_needs() {
     let _: () = cmd.query_async(&mut admin).await.unwrap();
 
     let url = format!(
-        "redis://payshift-cache:acl-test-password@127.0.0.1:{}",
+        "redis://shop-cache:acl-test-password@127.0.0.1:{}",
         server.port()
     );
     let make = || async {
         let config = CacheConfig::from_toml_str(&format!(
-            "prefix = \"payshift\"\nmetrics = false\n[backend]\nurl = \"{url}\"\n"
+            "prefix = \"shop\"\nmetrics = false\n[backend]\nurl = \"{url}\"\n"
         ))
         .unwrap();
         CacheBuilder::from_config(config).build().await.unwrap()
@@ -86,7 +86,7 @@ async fn the_documented_acl_user_can_do_everything_the_cache_needs() {
         a.backend()
             .as_memory_usage()
             .unwrap()
-            .memory_usage("payshift:v1:job:s1:1")
+            .memory_usage("shop:v1:job:s1:1")
             .await
             .is_ok()
     );

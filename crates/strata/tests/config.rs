@@ -26,7 +26,7 @@ fn a_strata_toml_overrides_the_defaults() {
     std::fs::write(
         &path,
         r#"
-prefix = "payshift"
+prefix = "shop"
 default_ttl = "30m"
 jitter = 0.2
 
@@ -41,7 +41,7 @@ max_lifetime = "10s"
     )
     .unwrap();
     let c = CacheConfig::load_from(&path, true).unwrap();
-    assert_eq!(c.prefix, "payshift");
+    assert_eq!(c.prefix, "shop");
     assert_eq!(c.ttl_of("whoami"), Duration::from_secs(300));
     assert_eq!(c.ttl_of("report"), Duration::from_secs(86_400));
     assert_eq!(

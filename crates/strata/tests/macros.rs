@@ -1,4 +1,4 @@
-//! #[cached] and #[derive(Cacheable)]: the original layer's function-result decorator.
+//! #[cached] and #[derive(Cacheable)]: function results cached by their arguments.
 
 mod common;
 

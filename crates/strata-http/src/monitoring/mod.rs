@@ -85,7 +85,7 @@ pub(crate) struct State {
     pub(crate) last_errors: Arc<std::sync::Mutex<std::collections::BTreeMap<String, u64>>>,
 }
 
-/// The monitoring routes, to nest where the application likes (the Payshift demo mounts them at
+/// The monitoring routes, to nest where the application likes (for example at
 /// `/core/monitoring`):
 ///
 /// - `GET  /` — the dashboard page (self-contained; asks for the token);

@@ -1,4 +1,4 @@
-//! `ResponseCacheLayer`: the original layer's `cache_api_response(timeout, key_prefix)`.
+//! `ResponseCacheLayer`: whole HTTP responses cached per URL and per user.
 
 mod key;
 mod stored;
