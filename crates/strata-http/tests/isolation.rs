@@ -36,11 +36,14 @@ async fn fifty_users_never_see_each_others_responses() {
     let app = Router::new()
         .route("/me", get(handler))
         .route("/dashboard", get(handler))
-        .layer(ResponseCacheLayer::new(
-            cache,
-            strata::ResponseKind::new("iso:").unwrap(),
-            Duration::from_secs(60),
-        ));
+        .layer(
+            ResponseCacheLayer::new(
+                cache,
+                strata::ResponseKind::new("iso:").unwrap(),
+                Duration::from_secs(60),
+            )
+            .content_types(["text/plain"]),
+        );
     let base = common::serve(app).await;
     let client = reqwest::Client::new();
     let mut tasks = Vec::new();

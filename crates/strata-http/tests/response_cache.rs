@@ -1,5 +1,6 @@
 //! ResponseCacheLayer over a real socket: MISS then HIT, per-user isolation, Set-Cookie,
-//! no-cache, ETag/304, single flight, query order.
+//! no-cache, ETag/304, single flight, query order; declared query parameters, identity by a
+//! session cookie, content types, Vary, HEAD lengths.
 
 mod common;
 
@@ -76,11 +77,15 @@ async fn app() -> (String, Counters) {
                 }
             }),
         )
-        .layer(ResponseCacheLayer::new(
-            cache,
-            strata::ResponseKind::new("alljobs:").unwrap(),
-            Duration::from_secs(900),
-        ));
+        .layer(
+            ResponseCacheLayer::new(
+                cache,
+                strata::ResponseKind::new("alljobs:").unwrap(),
+                Duration::from_secs(900),
+            )
+            .content_types(["text/plain"])
+            .query(["a", "b"]),
+        );
     (common::serve(router).await, c)
 }
 
@@ -241,4 +246,170 @@ async fn concurrent_misses_call_the_handler_once() {
         .await
         .unwrap();
     assert_eq!(x_cache(&r), "HIT", "query order does not matter");
+}
+
+/// A listing that reads `page` and echoes what it was given, behind `layer`.
+async fn listing(layer: impl Fn(ResponseCacheLayer) -> ResponseCacheLayer) -> (String, Counters) {
+    let cache = CacheBuilder::new()
+        .prefix("rcq")
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    let c = Counters::default();
+    let (c1, c2) = (c.clone(), c.clone());
+    let router = Router::new()
+        .route(
+            "/list",
+            get(move |uri: axum::http::Uri| {
+                let c = c1.clone();
+                async move {
+                    c.calls.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(serde_json::json!({"query": uri.query()}))
+                }
+            }),
+        )
+        .route(
+            "/text",
+            get(move || {
+                let c = c2.clone();
+                async move {
+                    c.calls.fetch_add(1, Ordering::SeqCst);
+                    "plain text"
+                }
+            }),
+        )
+        .layer(layer(ResponseCacheLayer::new(
+            cache,
+            strata::ResponseKind::new("list").unwrap(),
+            Duration::from_secs(60),
+        )));
+    (common::serve(router).await, c)
+}
+
+#[tokio::test]
+async fn undeclared_query_parameters_neither_run_the_handler_nor_create_entries() {
+    let (base, c) = listing(|l| l.query(["page"])).await;
+    let body = |r: reqwest::Response| async move { r.json::<serde_json::Value>().await.unwrap() };
+    let r = reqwest::get(format!("{base}/list")).await.unwrap();
+    assert_eq!(x_cache(&r), "MISS");
+    assert_eq!(body(r).await["query"], serde_json::Value::Null);
+    for junk in 1..=20 {
+        let r = reqwest::get(format!("{base}/list?cachebust={junk}"))
+            .await
+            .unwrap();
+        assert_eq!(x_cache(&r), "HIT", "?cachebust={junk}");
+        assert_eq!(body(r).await["query"], serde_json::Value::Null);
+    }
+    assert_eq!(
+        c.calls.load(Ordering::SeqCst),
+        1,
+        "one handler run for 21 URLs"
+    );
+
+    // A declared parameter keys its own entry, and the handler sees it (and only it).
+    let r = reqwest::get(format!("{base}/list?page=2&utm_source=x"))
+        .await
+        .unwrap();
+    assert_eq!(x_cache(&r), "MISS", "page 2 is never page 1's entry");
+    assert_eq!(body(r).await["query"], "page=2");
+    // Spelling variants of page 2 share its entry.
+    for variant in ["page=2", "%70age=2", "utm=1&page=%32"] {
+        let r = reqwest::get(format!("{base}/list?{variant}"))
+            .await
+            .unwrap();
+        assert_eq!(x_cache(&r), "HIT", "{variant}");
+        assert_eq!(body(r).await["query"], "page=2");
+    }
+    assert_eq!(c.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_named_session_cookie_is_the_identity() {
+    let (base, c) = listing(|l| l.vary_by_cookie(["session"])).await;
+    let client = reqwest::Client::new();
+    let get = |cookie: &'static str| {
+        let req = client.get(format!("{base}/list"));
+        let req = if cookie.is_empty() {
+            req
+        } else {
+            req.header("cookie", cookie)
+        };
+        async move { req.send().await.unwrap() }
+    };
+    // Anonymous visitors share one entry whatever unrelated cookies they carry.
+    assert_eq!(x_cache(&get("").await), "MISS");
+    assert_eq!(x_cache(&get("_ga=GA1.1").await), "HIT");
+    let r = get("_ga=GA1.2; theme=dark").await;
+    assert_eq!(x_cache(&r), "HIT");
+    // Downstream shared caches are told what the response varies on.
+    let vary = r
+        .headers()
+        .get_all("vary")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(
+        vary.contains("authorization") && vary.contains("cookie"),
+        "{vary}"
+    );
+    assert_eq!(c.calls.load(Ordering::SeqCst), 1);
+    // Each session its own.
+    assert_eq!(x_cache(&get("session=alice; _ga=1").await), "MISS");
+    assert_eq!(x_cache(&get("_ga=2; session=alice").await), "HIT");
+    assert_eq!(x_cache(&get("session=bob").await), "MISS");
+    assert_eq!(c.calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn the_whole_cookie_header_is_the_identity_by_default() {
+    let (base, c) = listing(|l| l).await;
+    let client = reqwest::Client::new();
+    for cookie in ["_ga=1", "_ga=2"] {
+        let r = client
+            .get(format!("{base}/list"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(x_cache(&r), "MISS", "{cookie}");
+    }
+    assert_eq!(c.calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn only_the_content_types_it_is_told_are_stored() {
+    let (base, c) = listing(|l| l).await;
+    for _ in 0..2 {
+        let r = reqwest::get(format!("{base}/text")).await.unwrap();
+        assert_eq!(x_cache(&r), "MISS", "text/plain is not stored by default");
+    }
+    assert_eq!(c.calls.load(Ordering::SeqCst), 2);
+    let (base, c) = listing(|l| l.content_types(["text/plain"])).await;
+    for expect in ["MISS", "HIT"] {
+        let r = reqwest::get(format!("{base}/text")).await.unwrap();
+        assert_eq!(x_cache(&r), expect);
+    }
+    assert_eq!(c.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn head_hits_carry_the_real_length() {
+    let (base, _) = listing(|l| l).await;
+    let full = reqwest::get(format!("{base}/list")).await.unwrap();
+    let length = full.bytes().await.unwrap().len();
+    assert!(length > 0);
+    let r = reqwest::Client::new()
+        .head(format!("{base}/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(x_cache(&r), "HIT");
+    assert_eq!(
+        r.headers()
+            .get("content-length")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some(length.to_string())
+    );
 }

@@ -265,11 +265,16 @@ async fn not_found() -> AppError {
 pub(crate) fn app(state: AppState) -> Router {
     let mut alljobs = Router::new().route("/jobs/alljobs", get(all_jobs));
     if let Some(cache) = &state.cache {
-        alljobs = alljobs.layer(ResponseCacheLayer::new(
-            cache.clone(),
-            state.alljobs.clone(),
-            Duration::from_secs(15 * 60),
-        ));
+        // The listing reads no query parameter, so none reaches it (`?cachebust=N` is the same
+        // entry); anonymous visitors share entries whatever cookies they carry but `sessionid`.
+        alljobs = alljobs.layer(
+            ResponseCacheLayer::new(
+                cache.clone(),
+                state.alljobs.clone(),
+                Duration::from_secs(15 * 60),
+            )
+            .vary_by_cookie(["sessionid"]),
+        );
     }
     Router::new()
         .route("/accountsapp/whoami/{user_id}", get(whoami))

@@ -18,7 +18,8 @@ use parking_lot::Mutex;
 use strata::{Cache, KindCache, LoadError, LoadOptions, ResponseKind};
 use tower::{Layer, Service};
 
-use stored::{StoredResponse, cacheable};
+use key::Vary;
+use stored::{Storable, StoredResponse};
 
 /// The response header saying how a response was served: HIT, MISS, STALE or BYPASS.
 pub static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
@@ -26,11 +27,22 @@ pub static X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 /// A function choosing the cache key of a request (`None`: do not cache it).
 pub type KeyFn = Arc<dyn Fn(&http::request::Parts) -> Option<String> + Send + Sync>;
 
-/// Caches GET responses with status 200 under `prefix + path + sorted query`, varying by the
+/// Caches GET responses with status 200 under `path + declared query`, varying by the
 /// `Authorization` and `Cookie` headers (hashed into the key) so one user's response is never
 /// served to another.
 ///
-/// - Responses with `Set-Cookie` or `Cache-Control: private`/`no-store` are never stored.
+/// - **Query parameters are declared** with [`query`](Self::query): the others are removed
+///   from the request before the handler runs, so junk parameters (`?cachebust=1`) neither
+///   create entries nor run the handler, and a declared one (`?page=2`) is never answered
+///   from another value's entry. By default no parameter is declared: the handler sees none.
+/// - **Identity**: by default responses vary by `Authorization` and the whole `Cookie` header
+///   (safe: no user's response reaches another). Name the session cookie with
+///   [`vary_by_cookie`](Self::vary_by_cookie) so that visitors whose only difference is an
+///   unrelated cookie (analytics, preferences) share entries.
+/// - Only responses whose `Content-Type` is one of [`content_types`](Self::content_types)
+///   (default `application/json`) are stored; nor are responses with `Set-Cookie` or
+///   `Cache-Control: private`/`no-store`.
+/// - Cached responses carry `Vary` naming what they vary on, for shared caches downstream.
 /// - A request with `Cache-Control: no-cache` bypasses the cache and refreshes it.
 /// - Concurrent misses on one URL run the handler once (single flight).
 /// - Cached responses carry an `ETag`; a matching `If-None-Match` gets `304 Not Modified`.
@@ -62,8 +74,9 @@ pub struct ResponseCacheLayer {
     cache: Cache,
     kind: ResponseKind,
     responses: KindCache<StoredResponse>,
-    vary: Arc<Vec<HeaderName>>,
-    keep: Arc<Vec<HeaderName>>,
+    vary: Arc<Vary>,
+    query: Arc<Vec<String>>,
+    storable: Arc<Storable>,
     key_fn: Option<KeyFn>,
 }
 
@@ -72,7 +85,8 @@ impl std::fmt::Debug for ResponseCacheLayer {
         f.debug_struct("ResponseCacheLayer")
             .field("responses", &self.responses)
             .field("vary", &self.vary)
-            .field("keep", &self.keep)
+            .field("query", &self.query)
+            .field("storable", &self.storable)
             .finish_non_exhaustive()
     }
 }
@@ -80,19 +94,29 @@ impl std::fmt::Debug for ResponseCacheLayer {
 impl ResponseCacheLayer {
     /// Caches responses under `kind` for `ttl` (unless configuration gives the kind a TTL).
     pub fn new(cache: Cache, kind: ResponseKind, ttl: Duration) -> Self {
-        Self {
-            responses: cache.responses::<StoredResponse>(&kind, ttl),
-            cache,
-            kind,
-            vary: Arc::new(vec![AUTHORIZATION, COOKIE]),
-            keep: Arc::new(vec![
+        let vary = Vary {
+            headers: vec![AUTHORIZATION, COOKIE],
+            cookies: Vec::new(),
+        };
+        let storable = Storable {
+            keep: vec![
                 CONTENT_TYPE,
                 http::header::CONTENT_LANGUAGE,
                 http::header::CONTENT_ENCODING,
                 http::header::VARY,
                 http::header::LAST_MODIFIED,
                 CACHE_CONTROL,
-            ]),
+            ],
+            content_types: vec!["application/json".to_owned()],
+            vary: vary.header_value(),
+        };
+        Self {
+            responses: cache.responses::<StoredResponse>(&kind, ttl),
+            cache,
+            kind,
+            vary: Arc::new(vary),
+            query: Arc::new(Vec::new()),
+            storable: Arc::new(storable),
             key_fn: None,
         }
     }
@@ -110,15 +134,51 @@ impl ResponseCacheLayer {
 
     /// Varies by these request headers instead of `Authorization` and `Cookie`.
     pub fn vary_by(mut self, headers: Vec<HeaderName>) -> Self {
-        self.vary = Arc::new(headers);
+        let cookies = self.vary.cookies.clone();
+        self.set_vary(Vary { headers, cookies });
+        self
+    }
+
+    fn set_vary(&mut self, vary: Vary) {
+        Arc::make_mut(&mut self.storable).vary = vary.header_value();
+        self.vary = Arc::new(vary);
+    }
+
+    /// Varies by the value of these cookies (the session cookie) instead of the whole `Cookie`
+    /// header: anonymous visitors with unrelated cookies share entries, while each session
+    /// keeps its own. `Authorization` still counts unless [`vary_by`](Self::vary_by) says
+    /// otherwise.
+    pub fn vary_by_cookie(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        let mut vary = (*self.vary).clone();
+        vary.cookies = names.into_iter().map(Into::into).collect();
+        if !vary.headers.contains(&COOKIE) {
+            vary.headers.push(COOKIE);
+        }
+        self.set_vary(vary);
+        self
+    }
+
+    /// The query parameters the route reads. Others are removed from the request before the
+    /// handler runs and do not reach the key; the declared ones key the entry in one canonical
+    /// spelling (sorted by name, re-encoded).
+    pub fn query(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.query = Arc::new(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The response content types that may be stored (compared without parameters such as
+    /// `charset`), instead of `application/json`.
+    pub fn content_types(mut self, types: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Arc::make_mut(&mut self.storable).content_types = types
+            .into_iter()
+            .map(|t| t.into().trim().to_ascii_lowercase())
+            .collect();
         self
     }
 
     /// Stores these response headers too (content type and caching headers are always kept).
     pub fn keep_headers(mut self, headers: impl IntoIterator<Item = HeaderName>) -> Self {
-        let mut keep = (*self.keep).clone();
-        keep.extend(headers);
-        self.keep = Arc::new(keep);
+        Arc::make_mut(&mut self.storable).keep.extend(headers);
         self
     }
 
@@ -210,7 +270,12 @@ where
     if req.method() != Method::GET && !head {
         return mark(call_inner(inner, req).await, "BYPASS");
     }
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // The handler sees only the declared query parameters, and so does the key.
+    let query = key::declared_query(parts.uri.query(), &layer.query);
+    if query.as_deref() != parts.uri.query() {
+        parts.uri = key::with_query(&parts.uri, query.as_deref());
+    }
     let id = match &layer.key_fn {
         Some(f) => f(&parts),
         None => Some(key::request_key(&parts, &layer.vary)),
@@ -240,7 +305,7 @@ where
         if head && !no_cache {
             if let Ok(Some(hit)) = layer.responses.get_at(&key).await {
                 let nm = hit.matches(if_none_match.as_ref());
-                return hit.to_response(true, nm, "HIT");
+                return layer.storable.respond(&hit, true, nm, "HIT");
             }
         }
         let resp = call_inner(inner, Request::from_parts(parts, body)).await;
@@ -252,15 +317,16 @@ where
         let Ok(bytes) = resp_body.collect().await.map(|c| c.to_bytes()) else {
             return mark(Response::from_parts(resp_parts, Body::empty()), "BYPASS");
         };
-        if cacheable(resp_parts.status, &resp_parts.headers) {
-            let stored = StoredResponse::capture(
-                resp_parts.status,
-                &resp_parts.headers,
-                &layer.keep,
-                bytes.to_vec(),
-            );
+        if layer
+            .storable
+            .allows(resp_parts.status, &resp_parts.headers)
+        {
+            let stored =
+                layer
+                    .storable
+                    .capture(resp_parts.status, &resp_parts.headers, bytes.to_vec());
             let _ = layer.responses.set_arc(&id, Arc::new(stored.clone())).await;
-            return stored.to_response(false, false, "BYPASS");
+            return layer.storable.respond(&stored, false, false, "BYPASS");
         }
         return mark(
             Response::from_parts(resp_parts, Body::from(bytes)),
@@ -274,7 +340,7 @@ where
     let request = Request::from_parts(parts.clone(), body);
     let fallback_inner = inner.clone();
     let outcome = {
-        let (slot, loaded, keep) = (slot.clone(), loaded.clone(), layer.keep.clone());
+        let (slot, loaded, storable) = (slot.clone(), loaded.clone(), layer.storable.clone());
         layer
             .responses
             .get_or_load_at(&key, &LoadOptions::new(), move || async move {
@@ -288,13 +354,8 @@ where
                         return Err(Uncacheable);
                     }
                 };
-                if cacheable(p.status, &p.headers) {
-                    Ok(StoredResponse::capture(
-                        p.status,
-                        &p.headers,
-                        &keep,
-                        bytes.to_vec(),
-                    ))
+                if storable.allows(p.status, &p.headers) {
+                    Ok(storable.capture(p.status, &p.headers, bytes.to_vec()))
                 } else {
                     *slot.lock() = Some(Response::from_parts(p, Body::from(bytes)));
                     Err(Uncacheable)
@@ -308,13 +369,14 @@ where
         // The handler failed (5xx) and a stale copy was served instead.
         (Ok(stored), Some(fresh)) if fresh.status().is_server_error() => {
             let nm = stored.matches(if_none_match.as_ref());
-            stored.to_response(false, nm, "STALE")
+            layer.storable.respond(&stored, false, nm, "STALE")
         }
         // Any other uncacheable answer of our own handler call is returned as it is.
         (_, Some(fresh)) => mark(fresh, "MISS"),
         (Ok(stored), None) => {
             let nm = stored.matches(if_none_match.as_ref());
-            stored.to_response(false, nm, if ran_loader { "MISS" } else { "HIT" })
+            let x_cache = if ran_loader { "MISS" } else { "HIT" };
+            layer.storable.respond(&stored, false, nm, x_cache)
         }
         // Another caller's handler call was uncacheable: run ours.
         (Err(LoadError::Loader(_)), None) | (Err(_), None) => {

@@ -1,7 +1,9 @@
 //! The cached form of a response, and the rules for what may be cached.
 
 use axum::body::Body;
-use http::header::{CACHE_CONTROL, ETAG, HeaderName, SET_COOKIE};
+use http::header::{
+    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderName, SET_COOKIE, VARY,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -16,9 +18,68 @@ pub(crate) struct StoredResponse {
     pub(crate) etag: String,
 }
 
+/// What a response cache may store, and how a stored response goes out.
+#[derive(Debug, Clone)]
+pub(crate) struct Storable {
+    /// The response headers stored with the body.
+    pub(crate) keep: Vec<HeaderName>,
+    /// The content types that may be stored (lower case, without parameters).
+    pub(crate) content_types: Vec<String>,
+    /// The `Vary` header of every response served from the cache.
+    pub(crate) vary: Option<String>,
+}
+
+impl Storable {
+    /// Whether a response may be stored: [`cacheable`], and of a content type it was told.
+    pub(crate) fn allows(&self, status: StatusCode, headers: &HeaderMap) -> bool {
+        let essence = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        cacheable(status, headers)
+            && essence.is_some_and(|t| self.content_types.iter().any(|c| *c == t))
+    }
+
+    /// Captures a response's status, the kept headers and its body.
+    pub(crate) fn capture(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Vec<u8>,
+    ) -> StoredResponse {
+        StoredResponse::capture(status, headers, &self.keep, body)
+    }
+
+    /// The stored response as an answer (no body for HEAD, yet its real length; 304 when
+    /// `not_modified`), with `Vary` for downstream caches.
+    pub(crate) fn respond(
+        &self,
+        stored: &StoredResponse,
+        head: bool,
+        not_modified: bool,
+        x_cache: &'static str,
+    ) -> Response<Body> {
+        let mut resp = stored.to_response(head, not_modified, x_cache);
+        if let Some(vary) = self
+            .vary
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            resp.headers_mut().append(VARY, vary);
+        }
+        resp
+    }
+}
+
 impl StoredResponse {
     /// Captures a response's status, the `keep` headers and its body.
-    pub(crate) fn capture(
+    fn capture(
         status: StatusCode,
         headers: &HeaderMap,
         keep: &[HeaderName],
@@ -45,12 +106,7 @@ impl StoredResponse {
     }
 
     /// Rebuilds the response (without a body for HEAD, or as 304 when `not_modified`).
-    pub(crate) fn to_response(
-        &self,
-        head: bool,
-        not_modified: bool,
-        x_cache: &'static str,
-    ) -> Response<Body> {
+    fn to_response(&self, head: bool, not_modified: bool, x_cache: &'static str) -> Response<Body> {
         let status = if not_modified {
             StatusCode::NOT_MODIFIED
         } else {
@@ -74,6 +130,9 @@ impl StoredResponse {
         }
         if let Ok(v) = HeaderValue::from_str(&self.etag) {
             h.insert(ETAG, v);
+        }
+        if head && !not_modified {
+            h.insert(CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         }
         h.insert(super::X_CACHE.clone(), HeaderValue::from_static(x_cache));
         resp
