@@ -168,43 +168,81 @@ impl fmt::Debug for RedisConfig {
 /// Replaces the password in `scheme://user:password@host` and any `pass=`/`password=` query
 /// value with `***`, in each URL of a comma-separated list (cluster seeds).
 pub fn redact_url(url: &str) -> String {
-    url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
+    seeds(url)
+        .into_iter()
+        .map(redact_one)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
-fn redact_one(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?'])
-            .map_or(out.len(), |i| rest_start + i);
-        if let Some(at) = out[rest_start..authority_end].rfind('@') {
-            let at = rest_start + at;
-            let userinfo = &out[rest_start..at];
-            let redacted = match userinfo.split_once(':') {
-                Some((user, _)) => format!("{user}:***"),
-                None => "***".to_owned(),
-            };
-            out.replace_range(rest_start..at, &redacted);
+/// The URLs of a comma-separated seed list: a comma starts a new URL only where a scheme
+/// (`name://`) follows it, so a password holding a comma stays in its URL.
+fn seeds(url: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, _) in url.match_indices(',') {
+        if i >= start && starts_with_scheme(&url[i + 1..]) {
+            out.push(&url[start..i]);
+            start = i + 1;
         }
     }
-    if let Some(q) = out.find('?') {
-        let (base, query) = out.split_at(q + 1);
-        let query = query
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _))
-                    if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") =>
-                {
-                    format!("{k}=***")
-                }
-                _ => kv.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
-        out = format!("{base}{query}");
-    }
+    out.push(&url[start..]);
     out
+}
+
+fn starts_with_scheme(s: &str) -> bool {
+    s.find("://").is_some_and(|end| {
+        let scheme = &s[..end];
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    })
+}
+
+/// One URL with its password hidden. The user information ends at the last `@`: a password
+/// written without percent-encoding may hold `/`, `?`, `#`, `:` or `@`, which a URL parser
+/// would take for the path, the query or the host, so the split is made the way a person
+/// reads it. A query's `password` or `pass` is hidden too.
+fn redact_one(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return redact_query(url);
+    };
+    let rest_start = scheme_end + 3;
+    let Some(at) = url[rest_start..].rfind('@').map(|i| rest_start + i) else {
+        return redact_query(url);
+    };
+    let userinfo = &url[rest_start..at];
+    let redacted = match userinfo.split_once(':') {
+        Some((user, _)) if !user.contains(['/', '?', '#']) => format!("{user}:***"),
+        _ => "***".to_owned(),
+    };
+    format!(
+        "{}{redacted}@{}",
+        &url[..rest_start],
+        redact_query(&url[at + 1..])
+    )
+}
+
+/// `text` with the values of `pass` and `password` query parameters hidden.
+fn redact_query(text: &str) -> String {
+    let Some(q) = text.find('?') else {
+        return text.to_owned();
+    };
+    let (base, query) = text.split_at(q + 1);
+    let query = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _))
+                if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") =>
+            {
+                format!("{k}=***")
+            }
+            _ => kv.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{base}{query}")
 }
 
 #[cfg(test)]
@@ -224,6 +262,32 @@ mod tests {
         assert_eq!(
             redact_url("redis+unix:///tmp/r.sock?db=1&pass=pw"),
             "redis+unix:///tmp/r.sock?db=1&pass=***"
+        );
+        // Passwords written without percent-encoding, holding what a URL parser would take
+        // for a path, a query, a fragment, a host or the next seed.
+        for password in [
+            "pa/ss?x@y",
+            "a?b/c",
+            "p@ss:w/rd#1",
+            "x,redis://y",
+            "semi;colon&amp",
+        ] {
+            for url in [
+                format!("redis://user:{password}@h:6379/0"),
+                format!("redis://:{password}@h"),
+                format!("rediss://user:{password}@h1:7000,redis://:{password}@h2:7001"),
+                format!("redis://h/0?password={password}"),
+            ] {
+                let shown = redact_url(&url);
+                assert!(!shown.contains(password), "{url} -> {shown}");
+                assert!(shown.contains("***"), "{url} -> {shown}");
+                let shown = format!("{:?}", RedisConfig::new(url.clone()));
+                assert!(!shown.contains(password), "{url} -> {shown}");
+            }
+        }
+        assert_eq!(
+            redact_url("redis://user:pa/ss?x@h:6379/0"),
+            "redis://user:***@h:6379/0"
         );
         let c = RedisConfig::new("redis://h").with_credentials(Some("app".into()), "topsecret");
         let shown = format!("{c:?}");

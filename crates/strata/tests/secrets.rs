@@ -79,3 +79,36 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
         assert!(!text.contains(TOKEN), "the admin token leaked: {text}");
     }
 }
+
+#[tokio::test]
+async fn passwords_with_url_delimiters_stay_hidden() {
+    // Written without percent-encoding, as people do: a parser would see a path, a query and
+    // a host inside the password.
+    const ODD: &str = "pa/ss?wo@rd";
+    for url in [
+        format!("redis://app:{ODD}@127.0.0.1:1/0"),
+        format!("redis://:{ODD}@127.0.0.1:1"),
+    ] {
+        let config = CacheConfig::from_toml_str(&format!(
+            "prefix = \"sec\"\nmetrics = false\n[backend]\nurl = \"{url}\"\nconnect_timeout = \"200ms\"\n"
+        ))
+        .unwrap();
+        let mut seen = vec![format!("{config:?}")];
+        match CacheBuilder::from_config(config).build().await {
+            Ok(cache) => seen.push(format!("{cache:?} {:?}", cache.backend())),
+            Err(e) => seen.push(format!("{e} {e:?}")),
+        }
+        let redis = strata::RedisConfig::new(url.clone());
+        seen.push(format!("{redis:?}"));
+        if let Err(e) = strata::RedisBackend::connect(redis).await {
+            seen.push(format!("{e} {e:?}"));
+        }
+        for text in &seen {
+            assert!(!text.contains(ODD), "the password leaked: {text}");
+            assert!(
+                !text.contains("wo@rd"),
+                "part of the password leaked: {text}"
+            );
+        }
+    }
+}
