@@ -7,6 +7,8 @@
 //!   with every cache statistic labelled by kind and tier.
 //! - [`ResponseCacheLayer`]: a tower layer caching whole GET responses per URL and per user,
 //!   with ETags, `X-Cache` and single flight.
+//! - [`serve`]: an HTTP/1 server for the app with bounded connections, header read time and
+//!   shutdown time ([`ServeLimits`]).
 //!
 //! # Usage
 //!
@@ -21,8 +23,10 @@ mod error;
 pub mod metrics;
 pub mod monitoring;
 mod response_cache;
+mod serve;
 
 pub use response_cache::{KeyFn, ResponseCacheLayer, ResponseCacheService, X_CACHE};
+pub use serve::{ServeLimits, serve};
 
 /// docs/getting-started.md, compiled and run as doc tests so the guide stays true.
 #[cfg(doctest)]

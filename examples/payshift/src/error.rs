@@ -1,7 +1,10 @@
 //! Errors as JSON responses: 4xx for bad input, 404 for unknown ids, 503 when the database fails.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 /// What went wrong while answering a request.
@@ -15,6 +18,10 @@ pub(crate) enum AppError {
     Unprocessable(String),
     #[error("database error: {0}")]
     Database(String),
+    /// A request axum's extractors refused: their status (413 too large, 415 not JSON, 422
+    /// wrong shape, 400 bad syntax or path) and what they said.
+    #[error("{1}")]
+    Rejected(StatusCode, String),
 }
 
 impl From<sqlx::Error> for AppError {
@@ -30,6 +37,7 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Rejected(status, _) => *status,
         }
     }
 }
@@ -55,4 +63,36 @@ pub(crate) fn parse_id(what: &str, raw: &str) -> Result<i64, AppError> {
     raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
         AppError::BadRequest(format!("{what} must be a positive integer, got {raw:?}"))
     })
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(e: JsonRejection) -> Self {
+        let what = match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => "request body too large",
+            StatusCode::UNPROCESSABLE_ENTITY => "JSON body of the wrong shape",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "not a JSON body",
+            _ => "malformed JSON body",
+        };
+        Self::Rejected(e.status(), format!("{what}: {}", e.body_text()))
+    }
+}
+
+/// A request's JSON body; axum's rejection answers as JSON, with its own status.
+pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
+    b.map(|Json(v)| v).map_err(AppError::from)
+}
+
+/// The one path parameter as text; a refused path (a segment that is not UTF-8) answers as
+/// JSON like every other error.
+pub(crate) struct RawPath(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RawPath {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(raw)) => Ok(Self(raw)),
+            Err(e) => Err(AppError::Rejected(e.status(), e.body_text())),
+        }
+    }
 }

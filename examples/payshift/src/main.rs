@@ -1,5 +1,5 @@
-//! The Payshift demo service: the original Django platform's cached endpoints on a real
-//! database (SQLite by default, Postgres by URL), served through Strata.
+//! The Payshift demo service: the cached endpoints of a Django platform on a real database
+//! (SQLite by default, Postgres by URL), served through Strata.
 //!
 //! `cargo run --release -p payshift` — no services to install: an SQLite file and the embedded
 //! memory backend. `REDIS_URL` switches to Redis, `DATABASE_URL` to another database,
@@ -39,6 +39,36 @@ struct Args {
     /// Size of the seed data relative to the default (1,000 users, 2,000 jobs, ...).
     #[arg(long, default_value_t = 1.0)]
     seed_scale: f64,
+    /// Seconds a client has to send a request's headers (also the idle keep-alive time).
+    #[arg(long, default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Connections served at once; more wait in the accept queue.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a shutdown waits for requests in flight.
+    #[arg(long, default_value_t = 10.0)]
+    shutdown_deadline: f64,
+}
+
+impl Args {
+    fn limits(&self) -> anyhow::Result<strata_http::ServeLimits> {
+        let secs = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 && v <= 3600.0 {
+                Ok(std::time::Duration::from_secs_f64(v))
+            } else {
+                Err(anyhow::anyhow!(
+                    "--{name} must be in (0, 3600] seconds, got {v}"
+                ))
+            }
+        };
+        if self.max_connections == 0 {
+            anyhow::bail!("--max-connections must be at least 1");
+        }
+        Ok(strata_http::ServeLimits::default()
+            .with_header_read_timeout(secs("header-timeout", self.header_timeout)?)
+            .with_max_connections(self.max_connections)
+            .with_shutdown_deadline(secs("shutdown-deadline", self.shutdown_deadline)?))
+    }
 }
 
 #[tokio::main]
@@ -53,9 +83,18 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    // RUST_LOG chooses what is logged (default: warnings, and this service's info lines).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,payshift=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     if !(args.seed_scale > 0.0 && args.seed_scale <= 100.0) {
         anyhow::bail!("--seed-scale must be in (0, 100], got {}", args.seed_scale);
     }
+    let limits = args.limits()?;
     let db = db::Db::connect(&args.database_url)
         .await
         .with_context(|| format!("cannot open the database ({})", redact(&args.database_url)))?;
@@ -71,7 +110,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if builder.config().prefix == strata::CacheConfig::default().prefix {
         builder = builder.prefix("payshift");
     }
-    let mut token_note = "";
+    let mut generated = false;
     if builder.config().admin_token.is_none() {
         let token: String = rand::rng()
             .sample_iter(rand::distr::Alphanumeric)
@@ -79,7 +118,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .map(char::from)
             .collect();
         builder = builder.admin_token(token);
-        token_note = " (random; set STRATA_ADMIN_TOKEN to choose it)";
+        generated = true;
     }
     let cache = builder.build().await?;
     let token = cache.config().admin_token.clone().unwrap_or_default();
@@ -114,22 +153,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         counts.applications,
         if seeded { ", just seeded" } else { "" }
     );
-    println!(
-        "cache: {}",
-        if args.no_cache {
-            "off (--no-cache)".to_owned()
-        } else {
-            match &cache.config().backend.url {
-                Some(url) => format!("redis at {} + in-process L1", redact(url)),
-                None => "embedded memory backend + in-process L1".to_owned(),
-            }
-        }
-    );
-    println!("admin token: {token}{token_note}");
-    println!("dashboard: http://{addr}/core/monitoring/#token={token}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    println!("cache: {}", describe_cache(&cache, args.no_cache));
+    // A token someone chose (STRATA_ADMIN_TOKEN, strata.toml) is theirs to know: never printed.
+    if generated {
+        println!("admin token: {token} (random; set STRATA_ADMIN_TOKEN to choose it)");
+        println!("dashboard: http://{addr}/core/monitoring/#token={token}");
+    } else {
+        println!("admin token: from the configuration (not printed)");
+        println!("dashboard: http://{addr}/core/monitoring/");
+    }
+    strata_http::serve(listener, app, limits, shutdown()).await?;
     println!("payshift stopped");
     Ok(())
 }
@@ -151,6 +184,22 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// What the cache is, as the start banner says it: the backend, and the L1 only when it is on.
+fn describe_cache(cache: &strata::Cache, no_cache: bool) -> String {
+    if no_cache {
+        return "off (--no-cache)".to_owned();
+    }
+    let backend = match &cache.config().backend.url {
+        Some(url) => format!("redis at {}", redact(url)),
+        None => "embedded memory backend".to_owned(),
+    };
+    if cache.l1().is_some() {
+        format!("{backend} + in-process L1")
+    } else {
+        format!("{backend}, no in-process L1")
+    }
 }
 
 /// A URL with its password hidden.

@@ -1,6 +1,7 @@
 //! The JSON shapes of the Payshift API (also what is cached). Each cached type names its kind
 //! and TTL once: the original layer's timeouts (user 24h, profile 12h, whoami 15m, job 2h).
 
+use crate::error::AppError;
 use serde::{Deserialize, Serialize};
 use strata::Cacheable;
 
@@ -116,4 +117,59 @@ pub(crate) struct JobInput {
 
 fn open() -> String {
     "open".into()
+}
+
+/// The longest text a field may hold, in characters: a record stays far below the cache's
+/// value limit, so every record can be cached (and an oversized one is refused, not stored).
+pub(crate) const MAX_TEXT: usize = 10_000;
+/// The longest short field (names, titles, locations), in characters.
+pub(crate) const MAX_SHORT: usize = 200;
+/// The most skills a profile may list.
+pub(crate) const MAX_SKILLS: usize = 50;
+
+/// `Err` naming `field` when `value` is longer than `max` characters.
+fn limit(field: &str, value: Option<&str>, max: usize) -> Result<(), AppError> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(AppError::Unprocessable(format!(
+            "{field} is longer than {max} characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl ProfileUpdate {
+    /// Checks every field's length, naming the first that is too long.
+    pub(crate) fn check(&self) -> Result<(), AppError> {
+        limit("bio", self.bio.as_deref(), MAX_TEXT)?;
+        limit("headline", self.headline.as_deref(), MAX_SHORT)?;
+        limit("location", self.location.as_deref(), MAX_SHORT)?;
+        if let Some(skills) = &self.skills {
+            if skills.len() > MAX_SKILLS {
+                return Err(AppError::Unprocessable(format!(
+                    "skills lists more than {MAX_SKILLS} entries"
+                )));
+            }
+            for skill in skills {
+                limit("skills[]", Some(skill), MAX_SHORT)?;
+            }
+        }
+        if self
+            .hourly_rate
+            .is_some_and(|r| !(0.0..=100_000.0).contains(&r))
+        {
+            return Err(AppError::Unprocessable(
+                "hourly_rate must be between 0 and 100000".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl JobInput {
+    /// Checks every field's length, naming the first that is too long.
+    pub(crate) fn check(&self) -> Result<(), AppError> {
+        limit("title", Some(&self.title), MAX_SHORT)?;
+        limit("description", Some(&self.description), MAX_TEXT)?;
+        limit("status", Some(&self.status), MAX_SHORT)
+    }
 }

@@ -1,10 +1,10 @@
-//! The original platform's endpoints, served through the cache.
+//! The Payshift endpoints, served through the cache.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -12,7 +12,7 @@ use strata::{Cache, CacheKind, Cacheable, LoadError, LoadOptions, ResponseKind, 
 use strata_http::ResponseCacheLayer;
 
 use crate::db::Db;
-use crate::error::{AppError, parse_id};
+use crate::error::{AppError, RawPath, body, parse_id};
 use crate::models::{Industry, Job, JobInput, Profile, ProfileUpdate, Subcategory, User, Whoami};
 
 /// What every handler needs: the database and the cache (`None` with `--no-cache`).
@@ -57,11 +57,6 @@ fn load_err(e: LoadError<AppError>) -> AppError {
     }
 }
 
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    b.map(|Json(v)| v)
-        .map_err(|e| AppError::BadRequest(format!("malformed JSON body: {}", e.body_text())))
-}
-
 /// Loads through the cache when caching is on, straight from the loader otherwise. Entries
 /// about a user carry the tag `user:{id}`, so a profile change reaches all of them.
 async fn cached<T, F, Fut>(state: &AppState, id: i64, load: F) -> Result<Option<Arc<T>>, AppError>
@@ -98,7 +93,7 @@ async fn profile(state: &AppState, id: i64) -> Result<Option<Arc<Profile>>, AppE
     cached(state, id, || state.db.profile(id)).await
 }
 
-async fn whoami(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Arc<Whoami>> {
+async fn whoami(State(state): State<AppState>, RawPath(raw): RawPath) -> ApiResult<Arc<Whoami>> {
     let id = parse_id("user_id", &raw)?;
     let found = cached(&state, id, || async {
         let (Some(user), Some(profile)) = (user(&state, id).await?, profile(&state, id).await?)
@@ -147,19 +142,12 @@ async fn invalidate(state: &AppState, change: &str, id: i64) {
 
 async fn update_profile(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    RawPath(raw): RawPath,
     b: Result<Json<ProfileUpdate>, JsonRejection>,
 ) -> ApiResult<Profile> {
     let id = parse_id("user_id", &raw)?;
     let update = body(b)?;
-    if update
-        .hourly_rate
-        .is_some_and(|r| !(0.0..=100_000.0).contains(&r))
-    {
-        return Err(AppError::Unprocessable(
-            "hourly_rate must be between 0 and 100000".into(),
-        ));
-    }
+    update.check()?;
     let profile = state
         .db
         .update_profile(id, &update)
@@ -171,7 +159,7 @@ async fn update_profile(
 
 async fn logout(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    RawPath(raw): RawPath,
 ) -> ApiResult<serde_json::Value> {
     let id = parse_id("user_id", &raw)?;
     if state.db.user(id).await?.is_none() {
@@ -183,7 +171,7 @@ async fn logout(
     ))
 }
 
-async fn job(State(state): State<AppState>, Path(raw): Path<String>) -> ApiResult<Arc<Job>> {
+async fn job(State(state): State<AppState>, RawPath(raw): RawPath) -> ApiResult<Arc<Job>> {
     let id = parse_id("job_id", &raw)?;
     cached(&state, id, || state.db.job(id))
         .await?
@@ -236,6 +224,7 @@ async fn create_job(
     b: Result<Json<JobInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Job>), AppError> {
     let input = body(b)?;
+    input.check()?;
     let job = state.db.create_job(&input).await?;
     jobs_changed(&state, job.id).await;
     Ok((StatusCode::CREATED, Json(job)))
@@ -243,11 +232,12 @@ async fn create_job(
 
 async fn update_job(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    RawPath(raw): RawPath,
     b: Result<Json<JobInput>, JsonRejection>,
 ) -> ApiResult<Job> {
     let id = parse_id("job_id", &raw)?;
     let input = body(b)?;
+    input.check()?;
     let job = state
         .db
         .update_job(id, &input)
@@ -259,6 +249,13 @@ async fn update_job(
 
 async fn not_found() -> AppError {
     AppError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::Rejected(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route".into(),
+    )
 }
 
 /// Every Payshift endpoint; `/jobs/alljobs` goes through the response cache when caching is on.
@@ -286,6 +283,7 @@ pub(crate) fn app(state: AppState) -> Router {
         .route("/jobs/job-subcategories/", get(subcategories))
         .merge(alljobs)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 

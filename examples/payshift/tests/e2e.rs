@@ -165,7 +165,7 @@ async fn exercise_every_endpoint(demo: &Demo) {
             reqwest::Method::PUT,
             "/accountsapp/profile/3",
             Some(json!({"nickname": "x"})),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY, // well-formed JSON of the wrong shape
         ),
         (
             reqwest::Method::PUT,
@@ -177,7 +177,7 @@ async fn exercise_every_endpoint(demo: &Demo) {
             reqwest::Method::POST,
             "/jobs/",
             Some(json!({"title": "no client"})),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
             reqwest::Method::POST,
@@ -373,4 +373,139 @@ async fn every_endpoint_on_postgres() {
         .execute(&mut conn)
         .await
         .unwrap();
+}
+
+/// What an attacker tries from outside: junk query parameters on the costliest listing,
+/// unrelated cookies, paths that are not UTF-8, huge and wrong-shaped bodies, oversized
+/// fields, unknown ids, other methods. Every answer is JSON with the right status, and none
+/// of them creates a response-cache entry or reaches the database more than once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_json_errors_and_never_bust_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(&dir.path().join("ps.db"), None, &[]);
+    let alljobs = || async { demo.stats().await["kinds"]["api.alljobs"].clone() };
+    let first = demo.get("/jobs/alljobs").await;
+    assert_eq!(x_cache(&first), "MISS");
+    let client = reqwest::Client::new();
+    for n in 0..30 {
+        let r = client
+            .get(format!("{}/jobs/alljobs?cachebust={n}&page={n}", demo.url))
+            .header("cookie", format!("_ga=GA1.{n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(x_cache(&r), "HIT", "request {n}");
+        let vary = r
+            .headers()
+            .get("vary")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(
+            vary.is_some_and(|v| v.contains("cookie")),
+            "Vary on cached responses"
+        );
+    }
+    let stats = alljobs().await;
+    assert_eq!(stats["loads"], 1, "one handler run: {stats}");
+    assert!(stats["sets"].as_u64().unwrap_or(0) <= 1, "{stats}");
+
+    let json_error = |r: reqwest::Response, status: StatusCode, what: &'static str| async move {
+        assert_eq!(r.status(), status, "{what}");
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(ct.as_deref(), Some("application/json"), "{what}");
+        let body: Value = r.json().await.unwrap();
+        body["error"].as_str().unwrap_or_default().to_owned()
+    };
+    // A path that is not UTF-8.
+    json_error(
+        demo.get("/jobs/%FF%FE").await,
+        StatusCode::BAD_REQUEST,
+        "non-UTF-8 path",
+    )
+    .await;
+    // Another method on a known route.
+    let r = client
+        .delete(format!("{}/jobs/1", demo.url))
+        .send()
+        .await
+        .unwrap();
+    json_error(r, StatusCode::METHOD_NOT_ALLOWED, "DELETE").await;
+    // A body past the limit is 413, a wrong shape 422 naming the field.
+    let huge = format!("{{\"bio\": \"{}\"}}", "x".repeat(3 << 20));
+    let r = client
+        .put(format!("{}/accountsapp/profile/3", demo.url))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    json_error(r, StatusCode::PAYLOAD_TOO_LARGE, "3 MiB body").await;
+    let r = demo
+        .send(
+            reqwest::Method::POST,
+            "/jobs/",
+            Some(json!({"title": "no client"})),
+        )
+        .await;
+    let said = json_error(r, StatusCode::UNPROCESSABLE_ENTITY, "missing field").await;
+    assert!(said.contains("missing field"), "{said}");
+    // A field past its length limit is refused by name; nothing is stored.
+    let long = "y".repeat(10_001);
+    let r = demo
+        .send(
+            reqwest::Method::PUT,
+            "/accountsapp/profile/3",
+            Some(json!({"bio": long})),
+        )
+        .await;
+    let said = json_error(r, StatusCode::UNPROCESSABLE_ENTITY, "long bio").await;
+    assert!(said.contains("bio"), "{said}");
+    // Unknown ids are remembered briefly: one database load for many requests.
+    for _ in 0..5 {
+        json_error(
+            demo.get("/jobs/999999").await,
+            StatusCode::NOT_FOUND,
+            "unknown job",
+        )
+        .await;
+    }
+    let job = demo.stats().await["kinds"]["job"].clone();
+    assert_eq!(job["loads"], 1, "{job}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_banner_is_true_and_keeps_a_chosen_token_to_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(
+        &dir.path().join("ps.db"),
+        None,
+        &[("STRATA_L1__ENABLED", "false")],
+    );
+    let banner = demo.banner().join("\n");
+    assert!(
+        !banner.contains(TOKEN),
+        "the chosen admin token was printed: {banner}"
+    );
+    assert!(
+        banner.contains("admin token: from the configuration"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("cache: embedded memory backend, no in-process L1"),
+        "{banner}"
+    );
+    drop(demo);
+    let demo = Demo::start(
+        &dir.path().join("ps.db"),
+        None,
+        &[("STRATA_ADMIN_TOKEN", "")],
+    );
+    let banner = demo.banner().join("\n");
+    assert!(
+        banner.contains("(random; set STRATA_ADMIN_TOKEN to choose it)"),
+        "{banner}"
+    );
+    assert!(banner.contains("+ in-process L1"), "{banner}");
 }

@@ -14,6 +14,8 @@ pub const TOKEN: &str = "e2e-token";
 pub struct Demo {
     child: Child,
     pub url: String,
+    /// What the demo printed on stdout up to and including its dashboard line.
+    banner: Vec<String>,
 }
 
 impl Drop for Demo {
@@ -37,23 +39,41 @@ impl Demo {
         if let Some(url) = redis {
             cmd.env("REDIS_URL", url);
         }
+        // An empty value removes the variable (STRATA_ADMIN_TOKEN included).
         for (k, v) in extra_env {
-            cmd.env(k, v);
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
         }
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut banner = Vec::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("payshift listening on ") {
-                    let _ = tx.send(url.to_owned());
+                let last = line.starts_with("dashboard: ");
+                banner.push(line);
+                if last {
+                    let _ = tx.send(std::mem::take(&mut banner));
                 }
             }
         });
-        let url = rx
+        let banner = rx
             .recv_timeout(Duration::from_secs(60))
             .expect("payshift started");
-        Demo { child, url }
+        let url = banner
+            .iter()
+            .find_map(|l| l.strip_prefix("payshift listening on "))
+            .expect("the banner names the address")
+            .to_owned();
+        Demo { child, url, banner }
+    }
+
+    /// The start banner's lines.
+    pub fn banner(&self) -> &[String] {
+        &self.banner
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
