@@ -42,8 +42,7 @@ impl Storable {
                     .trim()
                     .to_ascii_lowercase()
             });
-        cacheable(status, headers)
-            && essence.is_some_and(|t| self.content_types.iter().any(|c| *c == t))
+        cacheable(status, headers) && essence.is_some_and(|t| self.content_types.contains(&t))
     }
 
     /// Captures a response's status, the kept headers and its body.
