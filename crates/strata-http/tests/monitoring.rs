@@ -659,3 +659,36 @@ async fn caching_can_be_turned_off_and_on_at_run_time() {
         .unwrap();
     assert_eq!(state, json!({"enabled": true}));
 }
+
+#[tokio::test]
+async fn the_dashboard_is_served_with_security_headers() {
+    let (_cache, base) = app(MonitoringConfig::default()).await;
+    for path in ["", "/"] {
+        let r = client().get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path:?}");
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'sha256-",
+            "style-src 'sha256-",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(
+                csp.contains(directive),
+                "{path:?}: {directive} missing in {csp}"
+            );
+        }
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("referrer-policy"), "no-referrer");
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert_eq!(header("cache-control"), "no-store");
+    }
+}
