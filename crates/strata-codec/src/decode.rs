@@ -29,6 +29,24 @@ pub fn decode_envelope<T: DeserializeOwned>(
     Ok(Envelope { meta, tags, value })
 }
 
+/// The size of an envelope with its payload uncompressed: a lower bound of what its decoded
+/// value holds in memory, and the weight the in-process tier charges it (a compressed
+/// envelope of 100 KiB may decode to a 900 KiB value). Undecodable bytes: their length.
+pub fn decoded_size(bytes: &[u8]) -> usize {
+    let Ok((flags, body)) = read_header(bytes) else {
+        return bytes.len();
+    };
+    if flags.json() || !flags.compressed() {
+        return bytes.len();
+    }
+    msgpack::read_meta(body)
+        .ok()
+        .and_then(|(_, payload, _)| msgpack::compressed_sizes(payload))
+        .map_or(bytes.len(), |(block, raw)| {
+            bytes.len().saturating_sub(block).saturating_add(raw)
+        })
+}
+
 /// Reads the header and metadata of an envelope without decoding its payload.
 pub fn peek(bytes: &[u8]) -> Result<EntryInfo, CodecError> {
     let (flags, body) = read_header(bytes)?;

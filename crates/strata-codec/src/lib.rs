@@ -41,7 +41,7 @@ mod msgpack;
 
 pub use codec::{Codec, DEFAULT_MAX_VALUE_BYTES, JsonCodec, MsgPackCodec};
 pub use compress::DEFAULT_COMPRESSION_THRESHOLD;
-pub use decode::{decode_envelope, peek};
+pub use decode::{decode_envelope, decoded_size, peek};
 pub use error::CodecError;
 pub use header::{FORMAT_VERSION, Flags, HEADER_LEN, MAGIC};
 pub use meta::{EntryInfo, EntryMeta, Envelope, TagVersion};

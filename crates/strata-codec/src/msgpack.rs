@@ -91,6 +91,11 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
             rmp::encode::write_uint(&mut out, t.version).map_err(|e| io(e.into()))?;
         }
     }
+    // The buffer may have grown to the uncompressed size (or by doubling): an entry held for
+    // its TTL must not keep the slack.
+    if out.capacity() > out.len() + out.len() / 4 + 64 {
+        out.shrink_to_fit();
+    }
     Ok(out)
 }
 
@@ -223,6 +228,15 @@ pub(crate) fn read_meta(body: &[u8]) -> Result<(EntryMeta, &[u8], u32), CodecErr
     Ok((meta, rd, len))
 }
 
+/// A compressed payload's (block length, uncompressed length), from the bin header and the
+/// block's size prefix.
+pub(crate) fn compressed_sizes(payload: &[u8]) -> Option<(usize, usize)> {
+    let mut rd = payload;
+    let block = rmp::decode::read_bin_len(&mut rd).ok()? as usize;
+    let prefix = rd.first_chunk::<4>()?;
+    Some((block, u32::from_le_bytes(*prefix) as usize))
+}
+
 /// Decodes the payload that follows the metadata.
 pub(crate) fn decode_payload<T: DeserializeOwned>(
     flags: Flags,
@@ -262,6 +276,33 @@ fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compressed_entry_keeps_no_slack_and_knows_its_decoded_size() {
+        let text = "lorem ipsum dolor sit amet, ".repeat(32_000); // 896 KB, compresses well
+        let meta = EntryMeta::new(1, 2, 1);
+        let tags = [TagVersion {
+            tag: "user:1".into(),
+            version: 3,
+        }];
+        let out = encode(&meta, &tags, Some(&text), 1024, 8 << 20).unwrap();
+        assert!(out.len() < 20_000, "compressed to {}", out.len());
+        assert!(
+            out.capacity() <= out.len() + out.len() / 4 + 64,
+            "the encoder kept {} bytes of capacity for {} bytes",
+            out.capacity(),
+            out.len()
+        );
+        let decoded = crate::decoded_size(&out);
+        assert!(
+            decoded >= text.len() && decoded < text.len() + 100,
+            "decoded size {decoded}"
+        );
+        // Uncompressed and foreign bytes are their own size.
+        let small = encode(&meta, &[], Some(&"hi"), 1024, 8 << 20).unwrap();
+        assert_eq!(crate::decoded_size(&small), small.len());
+        assert_eq!(crate::decoded_size(b"junk"), 4);
+    }
 
     #[test]
     fn skipping_a_value_consumes_exactly_its_bytes() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct L1Config {
-    /// Budget in encoded bytes (the size of each value's envelope), default 64 MiB.
+    /// Budget in bytes held: each value weighs its envelope with the payload uncompressed (what the decoded value holds at least, not its compressed size); default 64 MiB.
     pub max_bytes: u64,
     /// Most entries held, default 100,000.
     pub max_entries: u64,

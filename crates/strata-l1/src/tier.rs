@@ -17,7 +17,7 @@ use crate::entry::L1Entry;
 pub struct L1Usage {
     /// Live entries.
     pub entries: u64,
-    /// Their weight: encoded bytes, each entry at least the minimum weight.
+    /// Their weight: bytes held (uncompressed envelopes), each entry at least the minimum weight.
     pub weighted_bytes: u64,
 }
 
@@ -50,7 +50,7 @@ impl Expiry<Key, L1Entry> for EntryExpiry {
     }
 }
 
-/// The in-process tier: decoded values (`Arc<T>`) under their keys, bounded by encoded bytes
+/// The in-process tier: decoded values (`Arc<T>`) under their keys, bounded by the bytes they hold
 /// and entry count, each entry dropped at its expiry or after the maximum L1 lifetime.
 ///
 /// Cheap to clone (clones share the cache).
@@ -171,7 +171,7 @@ impl L1 {
         }
     }
 
-    /// moka's running weight (encoded bytes, each entry at least the minimum weight), without
+    /// moka's running weight (bytes held, each entry at least the minimum weight), without
     /// applying pending maintenance: cheap, and may lag the last writes. [`L1::usage`] is exact.
     pub fn weighted_bytes(&self) -> u64 {
         self.cache.weighted_size()

@@ -33,19 +33,21 @@ impl Local {
         &self.flights
     }
 
-    /// Puts a value in L1 for `keep_for` (a memory bound; freshness is decided on read).
+    /// Puts a value in L1 for `keep_for` (a memory bound; freshness is decided on read),
+    /// charged `weight` bytes: what the decoded value holds (`strata_codec::decoded_size`), not
+    /// its compressed envelope.
     pub(crate) async fn put<T: Send + Sync + 'static>(
         &self,
         key: &Key,
         found: &Found<T>,
-        encoded_len: usize,
+        weight: usize,
         keep_for: Duration,
     ) {
         let Some(l1) = &self.l1 else { return };
         if keep_for.is_zero() {
             return;
         }
-        let entry = L1Entry::new(found.value.clone(), found.meta, encoded_len, keep_for)
+        let entry = L1Entry::new(found.value.clone(), found.meta, weight, keep_for)
             .with_tags(found.tags.clone());
         l1.insert(key.clone(), entry).await;
     }
@@ -56,14 +58,14 @@ impl Local {
         &self,
         key: &Key,
         found: &Found<T>,
-        encoded_len: usize,
+        weight: usize,
         keep_for: Duration,
         overtaken: impl Fn() -> bool,
     ) {
         if overtaken() {
             return;
         }
-        self.put(key, found, encoded_len, keep_for).await;
+        self.put(key, found, weight, keep_for).await;
         if overtaken() {
             self.remove(key).await;
         }
@@ -74,12 +76,12 @@ impl Local {
         &self,
         key: &Key,
         found: &Found<T>,
-        encoded_len: usize,
+        weight: usize,
         keep_for: Duration,
         epoch: Epoch,
     ) {
         let overtaken = || self.flights.epoch(key) != epoch;
-        self.put_unless(key, found, encoded_len, keep_for, overtaken)
+        self.put_unless(key, found, weight, keep_for, overtaken)
             .await;
     }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use strata_codec::decoded_size;
 
 use strata_codec::{Codec, CodecError, TagVersion};
 use strata_keys::Key;
@@ -122,7 +123,7 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
             if let Some(found) = decode::<T>(core, kind, key, &bytes, Garbage::Delete).await {
                 let keep = core.keep_for(found.meta.expires_at_ms);
                 core.local
-                    .put_if_unchanged(key, &found, bytes.len(), keep, epoch)
+                    .put_if_unchanged(key, &found, decoded_size(&bytes), keep, epoch)
                     .await;
                 if !found.meta.is_expired(now) {
                     kind.stats
@@ -260,7 +261,7 @@ pub(crate) async fn get_many<T: CacheValue>(
         let found = match bytes {
             Some(b) => decode::<T>(core, kind, key, &b, Garbage::Delete)
                 .await
-                .map(|f| (f, b.len())),
+                .map(|f| (f, decoded_size(&b))),
             None => None,
         };
         match found {

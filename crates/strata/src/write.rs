@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use strata_codec::decoded_size;
 
 use strata_backend::Bytes;
 use strata_backend::batch::Done;
@@ -27,9 +28,10 @@ pub(crate) struct Encoded<T> {
 }
 
 impl<T> Encoded<T> {
-    /// The envelope's size, the entry's weight in L1.
-    pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+    /// The entry's weight in L1: what its decoded value holds, at least the envelope with
+    /// its payload uncompressed.
+    pub(crate) fn weight(&self) -> usize {
+        decoded_size(&self.bytes)
     }
 }
 
@@ -97,7 +99,9 @@ pub(crate) async fn store<T: CacheValue>(
     // A read that fetched the previous bytes must not fill L1 after this write.
     flights.poison(key);
     let keep = core.keep_for(entry.found.meta.expires_at_ms);
-    core.local.put(key, &entry.found, entry.len(), keep).await;
+    core.local
+        .put(key, &entry.found, entry.weight(), keep)
+        .await;
     kind.stats.sets(1);
     outcome(core, kind, l2)
 }
@@ -132,7 +136,9 @@ pub(crate) async fn store_many<T: CacheValue>(
     for (key, entry) in &written {
         flights.poison(key);
         let keep = core.keep_for(entry.found.meta.expires_at_ms);
-        core.local.put(key, &entry.found, entry.len(), keep).await;
+        core.local
+            .put(key, &entry.found, entry.weight(), keep)
+            .await;
     }
     kind.stats.sets(written.len() as u64);
     outcome(core, kind, l2)

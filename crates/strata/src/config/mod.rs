@@ -110,7 +110,7 @@ pub struct CacheConfig {
 pub struct L1Settings {
     /// Whether the in-process tier is used (default true).
     pub enabled: bool,
-    /// Budget in encoded bytes (default 64 MiB).
+    /// Budget in bytes held by decoded values (each weighs its envelope with the payload uncompressed; default 64 MiB).
     pub max_bytes: u64,
     /// Most entries (default 100,000).
     pub max_entries: u64,

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use strata_codec::decoded_size;
 
 use strata_keys::Key;
 
@@ -171,7 +172,7 @@ impl Leader<'_> {
             return Ok(Looked::Go(stale, lease));
         };
         let now = core.clock.now_ms();
-        let len = value.as_ref().map_or(0, |b| b.len());
+        let len = value.as_deref().map_or(0, decoded_size);
         let keep = core.keep_for(found.meta.expires_at_ms);
         core.local
             .put_if_unchanged(key, &found, len, keep, epoch)
@@ -315,7 +316,7 @@ impl Leader<'_> {
             || self.flight.is_poisoned() || (!proven && flights.epoch(key) != self.flight.epoch());
         let keep = core.keep_for(entry.found.meta.expires_at_ms);
         core.local
-            .put_unless(key, &entry.found, entry.len(), keep, overtaken)
+            .put_unless(key, &entry.found, entry.weight(), keep, overtaken)
             .await;
         kind.stats.sets(1);
     }

@@ -2,6 +2,7 @@
 //! single flight), or why it holds none.
 
 use std::time::Duration;
+use strata_codec::decoded_size;
 
 use strata_keys::Key;
 use tokio::time::Instant;
@@ -142,7 +143,7 @@ impl Lease {
                 if let Some(found) = found.filter(|f| !f.meta.is_expired(core.clock.now_ms())) {
                     let keep = core.keep_for(found.meta.expires_at_ms);
                     core.local
-                        .put_if_unchanged(key, &found, bytes.len(), keep, epoch)
+                        .put_if_unchanged(key, &found, decoded_size(&bytes), keep, epoch)
                         .await;
                     return Waited::Value(found);
                 }
