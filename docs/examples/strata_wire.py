@@ -97,6 +97,18 @@ def schema_registry(prefix, app_version, kind):
     return f"{segment('prefix', prefix)}:#schemas:{segment('app version', app_version)}:{segment('kind', kind)}:"
 
 
+def current_counter(client, prefix, app_version, name, now_us, ttl_ms=None):
+    """The current value of a version counter (`kind:{kind}` or `tag:{tag}`), created with
+    `now_us` (microseconds since the epoch) when missing, as Strata does (wire-format.md 2.3).
+
+    `client` is a redis-py client (anything with `get` and `set(key, value, nx=, px=)`). Tag
+    counters get a TTL (`ttl_ms`: twice the longest entry lifetime, at least an hour).
+    """
+    key = build_key(prefix, app_version, "__version", 1, name)
+    client.set(key, str(now_us), nx=True, px=ttl_ms)
+    return int(client.get(key))
+
+
 def lz4_block_decompress(block):
     """Decompresses an lz4 block prefixed by its decompressed size (u32 little endian)."""
     size = int.from_bytes(block[:4], "little")

@@ -234,6 +234,21 @@ async fn bad_clear_requests_are_4xx_json() {
         ),
         (r#"{}"#.to_owned(), StatusCode::BAD_REQUEST, "exactly one"),
         (
+            r#"{"id": 1}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "exactly one",
+        ),
+        (
+            r#"{"key": "mon:v1:user:s1:1", "id": 1}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "`id` goes with `kind`",
+        ),
+        (
+            r#"{"kind": "whoami", "id": [1]}"#.to_owned(),
+            StatusCode::BAD_REQUEST,
+            "non-empty string or a number",
+        ),
+        (
             r#"{"all": false}"#.to_owned(),
             StatusCode::BAD_REQUEST,
             "must be true",
@@ -691,4 +706,35 @@ async fn the_dashboard_is_served_with_security_headers() {
         assert_eq!(header("x-frame-options"), "DENY");
         assert_eq!(header("cache-control"), "no-store");
     }
+}
+
+#[tokio::test]
+async fn clear_cache_removes_one_entity_under_every_schema() {
+    let (cache, base) = app(MonitoringConfig::default().with_admin_token(TOKEN)).await;
+    // Two schemas of the kind live at once (a rolling deploy), and a neighbour.
+    let old = cache.kind::<String>("whoami").unwrap().with_schema(1);
+    let new = cache.kind::<String>("whoami").unwrap().with_schema(2);
+    old.set(42, "old shape".into()).await.unwrap();
+    new.set(42, "new shape".into()).await.unwrap();
+    new.set(43, "neighbour".into()).await.unwrap();
+    for (id, removed) in [(serde_json::json!(42), 2), (serde_json::json!("42"), 0)] {
+        let r = client()
+            .post(format!("{base}/clear-cache/"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"kind": "whoami", "id": id}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["cleared"], "entry", "{body}");
+        assert_eq!(body["id"], "42", "{body}");
+        assert_eq!(body["removed"], removed, "{body}");
+    }
+    assert_eq!(old.get(42).await.unwrap(), None);
+    assert_eq!(new.get(42).await.unwrap(), None);
+    assert_eq!(
+        new.get(43).await.unwrap().as_deref().map(String::as_str),
+        Some("neighbour")
+    );
 }
