@@ -109,6 +109,46 @@ def current_counter(client, prefix, app_version, name, now_us, ttl_ms=None):
     return int(client.get(key))
 
 
+def counter_key(prefix, app_version, name):
+    """The key of a version counter: `name` is `kind:{kind}` or `tag:{tag}` (wire-format.md 2.3)."""
+    return build_key(prefix, app_version, "__version", 1, name)
+
+
+def _form(text):
+    """application/x-www-form-urlencoded as Strata writes it: alphanumerics and `*-._` kept,
+    space as `+`, every other byte as %XX (uppercase)."""
+    out = []
+    for b in text.encode("utf-8"):
+        c = chr(b)
+        if c.isascii() and (c.isalnum() or c in "*-._"):
+            out.append(c)
+        elif c == " ":
+            out.append("+")
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
+def response_id(path, query=(), identity=None):
+    """The response cache's id of a request (wire-format.md 4.2): the path, `?` and the declared
+    query parameters sorted by name (repeated ones in their order), and `#vary=` + the identity
+    hash when the request carries what the layer varies by."""
+    rid = path
+    pairs = sorted(query, key=lambda kv: kv[0])
+    if pairs:
+        rid += "?" + "&".join(_form(k) + "=" + _form(v) for k, v in pairs)
+    if identity:
+        rid += "#vary=" + identity
+    return rid
+
+
+def response_payload(status, headers, body):
+    """A response-cache payload: status, [[name, value]], the body as bytes (MessagePack bin)
+    and its ETag."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:24] + '"'
+    return {"status": status, "headers": [[n, v] for n, v in headers], "body": body, "etag": etag}
+
+
 def lz4_block_decompress(block):
     """Decompresses an lz4 block prefixed by its decompressed size (u32 little endian)."""
     size = int.from_bytes(block[:4], "little")
@@ -206,6 +246,24 @@ def _main(argv):
         with open(argv[2], "rb") as f:
             meta, flags, payload = decode_entry(f.read())
         print(json.dumps({"meta": meta, "flags": flags, "payload": payload}, sort_keys=True))
+    elif cmd == "counter-key":
+        print(counter_key(argv[2], argv[3], argv[4]))
+    elif cmd == "entry":
+        # entry PREFIX APP_VERSION KIND SCHEMA ID PAYLOAD_JSON CREATED_MS TTL_MS GENERATION TAGS_JSON OUT
+        key = build_key(argv[2], argv[3], argv[4], int(argv[5]), argv[6])
+        tags = [(t, v) for t, v in json.loads(argv[11])]
+        with open(argv[12], "wb") as f:
+            f.write(encode_entry(json.loads(argv[7]), int(argv[8]), int(argv[9]), int(argv[5]),
+                                 generation=int(argv[10]), tags=tags))
+        print(key)
+    elif cmd == "response":
+        # response PREFIX APP_VERSION ROUTE_PREFIX PATH QUERY_JSON BODY CREATED_MS TTL_MS GENERATION OUT
+        rid = response_id(argv[5], [(k, v) for k, v in json.loads(argv[6])])
+        key = build_key(argv[2], argv[3], "api." + argv[4], 1, rid)
+        payload = response_payload(200, [("content-type", "application/json")], argv[7].encode())
+        with open(argv[11], "wb") as f:
+            f.write(encode_entry(payload, int(argv[8]), int(argv[9]), 1, generation=int(argv[10])))
+        print(key)
     elif cmd == "encode":
         with open(argv[6], "wb") as f:
             f.write(encode_entry(json.loads(argv[2]), int(argv[3]), int(argv[4]), int(argv[5])))

@@ -283,3 +283,177 @@ async fn python_names_the_lease_and_the_registry_as_redis_holds_them() {
         "the load did not store over the write"
     );
 }
+
+/// A response-cache payload as wire-format.md 4.2 lays it out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    #[serde(with = "serde_bytes")]
+    body: Vec<u8>,
+    etag: String,
+}
+
+/// What a writer following wire-format.md writes — a plain entry, a tagged one and a
+/// response-cache entry, each with the current counters, its lease dropped and its schema
+/// registered in one transaction — is read back by the facade, and a tag invalidation reaches
+/// the tagged one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_facade_reads_entries_written_the_way_the_doc_says() {
+    if python().is_none() {
+        return;
+    }
+    let Some(server) = strata_testkit::redis_or_skip("python writes by the doc") else {
+        return;
+    };
+    let config = strata::CacheConfig::from_toml_str(&format!(
+        "prefix = \"pay\"\nmetrics = false\n[backend]\nurl = \"{}\"",
+        server.url()
+    ))
+    .unwrap();
+    let cache = strata::CacheBuilder::from_config(config)
+        .build()
+        .await
+        .unwrap();
+    let mut redis = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let now_ms = strata_backend::wall_clock_ms();
+    // current_counter: SET NX with the time in µs, then GET.
+    let mut counter = async |name: &str| -> u64 {
+        let key = run(&["counter-key", "pay", "v1", name]);
+        let _: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(now_ms * 1000)
+            .arg("NX")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let value: String = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        value.parse().unwrap()
+    };
+    let user_gen = counter("kind:user").await;
+    let whoami_gen = counter("kind:whoami").await;
+    let tag = counter("tag:user:42").await;
+    let listing_gen = counter("kind:api.alljobs").await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let (created, ttl) = (now_ms.to_string(), "600000".to_owned());
+    let plain = run(&[
+        "entry",
+        "pay",
+        "v1",
+        "user",
+        "1",
+        "42",
+        r#"{"name": "Ada"}"#,
+        &created,
+        &ttl,
+        &user_gen.to_string(),
+        "[]",
+        &file("plain"),
+    ]);
+    let tagged = run(&[
+        "entry",
+        "pay",
+        "v1",
+        "whoami",
+        "1",
+        "42",
+        r#"{"name": "Ada", "jobs": 3}"#,
+        &created,
+        &ttl,
+        &whoami_gen.to_string(),
+        &format!(r#"[["user:42", {tag}]]"#),
+        &file("tagged"),
+    ]);
+    let response = run(&[
+        "response",
+        "pay",
+        "v1",
+        "alljobs",
+        "/jobs/alljobs",
+        r#"[["page", "2"]]"#,
+        r#"{"jobs": []}"#,
+        &created,
+        &ttl,
+        &listing_gen.to_string(),
+        &file("response"),
+    ]);
+    for (key, name, kind) in [
+        (&plain, "plain", "user"),
+        (&tagged, "tagged", "whoami"),
+        (&response, "response", "api.alljobs"),
+    ] {
+        let lease = run(&["lease", "pay", key]);
+        let registry = run(&["registry", "pay", "v1", kind]);
+        let mut tx = redis::pipe();
+        tx.atomic()
+            .cmd("SET")
+            .arg(key.as_str())
+            .arg(std::fs::read(file(name)).unwrap())
+            .arg("PX")
+            .arg(600_000)
+            .cmd("UNLINK")
+            .arg(&lease)
+            .cmd("SADD")
+            .arg(&registry)
+            .arg("1");
+        let _: () = tx.query_async(&mut redis).await.unwrap();
+    }
+
+    #[derive(Debug, PartialEq, Deserialize, Serialize, Clone)]
+    struct Whoami {
+        name: String,
+        jobs: u32,
+    }
+    let users = cache.kind::<serde_json::Value>("user").unwrap();
+    assert_eq!(
+        users.get(42).await.unwrap().as_deref(),
+        Some(&serde_json::json!({"name": "Ada"}))
+    );
+    let whoami = cache.kind::<Whoami>("whoami").unwrap();
+    assert_eq!(
+        whoami.get(42).await.unwrap().as_deref(),
+        Some(&Whoami {
+            name: "Ada".into(),
+            jobs: 3
+        })
+    );
+    let listing = strata::ResponseKind::new("alljobs").unwrap();
+    let responses = cache.responses::<StoredResponse>(&listing, std::time::Duration::from_secs(60));
+    let stored = responses
+        .get("/jobs/alljobs?page=2")
+        .await
+        .unwrap()
+        .expect("the response entry");
+    assert_eq!(
+        (stored.status, stored.body.as_slice()),
+        (200, br#"{"jobs": []}"#.as_slice())
+    );
+    assert_eq!(
+        stored.headers,
+        [("content-type".to_owned(), "application/json".to_owned())]
+    );
+    assert!(
+        stored.etag.starts_with('"') && stored.etag.len() == 26,
+        "{}",
+        stored.etag
+    );
+
+    // The tag the entry carries reaches it: invalidating it makes the Python-written whoami a
+    // miss on this instance, as it would on every other.
+    cache.invalidate_tag("user:42").await.unwrap();
+    assert_eq!(whoami.get(42).await.unwrap(), None);
+    assert!(
+        users.get(42).await.unwrap().is_some(),
+        "untagged entries stay"
+    );
+}
