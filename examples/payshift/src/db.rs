@@ -7,7 +7,8 @@ use sqlx::{AnyPool, Row};
 
 use crate::error::AppError;
 use crate::models::{
-    ActivityStats, Client, Industry, Job, JobInput, Profile, ProfileUpdate, Subcategory, User,
+    ActivityStats, Application, Applications, Client, Industry, Job, JobInput, Profile,
+    ProfileUpdate, Subcategory, User,
 };
 
 /// The connection pool and which SQL dialect it speaks.
@@ -27,7 +28,7 @@ CREATE TABLE IF NOT EXISTS subcategories (id INTEGER PRIMARY KEY, industry_id IN
 CREATE TABLE IF NOT EXISTS jobs (id SERIAL_ID, client_id INTEGER NOT NULL, title TEXT NOT NULL,
   description TEXT NOT NULL, budget_min DOUBLE PRECISION NOT NULL, budget_max DOUBLE PRECISION NOT NULL,
   status TEXT NOT NULL, created_at TEXT NOT NULL, industry_id INTEGER NOT NULL, subcategory_id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS applications (id INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, freelancer_id INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS applications (id SERIAL_ID, job_id INTEGER NOT NULL, freelancer_id INTEGER NOT NULL,
   status TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client_id);
 CREATE INDEX IF NOT EXISTS applications_job ON applications (job_id);
@@ -211,11 +212,13 @@ impl Db {
                 .await?;
         }
         if self.postgres {
-            sqlx::query(
-                "SELECT setval(pg_get_serial_sequence('jobs', 'id'), (SELECT MAX(id) FROM jobs))",
-            )
-            .execute(&mut *tx)
-            .await?;
+            for table in ["jobs", "applications"] {
+                sqlx::query(&format!(
+                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+                ))
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(true)
@@ -457,5 +460,69 @@ impl Db {
             return Ok(None);
         }
         self.job(id).await
+    }
+
+    /// A job's applications, newest first; `None` when the job does not exist.
+    pub(crate) async fn applications(&self, job_id: i64) -> Result<Option<Applications>, AppError> {
+        if self.job_client(job_id).await?.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT id, freelancer_id, status, created_at FROM applications WHERE job_id = $1 ORDER BY id DESC",
+        )
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let applications = rows
+            .iter()
+            .map(|r| {
+                Ok(Application {
+                    id: r.try_get("id")?,
+                    freelancer_id: r.try_get("freelancer_id")?,
+                    status: r.try_get("status")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, AppError>>()?;
+        Ok(Some(Applications {
+            job_id,
+            applications,
+        }))
+    }
+
+    /// The client who posted a job, or `None` when there is no such job.
+    pub(crate) async fn job_client(&self, job_id: i64) -> Result<Option<i64>, AppError> {
+        let row = sqlx::query("SELECT client_id FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("client_id")).transpose()?)
+    }
+
+    /// Records `freelancer_id`'s application to `job_id` (both must exist); the new row.
+    pub(crate) async fn add_application(
+        &self,
+        job_id: i64,
+        freelancer_id: i64,
+    ) -> Result<Application, AppError> {
+        if self.user(freelancer_id).await?.is_none() {
+            return Err(AppError::Unprocessable(format!(
+                "freelancer_id {freelancer_id} does not exist"
+            )));
+        }
+        let row = sqlx::query(
+            "INSERT INTO applications (job_id, freelancer_id, status, created_at) VALUES ($1, $2, 'pending', $3) RETURNING id",
+        )
+        .bind(job_id)
+        .bind(freelancer_id)
+        .bind("2026-11-25T00:00:00Z")
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Application {
+            id: row.try_get("id")?,
+            freelancer_id,
+            status: "pending".into(),
+            created_at: "2026-11-25T00:00:00Z".into(),
+        })
     }
 }

@@ -1,5 +1,6 @@
 //! The JSON shapes of the Payshift API (also what is cached). Each cached type names its kind
-//! and TTL once: the original layer's timeouts (user 24h, profile 12h, whoami 15m, job 2h).
+//! and TTL once: the Django layer's timeouts (user 24h, profile 12h, whoami 15m, job 2h,
+//! application 30m).
 
 use crate::error::AppError;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,30 @@ pub(crate) struct Job {
     pub(crate) client: Client,
     pub(crate) industry: Industry,
     pub(crate) subcategory: Subcategory,
+}
+
+/// One application to a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Application {
+    pub(crate) id: i64,
+    pub(crate) freelancer_id: i64,
+    pub(crate) status: String,
+    pub(crate) created_at: String,
+}
+
+/// `GET /jobs/{job_id}/applications`: a job's applications, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Cacheable)]
+#[cacheable(kind = "application", ttl = "30m")]
+pub(crate) struct Applications {
+    pub(crate) job_id: i64,
+    pub(crate) applications: Vec<Application>,
+}
+
+/// `POST /jobs/{job_id}/applications`: who applies.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApplicationInput {
+    pub(crate) freelancer_id: i64,
 }
 
 /// `PUT /accountsapp/profile/{user_id}`: the fields to change.

@@ -6,14 +6,17 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use strata::{Cache, CacheKind, Cacheable, LoadError, LoadOptions, ResponseKind, Rules, Target};
 use strata_http::ResponseCacheLayer;
 
 use crate::db::Db;
 use crate::error::{AppError, RawPath, body, parse_id};
-use crate::models::{Industry, Job, JobInput, Profile, ProfileUpdate, Subcategory, User, Whoami};
+use crate::models::{
+    Application, ApplicationInput, Applications, Industry, Job, JobInput, Profile, ProfileUpdate,
+    Subcategory, User, Whoami,
+};
 
 /// What every handler needs: the database and the cache (`None` with `--no-cache`).
 #[derive(Clone)]
@@ -41,6 +44,7 @@ pub(crate) fn declare(
         .declare::<Profile>()
         .declare::<Whoami>()
         .declare::<Job>()
+        .declare::<Applications>()
         .declare_kind(INDUSTRY)
         .declare_kind(SUBCATEGORY)
         .declare_kind(alljobs)
@@ -113,7 +117,16 @@ async fn whoami(State(state): State<AppState>, RawPath(raw): RawPath) -> ApiResu
         .ok_or_else(|| AppError::NotFound(format!("no user {id}")))
 }
 
-/// What each change invalidates, declared once (the original layer spread this over views).
+/// What each change invalidates, declared once: the model signals of the Django layer, as
+/// rules (docs/migrating-from-django.md maps each one).
+///
+/// - `profile` (a user's profile or account changed): the user, the profile, the whoami, and
+///   everything tagged `user:{id}`.
+/// - `logout`: the user's whoami.
+/// - `activity` (a count whoami shows changed: a job posted, an application sent or received):
+///   the user's whoami.
+/// - `job` (created or changed): the job and every cached `/jobs/alljobs` listing.
+/// - `application` (a job's applications changed; the id is the job's): its applications list.
 pub(crate) fn rules(alljobs: &ResponseKind) -> Rules {
     let listing = alljobs.target();
     Rules::new()
@@ -126,9 +139,11 @@ pub(crate) fn rules(alljobs: &ResponseKind) -> Rules {
             ]
         })
         .on("logout", |id| vec![Target::of::<Whoami>(id)])
+        .on("activity", |id| vec![Target::of::<Whoami>(id)])
         .on("job", move |id| {
             vec![Target::of::<Job>(id), listing.clone()]
         })
+        .on("application", |id| vec![Target::of::<Applications>(id)])
 }
 
 /// Applies the rules for a change; a failure is logged (the L1 lifetime cap still bounds
@@ -215,8 +230,55 @@ async fn subcategories(State(state): State<AppState>) -> ApiResult<Vec<Subcatego
     }))
 }
 
-async fn jobs_changed(state: &AppState, id: i64) {
+/// A job was created or changed: the job, the listings, and its client's whoami (jobs posted).
+async fn jobs_changed(state: &AppState, id: i64, client_id: i64) {
     invalidate(state, "job", id).await;
+    invalidate(state, "activity", client_id).await;
+}
+
+/// `GET /accountsapp/profile/{user_id}`: the profile, cached 12 h.
+async fn get_profile(
+    State(state): State<AppState>,
+    RawPath(raw): RawPath,
+) -> ApiResult<Arc<Profile>> {
+    let id = parse_id("user_id", &raw)?;
+    profile(&state, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("no user {id}")))
+}
+
+/// `GET /jobs/{job_id}/applications`: a job's applications, cached 30 min.
+async fn applications(
+    State(state): State<AppState>,
+    RawPath(raw): RawPath,
+) -> ApiResult<Arc<Applications>> {
+    let id = parse_id("job_id", &raw)?;
+    cached(&state, id, || state.db.applications(id))
+        .await?
+        .map(Json)
+        .ok_or_else(|| AppError::NotFound(format!("no job {id}")))
+}
+
+/// `POST /jobs/{job_id}/applications` `{"freelancer_id": 7}`: invalidates the job's list and
+/// the whoami of the freelancer (applications sent) and of the client (applications received).
+async fn apply(
+    State(state): State<AppState>,
+    RawPath(raw): RawPath,
+    b: Result<Json<ApplicationInput>, JsonRejection>,
+) -> Result<(StatusCode, Json<Application>), AppError> {
+    let id = parse_id("job_id", &raw)?;
+    let input = body(b)?;
+    let client = state
+        .db
+        .job_client(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no job {id}")))?;
+    let application = state.db.add_application(id, input.freelancer_id).await?;
+    invalidate(&state, "application", id).await;
+    invalidate(&state, "activity", input.freelancer_id).await;
+    invalidate(&state, "activity", client).await;
+    Ok((StatusCode::CREATED, Json(application)))
 }
 
 async fn create_job(
@@ -226,7 +288,7 @@ async fn create_job(
     let input = body(b)?;
     input.check()?;
     let job = state.db.create_job(&input).await?;
-    jobs_changed(&state, job.id).await;
+    jobs_changed(&state, job.id, job.client.id).await;
     Ok((StatusCode::CREATED, Json(job)))
 }
 
@@ -238,12 +300,16 @@ async fn update_job(
     let id = parse_id("job_id", &raw)?;
     let input = body(b)?;
     input.check()?;
+    let before = state.db.job_client(id).await?;
     let job = state
         .db
         .update_job(id, &input)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no job {id}")))?;
-    jobs_changed(&state, id).await;
+    jobs_changed(&state, id, job.client.id).await;
+    if let Some(previous) = before.filter(|c| *c != job.client.id) {
+        invalidate(&state, "activity", previous).await;
+    }
     Ok(Json(job))
 }
 
@@ -275,10 +341,14 @@ pub(crate) fn app(state: AppState) -> Router {
     }
     Router::new()
         .route("/accountsapp/whoami/{user_id}", get(whoami))
-        .route("/accountsapp/profile/{user_id}", put(update_profile))
+        .route(
+            "/accountsapp/profile/{user_id}",
+            get(get_profile).put(update_profile),
+        )
         .route("/accountsapp/logout/{user_id}", post(logout))
         .route("/jobs/", post(create_job))
         .route("/jobs/{job_id}", get(job).put(update_job))
+        .route("/jobs/{job_id}/applications", get(applications).post(apply))
         .route("/jobs/job-industries/", get(industries))
         .route("/jobs/job-subcategories/", get(subcategories))
         .merge(alljobs)
@@ -299,8 +369,9 @@ mod tests {
     const HOUR: Duration = Duration::from_secs(3600);
 
     #[test]
-    fn each_kind_keeps_the_original_layers_ttl() {
+    fn each_kind_keeps_the_django_layers_ttl() {
         assert_eq!(User::ttl(), Some(24 * HOUR));
+        assert_eq!(Applications::ttl(), Some(HOUR / 2));
         assert_eq!(Profile::ttl(), Some(12 * HOUR));
         assert_eq!(Whoami::ttl(), Some(HOUR / 4));
         assert_eq!(Job::ttl(), Some(2 * HOUR));

@@ -509,3 +509,98 @@ async fn the_banner_is_true_and_keeps_a_chosen_token_to_itself() {
     );
     assert!(banner.contains("+ in-process L1"), "{banner}");
 }
+
+/// The routes the Django service had beyond the first five: a user's profile (12 h) and a
+/// job's applications (30 min), and a new application reaching every cached view of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_and_applications_are_cached_and_kept_true() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(&dir.path().join("ps.db"), None, &[]);
+    let profile = demo.json("/accountsapp/profile/3").await;
+    assert_eq!(profile["user_id"], 3);
+    assert_eq!(demo.json("/accountsapp/profile/3").await, profile);
+    let stats = demo.stats().await;
+    assert!(
+        stats["kinds"]["profile"]["hits"].as_u64().unwrap() >= 1,
+        "{}",
+        stats["kinds"]["profile"]
+    );
+
+    let job = demo.json("/jobs/5").await;
+    let client_id = job["client"]["id"].as_i64().unwrap();
+    let freelancer = if client_id == 2 { 4 } else { 2 };
+    let before = demo.json("/jobs/5/applications").await;
+    assert_eq!(before["job_id"], 5);
+    assert_eq!(demo.json("/jobs/5/applications").await, before, "cached");
+    assert_eq!(demo.stats().await["kinds"]["application"]["loads"], 1);
+    let who_f = demo
+        .json(&format!("/accountsapp/whoami/{freelancer}"))
+        .await;
+    let who_c = demo.json(&format!("/accountsapp/whoami/{client_id}")).await;
+
+    let r = demo
+        .send(
+            reqwest::Method::POST,
+            "/jobs/5/applications",
+            Some(json!({"freelancer_id": freelancer})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let added: Value = r.json().await.unwrap();
+    let after = demo.json("/jobs/5/applications").await;
+    let count = |v: &Value| v["applications"].as_array().unwrap().len();
+    assert_eq!(count(&after), count(&before) + 1);
+    assert_eq!(after["applications"][0]["id"], added["id"], "newest first");
+    let sent = |v: &Value| v["stats"]["applications_sent"].as_i64().unwrap();
+    let received = |v: &Value| v["stats"]["applications_received"].as_i64().unwrap();
+    let now_f = demo
+        .json(&format!("/accountsapp/whoami/{freelancer}"))
+        .await;
+    let now_c = demo.json(&format!("/accountsapp/whoami/{client_id}")).await;
+    assert_eq!(
+        sent(&now_f),
+        sent(&who_f) + 1,
+        "the freelancer's whoami was invalidated"
+    );
+    assert_eq!(
+        received(&now_c),
+        received(&who_c) + 1,
+        "the client's whoami was invalidated"
+    );
+
+    // A job posted moves its client's jobs_posted at once.
+    let posted = |v: &Value| v["stats"]["jobs_posted"].as_i64().unwrap();
+    let new = json!({"client_id": client_id, "title": "t", "description": "d", "budget_min": 1.0,
+                     "budget_max": 2.0, "industry_id": 1, "subcategory_id": 1});
+    let r = demo.send(reqwest::Method::POST, "/jobs/", Some(new)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let again = demo.json(&format!("/accountsapp/whoami/{client_id}")).await;
+    assert_eq!(posted(&again), posted(&now_c) + 1);
+
+    for (path, body, status) in [
+        (
+            "/jobs/999999/applications",
+            json!({"freelancer_id": 2}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/jobs/5/applications",
+            json!({"freelancer_id": 999999}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/jobs/5/applications",
+            json!({"freelancer": 2}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let r = demo
+            .send(reqwest::Method::POST, path, Some(body.clone()))
+            .await;
+        assert_eq!(r.status(), status, "{path} {body}");
+    }
+    assert_eq!(
+        demo.get("/accountsapp/profile/999999").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
