@@ -108,6 +108,40 @@ fn every_crate_documents_itself_and_uses_workspace_lints() {
         if !pkg.contains_key("description") {
             problems.push(format!("{name}: no description"));
         }
+        // A published crate says what crates.io and docs.rs need.
+        let published = pkg.get("publish").and_then(|p| p.as_bool()) != Some(false);
+        if published {
+            for field in ["license", "repository", "readme", "keywords", "categories"] {
+                if !pkg.contains_key(field) {
+                    problems.push(format!("{name}: published without `{field}`"));
+                }
+            }
+            let docs_rs = pkg
+                .get("metadata")
+                .and_then(|m| m.get("docs"))
+                .and_then(|d| d.get("rs"))
+                .and_then(|r| r.get("all-features"))
+                .and_then(|a| a.as_bool());
+            if docs_rs != Some(true) {
+                problems.push(format!(
+                    "{name}: published without [package.metadata.docs.rs] all-features = true"
+                ));
+            }
+            // A published crate cannot need the unpublished testkit outside its tests.
+            let deps = m.get("dependencies").and_then(|d| d.as_table());
+            if deps.is_some_and(|d| d.contains_key("strata-testkit")) {
+                problems.push(format!("{name}: depends on the unpublished testkit"));
+            }
+        }
+    }
+    let workspace = manifest(&root());
+    let testkit = &workspace["workspace"]["dependencies"]["strata-testkit"];
+    if testkit.get("version").is_some() {
+        problems.push(
+            "[workspace.dependencies] strata-testkit has a version: `cargo package` would look \
+             for the unpublished testkit on crates.io"
+                .to_owned(),
+        );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
