@@ -154,12 +154,14 @@ async fn settle(core: &Core, planned: &[Planned], done: &[Done]) -> (u64, Vec<u6
 
 /// Clears `kind` in O(1): moves its generation on, drops it here and tells the other
 /// instances, in one batch.
+#[tracing::instrument(level = "debug", name = "strata.clear_kind", skip(core))]
 pub(crate) async fn clear_kind(core: &Core, kind: &str) -> Result<u64, Error> {
     let (_, values) = apply_targets(core, vec![Target::Kind(kind.to_owned())]).await?;
     Ok(values.first().copied().unwrap_or(0))
 }
 
 /// Invalidates every entry tagged `tag` in O(1), on every instance, in one batch.
+#[tracing::instrument(level = "debug", name = "strata.invalidate_tag", skip(core))]
 pub(crate) async fn invalidate_tag(core: &Core, tag: &str) -> Result<u64, Error> {
     let (_, values) = apply_targets(core, vec![Target::Tag(tag.to_owned())]).await?;
     Ok(values.first().copied().unwrap_or(0))
@@ -296,6 +298,7 @@ async fn purge_page(
 
 /// Applies `rules` for a `change` of the entity `id`, every target in one batch. Answers how
 /// many entries were deleted.
+#[tracing::instrument(level = "debug", name = "strata.invalidate", skip(core, rules))]
 pub(crate) async fn invalidate(
     core: &Core,
     rules: &Rules,

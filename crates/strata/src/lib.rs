@@ -67,6 +67,7 @@ mod local;
 mod options;
 mod read;
 mod response_kind;
+mod trace;
 mod versions;
 mod write;
 

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strata_codec::decoded_size;
 
+use crate::trace;
+
 use strata_codec::{Codec, CodecError, TagVersion};
 use strata_keys::Key;
 use strata_stats::Tier;
@@ -109,6 +111,12 @@ pub(crate) async fn is_current(
 }
 
 /// The L2 step of a lookup, given the stale value L1 had (if any). The value read fills L1.
+#[tracing::instrument(
+    level = "debug",
+    name = "strata.l2.get",
+    skip_all,
+    fields(kind = kind.name(), key = %key, tier = "l2", outcome = tracing::field::Empty)
+)]
 pub(crate) async fn lookup_l2<T: CacheValue>(
     core: &Core,
     kind: &KindState,
@@ -128,6 +136,7 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
                 if !found.meta.is_expired(now) {
                     kind.stats
                         .hit(Tier::L2, found.meta.age_ms(now), start.elapsed());
+                    trace::outcome("hit");
                     return Ok(Lookup::Fresh(found));
                 }
                 if stale
@@ -141,6 +150,7 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
         }
         Ok(None) => kind.stats.tier_miss(Tier::L2, start.elapsed()),
         Err(e) => {
+            trace::outcome("error");
             let err = core.l2.failed(&kind.stats, e);
             if core.l2.strict() {
                 return Err(err);
@@ -148,8 +158,14 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
         }
     }
     Ok(match stale {
-        Some(s) => Lookup::Stale(s),
-        None => Lookup::Miss,
+        Some(s) => {
+            trace::outcome("stale");
+            Lookup::Stale(s)
+        }
+        None => {
+            trace::outcome("miss");
+            Lookup::Miss
+        }
     })
 }
 

@@ -74,6 +74,12 @@ pub(crate) fn register(change: &mut Change<'_>, kind: &KindState) {
 /// Caches `value` under `key` with `tags`, in both tiers (the in-process copy is written even
 /// when the backend fails; that failure is an error only with `strict`), and tells the other
 /// instances: one batch.
+#[tracing::instrument(
+    level = "debug",
+    name = "strata.set",
+    skip_all,
+    fields(kind = kind.name(), key = %key)
+)]
 pub(crate) async fn store<T: CacheValue>(
     core: &Core,
     kind: &KindState,
@@ -146,6 +152,12 @@ pub(crate) async fn store_many<T: CacheValue>(
 
 /// Removes `key` from both tiers and tells the other instances (one batch); true if the
 /// backend held it.
+#[tracing::instrument(
+    level = "debug",
+    name = "strata.delete",
+    skip_all,
+    fields(kind = kind.name(), key = %key)
+)]
 pub(crate) async fn delete(core: &Core, kind: &KindState, key: &Key) -> Result<bool, Error> {
     kind.stats.deletes(1);
     Ok(remove(core, kind, vec![key.clone()]).await? > 0)

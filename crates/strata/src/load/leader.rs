@@ -18,6 +18,7 @@ use crate::flight::{ErasedValue, Flight, FlightError, FlightOutcome};
 use crate::kinds::KindState;
 use crate::options::LoadOptions;
 use crate::read::{self, Garbage};
+use crate::trace;
 use crate::versions::Stamp;
 use crate::write;
 use strata_backend::batch::{Done, LeaseOutcome, LeaseRequest, LeaseWhen, Step};
@@ -67,12 +68,21 @@ impl Leader<'_> {
         E: Send + Sync + 'static,
     {
         let (stale, decided) = match self.look_up::<T>().await {
-            Ok(Looked::Done(value)) => return Ok(erase(value)),
+            Ok(Looked::Done(value)) => {
+                trace::outcome("hit");
+                return Ok(erase(value));
+            }
             Ok(Looked::Go(stale, lease)) => (stale, lease),
-            Err(e) => return Err(FlightError::Cache(e)),
+            Err(e) => {
+                trace::outcome("error");
+                return Err(FlightError::Cache(e));
+            }
         };
         let lease = match self.lease::<T>(decided).await {
-            Leased::Found(found) => return Ok(erase(found.value)),
+            Leased::Found(found) => {
+                trace::outcome("hit_after_wait");
+                return Ok(erase(found.value));
+            }
             Leased::Go(lease) => lease,
         };
         // The versions are read before the loader reads its source, so an invalidation of the
@@ -225,6 +235,7 @@ impl Leader<'_> {
         let stats = &self.kind.stats;
         let failure = match loaded {
             Ok(Ok(value)) => {
+                trace::outcome("loaded");
                 stats.load(true, elapsed);
                 let value = value.map(Arc::new);
                 self.cache_loaded(value.clone(), stamp, lease).await;
@@ -236,6 +247,7 @@ impl Leader<'_> {
                 // A stale value exists (the soft timeout applies only then): serve it.
                 lease.release(self.core, self.key).await;
                 stats.stale_hit();
+                trace::outcome("stale_after_soft_timeout");
                 return Ok(erase(stale.and_then(|s| s.value)));
             }
         };
@@ -244,13 +256,17 @@ impl Leader<'_> {
         match stale {
             Some(found) if !self.options.no_fail_safe => {
                 stats.stale_hit();
+                trace::outcome("stale_after_loader_failure");
                 tracing::debug!(
                     kind = self.kind.name(),
                     "loader failed; serving a stale value"
                 );
                 Ok(erase(found.value))
             }
-            _ => Err(failure),
+            _ => {
+                trace::outcome("loader_failed");
+                Err(failure)
+            }
         }
     }
 

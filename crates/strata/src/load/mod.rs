@@ -8,6 +8,7 @@ mod loader;
 use std::sync::Arc;
 
 use strata_keys::Key;
+use tracing::Instrument;
 
 pub use loader::Load;
 
@@ -68,7 +69,16 @@ where
                 mode,
                 flight: &flight,
             };
-            crate::l2::operation(leader.lead(loader)).await
+            let span = tracing::debug_span!(
+                "strata.load",
+                kind = kind.name(),
+                key = %key,
+                mode = ?mode,
+                outcome = tracing::field::Empty,
+            );
+            crate::l2::operation(leader.lead(loader))
+                .instrument(span)
+                .await
         })
         .await
         .clone();
