@@ -116,8 +116,7 @@ fn benches(c: &mut Criterion) {
 
 /// Sizes are not timings, so criterion does not record them: write them for `cargo xtask bench`.
 fn write_sizes(sizes: &[(String, usize)]) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/strata-bench");
-    let _ = std::fs::create_dir_all(&dir);
+    let dir = strata_benches::report_dir();
     let map: serde_json::Map<String, serde_json::Value> = sizes
         .iter()
         .map(|(k, v)| (k.clone(), (*v).into()))

@@ -78,8 +78,7 @@ fn main() {
         }
     }
     println!("{md}");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/strata-bench");
-    let _ = std::fs::create_dir_all(&dir);
+    let dir = strata_benches::report_dir();
     let _ = std::fs::write(dir.join("hit-ratio.md"), md);
     let _ = std::fs::write(
         dir.join("hit-ratio.json"),

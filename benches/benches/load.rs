@@ -51,8 +51,7 @@ fn main() {
     if wants("stampede") {
         out.insert("stampede".into(), rt.block_on(stampede()));
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/strata-bench");
-    let _ = std::fs::create_dir_all(&dir);
+    let dir = strata_benches::report_dir();
     let text = serde_json::to_string_pretty(&Value::Object(out)).expect("json");
     println!("{text}");
     std::fs::write(dir.join("load.json"), text).expect("write load.json");

@@ -139,3 +139,15 @@ pub fn job(id: u64) -> Job {
 pub fn all_jobs(n: u64) -> Vec<Job> {
     (1..=n).map(job).collect()
 }
+
+/// Where benches write what `cargo xtask bench` reads: `STRATA_BENCH_DIR` (set by xtask to
+/// `strata-bench/` under the target directory, wherever `CARGO_TARGET_DIR` puts it), else the
+/// workspace's `target/strata-bench`.
+pub fn report_dir() -> std::path::PathBuf {
+    let dir = std::env::var_os("STRATA_BENCH_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/strata-bench"),
+        std::path::PathBuf::from,
+    );
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}

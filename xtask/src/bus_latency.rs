@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use crate::cargo;
 use crate::demo_process::DemoProcess;
-use crate::{cargo, workspace_root};
 
 fn start(db: &std::path::Path, redis: &str) -> Result<DemoProcess> {
     DemoProcess::start(
@@ -86,7 +86,7 @@ pub(crate) fn run(trials: usize) -> Result<()> {
         pct(0.99),
         samples.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     );
-    let out = workspace_root().join("target/strata-bench/bus-latency.md");
+    let out = crate::report_dir().join("bus-latency.md");
     std::fs::create_dir_all(out.parent().context("report dir")?)?;
     std::fs::write(&out, &md)?;
     println!("{md}\nwritten to {}", out.display());

@@ -14,8 +14,8 @@ use rand::Rng;
 use serde_json::Value;
 use strata_testkit::RedisServer;
 
+use crate::cargo;
 use crate::demo_process::DemoProcess;
-use crate::{cargo, workspace_root};
 
 const TOKEN: &str = "chaos-token";
 const PATHS: [&str; 4] = [
@@ -440,7 +440,7 @@ pub(crate) fn run(requests: usize, concurrency: usize) -> Result<()> {
         "\nThe demo {} the run.",
         if alive { "survived" } else { "did NOT survive" }
     );
-    let out = workspace_root().join("target/strata-bench/chaos.md");
+    let out = crate::report_dir().join("chaos.md");
     std::fs::create_dir_all(out.parent().context("report path")?)?;
     std::fs::write(&out, &md)?;
     println!("\n{md}\nwritten to {}", out.display());

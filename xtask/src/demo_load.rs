@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rand::Rng;
 
+use crate::cargo;
 use crate::demo_process::DemoProcess;
-use crate::{cargo, workspace_root};
 
 /// One endpoint's results.
 pub(crate) struct Outcome {
@@ -162,7 +162,7 @@ pub(crate) fn run(requests: usize, concurrency: usize, seconds: u64) -> Result<(
             c.errors + n.errors
         );
     }
-    let out = workspace_root().join("target/strata-bench/demo-load.md");
+    let out = crate::report_dir().join("demo-load.md");
     std::fs::create_dir_all(out.parent().context("report path")?)?;
     std::fs::write(&out, &md)?;
     println!("\n{md}\nwritten to {}", out.display());

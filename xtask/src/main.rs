@@ -10,6 +10,7 @@ mod bus_latency;
 mod chaos;
 mod demo_load;
 mod demo_process;
+mod fuzz;
 mod soak;
 
 use std::process::{Command, ExitCode};
@@ -54,9 +55,10 @@ enum Cmd {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
-    /// Fuzz targets for a bounded time each (random and mutated inputs on stable Rust, no
-    /// coverage guidance): the envelope decoder, key building, config parsing, the clear-cache
-    /// body. CI runs the same targets for 1 s each.
+    /// Coverage-guided fuzz targets (cargo-fuzz with libFuzzer, `fuzz/`) for a bounded time
+    /// each on a corpus kept under the target directory: the envelope decoder, key building,
+    /// config parsing, the clear-cache body, response-cache entries; report in
+    /// target/strata-bench/fuzz.md. Then the stable random/mutation runs CI runs for 1 s each.
     Fuzz {
         /// Seconds per target.
         #[arg(long, default_value_t = 60)]
@@ -104,38 +106,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench { quick, groups } => bench::run(quick, &groups),
         Cmd::BusLatency { trials } => bus_latency::run(trials),
         Cmd::Soak { minutes } => soak::run(minutes),
-        Cmd::Fuzz { seconds } => {
-            let secs = seconds.to_string();
-            let env = [("STRATA_FUZZ_SECONDS", secs.as_str())];
-            cargo(
-                &[
-                    "test",
-                    "--release",
-                    "-p",
-                    "strata-testkit",
-                    "--test",
-                    "fuzz",
-                    "--",
-                    "--nocapture",
-                    "--test-threads",
-                    "1",
-                ],
-                &env,
-            )?;
-            cargo(
-                &[
-                    "test",
-                    "--release",
-                    "-p",
-                    "strata-http",
-                    "--test",
-                    "fuzz_clear",
-                    "--",
-                    "--nocapture",
-                ],
-                &env,
-            )
-        }
+        Cmd::Fuzz { seconds } => fuzz::run(seconds),
         Cmd::Chaos {
             requests,
             concurrency,
@@ -176,6 +147,7 @@ pub(crate) fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     println!("$ cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
+        .env("STRATA_BENCH_DIR", report_dir())
         .envs(env.iter().copied())
         .current_dir(workspace_root())
         .status()
@@ -184,6 +156,12 @@ pub(crate) fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
         bail!("cargo {} failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+/// Where reports go (and benches write what the bench command reads): `strata-bench/` under
+/// the target directory.
+pub(crate) fn report_dir() -> std::path::PathBuf {
+    target_dir().join("strata-bench")
 }
 
 /// Where cargo puts build output: `CARGO_TARGET_DIR` when set, else `target/` of the workspace.

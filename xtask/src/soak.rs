@@ -16,8 +16,6 @@ use rand::{Rng, SeedableRng};
 use strata::{Cache, CacheBuilder, CacheConfig, LoadOptions, Rules, Target};
 use strata_testkit::RedisServer;
 
-use crate::workspace_root;
-
 const KEYS: u32 = 5_000;
 const L1_MAX_BYTES: u64 = 512 * 1024;
 const QUOTA_ENTRIES: u64 = 1_000;
@@ -223,7 +221,7 @@ fn report(
         "| stale values after quiescence | {stale} | {} |",
         ok(stale == 0)
     );
-    let out = workspace_root().join("target/strata-bench/soak.md");
+    let out = crate::report_dir().join("soak.md");
     std::fs::create_dir_all(out.parent().context("report path")?)?;
     std::fs::write(&out, &md)?;
     println!("\n{md}\nwritten to {}", out.display());

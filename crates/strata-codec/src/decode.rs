@@ -31,7 +31,8 @@ pub fn decode_envelope<T: DeserializeOwned>(
 
 /// The size of an envelope with its payload uncompressed: a lower bound of what its decoded
 /// value holds in memory, and the weight the in-process tier charges it (a compressed
-/// envelope of 100 KiB may decode to a 900 KiB value). Undecodable bytes: their length.
+/// envelope of 100 KiB may decode to a 900 KiB value), and never less than the envelope's own
+/// length. Undecodable bytes: their length.
 pub fn decoded_size(bytes: &[u8]) -> usize {
     let Ok((flags, body)) = read_header(bytes) else {
         return bytes.len();
@@ -43,7 +44,11 @@ pub fn decoded_size(bytes: &[u8]) -> usize {
         .ok()
         .and_then(|(_, payload, _)| msgpack::compressed_sizes(payload))
         .map_or(bytes.len(), |(block, raw)| {
-            bytes.len().saturating_sub(block).saturating_add(raw)
+            bytes
+                .len()
+                .saturating_sub(block)
+                .saturating_add(raw)
+                .max(bytes.len())
         })
 }
 

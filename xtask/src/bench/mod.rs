@@ -95,7 +95,7 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
                 let mut cmd = vec!["bench", "-p", "strata-benches", "--bench", "load", "--"];
                 cmd.extend(args);
                 cargo(&cmd, &[("STRATA_BENCH_SECONDS", seconds)])?;
-                let text = std::fs::read_to_string(root.join("target/strata-bench/load.json"))
+                let text = std::fs::read_to_string(crate::report_dir().join("load.json"))
                     .context("the load bench wrote no load.json")?;
                 let load: Value = serde_json::from_str(&text)?;
                 if let Value::Object(m) = load {
@@ -112,8 +112,7 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
                     &["bench", "-p", "strata-benches", "--bench", "hitratio"],
                     env,
                 )?;
-                let text =
-                    std::fs::read_to_string(root.join("target/strata-bench/hit-ratio.json"))?;
+                let text = std::fs::read_to_string(crate::report_dir().join("hit-ratio.json"))?;
                 results.insert("hitratio".into(), serde_json::from_str(&text)?);
             }
             "e2e" => {
@@ -142,15 +141,14 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
         }
     }
     // Criterion writes under the target directory, wherever CARGO_TARGET_DIR puts it.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), std::path::PathBuf::from);
+    let target = crate::target_dir();
     let times = criterion::read_criterion(&target.join("criterion"), since)?;
     let sizes = if groups.contains(&"codec") {
-        criterion::read_sizes(&root.join("target/strata-bench/sizes.json"))
+        criterion::read_sizes(&crate::report_dir().join("sizes.json"))
     } else {
         Default::default()
     };
-    let out_dir = root.join("target/bench-report");
+    let out_dir = crate::target_dir().join("bench-report");
     std::fs::create_dir_all(&out_dir)?;
     let report = report::Report::new(quick, &groups, times, sizes, Value::Object(results));
     let svgs = plots::draw(&report, &out_dir)?;
