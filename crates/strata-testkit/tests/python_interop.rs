@@ -206,6 +206,28 @@ fn python_builds_the_same_keys() {
     }
 }
 
+/// A cache with prefix `pay` on `server`, and a plain connection to read what it wrote.
+async fn cache_and_connection(
+    server: &strata_testkit::RedisServer,
+    app_version: &str,
+) -> (strata::Cache, redis::aio::MultiplexedConnection) {
+    let config = strata::CacheConfig::from_toml_str(&format!(
+        "prefix = \"pay\"\napp_version = \"{app_version}\"\nmetrics = false\n[backend]\nurl = \"{}\"",
+        server.url()
+    ))
+    .unwrap();
+    let cache = strata::CacheBuilder::from_config(config)
+        .build()
+        .await
+        .unwrap();
+    let redis = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    (cache, redis)
+}
+
 /// The doc's names for a lease and a schema registry are the ones Strata uses on Redis: a
 /// Python writer that follows it drops the lease of a load in flight (whose value is then not
 /// stored) and finds the schema an instance registered.
@@ -217,20 +239,7 @@ async fn python_names_the_lease_and_the_registry_as_redis_holds_them() {
     let Some(server) = strata_testkit::redis_or_skip("python lease names") else {
         return;
     };
-    let config = strata::CacheConfig::from_toml_str(&format!(
-        "prefix = \"pay\"\napp_version = \"v3\"\nmetrics = false\n[backend]\nurl = \"{}\"",
-        server.url()
-    ))
-    .unwrap();
-    let cache = strata::CacheBuilder::from_config(config)
-        .build()
-        .await
-        .unwrap();
-    let mut redis = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let (cache, mut redis) = cache_and_connection(&server, "v3").await;
     let users = cache.kind::<String>("user").unwrap().with_schema(2);
     users.set(42, "Ada".into()).await.unwrap();
     let registry = run(&["registry", "pay", "v3", "user"]);
@@ -306,20 +315,7 @@ async fn the_facade_reads_entries_written_the_way_the_doc_says() {
     let Some(server) = strata_testkit::redis_or_skip("python writes by the doc") else {
         return;
     };
-    let config = strata::CacheConfig::from_toml_str(&format!(
-        "prefix = \"pay\"\nmetrics = false\n[backend]\nurl = \"{}\"",
-        server.url()
-    ))
-    .unwrap();
-    let cache = strata::CacheBuilder::from_config(config)
-        .build()
-        .await
-        .unwrap();
-    let mut redis = redis::Client::open(server.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let (cache, mut redis) = cache_and_connection(&server, "v1").await;
     let now_ms = strata_backend::wall_clock_ms();
     // current_counter: SET NX with the time in µs, then GET.
     let mut counter = async |name: &str| -> u64 {

@@ -92,3 +92,24 @@ pub async fn from_toml(config: &str) -> Cache {
     let config = strata::CacheConfig::from_toml_str(config).unwrap();
     CacheBuilder::from_config(config).build().await.unwrap()
 }
+
+/// A log sink for a `tracing` subscriber in a test: everything written, kept to read back.
+#[derive(Clone, Default)]
+pub struct Captured(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// What was written, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}

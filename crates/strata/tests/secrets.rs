@@ -1,8 +1,8 @@
 //! Secrets (the Redis password, the admin token) never appear in Debug output, error messages
 //! or logs, even when things fail.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
 use strata::{CacheBuilder, CacheConfig};
@@ -10,18 +10,7 @@ use strata::{CacheBuilder, CacheConfig};
 const PASSWORD: &str = "hunter2-redis-secret";
 const TOKEN: &str = "admin-token-secret-42";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::Captured;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_stay_out_of_debug_errors_and_logs() {
@@ -68,7 +57,7 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
         seen.push(format!("{e} {e:?}"));
     }
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(!logged.is_empty(), "failures were logged");
     seen.push(logged);
     for text in &seen {

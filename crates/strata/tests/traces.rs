@@ -1,24 +1,12 @@
 //! Cache operations are `tracing` spans with kind, key, tier and outcome, so an OpenTelemetry
 //! (or any) subscriber sees a load, its L2 read and a change as spans of the request.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
 use strata::{CacheBuilder, Rules, Target};
 use tracing_subscriber::fmt::format::FmtSpan;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use common::Captured;
 
 #[tokio::test]
 async fn loads_l2_reads_and_changes_are_spans_with_their_outcome() {
@@ -50,7 +38,7 @@ async fn loads_l2_reads_and_changes_are_spans_with_their_outcome() {
     let rules = Rules::new().on("job", |id| vec![Target::key("job", id)]);
     cache.invalidate(&rules, "job", 7).await.unwrap();
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let closed = |name: &str, needles: &[&str]| {
         text.lines().any(|l| {
             l.contains(name) && l.contains("close") && needles.iter().all(|n| l.contains(n))
