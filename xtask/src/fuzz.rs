@@ -157,8 +157,8 @@ fn parse(log: &str) -> Run {
             .ok()
     };
     for line in log.lines() {
-        if line.starts_with('#') {
-            if let Some(n) = line[1..]
+        if let Some(status) = line.strip_prefix('#') {
+            if let Some(n) = status
                 .split_whitespace()
                 .next()
                 .and_then(|n| n.parse().ok())
