@@ -409,6 +409,19 @@ async fn faulty_health(
 }
 
 /// GET `url` as JSON.
+/// GET `url` with the admin token, as JSON.
+async fn admin_json(url: &str) -> Value {
+    client()
+        .get(url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn get_json(url: &str) -> Value {
     client()
         .get(url)
@@ -518,15 +531,7 @@ async fn cache_stats_on_redis_reports_server_memory() {
         MonitoringConfig::default().with_admin_token(TOKEN),
     ))
     .await;
-    let body: Value = client()
-        .get(format!("{base}/cache-stats/"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = admin_json(&format!("{base}/cache-stats/")).await;
     let l2 = &body["memory"]["l2"];
     assert_eq!(l2["backend"], "redis");
     assert_eq!(l2["max_bytes"], 64 * 1024 * 1024);
@@ -663,15 +668,7 @@ async fn caching_can_be_turned_off_and_on_at_run_time() {
         103,
         "cached again"
     );
-    let state: Value = client()
-        .get(format!("{base}/caching"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = admin_json(&format!("{base}/caching")).await;
     assert_eq!(state, json!({"enabled": true}));
 }
 
