@@ -183,7 +183,10 @@ impl ResponseCacheLayer {
     }
 
     /// Chooses keys with `f` instead of path, query and vary headers (`None`: do not cache).
-    /// The key must identify everything the response depends on, the user included.
+    /// The key must identify everything the response depends on, the user included. Cached
+    /// responses still carry the `Vary` of [`vary_by`](Self::vary_by) and
+    /// [`vary_by_cookie`](Self::vary_by_cookie): set those to what `f` reads, so that shared
+    /// caches downstream split responses the same way.
     pub fn key_fn(
         mut self,
         f: impl Fn(&http::request::Parts) -> Option<String> + Send + Sync + 'static,
