@@ -409,28 +409,17 @@ async fn faulty_health(
 }
 
 /// GET `url` as JSON.
-/// GET `url` with the admin token, as JSON.
-async fn admin_json(url: &str) -> Value {
-    client()
-        .get(url)
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+async fn get_json(url: &str) -> Value {
+    json_of(client().get(url)).await
 }
 
-async fn get_json(url: &str) -> Value {
-    client()
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+/// GET `url` with the admin token, as JSON.
+async fn admin_json(url: &str) -> Value {
+    json_of(client().get(url).bearer_auth(TOKEN)).await
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 #[tokio::test]
