@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};
-use crate::batch::{Done, Step};
+use crate::batch::{Batch, Done, Results, Step};
+use crate::capabilities::Capabilities;
 use crate::error::BackendResult;
 use crate::types::{BackendInfo, KeyTtl, SetEntry};
 
@@ -31,10 +32,11 @@ pub trait Backend: Debug + Send + Sync + 'static {
     /// The key prefix this backend owns; `clear` removes exactly the keys that start with it.
     fn namespace(&self) -> &str;
 
-    /// Whether every operation ends within the backend's own timeout (or does no I/O), so that
-    /// callers need not wrap calls in timers of their own (default `false`).
-    fn bounded(&self) -> bool {
-        false
+    /// What the backend can do beyond reading and writing entries: its abilities (each reached
+    /// through its `as_*` method) and whether it bounds its own operations in time. The default
+    /// derives the abilities from the `as_*` methods and says unbounded.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::of(self)
     }
 
     /// The bytes under `key`, or `None` when absent or expired.
@@ -81,6 +83,17 @@ pub trait Backend: Debug + Send + Sync + 'static {
     /// backend lacks fails the batch with [`ErrorKind::Unsupported`](crate::ErrorKind).
     async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
         crate::batch::run_one_by_one(self, steps).await
+    }
+
+    /// Runs a typed [`Batch`] (through [`batch`](Self::batch)); each step's result is taken from
+    /// the [`Results`] with the handle the batch answered when the step was added.
+    async fn run(&self, batch: Batch) -> BackendResult<Results> {
+        let steps = batch.into_steps();
+        let n = steps.len();
+        if n == 0 {
+            return Ok(Results::default());
+        }
+        Results::checked(n, self.batch(steps).await?)
     }
 
     /// Removes every key in this backend's namespace, and nothing else; returns how many.

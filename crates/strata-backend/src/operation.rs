@@ -44,11 +44,15 @@ pub enum Operation {
     MemoryUsage,
     /// [`Publisher::publish`](crate::Publisher::publish).
     Publish,
+    /// A batch's [`Step::Register`](crate::batch::Step::Register): adding a member to a
+    /// registry (the cache's schema registrations), an operation of its own so that a fault
+    /// on [`Set`](Self::Set) does not reach it.
+    Register,
 }
 
 impl Operation {
     /// Every operation.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 20] = [
         Self::Get,
         Self::GetMany,
         Self::Set,
@@ -68,6 +72,7 @@ impl Operation {
         Self::DeleteIfEquals,
         Self::MemoryUsage,
         Self::Publish,
+        Self::Register,
     ];
 
     /// The method's name (`"get"`, `"set_under_lease"`, ...), for messages and labels.
@@ -92,6 +97,7 @@ impl Operation {
             Self::DeleteIfEquals => "delete_if_equals",
             Self::MemoryUsage => "memory_usage",
             Self::Publish => "publish",
+            Self::Register => "register",
         }
     }
 

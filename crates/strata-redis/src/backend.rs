@@ -10,8 +10,8 @@ use bytes::Bytes;
 use redis::Value;
 use strata_backend::batch::{Done, Step};
 use strata_backend::{
-    Backend, BackendError, BackendInfo, BackendResult, ErrorKind, KeyTtl, Leases, Listing,
-    MemoryUsage, Publisher, SetEntry, VersionCounters, check_key, check_set,
+    Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, Leases,
+    Listing, MemoryUsage, Publisher, SetEntry, VersionCounters, check_key, check_set,
 };
 
 use crate::config::RedisConfig;
@@ -257,9 +257,9 @@ impl Backend for RedisBackend {
         &self.config.namespace
     }
 
-    fn bounded(&self) -> bool {
+    fn capabilities(&self) -> Capabilities {
         // Every command runs under the operation timeout.
-        true
+        Capabilities::of(self).with_bounded(true)
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {

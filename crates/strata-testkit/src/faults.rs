@@ -8,7 +8,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use strata_backend::{Backend, BackendError, BackendResult, ErrorKind, Layered, Operation, Wrap};
+use strata_backend::{
+    Backend, BackendError, BackendResult, Capabilities, ErrorKind, Layered, Operation, Wrap,
+};
 
 /// A backend whose operations (every one, the abilities' included: leases, version counters,
 /// listing, memory usage) fail or slow down as its [`Faults`] say.
@@ -183,8 +185,8 @@ impl Wrap for Faults {
         call.await
     }
 
-    fn bounded(&self, _inner: bool) -> bool {
+    fn capabilities(&self, inner: Capabilities) -> Capabilities {
         // Injected latency is not bounded by the inner backend's timeouts.
-        false
+        inner.with_bounded(false)
     }
 }

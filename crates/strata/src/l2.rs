@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use strata_backend::{
-    Backend, BackendError, BackendResult, CircuitBreaker, ErrorKind, Layered, Leases, Listing,
+    Backend, BackendError, BackendResult, CircuitBreaker, ErrorKind, LayerExt, Leases, Listing,
     Timeout, VersionCounters,
 };
 use strata_codec::MsgPackCodec;
@@ -98,14 +98,14 @@ impl L2 {
         codec: MsgPackCodec,
         strict: bool,
     ) -> Self {
-        let timed: Arc<dyn Backend> = if raw.bounded() {
+        let timed = if raw.capabilities().bounded {
             raw.clone()
         } else {
-            Arc::new(Layered::new(raw.clone(), Timeout::new(operation_timeout)))
+            raw.clone().layer(Timeout::new(operation_timeout))
         };
         Self {
             raw,
-            layered: Arc::new(Layered::new(timed, breaker.clone())),
+            layered: timed.layer(breaker.clone()),
             breaker,
             codec,
             strict,

@@ -18,6 +18,7 @@ pub use timeout::Timeout;
 use crate::abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};
 use crate::backend::Backend;
 use crate::batch::{Done, Step};
+use crate::capabilities::Capabilities;
 use crate::error::{BackendError, BackendResult};
 use crate::operation::Operation;
 use crate::types::{BackendInfo, KeyTtl, ScanPage, SetEntry};
@@ -33,9 +34,9 @@ pub trait Wrap: std::fmt::Debug + Send + Sync + 'static {
         call: impl Future<Output = BackendResult<T>> + Send,
     ) -> impl Future<Output = BackendResult<T>> + Send;
 
-    /// Whether the layered backend bounds its own operations, given that the wrapped one does
-    /// (`inner`); see [`Backend::bounded`]. Default: as the wrapped one.
-    fn bounded(&self, inner: bool) -> bool {
+    /// The layered backend's capabilities, given the wrapped one's (`inner`); a timeout makes
+    /// it bounded, injected latency unbounded. Default: as the wrapped one.
+    fn capabilities(&self, inner: Capabilities) -> Capabilities {
         inner
     }
 }
@@ -86,6 +87,19 @@ impl<W: Wrap> Layered<W> {
     }
 }
 
+/// Stacking layers on a backend: `backend.layer(Timeout::new(..)).layer(breaker)`, the first
+/// layer innermost.
+pub trait LayerExt {
+    /// This backend wrapped in `wrap`.
+    fn layer<W: Wrap>(self, wrap: W) -> Arc<dyn Backend>;
+}
+
+impl LayerExt for Arc<dyn Backend> {
+    fn layer<W: Wrap>(self, wrap: W) -> Arc<dyn Backend> {
+        Arc::new(Layered::new(self, wrap))
+    }
+}
+
 #[async_trait]
 impl<W: Wrap> Backend for Layered<W> {
     fn name(&self) -> &'static str {
@@ -96,8 +110,8 @@ impl<W: Wrap> Backend for Layered<W> {
         self.inner.namespace()
     }
 
-    fn bounded(&self) -> bool {
-        self.wrap.bounded(self.inner.bounded())
+    fn capabilities(&self) -> Capabilities {
+        self.wrap.capabilities(self.inner.capabilities())
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::Wrap;
+use crate::capabilities::Capabilities;
 use crate::error::{BackendError, BackendResult};
 use crate::operation::Operation;
 
@@ -39,8 +40,8 @@ impl Wrap for Timeout {
         }
     }
 
-    fn bounded(&self, _inner: bool) -> bool {
-        true
+    fn capabilities(&self, inner: Capabilities) -> Capabilities {
+        inner.with_bounded(true)
     }
 }
 

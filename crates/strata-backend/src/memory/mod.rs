@@ -20,6 +20,7 @@ pub use config::{DEFAULT_MEMORY_MAX_BYTES, MemoryConfig};
 use crate::abilities::{Leases, Listing, MemoryUsage, VersionCounters};
 use crate::backend::Backend;
 use crate::batch::{Done, Step};
+use crate::capabilities::Capabilities;
 use crate::error::{BackendError, BackendResult, ErrorKind};
 use crate::types::{BackendInfo, KeyTtl, SetEntry};
 use crate::validate::{check_key, check_namespace, check_set};
@@ -154,9 +155,9 @@ impl Backend for MemoryBackend {
         &self.shared.config.namespace
     }
 
-    fn bounded(&self) -> bool {
+    fn capabilities(&self) -> Capabilities {
         // No I/O: every operation ends at once.
-        true
+        Capabilities::of(self).with_bounded(true)
     }
 
     async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
