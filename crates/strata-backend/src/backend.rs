@@ -85,7 +85,7 @@ pub trait Backend: Debug + Send + Sync + 'static {
         crate::batch::run_one_by_one(self, steps).await
     }
 
-    /// Runs a typed [`Batch`] (through [`batch`](Self::batch)); each step's result is taken from
+    /// Runs a typed [`Batch`] (through [`batch`](Self::batch)); each step's result is read from
     /// the [`Results`] with the handle the batch answered when the step was added.
     async fn run(&self, batch: Batch) -> BackendResult<Results> {
         let steps = batch.into_steps();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use strata_backend::batch::{Announce, Step};
+use strata_backend::batch::{Announce, Batch};
 use strata_backend::{Bus, BusMessage, Invalidation};
 use tokio::sync::watch;
 
@@ -86,14 +86,15 @@ impl BusLink {
         }
     }
 
-    /// The step that publishes `invalidation` through the backend (when it publishes).
-    pub(crate) fn publish_step(&self, invalidation: Invalidation) -> Option<Step> {
-        let channel = self.through_backend.as_ref()?;
-        let message = BusMessage::new(self.instance, invalidation).encode();
-        Some(Step::Publish {
-            channel: channel.clone(),
-            message: message.into(),
-        })
+    /// Adds to `batch` the step that publishes `invalidation` through the backend, when it
+    /// publishes (then true).
+    pub(crate) fn publish_into(&self, batch: &mut Batch, invalidation: &Invalidation) -> bool {
+        let Some(channel) = &self.through_backend else {
+            return false;
+        };
+        let message = BusMessage::new(self.instance, invalidation.clone()).encode();
+        let _ = batch.publish(channel.clone(), message.into());
+        true
     }
 
     /// A message whose value is known only in the backend (a counter's new value, the keys of

@@ -323,7 +323,7 @@ impl Cache {
     /// for traffic (the health route calls this). [`Error::CircuitOpen`] while the circuit is
     /// cooling down.
     pub async fn probe_backend(&self) -> Result<Duration, Error> {
-        Ok(self.core.l2.call(self.core.l2.backend().ping()).await?)
+        Ok(self.core.l2.ping().await?)
     }
 
     /// The backend as given to the cache (for health checks and tools: calls through it skip

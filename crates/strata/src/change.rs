@@ -1,45 +1,42 @@
 //! `Change`: what one write or invalidation asks of the backend — its steps and the bus
-//! messages that announce it — applied in one batch (one round trip on Redis). When the backend
-//! publishes on the bus's channel the messages travel in the batch; otherwise they go through
-//! the bus once the batch has run.
+//! messages that announce it — applied in one batch (one round trip on Redis), deferred when
+//! the backend cannot be reached. When the backend publishes on the bus's channel the messages
+//! travel in the batch; otherwise they go through the bus once the batch has run.
 
 use std::time::Duration;
 
-use strata_backend::batch::{Done, Family, Step};
+use strata_backend::batch::{Batch, Family, FamilyDeleted, Handle, Results};
 use strata_backend::{Bytes, Invalidation};
 
 use crate::core::Core;
+use crate::kinds::KindState;
 use crate::l2::L2Error;
 
 /// What to publish through the bus for one step when the backend does not publish.
 enum Message {
     /// This invalidation, as it is.
     Fixed(Invalidation),
-    /// The keys the family delete at this step covered (the known ones if it failed).
-    FamilyKeys(Vec<String>),
-    /// A kind's new generation, from the bump at this step.
-    Kind(String),
-    /// A tag's new version, from the bump at this step.
-    Tag(String),
+    /// The keys the family delete covered (the known ones if it failed).
+    FamilyKeys(Handle<FamilyDeleted>, Vec<String>),
+    /// A kind's new generation, from its bump.
+    Kind(Handle<u64>, String),
+    /// A tag's new version, from its bump.
+    Tag(Handle<u64>, String),
 }
 
 /// Steps for the backend and the messages they owe the other instances.
 pub(crate) struct Change<'c> {
     core: &'c Core,
-    steps: Vec<Step>,
-    /// Per step with a message: (step index, message).
-    messages: Vec<(usize, Message)>,
+    batch: Batch,
+    messages: Vec<Message>,
     /// Messages that travel inside the batch.
     in_batch: u64,
-    /// Kept for a replay when the backend cannot be reached (an invalidation must arrive
-    /// late rather than never); a store of a loaded value is not.
-    deferrable: bool,
 }
 
 /// How a change went.
 pub(crate) enum Applied {
-    /// The backend ran it: one result per step.
-    Done(Vec<Done>),
+    /// The backend ran it.
+    Done(Results),
     /// The backend could not be reached (this error): the change waits in the deferred queue.
     Deferred(L2Error),
 }
@@ -48,109 +45,73 @@ impl<'c> Change<'c> {
     pub(crate) fn new(core: &'c Core) -> Self {
         Self {
             core,
-            steps: Vec::new(),
+            batch: Batch::new(),
             messages: Vec::new(),
             in_batch: 0,
-            deferrable: true,
         }
-    }
-
-    /// A change that is dropped, not deferred, when the backend cannot be reached (the store
-    /// of a loaded value: storing it later could only replace a newer one).
-    pub(crate) fn not_deferred(&mut self) -> &mut Self {
-        self.deferrable = false;
-        self
     }
 
     /// Writes an entry (it drops the key's lease).
-    pub(crate) fn write(&mut self, key: &str, value: Bytes, ttl: Duration) -> &mut Self {
-        self.steps.push(Step::Write {
-            key: key.to_owned(),
-            value,
-            ttl,
-        });
-        self
+    pub(crate) fn write(&mut self, key: &str, value: Bytes, ttl: Duration) -> Handle<bool> {
+        self.batch.write(key, value, ttl)
     }
 
-    /// Writes an entry only while `token` holds its lease.
-    pub(crate) fn write_under_lease(
-        &mut self,
-        key: &str,
-        token: &str,
-        value: Bytes,
-        ttl: Duration,
-    ) -> &mut Self {
-        self.steps.push(Step::WriteUnderLease {
-            key: key.to_owned(),
-            token: token.to_owned(),
-            value,
-            ttl,
-        });
-        self
+    /// Deletes entries (and their leases); how many existed.
+    pub(crate) fn delete(&mut self, keys: Vec<String>) -> Handle<u64> {
+        self.batch.delete(keys)
     }
 
-    /// Deletes entries (and their leases).
-    pub(crate) fn delete(&mut self, keys: Vec<String>) -> &mut Self {
-        self.steps.push(Step::Delete { keys });
-        self
-    }
-
-    /// Adds `member` to a family registry.
-    pub(crate) fn register(&mut self, registry: String, member: String) -> &mut Self {
-        self.steps.push(Step::Register { registry, member });
-        self
+    /// Registers the schema of `kind`, the first time this instance writes it.
+    pub(crate) fn register(&mut self, kind: &KindState) {
+        if let Some(member) = kind.to_register() {
+            let _ = self.batch.register(kind.registry.clone(), member);
+        }
     }
 
     /// Tells the other instances `invalidation` (through the backend when it publishes).
-    pub(crate) fn announce_fixed(&mut self, invalidation: Invalidation) -> &mut Self {
-        match self.core.bus.publish_step(invalidation.clone()) {
-            Some(step) => {
-                self.steps.push(step);
-                self.in_batch += 1;
-            }
-            None => self
-                .messages
-                .push((self.steps.len(), Message::Fixed(invalidation))),
+    pub(crate) fn announce_fixed(&mut self, invalidation: Invalidation) {
+        if self.core.bus.publish_into(&mut self.batch, &invalidation) {
+            self.in_batch += 1;
+        } else {
+            self.messages.push(Message::Fixed(invalidation));
         }
-        self
     }
 
     /// Tells the other instances to drop `keys`.
-    pub(crate) fn announce_keys(&mut self, keys: Vec<String>) -> &mut Self {
-        self.announce_fixed(Invalidation::Keys(keys))
+    pub(crate) fn announce_keys(&mut self, keys: Vec<String>) {
+        self.announce_fixed(Invalidation::Keys(keys));
     }
 
     /// Deletes an entity's entries under every member of `family`, and announces them.
-    pub(crate) fn delete_family(&mut self, mut family: Family) -> &mut Self {
-        let at = self.steps.len();
-        match self.core.bus.announce(Invalidation::Keys(Vec::new())) {
+    pub(crate) fn delete_family(&mut self, mut family: Family) -> Handle<FamilyDeleted> {
+        let announce = self.core.bus.announce(Invalidation::Keys(Vec::new()));
+        let known = match announce {
             Some(announce) => {
                 family = family.with_announce(announce);
                 self.in_batch += 1;
+                None
             }
-            None => {
-                let known = family.known.iter().map(|m| family.key(m)).collect();
-                self.messages.push((at, Message::FamilyKeys(known)));
-            }
+            None => Some(family.known.iter().map(|m| family.key(m)).collect()),
+        };
+        let handle = self.batch.delete_family(family);
+        if let Some(known) = known {
+            self.messages.push(Message::FamilyKeys(handle, known));
         }
-        self.steps.push(Step::DeleteFamily(family));
-        self
+        handle
     }
 
     /// Moves the generation counter of `kind` under `key` on (to `at_least` or more), and
     /// announces its new value.
-    pub(crate) fn bump_kind(&mut self, kind: &str, key: String, at_least: u64) -> &mut Self {
+    pub(crate) fn bump_kind(&mut self, kind: &str, key: String, at_least: u64) -> Handle<u64> {
         let template = Invalidation::Kind {
             kind: kind.to_owned(),
             generation: 0,
         };
-        self.bump(
-            key,
-            at_least,
-            None,
-            template,
-            Message::Kind(kind.to_owned()),
-        )
+        let (handle, announced) = self.bump(key, at_least, None, template);
+        if !announced {
+            self.messages.push(Message::Kind(handle, kind.to_owned()));
+        }
+        handle
     }
 
     /// Moves the version counter of `tag` under `key` on, and announces its new value.
@@ -160,54 +121,49 @@ impl<'c> Change<'c> {
         key: String,
         at_least: u64,
         ttl: Option<Duration>,
-    ) -> &mut Self {
+    ) -> Handle<u64> {
         let template = Invalidation::Tag {
             tag: tag.to_owned(),
             version: 0,
         };
-        self.bump(key, at_least, ttl, template, Message::Tag(tag.to_owned()))
+        let (handle, announced) = self.bump(key, at_least, ttl, template);
+        if !announced {
+            self.messages.push(Message::Tag(handle, tag.to_owned()));
+        }
+        handle
     }
 
+    /// A counter bump, announced in the batch when the backend publishes (then true).
     fn bump(
         &mut self,
         key: String,
         at_least: u64,
         ttl: Option<Duration>,
         template: Invalidation,
-        message: Message,
-    ) -> &mut Self {
+    ) -> (Handle<u64>, bool) {
         let announce = self.core.bus.announce(template);
-        match announce {
-            Some(_) => self.in_batch += 1,
-            None => self.messages.push((self.steps.len(), message)),
+        let announced = announce.is_some();
+        if announced {
+            self.in_batch += 1;
         }
-        self.steps.push(Step::Bump {
-            key,
-            at_least,
-            ttl,
-            announce,
-        });
-        self
+        (self.batch.bump(key, at_least, ttl, announce), announced)
     }
 
     /// Runs the batch and sends the messages that did not travel in it (those that need the
     /// batch's results only when it succeeded). When the backend cannot be reached (a timeout, a
-    /// lost connection, an open circuit), a deferrable change waits for a replay instead: its
+    /// lost connection, an open circuit), the change waits for a replay instead: its
     /// invalidations (a write's is the delete of its key) and messages go out once the backend
     /// answers again.
     pub(crate) async fn apply(self) -> Result<Applied, L2Error> {
         let core = self.core;
-        let replay = self.deferrable.then(|| for_replay(&self.steps));
-        let result = core.l2.call(core.l2.backend().batch(self.steps)).await;
-        let result = match result {
-            Err(e) if unreachable(&e) && replay.is_some() => {
-                let steps = replay.unwrap_or_default();
+        let replay = crate::deferred::for_replay(self.batch.steps());
+        let result = match core.l2.run(self.batch).await {
+            Err(e) if crate::deferred::unreachable(&e) => {
                 let flush = || {
                     core.versions.unsync_all();
                     core.local.forget_all();
                 };
-                if core.deferred.push(steps, flush) {
-                    start_replay(core);
+                if core.deferred.push(replay, &core.l2, flush) {
                     Ok(Applied::Deferred(e))
                 } else {
                     Err(e)
@@ -223,21 +179,20 @@ impl<'c> Change<'c> {
             Ok(Applied::Done(done)) => Some(done),
             _ => None,
         };
-        for (at, message) in self.messages {
-            let from_batch = done.and_then(|d| d.get(at));
-            let invalidation = match (message, from_batch) {
+        for message in self.messages {
+            let invalidation = match (message, done) {
                 (Message::Fixed(inv), _) => inv,
-                (Message::FamilyKeys(_), Some(Done::DeletedFamily { keys, .. })) => {
-                    Invalidation::Keys(keys.clone())
+                (Message::FamilyKeys(handle, _), Some(done)) => {
+                    Invalidation::Keys(done.get(handle).keys)
                 }
-                (Message::FamilyKeys(known), _) => Invalidation::Keys(known),
-                (Message::Kind(kind), Some(Done::Bumped(generation))) => Invalidation::Kind {
+                (Message::FamilyKeys(_, known), None) => Invalidation::Keys(known),
+                (Message::Kind(handle, kind), Some(done)) => Invalidation::Kind {
                     kind,
-                    generation: *generation,
+                    generation: done.get(handle),
                 },
-                (Message::Tag(tag), Some(Done::Bumped(version))) => Invalidation::Tag {
+                (Message::Tag(handle, tag), Some(done)) => Invalidation::Tag {
                     tag,
-                    version: *version,
+                    version: done.get(handle),
                 },
                 // A bump that did not happen has nothing to announce.
                 _ => continue,
@@ -246,64 +201,4 @@ impl<'c> Change<'c> {
         }
         result
     }
-}
-
-/// How long the replay waits between attempts while the backend does not answer.
-const RETRY: Duration = Duration::from_millis(250);
-
-/// Starts the task that replays the deferred changes, unless one runs: it waits for the backend
-/// to answer, sends the changes in order, and ends when the queue is empty (or the cache is
-/// dropped).
-fn start_replay(core: &Core) {
-    if !core.deferred.claim_replay() {
-        return;
-    }
-    let me = core.me();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(RETRY).await;
-            let Some(core) = me.upgrade() else { return };
-            if replay(&core).await && !core.deferred.release_replay() {
-                return;
-            }
-        }
-    });
-}
-
-/// Sends the deferred changes in order; true once the queue is empty, false when the backend
-/// failed again (the change stays first in line).
-async fn replay(core: &Core) -> bool {
-    while let Some(steps) = core.deferred.next() {
-        match core.l2.call(core.l2.backend().batch(steps.clone())).await {
-            Ok(_) => core.deferred.count_replayed(),
-            Err(_) => {
-                core.deferred.put_back(steps);
-                return false;
-            }
-        }
-    }
-    true
-}
-
-/// Whether `e` says the backend could not be reached (as opposed to refusing the change).
-fn unreachable(e: &L2Error) -> bool {
-    match e {
-        L2Error::CircuitOpen | L2Error::Skipped => true,
-        L2Error::Backend(e) => e.is_transient(),
-    }
-}
-
-/// What a change replays: its invalidations. A write becomes the delete of its key (writing a
-/// value late could replace a newer one); a store under a lease is dropped.
-fn for_replay(steps: &[Step]) -> Vec<Step> {
-    steps
-        .iter()
-        .filter_map(|s| match s {
-            Step::Write { key, .. } => Some(Step::Delete {
-                keys: vec![key.clone()],
-            }),
-            Step::WriteUnderLease { .. } => None,
-            other => Some(other.clone()),
-        })
-        .collect()
 }

@@ -1,20 +1,13 @@
 //! Changes that reach every instance: clearing everything, a kind or a tag, deleting keys,
 //! applying invalidation rules.
 
-use strata_backend::batch::{Done, Family};
-use strata_backend::{BackendError, Invalidation, Listing};
+use strata_backend::Invalidation;
+use strata_backend::batch::{Batch, Family, FamilyDeleted, Handle, Results};
 use strata_invalidation::{Rules, Target};
 
 use crate::change::{Applied, Change};
 use crate::core::Core;
 use crate::error::Error;
-
-/// The backend's listing, or an error naming the backend.
-fn listing(core: &Core) -> Result<&dyn Listing, Error> {
-    core.l2
-        .listing()
-        .ok_or_else(|| BackendError::unsupported(core.l2.backend().name(), "scan").into())
-}
 
 /// Drops every L1 entry and marks every load and L2 read in progress as overtaken; the kind
 /// and tag versions are read again.
@@ -26,7 +19,7 @@ fn forget_all(core: &Core) {
 /// Removes every entry of this cache's prefix from both tiers.
 pub(crate) async fn clear(core: &Core) -> Result<u64, Error> {
     forget_all(core);
-    let removed = core.l2.call(core.l2.backend().clear()).await;
+    let removed = core.l2.clear().await;
     // Reads that fetched old bytes before the backend cleared must not fill L1 after it.
     forget_all(core);
     let removed = removed?;
@@ -37,14 +30,14 @@ pub(crate) async fn clear(core: &Core) -> Result<u64, Error> {
 /// [`clear`], page by page through the backend's listing, calling `progress(removed)`.
 pub(crate) async fn clear_with_progress(core: &Core, progress: impl Fn(u64)) -> Result<u64, Error> {
     forget_all(core);
-    let listing = listing(core)?;
-    let namespace = core.l2.backend().namespace().to_owned();
+    let namespace = core.l2.namespace().to_owned();
     let (mut cursor, mut removed) = (None, 0);
     loop {
-        let page = core.l2.call(listing.scan(&namespace, cursor, 1000)).await?;
-        let refs: Vec<&str> = page.keys.iter().map(String::as_str).collect();
-        if !refs.is_empty() {
-            removed += core.l2.call(core.l2.backend().delete_many(&refs)).await?;
+        let page = core.l2.scan(&namespace, cursor, 1000).await?;
+        if !page.keys.is_empty() {
+            let mut batch = Batch::new();
+            let deleted = batch.delete(page.keys);
+            removed += core.l2.run(batch).await?.get(deleted);
         }
         progress(removed);
         cursor = page.next;
@@ -59,40 +52,43 @@ pub(crate) async fn clear_with_progress(core: &Core, progress: impl Fn(u64)) -> 
 /// What one invalidation target asks of the change.
 enum Planned {
     /// Entries of (kind, id) under every schema.
-    Family,
-    /// A kind's generation bump (its new value is learned, the kind dropped here).
-    Kind(String, u64),
-    /// A tag's version bump.
-    Tag(String, u64),
+    Family(Handle<FamilyDeleted>),
+    /// A kind's generation bump from its floor (its new value is learned, the kind dropped
+    /// here); no bump without counters in the backend.
+    Kind(String, u64, Option<Handle<u64>>),
+    /// A tag's version bump from its floor.
+    Tag(String, u64, Option<Handle<u64>>),
 }
 
 /// Adds a kind clear to `change`.
 fn plan_kind(core: &Core, change: &mut Change<'_>, kind: &str) -> Result<Planned, Error> {
     let (key, floor) = core.versions.kind_bump(kind)?;
     core.local.forget_kind(&core.space.kind(kind)?);
-    if core.versions.shared(&core.l2) {
-        change.bump_kind(kind, key, floor);
+    let bumped = if core.versions.shared() {
+        Some(change.bump_kind(kind, key, floor))
     } else {
         change.announce_fixed(Invalidation::Kind {
             kind: kind.to_owned(),
             generation: floor,
         });
-    }
-    Ok(Planned::Kind(kind.to_owned(), floor))
+        None
+    };
+    Ok(Planned::Kind(kind.to_owned(), floor, bumped))
 }
 
 /// Adds a tag invalidation to `change`.
 fn plan_tag(core: &Core, change: &mut Change<'_>, tag: &str) -> Result<Planned, Error> {
     let (key, floor, ttl) = core.versions.tag_bump(tag)?;
-    if core.versions.shared(&core.l2) {
-        change.bump_tag(tag, key, floor, ttl);
+    let bumped = if core.versions.shared() {
+        Some(change.bump_tag(tag, key, floor, ttl))
     } else {
         change.announce_fixed(Invalidation::Tag {
             tag: tag.to_owned(),
             version: floor,
         });
-    }
-    Ok(Planned::Tag(tag.to_owned(), floor))
+        None
+    };
+    Ok(Planned::Tag(tag.to_owned(), floor, bumped))
 }
 
 /// Adds the deletes of (`kind`, `id`) under every schema version any instance registered.
@@ -106,47 +102,35 @@ fn plan_key(core: &Core, change: &mut Change<'_>, kind: &str, id: &str) -> Resul
         .map(u32::to_string)
         .collect();
     let family = Family::new(state.registry.clone(), before, after, known);
-    change.delete_family(family);
-    Ok(Planned::Family)
+    Ok(Planned::Family(change.delete_family(family)))
 }
 
-/// Takes what the batch answered for the planned targets: counters learned, keys deleted
-/// (and forgotten here once more, so a read racing the batch cannot refill L1).
-async fn settle(core: &Core, planned: &[Planned], done: &[Done]) -> (u64, Vec<u64>) {
+/// Takes what the batch answered (`done`, none when it did not run) for the planned targets:
+/// counters learned (their floors when the batch did not run), keys deleted (and forgotten here
+/// once more, so a read racing the batch cannot refill L1).
+async fn settle(core: &Core, planned: Vec<Planned>, done: Option<&Results>) -> (u64, Vec<u64>) {
     let mut removed = 0;
     let mut values = Vec::new();
-    let mut done = done
-        .iter()
-        .filter(|d| !matches!(d, Done::Published | Done::Registered));
     for p in planned {
-        let answer = match p {
-            Planned::Kind(..) | Planned::Tag(..) if !core.versions.shared(&core.l2) => None,
-            _ => done.next(),
-        };
-        match (p, answer) {
-            (Planned::Family, Some(Done::DeletedFamily { deleted, keys })) => {
-                removed += deleted;
-                for k in keys {
+        match p {
+            Planned::Family(handle) => {
+                let Some(done) = done else { continue };
+                let family = done.get(handle);
+                removed += family.deleted;
+                for k in &family.keys {
                     core.local.forget(k).await;
                 }
             }
-            (Planned::Kind(kind, floor), answer) => {
-                let v = match answer {
-                    Some(Done::Bumped(v)) => *v,
-                    _ => *floor,
-                };
-                core.versions.learn_kind(kind, v);
+            Planned::Kind(kind, floor, bumped) => {
+                let v = bumped.zip(done).map_or(floor, |(h, d)| d.get(h));
+                core.versions.learn_kind(&kind, v);
                 values.push(v);
             }
-            (Planned::Tag(tag, floor), answer) => {
-                let v = match answer {
-                    Some(Done::Bumped(v)) => *v,
-                    _ => *floor,
-                };
-                core.versions.learn_tag(tag, v);
+            Planned::Tag(tag, floor, bumped) => {
+                let v = bumped.zip(done).map_or(floor, |(h, d)| d.get(h));
+                core.versions.learn_tag(&tag, v);
                 values.push(v);
             }
-            _ => {}
         }
     }
     (removed, values)
@@ -210,20 +194,20 @@ async fn apply_targets(
     let applied = change.apply().await;
     let mut outcome = Invalidated::default();
     let done = match applied {
-        Ok(Applied::Done(done)) => done,
+        Ok(Applied::Done(done)) => Some(done),
         Ok(Applied::Deferred(e)) => {
             tracing::debug!(error = ?e, "the backend is unreachable: the invalidation is deferred");
             outcome.deferred = true;
-            Vec::new()
+            None
         }
         Err(e) => {
             let stats = failure_kind.map(|kind| core.stats.kind(&kind));
             core.l2.write_failed(stats.as_deref(), e)?;
             outcome.failed = true;
-            Vec::new()
+            None
         }
     };
-    let (deleted, values) = settle(core, &planned, &done).await;
+    let (deleted, values) = settle(core, planned, done.as_ref()).await;
     outcome.deleted = deleted;
     Ok((outcome, values))
 }
@@ -253,15 +237,13 @@ pub(crate) async fn purge_kind(
     } else {
         vec![plain, tagged]
     };
-    let listing = listing(core)?;
     let (mut scanned, mut removed) = (0u64, 0u64);
     for prefix in prefixes {
         let mut cursor = None;
         loop {
-            let page = core.l2.call(listing.scan(&prefix, cursor, 500)).await?;
-            let refs: Vec<&str> = page.keys.iter().map(String::as_str).collect();
-            scanned += refs.len() as u64;
-            removed += purge_page(core, listing, &refs, generation).await?;
+            let page = core.l2.scan(&prefix, cursor, 500).await?;
+            scanned += page.keys.len() as u64;
+            removed += purge_page(core, &page.keys, generation).await?;
             progress(scanned, removed);
             cursor = page.next;
             if cursor.is_none() {
@@ -275,21 +257,20 @@ pub(crate) async fn purge_kind(
 
 /// Deletes the entries of `keys` written under a generation older than `generation`, each only
 /// if it still holds the bytes just read (values written meanwhile survive).
-async fn purge_page(
-    core: &Core,
-    listing: &dyn Listing,
-    keys: &[&str],
-    generation: u64,
-) -> Result<u64, Error> {
+async fn purge_page(core: &Core, keys: &[String], generation: u64) -> Result<u64, Error> {
     if keys.is_empty() {
         return Ok(0);
     }
-    let values = core.l2.call(core.l2.backend().get_many(keys)).await?;
+    let mut batch = Batch::new();
+    let reads: Vec<_> = keys.iter().map(|k| batch.read(k.as_str(), None)).collect();
+    let done = core.l2.run(batch).await?;
     let mut removed = 0;
-    for (key, value) in keys.iter().zip(values) {
-        let Some(bytes) = value else { continue };
+    for (key, read) in keys.iter().zip(reads) {
+        let Some(bytes) = done.get(read).value else {
+            continue;
+        };
         let old = strata_codec::peek(&bytes).map_or(true, |info| info.meta.generation < generation);
-        if old && core.l2.call(listing.delete_if_equals(key, &bytes)).await? {
+        if old && core.l2.delete_if_equals(key, &bytes).await? {
             removed += 1;
         }
     }
@@ -314,13 +295,12 @@ pub(crate) async fn invalidate(
 pub(crate) async fn delete_key(core: &Core, key: &str) -> Result<bool, Error> {
     core.local.forget(key).await;
     let mut change = Change::new(core);
-    change
-        .delete(vec![key.to_owned()])
-        .announce_keys(vec![key.to_owned()]);
+    let deleted = change.delete(vec![key.to_owned()]);
+    change.announce_keys(vec![key.to_owned()]);
     let done = change.apply().await;
     core.local.forget(key).await;
     Ok(match done? {
-        Applied::Done(done) => matches!(done.first(), Some(Done::Deleted(n)) if *n > 0),
+        Applied::Done(done) => done.get(deleted) > 0,
         Applied::Deferred(_) => false,
     })
 }

@@ -1,8 +1,8 @@
 //! `Core`: the components one cache is made of, composed once and shared by its handles.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rand::Rng;
@@ -39,8 +39,6 @@ pub(crate) struct Core {
     pub(crate) kinds: Kinds,
     pub(crate) bus: BusLink,
     pub(crate) deferred: Deferred,
-    /// This core, for the tasks it starts (they must not keep it alive).
-    me: Weak<Core>,
 }
 
 /// What a cache is built from (see [`CacheBuilder`](crate::CacheBuilder)).
@@ -69,7 +67,6 @@ impl Core {
             clock,
         } = parts;
         let space = KeySpace::new(&config.prefix, &config.app_version)?;
-        let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some())?;
         let codec = MsgPackCodec::default().with_max_value_bytes(config.backend.max_value_bytes);
         let b = &config.breaker;
         let breaker = CircuitBreaker::new(b.failures, b.cooldown).with_failure_rate(
@@ -84,18 +81,19 @@ impl Core {
             codec,
             config.strict,
         );
-        let backend_publishes = l2.backend().as_publisher().is_some();
-        Ok(Arc::new_cyclic(|me| Self {
+        let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some(), l2.clone())?;
+        let backend_publishes = l2.capabilities().publish;
+        let local = Local::new(l1, clock.clone(), config.max_stale);
+        Ok(Arc::new(Self {
             space,
             clock,
             stats,
-            local: Local::new(l1),
+            local,
             l2,
             versions,
             kinds: Kinds::default(),
             bus: BusLink::new(bus, rand::rng().random(), backend_publishes),
             deferred: Deferred::new(config.max_deferred_changes),
-            me: me.clone(),
             enabled: AtomicBool::new(config.enabled),
             config,
             declared,
@@ -106,11 +104,6 @@ impl Core {
     /// Whether caching is on.
     pub(crate) fn enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
-    }
-
-    /// A weak handle on this core.
-    pub(crate) fn me(&self) -> Weak<Core> {
-        self.me.clone()
     }
 
     /// The state of (`kind`, `schema`), resolved once; `kind` must be a valid application
@@ -149,17 +142,6 @@ impl Core {
         }
         let factor = 1.0 + rand::rng().random_range(-j..=j);
         ttl.mul_f64(factor).max(Duration::from_millis(1))
-    }
-
-    /// How long L1 may keep an entry that expires logically at `expires_at_ms`: until its
-    /// physical expiry (logical expiry + max stale), from now.
-    pub(crate) fn keep_for(&self, expires_at_ms: u64) -> Duration {
-        let stale_ms = u64::try_from(self.config.max_stale.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(
-            expires_at_ms
-                .saturating_add(stale_ms)
-                .saturating_sub(self.clock.now_ms()),
-        )
     }
 }
 

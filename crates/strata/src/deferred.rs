@@ -8,10 +8,17 @@
 //! the statistics and health.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
-use strata_backend::batch::Step;
+use strata_backend::batch::{Batch, Step};
+
+use crate::l2::{L2, L2Error};
+
+/// How long the replay waits between attempts while the backend does not answer.
+const RETRY: Duration = Duration::from_millis(250);
 
 /// A snapshot of [`Cache::deferred_changes`](crate::Cache::deferred_changes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -27,9 +34,15 @@ pub struct DeferredStats {
     pub overflows: u64,
 }
 
-/// The queue of deferred changes and its replay.
+/// The queue of deferred changes and its replay task. Cheap to clone: clones share the queue.
+#[derive(Clone)]
 pub(crate) struct Deferred {
-    queue: Mutex<VecDeque<Vec<Step>>>,
+    queue: Arc<Queue>,
+}
+
+/// The changes waiting, and what the queue has done.
+struct Queue {
+    changes: Mutex<VecDeque<Vec<Step>>>,
     capacity: usize,
     replaying: AtomicBool,
     deferred: AtomicU64,
@@ -40,23 +53,61 @@ pub(crate) struct Deferred {
 impl Deferred {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            queue: Mutex::default(),
-            capacity,
-            replaying: AtomicBool::new(false),
-            deferred: AtomicU64::new(0),
-            replayed: AtomicU64::new(0),
-            overflows: AtomicU64::new(0),
+            queue: Arc::new(Queue {
+                changes: Mutex::default(),
+                capacity,
+                replaying: AtomicBool::new(false),
+                deferred: AtomicU64::new(0),
+                replayed: AtomicU64::new(0),
+                overflows: AtomicU64::new(0),
+            }),
         }
     }
 
-    /// Keeps `steps` for a replay: false when the queue is off (capacity 0). When it is full
-    /// the oldest change is dropped and `overflowed` is called (the caller flushes L1).
-    pub(crate) fn push(&self, steps: Vec<Step>, overflowed: impl FnOnce()) -> bool {
+    /// Keeps `steps` for a replay through `l2` and starts the replay task unless one runs:
+    /// false when the queue is off (capacity 0). When it is full the oldest change is dropped
+    /// and `overflowed` is called (the caller flushes L1).
+    pub(crate) fn push(&self, steps: Vec<Step>, l2: &L2, overflowed: impl FnOnce()) -> bool {
+        if self.queue.push(steps, overflowed) {
+            self.start_replay(l2);
+            return true;
+        }
+        false
+    }
+
+    /// What the queue holds and has done.
+    pub(crate) fn stats(&self) -> DeferredStats {
+        self.queue.stats()
+    }
+
+    /// Starts the task that replays the deferred changes, unless one runs: it waits for the
+    /// backend to answer, sends the changes in order, and ends when the queue is empty (or the
+    /// cache is dropped).
+    fn start_replay(&self, l2: &L2) {
+        if !self.queue.claim_replay() {
+            return;
+        }
+        let queue = Arc::downgrade(&self.queue);
+        let l2 = l2.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RETRY).await;
+                let Some(queue) = queue.upgrade() else { return };
+                if queue.replay(&l2).await && !queue.release_replay() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+impl Queue {
+    fn push(&self, steps: Vec<Step>, overflowed: impl FnOnce()) -> bool {
         if self.capacity == 0 {
             return false;
         }
         let over = {
-            let mut queue = self.queue.lock();
+            let mut queue = self.changes.lock();
             queue.push_back(steps);
             let over = queue.len() > self.capacity;
             if over {
@@ -76,10 +127,9 @@ impl Deferred {
         true
     }
 
-    /// What the queue holds and has done.
-    pub(crate) fn stats(&self) -> DeferredStats {
+    fn stats(&self) -> DeferredStats {
         DeferredStats {
-            queued: self.queue.lock().len() as u64,
+            queued: self.changes.lock().len() as u64,
             deferred: self.deferred.load(Ordering::Relaxed),
             replayed: self.replayed.load(Ordering::Relaxed),
             overflows: self.overflows.load(Ordering::Relaxed),
@@ -87,28 +137,51 @@ impl Deferred {
     }
 
     /// Claims the replay (false when a replay task already runs).
-    pub(crate) fn claim_replay(&self) -> bool {
+    fn claim_replay(&self) -> bool {
         !self.replaying.swap(true, Ordering::AcqRel)
     }
 
     /// Gives the replay up; true when changes arrived meanwhile and it was claimed again.
-    pub(crate) fn release_replay(&self) -> bool {
+    fn release_replay(&self) -> bool {
         self.replaying.store(false, Ordering::Release);
-        !self.queue.lock().is_empty() && self.claim_replay()
+        !self.changes.lock().is_empty() && self.claim_replay()
     }
 
-    /// The oldest change.
-    pub(crate) fn next(&self) -> Option<Vec<Step>> {
-        self.queue.lock().pop_front()
+    /// Sends the deferred changes in order; true once the queue is empty, false when the
+    /// backend failed again (the change stays first in line).
+    async fn replay(&self, l2: &L2) -> bool {
+        loop {
+            let Some(steps) = self.changes.lock().pop_front() else {
+                return true;
+            };
+            if l2.run(Batch::from_steps(steps.clone())).await.is_err() {
+                self.changes.lock().push_front(steps);
+                return false;
+            }
+            self.replayed.fetch_add(1, Ordering::Relaxed);
+        }
     }
+}
 
-    /// Puts back a change whose replay failed, first in line.
-    pub(crate) fn put_back(&self, steps: Vec<Step>) {
-        self.queue.lock().push_front(steps);
+/// Whether `e` says the backend could not be reached (as opposed to refusing the change).
+pub(crate) fn unreachable(e: &L2Error) -> bool {
+    match e {
+        L2Error::CircuitOpen | L2Error::Skipped => true,
+        L2Error::Backend(e) => e.is_transient(),
     }
+}
 
-    /// Counts a change replayed.
-    pub(crate) fn count_replayed(&self) {
-        self.replayed.fetch_add(1, Ordering::Relaxed);
-    }
+/// What a change replays: its invalidations. A write becomes the delete of its key (writing a
+/// value late could replace a newer one); a store under a lease is dropped.
+pub(crate) fn for_replay(steps: &[Step]) -> Vec<Step> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Write { key, .. } => Some(Step::Delete {
+                keys: vec![key.clone()],
+            }),
+            Step::WriteUnderLease { .. } => None,
+            other => Some(other.clone()),
+        })
+        .collect()
 }

@@ -9,7 +9,9 @@ use parking_lot::RwLock;
 use strata_keys::KindKeys;
 use strata_stats::KindStats;
 
-use crate::versions::KindGeneration;
+use strata_codec::TagVersion;
+
+use crate::versions::{KindGeneration, Stamp, Versions};
 
 /// Everything about one (kind, schema) a call needs.
 pub(crate) struct KindState {
@@ -64,6 +66,23 @@ impl KindState {
             registry: self.registry.clone(),
             registered: self.registered.clone(),
         }
+    }
+
+    /// Whether an entry of this kind that recorded `recorded` (its generation and tags) is
+    /// still current.
+    pub(crate) async fn is_current(
+        &self,
+        versions: &Versions,
+        recorded: (u64, Option<&[TagVersion]>),
+    ) -> bool {
+        versions
+            .is_current(self.name(), &self.generation, recorded)
+            .await
+    }
+
+    /// What an entry of this kind recording `tags` records if it is written now.
+    pub(crate) async fn stamp(&self, versions: &Versions, tags: &[String]) -> Stamp {
+        versions.stamp(self.name(), &self.generation, tags).await
     }
 
     /// The schema's member in the registry, the first time it is asked (until a reset).

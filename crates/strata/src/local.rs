@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use strata_backend::Clock;
 use strata_keys::{Key, KindKeys};
 use strata_l1::{L1, L1Entry};
 
@@ -13,14 +14,30 @@ use crate::flight::{Epoch, Flights};
 pub(crate) struct Local {
     l1: Option<L1>,
     flights: Flights,
+    clock: Clock,
+    /// How long past its logical expiry an entry may still be served stale (fail-safe).
+    max_stale: Duration,
 }
 
 impl Local {
-    pub(crate) fn new(l1: Option<L1>) -> Self {
+    pub(crate) fn new(l1: Option<L1>, clock: Clock, max_stale: Duration) -> Self {
         Self {
             l1,
             flights: Flights::default(),
+            clock,
+            max_stale,
         }
+    }
+
+    /// How long L1 may keep an entry that expires logically at `expires_at_ms`: until its
+    /// physical expiry (logical expiry + max stale), from now.
+    fn keep_for(&self, expires_at_ms: u64) -> Duration {
+        let stale_ms = u64::try_from(self.max_stale.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(
+            expires_at_ms
+                .saturating_add(stale_ms)
+                .saturating_sub(self.clock.now_ms()),
+        )
     }
 
     /// The in-process tier, when enabled.
@@ -33,17 +50,17 @@ impl Local {
         &self.flights
     }
 
-    /// Puts a value in L1 for `keep_for` (a memory bound; freshness is decided on read),
-    /// charged `weight` bytes: what the decoded value holds (`strata_codec::decoded_size`), not
-    /// its compressed envelope.
+    /// Puts a value in L1 until its physical expiry (a memory bound; freshness is decided on
+    /// read), charged `weight` bytes: what the decoded value holds
+    /// (`strata_codec::decoded_size`), not its compressed envelope.
     pub(crate) async fn put<T: Send + Sync + 'static>(
         &self,
         key: &Key,
         found: &Found<T>,
         weight: usize,
-        keep_for: Duration,
     ) {
         let Some(l1) = &self.l1 else { return };
+        let keep_for = self.keep_for(found.meta.expires_at_ms);
         if keep_for.is_zero() {
             return;
         }
@@ -59,13 +76,12 @@ impl Local {
         key: &Key,
         found: &Found<T>,
         weight: usize,
-        keep_for: Duration,
         overtaken: impl Fn() -> bool,
     ) {
         if overtaken() {
             return;
         }
-        self.put(key, found, weight, keep_for).await;
+        self.put(key, found, weight).await;
         if overtaken() {
             self.remove(key).await;
         }
@@ -77,12 +93,10 @@ impl Local {
         key: &Key,
         found: &Found<T>,
         weight: usize,
-        keep_for: Duration,
         epoch: Epoch,
     ) {
         let overtaken = || self.flights.epoch(key) != epoch;
-        self.put_unless(key, found, weight, keep_for, overtaken)
-            .await;
+        self.put_unless(key, found, weight, overtaken).await;
     }
 
     /// Drops `key` from L1 (only L1: loads in flight go on).

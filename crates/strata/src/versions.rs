@@ -18,7 +18,7 @@ use strata_backend::wall_clock_us;
 use strata_codec::TagVersion;
 use strata_keys::{KeySpace, KindKeys};
 
-use strata_backend::batch::{Done, Step};
+use strata_backend::batch::{Batch, Handle, Results};
 
 use crate::error::Error;
 use crate::l2::L2;
@@ -63,13 +63,13 @@ impl KindGeneration {
     }
 }
 
-/// Version counters to read along with an entry.
+/// Version counters read along with an entry, in its batch: what to take from the results.
 #[derive(Debug, Default)]
 pub(crate) struct CounterRead {
     /// The kind's generation counter, when not known here.
-    kind: Option<String>,
-    /// The tags not known here, with their counters.
-    tags: Vec<(String, String)>,
+    kind: Option<Handle<Vec<u64>>>,
+    /// The tags not known here, and their counters' values.
+    tags: Option<(Vec<String>, Handle<Vec<u64>>)>,
 }
 
 /// What every entry of a kind records when it is written: the kind's generation and the
@@ -92,6 +92,8 @@ pub(crate) struct Versions {
     trust_local: bool,
     /// Where the counters live: the internal kind [`VERSION_KIND`].
     counters: KindKeys,
+    /// The second tier, where the counters are read and moved.
+    l2: L2,
 }
 
 impl Versions {
@@ -99,8 +101,10 @@ impl Versions {
         space: &KeySpace,
         tag_ttl: Option<Duration>,
         trust_local: bool,
+        l2: L2,
     ) -> Result<Self, Error> {
         Ok(Self {
+            l2,
             kinds: RwLock::default(),
             tags: RwLock::default(),
             tag_ttl,
@@ -157,32 +161,31 @@ impl Versions {
 
     /// The current generation of `kind` (read from the backend once, then kept in step by the
     /// bus). When the backend cannot answer, the last known value.
-    pub(crate) async fn generation(&self, l2: &L2, kind: &str, known: &KindGeneration) -> u64 {
+    pub(crate) async fn generation(&self, kind: &str, known: &KindGeneration) -> u64 {
         match known.load() {
             (g, true) if self.trust_local => g,
-            (g, _) => self.sync_generation(l2, kind, known).await.unwrap_or(g),
+            (g, _) => self.sync_generation(kind, known).await.unwrap_or(g),
         }
     }
 
-    async fn sync_generation(&self, l2: &L2, kind: &str, known: &KindGeneration) -> Option<u64> {
+    async fn sync_generation(&self, kind: &str, known: &KindGeneration) -> Option<u64> {
         let key = self.key("kind", kind).ok()?;
-        let Some(counters) = l2.counters() else {
+        if !self.shared() {
             // A backend without counters: this instance's own count is the truth.
             known.raise(0);
             return Some(known.load().0);
-        };
-        match l2
-            .call(counters.versions(&[&key], wall_clock_us(), None))
-            .await
-        {
-            Ok(v) => known.raise(v.first().copied().unwrap_or(0)),
-            Err(_) => return None,
         }
+        let v = self
+            .l2
+            .versions(vec![key], wall_clock_us(), None)
+            .await
+            .ok()?;
+        known.raise(v.first().copied().unwrap_or(0));
         Some(known.load().0)
     }
 
     /// The current versions of `tags`, in order; `None` when some could not be read.
-    pub(crate) async fn tag_versions(&self, l2: &L2, tags: &[String]) -> Option<Vec<TagVersion>> {
+    pub(crate) async fn tag_versions(&self, tags: &[String]) -> Option<Vec<TagVersion>> {
         let mut out = Vec::with_capacity(tags.len());
         let mut missing = Vec::new();
         {
@@ -205,14 +208,12 @@ impl Versions {
             .map(|i| self.key("tag", &tags[*i]))
             .collect::<Result<Vec<_>, _>>()
             .ok()?;
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let found = match l2.counters() {
-            Some(counters) => l2
-                .call(counters.versions(&refs, wall_clock_us(), self.tag_ttl))
-                .await
-                .ok()?,
+        let found = if self.shared() {
+            let init = wall_clock_us();
+            self.l2.versions(keys, init, self.tag_ttl).await.ok()?
+        } else {
             // A backend without counters: this instance's own versions are the truth.
-            None => vec![0; missing.len()],
+            vec![0; missing.len()]
         };
         for (i, v) in missing.iter().zip(found) {
             self.raise_tag(&tags[*i], v);
@@ -225,21 +226,15 @@ impl Versions {
     }
 
     /// What an entry of `kind` with `tags` records if it is written now.
-    pub(crate) async fn stamp(
-        &self,
-        l2: &L2,
-        kind: &str,
-        known: &KindGeneration,
-        tags: &[String],
-    ) -> Stamp {
-        let generation = self.generation(l2, kind, known).await;
+    pub(crate) async fn stamp(&self, kind: &str, known: &KindGeneration, tags: &[String]) -> Stamp {
+        let generation = self.generation(kind, known).await;
         let tags = if tags.is_empty() {
             None
         } else {
             // Unknown versions are recorded as 0: the entry is a miss for every instance that
             // knows better, never a stale hit.
             let versions = self
-                .tag_versions(l2, tags)
+                .tag_versions(tags)
                 .await
                 .unwrap_or_else(|| tags.iter().map(|t| TagVersion::new(t.clone(), 0)).collect());
             Some(versions.into())
@@ -250,13 +245,12 @@ impl Versions {
     /// Whether an entry of `kind` that recorded `generation` and `tags` is still current.
     pub(crate) async fn is_current(
         &self,
-        l2: &L2,
         kind: &str,
         known: &KindGeneration,
         recorded: (u64, Option<&[TagVersion]>),
     ) -> bool {
         let (generation, tags) = recorded;
-        if generation != self.generation(l2, kind, known).await {
+        if generation != self.generation(kind, known).await {
             return false;
         }
         let Some(tags) = tags else { return true };
@@ -266,7 +260,7 @@ impl Versions {
             }
         }
         let names: Vec<String> = tags.iter().map(|t| t.tag.clone()).collect();
-        match self.tag_versions(l2, &names).await {
+        match self.tag_versions(&names).await {
             Some(now) => now.iter().zip(tags).all(|(a, b)| a.version == b.version),
             None => false,
         }
@@ -302,73 +296,51 @@ impl Versions {
         Ok((key, wall_clock_us().max(known + 1), self.tag_ttl))
     }
 
-    /// The counters a read of `kind` recording `tags` needs from the backend: none when they are
-    /// all known here (kept in step by the bus), none without counters in the backend.
-    pub(crate) fn to_read(
+    /// Adds to `batch` the reads of the counters an entry of `kind` recording `tags` needs:
+    /// none when they are all known here (kept in step by the bus), none without counters in
+    /// the backend. New counters start at the wall clock.
+    pub(crate) fn read_into(
         &self,
-        l2: &L2,
+        batch: &mut Batch,
         kind: &str,
         known: &KindGeneration,
         tags: &[String],
     ) -> CounterRead {
-        if l2.counters().is_none() {
+        if !self.shared() {
             return CounterRead::default();
         }
         let kind = match known.load() {
             (_, true) if self.trust_local => None,
             _ => self.key("kind", kind).ok(),
         };
+        let kind = kind.map(|key| batch.versions(vec![key], wall_clock_us(), None));
         let local = self.tags.read();
-        let tags = tags
+        let (names, keys): (Vec<String>, Vec<String>) = tags
             .iter()
             .filter(|t| !(self.trust_local && local.contains_key(*t)))
             .filter_map(|t| Some((t.clone(), self.key("tag", t).ok()?)))
-            .collect();
+            .unzip();
+        let tags = (!names.is_empty())
+            .then(|| (names, batch.versions(keys, wall_clock_us(), self.tag_ttl)));
         CounterRead { kind, tags }
     }
 
-    /// The batch steps that read `read`'s counters (new ones start at the wall clock).
-    pub(crate) fn read_steps(&self, read: &CounterRead) -> Vec<Step> {
-        let mut steps = Vec::new();
-        if let Some(key) = &read.kind {
-            steps.push(Step::Versions {
-                keys: vec![key.clone()],
-                init: wall_clock_us(),
-                ttl: None,
-            });
+    /// Takes the values the counters of `read` answered in `done`.
+    pub(crate) fn learn(&self, known: &KindGeneration, read: &CounterRead, done: &Results) {
+        if let Some(kind) = read.kind {
+            known.raise(done.get(kind).first().copied().unwrap_or(0));
         }
-        if !read.tags.is_empty() {
-            steps.push(Step::Versions {
-                keys: read.tags.iter().map(|(_, k)| k.clone()).collect(),
-                init: wall_clock_us(),
-                ttl: self.tag_ttl,
-            });
-        }
-        steps
-    }
-
-    /// Takes the values the steps of [`read_steps`](Self::read_steps) answered (`done`, in
-    /// their order).
-    pub(crate) fn learn(&self, known: &KindGeneration, read: &CounterRead, done: &[Done]) {
-        let mut done = done.iter();
-        if read.kind.is_some() {
-            if let Some(Done::Versions(v)) = done.next() {
-                known.raise(v.first().copied().unwrap_or(0));
-            }
-        }
-        if !read.tags.is_empty() {
-            if let Some(Done::Versions(values)) = done.next() {
-                for ((tag, _), v) in read.tags.iter().zip(values) {
-                    self.raise_tag(tag, *v);
-                }
+        if let Some((names, values)) = &read.tags {
+            for (tag, v) in names.iter().zip(done.get(*values)) {
+                self.raise_tag(tag, v);
             }
         }
     }
 
     /// Whether the backend keeps version counters (else each instance's own count is the truth:
     /// a bump takes its floor).
-    pub(crate) fn shared(&self, l2: &L2) -> bool {
-        l2.counters().is_some()
+    pub(crate) fn shared(&self) -> bool {
+        self.l2.capabilities().version_counters
     }
 
     /// Takes a kind generation the backend answered.

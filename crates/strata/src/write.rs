@@ -6,7 +6,6 @@ use std::time::Duration;
 use strata_codec::decoded_size;
 
 use strata_backend::Bytes;
-use strata_backend::batch::Done;
 use strata_codec::{Codec, EntryMeta};
 use strata_keys::Key;
 
@@ -64,13 +63,6 @@ pub(crate) fn encode<T: CacheValue>(
     })
 }
 
-/// Registers the kind's schema with the change, the first time this instance writes it.
-pub(crate) fn register(change: &mut Change<'_>, kind: &KindState) {
-    if let Some(member) = kind.to_register() {
-        change.register(kind.registry.clone(), member);
-    }
-}
-
 /// Caches `value` under `key` with `tags`, in both tiers (the in-process copy is written even
 /// when the backend fails; that failure is an error only with `strict`), and tells the other
 /// instances: one batch.
@@ -92,22 +84,16 @@ pub(crate) async fn store<T: CacheValue>(
     }
     let flights = core.local.flights();
     flights.poison(key);
-    let stamp = core
-        .versions
-        .stamp(&core.l2, kind.name(), &kind.generation, tags)
-        .await;
+    let stamp = kind.stamp(&core.versions, tags).await;
     let entry = encode(core, kind, Some(value), kind.ttl, &stamp)?;
     let mut change = Change::new(core);
-    change.write(key, entry.bytes.clone(), entry.physical_ttl);
-    register(&mut change, kind);
+    let _ = change.write(key, entry.bytes.clone(), entry.physical_ttl);
+    change.register(kind);
     change.announce_keys(vec![key.to_string()]);
     let l2 = change.apply().await;
     // A read that fetched the previous bytes must not fill L1 after this write.
     flights.poison(key);
-    let keep = core.keep_for(entry.found.meta.expires_at_ms);
-    core.local
-        .put(key, &entry.found, entry.weight(), keep)
-        .await;
+    core.local.put(key, &entry.found, entry.weight()).await;
     kind.stats.sets(1);
     outcome(core, kind, l2)
 }
@@ -125,26 +111,20 @@ pub(crate) async fn store_many<T: CacheValue>(
     for (key, _) in &items {
         flights.poison(key);
     }
-    let stamp = core
-        .versions
-        .stamp(&core.l2, kind.name(), &kind.generation, &[])
-        .await;
+    let stamp = kind.stamp(&core.versions, &[]).await;
     let mut change = Change::new(core);
     let mut written = Vec::with_capacity(items.len());
     for (key, value) in items {
         let entry = encode(core, kind, Some(value), kind.ttl, &stamp)?;
-        change.write(&key, entry.bytes.clone(), entry.physical_ttl);
+        let _ = change.write(&key, entry.bytes.clone(), entry.physical_ttl);
         written.push((key, entry));
     }
-    register(&mut change, kind);
+    change.register(kind);
     change.announce_keys(written.iter().map(|(k, _)| k.to_string()).collect());
     let l2 = change.apply().await;
     for (key, entry) in &written {
         flights.poison(key);
-        let keep = core.keep_for(entry.found.meta.expires_at_ms);
-        core.local
-            .put(key, &entry.found, entry.weight(), keep)
-            .await;
+        core.local.put(key, &entry.found, entry.weight()).await;
     }
     kind.stats.sets(written.len() as u64);
     outcome(core, kind, l2)
@@ -177,16 +157,14 @@ async fn remove(core: &Core, kind: &KindState, keys: Vec<Key>) -> Result<u64, Er
         core.local.forget(key).await;
     }
     let mut change = Change::new(core);
-    change.delete(names.clone()).announce_keys(names);
+    let deleted = change.delete(names.clone());
+    change.announce_keys(names);
     let done = change.apply().await;
     for key in &keys {
         core.local.forget(key).await;
     }
     match done {
-        Ok(Applied::Done(done)) => Ok(match done.first() {
-            Some(Done::Deleted(n)) => *n,
-            _ => 0,
-        }),
+        Ok(Applied::Done(done)) => Ok(done.get(deleted)),
         // The delete reaches the backend once it answers again.
         Ok(Applied::Deferred(e)) => {
             core.l2.failed(&kind.stats, e);

@@ -1,6 +1,6 @@
 //! The typed face of a batch: a [`Batch`] whose methods each add one step and answer a
 //! [`Handle`] to that step's result, and the [`Results`] a backend answers, from which each
-//! handle takes its own, typed. No result is read by its position.
+//! handle reads its own, typed. No result is read by its position.
 
 use std::marker::PhantomData;
 use std::time::Duration;
@@ -11,8 +11,8 @@ use super::{Announce, Done, Family, LeaseOutcome, LeaseRequest, Step};
 use crate::error::{BackendError, BackendResult, ErrorKind};
 
 /// Operations to send together, in order (one round trip on a networked backend). Built with
-/// one method per step; each answers a [`Handle`] to take the step's result from the
-/// [`Results`] with [`Results::take`].
+/// one method per step; each answers a [`Handle`] to read the step's result from the
+/// [`Results`] with [`Results::get`].
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -24,9 +24,9 @@ use crate::error::{BackendError, BackendResult, ErrorKind};
 /// let mut batch = Batch::new();
 /// let written = batch.write("shop:a", "1".into(), Duration::from_secs(60));
 /// let read = batch.read("shop:a", None);
-/// let mut done = backend.run(batch).await.unwrap();
-/// assert!(done.take(written));
-/// assert_eq!(done.take(read).value.as_deref(), Some(&b"1"[..]));
+/// let done = backend.run(batch).await.unwrap();
+/// assert!(done.get(written));
+/// assert_eq!(done.get(read).value.as_deref(), Some(&b"1"[..]));
 /// # });
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +41,14 @@ pub struct Handle<T> {
     at: usize,
     of: PhantomData<fn() -> T>,
 }
+
+impl<T> Clone for Handle<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Handle<T> {}
 
 /// What a [`Batch::read`] found: the entry's bytes and what became of its lease request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,10 +189,10 @@ impl Batch {
     }
 }
 
-/// The results of a batch, one per step; each taken with the [`Handle`] its step answered.
+/// The results of a batch, one per step; each read with the [`Handle`] its step answered.
 #[derive(Debug, Default)]
 pub struct Results {
-    done: Vec<Option<Done>>,
+    done: Vec<Done>,
 }
 
 impl Results {
@@ -200,33 +208,36 @@ impl Results {
                 ),
             ));
         }
-        Ok(Self {
-            done: done.into_iter().map(Some).collect(),
-        })
+        Ok(Self { done })
     }
 
-    /// The result of the step behind `handle`. A handle of another batch, one taken twice, or
-    /// a result of another shape (a backend that breaks the batch contract, which the
+    /// The result of the step behind `handle` (a copy: a result can be read more than once). A
+    /// handle of another batch, or a result of another shape (a backend that breaks the batch contract, which the
     /// conformance suite checks) answers the type's empty value: no bytes and no lease, nothing
     /// written, zero.
-    pub fn take<T: FromDone>(&mut self, handle: Handle<T>) -> T {
-        let done = self.done.get_mut(handle.at).and_then(Option::take);
-        done.and_then(T::from_done).unwrap_or_else(T::empty)
+    pub fn get<T: FromDone>(&self, handle: Handle<T>) -> T {
+        self.done
+            .get(handle.at)
+            .and_then(T::from_done)
+            .unwrap_or_else(T::empty)
     }
 }
 
-/// A step's result type, taken out of its [`Done`].
+/// A step's result type, read out of its [`Done`].
 pub trait FromDone: Sized {
     /// The value, if `done` is of this type.
-    fn from_done(done: Done) -> Option<Self>;
+    fn from_done(done: &Done) -> Option<Self>;
     /// The value of a result that is not there.
     fn empty() -> Self;
 }
 
 impl FromDone for Read {
-    fn from_done(done: Done) -> Option<Self> {
+    fn from_done(done: &Done) -> Option<Self> {
         match done {
-            Done::Read { value, lease } => Some(Self { value, lease }),
+            Done::Read { value, lease } => Some(Self {
+                value: value.clone(),
+                lease: *lease,
+            }),
             _ => None,
         }
     }
@@ -239,9 +250,9 @@ impl FromDone for Read {
 }
 
 impl FromDone for bool {
-    fn from_done(done: Done) -> Option<Self> {
+    fn from_done(done: &Done) -> Option<Self> {
         match done {
-            Done::Written(w) => Some(w),
+            Done::Written(w) => Some(*w),
             _ => None,
         }
     }
@@ -251,9 +262,9 @@ impl FromDone for bool {
 }
 
 impl FromDone for u64 {
-    fn from_done(done: Done) -> Option<Self> {
+    fn from_done(done: &Done) -> Option<Self> {
         match done {
-            Done::Deleted(n) | Done::Bumped(n) => Some(n),
+            Done::Deleted(n) | Done::Bumped(n) => Some(*n),
             _ => None,
         }
     }
@@ -263,9 +274,12 @@ impl FromDone for u64 {
 }
 
 impl FromDone for FamilyDeleted {
-    fn from_done(done: Done) -> Option<Self> {
+    fn from_done(done: &Done) -> Option<Self> {
         match done {
-            Done::DeletedFamily { deleted, keys } => Some(Self { deleted, keys }),
+            Done::DeletedFamily { deleted, keys } => Some(Self {
+                deleted: *deleted,
+                keys: keys.clone(),
+            }),
             _ => None,
         }
     }
@@ -275,16 +289,16 @@ impl FromDone for FamilyDeleted {
 }
 
 impl FromDone for () {
-    fn from_done(done: Done) -> Option<Self> {
+    fn from_done(done: &Done) -> Option<Self> {
         matches!(done, Done::Registered | Done::Published).then_some(())
     }
     fn empty() -> Self {}
 }
 
 impl FromDone for Vec<u64> {
-    fn from_done(done: Done) -> Option<Self> {
+    fn from_done(done: &Done) -> Option<Self> {
         match done {
-            Done::Versions(v) => Some(v),
+            Done::Versions(v) => Some(v.clone()),
             _ => None,
         }
     }

@@ -26,12 +26,12 @@ pub async fn batches_answer_each_step_by_its_handle(fx: &dyn Fixture) {
         Some(LeaseRequest::new("tok2", LONG, LeaseWhen::Absent)),
     );
     let deleted = batch.delete(vec!["conf:batch:a".into(), "conf:batch:none".into()]);
-    let mut done = b.run(batch).await.unwrap();
-    assert!(done.take(written));
-    let read = done.take(read);
+    let done = b.run(batch).await.unwrap();
+    assert!(done.get(written));
+    let read = done.get(read);
     assert_eq!(read.value.as_deref(), Some(&b"1"[..]));
     assert_eq!(read.lease, LeaseOutcome::NotTaken, "no lease was asked for");
-    let absent = done.take(absent);
+    let absent = done.get(absent);
     assert_eq!(absent.value, None);
     let expected = if caps.leases {
         LeaseOutcome::Taken
@@ -39,20 +39,20 @@ pub async fn batches_answer_each_step_by_its_handle(fx: &dyn Fixture) {
         LeaseOutcome::Unavailable
     };
     assert_eq!(absent.lease, expected, "the lease of an absent entry");
-    let present = done.take(present);
+    let present = done.get(present);
     assert_eq!(present.lease, LeaseOutcome::NotTaken, "the entry was there");
-    assert_eq!(done.take(deleted), 1, "one of the two keys existed");
+    assert_eq!(done.get(deleted), 1, "one of the two keys existed");
 
     // The lease taken above guards a write under it; another token's write is refused.
     let mut batch = Batch::new();
     let other = batch.write_under_lease("conf:batch:b", "other", "x".into(), LONG);
     let mine = batch.write_under_lease("conf:batch:b", "tok", "y".into(), LONG);
     let read = batch.read("conf:batch:b", None);
-    let mut done = b.run(batch).await.unwrap();
+    let done = b.run(batch).await.unwrap();
     if caps.leases {
-        assert!(!done.take(other), "not the holder's token");
-        assert!(done.take(mine), "the holder's token");
-        assert_eq!(done.take(read).value.as_deref(), Some(&b"y"[..]));
+        assert!(!done.get(other), "not the holder's token");
+        assert!(done.get(mine), "the holder's token");
+        assert_eq!(done.get(read).value.as_deref(), Some(&b"y"[..]));
     }
 
     if caps.version_counters {
@@ -66,11 +66,11 @@ pub async fn batches_answer_each_step_by_its_handle(fx: &dyn Fixture) {
             ":x",
             vec!["s2".into()],
         ));
-        let mut done = b.run(batch).await.unwrap();
-        assert_eq!(done.take(bumped), 10);
-        assert_eq!(done.take(versions), vec![10, 7]);
-        done.take(registered);
-        let family = done.take(family);
+        let done = b.run(batch).await.unwrap();
+        assert_eq!(done.get(bumped), 10);
+        assert_eq!(done.get(versions), vec![10, 7]);
+        let () = done.get(registered);
+        let family = done.get(family);
         assert!(
             family.keys.contains(&"conf:batch:f:s2:x".to_owned()),
             "{family:?}"

@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use strata_codec::decoded_size;
 
 use strata_keys::Key;
 
@@ -16,13 +15,12 @@ use crate::entry::{Found, Lookup};
 use crate::error::Error;
 use crate::flight::{ErasedValue, Flight, FlightError, FlightOutcome};
 use crate::kinds::KindState;
+use crate::l2::{self, read::ReadFor, read::Wanted, read::lease_request};
 use crate::options::LoadOptions;
-use crate::read::{self, Garbage};
+use crate::read;
 use crate::trace;
 use crate::versions::Stamp;
 use crate::write;
-use strata_backend::batch::{Done, LeaseOutcome, LeaseRequest, LeaseWhen, Step};
-use strata_stats::Tier;
 
 /// How long a load lease lasts when the load has no hard timeout.
 const DEFAULT_LEASE: Duration = Duration::from_secs(10);
@@ -88,14 +86,8 @@ impl Leader<'_> {
         // The versions are read before the loader reads its source, so an invalidation of the
         // kind or a tag during the load makes the entry a miss.
         let stamp = self
-            .core
-            .versions
-            .stamp(
-                &self.core.l2,
-                self.kind.name(),
-                &self.kind.generation,
-                &self.options.tags,
-            )
+            .kind
+            .stamp(&self.core.versions, &self.options.tags)
             .await;
         let start = Instant::now();
         let loaded = run(self.options, stale.is_some(), loader).await;
@@ -108,9 +100,9 @@ impl Leader<'_> {
         self.options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500)
     }
 
-    /// Step 1: look again (another caller or process may have loaded meanwhile). With leases,
-    /// one batch reads the entry, takes its lease if it is absent (or in any case when this
-    /// load will run anyway) and reads the version counters not known here.
+    /// Step 1: look again (another caller or process may have loaded meanwhile): one read of
+    /// L2 that takes the key's lease if the entry is absent (or in any case when this load will
+    /// run anyway) and reads the version counters not known here.
     async fn look_up<T: CacheValue>(&self) -> Result<Looked<T>, Error> {
         let (core, kind, key) = (self.core, self.kind, self.key);
         let stale = match read::recheck_l1::<T>(core, kind, key).await {
@@ -119,85 +111,32 @@ impl Leader<'_> {
             }
             other => other.into_stale(),
         };
-        let looked = match core.l2.leases() {
-            Some(_) => self.read_and_lease(stale).await?,
-            None => match read::lookup_l2::<T>(core, kind, key, stale).await? {
-                Lookup::Fresh(found) if self.mode == Mode::Fill => Looked::Done(found.value),
-                other => Looked::Go(other.into_stale(), Some(Lease::Unavailable)),
-            },
+        let (purpose, always) = match self.mode {
+            Mode::Fill => (ReadFor::Fill, stale.is_some()),
+            Mode::Refresh => (ReadFor::Refresh, true),
         };
-        if self.mode == Mode::Fill && matches!(looked, Looked::Go(..)) {
-            kind.stats.miss();
-        }
-        Ok(looked)
-    }
-
-    /// The lookup's batch: the entry with its lease, and the counters to learn.
-    async fn read_and_lease<T: CacheValue>(
-        &self,
-        stale: Option<Found<T>>,
-    ) -> Result<Looked<T>, Error> {
-        let (core, kind, key) = (self.core, self.kind, self.key);
-        // A stale value here, or a refresh: this load runs whatever L2 holds.
-        let when = if stale.is_some() || self.mode == Mode::Refresh {
-            LeaseWhen::Always
-        } else {
-            LeaseWhen::Absent
-        };
+        let leases = core.l2.capabilities().leases;
         let token = Lease::token(core);
-        let request = LeaseRequest::new(token.clone(), self.lease_ttl(), when);
-        let counters =
-            core.versions
-                .to_read(&core.l2, kind.name(), &kind.generation, &self.options.tags);
-        let mut steps = vec![Step::Read {
-            key: key.to_string(),
-            lease: Some(request),
-        }];
-        steps.extend(core.versions.read_steps(&counters));
-        let epoch = core.local.flights().epoch(key);
-        let start = Instant::now();
-        let done = match core.l2.call(core.l2.backend().batch(steps)).await {
-            Ok(done) => done,
-            Err(e) => {
-                let err = core.l2.failed(&kind.stats, e);
-                if core.l2.strict() {
-                    return Err(err);
-                }
-                return Ok(Looked::Go(stale, Some(Lease::Unavailable)));
-            }
+        let wanted = Wanted {
+            key,
+            lease: leases.then(|| lease_request(token.clone(), self.lease_ttl(), always)),
+            stale,
         };
-        core.versions
-            .learn(&kind.generation, &counters, done.get(1..).unwrap_or(&[]));
-        let (value, outcome) = match done.into_iter().next() {
-            Some(Done::Read { value, lease }) => (value, lease),
-            _ => (None, LeaseOutcome::Unavailable),
+        let read = l2::read::read(core, kind, wanted, &self.options.tags, purpose).await?;
+        let lease = match leases {
+            true => Lease::from_outcome(read.lease, token),
+            false => Some(Lease::Unavailable),
         };
-        let lease = Lease::from_outcome(outcome, token);
-        let found = match &value {
-            Some(bytes) => read::decode::<T>(core, kind, key, bytes, Garbage::Keep).await,
-            None => None,
-        };
-        let Some(found) = found else {
-            kind.stats.tier_miss(Tier::L2, start.elapsed());
-            return Ok(Looked::Go(stale, lease));
-        };
-        let now = core.clock.now_ms();
-        let len = value.as_deref().map_or(0, decoded_size);
-        let keep = core.keep_for(found.meta.expires_at_ms);
-        core.local
-            .put_if_unchanged(key, &found, len, keep, epoch)
-            .await;
-        if !found.meta.is_expired(now) && self.mode == Mode::Fill {
-            kind.stats
-                .hit(Tier::L2, found.meta.age_ms(now), start.elapsed());
+        if let (Some(found), Mode::Fill) = (read.fresh, self.mode) {
             if let Some(lease) = lease {
                 lease.release(core, key).await;
             }
             return Ok(Looked::Done(found.value));
         }
-        kind.stats.tier_miss(Tier::L2, start.elapsed());
-        let newer = stale.filter(|s| s.meta.created_at_ms >= found.meta.created_at_ms);
-        Ok(Looked::Go(Some(newer.unwrap_or(found)), lease))
+        if self.mode == Mode::Fill {
+            kind.stats.miss();
+        }
+        Ok(Looked::Go(read.stale, lease))
     }
 
     /// Step 2: the key's lease (taken now unless the lookup did), and waiting for another
@@ -297,9 +236,8 @@ impl Leader<'_> {
             lease.release(core, key).await;
             return;
         };
-        if self.flight.is_poisoned()
-            || !read::is_current(core, kind, stamp.generation, stamp.tags.as_deref()).await
-        {
+        let recorded = (stamp.generation, stamp.tags.as_deref());
+        if self.flight.is_poisoned() || !kind.is_current(&core.versions, recorded).await {
             lease.release(core, key).await;
             return;
         }
@@ -330,9 +268,8 @@ impl Leader<'_> {
         let flights = core.local.flights();
         let overtaken =
             || self.flight.is_poisoned() || (!proven && flights.epoch(key) != self.flight.epoch());
-        let keep = core.keep_for(entry.found.meta.expires_at_ms);
         core.local
-            .put_unless(key, &entry.found, entry.weight(), keep, overtaken)
+            .put_unless(key, &entry.found, entry.weight(), overtaken)
             .await;
         kind.stats.sets(1);
     }

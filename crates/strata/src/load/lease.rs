@@ -2,21 +2,18 @@
 //! single flight), or why it holds none.
 
 use std::time::Duration;
-use strata_codec::decoded_size;
 
+use strata_backend::batch::{Batch, LeaseOutcome};
 use strata_keys::Key;
 use tokio::time::Instant;
 
-use strata_backend::batch::{Done, LeaseOutcome, LeaseRequest, LeaseWhen, Step};
-
 use crate::cacheable::CacheValue;
-use crate::change::{Applied, Change};
 use crate::core::Core;
 use crate::entry::Found;
 use crate::error::Error;
 use crate::kinds::KindState;
-use crate::read::{self, Garbage};
-use crate::write::{self, Encoded};
+use crate::l2::{self, read::ReadFor, read::Wanted, read::lease_request};
+use crate::write::Encoded;
 
 /// The lease of one load. Consumed by whatever ends the load: a store through it, or a release.
 pub(super) enum Lease {
@@ -60,14 +57,11 @@ impl Lease {
 
     /// Takes the load lease of `key` for a load bounded by `ttl`.
     pub(super) async fn take(core: &Core, key: &Key, ttl: Duration) -> Self {
-        let Some(leases) = core.l2.leases() else {
-            return Self::Unavailable;
-        };
         let token = Self::token(core);
-        match core.l2.call(leases.acquire_lease(key, &token, ttl)).await {
-            Ok(true) => Self::Held(token),
-            Ok(false) => Self::HeldElsewhere,
-            Err(_) => Self::Unavailable,
+        match core.l2.acquire_lease(key, &token, ttl).await {
+            Some(Ok(true)) => Self::Held(token),
+            Some(Ok(false)) => Self::HeldElsewhere,
+            Some(Err(_)) | None => Self::Unavailable,
         }
     }
 
@@ -78,13 +72,14 @@ impl Lease {
 
     /// Gives the lease back (best effort: it expires anyway).
     pub(super) async fn release(self, core: &Core, key: &Key) {
-        if let (Self::Held(token), Some(leases)) = (self, core.l2.leases()) {
-            let _ = core.l2.call(leases.release_lease(key, &token)).await;
+        if let Self::Held(token) = self {
+            core.l2.release_lease(key, &token).await;
         }
     }
 
     /// Stores `entry` as the lease allows (through it, plainly, or not at all) and releases
-    /// it; the first write of the kind's schema registers it, in the same batch.
+    /// it, in one write; the first write of the kind's schema registers it in the same batch.
+    /// Never deferred: storing it later could only replace a newer value.
     pub(super) async fn store<T>(
         self,
         core: &Core,
@@ -93,23 +88,22 @@ impl Lease {
         entry: &Encoded<T>,
     ) -> Stored {
         let (bytes, ttl) = (entry.bytes.clone(), entry.physical_ttl);
-        let mut change = Change::new(core);
-        change.not_deferred();
-        match &self {
+        let mut batch = Batch::new();
+        let written = match &self {
             Self::HeldElsewhere => return Stored::Unproven,
-            Self::Held(token) if core.l2.leases().is_some() => {
-                change.write_under_lease(key, token, bytes, ttl)
-            }
-            _ => change.write(key, bytes, ttl),
+            Self::Held(token) => batch.write_under_lease(key.as_str(), token.as_str(), bytes, ttl),
+            Self::Unavailable => batch.write(key.as_str(), bytes, ttl),
         };
-        write::register(&mut change, kind);
-        match change.apply().await {
-            Ok(Applied::Done(done)) => match done.first() {
-                Some(Done::Written(true)) if self.is_held() => Stored::Proven,
-                Some(Done::Written(false)) => Stored::Overtaken,
-                _ => Stored::Unproven,
+        if let Some(member) = kind.to_register() {
+            let _ = batch.register(kind.registry.clone(), member);
+        }
+        match core.l2.run(batch).await {
+            Ok(done) => match (done.get(written), self.is_held()) {
+                (true, true) => Stored::Proven,
+                (false, _) => Stored::Overtaken,
+                (true, false) => Stored::Unproven,
             },
-            Ok(Applied::Deferred(e)) | Err(e) => Stored::Failed(core.l2.failed(&kind.stats, e)),
+            Err(e) => Stored::Failed(core.l2.failed(&kind.stats, e)),
         }
     }
 
@@ -127,28 +121,19 @@ impl Lease {
         while Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
             let token = Self::token(core);
-            let read = Step::Read {
-                key: key.to_string(),
-                lease: Some(LeaseRequest::new(token.clone(), ttl, LeaseWhen::Absent)),
+            let wanted = Wanted {
+                lease: Some(lease_request(token.clone(), ttl, false)),
+                ..Wanted::key(key)
             };
-            let epoch = core.local.flights().epoch(key);
-            let Ok(mut done) = core.l2.call(core.l2.backend().batch(vec![read])).await else {
-                return Waited::Lease(Self::Unavailable);
+            let read = l2::read::read::<T>(core, kind, wanted, &[], ReadFor::Wait).await;
+            let read = match read {
+                Ok(read) if read.reached => read,
+                _ => return Waited::Lease(Self::Unavailable),
             };
-            let Some(Done::Read { value, lease }) = done.pop() else {
-                continue;
-            };
-            if let Some(bytes) = value {
-                let found = read::decode::<T>(core, kind, key, &bytes, Garbage::Delete).await;
-                if let Some(found) = found.filter(|f| !f.meta.is_expired(core.clock.now_ms())) {
-                    let keep = core.keep_for(found.meta.expires_at_ms);
-                    core.local
-                        .put_if_unchanged(key, &found, decoded_size(&bytes), keep, epoch)
-                        .await;
-                    return Waited::Value(found);
-                }
+            if let Some(found) = read.fresh {
+                return Waited::Value(found);
             }
-            if lease == LeaseOutcome::Taken {
+            if read.lease == LeaseOutcome::Taken {
                 return Waited::Lease(Self::Held(token));
             }
         }

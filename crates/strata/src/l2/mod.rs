@@ -1,14 +1,18 @@
 //! The second tier as the facade sees it: the backend wrapped in its layers (a timeout unless
-//! it bounds itself, then the circuit breaker), the codec and strict mode.
+//! it bounds itself, then the circuit breaker), the codec and strict mode; every call of the
+//! backend goes through it, and [`read`] is the one read of its entries.
+
+pub(crate) mod read;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use strata_backend::batch::{Batch, Results};
 use strata_backend::{
-    Backend, BackendError, BackendResult, CircuitBreaker, ErrorKind, LayerExt, Leases, Listing,
-    Timeout, VersionCounters,
+    Backend, BackendError, BackendResult, Capabilities, CircuitBreaker, ErrorKind, LayerExt,
+    ScanPage, Timeout,
 };
 use strata_codec::MsgPackCodec;
 use strata_stats::{KindStats, Tier};
@@ -75,17 +79,20 @@ impl L2Error {
     }
 }
 
-/// The backend behind its layers, and how its answers are read.
+/// The backend behind its layers, and how its answers are read. Cheap to clone: clones share
+/// the backend, the breaker and the failure log.
+#[derive(Clone)]
 pub(crate) struct L2 {
     /// The backend as given (for tools: no breaker, no extra timer).
     raw: Arc<dyn Backend>,
     /// The backend behind the timeout (unless it bounds itself) and the breaker.
     layered: Arc<dyn Backend>,
     breaker: CircuitBreaker,
+    capabilities: Capabilities,
     codec: MsgPackCodec,
     strict: bool,
     /// When a failed write was last logged (writes fail open, logged at most once a second).
-    write_warned: parking_lot::Mutex<Option<std::time::Instant>>,
+    write_warned: Arc<parking_lot::Mutex<Option<std::time::Instant>>>,
 }
 
 impl L2 {
@@ -103,13 +110,15 @@ impl L2 {
         } else {
             raw.clone().layer(Timeout::new(operation_timeout))
         };
+        let layered = timed.layer(breaker.clone());
         Self {
+            capabilities: layered.capabilities(),
             raw,
-            layered: timed.layer(breaker.clone()),
+            layered,
             breaker,
             codec,
             strict,
-            write_warned: parking_lot::Mutex::new(None),
+            write_warned: Arc::default(),
         }
     }
 
@@ -118,9 +127,19 @@ impl L2 {
         &self.raw
     }
 
-    /// The backend behind its layers.
-    pub(crate) fn backend(&self) -> &dyn Backend {
-        &*self.layered
+    /// What the backend can do.
+    pub(crate) fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    /// The backend's name.
+    pub(crate) fn name(&self) -> &'static str {
+        self.layered.name()
+    }
+
+    /// The key prefix the backend owns.
+    pub(crate) fn namespace(&self) -> &str {
+        self.layered.namespace()
     }
 
     /// The circuit breaker.
@@ -133,32 +152,78 @@ impl L2 {
         &self.codec
     }
 
-    /// Whether L2 failures reach callers of reads.
-    pub(crate) fn strict(&self) -> bool {
-        self.strict
+    /// Runs `batch` (one round trip on a networked backend).
+    pub(crate) async fn run(&self, batch: Batch) -> Result<Results, L2Error> {
+        self.call(self.layered.run(batch)).await
     }
 
-    /// The backend's load leases, if it has them.
-    pub(crate) fn leases(&self) -> Option<&dyn Leases> {
-        self.layered.as_leases()
+    /// The values of version counters, missing ones created at `init` with `ttl`.
+    pub(crate) async fn versions(
+        &self,
+        keys: Vec<String>,
+        init: u64,
+        ttl: Option<Duration>,
+    ) -> Result<Vec<u64>, L2Error> {
+        let mut batch = Batch::new();
+        let values = batch.versions(keys, init, ttl);
+        Ok(self.run(batch).await?.get(values))
     }
 
-    /// The backend's version counters, if it has them.
-    pub(crate) fn counters(&self) -> Option<&dyn VersionCounters> {
-        self.layered.as_version_counters()
+    /// Takes the load lease of `key` under `token`; `None` without leases.
+    pub(crate) async fn acquire_lease(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+    ) -> Option<Result<bool, L2Error>> {
+        let leases = self.layered.as_leases()?;
+        Some(self.call(leases.acquire_lease(key, token, ttl)).await)
     }
 
-    /// The backend's listing, if it has one.
-    pub(crate) fn listing(&self) -> Option<&dyn Listing> {
-        self.layered.as_listing()
+    /// Gives the lease of `key` up if `token` holds it (best effort: it expires anyway).
+    pub(crate) async fn release_lease(&self, key: &str, token: &str) {
+        if let Some(leases) = self.layered.as_leases() {
+            let _ = self.call(leases.release_lease(key, token)).await;
+        }
+    }
+
+    /// Removes `key` if it still holds exactly `bytes` (best effort; a no-op without listing).
+    pub(crate) async fn delete_if_equals(&self, key: &str, bytes: &[u8]) -> Result<bool, L2Error> {
+        match self.layered.as_listing() {
+            Some(listing) => self.call(listing.delete_if_equals(key, bytes)).await,
+            None => Ok(false),
+        }
+    }
+
+    /// One page of the keys under `prefix`; an unsupported error without listing.
+    pub(crate) async fn scan(
+        &self,
+        prefix: &str,
+        cursor: Option<String>,
+        count: usize,
+    ) -> Result<ScanPage, L2Error> {
+        let Some(listing) = self.layered.as_listing() else {
+            return Err(L2Error::Backend(BackendError::unsupported(
+                self.name(),
+                "scan",
+            )));
+        };
+        self.call(listing.scan(prefix, cursor, count)).await
+    }
+
+    /// Removes every key in the backend's namespace; how many.
+    pub(crate) async fn clear(&self) -> Result<u64, L2Error> {
+        self.call(self.layered.clear()).await
+    }
+
+    /// Checks that the backend answers; the round-trip time.
+    pub(crate) async fn ping(&self) -> Result<Duration, L2Error> {
+        self.call(self.layered.ping()).await
     }
 
     /// Runs one call of the layered backend (unless an earlier call of the current
     /// [`operation`] failed).
-    pub(crate) async fn call<R>(
-        &self,
-        call: impl Future<Output = BackendResult<R>>,
-    ) -> Result<R, L2Error> {
+    async fn call<R>(&self, call: impl Future<Output = BackendResult<R>>) -> Result<R, L2Error> {
         if OPERATION
             .try_with(|failed| failed.load(Ordering::Acquire))
             .unwrap_or(false)
@@ -200,6 +265,16 @@ impl L2 {
                 "cache write failed (counted in the statistics; fail-open: the caller goes on, \
                  strict = true surfaces it)"
             );
+        }
+        Ok(())
+    }
+
+    /// A read that failed: counted against `stats` and logged; the error only with `strict`
+    /// (else the read is a miss).
+    pub(crate) fn read_failed(&self, stats: &KindStats, e: L2Error) -> Result<(), Error> {
+        let error = self.failed(stats, e);
+        if self.strict {
+            return Err(error);
         }
         Ok(())
     }
