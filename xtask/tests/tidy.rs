@@ -15,10 +15,11 @@ const LAYERS: &[&str] = &[
     "strata-codec",
     "strata-eviction",
     "strata-backend",
+    // Rules and the bus types: the Redis backend's bus implements `Bus`.
+    "strata-invalidation",
     "strata-redis",
     "strata-l1",
     "strata-stats",
-    "strata-invalidation",
     // Proc macros only emit `::strata::` paths; the facade re-exports them, so they sit below it.
     "strata-macros",
     "strata",

@@ -5,8 +5,8 @@
 //! [`VersionCounters`], [`Listing`], [`MemoryUsage`]), the shared [`BackendError`] with
 //! [`ErrorKind`] and [`is_transient`](BackendError::is_transient), the input checks every
 //! backend applies, [`MemoryBackend`] (the embedded default), layers that wrap any backend
-//! ([`Timeout`], [`CircuitBreaker`], your own [`Wrap`]), the invalidation [`Bus`] and the
-//! [`Clock`]. Redis lives in `strata-redis`; the conformance suite every backend passes, and a
+//! ([`Timeout`], [`CircuitBreaker`], your own [`Wrap`]), and the [`Clock`]. The invalidation bus
+//! lives in `strata-invalidation`. Redis lives in `strata-redis`; the conformance suite every backend passes, and a
 //! fault-injecting layer, live in `strata-testkit`.
 //!
 //! # Usage
@@ -42,7 +42,6 @@
 mod abilities;
 mod backend;
 pub mod batch;
-mod bus;
 mod capabilities;
 mod clock;
 mod error;
@@ -54,7 +53,6 @@ mod validate;
 
 pub use abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};
 pub use backend::Backend;
-pub use bus::{Bus, BusEvent, BusMessage, InProcessBus, Invalidation, bus_error};
 pub use capabilities::Capabilities;
 pub use clock::{Clock, wall_clock_ms, wall_clock_us};
 pub use error::{BackendError, BackendResult, ErrorKind};

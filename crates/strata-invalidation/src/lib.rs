@@ -1,4 +1,5 @@
-//! Invalidation rules for Strata: what a change to an entity invalidates, declared once.
+//! Invalidation for Strata: what a change to an entity invalidates, declared once, and the bus
+//! that carries invalidations to the other instances.
 //!
 //! Each kind of change is declared once, with the entries, kinds and tags it makes stale, so
 //! handlers name the change (`"order"`, id 42) instead of repeating its consequences;
@@ -38,6 +39,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+mod bus;
+
+pub use bus::{Bus, BusEvent, BusMessage, InProcessBus, Invalidation, bus_error};
 pub use strata_keys::CacheKind;
 
 /// Something a change makes stale.

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use strata_backend::{BackendError, BackendResult, Bus, BusEvent, BusMessage, bus_error};
+use strata_backend::{BackendError, BackendResult};
+use strata_invalidation::{Bus, BusEvent, BusMessage, bus_error};
 use tokio::sync::mpsc;
 
 use crate::config::RedisConfig;

@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_backend::{Backend, Bus, Clock, MemoryBackend, MemoryConfig};
+use strata_backend::{Backend, Clock, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
+use strata_invalidation::Bus;
 use strata_l1::{L1, L1Config};
 use strata_stats::{Stats, Tier};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use strata_backend::batch::{Announce, Batch};
-use strata_backend::{Bus, BusMessage, Invalidation};
+use strata_invalidation::{Bus, BusMessage, Invalidation};
 use tokio::sync::watch;
 
 /// A snapshot of [`Cache::bus_stats`](crate::Cache::bus_stats).

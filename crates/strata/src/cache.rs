@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_backend::{Backend, BackendInfo, BreakerState, Bus};
+use strata_backend::{Backend, BackendInfo, BreakerState};
+use strata_invalidation::Bus;
 use strata_invalidation::Rules;
 use strata_keys::KeySpace;
 use strata_l1::L1;
@@ -11,7 +12,7 @@ use strata_stats::StatsSnapshot;
 
 use crate::bus::BusStats;
 use crate::cacheable::{CacheValue, Cacheable};
-use crate::changes::{self, Invalidated};
+use crate::invalidate::{self, Invalidated};
 use crate::config::CacheConfig;
 use crate::core::Core;
 use crate::deferred::DeferredStats;
@@ -191,12 +192,12 @@ impl Cache {
 
     /// Removes every entry of this cache's prefix from both tiers (never other prefixes).
     pub async fn clear(&self) -> Result<u64, Error> {
-        changes::clear(&self.core).await
+        invalidate::clear(&self.core).await
     }
 
     /// [`clear`](Self::clear) page by page, calling `progress(removed)` after each page.
     pub async fn clear_with_progress(&self, progress: impl Fn(u64)) -> Result<u64, Error> {
-        changes::clear_with_progress(&self.core, progress).await
+        invalidate::clear_with_progress(&self.core, progress).await
     }
 
     /// Clears every entry of `kind` in O(1): moves its generation on in the backend (entries
@@ -205,7 +206,7 @@ impl Cache {
     /// deleted: they leave with their TTL or the eviction policy ([`purge_kind`](Self::purge_kind)
     /// removes them physically). Returns the kind's new generation.
     pub async fn clear_kind(&self, kind: &str) -> Result<u64, Error> {
-        changes::clear_kind(&self.core, kind).await
+        invalidate::clear_kind(&self.core, kind).await
     }
 
     /// Invalidates every entry tagged `tag`, in O(1), on every instance: moves the tag's
@@ -229,7 +230,7 @@ impl Cache {
     /// # }).unwrap();
     /// ```
     pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, Error> {
-        changes::invalidate_tag(&self.core, tag).await
+        invalidate::invalidate_tag(&self.core, tag).await
     }
 
     /// Clears `kind` ([`clear_kind`](Self::clear_kind)) and then removes its entries from the
@@ -238,7 +239,7 @@ impl Cache {
     /// before the purge started, so values written meanwhile survive. An administrative tool
     /// (the CLI's `clear --kind`) for reclaiming memory at once; requests never need it.
     pub async fn purge_kind(&self, kind: &str) -> Result<u64, Error> {
-        changes::purge_kind(&self.core, kind, |_, _| {}).await
+        invalidate::purge_kind(&self.core, kind, |_, _| {}).await
     }
 
     /// [`purge_kind`](Self::purge_kind), calling `progress(scanned, removed)` after each page.
@@ -247,7 +248,7 @@ impl Cache {
         kind: &str,
         progress: impl Fn(u64, u64),
     ) -> Result<u64, Error> {
-        changes::purge_kind(&self.core, kind, progress).await
+        invalidate::purge_kind(&self.core, kind, progress).await
     }
 
     /// Applies the invalidation `rules` for a `change` of the entity `id`: deletes each target
@@ -277,12 +278,12 @@ impl Cache {
         change: &str,
         id: impl std::fmt::Display,
     ) -> Result<Invalidated, Error> {
-        changes::invalidate(&self.core, rules, change, &id.to_string()).await
+        invalidate::invalidate(&self.core, rules, change, &id.to_string()).await
     }
 
     /// Removes one entry by its full key from both tiers; true if the backend held it.
     pub async fn delete_key(&self, key: &str) -> Result<bool, Error> {
-        changes::delete_key(&self.core, key).await
+        invalidate::delete_key(&self.core, key).await
     }
 
     // What the cache can tell about itself.

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use strata_backend::Bytes;
 use strata_backend::batch::{Batch, Family, FamilyDeleted, Handle, Results};
-use strata_backend::{Bytes, Invalidation};
+use strata_invalidation::Invalidation;
 
 use crate::core::Core;
 use crate::kinds::KindState;

@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rand::Rng;
-use strata_backend::{Backend, Bus, CircuitBreaker, Clock};
+use strata_backend::{Backend, CircuitBreaker, Clock};
 use strata_codec::MsgPackCodec;
+use strata_invalidation::Bus;
 use strata_keys::{KeySpace, KindName};
 use strata_l1::L1;
 use strata_stats::Stats;

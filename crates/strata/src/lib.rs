@@ -49,7 +49,7 @@ mod bus;
 mod cache;
 mod cacheable;
 mod change;
-mod changes;
+mod invalidate;
 mod config;
 mod core;
 mod deferred;
@@ -75,7 +75,7 @@ pub use builder::CacheBuilder;
 pub use bus::BusStats;
 pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
-pub use changes::Invalidated;
+pub use invalidate::Invalidated;
 pub use config::{
     BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
 };
@@ -86,20 +86,37 @@ pub use load::Load;
 pub use options::LoadOptions;
 pub use response_kind::ResponseKind;
 
+// The names a cache user needs, at the root.
 pub use strata_backend::{
-    Backend, BackendError, BackendInfo, BreakerState, Bus, BusEvent, BusMessage, CircuitBreaker,
-    Clock, ErrorKind, InProcessBus, Invalidation, KeyTtl, Layered, Leases, Listing, MemoryBackend,
-    MemoryConfig, MemoryUsage, Operation, ScanPage, SetEntry, Timeout, VersionCounters, Wrap,
+    Backend, BackendError, BackendInfo, BreakerState, Clock, ErrorKind, KeyTtl, Listing,
+    MemoryBackend, MemoryConfig, Operation,
 };
-pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, TagVersion};
+pub use strata_codec::{Codec, EntryMeta, MsgPackCodec};
 pub use strata_eviction::{EvictionPolicy, Limits};
 pub use strata_invalidation::{Rules, Target, UnknownChange};
-pub use strata_keys::{Key, KeyId, KeyParts, KeySpace, KindName, is_internal_kind};
+pub use strata_keys::{Key, KeyId, KeySpace, KindName, is_internal_kind};
 #[cfg(feature = "macros")]
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]
 pub use strata_redis::{RedisBackend, RedisBus, RedisConfig, redact_url};
 pub use strata_stats::{KindSnapshot, StatsSnapshot, Tier};
+
+/// The layers, whole: the second tier's trait, its abilities, layers and batches
+/// (`strata::backend::batch::Batch`), the envelope codec, key building, eviction policies,
+/// invalidation rules and the bus, and the statistics.
+pub mod layers {
+    pub use strata_backend as backend;
+    pub use strata_codec as codec;
+    pub use strata_eviction as eviction;
+    pub use strata_invalidation as invalidation;
+    pub use strata_keys as keys;
+    #[cfg(feature = "redis")]
+    pub use strata_redis as redis;
+    pub use strata_stats as stats;
+}
+#[cfg(feature = "redis")]
+pub use layers::redis;
+pub use layers::{backend, codec, eviction, invalidation, keys, stats};
 
 #[doc(hidden)]
 pub mod __private {

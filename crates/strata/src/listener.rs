@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Weak};
 
-use strata_backend::{BusEvent, Invalidation};
+use strata_invalidation::{BusEvent, Invalidation};
 
 use crate::core::Core;
 

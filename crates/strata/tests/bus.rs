@@ -6,9 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata::{
-    Backend, Cache, CacheBuilder, CacheConfig, InProcessBus, MemoryBackend, MemoryConfig,
-};
+use strata::invalidation::InProcessBus;
+use strata::{Backend, Cache, CacheBuilder, CacheConfig, MemoryBackend, MemoryConfig};
 
 async fn pair_in_process() -> (Cache, Cache) {
     let backend: Arc<dyn Backend> =

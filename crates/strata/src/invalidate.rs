@@ -1,9 +1,8 @@
-//! Changes that reach every instance: clearing everything, a kind or a tag, deleting keys,
-//! applying invalidation rules.
+//! Invalidations that reach every instance: clearing everything, a kind or a tag, deleting
+//! keys, applying invalidation rules; each one [`Change`](crate::change::Change).
 
-use strata_backend::Invalidation;
 use strata_backend::batch::{Batch, Family, FamilyDeleted, Handle, Results};
-use strata_invalidation::{Rules, Target};
+use strata_invalidation::{Invalidation, Rules, Target};
 
 use crate::change::{Applied, Change};
 use crate::core::Core;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::error::{BackendError, BackendResult};
+use strata_backend::{BackendError, BackendResult, ErrorKind};
 
 /// What to drop from the other instances' in-process tiers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,7 +200,7 @@ impl Bus for InProcessBus {
 
 /// A publish failure as a backend error.
 pub fn bus_error(bus: &str, e: impl std::fmt::Display) -> BackendError {
-    BackendError::new(crate::ErrorKind::Connection, format!("{bus} bus: {e}"))
+    BackendError::new(ErrorKind::Connection, format!("{bus} bus: {e}"))
 }
 
 #[cfg(test)]
