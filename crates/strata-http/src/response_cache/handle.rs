@@ -48,6 +48,7 @@ impl Cacheable {
 }
 
 impl Route {
+    /// The route of `req`; its query is cut to the declared parameters on the way.
     fn of(layer: &ResponseCacheLayer, req: Request<Body>) -> Self {
         let head = req.method() == Method::HEAD;
         if req.method() != Method::GET && !head {
@@ -94,6 +95,7 @@ fn asks_no_cache(headers: &HeaderMap) -> bool {
     })
 }
 
+/// Answers one request: decides its route, then follows it.
 pub(super) async fn handle<S>(
     layer: ResponseCacheLayer,
     inner: S,
@@ -114,6 +116,7 @@ where
     }
 }
 
+/// Sets `X-Cache` on a response the handler produced.
 fn mark(mut resp: Response<Body>, x_cache: &'static str) -> Response<Body> {
     resp.headers_mut()
         .insert(X_CACHE.clone(), HeaderValue::from_static(x_cache));
