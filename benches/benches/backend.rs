@@ -8,12 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use strata_backend::{Backend, MemoryBackend, MemoryConfig};
 use strata_benches::runtime;
 use strata_benches::user;
 use strata_codec::{Codec, EntryMeta, MsgPackCodec};
 use strata_redis::{EvictionPolicy, Limits, Quota, RedisBackend, RedisConfig};
+use tokio::runtime::Runtime;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -78,9 +80,28 @@ fn redis(c: &mut Criterion) {
         }
     };
     let rt = runtime();
+    let mut g = c.benchmark_group("backend_redis");
+    standalone(&mut g, &rt, &server.url());
+    // A local 3-primary cluster on the same machine: the price of slot routing.
+    match strata_testkit::RedisCluster::spawn(3, 0) {
+        Ok(cluster) => {
+            on_cluster(&mut g, &rt, &cluster.url());
+            g.finish();
+            drop(cluster);
+        }
+        Err(e) => {
+            eprintln!("SKIPPED backend_redis cluster benches: {e}");
+            g.finish();
+        }
+    }
+    drop(server);
+}
+
+/// One server: RedisBackend against raw redis-rs, and with an LRU quota.
+fn standalone(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &str) {
     let backend = rt
         .block_on(RedisBackend::connect(
-            RedisConfig::new(server.url()).with_namespace("bench:"),
+            RedisConfig::new(url).with_namespace("bench:"),
         ))
         .expect("connect");
     // The same server, with an LRU quota on kind `q` (reads record their access).
@@ -91,12 +112,12 @@ fn redis(c: &mut Criterion) {
     );
     let with_quota = rt
         .block_on(RedisBackend::connect(
-            RedisConfig::new(server.url())
+            RedisConfig::new(url)
                 .with_namespace("bench:")
                 .with_quota(quota),
         ))
         .expect("connect");
-    let client = redis::Client::open(server.url()).expect("client");
+    let client = redis::Client::open(url).expect("client");
     let raw = rt
         .block_on(client.get_multiplexed_async_connection())
         .expect("raw connection");
@@ -106,13 +127,12 @@ fn redis(c: &mut Criterion) {
     rt.block_on(with_quota.set("bench:q:42", v.clone(), HOUR))
         .expect("set");
 
-    let mut g = c.benchmark_group("backend_redis");
     g.bench_function("get/redis_backend", |b| {
-        b.to_async(&rt)
+        b.to_async(rt)
             .iter(|| async { backend.get(black_box("bench:user:42")).await.expect("get") })
     });
     g.bench_function("get/raw_redis_rs", |b| {
-        b.to_async(&rt).iter(|| {
+        b.to_async(rt).iter(|| {
             let mut conn = raw.clone();
             async move {
                 let v: Option<Vec<u8>> = redis::cmd("GET")
@@ -125,11 +145,11 @@ fn redis(c: &mut Criterion) {
         })
     });
     g.bench_function("get/lru_quota", |b| {
-        b.to_async(&rt)
+        b.to_async(rt)
             .iter(|| async { with_quota.get(black_box("bench:q:42")).await.expect("get") })
     });
     g.bench_function("set/lru_quota", |b| {
-        b.to_async(&rt).iter(|| async {
+        b.to_async(rt).iter(|| async {
             with_quota
                 .set(black_box("bench:q:42"), v.clone(), HOUR)
                 .await
@@ -137,50 +157,43 @@ fn redis(c: &mut Criterion) {
         })
     });
     g.bench_function("set/redis_backend", |b| {
-        b.to_async(&rt).iter(|| async {
+        b.to_async(rt).iter(|| async {
             backend
                 .set(black_box("bench:user:42"), v.clone(), HOUR)
                 .await
                 .expect("set")
         })
     });
-    // A local 3-primary cluster on the same machine: the price of slot routing.
-    match strata_testkit::RedisCluster::spawn(3, 0) {
-        Ok(cluster) => {
-            let on_cluster = rt
-                .block_on(RedisBackend::connect(
-                    RedisConfig::new(cluster.url())
-                        .with_cluster(true)
-                        .with_namespace("bench:"),
-                ))
-                .expect("connect to the cluster");
-            rt.block_on(on_cluster.set("bench:user:42", v.clone(), HOUR))
-                .expect("set");
-            g.bench_function("get/cluster", |b| {
-                b.to_async(&rt).iter(|| async {
-                    on_cluster
-                        .get(black_box("bench:user:42"))
-                        .await
-                        .expect("get")
-                })
-            });
-            g.bench_function("set/cluster", |b| {
-                b.to_async(&rt).iter(|| async {
-                    on_cluster
-                        .set(black_box("bench:user:42"), v.clone(), HOUR)
-                        .await
-                        .expect("set")
-                })
-            });
-            g.finish();
-            drop(cluster);
-        }
-        Err(e) => {
-            eprintln!("SKIPPED backend_redis cluster benches: {e}");
-            g.finish();
-        }
-    }
-    drop(server);
+}
+
+/// RedisBackend on a cluster.
+fn on_cluster(g: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &str) {
+    let v = value();
+    let on_cluster = rt
+        .block_on(RedisBackend::connect(
+            RedisConfig::new(url)
+                .with_cluster(true)
+                .with_namespace("bench:"),
+        ))
+        .expect("connect to the cluster");
+    rt.block_on(on_cluster.set("bench:user:42", v.clone(), HOUR))
+        .expect("set");
+    g.bench_function("get/cluster", |b| {
+        b.to_async(rt).iter(|| async {
+            on_cluster
+                .get(black_box("bench:user:42"))
+                .await
+                .expect("get")
+        })
+    });
+    g.bench_function("set/cluster", |b| {
+        b.to_async(rt).iter(|| async {
+            on_cluster
+                .set(black_box("bench:user:42"), v.clone(), HOUR)
+                .await
+                .expect("set")
+        })
+    });
 }
 
 criterion_group!(backend, memory, redis);

@@ -110,26 +110,7 @@ where
 }
 
 async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
-    let config = RedisConfig::new(server.url()).with_namespace("bench:");
-    let backend = RedisBackend::connect(config.clone())
-        .await
-        .expect("connect");
-    // As deployed with Redis: the bus keeps the kind's generation in step, so an L2 hit is one
-    // round trip. No L1: every read is an L2 hit.
-    let cache: Cache = CacheBuilder::new()
-        .prefix("bench")
-        .metrics(false)
-        .l1(false)
-        .backend(Arc::new(backend))
-        .bus(Arc::new(RedisBus::new(&config).expect("bus")))
-        .build()
-        .await
-        .expect("cache");
-    let users = cache.kind::<UserWithProfile>("user").expect("kind");
-    users
-        .set_many((0..KEYS).map(|i| (i, user(i))).collect())
-        .await
-        .expect("set_many");
+    let (_cache, users) = facade_users(server).await;
     let keys: Arc<Vec<String>> = Arc::new(
         (0..KEYS)
             .map(|i| users.key(i).expect("key").to_string())
@@ -140,17 +121,7 @@ async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
         .get_multiplexed_async_connection()
         .await
         .expect("raw connection");
-    let peer: Arc<AsyncRedisCache<u64, UserWithProfile>> = Arc::new(
-        AsyncRedisCache::new("user", Duration::from_secs(3600))
-            .namespace("cachedcrate")
-            .connection_string(&server.url())
-            .build()
-            .await
-            .expect("cached crate store"),
-    );
-    for i in 0..KEYS {
-        peer.cache_set(i, user(i)).await.expect("cached set");
-    }
+    let peer = cached_crate_users(server).await;
 
     let mut rows = Vec::new();
     for concurrency in [1usize, 16, 64] {
@@ -195,6 +166,51 @@ async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
         rows.push(r);
     }
     Value::Array(rows)
+}
+
+/// The facade on the server as deployed with Redis, its `user` kind filled with `KEYS` users:
+/// the bus keeps the kind's generation in step, so an L2 hit is one round trip. No L1: every
+/// read is an L2 hit. The cache is returned too, to live as long as the kind is read.
+async fn facade_users(
+    server: &strata_testkit::RedisServer,
+) -> (Cache, strata::KindCache<UserWithProfile>) {
+    let config = RedisConfig::new(server.url()).with_namespace("bench:");
+    let backend = RedisBackend::connect(config.clone())
+        .await
+        .expect("connect");
+    let cache: Cache = CacheBuilder::new()
+        .prefix("bench")
+        .metrics(false)
+        .l1(false)
+        .backend(Arc::new(backend))
+        .bus(Arc::new(RedisBus::new(&config).expect("bus")))
+        .build()
+        .await
+        .expect("cache");
+    let users = cache.kind::<UserWithProfile>("user").expect("kind");
+    users
+        .set_many((0..KEYS).map(|i| (i, user(i))).collect())
+        .await
+        .expect("set_many");
+    (cache, users)
+}
+
+/// The `cached` crate's Redis store on the same server, filled with the same users.
+async fn cached_crate_users(
+    server: &strata_testkit::RedisServer,
+) -> Arc<AsyncRedisCache<u64, UserWithProfile>> {
+    let peer: Arc<AsyncRedisCache<u64, UserWithProfile>> = Arc::new(
+        AsyncRedisCache::new("user", Duration::from_secs(3600))
+            .namespace("cachedcrate")
+            .connection_string(&server.url())
+            .build()
+            .await
+            .expect("cached crate store"),
+    );
+    for i in 0..KEYS {
+        peer.cache_set(i, user(i)).await.expect("cached set");
+    }
+    peer
 }
 
 /// `redis-benchmark` GETs of a value the size of the user payload at -c 64, without and with

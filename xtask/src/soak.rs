@@ -47,6 +47,17 @@ struct Sample {
     ops: u64,
 }
 
+/// What the soak's tasks share: the two instances, the "database" they cache, the rules of
+/// a write, the stop flag and the operation count.
+#[derive(Clone)]
+struct Soak {
+    caches: [Cache; 2],
+    db: Arc<Mutex<HashMap<u32, u64>>>,
+    rules: Rules,
+    stop: Arc<AtomicBool>,
+    ops: Arc<AtomicU64>,
+}
+
 pub(crate) fn run(minutes: f64) -> Result<()> {
     let server = RedisServer::spawn().context("spawning redis-server (is it installed?)")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -55,74 +66,108 @@ pub(crate) fn run(minutes: f64) -> Result<()> {
         .build()?;
     let duration = Duration::from_secs_f64(minutes * 60.0);
     let (samples, stale, ops, quota_entries) = rt.block_on(async {
-        let caches = [instance(&server.url()).await?, instance(&server.url()).await?];
-        let db: Arc<Mutex<HashMap<u32, u64>>> =
-            Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect()));
-        let rules = Rules::new().on("item", |id| {
-            vec![Target::key("item", id), Target::tag(format!("group:{}", id.len()))]
-        });
-        let stop = Arc::new(AtomicBool::new(false));
-        let ops = Arc::new(AtomicU64::new(0));
-        let mut tasks = Vec::new();
-        for t in 0..8u64 {
-            let (db, caches, stop, ops, rules) =
-                (db.clone(), caches.clone(), stop.clone(), ops.clone(), rules.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut rng = SmallRng::seed_from_u64(t);
-                while !stop.load(Ordering::Acquire) {
-                    // Zipf-like: most traffic on a few hundred keys.
-                    let k = if rng.random_bool(0.8) {
-                        rng.random_range(0..300)
-                    } else {
-                        rng.random_range(0..KEYS)
-                    };
-                    let via = &caches[rng.random_range(0..2)];
-                    let items = via.kind::<Vec<u64>>("item").expect("kind");
-                    match rng.random_range(0..100) {
-                        0..=9 => {
-                            // A write: the database first, then the rules.
-                            *db.lock().entry(k).or_default() += 1;
-                            let _ = via.invalidate(&rules, "item", k).await;
-                        }
-                        10 => {
-                            let _ = via.invalidate_tag(&format!("group:{}", k.to_string().len())).await;
-                        }
-                        _ => {
-                            let db = db.clone();
-                            let opts = LoadOptions::new().tags([format!("group:{}", k.to_string().len())]);
-                            let _ = items
-                                .get_or_load_with(k, &opts, || async move {
-                                    let v = db.lock()[&k];
-                                    // ~1 KiB values so the limits matter.
-                                    Ok::<_, String>(vec![v; 128])
-                                })
-                                .await;
-                        }
-                    }
-                    ops.fetch_add(1, Ordering::Relaxed);
-                    tokio::task::yield_now().await;
-                }
-            }));
+        let soak = Soak {
+            caches: [
+                instance(&server.url()).await?,
+                instance(&server.url()).await?,
+            ],
+            db: Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect())),
+            rules: Rules::new().on("item", |id| {
+                vec![
+                    Target::key("item", id),
+                    Target::tag(format!("group:{}", id.len())),
+                ]
+            }),
+            stop: Arc::new(AtomicBool::new(false)),
+            ops: Arc::new(AtomicU64::new(0)),
+        };
+        let tasks: Vec<_> = (0..8u64)
+            .map(|t| tokio::spawn(soak.clone().work(t)))
+            .collect();
+        let samples = soak.sample(&server.url(), duration).await?;
+        soak.stop.store(true, Ordering::Release);
+        for t in tasks {
+            t.await?;
         }
-        let client = redis::Client::open(server.url())?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stale = soak.stale_values().await?;
+        let ops = soak.ops.load(Ordering::Relaxed);
+        let quota_entries = soak.quota_entries().await?;
+        anyhow::Ok((samples, stale, ops, quota_entries))
+    })?;
+    report(&samples, stale, ops, minutes, quota_entries)
+}
+
+impl Soak {
+    /// One task's mixed load until told to stop (its own seed `t`).
+    async fn work(self, t: u64) {
+        let mut rng = SmallRng::seed_from_u64(t);
+        while !self.stop.load(Ordering::Acquire) {
+            self.one_operation(&mut rng).await;
+            self.ops.fetch_add(1, Ordering::Relaxed);
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// A read through the cache (89 %), a write and its rules (10 %), or a tag invalidation.
+    async fn one_operation(&self, rng: &mut SmallRng) {
+        // Zipf-like: most traffic on a few hundred keys.
+        let k = if rng.random_bool(0.8) {
+            rng.random_range(0..300)
+        } else {
+            rng.random_range(0..KEYS)
+        };
+        let via = &self.caches[rng.random_range(0..2)];
+        let items = via.kind::<Vec<u64>>("item").expect("kind");
+        match rng.random_range(0..100) {
+            0..=9 => {
+                // A write: the database first, then the rules.
+                *self.db.lock().entry(k).or_default() += 1;
+                let _ = via.invalidate(&self.rules, "item", k).await;
+            }
+            10 => {
+                let _ = via
+                    .invalidate_tag(&format!("group:{}", k.to_string().len()))
+                    .await;
+            }
+            _ => {
+                let db = self.db.clone();
+                let opts = LoadOptions::new().tags([format!("group:{}", k.to_string().len())]);
+                let _ = items
+                    .get_or_load_with(k, &opts, || async move {
+                        let v = db.lock()[&k];
+                        // ~1 KiB values so the limits matter.
+                        Ok::<_, String>(vec![v; 128])
+                    })
+                    .await;
+            }
+        }
+    }
+
+    /// Every 5 s until `duration` has passed: RSS, the L1s' weighted sizes, Redis memory.
+    async fn sample(&self, url: &str, duration: Duration) -> Result<Vec<Sample>> {
+        let client = redis::Client::open(url)?;
         let mut conn = client.get_multiplexed_async_connection().await?;
         let start = Instant::now();
         let mut samples = Vec::new();
         while start.elapsed() < duration {
             tokio::time::sleep(Duration::from_secs(5).min(duration)).await;
-            let info: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await?;
+            let info: String = redis::cmd("INFO")
+                .arg("memory")
+                .query_async(&mut conn)
+                .await?;
             let redis = info
                 .lines()
                 .find_map(|l| l.strip_prefix("used_memory:"))
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
-            let l1 = [0, 1].map(|i| caches[i].l1().map_or(0, |l| l.weighted_bytes()));
+            let l1 = [0, 1].map(|i| self.caches[i].l1().map_or(0, |l| l.weighted_bytes()));
             let s = Sample {
                 at: start.elapsed(),
                 rss: rss_bytes(),
                 l1,
                 redis,
-                ops: ops.load(Ordering::Relaxed),
+                ops: self.ops.load(Ordering::Relaxed),
             };
             println!(
                 "{:>6.0} s  rss {:>6.1} MiB  L1 {:>5.2} / {:>5.2} MiB  redis {:>6.1} MiB  {:>9} ops",
@@ -135,32 +180,33 @@ pub(crate) fn run(minutes: f64) -> Result<()> {
             );
             samples.push(s);
         }
-        stop.store(true, Ordering::Release);
-        for t in tasks {
-            t.await?;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(samples)
+    }
+
+    /// Cached values (either instance) that differ from the database once the load stopped.
+    async fn stale_values(&self) -> Result<u64> {
         let mut stale = 0u64;
-        for cache in &caches {
+        for cache in &self.caches {
             let items = cache.kind::<Vec<u64>>("item")?;
             for k in 0..KEYS {
                 if let Some(v) = items.get(k).await? {
-                    if v.first().copied() != Some(db.lock()[&k]) {
+                    if v.first().copied() != Some(self.db.lock()[&k]) {
                         stale += 1;
                     }
                 }
             }
         }
-        let ops = ops.load(Ordering::Relaxed);
-        let info = caches[0].backend_info().await?;
-        let quota_entries: u64 = info
-            .details
+        Ok(stale)
+    }
+
+    /// The entries of kind `item` Redis holds, from its quota usage.
+    async fn quota_entries(&self) -> Result<u64> {
+        let info = self.caches[0].backend_info().await?;
+        info.details
             .get("quota.soak:v1:item:.entries")
             .and_then(|v| v.parse().ok())
-            .context("quota usage in backend info")?;
-        anyhow::Ok((samples, stale, ops, quota_entries))
-    })?;
-    report(&samples, stale, ops, minutes, quota_entries)
+            .context("quota usage in backend info")
+    }
 }
 
 fn report(

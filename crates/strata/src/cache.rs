@@ -12,11 +12,11 @@ use strata_stats::StatsSnapshot;
 
 use crate::bus::BusStats;
 use crate::cacheable::{CacheValue, Cacheable};
-use crate::invalidate::{self, Invalidated};
 use crate::config::CacheConfig;
 use crate::core::Core;
 use crate::deferred::DeferredStats;
 use crate::error::{Error, LoadError};
+use crate::invalidate::{self, Invalidated};
 use crate::kind::KindCache;
 use crate::load::Load;
 use crate::response_kind::ResponseKind;

@@ -159,12 +159,12 @@ impl<'c> Change<'c> {
         let core = self.core;
         let replay = crate::deferred::for_replay(self.batch.steps());
         let result = match core.l2.run(self.batch).await {
-            Err(e) if crate::deferred::unreachable(&e) => {
+            Err(e) if e.is_unreachable() => {
                 let flush = || {
                     core.versions.unsync_all();
                     core.local.forget_all();
                 };
-                if core.deferred.push(replay, &core.l2, flush) {
+                if core.deferred.push(replay, flush) {
                     Ok(Applied::Deferred(e))
                 } else {
                     Err(e)

@@ -85,6 +85,7 @@ impl Core {
         let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some(), l2.clone())?;
         let backend_publishes = l2.capabilities().publish;
         let local = Local::new(l1, clock.clone(), config.max_stale);
+        let deferred = Deferred::new(config.max_deferred_changes, l2.backend());
         Ok(Arc::new(Self {
             space,
             clock,
@@ -94,7 +95,7 @@ impl Core {
             versions,
             kinds: Kinds::default(),
             bus: BusLink::new(bus, rand::rng().random(), backend_publishes),
-            deferred: Deferred::new(config.max_deferred_changes),
+            deferred,
             enabled: AtomicBool::new(config.enabled),
             config,
             declared,

@@ -13,9 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use strata_backend::Backend;
 use strata_backend::batch::{Batch, Step};
-
-use crate::l2::{L2, L2Error};
 
 /// How long the replay waits between attempts while the backend does not answer.
 const RETRY: Duration = Duration::from_millis(250);
@@ -38,6 +37,8 @@ pub struct DeferredStats {
 #[derive(Clone)]
 pub(crate) struct Deferred {
     queue: Arc<Queue>,
+    /// The backend behind its layers, where the replay sends the changes.
+    backend: Arc<dyn Backend>,
 }
 
 /// The changes waiting, and what the queue has done.
@@ -51,8 +52,9 @@ struct Queue {
 }
 
 impl Deferred {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, backend: Arc<dyn Backend>) -> Self {
         Self {
+            backend,
             queue: Arc::new(Queue {
                 changes: Mutex::default(),
                 capacity,
@@ -64,12 +66,12 @@ impl Deferred {
         }
     }
 
-    /// Keeps `steps` for a replay through `l2` and starts the replay task unless one runs:
-    /// false when the queue is off (capacity 0). When it is full the oldest change is dropped
-    /// and `overflowed` is called (the caller flushes L1).
-    pub(crate) fn push(&self, steps: Vec<Step>, l2: &L2, overflowed: impl FnOnce()) -> bool {
+    /// Keeps `steps` for a replay and starts the replay task unless one runs: false when the
+    /// queue is off (capacity 0). When it is full the oldest change is dropped and `overflowed`
+    /// is called (the caller flushes L1).
+    pub(crate) fn push(&self, steps: Vec<Step>, overflowed: impl FnOnce()) -> bool {
         if self.queue.push(steps, overflowed) {
-            self.start_replay(l2);
+            self.start_replay();
             return true;
         }
         false
@@ -83,17 +85,17 @@ impl Deferred {
     /// Starts the task that replays the deferred changes, unless one runs: it waits for the
     /// backend to answer, sends the changes in order, and ends when the queue is empty (or the
     /// cache is dropped).
-    fn start_replay(&self, l2: &L2) {
+    fn start_replay(&self) {
         if !self.queue.claim_replay() {
             return;
         }
         let queue = Arc::downgrade(&self.queue);
-        let l2 = l2.clone();
+        let backend = self.backend.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(RETRY).await;
                 let Some(queue) = queue.upgrade() else { return };
-                if queue.replay(&l2).await && !queue.release_replay() {
+                if queue.replay(&*backend).await && !queue.release_replay() {
                     return;
                 }
             }
@@ -149,25 +151,17 @@ impl Queue {
 
     /// Sends the deferred changes in order; true once the queue is empty, false when the
     /// backend failed again (the change stays first in line).
-    async fn replay(&self, l2: &L2) -> bool {
+    async fn replay(&self, backend: &dyn Backend) -> bool {
         loop {
             let Some(steps) = self.changes.lock().pop_front() else {
                 return true;
             };
-            if l2.run(Batch::from_steps(steps.clone())).await.is_err() {
+            if backend.run(Batch::from_steps(steps.clone())).await.is_err() {
                 self.changes.lock().push_front(steps);
                 return false;
             }
             self.replayed.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-/// Whether `e` says the backend could not be reached (as opposed to refusing the change).
-pub(crate) fn unreachable(e: &L2Error) -> bool {
-    match e {
-        L2Error::CircuitOpen | L2Error::Skipped => true,
-        L2Error::Backend(e) => e.is_transient(),
     }
 }
 

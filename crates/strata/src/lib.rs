@@ -49,7 +49,6 @@ mod bus;
 mod cache;
 mod cacheable;
 mod change;
-mod invalidate;
 mod config;
 mod core;
 mod deferred;
@@ -58,9 +57,11 @@ mod error;
 mod flight;
 #[cfg(feature = "axum")]
 mod into_response;
+mod invalidate;
 mod kind;
 mod kinds;
 mod l2;
+mod l2_read;
 mod listener;
 mod load;
 mod local;
@@ -75,12 +76,12 @@ pub use builder::CacheBuilder;
 pub use bus::BusStats;
 pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
-pub use invalidate::Invalidated;
 pub use config::{
     BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
 };
 pub use deferred::DeferredStats;
 pub use error::{Error, LoadError};
+pub use invalidate::Invalidated;
 pub use kind::KindCache;
 pub use load::Load;
 pub use options::LoadOptions;

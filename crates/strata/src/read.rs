@@ -12,7 +12,7 @@ use crate::core::Core;
 use crate::entry::{Found, Lookup};
 use crate::error::Error;
 use crate::kinds::KindState;
-use crate::l2::{self, read::L2Read, read::ReadFor, read::Wanted};
+use crate::l2_read::{self, L2Read, ReadFor, Wanted};
 use crate::trace;
 
 /// One L1 hit in this many has its latency measured.
@@ -109,7 +109,7 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
     wanted: Wanted<'_, T>,
     purpose: ReadFor,
 ) -> Result<L2Read<T>, Error> {
-    let read = l2::read::read(core, kind, wanted, &[], purpose).await;
+    let read = l2_read::read(core, kind, wanted, &[], purpose).await;
     trace::outcome(match &read {
         Err(_) => "error",
         Ok(r) if !r.reached => "error",
@@ -169,7 +169,7 @@ pub(crate) async fn get_many<T: CacheValue>(
         return Ok(out);
     }
     let wanted = missing.iter().map(|i| Wanted::key(&keys[*i])).collect();
-    let reads = l2::read::read_many::<T>(core, kind, wanted, &[], ReadFor::Serve).await?;
+    let reads = l2_read::read_many::<T>(core, kind, wanted, &[], ReadFor::Serve).await?;
     for (i, read) in missing.into_iter().zip(reads) {
         match read.fresh {
             Some(found) => out[i] = found.value,

@@ -59,7 +59,7 @@ impl IntoResponse for &AppError {
 }
 
 /// Parses a path id, or says exactly what is wrong with it.
-pub(crate) fn parse_id(what: &str, raw: &str) -> Result<i64, AppError> {
+fn parse_id(what: &str, raw: &str) -> Result<i64, AppError> {
     raw.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
         AppError::BadRequest(format!("{what} must be a positive integer, got {raw:?}"))
     })
@@ -84,15 +84,33 @@ pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> 
 
 /// The one path parameter as text; a refused path (a segment that is not UTF-8) answers as
 /// JSON like every other error.
-pub(crate) struct RawPath(pub(crate) String);
+async fn raw_path<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, AppError> {
+    match Path::<String>::from_request_parts(parts, state).await {
+        Ok(Path(raw)) => Ok(raw),
+        Err(e) => Err(AppError::Rejected(e.status(), e.body_text())),
+    }
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for RawPath {
+/// The `{user_id}` of the path: a positive integer, or a JSON 400 saying what is wrong.
+pub(crate) struct UserId(pub(crate) i64);
+
+/// The `{job_id}` of the path: a positive integer, or a JSON 400 saying what is wrong.
+pub(crate) struct JobId(pub(crate) i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserId {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(raw)) => Ok(Self(raw)),
-            Err(e) => Err(AppError::Rejected(e.status(), e.body_text())),
-        }
+        let raw = raw_path(parts, state).await?;
+        parse_id("user_id", &raw).map(Self)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for JobId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let raw = raw_path(parts, state).await?;
+        parse_id("job_id", &raw).map(Self)
     }
 }

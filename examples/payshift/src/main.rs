@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p payshift` — no services to install: an SQLite file and the embedded
 //! memory backend. `REDIS_URL` switches to Redis, `DATABASE_URL` to another database,
-//! `--no-cache` runs the same app without caching for comparison.
+//! `--no-cache` runs the same app with caching off for comparison.
 
 mod db;
 mod error;
@@ -33,8 +33,9 @@ struct Args {
         hide_env_values = true
     )]
     database_url: String,
-    /// Serve everything straight from the database (for comparison).
-    #[arg(long)]
+    /// Serve everything straight from the database (for comparison): the same cache with
+    /// caching off, so loaders answer every read and nothing is stored.
+    #[arg(long, env = "PAYSHIFT_NO_CACHE")]
     no_cache: bool,
     /// Size of the seed data relative to the default (1,000 users, 2,000 jobs, ...).
     #[arg(long, default_value_t = 1.0)]
@@ -83,14 +84,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    // RUST_LOG chooses what is logged (default: warnings, and this service's info lines).
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,payshift=info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     if !(args.seed_scale > 0.0 && args.seed_scale <= 100.0) {
         anyhow::bail!("--seed-scale must be in (0, 100], got {}", args.seed_scale);
     }
@@ -106,25 +100,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let metrics = strata_http::metrics::install_prometheus().ok();
     let alljobs = routes::alljobs_kind()?;
-    let mut builder = routes::declare(CacheBuilder::from_env()?, &alljobs);
-    if builder.config().prefix == strata::CacheConfig::default().prefix {
-        builder = builder.prefix("payshift");
-    }
-    let mut generated = false;
-    if builder.config().admin_token.is_none() {
-        let token: String = rand::rng()
-            .sample_iter(rand::distr::Alphanumeric)
-            .take(24)
-            .map(char::from)
-            .collect();
-        builder = builder.admin_token(token);
-        generated = true;
-    }
-    let cache = builder.build().await?;
-    let token = cache.config().admin_token.clone().unwrap_or_default();
+    let (cache, token) = build_cache(&args, &alljobs).await?;
     let state = routes::AppState {
         db: db.clone(),
-        cache: (!args.no_cache).then(|| cache.clone()),
+        cache: cache.clone(),
         rules: routes::rules(&alljobs),
         alljobs,
     };
@@ -154,17 +133,70 @@ async fn run(args: Args) -> anyhow::Result<()> {
         if seeded { ", just seeded" } else { "" }
     );
     println!("cache: {}", describe_cache(&cache, args.no_cache));
-    // A token someone chose (STRATA_ADMIN_TOKEN, strata.toml) is theirs to know: never printed.
-    if generated {
-        println!("admin token: {token} (random; set STRATA_ADMIN_TOKEN to choose it)");
-        println!("dashboard: http://{addr}/core/monitoring/#token={token}");
-    } else {
-        println!("admin token: from the configuration (not printed)");
-        println!("dashboard: http://{addr}/core/monitoring/");
-    }
+    print_access(addr, &token);
     strata_http::serve(listener, app, limits, shutdown()).await?;
     println!("payshift stopped");
     Ok(())
+}
+
+/// RUST_LOG chooses what is logged (default: warnings, and this service's info lines).
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,payshift=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The admin token: the configuration's, or one made up for this run (then printed).
+enum AdminToken {
+    Configured,
+    Generated(String),
+}
+
+/// The cache from `strata.toml` and the environment, with the demo's kinds declared, the
+/// prefix `payshift` unless one is configured, and an admin token. `--no-cache` builds it
+/// with caching off: the loaders answer every read and nothing is stored.
+async fn build_cache(
+    args: &Args,
+    alljobs: &strata::ResponseKind,
+) -> anyhow::Result<(strata::Cache, AdminToken)> {
+    let mut config = strata::CacheConfig::load()?;
+    if args.no_cache {
+        config.enabled = false;
+    }
+    let mut builder = routes::declare(CacheBuilder::from_config(config), alljobs);
+    if builder.config().prefix == strata::CacheConfig::default().prefix {
+        builder = builder.prefix("payshift");
+    }
+    let mut token = AdminToken::Configured;
+    if builder.config().admin_token.is_none() {
+        let generated: String = rand::rng()
+            .sample_iter(rand::distr::Alphanumeric)
+            .take(24)
+            .map(char::from)
+            .collect();
+        builder = builder.admin_token(generated.clone());
+        token = AdminToken::Generated(generated);
+    }
+    Ok((builder.build().await?, token))
+}
+
+/// The admin token and the dashboard's address. A token someone chose (STRATA_ADMIN_TOKEN,
+/// strata.toml) is theirs to know: never printed.
+fn print_access(addr: SocketAddr, token: &AdminToken) {
+    match token {
+        AdminToken::Generated(token) => {
+            println!("admin token: {token} (random; set STRATA_ADMIN_TOKEN to choose it)");
+            println!("dashboard: http://{addr}/core/monitoring/#token={token}");
+        }
+        AdminToken::Configured => {
+            println!("admin token: from the configuration (not printed)");
+            println!("dashboard: http://{addr}/core/monitoring/");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -186,20 +218,25 @@ async fn shutdown() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
-/// What the cache is, as the start banner says it: the backend, and the L1 only when it is on.
+/// What the cache is, as the start banner says it: the backend, the L1 only when it is on,
+/// the key prefix, and whether caching is off.
 fn describe_cache(cache: &strata::Cache, no_cache: bool) -> String {
-    if no_cache {
-        return "off (--no-cache)".to_owned();
-    }
     let backend = match &cache.config().backend.url {
         Some(url) => format!("redis at {}", redact(url)),
         None => "embedded memory backend".to_owned(),
     };
-    if cache.l1().is_some() {
-        format!("{backend} + in-process L1")
+    let l1 = if cache.l1().is_some() {
+        " + in-process L1"
     } else {
-        format!("{backend}, no in-process L1")
-    }
+        ", no in-process L1"
+    };
+    let prefix = &cache.config().prefix;
+    let off = match (cache.enabled(), no_cache) {
+        (true, _) => "",
+        (false, true) => ", caching off (--no-cache)",
+        (false, false) => ", caching off (enabled = false)",
+    };
+    format!("{backend}{l1}, prefix {prefix}{off}")
 }
 
 /// A URL with its password hidden.

@@ -12,17 +12,18 @@ use strata::{Cache, CacheKind, Cacheable, LoadError, LoadOptions, ResponseKind, 
 use strata_http::ResponseCacheLayer;
 
 use crate::db::Db;
-use crate::error::{AppError, RawPath, body, parse_id};
+use crate::error::{AppError, JobId, UserId, body};
 use crate::models::{
     Application, ApplicationInput, Applications, Industry, Job, JobInput, Profile, ProfileUpdate,
     Subcategory, User, Whoami,
 };
 
-/// What every handler needs: the database and the cache (`None` with `--no-cache`).
+/// What every handler needs: the database and the cache (with caching off under
+/// `--no-cache`: the loaders answer every read and nothing is stored).
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) db: Db,
-    pub(crate) cache: Option<Cache>,
+    pub(crate) cache: Cache,
     pub(crate) rules: Rules,
     /// The response cache of `/jobs/alljobs`.
     pub(crate) alljobs: ResponseKind,
@@ -61,23 +62,21 @@ fn load_err(e: LoadError<AppError>) -> AppError {
     }
 }
 
-/// Loads through the cache when caching is on, straight from the loader otherwise. Entries
-/// about a user carry the tag `user:{id}`, so a profile change reaches all of them.
+/// Loads through the cache (straight from the loader when caching is off). Entries about a
+/// user carry the tag `user:{id}`, so a profile change reaches all of them.
 async fn cached<T, F, Fut>(state: &AppState, id: i64, load: F) -> Result<Option<Arc<T>>, AppError>
 where
     T: Cacheable,
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, AppError>>,
 {
-    match &state.cache {
-        None => Ok(load().await?.map(Arc::new)),
-        Some(cache) => cache
-            .of::<T>()
-            .map_err(|e| AppError::Database(e.to_string()))?
-            .get_or_load_optional(id, &options::<T>(id), load)
-            .await
-            .map_err(load_err),
-    }
+    state
+        .cache
+        .of::<T>()
+        .map_err(|e| AppError::Database(e.to_string()))?
+        .get_or_load_optional(id, &options::<T>(id), load)
+        .await
+        .map_err(load_err)
 }
 
 /// The load options of an entry: per-user kinds are tagged with their user.
@@ -97,8 +96,7 @@ async fn profile(state: &AppState, id: i64) -> Result<Option<Arc<Profile>>, AppE
     cached(state, id, || state.db.profile(id)).await
 }
 
-async fn whoami(State(state): State<AppState>, RawPath(raw): RawPath) -> ApiResult<Arc<Whoami>> {
-    let id = parse_id("user_id", &raw)?;
+async fn whoami(State(state): State<AppState>, UserId(id): UserId) -> ApiResult<Arc<Whoami>> {
     let found = cached(&state, id, || async {
         let (Some(user), Some(profile)) = (user(&state, id).await?, profile(&state, id).await?)
         else {
@@ -149,18 +147,16 @@ pub(crate) fn rules(alljobs: &ResponseKind) -> Rules {
 /// Applies the rules for a change; a failure is logged (the L1 lifetime cap still bounds
 /// staleness) rather than failing the write that already reached the database.
 async fn invalidate(state: &AppState, change: &str, id: i64) {
-    let Some(cache) = &state.cache else { return };
-    if let Err(e) = cache.invalidate(&state.rules, change, id).await {
+    if let Err(e) = state.cache.invalidate(&state.rules, change, id).await {
         tracing::warn!(change, id, error = %e, "could not invalidate");
     }
 }
 
 async fn update_profile(
     State(state): State<AppState>,
-    RawPath(raw): RawPath,
+    UserId(id): UserId,
     b: Result<Json<ProfileUpdate>, JsonRejection>,
 ) -> ApiResult<Profile> {
-    let id = parse_id("user_id", &raw)?;
     let update = body(b)?;
     update.check()?;
     let profile = state
@@ -172,11 +168,7 @@ async fn update_profile(
     Ok(Json(profile))
 }
 
-async fn logout(
-    State(state): State<AppState>,
-    RawPath(raw): RawPath,
-) -> ApiResult<serde_json::Value> {
-    let id = parse_id("user_id", &raw)?;
+async fn logout(State(state): State<AppState>, UserId(id): UserId) -> ApiResult<serde_json::Value> {
     if state.db.user(id).await?.is_none() {
         return Err(AppError::NotFound(format!("no user {id}")));
     }
@@ -186,8 +178,7 @@ async fn logout(
     ))
 }
 
-async fn job(State(state): State<AppState>, RawPath(raw): RawPath) -> ApiResult<Arc<Job>> {
-    let id = parse_id("job_id", &raw)?;
+async fn job(State(state): State<AppState>, JobId(id): JobId) -> ApiResult<Arc<Job>> {
     cached(&state, id, || state.db.job(id))
         .await?
         .map(Json)
@@ -217,17 +208,11 @@ async fn cached_subcategories(
 }
 
 async fn industries(State(state): State<AppState>) -> ApiResult<Vec<Industry>> {
-    Ok(Json(match &state.cache {
-        Some(cache) => cached_industries(cache, &state.db).await?,
-        None => state.db.industries().await?,
-    }))
+    Ok(Json(cached_industries(&state.cache, &state.db).await?))
 }
 
 async fn subcategories(State(state): State<AppState>) -> ApiResult<Vec<Subcategory>> {
-    Ok(Json(match &state.cache {
-        Some(cache) => cached_subcategories(cache, &state.db).await?,
-        None => state.db.subcategories().await?,
-    }))
+    Ok(Json(cached_subcategories(&state.cache, &state.db).await?))
 }
 
 /// A job was created or changed: the job, the listings, and its client's whoami (jobs posted).
@@ -237,11 +222,7 @@ async fn jobs_changed(state: &AppState, id: i64, client_id: i64) {
 }
 
 /// `GET /accountsapp/profile/{user_id}`: the profile, cached 12 h.
-async fn get_profile(
-    State(state): State<AppState>,
-    RawPath(raw): RawPath,
-) -> ApiResult<Arc<Profile>> {
-    let id = parse_id("user_id", &raw)?;
+async fn get_profile(State(state): State<AppState>, UserId(id): UserId) -> ApiResult<Arc<Profile>> {
     profile(&state, id)
         .await?
         .map(Json)
@@ -251,9 +232,8 @@ async fn get_profile(
 /// `GET /jobs/{job_id}/applications`: a job's applications, cached 30 min.
 async fn applications(
     State(state): State<AppState>,
-    RawPath(raw): RawPath,
+    JobId(id): JobId,
 ) -> ApiResult<Arc<Applications>> {
-    let id = parse_id("job_id", &raw)?;
     cached(&state, id, || state.db.applications(id))
         .await?
         .map(Json)
@@ -264,10 +244,9 @@ async fn applications(
 /// the whoami of the freelancer (applications sent) and of the client (applications received).
 async fn apply(
     State(state): State<AppState>,
-    RawPath(raw): RawPath,
+    JobId(id): JobId,
     b: Result<Json<ApplicationInput>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Application>), AppError> {
-    let id = parse_id("job_id", &raw)?;
     let input = body(b)?;
     let client = state
         .db
@@ -294,10 +273,9 @@ async fn create_job(
 
 async fn update_job(
     State(state): State<AppState>,
-    RawPath(raw): RawPath,
+    JobId(id): JobId,
     b: Result<Json<JobInput>, JsonRejection>,
 ) -> ApiResult<Job> {
-    let id = parse_id("job_id", &raw)?;
     let input = body(b)?;
     input.check()?;
     let before = state.db.job_client(id).await?;
@@ -324,21 +302,18 @@ async fn method_not_allowed() -> AppError {
     )
 }
 
-/// Every Payshift endpoint; `/jobs/alljobs` goes through the response cache when caching is on.
+/// Every Payshift endpoint; `/jobs/alljobs` goes through the response cache.
 pub(crate) fn app(state: AppState) -> Router {
-    let mut alljobs = Router::new().route("/jobs/alljobs", get(all_jobs));
-    if let Some(cache) = &state.cache {
-        // The listing reads no query parameter, so none reaches it (`?cachebust=N` is the same
-        // entry); anonymous visitors share entries whatever cookies they carry but `sessionid`.
-        alljobs = alljobs.layer(
-            ResponseCacheLayer::new(
-                cache.clone(),
-                state.alljobs.clone(),
-                Duration::from_secs(15 * 60),
-            )
-            .vary_by_cookie(["sessionid"]),
-        );
-    }
+    // The listing reads no query parameter, so none reaches it (`?cachebust=N` is the same
+    // entry); anonymous visitors share entries whatever cookies they carry but `sessionid`.
+    let alljobs = Router::new().route("/jobs/alljobs", get(all_jobs)).layer(
+        ResponseCacheLayer::new(
+            state.cache.clone(),
+            state.alljobs.clone(),
+            Duration::from_secs(15 * 60),
+        )
+        .vary_by_cookie(["sessionid"]),
+    );
     Router::new()
         .route("/accountsapp/whoami/{user_id}", get(whoami))
         .route(

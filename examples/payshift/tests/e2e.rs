@@ -89,11 +89,13 @@ async fn exercise_every_endpoint(demo: &Demo) {
     // alljobs reflects a new job; the job itself is readable.
     let new = json!({"client_id": 2, "title": "Write the e2e tests", "description": "...", "budget_min": 10.0,
                      "budget_max": 20.0, "industry_id": 1, "subcategory_id": 1});
+    let posted_from = now();
     let r = demo
         .send(reqwest::Method::POST, "/jobs/", Some(new.clone()))
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let created: Value = r.json().await.unwrap();
+    assert_posted_between(&created, &posted_from, &now());
     let id = created["id"].as_i64().unwrap();
     let r = demo.get("/jobs/alljobs").await;
     assert_eq!(x_cache(&r), "MISS", "the new job invalidated alljobs");
@@ -211,6 +213,21 @@ async fn exercise_every_endpoint(demo: &Demo) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+/// The current time as the demo stores it (RFC 3339, UTC, seconds).
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// A row posted between `from` and `until` (two readings of this machine's clock) carries a
+/// `created_at` between them, not a fixed date.
+fn assert_posted_between(row: &Value, from: &str, until: &str) {
+    let at = row["created_at"].as_str().unwrap_or_default();
+    assert!(
+        from <= at && at <= until,
+        "created_at {at:?} is not the time of posting ({from} .. {until}): {row}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -493,7 +510,7 @@ async fn the_banner_is_true_and_keeps_a_chosen_token_to_itself() {
         "{banner}"
     );
     assert!(
-        banner.contains("cache: embedded memory backend, no in-process L1"),
+        banner.contains("cache: embedded memory backend, no in-process L1, prefix payshift"),
         "{banner}"
     );
     drop(demo);
@@ -538,6 +555,7 @@ async fn profiles_and_applications_are_cached_and_kept_true() {
         .await;
     let who_c = demo.json(&format!("/accountsapp/whoami/{client_id}")).await;
 
+    let posted_from = now();
     let r = demo
         .send(
             reqwest::Method::POST,
@@ -547,10 +565,15 @@ async fn profiles_and_applications_are_cached_and_kept_true() {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let added: Value = r.json().await.unwrap();
+    assert_posted_between(&added, &posted_from, &now());
     let after = demo.json("/jobs/5/applications").await;
     let count = |v: &Value| v["applications"].as_array().unwrap().len();
     assert_eq!(count(&after), count(&before) + 1);
     assert_eq!(after["applications"][0]["id"], added["id"], "newest first");
+    assert_eq!(
+        after["applications"][0]["created_at"], added["created_at"],
+        "the list shows the time it was posted"
+    );
     let sent = |v: &Value| v["stats"]["applications_sent"].as_i64().unwrap();
     let received = |v: &Value| v["stats"]["applications_received"].as_i64().unwrap();
     let now_f = demo
@@ -603,4 +626,77 @@ async fn profiles_and_applications_are_cached_and_kept_true() {
         demo.get("/accountsapp/profile/999999").await.status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// `--no-cache` is the same app on a cache with caching off: every route answers as the cached
+/// demo does (bodies and error bodies alike), nothing is stored, and the monitoring routes say
+/// caching is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cache_answers_every_route_the_same_with_caching_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ps.db");
+    let cached = Demo::start(&db, None, &[]);
+    let off = Demo::start(&db, None, &[("PAYSHIFT_NO_CACHE", "true")]);
+    let banner = off.banner().join("\n");
+    assert!(
+        banner.contains("prefix payshift, caching off (--no-cache)"),
+        "{banner}"
+    );
+    for path in [
+        "/accountsapp/whoami/3",
+        "/accountsapp/profile/3",
+        "/jobs/5",
+        "/jobs/5/applications",
+        "/jobs/alljobs",
+        "/jobs/job-industries/",
+        "/jobs/job-subcategories/",
+        "/jobs/abc",
+        "/accountsapp/whoami/-1",
+        "/accountsapp/profile/0",
+        "/jobs/99999",
+        "/jobs/%FF%FE",
+        "/nowhere",
+    ] {
+        for _ in 0..2 {
+            let (a, b) = (cached.get(path).await, off.get(path).await);
+            assert_eq!(a.status(), b.status(), "{path}");
+            let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+            assert_eq!(a, b, "{path}");
+        }
+    }
+    // Writes answer too, and the next read shows them.
+    let r = off
+        .send(
+            reqwest::Method::PUT,
+            "/accountsapp/profile/3",
+            Some(json!({"headline": "Uncached"})),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        off.json("/accountsapp/whoami/3").await["profile"]["headline"],
+        "Uncached"
+    );
+    // Nothing was stored: the listing is never a hit, and no kind counts a hit or a write.
+    let r = off.get("/jobs/alljobs").await;
+    assert_eq!(x_cache(&r), "MISS");
+    let stats = off.stats().await;
+    assert_eq!(stats["caching"], false, "{stats}");
+    for kind in ["whoami", "profile", "job", "application", "api.alljobs"] {
+        assert_eq!(
+            stats["kinds"][kind]["hits"].as_u64().unwrap_or(0),
+            0,
+            "{kind}: {stats}"
+        );
+    }
+    let switch: Value = reqwest::Client::new()
+        .get(format!("{}/core/monitoring/caching/", off.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(switch["enabled"], false, "{switch}");
 }

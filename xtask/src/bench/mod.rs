@@ -57,20 +57,7 @@ fn criterion_filter(group: &str) -> Option<(&'static str, &'static str)> {
 }
 
 pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
-    for g in selected {
-        if !GROUPS.iter().any(|(name, _)| name == g) {
-            let names: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
-            bail!(
-                "unknown bench group {g:?}; the groups are {}",
-                names.join(", ")
-            );
-        }
-    }
-    let groups: Vec<&str> = GROUPS
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| selected.is_empty() || selected.iter().any(|s| s == n))
-        .collect();
+    let groups = chosen_groups(selected)?;
     let root = workspace_root();
     let started = Instant::now();
     let since = SystemTime::now();
@@ -83,62 +70,7 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
             steps.len(),
             started.elapsed()
         );
-        match *step {
-            "criterion" => run_criterion(&groups, quick)?,
-            "load" => {
-                let seconds = if quick { "1" } else { "5" };
-                let args: Vec<&str> = groups
-                    .iter()
-                    .copied()
-                    .filter(|g| matches!(*g, "l2" | "stampede"))
-                    .collect();
-                let mut cmd = vec!["bench", "-p", "strata-benches", "--bench", "load", "--"];
-                cmd.extend(args);
-                cargo(&cmd, &[("STRATA_BENCH_SECONDS", seconds)])?;
-                let text = std::fs::read_to_string(crate::report_dir().join("load.json"))
-                    .context("the load bench wrote no load.json")?;
-                let load: Value = serde_json::from_str(&text)?;
-                if let Value::Object(m) = load {
-                    results.extend(m);
-                }
-            }
-            "hitratio" => {
-                let env: &[(&str, &str)] = if quick {
-                    &[("STRATA_BENCH_QUICK", "1")]
-                } else {
-                    &[]
-                };
-                cargo(
-                    &["bench", "-p", "strata-benches", "--bench", "hitratio"],
-                    env,
-                )?;
-                let text = std::fs::read_to_string(crate::report_dir().join("hit-ratio.json"))?;
-                results.insert("hitratio".into(), serde_json::from_str(&text)?);
-            }
-            "e2e" => {
-                let (requests, seconds) = if quick { (1000, 2) } else { (5000, 8) };
-                let rows = crate::demo_load::measure(requests, 32, seconds)?;
-                let pairs: Vec<Value> = rows[0]
-                    .iter()
-                    .zip(&rows[1])
-                    .map(|(c, n)| {
-                        json!({
-                            "endpoint": c.endpoint,
-                            "cached_rps": c.rps, "no_cache_rps": n.rps,
-                            "cached_p50_ms": c.p50_ms, "cached_p99_ms": c.p99_ms,
-                            "no_cache_p50_ms": n.p50_ms, "no_cache_p99_ms": n.p99_ms,
-                            "errors": c.errors + n.errors,
-                            "requests": c.requests + n.requests,
-                        })
-                    })
-                    .collect();
-                results.insert("e2e".into(), json!({"concurrency": 32, "rows": pairs}));
-            }
-            "rtt" => {
-                results.insert("rtt".into(), rtt::run(quick)?);
-            }
-            _ => unreachable!(),
-        }
+        run_step(step, &groups, quick, &mut results)?;
     }
     // Criterion writes under the target directory, wherever CARGO_TARGET_DIR puts it.
     let target = crate::target_dir();
@@ -173,6 +105,99 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
         started.elapsed()
     );
     Ok(())
+}
+
+/// The groups to run: those named (each checked), or all of them.
+fn chosen_groups(selected: &[String]) -> Result<Vec<&'static str>> {
+    for g in selected {
+        if !GROUPS.iter().any(|(name, _)| name == g) {
+            let names: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "unknown bench group {g:?}; the groups are {}",
+                names.join(", ")
+            );
+        }
+    }
+    Ok(GROUPS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| selected.is_empty() || selected.iter().any(|s| s == n))
+        .collect())
+}
+
+/// Runs one step of [`step_list`], adding what it measured (criterion's go to its own files).
+fn run_step(
+    step: &str,
+    groups: &[&str],
+    quick: bool,
+    results: &mut serde_json::Map<String, Value>,
+) -> Result<()> {
+    match step {
+        "criterion" => run_criterion(groups, quick)?,
+        "load" => {
+            if let Value::Object(m) = run_load(groups, quick)? {
+                results.extend(m);
+            }
+        }
+        "hitratio" => {
+            let env: &[(&str, &str)] = if quick {
+                &[("STRATA_BENCH_QUICK", "1")]
+            } else {
+                &[]
+            };
+            cargo(
+                &["bench", "-p", "strata-benches", "--bench", "hitratio"],
+                env,
+            )?;
+            let text = std::fs::read_to_string(crate::report_dir().join("hit-ratio.json"))?;
+            results.insert("hitratio".into(), serde_json::from_str(&text)?);
+        }
+        "e2e" => {
+            results.insert("e2e".into(), run_e2e(quick)?);
+        }
+        "rtt" => {
+            results.insert("rtt".into(), rtt::run(quick)?);
+        }
+        _ => unreachable!(),
+    }
+    Ok(())
+}
+
+/// The load bench (its `l2` and `stampede` groups among `groups`): what it wrote in load.json.
+fn run_load(groups: &[&str], quick: bool) -> Result<Value> {
+    let seconds = if quick { "1" } else { "5" };
+    let args: Vec<&str> = groups
+        .iter()
+        .copied()
+        .filter(|g| matches!(*g, "l2" | "stampede"))
+        .collect();
+    let mut cmd = vec!["bench", "-p", "strata-benches", "--bench", "load", "--"];
+    cmd.extend(args);
+    cargo(&cmd, &[("STRATA_BENCH_SECONDS", seconds)])?;
+    let text = std::fs::read_to_string(crate::report_dir().join("load.json"))
+        .context("the load bench wrote no load.json")?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// The demo's endpoints, cached and `--no-cache`, one row per endpoint.
+fn run_e2e(quick: bool) -> Result<Value> {
+    let (requests, seconds) = if quick { (1000, 2) } else { (5000, 8) };
+    let rows = crate::demo_load::measure(requests, 32, seconds)?;
+    let pairs: Vec<Value> = rows[0]
+        .iter()
+        .zip(&rows[1])
+        .map(|(c, n)| {
+            json!({
+                "endpoint": c.endpoint,
+                "cached_rps": c.rps, "no_cache_rps": n.rps,
+                "cached_p50_ms": c.p50_ms, "cached_p99_ms": c.p99_ms,
+                "no_cache_p50_ms": n.p50_ms, "no_cache_p99_ms": n.p99_ms,
+                "errors": c.errors + n.errors,
+                "requests": c.requests + n.requests,
+            })
+        })
+        .collect();
+    Ok(json!({"concurrency": 32, "rows": pairs}))
 }
 
 /// The steps for `groups`: criterion once for all its groups, the load bench once.

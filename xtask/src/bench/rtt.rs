@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
-use strata::{Cache, CacheBuilder, CacheConfig, LoadOptions, Rules, Target};
+use strata::{Cache, CacheBuilder, CacheConfig, KindCache, LoadOptions, Rules, Target};
 use strata_testkit::{RedisServer, RoundTripProxy};
 
 use crate::demo_process::DemoProcess;
@@ -94,163 +94,212 @@ async fn load(i: usize) -> Result<String, std::io::Error> {
 
 /// The facade's operations and the cache-aside peer, at one latency.
 async fn facade_rows(proxy: &RoundTripProxy, latency_ms: f64, n: usize) -> Result<Vec<Value>> {
-    let base = (latency_ms * 1e6) as usize;
-    let writer = instance(proxy, true).await?;
-    let reader = instance(proxy, false).await?;
-    let (w, r) = (
-        writer.kind::<String>("item")?,
-        reader.kind::<String>("item")?,
-    );
-    w.get_or_load(base, || load(0)).await?;
-    r.get(base).await?;
-    w.set_many((0..n).map(|i| (base + 1 + i, format!("v{i}"))).collect())
-        .await?;
-    let raw = redis::Client::open(proxy.url())?
-        .get_multiplexed_async_connection()
-        .await?;
-    let codec = strata::MsgPackCodec::default();
-    let mut rows = Vec::new();
+    let bench = FacadeBench::new(proxy, latency_ms, n).await?;
+    let mut rows = vec![bench.hit().await];
+    rows.extend(bench.misses().await);
+    rows.push(bench.set().await);
+    rows.push(bench.change().await);
+    Ok(rows)
+}
 
-    let hit = measure(proxy, n, |i| {
-        let r = r.clone();
-        async move {
-            r.get(base + 1 + i).await.ok().flatten();
-        }
-    })
-    .await;
-    let peer_hit = measure(proxy, n, |i| {
-        let (mut c, key) = (raw.clone(), r.key(base + 1 + i).unwrap().to_string());
-        let codec = codec.clone();
-        async move {
-            let bytes: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(&key)
-                .query_async(&mut c)
-                .await
-                .unwrap();
-            let _ = strata::Codec::decode::<String>(&codec, &bytes.unwrap_or_default(), None);
-        }
-    })
-    .await;
-    rows.push(row(
-        "L2 hit (get)",
-        latency_ms,
-        &hit,
-        Some(("cache-aside GET", &peer_hit)),
-    ));
+/// What the facade rows run on: a writer instance (with L1) and a reader (without), their
+/// `item` kinds, a raw connection for the cache-aside peer; ids from `base` (one range per
+/// latency, so no row reads another's entries).
+struct FacadeBench<'a> {
+    proxy: &'a RoundTripProxy,
+    latency_ms: f64,
+    n: usize,
+    base: usize,
+    writer: Cache,
+    _reader: Cache,
+    w: KindCache<String>,
+    r: KindCache<String>,
+    raw: redis::aio::MultiplexedConnection,
+}
 
-    let miss = measure(proxy, n, |i| {
-        let r = r.clone();
-        async move {
-            r.get_or_load(base + 10_000 + i, || load(i)).await.unwrap();
-        }
-    })
-    .await;
-    let peer_miss = measure(proxy, n, |i| {
-        let mut c = raw.clone();
-        let key = format!("rtt:peer:{base}:{i}");
-        async move {
-            let found: Option<Vec<u8>> = redis::cmd("GET")
-                .arg(&key)
-                .query_async(&mut c)
-                .await
-                .unwrap();
-            if found.is_none() {
-                let v = load(i).await.unwrap();
+impl<'a> FacadeBench<'a> {
+    /// Both instances, warmed: the kind's counters read, `n` entries stored for the hits.
+    async fn new(proxy: &'a RoundTripProxy, latency_ms: f64, n: usize) -> Result<Self> {
+        let base = (latency_ms * 1e6) as usize;
+        let writer = instance(proxy, true).await?;
+        let reader = instance(proxy, false).await?;
+        let (w, r) = (
+            writer.kind::<String>("item")?,
+            reader.kind::<String>("item")?,
+        );
+        w.get_or_load(base, || load(0)).await?;
+        r.get(base).await?;
+        w.set_many((0..n).map(|i| (base + 1 + i, format!("v{i}"))).collect())
+            .await?;
+        let raw = redis::Client::open(proxy.url())?
+            .get_multiplexed_async_connection()
+            .await?;
+        Ok(Self {
+            proxy,
+            latency_ms,
+            n,
+            base,
+            writer,
+            _reader: reader,
+            w,
+            r,
+            raw,
+        })
+    }
+
+    /// An L2 hit against cache-aside `GET` and decode.
+    async fn hit(&self) -> Value {
+        let (base, r) = (self.base, &self.r);
+        let hit = measure(self.proxy, self.n, |i| {
+            let r = r.clone();
+            async move {
+                r.get(base + 1 + i).await.ok().flatten();
+            }
+        })
+        .await;
+        let codec = strata::MsgPackCodec::default();
+        let peer_hit = measure(self.proxy, self.n, |i| {
+            let (mut c, key) = (self.raw.clone(), r.key(base + 1 + i).unwrap().to_string());
+            let codec = codec.clone();
+            async move {
+                let bytes: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                let _ = strata::Codec::decode::<String>(&codec, &bytes.unwrap_or_default(), None);
+            }
+        })
+        .await;
+        row(
+            "L2 hit (get)",
+            self.latency_ms,
+            &hit,
+            Some(("cache-aside GET", &peer_hit)),
+        )
+    }
+
+    /// A miss, and a miss with a new tag, against cache-aside `GET` + `SET`.
+    async fn misses(&self) -> [Value; 2] {
+        let (base, r) = (self.base, &self.r);
+        let miss = measure(self.proxy, self.n, |i| {
+            let r = r.clone();
+            async move {
+                r.get_or_load(base + 10_000 + i, || load(i)).await.unwrap();
+            }
+        })
+        .await;
+        let peer_miss = measure(self.proxy, self.n, |i| {
+            let mut c = self.raw.clone();
+            let key = format!("rtt:peer:{base}:{i}");
+            async move {
+                let found: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+                if found.is_none() {
+                    let v = load(i).await.unwrap();
+                    let _: () = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(v)
+                        .arg("PX")
+                        .arg(3_600_000)
+                        .query_async(&mut c)
+                        .await
+                        .unwrap();
+                }
+            }
+        })
+        .await;
+        let tagged = measure(self.proxy, self.n, |i| {
+            let r = r.clone();
+            async move {
+                let opts = LoadOptions::new().tags([format!("owner:{base}:{i}")]);
+                r.get_or_load_with(base + 20_000 + i, &opts, || load(i))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        let peer = Some(("cache-aside GET + SET", &peer_miss));
+        [
+            row("miss (get_or_load)", self.latency_ms, &miss, peer),
+            row(
+                "miss with a new tag (get_or_load)",
+                self.latency_ms,
+                &tagged,
+                peer,
+            ),
+        ]
+    }
+
+    /// A set against cache-aside `SET`.
+    async fn set(&self) -> Value {
+        let (base, w) = (self.base, &self.w);
+        let set = measure(self.proxy, self.n, |i| {
+            let w = w.clone();
+            async move {
+                w.set(base + 30_000 + i, "v".into()).await.unwrap();
+            }
+        })
+        .await;
+        let peer_set = measure(self.proxy, self.n, |i| {
+            let mut c = self.raw.clone();
+            let key = format!("rtt:peer:set:{base}:{i}");
+            async move {
                 let _: () = redis::cmd("SET")
                     .arg(&key)
-                    .arg(v)
+                    .arg("v")
                     .arg("PX")
                     .arg(3_600_000)
                     .query_async(&mut c)
                     .await
                     .unwrap();
             }
-        }
-    })
-    .await;
-    rows.push(row(
-        "miss (get_or_load)",
-        latency_ms,
-        &miss,
-        Some(("cache-aside GET + SET", &peer_miss)),
-    ));
+        })
+        .await;
+        row(
+            "set",
+            self.latency_ms,
+            &set,
+            Some(("cache-aside SET", &peer_set)),
+        )
+    }
 
-    let tagged = measure(proxy, n, |i| {
-        let r = r.clone();
-        async move {
-            let opts = LoadOptions::new().tags([format!("owner:{base}:{i}")]);
-            r.get_or_load_with(base + 20_000 + i, &opts, || load(i))
-                .await
-                .unwrap();
-        }
-    })
-    .await;
-    rows.push(row(
-        "miss with a new tag (get_or_load)",
-        latency_ms,
-        &tagged,
-        Some(("cache-aside GET + SET", &peer_miss)),
-    ));
-
-    let set = measure(proxy, n, |i| {
-        let w = w.clone();
-        async move {
-            w.set(base + 30_000 + i, "v".into()).await.unwrap();
-        }
-    })
-    .await;
-    let peer_set = measure(proxy, n, |i| {
-        let mut c = raw.clone();
-        let key = format!("rtt:peer:set:{base}:{i}");
-        async move {
-            let _: () = redis::cmd("SET")
-                .arg(&key)
-                .arg("v")
-                .arg("PX")
-                .arg(3_600_000)
-                .query_async(&mut c)
-                .await
-                .unwrap();
-        }
-    })
-    .await;
-    rows.push(row(
-        "set",
-        latency_ms,
-        &set,
-        Some(("cache-aside SET", &peer_set)),
-    ));
-
-    let rules = Arc::new(rules());
-    let change = measure(proxy, n, |i| {
-        let (cache, rules) = (writer.clone(), rules.clone());
-        async move {
-            cache.invalidate(&rules, "profile", base + i).await.unwrap();
-        }
-    })
-    .await;
-    let peer_change = measure(proxy, n, |i| {
-        let mut c = raw.clone();
-        async move {
-            let keys: Vec<String> = ["user", "profile", "whoami"]
-                .iter()
-                .map(|k| format!("rtt:peer:{k}:{base}:{i}"))
-                .collect();
-            let _: u64 = redis::cmd("DEL")
-                .arg(&keys)
-                .query_async(&mut c)
-                .await
-                .unwrap();
-        }
-    })
-    .await;
-    rows.push(row(
-        "change through rules (3 keys + 1 tag)",
-        latency_ms,
-        &change,
-        Some(("cache-aside DEL of 3 keys", &peer_change)),
-    ));
-    Ok(rows)
+    /// A change through rules against cache-aside `DEL` of the three keys.
+    async fn change(&self) -> Value {
+        let base = self.base;
+        let rules = Arc::new(rules());
+        let change = measure(self.proxy, self.n, |i| {
+            let (cache, rules) = (self.writer.clone(), rules.clone());
+            async move {
+                cache.invalidate(&rules, "profile", base + i).await.unwrap();
+            }
+        })
+        .await;
+        let peer_change = measure(self.proxy, self.n, |i| {
+            let mut c = self.raw.clone();
+            async move {
+                let keys: Vec<String> = ["user", "profile", "whoami"]
+                    .iter()
+                    .map(|k| format!("rtt:peer:{k}:{base}:{i}"))
+                    .collect();
+                let _: u64 = redis::cmd("DEL")
+                    .arg(&keys)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+        row(
+            "change through rules (3 keys + 1 tag)",
+            self.latency_ms,
+            &change,
+            Some(("cache-aside DEL of 3 keys", &peer_change)),
+        )
+    }
 }
 
 /// A request's round trips and latency through `demo`, and its latency on `no_cache`.

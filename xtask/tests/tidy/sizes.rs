@@ -1,8 +1,27 @@
 //! How long files and functions are, read with syn (a function: its signature to its closing
 //! brace, doc comments not counted).
 
+use std::path::{Path, PathBuf};
+
 use syn::spanned::Spanned;
 use syn::visit::Visit;
+
+/// Every `.rs` file under `dir` (none when it does not exist).
+pub(crate) fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
 
 /// Each function of `text` with a body, as (name, first line, lines).
 pub(crate) fn functions(text: &str) -> Vec<(String, usize, usize)> {

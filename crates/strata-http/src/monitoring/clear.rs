@@ -23,6 +23,20 @@ struct ClearRequest {
 
 const EXPECTED: &str = "{\"kind\": \"user\"} | {\"kind\": \"user\", \"id\": 42} | {\"key\": \"...\"} | {\"tag\": \"user:42\"} | {\"all\": true}";
 
+/// What a clear-cache request asks for, checked.
+enum Clear {
+    /// Every entry of a kind (its generation moves).
+    Kind(String),
+    /// One entity of a kind, under every schema.
+    Entity { kind: String, id: String },
+    /// One key of this cache's namespace.
+    Key(String),
+    /// Every entry carrying a tag.
+    Tag(String),
+    /// Everything under the namespace.
+    All,
+}
+
 pub(crate) async fn handler(
     AxumState(state): AxumState<State>,
     headers: HeaderMap,
@@ -30,91 +44,118 @@ pub(crate) async fn handler(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth::check(&headers, state.config.admin_token.as_deref())?;
     let req: ClearRequest = body::json(body, state.config.max_body_bytes, EXPECTED)?;
-    let cache = &state.cache;
-    let chosen = [
-        req.kind.is_some(),
-        req.key.is_some(),
-        req.tag.is_some(),
-        req.all.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if chosen != 1 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "give exactly one of `kind` (with an optional `id`), `key`, `tag`, `all`",
-        ));
-    }
-    if req.id.is_some() && req.kind.is_none() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "`id` goes with `kind`: {\"kind\": \"user\", \"id\": 42}",
-        ));
-    }
-    let server_error = |e: strata::Error| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the cache backend failed: {e}"),
-        )
-    };
-    if let Some(kind) = req.kind {
-        let known = known_kinds(cache);
-        if !known.contains(&kind) {
-            return Err(
-                ApiError::new(StatusCode::NOT_FOUND, format!("unknown kind {kind:?}"))
-                    .with(serde_json::json!({ "known_kinds": known })),
-            );
-        }
-        if let Some(id) = req.id {
-            let id = match id {
-                serde_json::Value::String(s) if !s.is_empty() => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                other => {
-                    return Err(ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        format!("`id` must be a non-empty string or a number, got {other}"),
-                    ));
-                }
-            };
-            return clear_entity(cache, kind, id).await;
-        }
-        let generation = cache.clear_kind(&kind).await.map_err(server_error)?;
-        return Ok(Json(
-            serde_json::json!({ "cleared": "kind", "kind": kind, "generation": generation }),
-        ));
-    }
-    if let Some(key) = req.key {
-        if !key.starts_with(cache.backend().namespace()) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "key {key:?} is outside this cache's namespace {:?}",
-                    cache.backend().namespace()
-                ),
+    let clear = req.check(&state.cache)?;
+    clear.run(&state.cache).await
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, message)
+}
+
+fn backend_failed(e: strata::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the cache backend failed: {e}"),
+    )
+}
+
+impl ClearRequest {
+    /// The one thing the request names, or why it names none (or several, or a wrong one).
+    fn check(self, cache: &strata::Cache) -> Result<Clear, ApiError> {
+        let chosen = [
+            self.kind.is_some(),
+            self.key.is_some(),
+            self.tag.is_some(),
+            self.all.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if chosen != 1 {
+            return Err(bad_request(
+                "give exactly one of `kind` (with an optional `id`), `key`, `tag`, `all`",
             ));
         }
-        let removed = cache.delete_key(&key).await.map_err(server_error)?;
-        return Ok(Json(
-            serde_json::json!({ "cleared": "key", "key": key, "removed": u64::from(removed) }),
-        ));
-    }
-    if let Some(tag) = req.tag {
-        if tag.is_empty() {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "`tag` is empty"));
+        if self.id.is_some() && self.kind.is_none() {
+            return Err(bad_request(
+                "`id` goes with `kind`: {\"kind\": \"user\", \"id\": 42}",
+            ));
         }
-        let version = cache.invalidate_tag(&tag).await.map_err(server_error)?;
-        return Ok(Json(
-            serde_json::json!({ "cleared": "tag", "tag": tag, "version": version }),
-        ));
+        if let Some(kind) = self.kind {
+            return check_kind(cache, kind, self.id);
+        }
+        if let Some(key) = self.key {
+            let namespace = cache.backend().namespace();
+            if !key.starts_with(namespace) {
+                return Err(bad_request(format!(
+                    "key {key:?} is outside this cache's namespace {namespace:?}"
+                )));
+            }
+            return Ok(Clear::Key(key));
+        }
+        if let Some(tag) = self.tag {
+            if tag.is_empty() {
+                return Err(bad_request("`tag` is empty"));
+            }
+            return Ok(Clear::Tag(tag));
+        }
+        if self.all != Some(true) {
+            return Err(bad_request("`all` must be true"));
+        }
+        Ok(Clear::All)
     }
-    if req.all != Some(true) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "`all` must be true"));
+}
+
+/// A kind this cache knows, with an optional entity id (a non-empty string or a number).
+fn check_kind(
+    cache: &strata::Cache,
+    kind: String,
+    id: Option<serde_json::Value>,
+) -> Result<Clear, ApiError> {
+    let known = known_kinds(cache);
+    if !known.contains(&kind) {
+        return Err(
+            ApiError::new(StatusCode::NOT_FOUND, format!("unknown kind {kind:?}"))
+                .with(serde_json::json!({ "known_kinds": known })),
+        );
     }
-    let removed = cache.clear().await.map_err(server_error)?;
-    Ok(Json(
-        serde_json::json!({ "cleared": "all", "removed": removed }),
-    ))
+    let id = match id {
+        None => return Ok(Clear::Kind(kind)),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s,
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        Some(other) => {
+            return Err(bad_request(format!(
+                "`id` must be a non-empty string or a number, got {other}"
+            )));
+        }
+    };
+    Ok(Clear::Entity { kind, id })
+}
+
+impl Clear {
+    /// Clears what was asked and says what was done.
+    async fn run(self, cache: &strata::Cache) -> Result<Json<serde_json::Value>, ApiError> {
+        let answer = match self {
+            Self::Kind(kind) => {
+                let generation = cache.clear_kind(&kind).await.map_err(backend_failed)?;
+                serde_json::json!({ "cleared": "kind", "kind": kind, "generation": generation })
+            }
+            Self::Entity { kind, id } => return clear_entity(cache, kind, id).await,
+            Self::Key(key) => {
+                let removed = cache.delete_key(&key).await.map_err(backend_failed)?;
+                serde_json::json!({ "cleared": "key", "key": key, "removed": u64::from(removed) })
+            }
+            Self::Tag(tag) => {
+                let version = cache.invalidate_tag(&tag).await.map_err(backend_failed)?;
+                serde_json::json!({ "cleared": "tag", "tag": tag, "version": version })
+            }
+            Self::All => {
+                let removed = cache.clear().await.map_err(backend_failed)?;
+                serde_json::json!({ "cleared": "all", "removed": removed })
+            }
+        };
+        Ok(Json(answer))
+    }
 }
 
 /// Removes one entity of `kind` under every schema any instance registered, in both tiers and
@@ -131,12 +172,7 @@ async fn clear_entity(
     let done = cache
         .invalidate(&rules, "clear-cache", &id)
         .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("the cache backend failed: {e}"),
-            )
-        })?;
+        .map_err(backend_failed)?;
     Ok(Json(serde_json::json!({
         "cleared": "entry",
         "kind": kind,

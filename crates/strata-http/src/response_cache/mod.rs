@@ -1,5 +1,6 @@
 //! `ResponseCacheLayer`: whole HTTP responses cached per URL and per user.
 
+mod handle;
 mod key;
 mod stored;
 
@@ -11,11 +12,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HeaderName, IF_NONE_MATCH};
-use http::{HeaderValue, Method, Request, Response};
-use http_body_util::BodyExt;
-use parking_lot::Mutex;
-use strata::{Cache, KindCache, LoadError, LoadOptions, ResponseKind};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HeaderName};
+use http::{Request, Response};
+use strata::{Cache, KindCache, ResponseKind};
 use tower::{Layer, Service};
 
 use key::Vary;
@@ -214,10 +213,6 @@ pub struct ResponseCacheService<S> {
     layer: ResponseCacheLayer,
 }
 
-/// Why a load produced no storable response.
-#[derive(Debug)]
-struct Uncacheable;
-
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl<S> Service<Request<Body>> for ResponseCacheService<S>
@@ -241,150 +236,6 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let layer = self.layer.clone();
-        Box::pin(async move { Ok(handle(layer, inner, req).await) })
-    }
-}
-
-fn mark(mut resp: Response<Body>, x_cache: &'static str) -> Response<Body> {
-    resp.headers_mut()
-        .insert(X_CACHE.clone(), HeaderValue::from_static(x_cache));
-    resp
-}
-
-async fn call_inner<S>(mut inner: S, req: Request<Body>) -> Response<Body>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
-{
-    match inner.call(req).await {
-        Ok(r) => r,
-        Err(never) => match never {},
-    }
-}
-
-async fn handle<S>(layer: ResponseCacheLayer, inner: S, req: Request<Body>) -> Response<Body>
-where
-    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let head = req.method() == Method::HEAD;
-    if req.method() != Method::GET && !head {
-        return mark(call_inner(inner, req).await, "BYPASS");
-    }
-    let (mut parts, body) = req.into_parts();
-    // The handler sees only the declared query parameters, and so does the key.
-    let query = key::declared_query(parts.uri.query(), &layer.query);
-    if query.as_deref() != parts.uri.query() {
-        parts.uri = key::with_query(&parts.uri, query.as_deref());
-    }
-    let id = match &layer.key_fn {
-        Some(f) => f(&parts),
-        None => Some(key::request_key(&parts, &layer.vary)),
-    };
-    let Some(id) = id else {
-        return mark(
-            call_inner(inner, Request::from_parts(parts, body)).await,
-            "BYPASS",
-        );
-    };
-    let Ok(key) = layer.responses.key(&id) else {
-        return mark(
-            call_inner(inner, Request::from_parts(parts, body)).await,
-            "BYPASS",
-        );
-    };
-    let if_none_match = parts.headers.get(IF_NONE_MATCH).cloned();
-    let no_cache = parts.headers.get_all(CACHE_CONTROL).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|d| matches!(d.trim(), "no-cache" | "no-store"))
-        })
-    });
-
-    // HEAD reads the cache but never fills it (its body is empty).
-    if head || no_cache {
-        if head && !no_cache {
-            if let Ok(Some(hit)) = layer.responses.get_at(&key).await {
-                let nm = hit.matches(if_none_match.as_ref());
-                return layer.storable.respond(&hit, true, nm, "HIT");
-            }
-        }
-        let resp = call_inner(inner, Request::from_parts(parts, body)).await;
-        if head {
-            return mark(resp, "BYPASS");
-        }
-        // no-cache: the fresh response refreshes the cache when it may be stored.
-        let (resp_parts, resp_body) = resp.into_parts();
-        let Ok(bytes) = resp_body.collect().await.map(|c| c.to_bytes()) else {
-            return mark(Response::from_parts(resp_parts, Body::empty()), "BYPASS");
-        };
-        if layer
-            .storable
-            .allows(resp_parts.status, &resp_parts.headers)
-        {
-            let stored =
-                layer
-                    .storable
-                    .capture(resp_parts.status, &resp_parts.headers, bytes.to_vec());
-            let _ = layer.responses.set_arc(&id, Arc::new(stored.clone())).await;
-            return layer.storable.respond(&stored, false, false, "BYPASS");
-        }
-        return mark(
-            Response::from_parts(resp_parts, Body::from(bytes)),
-            "BYPASS",
-        );
-    }
-
-    // One handler call per key; the caller that ran it keeps its own response in `slot`.
-    let slot: Arc<Mutex<Option<Response<Body>>>> = Arc::new(Mutex::new(None));
-    let loaded = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let request = Request::from_parts(parts.clone(), body);
-    let fallback_inner = inner.clone();
-    let outcome = {
-        let (slot, loaded, storable) = (slot.clone(), loaded.clone(), layer.storable.clone());
-        layer
-            .responses
-            .get_or_load_at(&key, &LoadOptions::new(), move || async move {
-                loaded.store(true, std::sync::atomic::Ordering::Release);
-                let resp = call_inner(inner, request).await;
-                let (p, b) = resp.into_parts();
-                let bytes = match b.collect().await {
-                    Ok(c) => c.to_bytes(),
-                    Err(_) => {
-                        *slot.lock() = Some(Response::from_parts(p, Body::empty()));
-                        return Err(Uncacheable);
-                    }
-                };
-                if storable.allows(p.status, &p.headers) {
-                    Ok(storable.capture(p.status, &p.headers, bytes.to_vec()))
-                } else {
-                    *slot.lock() = Some(Response::from_parts(p, Body::from(bytes)));
-                    Err(Uncacheable)
-                }
-            })
-            .await
-    };
-    let ran_loader = loaded.load(std::sync::atomic::Ordering::Acquire);
-    let own = slot.lock().take();
-    match (outcome, own) {
-        // The handler failed (5xx) and a stale copy was served instead.
-        (Ok(stored), Some(fresh)) if fresh.status().is_server_error() => {
-            let nm = stored.matches(if_none_match.as_ref());
-            layer.storable.respond(&stored, false, nm, "STALE")
-        }
-        // Any other uncacheable answer of our own handler call is returned as it is.
-        (_, Some(fresh)) => mark(fresh, "MISS"),
-        (Ok(stored), None) => {
-            let nm = stored.matches(if_none_match.as_ref());
-            let x_cache = if ran_loader { "MISS" } else { "HIT" };
-            layer.storable.respond(&stored, false, nm, x_cache)
-        }
-        // Another caller's handler call was uncacheable: run ours.
-        (Err(LoadError::Loader(_)), None) | (Err(_), None) => {
-            let resp = call_inner(fallback_inner, Request::from_parts(parts, Body::empty())).await;
-            mark(resp, "BYPASS")
-        }
+        Box::pin(async move { Ok(handle::handle(layer, inner, req).await) })
     }
 }

@@ -1,12 +1,28 @@
-//! Conformance cases of the abilities: leases and version counters.
-
-use std::time::Duration;
+//! Cases of the optional abilities (memory usage, leases, version counters), and ping/info.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
+use bytes::Bytes;
 use strata_backend::ErrorKind;
 
 use super::{Fixture, LONG, ability};
+
+/// `memory_usage` reports bytes for a present key and `None` for a missing one.
+pub async fn memory_usage_of_keys(fx: &dyn Fixture) {
+    let b = fx.backend("conf:mem:").await;
+    let Some(usage) = ability(fx, "memory_usage", b.as_memory_usage()) else {
+        return;
+    };
+    b.set("conf:mem:k", Bytes::from(vec![1u8; 1000]), LONG)
+        .await
+        .unwrap();
+    match usage.memory_usage("conf:mem:k").await.unwrap() {
+        Some(n) => assert!(n >= 1000, "{n}"),
+        None => panic!("a present key has a size"),
+    }
+    assert_eq!(usage.memory_usage("conf:mem:missing").await.unwrap(), None);
+}
 
 /// Leases: one holder at a time; a store under the lease succeeds only while nothing
 /// invalidated the key (set, delete) since the lease was taken.
@@ -138,4 +154,15 @@ pub async fn version_counters(fx: &dyn Fixture) {
         c.bump_version("", 1, None).await.unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
+}
+
+/// `ping` answers and `info` names the backend.
+pub async fn ping_and_info(fx: &dyn Fixture) {
+    let b = fx.backend("conf:info:").await;
+    b.ping().await.unwrap();
+    b.set("conf:info:k", "v".into(), LONG).await.unwrap();
+    let info = b.info().await.unwrap();
+    assert_eq!(info.backend, b.name());
+    assert!(info.bytes_used.is_some_and(|n| n > 0), "{info:?}");
+    assert_eq!(b.namespace(), "conf:info:");
 }

@@ -2,15 +2,34 @@
 //!
 //! Implement [`Fixture`] for your backend and expand [`backend_conformance!`](crate::backend_conformance)
 //! in a test file; each case becomes its own `#[tokio::test]`. Every case expects a backend with
-//! the default maximum value size ([`DEFAULT_MAX_VALUE_BYTES`]).
+//! the default maximum value size
+//! ([`DEFAULT_MAX_VALUE_BYTES`](strata_backend::DEFAULT_MAX_VALUE_BYTES)).
 
-use std::collections::HashSet;
+mod abilities;
+mod batches;
+mod entries;
+mod typed_batch;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use strata_backend::{Backend, DEFAULT_MAX_VALUE_BYTES, ErrorKind, KeyTtl, SetEntry};
+use strata_backend::Backend;
+
+pub use abilities::{
+    leases_guard_stores_against_invalidation, memory_usage_of_keys, ping_and_info, version_counters,
+};
+pub use batches::{
+    clear_removes_only_its_own_namespace, concurrent_access_is_consistent, delete_and_delete_many,
+    delete_if_equals_compares_first, get_many_keeps_order_and_holes, many_keys_in_batches,
+    scan_lists_exactly_the_prefix,
+};
+pub use entries::{
+    bad_input_is_refused_with_named_errors, empty_values_are_not_missing,
+    entries_expire_after_their_ttl, get_missing_is_none, large_values_and_the_size_limit,
+    set_overwrites, ttl_lookup, values_are_binary_safe,
+};
+pub use typed_batch::batches_answer_each_step_by_its_handle;
 
 /// Makes backends for the suite.
 #[async_trait]
@@ -30,11 +49,7 @@ pub trait Fixture: Send + Sync + 'static {
 
 /// The backend's ability `A`, or `None` (the case is skipped) when the fixture does not expect
 /// it; a missing expected ability fails the case.
-pub(crate) fn ability<'a, A: ?Sized>(
-    fx: &dyn Fixture,
-    name: &str,
-    found: Option<&'a A>,
-) -> Option<&'a A> {
+fn ability<'a, A: ?Sized>(fx: &dyn Fixture, name: &str, found: Option<&'a A>) -> Option<&'a A> {
     match found {
         Some(a) => Some(a),
         None if fx.expects(name) => panic!("the backend does not expose its {name} ability"),
@@ -42,378 +57,10 @@ pub(crate) fn ability<'a, A: ?Sized>(
     }
 }
 
-mod abilities;
-mod batch;
+const LONG: Duration = Duration::from_secs(600);
 
-pub use abilities::{leases_guard_stores_against_invalidation, version_counters};
-pub use batch::batches_answer_each_step_by_its_handle;
-
-pub(crate) const LONG: Duration = Duration::from_secs(600);
-
-pub(crate) fn key(ns: &str, k: impl std::fmt::Display) -> String {
+fn key(ns: &str, k: impl std::fmt::Display) -> String {
     format!("{ns}{k}")
-}
-
-/// A missing key reads as `None`.
-pub async fn get_missing_is_none(fx: &dyn Fixture) {
-    let b = fx.backend("conf:missing:").await;
-    assert_eq!(b.get("conf:missing:nope").await.unwrap(), None);
-}
-
-/// Values round-trip byte for byte: every byte value, NUL, invalid UTF-8.
-pub async fn values_are_binary_safe(fx: &dyn Fixture) {
-    let b = fx.backend("conf:binary:").await;
-    let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
-    let cases: [&[u8]; 4] = [
-        &all,
-        b"\0\0\0",
-        &[0xff, 0xfe, 0xc1, 0x80],
-        b"\r\n$-1\r\n*0\r\n",
-    ];
-    for (i, v) in cases.iter().enumerate() {
-        let k = key("conf:binary:", i);
-        b.set(&k, Bytes::copy_from_slice(v), LONG).await.unwrap();
-        assert_eq!(b.get(&k).await.unwrap().as_deref(), Some(*v), "case {i}");
-    }
-}
-
-/// An empty value is stored and read back as empty, not as missing.
-pub async fn empty_values_are_not_missing(fx: &dyn Fixture) {
-    let b = fx.backend("conf:empty:").await;
-    b.set("conf:empty:k", Bytes::new(), LONG).await.unwrap();
-    assert_eq!(b.get("conf:empty:k").await.unwrap(), Some(Bytes::new()));
-}
-
-/// A value at the size limit round-trips; one byte more is refused with `InvalidInput` and
-/// nothing is stored.
-pub async fn large_values_and_the_size_limit(fx: &dyn Fixture) {
-    let b = fx.backend("conf:large:").await;
-    let big: Bytes = (0..DEFAULT_MAX_VALUE_BYTES)
-        .map(|i| (i % 251) as u8)
-        .collect::<Vec<_>>()
-        .into();
-    b.set("conf:large:ok", big.clone(), LONG).await.unwrap();
-    assert_eq!(b.get("conf:large:ok").await.unwrap(), Some(big));
-    let too_big = Bytes::from(vec![7u8; DEFAULT_MAX_VALUE_BYTES + 1]);
-    let err = b.set("conf:large:no", too_big, LONG).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
-    assert!(err.to_string().contains("exceeds the maximum"), "{err}");
-    assert_eq!(b.get("conf:large:no").await.unwrap(), None);
-}
-
-/// Zero TTLs, empty keys and oversized batches are refused before anything is written.
-pub async fn bad_input_is_refused_with_named_errors(fx: &dyn Fixture) {
-    let b = fx.backend("conf:bad:").await;
-    let err = b
-        .set("conf:bad:k", "v".into(), Duration::ZERO)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("TTL of zero"), "{err}");
-    let err = b.set("", "v".into(), LONG).await.unwrap_err();
-    assert!(err.to_string().contains("key is empty"), "{err}");
-    let err = b.get("").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    // One bad entry in a batch means none of it is written.
-    let entries = vec![
-        SetEntry::new("conf:bad:a", "1", LONG),
-        SetEntry::new("conf:bad:b", "2", Duration::ZERO),
-    ];
-    assert_eq!(
-        b.set_many(entries).await.unwrap_err().kind(),
-        ErrorKind::InvalidInput
-    );
-    assert_eq!(b.get("conf:bad:a").await.unwrap(), None);
-    assert!(!err.is_transient());
-}
-
-/// A second set replaces the first.
-pub async fn set_overwrites(fx: &dyn Fixture) {
-    let b = fx.backend("conf:overwrite:").await;
-    b.set("conf:overwrite:k", "one".into(), LONG).await.unwrap();
-    b.set("conf:overwrite:k", "two".into(), LONG).await.unwrap();
-    assert_eq!(
-        b.get("conf:overwrite:k").await.unwrap().as_deref(),
-        Some(&b"two"[..])
-    );
-}
-
-/// Entries vanish after their TTL, and `ttl` reports what remains.
-pub async fn entries_expire_after_their_ttl(fx: &dyn Fixture) {
-    let b = fx.backend("conf:expiry:").await;
-    b.set("conf:expiry:short", "v".into(), Duration::from_millis(1000))
-        .await
-        .unwrap();
-    b.set("conf:expiry:long", "v".into(), LONG).await.unwrap();
-    assert!(b.get("conf:expiry:short").await.unwrap().is_some());
-    match b.ttl("conf:expiry:short").await.unwrap() {
-        KeyTtl::Expires(d) => assert!(
-            d <= Duration::from_millis(1000) && d > Duration::ZERO,
-            "{d:?}"
-        ),
-        other => panic!("expected a TTL, got {other:?}"),
-    }
-    tokio::time::sleep(Duration::from_millis(1600)).await;
-    assert_eq!(b.get("conf:expiry:short").await.unwrap(), None);
-    assert_eq!(b.ttl("conf:expiry:short").await.unwrap(), KeyTtl::Missing);
-    assert!(b.get("conf:expiry:long").await.unwrap().is_some());
-    // An expired entry also disappears from batch reads.
-    let got = b
-        .get_many(&["conf:expiry:short", "conf:expiry:long"])
-        .await
-        .unwrap();
-    assert_eq!(got[0], None);
-    assert!(got[1].is_some());
-}
-
-/// `ttl` of a missing key is `Missing`; of a long-lived key, close to what was set.
-pub async fn ttl_lookup(fx: &dyn Fixture) {
-    let b = fx.backend("conf:ttl:").await;
-    assert_eq!(b.ttl("conf:ttl:none").await.unwrap(), KeyTtl::Missing);
-    b.set("conf:ttl:k", "v".into(), Duration::from_secs(3600))
-        .await
-        .unwrap();
-    match b.ttl("conf:ttl:k").await.unwrap() {
-        KeyTtl::Expires(d) => {
-            assert!(
-                d > Duration::from_secs(3590) && d <= Duration::from_secs(3600),
-                "{d:?}"
-            )
-        }
-        other => panic!("expected a TTL, got {other:?}"),
-    }
-}
-
-/// `get_many` answers in order, with `None` holes, and accepts an empty list.
-pub async fn get_many_keeps_order_and_holes(fx: &dyn Fixture) {
-    let b = fx.backend("conf:mget:").await;
-    b.set("conf:mget:a", "A".into(), LONG).await.unwrap();
-    b.set("conf:mget:c", "C".into(), LONG).await.unwrap();
-    let got = b
-        .get_many(&["conf:mget:c", "conf:mget:b", "conf:mget:a", "conf:mget:c"])
-        .await
-        .unwrap();
-    let got: Vec<Option<&[u8]>> = got.iter().map(|v| v.as_deref()).collect();
-    assert_eq!(
-        got,
-        [Some(&b"C"[..]), None, Some(&b"A"[..]), Some(&b"C"[..])]
-    );
-    assert!(b.get_many(&[]).await.unwrap().is_empty());
-}
-
-/// Thousands of keys written in one `set_many` (with their own TTLs) all read back.
-pub async fn many_keys_in_batches(fx: &dyn Fixture) {
-    let b = fx.backend("conf:many:").await;
-    let n = 2500;
-    let entries: Vec<SetEntry> = (0..n)
-        .map(|i| {
-            SetEntry::new(
-                key("conf:many:", i),
-                format!("value-{i}"),
-                LONG + Duration::from_secs(i),
-            )
-        })
-        .collect();
-    b.set_many(entries).await.unwrap();
-    let keys: Vec<String> = (0..n).map(|i| key("conf:many:", i)).collect();
-    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let got = b.get_many(&refs).await.unwrap();
-    assert_eq!(got.len(), n as usize);
-    for (i, v) in got.iter().enumerate() {
-        assert_eq!(
-            v.as_deref(),
-            Some(format!("value-{i}").as_bytes()),
-            "key {i}"
-        );
-    }
-    match b.ttl(&keys[2000]).await.unwrap() {
-        KeyTtl::Expires(d) => assert!(d > LONG + Duration::from_secs(1990), "{d:?}"),
-        other => panic!("expected a TTL, got {other:?}"),
-    }
-    assert!(b.set_many(Vec::new()).await.is_ok());
-}
-
-/// `delete` says whether the key existed; `delete_many` counts the ones that did.
-pub async fn delete_and_delete_many(fx: &dyn Fixture) {
-    let b = fx.backend("conf:del:").await;
-    b.set("conf:del:a", "1".into(), LONG).await.unwrap();
-    b.set("conf:del:b", "2".into(), LONG).await.unwrap();
-    b.set("conf:del:c", "3".into(), LONG).await.unwrap();
-    assert!(b.delete("conf:del:a").await.unwrap());
-    assert!(!b.delete("conf:del:a").await.unwrap());
-    assert_eq!(b.get("conf:del:a").await.unwrap(), None);
-    assert_eq!(
-        b.delete_many(&["conf:del:b", "conf:del:x", "conf:del:c"])
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(
-        b.get_many(&["conf:del:b", "conf:del:c"]).await.unwrap(),
-        [None, None]
-    );
-    assert_eq!(b.delete_many(&[]).await.unwrap(), 0);
-}
-
-/// `delete_if_equals` removes only an entry that still holds the expected bytes.
-pub async fn delete_if_equals_compares_first(fx: &dyn Fixture) {
-    let b = fx.backend("conf:cad:").await;
-    let Some(listing) = ability(fx, "listing", b.as_listing()) else {
-        return;
-    };
-    b.set("conf:cad:k", "new".into(), LONG).await.unwrap();
-    assert!(
-        !listing
-            .delete_if_equals("conf:cad:k", b"old")
-            .await
-            .unwrap()
-    );
-    assert!(b.get("conf:cad:k").await.unwrap().is_some());
-    assert!(
-        listing
-            .delete_if_equals("conf:cad:k", b"new")
-            .await
-            .unwrap()
-    );
-    assert_eq!(b.get("conf:cad:k").await.unwrap(), None);
-    assert!(
-        !listing
-            .delete_if_equals("conf:cad:missing", b"new")
-            .await
-            .unwrap()
-    );
-}
-
-/// `clear` removes every key of the namespace (across SCAN batches) and nothing else, even
-/// when the namespace holds glob metacharacters.
-pub async fn clear_removes_only_its_own_namespace(fx: &dyn Fixture) {
-    let ns = "conf:clear*[x]:";
-    let b = fx.backend(ns).await;
-    let neighbour = fx.backend("conf:clearQ[x]:").await;
-    let own: Vec<SetEntry> = (0..2100)
-        .map(|i| SetEntry::new(key(ns, i), "v", LONG))
-        .collect();
-    b.set_many(own).await.unwrap();
-    // Foreign keys beside ours: another namespace, our namespace without its colon, a key that
-    // merely contains our namespace, and a glob-alike that an unescaped pattern would match.
-    let foreign = [
-        "conf:clearQ[x]:1".to_owned(),
-        "conf:clear*[x]".to_owned(),
-        format!("other:{ns}1"),
-        "conf:clearZx]:1".to_owned(),
-        "conf:clearx:1".to_owned(),
-    ];
-    for k in &foreign {
-        b.set(k, "foreign".into(), LONG).await.unwrap();
-    }
-    assert_eq!(b.clear().await.unwrap(), 2100);
-    assert_eq!(b.get(&key(ns, 0)).await.unwrap(), None);
-    assert_eq!(b.get(&key(ns, 2099)).await.unwrap(), None);
-    for k in &foreign {
-        assert_eq!(
-            b.get(k).await.unwrap().as_deref(),
-            Some(&b"foreign"[..]),
-            "{k} survived"
-        );
-    }
-    let visible_to_neighbour = neighbour_count(&*neighbour, &foreign).await;
-    assert_eq!(neighbour.clear().await.unwrap(), visible_to_neighbour);
-    assert_eq!(b.clear().await.unwrap(), 0);
-}
-
-async fn neighbour_count(neighbour: &dyn Backend, foreign: &[String]) -> u64 {
-    // Shared backends see the foreign key written under the neighbour's namespace.
-    let mut n = 0;
-    for k in foreign
-        .iter()
-        .filter(|k| k.starts_with(neighbour.namespace()))
-    {
-        n += u64::from(neighbour.get(k).await.unwrap().is_some());
-    }
-    n
-}
-
-/// `scan` pages through exactly the keys with the prefix.
-pub async fn scan_lists_exactly_the_prefix(fx: &dyn Fixture) {
-    let b = fx.backend("conf:scan:").await;
-    let Some(listing) = ability(fx, "listing", b.as_listing()) else {
-        return;
-    };
-    for i in 0..250 {
-        b.set(&key("conf:scan:a:", i), "v".into(), LONG)
-            .await
-            .unwrap();
-    }
-    b.set("conf:scan:b:1", "v".into(), LONG).await.unwrap();
-    let mut seen = HashSet::new();
-    let mut cursor = None;
-    for _ in 0..10_000 {
-        let page = listing.scan("conf:scan:a:", cursor, 40).await.unwrap();
-        seen.extend(page.keys);
-        cursor = page.next;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    assert!(cursor.is_none(), "scan did not finish");
-    let want: HashSet<String> = (0..250).map(|i| key("conf:scan:a:", i)).collect();
-    assert_eq!(seen, want);
-}
-
-/// Many tasks reading and writing at once see their own writes.
-pub async fn concurrent_access_is_consistent(fx: &dyn Fixture) {
-    let b = fx.backend("conf:conc:").await;
-    let mut tasks = Vec::new();
-    for t in 0..16 {
-        let b = b.clone();
-        tasks.push(tokio::spawn(async move {
-            for i in 0..100 {
-                let k = format!("conf:conc:{t}:{i}");
-                let v = Bytes::from(format!("{t}-{i}"));
-                b.set(&k, v.clone(), LONG).await.unwrap();
-                assert_eq!(b.get(&k).await.unwrap(), Some(v));
-                // A shared key, written by everyone: any complete value is fine.
-                b.set("conf:conc:shared", Bytes::from(format!("{t}-{i}")), LONG)
-                    .await
-                    .unwrap();
-                let shared = b.get("conf:conc:shared").await.unwrap().unwrap();
-                assert!(std::str::from_utf8(&shared).unwrap().contains('-'));
-            }
-        }));
-    }
-    for t in futures::future::join_all(tasks).await {
-        t.unwrap();
-    }
-    let keys: Vec<String> = (0..16).map(|t| format!("conf:conc:{t}:99")).collect();
-    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-    assert!(b.get_many(&refs).await.unwrap().iter().all(Option::is_some));
-}
-
-/// `memory_usage` reports bytes for a present key and `None` for a missing one.
-pub async fn memory_usage_of_keys(fx: &dyn Fixture) {
-    let b = fx.backend("conf:mem:").await;
-    let Some(usage) = ability(fx, "memory_usage", b.as_memory_usage()) else {
-        return;
-    };
-    b.set("conf:mem:k", Bytes::from(vec![1u8; 1000]), LONG)
-        .await
-        .unwrap();
-    match usage.memory_usage("conf:mem:k").await.unwrap() {
-        Some(n) => assert!(n >= 1000, "{n}"),
-        None => panic!("a present key has a size"),
-    }
-    assert_eq!(usage.memory_usage("conf:mem:missing").await.unwrap(), None);
-}
-
-/// `ping` answers and `info` names the backend.
-pub async fn ping_and_info(fx: &dyn Fixture) {
-    let b = fx.backend("conf:info:").await;
-    b.ping().await.unwrap();
-    b.set("conf:info:k", "v".into(), LONG).await.unwrap();
-    let info = b.info().await.unwrap();
-    assert_eq!(info.backend, b.name());
-    assert!(info.bytes_used.is_some_and(|n| n > 0), "{info:?}");
-    assert_eq!(b.namespace(), "conf:info:");
 }
 
 /// Expands to one `#[tokio::test]` per conformance case, each calling `$fixture().await`

@@ -15,7 +15,7 @@ use crate::entry::{Found, Lookup};
 use crate::error::Error;
 use crate::flight::{ErasedValue, Flight, FlightError, FlightOutcome};
 use crate::kinds::KindState;
-use crate::l2::{self, read::ReadFor, read::Wanted, read::lease_request};
+use crate::l2_read::{self, ReadFor, Wanted, lease_request};
 use crate::options::LoadOptions;
 use crate::read;
 use crate::trace;
@@ -122,7 +122,7 @@ impl Leader<'_> {
             lease: leases.then(|| lease_request(token.clone(), self.lease_ttl(), always)),
             stale,
         };
-        let read = l2::read::read(core, kind, wanted, &self.options.tags, purpose).await?;
+        let read = l2_read::read(core, kind, wanted, &self.options.tags, purpose).await?;
         let lease = match leases {
             true => Lease::from_outcome(read.lease, token),
             false => Some(Lease::Unavailable),

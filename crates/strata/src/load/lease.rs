@@ -12,7 +12,7 @@ use crate::core::Core;
 use crate::entry::Found;
 use crate::error::Error;
 use crate::kinds::KindState;
-use crate::l2::{self, read::ReadFor, read::Wanted, read::lease_request};
+use crate::l2_read::{self, ReadFor, Wanted, lease_request};
 use crate::write::Encoded;
 
 /// The lease of one load. Consumed by whatever ends the load: a store through it, or a release.
@@ -125,7 +125,7 @@ impl Lease {
                 lease: Some(lease_request(token.clone(), ttl, false)),
                 ..Wanted::key(key)
             };
-            let read = l2::read::read::<T>(core, kind, wanted, &[], ReadFor::Wait).await;
+            let read = l2_read::read::<T>(core, kind, wanted, &[], ReadFor::Wait).await;
             let read = match read {
                 Ok(read) if read.reached => read,
                 _ => return Waited::Lease(Self::Unavailable),

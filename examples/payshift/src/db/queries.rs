@@ -1,39 +1,14 @@
-//! The database: SQLite by default, Postgres by URL; the same queries for both (`$n` params).
+//! What the endpoints read and write.
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
+use super::Db;
 use crate::error::AppError;
 use crate::models::{
     ActivityStats, Application, Applications, Client, Industry, Job, JobInput, Profile,
     ProfileUpdate, Subcategory, User,
 };
-
-/// The connection pool and which SQL dialect it speaks.
-#[derive(Clone, Debug)]
-pub(crate) struct Db {
-    pool: AnyPool,
-    postgres: bool,
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, email TEXT NOT NULL,
-  first_name TEXT NOT NULL, last_name TEXT NOT NULL, is_client INTEGER NOT NULL, date_joined TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS profiles (user_id INTEGER PRIMARY KEY, bio TEXT NOT NULL, headline TEXT NOT NULL,
-  location TEXT NOT NULL, hourly_rate DOUBLE PRECISION NOT NULL, skills TEXT NOT NULL, verified INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS industries (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS subcategories (id INTEGER PRIMARY KEY, industry_id INTEGER NOT NULL, name TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (id SERIAL_ID, client_id INTEGER NOT NULL, title TEXT NOT NULL,
-  description TEXT NOT NULL, budget_min DOUBLE PRECISION NOT NULL, budget_max DOUBLE PRECISION NOT NULL,
-  status TEXT NOT NULL, created_at TEXT NOT NULL, industry_id INTEGER NOT NULL, subcategory_id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS applications (id SERIAL_ID, job_id INTEGER NOT NULL, freelancer_id INTEGER NOT NULL,
-  status TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS jobs_client ON jobs (client_id);
-CREATE INDEX IF NOT EXISTS applications_job ON applications (job_id);
-CREATE INDEX IF NOT EXISTS applications_freelancer ON applications (freelancer_id);
-";
 
 const JOB_SELECT: &str = "
 SELECT j.id, j.title, j.description, j.budget_min, j.budget_max, j.status, j.created_at,
@@ -47,183 +22,12 @@ JOIN profiles p ON p.user_id = u.id
 JOIN industries i ON i.id = j.industry_id
 JOIN subcategories s ON s.id = j.subcategory_id";
 
-/// Row counts of a seeded database.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SeedCounts {
-    pub(crate) users: i64,
-    pub(crate) industries: i64,
-    pub(crate) subcategories: i64,
-    pub(crate) jobs: i64,
-    pub(crate) applications: i64,
+/// The current time as the rows store it (RFC 3339, UTC, seconds: `2026-12-04T09:30:00Z`).
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 impl Db {
-    /// Connects (creating an SQLite file if needed) and creates the tables.
-    pub(crate) async fn connect(url: &str) -> anyhow::Result<Self> {
-        sqlx::any::install_default_drivers();
-        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
-        let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
-            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-        } else {
-            url.to_owned()
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if postgres { 10 } else { 4 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if !postgres {
-                        sqlx::query("PRAGMA busy_timeout = 5000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
-        let db = Self { pool, postgres };
-        let schema = if postgres {
-            SCHEMA
-                .replace("INTEGER", "BIGINT")
-                .replace("SERIAL_ID", "BIGSERIAL PRIMARY KEY")
-        } else {
-            SCHEMA.replace("SERIAL_ID", "INTEGER PRIMARY KEY")
-        };
-        for stmt in schema.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            sqlx::query(stmt).execute(&db.pool).await?;
-        }
-        Ok(db)
-    }
-
-    /// Which database this is, for the start-up banner.
-    pub(crate) fn dialect(&self) -> &'static str {
-        if self.postgres { "postgres" } else { "sqlite" }
-    }
-
-    async fn count(&self, table: &str) -> Result<i64, AppError> {
-        let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get::<i64, _>("n")?)
-    }
-
-    /// Row counts.
-    pub(crate) async fn counts(&self) -> Result<SeedCounts, AppError> {
-        Ok(SeedCounts {
-            users: self.count("users").await?,
-            industries: self.count("industries").await?,
-            subcategories: self.count("subcategories").await?,
-            jobs: self.count("jobs").await?,
-            applications: self.count("applications").await?,
-        })
-    }
-
-    /// Fills an empty database with deterministic data (1,000 users, 20 industries,
-    /// 100 subcategories, 2,000 jobs, 5,000 applications at scale 1).
-    pub(crate) async fn seed_if_empty(&self, scale: f64) -> anyhow::Result<bool> {
-        if self.count("users").await? > 0 {
-            return Ok(false);
-        }
-        let n = |base: f64| ((base * scale).round() as i64).max(1);
-        let (users, industries, subcategories, jobs, applications) =
-            (n(1000.0), n(20.0), n(100.0), n(2000.0), n(5000.0));
-        let mut rng = SmallRng::seed_from_u64(2024);
-        let mut tx = self.pool.begin().await?;
-        const SKILLS: [&str; 10] = [
-            "rust",
-            "python",
-            "django",
-            "react",
-            "sql",
-            "redis",
-            "design",
-            "seo",
-            "devops",
-            "copywriting",
-        ];
-        const CITIES: [&str; 6] = ["Lagos", "Nairobi", "Accra", "Kigali", "Cape Town", "Cairo"];
-        for id in 1..=users {
-            sqlx::query("INSERT INTO users (id, username, email, first_name, last_name, is_client, date_joined) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(id)
-                .bind(format!("user{id}"))
-                .bind(format!("user{id}@example.com"))
-                .bind(["Ada", "Grace", "Alan", "Chinua", "Wangari", "Kofi"][(id % 6) as usize])
-                .bind(format!("Tester{id}"))
-                .bind(i64::from(id % 3 == 0))
-                .bind(format!("2024-{:02}-{:02}T09:00:00Z", 1 + id % 12, 1 + id % 28))
-                .execute(&mut *tx)
-                .await?;
-            let skills: Vec<&str> = (0..3)
-                .map(|k| SKILLS[((id + k * 3) % 10) as usize])
-                .collect();
-            sqlx::query("INSERT INTO profiles (user_id, bio, headline, location, hourly_rate, skills, verified) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(id)
-                .bind(format!("Freelancer number {id}, building things on the internet."))
-                .bind(["Backend engineer", "Designer", "Data analyst", "Writer"][(id % 4) as usize])
-                .bind(CITIES[(id % 6) as usize])
-                .bind(20.0 + rng.random_range(0..80) as f64)
-                .bind(skills.join(","))
-                .bind(i64::from(id % 2 == 0))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for id in 1..=industries {
-            sqlx::query("INSERT INTO industries (id, name) VALUES ($1, $2)")
-                .bind(id)
-                .bind(format!("Industry {id}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for id in 1..=subcategories {
-            sqlx::query("INSERT INTO subcategories (id, industry_id, name) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(1 + (id - 1) % industries)
-                .bind(format!("Subcategory {id}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        for id in 1..=jobs {
-            let sub = 1 + rng.random_range(0..subcategories);
-            sqlx::query("INSERT INTO jobs (id, client_id, title, description, budget_min, budget_max, status, created_at, industry_id, subcategory_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-                .bind(id)
-                .bind(1 + rng.random_range(0..users))
-                .bind(format!("Job #{id}: build and ship a feature"))
-                .bind("Looking for an experienced freelancer to design, build and test a feature end to end.")
-                .bind(100.0 * (1 + id % 10) as f64)
-                .bind(250.0 * (1 + id % 10) as f64)
-                .bind(if id % 5 == 0 { "closed" } else { "open" })
-                .bind(format!("2025-{:02}-{:02}T12:00:00Z", 1 + id % 12, 1 + id % 28))
-                .bind(1 + (sub - 1) % industries)
-                .bind(sub)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for id in 1..=applications {
-            sqlx::query("INSERT INTO applications (id, job_id, freelancer_id, status, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(id)
-                .bind(1 + rng.random_range(0..jobs))
-                .bind(1 + rng.random_range(0..users))
-                .bind(["pending", "accepted", "rejected"][(id % 3) as usize])
-                .bind("2025-11-20T08:00:00Z")
-                .execute(&mut *tx)
-                .await?;
-        }
-        if self.postgres {
-            for table in ["jobs", "applications"] {
-                sqlx::query(&format!(
-                    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
-                ))
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
-    }
-
     pub(crate) async fn user(&self, id: i64) -> Result<Option<User>, AppError> {
         let row = sqlx::query("SELECT id, username, email, first_name, last_name, is_client, date_joined FROM users WHERE id = $1")
             .bind(id)
@@ -414,6 +218,7 @@ impl Db {
 
     pub(crate) async fn create_job(&self, input: &JobInput) -> Result<Job, AppError> {
         self.check_refs(input).await?;
+        let created_at = now();
         let row = sqlx::query(
             "INSERT INTO jobs (client_id, title, description, budget_min, budget_max, status, created_at, industry_id, subcategory_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -424,7 +229,7 @@ impl Db {
         .bind(input.budget_min)
         .bind(input.budget_max)
         .bind(input.status.clone())
-        .bind("2026-11-25T00:00:00Z")
+        .bind(&created_at)
         .bind(input.industry_id)
         .bind(input.subcategory_id)
         .fetch_one(&self.pool)
@@ -510,19 +315,20 @@ impl Db {
                 "freelancer_id {freelancer_id} does not exist"
             )));
         }
+        let created_at = now();
         let row = sqlx::query(
             "INSERT INTO applications (job_id, freelancer_id, status, created_at) VALUES ($1, $2, 'pending', $3) RETURNING id",
         )
         .bind(job_id)
         .bind(freelancer_id)
-        .bind("2026-11-25T00:00:00Z")
+        .bind(&created_at)
         .fetch_one(&self.pool)
         .await?;
         Ok(Application {
             id: row.try_get("id")?,
             freelancer_id,
             status: "pending".into(),
-            created_at: "2026-11-25T00:00:00Z".into(),
+            created_at,
         })
     }
 }

@@ -1,8 +1,6 @@
 //! The second tier as the facade sees it: the backend wrapped in its layers (a timeout unless
 //! it bounds itself, then the circuit breaker), the codec and strict mode; every call of the
-//! backend goes through it, and [`read`] is the one read of its entries.
-
-pub(crate) mod read;
+//! backend goes through it (the one read of its entries is `l2_read`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -69,6 +67,14 @@ impl From<L2Error> for Error {
 }
 
 impl L2Error {
+    /// Whether the backend could not be reached (as opposed to refusing the call).
+    pub(crate) fn is_unreachable(&self) -> bool {
+        match self {
+            Self::CircuitOpen | Self::Skipped => true,
+            Self::Backend(e) => e.is_transient(),
+        }
+    }
+
     /// The statistics label of the failure.
     fn label(&self) -> &'static str {
         match self {
@@ -125,6 +131,12 @@ impl L2 {
     /// The backend as given.
     pub(crate) fn raw(&self) -> &Arc<dyn Backend> {
         &self.raw
+    }
+
+    /// The backend behind its layers, for a task that runs outside any operation (the replay
+    /// of deferred changes).
+    pub(crate) fn backend(&self) -> Arc<dyn Backend> {
+        self.layered.clone()
     }
 
     /// What the backend can do.
