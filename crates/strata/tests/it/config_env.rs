@@ -5,10 +5,17 @@ use std::time::Duration;
 
 use strata::CacheConfig;
 
+use crate::common;
+
 #[test]
 // figment::Jail fixes the closure's error type; its size is not ours to choose.
 #[allow(clippy::result_large_err)]
 fn the_environment_overrides_the_file() {
+    // Jail sets process-wide variables and moves the working directory: no other test may run
+    // beside it.
+    if !common::in_own_process("config_env::the_environment_overrides_the_file") {
+        return;
+    }
     figment::Jail::expect_with(|jail| {
         jail.create_file(
             "strata.toml",

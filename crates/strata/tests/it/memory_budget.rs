@@ -3,13 +3,15 @@
 //! Values that compress well (a 900 KB text compresses to a few KB) are where a cache that
 //! charges its in-process tier by the compressed size holds hundreds of times its budget, and
 //! where an encoder that keeps the uncompressed buffer's capacity holds it in the backend. This
-//! test is its own binary so that no other test's allocations share the process.
+//! test runs in a process of its own so that no other test's allocations share it.
 
 #![cfg(target_os = "linux")]
 
 use std::sync::Arc;
 
 use strata::{CacheBuilder, CacheConfig, Limits, MemoryBackend, MemoryConfig};
+
+use crate::common;
 
 /// Resident set size of this process, from /proc/self/statm.
 fn rss_bytes() -> u64 {
@@ -28,6 +30,9 @@ const BASE: u64 = 48 * MIB;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn distinct_keys_keep_rss_within_the_budgets() {
+    if !common::in_own_process("memory_budget::distinct_keys_keep_rss_within_the_budgets") {
+        return;
+    }
     let config = CacheConfig::from_toml_str(&format!(
         "prefix = \"mb\"\nmetrics = false\n[l1]\nmax_bytes = {L1_BUDGET}\nmax_entries = 100000\n"
     ))

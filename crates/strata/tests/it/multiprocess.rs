@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn example_binary() -> PathBuf {
-    // target/<profile>/deps/multiprocess-… → target/<profile>/examples/single_flight_process
+    // target/<profile>/deps/it-… → target/<profile>/examples/single_flight_process
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|d| d.parent()).unwrap();
     dir.join("examples").join(format!(
