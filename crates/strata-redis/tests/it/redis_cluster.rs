@@ -18,9 +18,12 @@ struct Cluster {
 #[strata_backend::async_trait]
 impl Fixture for Cluster {
     async fn backend(&self, namespace: &str) -> Arc<dyn Backend> {
+        // The suite checks behaviour, not latency: an 8 MiB value through a cluster on a busy
+        // machine (the binary's other tests run beside it) can take longer than the default.
         let config = RedisConfig::new(self.cluster.url())
             .with_cluster(true)
-            .with_namespace(namespace);
+            .with_namespace(namespace)
+            .with_operation_timeout(Duration::from_secs(10));
         Arc::new(RedisBackend::connect(config).await.unwrap())
     }
 }
