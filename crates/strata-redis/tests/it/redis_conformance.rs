@@ -1,6 +1,7 @@
 //! RedisBackend runs the whole conformance suite against its own redis-server.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use strata_backend::Backend;
 use strata_redis::{RedisBackend, RedisConfig};
@@ -14,7 +15,10 @@ struct Redis {
 #[strata_backend::async_trait]
 impl Fixture for Redis {
     async fn backend(&self, namespace: &str) -> Arc<dyn Backend> {
-        let config = RedisConfig::new(self.server.url()).with_namespace(namespace);
+        // Behaviour, not latency: no case may fail because the machine is busy.
+        let config = RedisConfig::new(self.server.url())
+            .with_namespace(namespace)
+            .with_operation_timeout(Duration::from_secs(10));
         Arc::new(RedisBackend::connect(config).await.unwrap())
     }
 }

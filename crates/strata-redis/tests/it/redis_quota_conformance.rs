@@ -2,6 +2,7 @@
 //! read, write and delete goes through the quota scripts, and the index never shows.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use strata_backend::Backend;
 use strata_redis::{EvictionPolicy, Limits, Quota, RedisBackend, RedisConfig};
@@ -21,7 +22,9 @@ impl Fixture for RedisWithQuota {
             .with_max_bytes(1 << 30);
         let config = RedisConfig::new(self.server.url())
             .with_namespace(namespace)
-            .with_quota(Quota::new(namespace, limits, EvictionPolicy::Lru));
+            .with_quota(Quota::new(namespace, limits, EvictionPolicy::Lru))
+            // Behaviour, not latency: no case may fail because the machine is busy.
+            .with_operation_timeout(Duration::from_secs(10));
         Arc::new(RedisBackend::connect(config).await.unwrap())
     }
 }
