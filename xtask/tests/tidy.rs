@@ -315,7 +315,13 @@ fn the_test_target_check_finds_what_it_looks_for() {
     std::fs::create_dir_all(tests.join("it")).unwrap();
     std::fs::create_dir_all(tests.join("helpers")).unwrap();
     std::fs::create_dir_all(pkg.join("extra")).unwrap();
-    for file in ["a.rs", "it/main.rs", "it/b.rs", "helpers/mod.rs", "data.txt"] {
+    for file in [
+        "a.rs",
+        "it/main.rs",
+        "it/b.rs",
+        "helpers/mod.rs",
+        "data.txt",
+    ] {
         std::fs::write(tests.join(file), "").unwrap();
     }
     std::fs::write(pkg.join("extra/x.rs"), "").unwrap();

@@ -31,7 +31,9 @@ pub fn integration_tests(dir: &Path, manifest: &toml::Table) -> Vec<PathBuf> {
                 if dir.join(&file).exists() {
                     file
                 } else {
-                    Path::new("tests").join(name.as_str().unwrap()).join("main.rs")
+                    Path::new("tests")
+                        .join(name.as_str().unwrap())
+                        .join("main.rs")
                 }
             }
             (None, None) => continue,
