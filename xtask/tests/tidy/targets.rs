@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// The integration-test targets of the package in `dir` (paths relative to it): `tests/*.rs`
 /// and `tests/*/main.rs` unless `autotests = false`, and every `[[test]]` of its manifest.
-pub fn integration_tests(dir: &Path, manifest: &toml::Table) -> Vec<PathBuf> {
+pub(crate) fn integration_tests(dir: &Path, manifest: &toml::Table) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let auto = manifest
         .get("package")
