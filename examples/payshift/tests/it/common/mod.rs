@@ -1,4 +1,4 @@
-//! Shared helpers of the demo's tests (included with `mod common;`): the real binary on a free port.
+//! Shared helpers of the demo's tests: the real binary on a free port.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
