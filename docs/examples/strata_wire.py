@@ -1,7 +1,7 @@
 """Read and write Strata cache entries from Python, with only the `msgpack` package.
 
 This is the reference companion of docs/wire-format.md; the Rust test suite runs it against
-entries written by Rust (crates/strata-testkit/tests/python_interop.rs).
+entries written by Rust (crates/strata-testkit/tests/it/python_interop.rs).
 
 Usage as a script:
     python3 strata_wire.py key PREFIX APP_VERSION KIND SCHEMA ID [GENERATION] [--hash-tag]

@@ -1,10 +1,13 @@
 //! Checks of the tree itself: the layering rule of docs/architecture.md, no import circles,
-//! small files and functions where the cache's logic lives, one clock, crate docs, lints.
+//! small files and functions where the cache's logic lives, one clock, crate docs, lints, one
+//! integration-test binary per package.
 
 #[path = "tidy/modules.rs"]
 mod modules;
 #[path = "tidy/sizes.rs"]
 mod sizes;
+#[path = "tidy/targets.rs"]
+mod targets;
 
 use std::path::{Path, PathBuf};
 
@@ -192,6 +195,34 @@ fn no_crate_has_an_import_circle_among_its_modules() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// Integration-test targets that may stay binaries of their own: the trybuild harness, which
+/// compiles `tests/ui/` and checks the errors.
+const OWN_TEST_BINARIES: &[&str] = &["crates/strata/tests/compile_errors.rs"];
+
+#[test]
+fn every_package_links_at_most_one_integration_test_binary() {
+    let workspace = manifest(&root());
+    let members = workspace["workspace"]["members"].as_array().unwrap();
+    let mut problems = Vec::new();
+    for member in members.iter().map(|m| m.as_str().unwrap()) {
+        let dir = root().join(member);
+        let binaries: Vec<String> = targets::integration_tests(&dir, &manifest(&dir))
+            .into_iter()
+            .map(|t| format!("{member}/{}", t.display()))
+            .filter(|t| !OWN_TEST_BINARIES.contains(&t.as_str()))
+            .collect();
+        if binaries.len() > 1 {
+            problems.push(format!(
+                "{member} links {} integration-test binaries ({}): make them modules of one \
+                 tests/it/main.rs",
+                binaries.len(),
+                binaries.join(", ")
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// The crates that hold the cache's logic: no `too_many_arguments` exemption, one clock.
 const KEPT_SMALL: &[&str] = &["strata", "strata-redis", "strata-backend"];
 const MAX_FILE_LINES: usize = 500;
@@ -327,4 +358,34 @@ fn the_module_checks_find_what_they_look_for() {
     std::fs::write(src.join("nested/c.rs"), "").unwrap();
     std::fs::write(src.join("notes.txt"), "").unwrap();
     assert_eq!(sizes::rust_files(src).len(), 4);
+}
+
+#[test]
+fn the_test_target_check_finds_what_it_looks_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path();
+    let tests = pkg.join("tests");
+    std::fs::create_dir_all(tests.join("it")).unwrap();
+    std::fs::create_dir_all(tests.join("helpers")).unwrap();
+    std::fs::create_dir_all(pkg.join("extra")).unwrap();
+    for file in [
+        "a.rs",
+        "it/main.rs",
+        "it/b.rs",
+        "helpers/mod.rs",
+        "data.txt",
+    ] {
+        std::fs::write(tests.join(file), "").unwrap();
+    }
+    std::fs::write(pkg.join("extra/x.rs"), "").unwrap();
+    let declared = "[[test]]\nname = \"x\"\npath = \"extra/x.rs\"\n[[test]]\nname = \"a\"\n";
+    let found = targets::integration_tests(pkg, &declared.parse().unwrap());
+    let paths = ["extra/x.rs", "tests/a.rs", "tests/it/main.rs"].map(PathBuf::from);
+    assert_eq!(found, paths, "a declared auto target counts once");
+    let manual = format!("[package]\nautotests = false\n{declared}");
+    let found = targets::integration_tests(pkg, &manual.parse().unwrap());
+    assert_eq!(found, [&paths[0], &paths[1]].map(PathBuf::from));
+    std::fs::remove_file(tests.join("a.rs")).unwrap();
+    let found = targets::integration_tests(pkg, &toml::Table::new());
+    assert_eq!(found, [PathBuf::from("tests/it/main.rs")]);
 }

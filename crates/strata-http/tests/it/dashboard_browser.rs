@@ -1,0 +1,137 @@
+//! Headless Chromium loads the dashboard from a running server: the charts render with data,
+//! and a screenshot is written to target/dashboard.png.
+
+use crate::common;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use strata::CacheBuilder;
+use strata_http::monitoring::{MonitoringConfig, mount, router};
+
+/// Set by CI: a missing browser fails the test instead of skipping it.
+const REQUIRE_BROWSER_ENV: &str = "STRATA_REQUIRE_BROWSER";
+
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Some(p) = std::env::split_paths(&path)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+        {
+            return Some(p);
+        }
+    }
+    None
+}
+
+fn headless(browser: &Path, profile: &Path, extra: &[&str], url: &str) -> std::process::Output {
+    Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=8000",
+            "--window-size=1280,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("chromium runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_renders_its_charts_with_data() {
+    let Some(browser) = chromium() else {
+        if std::env::var(REQUIRE_BROWSER_ENV).is_ok_and(|v| v == "1") {
+            panic!("chromium is not on PATH and {REQUIRE_BROWSER_ENV}=1");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED dashboard browser test: chromium not found on PATH"
+        );
+        return;
+    };
+    let cache = CacheBuilder::new()
+        .prefix("dash")
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    for kind in ["user", "job", "whoami"] {
+        let k = cache.kind::<u32>(kind).unwrap();
+        for i in 0..20u32 {
+            k.get_or_load(i, || async move { Ok::<_, String>(i) })
+                .await
+                .unwrap();
+        }
+        for i in 0..30u32 {
+            k.get(i % 25).await.unwrap();
+        }
+    }
+    let app = mount(
+        axum::Router::new(),
+        "/core/monitoring",
+        router(cache, MonitoringConfig::default().with_admin_token("tok")),
+    );
+    let base = common::serve(app).await;
+    let url = format!("{base}/core/monitoring/#token=tok");
+    let profile = tempfile_dir();
+
+    let browser2 = browser.clone();
+    let (p1, u1) = (profile.clone(), url.clone());
+    let dom = tokio::task::spawn_blocking(move || headless(&browser2, &p1, &["--dump-dom"], &u1))
+        .await
+        .unwrap();
+    let html = String::from_utf8_lossy(&dom.stdout).into_owned();
+    assert!(
+        html.contains("data-ready=\"1\""),
+        "the page loaded its statistics: {}",
+        &html[..html.len().min(2000)]
+    );
+    assert!(
+        html.matches("class=\"series\"").count() >= 3,
+        "one hit-rate line per kind"
+    );
+    assert!(
+        html.contains("class=\"bar\""),
+        "the age distribution is drawn"
+    );
+    assert!(
+        html.contains("<td>whoami</td>"),
+        "the kinds table is filled"
+    );
+
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard.png");
+    // The workspace's target/ is absent when CARGO_TARGET_DIR points elsewhere.
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let arg = format!("--screenshot={}", shot.display());
+    let (p2, u2) = (profile.clone(), url.clone());
+    let out = tokio::task::spawn_blocking(move || headless(&browser, &p2, &[&arg], &u2))
+        .await
+        .unwrap();
+    assert!(
+        shot.exists(),
+        "screenshot written: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a real picture"
+    );
+    let _ = std::fs::remove_dir_all(profile);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strata-chromium-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,8 @@
+//! The integration tests of strata-redis: one binary, so one link; each module was a test
+//! binary of its own.
+
+mod quota;
+mod redis_cluster;
+mod redis_conformance;
+mod redis_faults;
+mod redis_quota_conformance;

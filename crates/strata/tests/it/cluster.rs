@@ -1,0 +1,74 @@
+//! Two cache instances on a local Redis Cluster configured by `[backend] cluster = true`:
+//! writes reach the other instance's L1 over the bus, kind clears and tag invalidations are
+//! seen by both, a quota bounds its kind, and `purge_kind` walks every primary.
+
+use crate::common;
+
+use strata::{Cache, LoadOptions};
+
+async fn instance(url: &str) -> Cache {
+    common::from_toml(&format!(
+        "prefix = \"cc\"\nmetrics = false\n[backend]\nurl = \"{url}\"\ncluster = true\n\
+         [backend.quotas.job]\nmax_entries = 20\n"
+    ))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_stay_in_sync_on_a_cluster() {
+    let Some(cluster) = strata_testkit::redis_cluster_or_skip("facade on a cluster", 3, 0) else {
+        return;
+    };
+    let (a, b) = (
+        instance(&cluster.url()).await,
+        instance(&cluster.url()).await,
+    );
+    common::ready(&[&a, &b]).await;
+    let (ua, ub) = (
+        a.kind::<String>("user").unwrap(),
+        b.kind::<String>("user").unwrap(),
+    );
+    for i in 0..30u32 {
+        ua.set(i, format!("v{i}")).await.unwrap();
+    }
+    for i in 0..30u32 {
+        assert_eq!(
+            ub.get(i).await.unwrap().as_deref().cloned(),
+            Some(format!("v{i}"))
+        );
+    }
+    ua.set(7, "changed".into()).await.unwrap();
+    common::eventually("B sees the write", async || {
+        ub.get(7).await.unwrap().as_deref().map(String::as_str) == Some("changed")
+    })
+    .await;
+    b.clear_kind("user").await.unwrap();
+    common::eventually("A drops the cleared kind", async || {
+        ua.get(3).await.unwrap().is_none()
+    })
+    .await;
+
+    // Tags across instances.
+    let opts = LoadOptions::default().tags(["account:1"]);
+    let v = ub
+        .get_or_load_with(1, &opts, async || {
+            Ok::<_, std::io::Error>("tagged".to_owned())
+        })
+        .await
+        .unwrap();
+    assert_eq!(v.as_str(), "tagged");
+    a.invalidate_tag("account:1").await.unwrap();
+    common::eventually("B drops the tagged entry", async || {
+        ub.get(1).await.unwrap().is_none()
+    })
+    .await;
+
+    // The quota'd kind keeps to its budget; purge walks all primaries.
+    let jobs = a.kind::<u32>("job").unwrap();
+    for i in 0..100u32 {
+        jobs.set(i, i).await.unwrap();
+    }
+    let info = a.backend_info().await.unwrap();
+    assert_eq!(info.details["quota.cc:v1:job:.entries"], "20", "{info:?}");
+    assert!(a.purge_kind("job").await.unwrap() >= 20);
+}

@@ -1,0 +1,30 @@
+//! The integration tests of strata-cache: one binary, so one link; each module was a test
+//! binary of its own.
+//! (`tests/compile_errors.rs`, the trybuild harness, stays one.)
+
+mod acl;
+mod bus;
+mod clear;
+mod cluster;
+mod cluster_budget;
+mod common;
+mod config;
+mod config_doc;
+mod config_env;
+mod faults_under_load;
+mod get_or_load;
+mod history;
+mod macros;
+mod memory_budget;
+mod metrics;
+mod multiprocess;
+mod outage;
+mod quotas;
+mod redis_tiers;
+mod round_trips;
+mod schemas;
+mod secrets;
+mod stale_set;
+mod tags;
+mod tiers;
+mod traces;
