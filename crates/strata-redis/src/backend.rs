@@ -392,13 +392,30 @@ impl Backend for RedisBackend {
 
     async fn ping(&self) -> BackendResult<Duration> {
         let start = Instant::now();
-        self.exec_one("PING", Call::cmd("", redis::cmd("PING")))
-            .await?;
-        Ok(start.elapsed())
+        match self
+            .exec_one("PING", Call::cmd("", redis::cmd("PING")))
+            .await
+        {
+            Ok(_) => Ok(start.elapsed()),
+            // The connection retries quietly; a fresh one says why it cannot connect (a wrong
+            // password, no such database, refused, an unknown host), within the same bound.
+            Err(e) if e.is_transient() => {
+                let limit = self.config.operation_timeout;
+                match tokio::time::timeout(limit, self.check_connection()).await {
+                    Ok(Err(cause)) if cause.kind() != ErrorKind::Timeout => Err(cause),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn info(&self) -> BackendResult<BackendInfo> {
         let mut info = self.run("INFO", self.topology.info()).await?;
+        info.writes_fail_when_full = info
+            .eviction_policy
+            .as_deref()
+            .map(|p| p == "noeviction" && self.quotas.is_empty());
         self.run(
             "quota usage",
             add_usage(&self.quotas, &*self.topology, &mut info),
