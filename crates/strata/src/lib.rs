@@ -88,8 +88,9 @@ pub use response_kind::ResponseKind;
 
 pub use strata_backend::{
     Backend, BackendError, BackendInfo, BreakerState, Bus, BusEvent, BusMessage, CircuitBreaker,
-    Clock, ErrorKind, InProcessBus, Invalidation, KeyTtl, Layered, Leases, Listing, MemoryBackend,
-    MemoryConfig, MemoryUsage, Operation, ScanPage, SetEntry, Timeout, VersionCounters, Wrap,
+    Clock, ErrorKind, InProcessBus, Invalidation, KeyTtl, LastError, Layered, Leases, Listing,
+    MemoryBackend, MemoryConfig, MemoryUsage, Operation, ScanPage, SetEntry, Timeout,
+    VersionCounters, Wrap,
 };
 pub use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, TagVersion};
 pub use strata_eviction::{EvictionPolicy, Limits};
