@@ -246,3 +246,44 @@ async fn writes_fail_open_by_default_and_fail_loudly_when_strict() {
         }
     }
 }
+
+/// A cache on `url` that would wait an hour to connect.
+fn patient(url: &str, strict: bool) -> CacheBuilder {
+    let config = CacheConfig::from_toml_str(&format!(
+        "prefix = \"out\"\nmetrics = false\nstrict = {strict}\n\
+         [backend]\nurl = \"{url}\"\nconnect_timeout = \"1h\""
+    ))
+    .unwrap();
+    CacheBuilder::from_config(config)
+}
+
+/// At start the cache checks Redis once and names what failed: a refused port at once (an
+/// hour's connect timeout would otherwise have been waited), a database the server does not
+/// have; it starts fail-open, or with `strict` refuses to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_up_check_names_a_refused_port_and_a_missing_database() {
+    let Some(mut server) = strata_testkit::redis_with_args_or_skip(
+        "the_start_up_check_names_a_refused_port",
+        &["--databases", "2"],
+    ) else {
+        return;
+    };
+    let missing_db = format!("{}/7", server.url());
+    let cache = patient(&missing_db, false).build().await.unwrap();
+    let last = cache.last_backend_error().unwrap();
+    assert_eq!(last.kind, ErrorKind::Config, "{last:?}");
+    assert!(last.message.contains("DB index is out of range"), "{last:?}");
+    assert!(cache.warnings()[0].starts_with("Redis cannot be used at start: "));
+
+    let url = server.url();
+    server.stop();
+    let cache = patient(&url, false).build().await.unwrap();
+    let last = cache.last_backend_error().unwrap();
+    assert_eq!(last.kind, ErrorKind::Connection, "{last:?}");
+    assert!(last.message.starts_with("Redis cannot be used at start: connection refused by redis://127.0.0.1:"), "{last:?}");
+    let users = cache.kind::<u32>("user").unwrap();
+    assert_eq!(users.get(1).await.unwrap(), None, "reads miss (fail-open)");
+
+    let err = patient(&url, true).build().await.unwrap_err();
+    assert!(err.to_string().contains("connection refused by"), "{err}");
+}
