@@ -220,7 +220,12 @@ impl CacheBuilder {
 
     /// Validates the configuration, opens the backend and returns the cache.
     ///
-    /// A Redis backend connects lazily: the cache works (from the loader) while Redis is down.
+    /// With a Redis URL, Redis is checked once (connect, authenticate, select the database,
+    /// within `backend.connect_timeout`; a refused port answers at once). A failure is logged
+    /// with its cause (a wrong password, no such database, refused, an unknown host) and kept in
+    /// [`Cache::warnings`] and [`Cache::last_backend_error`]; the cache starts anyway and works
+    /// from its loaders until Redis answers (the connection is made lazily), unless `strict`,
+    /// where the build fails with that error.
     pub async fn build(self) -> Result<Cache, Error> {
         self.config.validate().map_err(Error::Config)?;
         for kind in &self.declared {
