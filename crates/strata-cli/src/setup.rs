@@ -85,6 +85,12 @@ impl Setup {
         for kind in self.config.configured_kinds().keys() {
             builder = builder.declare_kind(kind);
         }
+        if !self.config.bus {
+            eprintln!(
+                "strata: note: the configuration turns the invalidation bus off (bus = false): \
+                 running instances keep their in-process copies for up to l1.max_lifetime"
+            );
+        }
         let cache = builder.build().await.map_err(|e| anyhow!("{e}"))?;
         let deadline = self
             .config

@@ -296,6 +296,14 @@ async fn connection_errors_are_named() {
     assert!(err.contains("WRONGPASS"), "{err}");
     let err = run(format!("redis://:right-password@127.0.0.1:{port}/5"));
     assert!(err.contains("DB index is out of range"), "{err}");
+    // `.invalid` never resolves (RFC 2606).
+    let err = run("redis://cache.invalid:6379".to_owned());
+    assert!(
+        err.starts_with(
+            "strata: cannot reach Redis: cannot resolve the host of redis://cache.invalid:6379"
+        ),
+        "{err}"
+    );
     let out = bare()
         .args([
             "health",
