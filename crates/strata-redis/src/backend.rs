@@ -397,16 +397,7 @@ impl Backend for RedisBackend {
             .await
         {
             Ok(_) => Ok(start.elapsed()),
-            // The connection retries quietly; a fresh one says why it cannot connect (a wrong
-            // password, no such database, refused, an unknown host), within the same bound.
-            Err(e) if e.is_transient() => {
-                let limit = self.config.operation_timeout;
-                match tokio::time::timeout(limit, self.check_connection()).await {
-                    Ok(Err(cause)) if cause.kind() != ErrorKind::Timeout => Err(cause),
-                    _ => Err(e),
-                }
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(self.named_cause(e).await),
         }
     }
 

@@ -9,7 +9,7 @@ use strata_backend::{BackendError, BackendResult, ErrorKind};
 use crate::RedisBackend;
 use crate::config::{RedisConfig, redact_url};
 use crate::connect::client_for;
-use crate::errors::map_err;
+use crate::errors::explain;
 
 impl RedisBackend {
     /// Checks that Redis can be used, once: opens a fresh connection (to each seed of a cluster
@@ -25,6 +25,20 @@ impl RedisBackend {
     /// a failure to say why.
     pub async fn check_connection(&self) -> BackendResult<Duration> {
         check(self.config()).await
+    }
+
+    /// `e`, a failed call's error, or when it is transient and a fresh connection fails for a
+    /// named reason within the operation timeout, that reason (the backend's own connection
+    /// retries quietly, so its calls only time out).
+    pub(crate) async fn named_cause(&self, e: BackendError) -> BackendError {
+        if !e.is_transient() {
+            return e;
+        }
+        let limit = self.config().operation_timeout;
+        match tokio::time::timeout(limit, self.check_connection()).await {
+            Ok(Err(cause)) if cause.kind() != ErrorKind::Timeout => cause,
+            _ => e,
+        }
     }
 }
 
@@ -65,64 +79,4 @@ async fn check_one(config: &RedisConfig, url: &str) -> BackendResult<()> {
         .await
         .map_err(|_| no_answer())?
         .map_err(|e| explain(&shown, e))
-}
-
-/// A connection error of `url` (redacted) with its cause named.
-pub(crate) fn explain(url: &str, e: redis::RedisError) -> BackendError {
-    let text = e.to_string();
-    let (kind, message) = if e.is_connection_refusal() {
-        (
-            ErrorKind::Connection,
-            format!(
-                "connection refused by {url}: nothing listens there (is Redis running, is the port right?)"
-            ),
-        )
-    } else if is_dns_failure(&text) {
-        (
-            ErrorKind::Connection,
-            format!(
-                "cannot resolve the host of {url} (DNS lookup failed: is the host name right?)"
-            ),
-        )
-    } else if e.kind() == redis::ErrorKind::AuthenticationFailed || e.code() == Some("WRONGPASS") {
-        (
-            ErrorKind::Config,
-            format!("authentication failed at {url}: wrong password or user name (WRONGPASS)"),
-        )
-    } else if e.code() == Some("NOAUTH") || text.contains("NOAUTH") {
-        (
-            ErrorKind::Config,
-            format!(
-                "{url} requires a password (NOAUTH): give it in the URL (redis://:PASSWORD@host) \
-                 or with RedisConfig::with_credentials"
-            ),
-        )
-    } else if text.contains("DB index is out of range") {
-        (
-            ErrorKind::Config,
-            format!(
-                "{url} names a database the server does not have (DB index is out of range: \
-                 use a lower number or raise `databases` in redis.conf)"
-            ),
-        )
-    } else if e.is_timeout() {
-        (ErrorKind::Timeout, format!("no answer from {url}"))
-    } else {
-        return map_err(&format!("connect to {url}"), e);
-    };
-    BackendError::new(kind, message).with_source(e)
-}
-
-/// Whether an error's text is a failed host name lookup (the wording differs per platform).
-fn is_dns_failure(text: &str) -> bool {
-    [
-        "failed to lookup address",
-        "Name or service not known",
-        "nodename nor servname",
-        "No address associated",
-        "Temporary failure in name resolution",
-        "No such host",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
 }

@@ -140,7 +140,7 @@ async fn within<T>(
                 ),
             )
         })?
-        .map_err(|e| crate::check::explain(&config.redacted_url(), e))
+        .map_err(|e| crate::errors::explain(&config.redacted_url(), e))
 }
 
 #[cfg(feature = "cluster")]
