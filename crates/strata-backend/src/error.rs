@@ -9,14 +9,16 @@ use std::fmt;
 pub enum ErrorKind {
     /// The operation did not finish within its timeout.
     Timeout,
-    /// The server could not be reached, the connection dropped, or it is not ready (loading,
-    /// failing over).
+    /// The server could not be reached (a refused connection, a host name that does not
+    /// resolve), the connection dropped, or it is not ready (loading, failing over). The
+    /// message says which.
     Connection,
     /// Stored bytes could not be decoded, or a value could not be encoded.
     Codec,
     /// The backend does not implement this operation (see [`Capabilities`](crate::Capabilities)).
     Unsupported,
-    /// The backend is misconfigured (bad URL, bad namespace, bad limits, rejected credentials).
+    /// The backend is misconfigured (bad URL, bad namespace, bad limits, rejected credentials,
+    /// a database the server does not have). The message says which.
     Config,
     /// The caller passed something unusable: an empty key, a zero TTL, an oversized value.
     InvalidInput,

@@ -56,7 +56,7 @@ pub use backend::Backend;
 pub use capabilities::Capabilities;
 pub use clock::{Clock, wall_clock_ms, wall_clock_us};
 pub use error::{BackendError, BackendResult, ErrorKind};
-pub use layer::{BreakerState, CircuitBreaker, LayerExt, Layered, Timeout, Wrap};
+pub use layer::{BreakerState, CircuitBreaker, LastError, LayerExt, Layered, Timeout, Wrap};
 pub use memory::{DEFAULT_MEMORY_MAX_BYTES, MemoryBackend, MemoryConfig};
 pub use operation::Operation;
 pub use types::{BackendInfo, KeyTtl, ScanPage, SetEntry};

@@ -65,6 +65,9 @@ pub struct BackendInfo {
     pub max_entries: Option<u64>,
     /// The eviction policy (ours, or Redis `maxmemory-policy`).
     pub eviction_policy: Option<String>,
+    /// Whether writes will fail once memory is full, nothing bounding this backend's entries:
+    /// Redis under `maxmemory-policy noeviction` with no per-kind quota (`None`: not known).
+    pub writes_fail_when_full: Option<bool>,
     /// Entries evicted to respect limits, since start.
     pub evictions: Option<u64>,
     /// The server version, for servers.

@@ -1,11 +1,16 @@
 //! The `strata` command: look into and manage a Strata cache on Redis.
 //!
-//! `strata --redis URL --prefix P <health | stats | keys | inspect KEY | clear>`; `REDIS_URL`
-//! and `STRATA_PREFIX` are read when the flags are absent. Errors are one line on stderr and a
+//! `strata [--config strata.toml] [--redis URL] [--prefix P] <health | stats | keys | inspect KEY
+//! | clear | server-policy>`. Settings come from the application's configuration (the file,
+//! then `STRATA_*` and `REDIS_URL`), the flags over it. Errors are one line on stderr and a
 //! non-zero exit status.
 
+mod clear;
 mod commands;
+mod inspect;
+mod setup;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,19 +20,25 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "strata", version, about)]
 pub(crate) struct Cli {
-    /// Redis URL (`redis://[user:password@]host:port/db`).
-    #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
+    /// The application's configuration file (default: strata.toml in the working directory,
+    /// if it exists). `STRATA_*` variables and `REDIS_URL` apply over it, as in the app.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Redis URL (`redis://[user:password@]host:port/db`), over the configuration's
+    /// (`[backend] url`, `REDIS_URL`).
+    #[arg(long, global = true)]
     redis: Option<String>,
     /// The URL names seed nodes of a Redis Cluster (comma-separated).
-    #[arg(long, env = "STRATA_BACKEND__CLUSTER", global = true)]
+    #[arg(long, global = true)]
     cluster: bool,
-    /// Key prefix of the cache.
-    #[arg(long, env = "STRATA_PREFIX", default_value = "strata", global = true)]
-    prefix: String,
-    /// App version of the keys (for `clear --kind`).
-    #[arg(long, env = "STRATA_APP_VERSION", default_value = "v1", global = true)]
-    app_version: String,
-    /// Limit on each Redis operation.
+    /// Key prefix of the cache, over the configuration's (`prefix`, `STRATA_PREFIX`).
+    #[arg(long, global = true)]
+    prefix: Option<String>,
+    /// App version of the keys, over the configuration's (`app_version`,
+    /// `STRATA_APP_VERSION`).
+    #[arg(long, global = true)]
+    app_version: Option<String>,
+    /// Limit on connecting and on each Redis operation.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, global = true)]
     timeout: Duration,
     #[command(subcommand)]
@@ -58,9 +69,11 @@ pub(crate) enum Command {
         /// The full key, e.g. shop:v1:user:s2:42.
         key: String,
     },
-    /// Remove entries: one kind, or everything under the prefix.
+    /// Remove entries of one kind (its generation moves on, as the app's clear-cache route
+    /// does, and running instances hear of it over the bus), or everything under the prefix
+    /// (version counters, schema registries and load leases included).
     Clear {
-        /// The kind to clear.
+        /// The kind to clear (an unknown kind is an error naming the known ones).
         #[arg(long, conflicts_with = "all", required_unless_present = "all")]
         kind: Option<String>,
         /// Everything under the prefix.

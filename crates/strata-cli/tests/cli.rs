@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata::{Cache, CacheBuilder, RedisBackend, RedisConfig};
+use strata::{Backend, Cache, CacheBuilder, RedisBackend, RedisConfig};
 use strata_testkit::RedisServer;
 
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -15,12 +15,29 @@ struct User {
 }
 
 fn strata(server: &RedisServer, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
+    bare()
         .args(["--redis", &server.url(), "--prefix", "cli"])
         .args(args)
-        .env_remove("REDIS_URL")
         .output()
         .unwrap()
+}
+
+/// The binary without flags and without the configuration variables of the environment.
+fn bare() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    for var in [
+        "REDIS_URL",
+        "STRATA_PREFIX",
+        "STRATA_APP_VERSION",
+        "STRATA_BACKEND__URL",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn stdout(o: &Output) -> String {
@@ -132,15 +149,46 @@ async fn clear_kind_removes_only_that_kind() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("aborted"));
     assert_eq!(stdout(&strata(&server, &["keys"])).lines().count(), 7);
-    let out = strata(&server, &["clear", "--all", "--yes"]);
-    // The 7 jobs and the generation counters of kinds user and job.
-    assert_eq!(stdout(&out).trim(), "removed 9 entries");
+    // A kind nothing knows is an error naming the known ones (user is known by its counter).
+    let out = strata(&server, &["clear", "--kind", "usr", "--yes"]);
+    assert!(!out.status.success());
     assert_eq!(
-        stdout(&strata(&server, &["keys", "--kind", "__version"]))
-            .lines()
-            .count(),
-        0
+        stderr(&out).trim(),
+        "strata: unknown kind \"usr\" under prefix \"cli\" (app version v1); known kinds: job, user"
     );
+    let out = strata(&server, &["clear", "--kind", "__version", "--yes"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("internal kind"), "{}", stderr(&out));
+
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let all_keys = async |raw: &mut redis::aio::MultiplexedConnection| {
+        redis::cmd("KEYS")
+            .arg("cli:*")
+            .query_async::<Vec<String>>(raw)
+            .await
+            .unwrap()
+    };
+    let before = all_keys(&mut raw).await;
+    assert!(
+        before.iter().any(|k| k.starts_with("cli:#schemas:")),
+        "{before:?}"
+    );
+    let out = strata(&server, &["clear", "--all", "--yes"]);
+    // The 7 jobs are entries; the generation counters of kinds user and job are not.
+    assert_eq!(
+        stdout(&out).trim(),
+        "removed 7 entries (and 2 version counters, the schema registries and the load leases)"
+    );
+    assert_eq!(
+        all_keys(&mut raw).await,
+        Vec::<String>::new(),
+        "nothing left under the prefix"
+    );
+    assert!(cache.backend().get("elsewhere:1").await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,6 +205,13 @@ async fn health_stats_and_errors() {
         stdout(&out)
             .lines()
             .any(|l| l.starts_with("job") && l.contains(" 1 ")),
+        "{}",
+        stdout(&out)
+    );
+    // The kind's generation counter is not a kind.
+    assert!(!stdout(&out).contains("__version"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("(and 1 version counters"),
         "{}",
         stdout(&out)
     );
@@ -177,19 +232,232 @@ async fn health_stats_and_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown eviction policy \"mru\""));
 
     server.stop();
-    let out = strata(&server, &["health"]);
+    // An hour to connect: a refused port is named at once, not waited for.
+    let out = strata(&server, &["health", "--timeout", "1h"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with("strata: cannot reach Redis at redis://127.0.0.1:"),
+        err.starts_with("strata: cannot reach Redis: connection refused by redis://127.0.0.1:"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["health"])
-        .env_remove("REDIS_URL")
+    let out = bare().args(["health"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Redis URL"));
+
+    let out = bare()
+        .args(["health", "--redis", "http://user:hunter2@127.0.0.1:6379"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no Redis URL"));
+    let err = stderr(&out);
+    assert!(
+        err.contains("its scheme is `http://`; use redis://"),
+        "{err}"
+    );
+    assert!(
+        err.contains("rediss://") && err.contains("redis+unix://"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+/// The CLI names what is wrong with the Redis it was given: a wrong password, a database the
+/// server does not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_errors_are_named() {
+    let Some(server) = strata_testkit::redis_with_args_or_skip(
+        "cli connection errors",
+        &["--requirepass", "right-password", "--databases", "2"],
+    ) else {
+        return;
+    };
+    let port = server.port();
+    let run = |url: String| {
+        let out = bare()
+            .args(["health", "--timeout", "1h", "--redis", &url])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            !err.contains("hunter2") && !err.contains("right-password"),
+            "{err}"
+        );
+        err
+    };
+    let err = run(format!("redis://:hunter2@127.0.0.1:{port}"));
+    assert!(
+        err.starts_with(
+            "strata: cannot reach Redis: authentication failed at redis://:***@127.0.0.1:"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("WRONGPASS"), "{err}");
+    let err = run(format!("redis://:right-password@127.0.0.1:{port}/5"));
+    assert!(err.contains("DB index is out of range"), "{err}");
+    // `.invalid` never resolves (RFC 2606).
+    let err = run("redis://cache.invalid:6379".to_owned());
+    assert!(
+        err.starts_with(
+            "strata: cannot reach Redis: cannot resolve the host of redis://cache.invalid:6379"
+        ),
+        "{err}"
+    );
+    let out = bare()
+        .args([
+            "health",
+            "--redis",
+            &format!("redis://:right-password@127.0.0.1:{port}/1"),
+        ])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("status: ok"), "{}", stderr(&out));
+}
+
+/// The prefix, the app version and the URL come from the application's configuration: the
+/// file (`--config`), then `STRATA_PREFIX`; `--prefix` over both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_come_from_the_application_configuration() {
+    let Some(server) = strata_testkit::redis_or_skip("cli configuration") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("strata.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "prefix = \"fromfile\"\napp_version = \"v7\"\n[backend]\nurl = \"{}\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    for prefix in ["fromfile", "fromenv", "fromflag"] {
+        let backend = RedisBackend::connect(
+            RedisConfig::new(server.url()).with_namespace(format!("{prefix}:")),
+        )
+        .await
+        .unwrap();
+        let key = format!("{prefix}:v7:job:s1:1");
+        backend
+            .set(&key, "x".into(), Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let keys = |cmd: &mut Command| stdout(&cmd.output().unwrap()).trim().to_owned();
+    let config = file.to_str().unwrap();
+    assert_eq!(
+        keys(bare().args(["keys", "--config", config])),
+        "fromfile:v7:job:s1:1"
+    );
+    assert_eq!(
+        keys(
+            bare()
+                .args(["keys", "--config", config])
+                .env("STRATA_PREFIX", "fromenv")
+        ),
+        "fromenv:v7:job:s1:1"
+    );
+    assert_eq!(
+        keys(
+            bare()
+                .args(["keys", "--config", config, "--prefix", "fromflag"])
+                .env("STRATA_PREFIX", "fromenv")
+        ),
+        "fromflag:v7:job:s1:1"
+    );
+    // strata.toml in the working directory is read without --config.
+    assert_eq!(
+        keys(bare().args(["keys"]).current_dir(dir.path())),
+        "fromfile:v7:job:s1:1"
+    );
+}
+
+/// `strata clear --kind` goes through the change path and the bus: a running instance's L1
+/// copy is dropped at once (without the bus it would be served until l1.max_lifetime).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_kind_reaches_a_running_instances_l1() {
+    let Some(server) = strata_testkit::redis_or_skip("cli clear reaches L1") else {
+        return;
+    };
+    let instance = CacheBuilder::new()
+        .prefix("cli")
+        .metrics(false)
+        .l1_max_lifetime(Duration::from_secs(3600))
+        .redis_url(server.url())
+        .build()
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), instance.ready())
+        .await
+        .expect("the instance's bus subscribes");
+    let profiles = instance.kind::<u32>("profile").unwrap();
+    let loads = std::sync::atomic::AtomicU32::new(0);
+    let read = async || {
+        profiles
+            .get_or_load(7, || async {
+                Ok::<_, String>(loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+            })
+            .await
+            .unwrap()
+    };
+    read().await;
+    read().await;
+    assert_eq!(
+        loads.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the second read is an L1 hit"
+    );
+
+    let out = strata(&server, &["clear", "--kind", "profile", "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The bus message arrives shortly after the command returns.
+    let start = std::time::Instant::now();
+    while loads.load(std::sync::atomic::Ordering::SeqCst) == 1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the instance kept serving its L1 copy: the clear never reached it"
+        );
+        read().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A response-cache entry (wire-format.md §4.2) decodes: status, headers, the body as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_decodes_a_response_entry() {
+    let Some(server) = strata_testkit::redis_or_skip("cli inspect response") else {
+        return;
+    };
+    #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    struct Stored {
+        status: u16,
+        headers: Vec<(String, String)>,
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+        etag: String,
+    }
+    let cache = cache(&server).await;
+    let kind = strata::ResponseKind::new("alljobs").unwrap();
+    let responses = cache.responses::<Stored>(&kind, Duration::from_secs(900));
+    let body = br#"[{"id":1,"title":"Rust developer"}]"#.to_vec();
+    let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+    let stored = Stored {
+        status: 200,
+        headers,
+        body,
+        etag: "\"abc\"".into(),
+    };
+    responses.set("/jobs/alljobs", stored).await.unwrap();
+    let key = responses.key("/jobs/alljobs").unwrap().to_string();
+
+    let out = strata(&server, &["inspect", &key]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let response = &json["value"]["response"];
+    assert_eq!(response["status"], 200, "{json}");
+    assert_eq!(response["headers"][0][1], "application/json", "{json}");
+    assert_eq!(response["body"][0]["title"], "Rust developer", "{json}");
+    assert_eq!(response["body_bytes"], 35, "{json}");
+    assert_eq!(json["parts"]["kind"], "api.alljobs");
 }

@@ -392,13 +392,21 @@ impl Backend for RedisBackend {
 
     async fn ping(&self) -> BackendResult<Duration> {
         let start = Instant::now();
-        self.exec_one("PING", Call::cmd("", redis::cmd("PING")))
-            .await?;
-        Ok(start.elapsed())
+        match self
+            .exec_one("PING", Call::cmd("", redis::cmd("PING")))
+            .await
+        {
+            Ok(_) => Ok(start.elapsed()),
+            Err(e) => Err(self.named_cause(e).await),
+        }
     }
 
     async fn info(&self) -> BackendResult<BackendInfo> {
         let mut info = self.run("INFO", self.topology.info()).await?;
+        info.writes_fail_when_full = info
+            .eviction_policy
+            .as_deref()
+            .map(|p| p == "noeviction" && self.quotas.is_empty());
         self.run(
             "quota usage",
             add_usage(&self.quotas, &*self.topology, &mut info),

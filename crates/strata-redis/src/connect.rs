@@ -67,8 +67,9 @@ fn manager_for(config: &RedisConfig) -> BackendResult<(Client, ConnectionManager
 }
 
 /// A redis-rs client for `url` with the credentials of `config`, after checking the namespace.
-fn client_for(config: &RedisConfig, url: &str) -> BackendResult<Client> {
+pub(crate) fn client_for(config: &RedisConfig, url: &str) -> BackendResult<Client> {
     check_namespace(&config.namespace)?;
+    check_scheme(url)?;
     let mut info = url.into_connection_info().map_err(|e| bad_url(config, e))?;
     if config.username.is_some() || config.password.is_some() {
         let mut settings = info.redis_settings().clone();
@@ -81,6 +82,38 @@ fn client_for(config: &RedisConfig, url: &str) -> BackendResult<Client> {
         info = info.set_redis_settings(settings);
     }
     Client::open(info).map_err(|e| bad_url(config, e))
+}
+
+/// The URL schemes redis-rs accepts.
+const SCHEMES: &[&str] = &[
+    "redis",
+    "rediss",
+    "redis+unix",
+    "unix",
+    "valkey",
+    "valkeys",
+    "valkey+unix",
+];
+
+/// Refuses a URL whose scheme Redis does not speak (`http://...`), naming the accepted ones.
+pub(crate) fn check_scheme(url: &str) -> BackendResult<()> {
+    let scheme = url.split_once("://").map(|(s, _)| s.trim());
+    if scheme.is_some_and(|s| SCHEMES.iter().any(|k| k.eq_ignore_ascii_case(s))) {
+        return Ok(());
+    }
+    let found = match scheme {
+        Some(s) => format!("its scheme is `{s}://`"),
+        None => "it has no scheme".to_owned(),
+    };
+    Err(BackendError::new(
+        ErrorKind::Config,
+        format!(
+            "invalid Redis URL {}: {found}; use redis://[user:password@]host[:port][/db], \
+             rediss:// (TLS) or redis+unix:///path/to/socket (also unix://, valkey://, \
+             valkeys://, valkey+unix://)",
+            crate::config::redact_url(url)
+        ),
+    ))
 }
 
 fn bad_url(config: &RedisConfig, e: redis::RedisError) -> BackendError {
@@ -107,7 +140,7 @@ async fn within<T>(
                 ),
             )
         })?
-        .map_err(|e| map_err(&format!("connect to {}", config.redacted_url()), e))
+        .map_err(|e| crate::errors::explain(&config.redacted_url(), e))
 }
 
 #[cfg(feature = "cluster")]
@@ -118,7 +151,7 @@ mod cluster {
     use redis::cluster::{ClusterClient, ClusterClientBuilder};
     use strata_backend::{BackendError, BackendResult, ErrorKind, check_namespace};
 
-    use super::{bad_url, within};
+    use super::{bad_url, check_scheme, within};
     use crate::config::RedisConfig;
     use crate::topology::{Cluster, Topology};
 
@@ -128,7 +161,10 @@ mod cluster {
         let seeds = config
             .urls()
             .into_iter()
-            .map(|u| u.into_connection_info().map_err(|e| bad_url(config, e)))
+            .map(|u| {
+                check_scheme(u)?;
+                u.into_connection_info().map_err(|e| bad_url(config, e))
+            })
             .collect::<BackendResult<Vec<_>>>()?;
         if seeds.is_empty() {
             return Err(BackendError::new(
@@ -183,5 +219,35 @@ mod cluster {
                 config.redacted_url()
             ),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wrong_scheme_names_the_accepted_ones() {
+        for url in ["http://:secret@cache:6379", "cache:6379", "https://cache"] {
+            let e = client_for(&RedisConfig::new(url), url).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config);
+            let m = e.message();
+            assert!(m.contains("redis://") && m.contains("rediss://"), "{m}");
+            assert!(m.contains("redis+unix://"), "{m}");
+            assert!(!m.contains("secret"), "{m}");
+        }
+        assert!(m_of("http://h:1").contains("its scheme is `http://`"));
+        for url in [
+            "redis://h:1/0",
+            "rediss://h",
+            "REDIS://h",
+            "redis+unix:///tmp/r.sock",
+        ] {
+            assert!(check_scheme(url).is_ok(), "{url}");
+        }
+    }
+
+    fn m_of(url: &str) -> String {
+        check_scheme(url).unwrap_err().message().to_owned()
     }
 }

@@ -35,6 +35,7 @@ mod abilities;
 mod backend;
 mod batch;
 mod bus;
+mod check;
 mod config;
 mod conn;
 mod connect;

@@ -52,8 +52,7 @@ impl RedisBackend {
     /// runs `noeviction` and this backend has no quota. Logged as a warning by the facade at
     /// start and shown by the health route.
     pub async fn unbounded_noeviction(&self) -> BackendResult<bool> {
-        let info = self.info().await?;
-        Ok(info.eviction_policy.as_deref() == Some("noeviction") && self.quotas.is_empty())
+        Ok(self.info().await?.writes_fail_when_full == Some(true))
     }
 }
 

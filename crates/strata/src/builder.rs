@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_backend::{Backend, Clock, MemoryBackend, MemoryConfig};
+use strata_backend::{Backend, BackendError, Clock, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
 use strata_invalidation::Bus;
 use strata_l1::{L1, L1Config};
@@ -221,7 +221,12 @@ impl CacheBuilder {
 
     /// Validates the configuration, opens the backend and returns the cache.
     ///
-    /// A Redis backend connects lazily: the cache works (from the loader) while Redis is down.
+    /// With a Redis URL, Redis is checked once (connect, authenticate, select the database,
+    /// within `backend.connect_timeout`; a refused port answers at once). A failure is logged
+    /// with its cause (a wrong password, no such database, refused, an unknown host) and kept in
+    /// [`Cache::warnings`] and [`Cache::last_backend_error`]; the cache starts anyway and works
+    /// from its loaders until Redis answers (the connection is made lazily), unless `strict`,
+    /// where the build fails with that error.
     pub async fn build(self) -> Result<Cache, Error> {
         self.config.validate().map_err(Error::Config)?;
         for kind in &self.declared {
@@ -255,10 +260,14 @@ impl CacheBuilder {
             (None, None) if self.config.bus => open_bus(&self.config, &namespace)?,
             _ => None,
         };
-        let backend = match self.backend {
-            Some(b) => b,
-            None => open_backend(&self.config, &namespace)?,
+        let mut warnings = warnings;
+        let (backend, start_error) = match self.backend {
+            Some(b) => (b, None),
+            None => open_backend(&self.config, &namespace).await?,
         };
+        if let Some(e) = &start_error {
+            warnings.push(e.message().to_owned());
+        }
         let stats = Stats::new(self.config.metrics);
         let l1 = self.config.l1.enabled.then(|| {
             let stats = stats.clone();
@@ -285,15 +294,23 @@ impl CacheBuilder {
             bus,
             clock: self.clock,
         })?;
+        if let Some(e) = &start_error {
+            core.l2.breaker().record_error(e);
+        }
         BusListener::spawn(&core);
         Ok(Cache::new(core))
     }
 }
 
-fn open_backend(config: &CacheConfig, namespace: &str) -> Result<Arc<dyn Backend>, Error> {
+/// The configured backend, and the error of the Redis check at start (the cache starts
+/// fail-open; with `strict` the error is the build's).
+async fn open_backend(
+    config: &CacheConfig,
+    namespace: &str,
+) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
     let b = &config.backend;
     match &b.url {
-        Some(url) => open_redis(config, url, namespace),
+        Some(url) => open_redis(config, url, namespace).await,
         None => {
             let mut limits = Limits::default().with_max_bytes(b.max_bytes);
             if let Some(n) = b.max_entries {
@@ -306,7 +323,7 @@ fn open_backend(config: &CacheConfig, namespace: &str) -> Result<Arc<dyn Backend
                     .with_policy(b.policy)
                     .with_max_value_bytes(b.max_value_bytes),
             )?;
-            Ok(Arc::new(memory))
+            Ok((Arc::new(memory), None))
         }
     }
 }
@@ -332,7 +349,11 @@ fn open_bus(_config: &CacheConfig, _namespace: &str) -> Result<Option<Arc<dyn Bu
 }
 
 #[cfg(feature = "redis")]
-fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dyn Backend>, Error> {
+async fn open_redis(
+    config: &CacheConfig,
+    url: &str,
+    namespace: &str,
+) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
     let redis_config = strata_redis::RedisConfig::new(url)
         .with_cluster(config.backend.cluster)
         .with_namespace(namespace)
@@ -356,6 +377,7 @@ fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dy
         ));
     }
     let redis = strata_redis::RedisBackend::connect_lazy(redis_config)?;
+    let start_error = check_redis(&redis, config.strict).await?;
     // Once connected: the scripts loaded (no operation pays for their first use), and a full
     // noeviction server, which fails every cache write, said so once.
     let probe = redis.clone();
@@ -368,15 +390,40 @@ fn open_redis(config: &CacheConfig, url: &str, namespace: &str) -> Result<Arc<dy
             );
         }
     });
-    Ok(Arc::new(redis))
+    Ok((Arc::new(redis), start_error))
+}
+
+/// Checks Redis once (connect, authenticate, select the database): a failure is logged with its
+/// cause and the cache starts fail-open, or with `strict` the build fails.
+#[cfg(feature = "redis")]
+async fn check_redis(
+    redis: &strata_redis::RedisBackend,
+    strict: bool,
+) -> Result<Option<BackendError>, Error> {
+    let Err(e) = redis.check_connection().await else {
+        return Ok(None);
+    };
+    if strict {
+        return Err(e.into());
+    }
+    let e = BackendError::new(
+        e.kind(),
+        format!(
+            "Redis cannot be used at start: {}; the cache starts fail-open (reads miss and go \
+             to their loaders) until Redis answers",
+            strata_backend::LastError::of(&e).message
+        ),
+    );
+    tracing::warn!(error.kind = e.kind().as_str(), "{}", e.message());
+    Ok(Some(e))
 }
 
 #[cfg(not(feature = "redis"))]
-fn open_redis(
+async fn open_redis(
     _config: &CacheConfig,
     _url: &str,
     _namespace: &str,
-) -> Result<Arc<dyn Backend>, Error> {
+) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
     Err(Error::Config(
         "invalid value for key `backend.url`: a Redis URL needs the `redis` feature of strata"
             .into(),

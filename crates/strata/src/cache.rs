@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_backend::{Backend, BackendInfo, BreakerState};
+use strata_backend::{Backend, BackendInfo, BreakerState, LastError};
 use strata_invalidation::Bus;
 use strata_invalidation::Rules;
 use strata_keys::KeySpace;
@@ -312,6 +312,13 @@ impl Cache {
     /// The circuit breaker's state.
     pub fn breaker_state(&self) -> BreakerState {
         self.core.l2.breaker().state()
+    }
+
+    /// The last backend error: of the Redis check at start (a wrong password, no such
+    /// database, refused, an unknown host), or of a later call through the circuit breaker.
+    /// It stays after the backend recovers (compare with [`breaker_state`](Self::breaker_state)).
+    pub fn last_backend_error(&self) -> Option<LastError> {
+        self.core.l2.breaker().last_error()
     }
 
     /// How many times the circuit has opened.

@@ -89,7 +89,7 @@ pub use response_kind::ResponseKind;
 
 // The names a cache user needs, at the root.
 pub use strata_backend::{
-    Backend, BackendError, BackendInfo, BreakerState, Clock, ErrorKind, KeyTtl, Listing,
+    Backend, BackendError, BackendInfo, BreakerState, Clock, ErrorKind, KeyTtl, LastError, Listing,
     MemoryBackend, MemoryConfig, Operation,
 };
 pub use strata_codec::{Codec, EntryMeta, MsgPackCodec};

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::Wrap;
 use super::rate::FailureRate;
-use crate::error::{BackendError, BackendResult};
+use crate::error::{BackendError, BackendResult, ErrorKind};
 use crate::operation::Operation;
 
 /// The breaker's state, as reported by health checks.
@@ -24,6 +24,30 @@ pub enum BreakerState {
     Open,
     /// The cool-down ended; one probe request is let through.
     HalfOpen,
+}
+
+/// The last error a call through a [`CircuitBreaker`] answered, for logs and health checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LastError {
+    /// Its kind (`timeout`, `connection`, `config` for rejected credentials, ...).
+    pub kind: ErrorKind,
+    /// Its message with its source (a Redis URL in it has its password redacted).
+    pub message: String,
+}
+
+impl LastError {
+    /// The kind and the message of `e`, its source included.
+    pub fn of(e: &BackendError) -> Self {
+        let message = match std::error::Error::source(e) {
+            Some(source) => format!("{}: {source}", e.message()),
+            None => e.message().to_owned(),
+        };
+        Self {
+            kind: e.kind(),
+            message,
+        }
+    }
 }
 
 /// Opens after `threshold` consecutive transient failures (timeouts, lost connections), or
@@ -49,6 +73,8 @@ struct State {
     probing: AtomicBool,
     opened_total: AtomicU64,
     rate: FailureRate,
+    /// The last error answered (an open circuit's own refusals are not recorded).
+    last_error: std::sync::Mutex<Option<LastError>>,
 }
 
 impl CircuitBreaker {
@@ -64,6 +90,7 @@ impl CircuitBreaker {
                 probing: AtomicBool::new(false),
                 opened_total: AtomicU64::new(0),
                 rate: FailureRate::new(0.0, Duration::from_secs(10), 1),
+                last_error: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -83,6 +110,7 @@ impl CircuitBreaker {
                 probing: AtomicBool::new(false),
                 opened_total: AtomicU64::new(0),
                 rate: FailureRate::new(rate, window, min_calls),
+                last_error: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -120,6 +148,23 @@ impl CircuitBreaker {
         s.probing.store(false, Ordering::Release);
     }
 
+    /// Records `e` as the last error (shown by [`last_error`](Self::last_error) and in the
+    /// "circuit opened" log line); an open circuit's own refusal is not recorded.
+    pub fn record_error(&self, e: &BackendError) {
+        if e.kind() == ErrorKind::CircuitOpen {
+            return;
+        }
+        if let Ok(mut last) = self.state.last_error.lock() {
+            *last = Some(LastError::of(e));
+        }
+    }
+
+    /// The last error a call answered, if any (it stays after the backend recovers: compare
+    /// with [`state`](Self::state)).
+    pub fn last_error(&self) -> Option<LastError> {
+        self.state.last_error.lock().ok().and_then(|l| l.clone())
+    }
+
     /// Reports a call that timed out or lost its connection.
     pub fn failure(&self) {
         let s = &self.state;
@@ -134,7 +179,14 @@ impl CircuitBreaker {
             let until = self.now_ms() + u64::try_from(s.cooldown.as_millis()).unwrap_or(u64::MAX);
             if s.open_until_ms.swap(until, Ordering::AcqRel) == 0 || was_probe {
                 s.opened_total.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(failures = n, cooldown = ?s.cooldown, "backend failing: circuit opened");
+                let last = self.last_error();
+                tracing::warn!(
+                    failures = n,
+                    cooldown = ?s.cooldown,
+                    error.kind = last.as_ref().map_or("unknown", |l| l.kind.as_str()),
+                    error = last.as_ref().map_or("", |l| l.message.as_str()),
+                    "backend failing: circuit opened"
+                );
             }
         }
     }
@@ -187,6 +239,9 @@ impl Wrap for CircuitBreaker {
         };
         let result = call.await;
         report.done = true;
+        if let Err(e) = &result {
+            self.record_error(e);
+        }
         match &result {
             Err(e) if e.is_transient() => self.failure(),
             _ => self.success(),
@@ -262,6 +317,31 @@ mod tests {
             BreakerState::Closed,
             "1 failure in the last 3 calls"
         );
+    }
+
+    #[tokio::test]
+    async fn the_last_error_is_kept_with_its_kind() {
+        let b = CircuitBreaker::new(1, Duration::from_secs(60));
+        assert_eq!(b.last_error(), None);
+        let refused = BackendError::new(ErrorKind::Connection, "connection refused by h:1");
+        let _ = b
+            .around(&[Operation::Ping], async { Err::<(), _>(refused) })
+            .await;
+        assert_eq!(b.state(), BreakerState::Open);
+        let last = b.last_error().unwrap();
+        assert_eq!(last.kind, ErrorKind::Connection);
+        assert_eq!(last.message, "connection refused by h:1");
+        // The open circuit's own refusals do not hide the cause.
+        let skipped = b.around(&[Operation::Ping], async { Ok(()) }).await;
+        assert_eq!(skipped.unwrap_err().kind(), ErrorKind::CircuitOpen);
+        assert_eq!(b.last_error().unwrap().kind, ErrorKind::Connection);
+        // Errors that do not open the circuit are recorded too (rejected credentials).
+        let c = CircuitBreaker::new(5, Duration::from_secs(60));
+        let auth = BackendError::new(ErrorKind::Config, "authentication failed");
+        let _ = c
+            .around(&[Operation::Ping], async { Err::<(), _>(auth) })
+            .await;
+        assert_eq!(c.last_error().unwrap().kind, ErrorKind::Config);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use breaker::{BreakerState, CircuitBreaker};
+pub use breaker::{BreakerState, CircuitBreaker, LastError};
 pub use timeout::Timeout;
 
 use crate::abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};

@@ -277,6 +277,7 @@ impl Backend for MemoryBackend {
         info.max_bytes = limits.max_bytes;
         info.max_entries = limits.max_entries;
         info.eviction_policy = Some(state.evictor.policy().to_string());
+        info.writes_fail_when_full = Some(false);
         info.evictions = Some(state.evictions);
         info.details
             .insert("expirations".into(), state.expirations.to_string());

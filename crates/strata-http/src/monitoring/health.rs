@@ -1,10 +1,13 @@
 //! `GET system-health/`: for load balancers; no token, no secrets.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State as AxumState;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Serialize;
+use strata::{BackendInfo, BreakerState, Cache};
 
 use super::State;
 
@@ -15,7 +18,7 @@ struct Health {
     l1: L1Health,
     /// Whether caching is on (the run-time switch, `POST caching/`).
     caching: bool,
-    breaker: strata::BreakerState,
+    breaker: BreakerState,
     /// Configuration that will hurt later, and errors counted since the previous check (they
     /// do not change the status).
     warnings: Vec<String>,
@@ -28,13 +31,26 @@ struct L2Health {
     /// The ping's round trip, in whole microseconds.
     latency_us: Option<u64>,
     server_version: Option<String>,
+    /// The kind of the ping's error (`timeout`, `connection`, `config` for rejected
+    /// credentials or a missing database, ...), when it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The last backend error seen (the check at start, or a later call), with its cause;
+    /// it stays after a recovery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<LastErrorBody>,
     /// Backend errors counted since the previous health check, by kind (`timeout`,
     /// `out_of_memory`, `codec`, `circuit_open`, ...).
-    errors_since_last_check: std::collections::BTreeMap<String, u64>,
+    errors_since_last_check: BTreeMap<String, u64>,
     /// Invalidations made while the backend could not be reached, waiting for a replay.
     deferred_changes: strata::DeferredStats,
+}
+
+#[derive(Serialize)]
+struct LastErrorBody {
+    kind: &'static str,
+    /// The cause; a Redis URL in it has its password redacted.
+    message: String,
 }
 
 #[derive(Serialize)]
@@ -43,103 +59,53 @@ struct L1Health {
     entries: u64,
 }
 
+/// The ping's answer.
+struct Ping {
+    latency_us: Option<u64>,
+    error: Option<String>,
+}
+
 pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     let cache = &state.cache;
-    let backend = cache.backend();
-    // Through the breaker first: a recovered backend closes an open circuit here.
-    let _ = tokio::time::timeout(state.config.health_timeout, cache.probe_backend()).await;
-    let ping = tokio::time::timeout(state.config.health_timeout, backend.ping()).await;
-    let (reachable, latency_us, error) = match ping {
-        Ok(Ok(d)) => (
-            true,
-            Some(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-            None,
-        ),
-        // Only the error kind: messages could carry server addresses.
-        Ok(Err(e)) => (false, None, Some(e.kind().to_string())),
-        Err(_) => (false, None, Some("timeout".to_owned())),
-    };
+    let ping = ping(&state).await;
+    let reachable = ping.error.is_none();
     let info = if reachable {
         cache.backend_info().await.ok()
     } else {
         None
     };
+    let errors_since_last_check = errors_since_last_check(&state);
     let mut warnings = cache.warnings().to_vec();
     if !cache.enabled() {
         warnings.push("caching is off: every read goes to its loader (POST caching/ {\"enabled\": true} turns it back on)".to_owned());
     }
-    if let Some(i) = &info {
-        let quotas = i.details.keys().any(|k| k.starts_with("quota."));
-        if i.backend == "redis" && i.eviction_policy.as_deref() == Some("noeviction") && !quotas {
-            warnings.push(
-                "Redis maxmemory-policy is noeviction and no kind has a quota: when memory fills, \
-                 cache writes fail; set maxmemory with allkeys-lru (or volatile-ttl), or give \
-                 the kinds quotas ([backend.quotas.<kind>])"
-                    .to_owned(),
-            );
-        }
-        if i.backend == "redis" && i.max_bytes == Some(0) {
-            warnings.push("Redis maxmemory is 0 (unlimited): the cache can grow until the host runs out of memory".to_owned());
-        }
-    }
-    let errors_since_last_check = errors_since_last_check(&state);
-    for (kind, n) in &errors_since_last_check {
-        match kind.as_str() {
-            "out_of_memory" => warnings.push(format!(
-                "{n} cache writes refused by a full Redis since the last check (maxmemory reached with noeviction)"
-            )),
-            "codec" => warnings.push(format!(
-                "{n} undecodable entries since the last check (counted, deleted, reloaded)"
-            )),
-            "timeout" => warnings.push(format!(
-                "{n} backend calls timed out since the last check"
-            )),
-            _ => {}
-        }
-    }
+    warnings.extend(info.as_ref().map(backend_warnings).unwrap_or_default());
+    warnings.extend(error_warnings(&errors_since_last_check));
     let deferred_changes = cache.deferred_changes();
-    if deferred_changes.queued > 0 {
-        warnings.push(format!(
-            "{} invalidations wait for the backend (replayed once it answers; until then other \
-             instances may serve what they invalidate)",
-            deferred_changes.queued
-        ));
-    }
-    if deferred_changes.overflows > 0 {
-        warnings.push(format!(
-            "the deferred-invalidation queue overflowed {} times: invalidations were lost (this \
-             instance flushed its L1; raise max_deferred_changes)",
-            deferred_changes.overflows
-        ));
-    }
-    let server_version = info.and_then(|i| i.server_version);
+    warnings.extend(deferred_warnings(&deferred_changes));
     let breaker = cache.breaker_state();
-    let l1_enabled = cache.l1().is_some();
-    // Reads fail open, so an unreachable backend only degrades the service (answers come from
-    // the loader); only in strict mode, where backend failures reach callers, is it down.
-    let status = match (reachable, breaker) {
-        (true, strata::BreakerState::Closed) => "ok",
-        (false, _) if cache.config().strict => "down",
-        _ => "degraded",
-    };
-    let entries = match cache.l1() {
-        Some(l1) => l1.usage().await.entries,
-        None => 0,
-    };
+    let status = status(cache, reachable, breaker);
     let body = Health {
         status,
         l2: L2Health {
-            backend: backend.name(),
+            backend: cache.backend().name(),
             reachable,
-            latency_us,
-            server_version,
-            error,
+            latency_us: ping.latency_us,
+            server_version: info.and_then(|i| i.server_version),
+            error: ping.error,
+            last_error: cache.last_backend_error().map(|e| LastErrorBody {
+                kind: e.kind.as_str(),
+                message: e.message,
+            }),
             errors_since_last_check,
             deferred_changes,
         },
         l1: L1Health {
-            enabled: l1_enabled,
-            entries,
+            enabled: cache.l1().is_some(),
+            entries: match cache.l1() {
+                Some(l1) => l1.usage().await.entries,
+                None => 0,
+            },
         },
         caching: cache.enabled(),
         breaker,
@@ -153,12 +119,99 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     (code, Json(body)).into_response()
 }
 
+/// Pings the backend, through the breaker first (a recovered backend closes an open circuit
+/// here), then directly for the round trip.
+async fn ping(state: &State) -> Ping {
+    let cache = &state.cache;
+    let limit = state.config.health_timeout;
+    let _ = tokio::time::timeout(limit, cache.probe_backend()).await;
+    match tokio::time::timeout(limit, cache.backend().ping()).await {
+        Ok(Ok(d)) => Ping {
+            latency_us: Some(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            error: None,
+        },
+        Ok(Err(e)) => Ping {
+            latency_us: None,
+            error: Some(e.kind().to_string()),
+        },
+        Err(_) => Ping {
+            latency_us: None,
+            error: Some("timeout".to_owned()),
+        },
+    }
+}
+
+/// Reads fail open, so an unreachable backend only degrades the service (answers come from
+/// the loader); only in strict mode, where backend failures reach callers, is it down.
+fn status(cache: &Cache, reachable: bool, breaker: BreakerState) -> &'static str {
+    match (reachable, breaker) {
+        (true, BreakerState::Closed) => "ok",
+        (false, _) if cache.config().strict => "down",
+        _ => "degraded",
+    }
+}
+
+/// What the backend's typed facts say will hurt later.
+fn backend_warnings(info: &BackendInfo) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if info.writes_fail_when_full == Some(true) {
+        warnings.push(
+            "Redis maxmemory-policy is noeviction and no kind has a quota: when memory fills, \
+             cache writes fail; set maxmemory with allkeys-lru (or volatile-ttl), or give \
+             the kinds quotas ([backend.quotas.<kind>])"
+                .to_owned(),
+        );
+    }
+    // Only a server reports 0, meaning no limit.
+    if info.max_bytes == Some(0) {
+        warnings.push("Redis maxmemory is 0 (unlimited): the cache can grow until the host runs out of memory".to_owned());
+    }
+    warnings
+}
+
+/// The errors counted since the previous check that deserve a sentence.
+fn error_warnings(errors: &BTreeMap<String, u64>) -> Vec<String> {
+    errors
+        .iter()
+        .filter_map(|(kind, n)| match kind.as_str() {
+            "out_of_memory" => Some(format!(
+                "{n} cache writes refused by a full Redis since the last check (maxmemory reached with noeviction)"
+            )),
+            "codec" => Some(format!(
+                "{n} undecodable entries since the last check (counted, deleted, reloaded)"
+            )),
+            "timeout" => Some(format!("{n} backend calls timed out since the last check")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the deferred-invalidation queue holds or lost.
+fn deferred_warnings(deferred: &strata::DeferredStats) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if deferred.queued > 0 {
+        warnings.push(format!(
+            "{} invalidations wait for the backend (replayed once it answers; until then other \
+             instances may serve what they invalidate)",
+            deferred.queued
+        ));
+    }
+    if deferred.overflows > 0 {
+        warnings.push(format!(
+            "the deferred-invalidation queue overflowed {} times: invalidations were lost (this \
+             instance flushed its L1; raise max_deferred_changes)",
+            deferred.overflows
+        ));
+    }
+    warnings
+}
+
 /// The L2 errors counted since the previous call, by error kind (the first call counts from
 /// the router's creation).
-fn errors_since_last_check(state: &State) -> std::collections::BTreeMap<String, u64> {
+fn errors_since_last_check(state: &State) -> BTreeMap<String, u64> {
     let now = state.cache.stats().totals.l2.errors;
     let Ok(mut last) = state.last_errors.lock() else {
-        return std::collections::BTreeMap::new();
+        return BTreeMap::new();
     };
     let delta = now
         .iter()

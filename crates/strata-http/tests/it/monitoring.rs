@@ -352,6 +352,9 @@ async fn health_is_degraded_or_down_when_the_backend_fails() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "degraded");
     assert_eq!(body["l2"]["error"], "connection");
+    assert_eq!(body["l2"]["last_error"]["kind"], "connection", "{body}");
+    assert!(body["l2"]["last_error"]["message"].is_string(), "{body}");
+    documented_health_fields_match(&body);
 
     let r = client().get(failing_app(true).await).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -384,6 +387,83 @@ async fn health_shows_the_invalidations_waiting_for_the_backend() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// The fields docs/monitoring.md lists for `system-health/` are those of `body` (a health
+/// answer with its optional fields present).
+fn documented_health_fields_match(body: &Value) {
+    let doc = include_str!("../../../../docs/monitoring.md");
+    let row = doc
+        .lines()
+        .find(|l| l.starts_with("| `GET /core/monitoring/system-health/` |"))
+        .expect("the health row of docs/monitoring.md");
+    let shape = row
+        .split('`')
+        .nth(3)
+        .expect("the documented shape in backticks");
+    let mut documented: Vec<&str> = shape
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| !["ok", "degraded", "down"].contains(w))
+        .collect();
+    documented.sort_unstable();
+    let mut actual = Vec::new();
+    for (path, value) in [
+        ("", body),
+        ("l2", &body["l2"]),
+        ("l1", &body["l1"]),
+        ("last_error", &body["l2"]["last_error"]),
+    ] {
+        let object = value
+            .as_object()
+            .unwrap_or_else(|| panic!("{path}: {body}"));
+        actual.extend(object.keys().map(String::as_str));
+    }
+    actual.sort_unstable();
+    assert_eq!(documented, actual, "docs/monitoring.md: {shape}");
+}
+
+/// A Redis that refuses the cache's password: the cache starts (fail-open), and health says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_names_a_wrong_redis_password() {
+    let Some(server) = strata_testkit::redis_with_args_or_skip(
+        "health_names_a_wrong_redis_password",
+        &["--requirepass", "right-password"],
+    ) else {
+        return;
+    };
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .redis_url(format!("redis://:hunter2@127.0.0.1:{}", server.port()))
+        .build()
+        .await
+        .unwrap();
+    let url = common::serve(router(cache, MonitoringConfig::default())).await;
+    let text = client()
+        .get(format!("{url}/system-health/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains("hunter2"), "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["l2"]["error"], "config", "{body}");
+    assert_eq!(body["l2"]["last_error"]["kind"], "config", "{body}");
+    let message = body["l2"]["last_error"]["message"].as_str().unwrap();
+    assert!(message.contains("WRONGPASS"), "{message}");
+    assert!(message.contains(":***@127.0.0.1"), "{message}");
+    assert!(
+        body["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .starts_with("Redis cannot be used at start: authentication failed")),
+        "{body}"
+    );
 }
 
 /// A memory-backed cache behind a FaultyBackend, its faults, and its health URL.

@@ -145,6 +145,10 @@ async fn bad_urls_are_config_errors_that_hide_the_password() {
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
     assert!(err.to_string().contains("user:***@"), "{err}");
+    assert!(
+        err.to_string().contains("rediss:// (TLS) or redis+unix://"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,5 +221,96 @@ async fn a_connection_whose_reply_timed_out_is_replaced() {
     assert!(
         proxy.connections() > before,
         "the stuck connection was replaced"
+    );
+}
+
+/// A configuration that would wait an hour to connect: an error that comes back names its
+/// cause without waiting for the timeout.
+fn patient(url: String) -> RedisConfig {
+    config(url).with_connect_timeout(HOUR)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_check_names_a_wrong_password_and_a_missing_password() {
+    let Some(server) = strata_testkit::redis_with_args_or_skip(
+        "the_connection_check_names_a_wrong_password",
+        &["--requirepass", "right-password"],
+    ) else {
+        return;
+    };
+    let url = format!("redis://:wrong-password@127.0.0.1:{}", server.port());
+    let lazy = RedisBackend::connect_lazy(patient(url)).unwrap();
+    let err = lazy.check_connection().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.message().contains("WRONGPASS"), "{err}");
+    assert!(err.message().contains(":***@127.0.0.1"), "{err}");
+    assert!(
+        !format!("{err} {err:?}").contains("wrong-password"),
+        "{err}"
+    );
+    // The backend's own ping (what health checks call) says it too.
+    let err = lazy.ping().await.unwrap_err();
+    assert!(err.message().contains("WRONGPASS"), "{err}");
+
+    let none = RedisBackend::connect_lazy(patient(server.url())).unwrap();
+    let err = none.check_connection().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(
+        err.message().contains("requires a password (NOAUTH)"),
+        "{err}"
+    );
+
+    let right = patient(server.url()).with_credentials(None, "right-password");
+    let ok = RedisBackend::connect_lazy(right).unwrap();
+    ok.check_connection().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_check_names_a_refused_port_at_once() {
+    let Some(mut server) = strata_testkit::redis_or_skip("check_names_a_refused_port") else {
+        return;
+    };
+    let url = server.url();
+    server.stop();
+    // An hour to connect: an answer of kind "refused" proves it did not wait.
+    let lazy = RedisBackend::connect_lazy(patient(url.clone())).unwrap();
+    let err = lazy.check_connection().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(
+        err.message()
+            .starts_with("connection refused by redis://127.0.0.1:"),
+        "{err}"
+    );
+    let err = lazy.ping().await.unwrap_err();
+    assert!(err.message().starts_with("connection refused by"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_check_names_a_database_out_of_range() {
+    let Some(server) = strata_testkit::redis_with_args_or_skip(
+        "check_names_a_database_out_of_range",
+        &["--databases", "4"],
+    ) else {
+        return;
+    };
+    let lazy = RedisBackend::connect_lazy(patient(format!("{}/9", server.url()))).unwrap();
+    let err = lazy.check_connection().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.message().contains("DB index is out of range"), "{err}");
+    assert!(err.message().contains("/9"), "{err}");
+    let ok = RedisBackend::connect_lazy(patient(format!("{}/3", server.url()))).unwrap();
+    ok.check_connection().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_check_names_an_unknown_host() {
+    // `.invalid` never resolves (RFC 2606).
+    let lazy = RedisBackend::connect_lazy(patient("redis://cache.invalid:6379".into())).unwrap();
+    let err = lazy.check_connection().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert!(
+        err.message()
+            .starts_with("cannot resolve the host of redis://cache.invalid:6379"),
+        "{err}"
     );
 }

@@ -246,3 +246,104 @@ async fn writes_fail_open_by_default_and_fail_loudly_when_strict() {
         }
     }
 }
+
+/// A cache on `url` that would wait an hour to connect.
+fn patient(url: &str, strict: bool) -> CacheBuilder {
+    let config = CacheConfig::from_toml_str(&format!(
+        "prefix = \"out\"\nmetrics = false\nstrict = {strict}\n\
+         [backend]\nurl = \"{url}\"\nconnect_timeout = \"1h\""
+    ))
+    .unwrap();
+    CacheBuilder::from_config(config)
+}
+
+/// At start the cache checks Redis once and names what failed: a refused port at once (an
+/// hour's connect timeout would otherwise have been waited), a database the server does not
+/// have; it starts fail-open, or with `strict` refuses to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_up_check_names_a_refused_port_and_a_missing_database() {
+    let Some(mut server) = strata_testkit::redis_with_args_or_skip(
+        "the_start_up_check_names_a_refused_port",
+        &["--databases", "2"],
+    ) else {
+        return;
+    };
+    let missing_db = format!("{}/7", server.url());
+    let cache = patient(&missing_db, false).build().await.unwrap();
+    let last = cache.last_backend_error().unwrap();
+    assert_eq!(last.kind, ErrorKind::Config, "{last:?}");
+    assert!(
+        last.message.contains("DB index is out of range"),
+        "{last:?}"
+    );
+    assert!(cache.warnings()[0].starts_with("Redis cannot be used at start: "));
+
+    let url = server.url();
+    server.stop();
+    let cache = patient(&url, false).build().await.unwrap();
+    let last = cache.last_backend_error().unwrap();
+    assert_eq!(last.kind, ErrorKind::Connection, "{last:?}");
+    assert!(
+        last.message
+            .starts_with("Redis cannot be used at start: connection refused by redis://127.0.0.1:"),
+        "{last:?}"
+    );
+    let users = cache.kind::<u32>("user").unwrap();
+    assert_eq!(users.get(1).await.unwrap(), None, "reads miss (fail-open)");
+
+    let err = patient(&url, true).build().await.unwrap_err();
+    assert!(err.to_string().contains("connection refused by"), "{err}");
+}
+
+/// The log names the cause: the start-up check's warning (the URL's password redacted), and
+/// the breaker's "circuit opened" line carries the last error's kind and message.
+#[tokio::test]
+async fn the_log_names_the_cause_of_a_failing_redis() {
+    let Some(mut server) = strata_testkit::redis_or_skip("the_log_names_the_cause") else {
+        return;
+    };
+    let url = format!("redis://:hunter2@127.0.0.1:{}", server.port());
+    server.stop();
+    let logs = common::Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let cache = patient(&url, false).build().await.unwrap();
+    let text = logs.text();
+    assert!(
+        text.contains("error.kind=\"connection\"") || text.contains("error.kind=connection"),
+        "{text}"
+    );
+    assert!(
+        text.contains("connection refused by redis://:***@127.0.0.1:"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"), "{text}");
+
+    let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("lg:")).unwrap();
+    let (faulty, faults) = Faults::wrap(inner);
+    faults.fail_always(ErrorKind::Connection);
+    let failing = CacheBuilder::new()
+        .prefix("lg")
+        .metrics(false)
+        .breaker(1, Duration::from_secs(60))
+        .backend(Arc::new(faulty))
+        .build()
+        .await
+        .unwrap();
+    let _ = failing.kind::<u32>("user").unwrap().get(1).await;
+    let text = logs.text();
+    let opened = text
+        .lines()
+        .find(|l| l.contains("circuit opened"))
+        .unwrap_or_else(|| panic!("no circuit opened line: {text}"));
+    assert!(
+        opened.contains("error.kind=\"connection\"") || opened.contains("error.kind=connection"),
+        "{opened}"
+    );
+    drop(cache);
+}
