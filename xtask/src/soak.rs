@@ -161,7 +161,12 @@ impl Soak {
                 .find_map(|l| l.strip_prefix("used_memory:"))
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
-            let l1 = [0, 1].map(|i| self.caches[i].l1().map_or(0, |l| l.weighted_bytes()));
+            let l1 = [0, 1].map(|i| {
+                self.caches[i]
+                    .admin()
+                    .l1()
+                    .map_or(0, |l| l.weighted_bytes())
+            });
             let s = Sample {
                 at: start.elapsed(),
                 rss: rss_bytes(),
@@ -201,7 +206,7 @@ impl Soak {
 
     /// The entries of kind `item` Redis holds, from its quota usage.
     async fn quota_entries(&self) -> Result<u64> {
-        let info = self.caches[0].backend_info().await?;
+        let info = self.caches[0].admin().backend_info().await?;
         info.details
             .get("quota.soak:v1:item:.entries")
             .and_then(|v| v.parse().ok())

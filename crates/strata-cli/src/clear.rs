@@ -34,6 +34,7 @@ pub(crate) async fn clear(setup: &Setup, kind: Option<String>, all: bool, yes: b
     let said = match kind {
         Some(k) => {
             let removed = cache
+                .admin()
                 .purge_kind_with_progress(&k, |scanned, removed| {
                     bar.set_message(format!("scanned {scanned}, removed {removed}"))
                 })

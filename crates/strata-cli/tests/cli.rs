@@ -123,6 +123,7 @@ async fn clear_kind_removes_only_that_kind() {
         .await
         .unwrap();
     cache
+        .admin()
         .backend()
         .set("elsewhere:1", "x".into(), Duration::from_secs(60))
         .await
@@ -142,7 +143,15 @@ async fn clear_kind_removes_only_that_kind() {
     let keys = stdout(&out);
     assert_eq!(keys.lines().count(), 7, "{keys}");
     assert!(keys.lines().all(|k| k.starts_with("cli:v1:job:")));
-    assert!(cache.backend().get("elsewhere:1").await.unwrap().is_some());
+    assert!(
+        cache
+            .admin()
+            .backend()
+            .get("elsewhere:1")
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // Without --yes and without a "y" on stdin nothing is cleared.
     let out = strata(&server, &["clear", "--all"]);
@@ -188,7 +197,15 @@ async fn clear_kind_removes_only_that_kind() {
         Vec::<String>::new(),
         "nothing left under the prefix"
     );
-    assert!(cache.backend().get("elsewhere:1").await.unwrap().is_some());
+    assert!(
+        cache
+            .admin()
+            .backend()
+            .get("elsewhere:1")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,7 +24,7 @@ use crate::listener::BusListener;
 /// Kinds are declared here ([`declare`](Self::declare), [`declare_kind`](Self::declare_kind),
 /// or by giving them a TTL): a configured kind (`[kinds.<kind>]`, `[ttl]`) that no code declared
 /// is most likely a typo, reported at build (an error with `strict`, else a warning in the log
-/// and in [`Cache::warnings`]).
+/// and in [`Admin::warnings`](crate::Admin::warnings)).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -42,8 +42,8 @@ use crate::listener::BusListener;
 ///     .ttl("session", Duration::from_secs(600))
 ///     .build()
 ///     .await?;
-/// assert_eq!(cache.config().ttl_of("session"), Duration::from_secs(600));
-/// assert!(cache.warnings()[0].contains("did you mean `product`?"));
+/// assert_eq!(cache.admin().config().ttl_of("session"), Duration::from_secs(600));
+/// assert!(cache.admin().warnings()[0].contains("did you mean `product`?"));
 /// # Ok::<(), strata::Error>(())
 /// # }).unwrap();
 /// ```
@@ -224,7 +224,7 @@ impl CacheBuilder {
     /// With a Redis URL, Redis is checked once (connect, authenticate, select the database,
     /// within `backend.connect_timeout`; a refused port answers at once). A failure is logged
     /// with its cause (a wrong password, no such database, refused, an unknown host) and kept in
-    /// [`Cache::warnings`] and [`Cache::last_backend_error`]; the cache starts anyway and works
+    /// [`Admin::warnings`](crate::Admin::warnings) and [`Admin::last_backend_error`](crate::Admin::last_backend_error); the cache starts anyway and works
     /// from its loaders until Redis answers (the connection is made lazily), unless `strict`,
     /// where the build fails with that error.
     pub async fn build(self) -> Result<Cache, Error> {

@@ -8,7 +8,7 @@ use strata_backend::batch::{Announce, Batch};
 use strata_invalidation::{Bus, BusMessage, Invalidation};
 use tokio::sync::watch;
 
-/// A snapshot of [`Cache::bus_stats`](crate::Cache::bus_stats).
+/// A snapshot of [`Admin::bus_stats`](crate::Admin::bus_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct BusStats {

@@ -10,6 +10,7 @@ use strata_keys::KeySpace;
 use strata_l1::L1;
 use strata_stats::StatsSnapshot;
 
+use crate::admin::Admin;
 use crate::bus::BusStats;
 use crate::cacheable::{CacheValue, Cacheable};
 use crate::config::CacheConfig;
@@ -88,30 +89,6 @@ impl Cache {
             Some(ttl) => kind.with_ttl(ttl),
             None => kind,
         }
-    }
-
-    /// Every application kind this cache knows of: declared to the builder, configured, or
-    /// used since it started (internal kinds left out), sorted.
-    pub fn known_kinds(&self) -> Vec<String> {
-        let mut kinds: Vec<String> = self.core.declared.iter().cloned().collect();
-        kinds.extend(
-            self.core
-                .config
-                .configured_kinds()
-                .into_keys()
-                .map(str::to_owned),
-        );
-        kinds.extend(self.core.stats.snapshot().kinds.into_keys());
-        kinds.retain(|k| !strata_keys::is_internal_kind(k));
-        kinds.sort();
-        kinds.dedup();
-        kinds
-    }
-
-    /// What the builder found questionable and accepted (a configured kind no code declared);
-    /// the monitoring health check lists these.
-    pub fn warnings(&self) -> &[String] {
-        &self.core.warnings
     }
 
     // Shortcuts for Cacheable types.
@@ -195,11 +172,6 @@ impl Cache {
         invalidate::clear(&self.core).await
     }
 
-    /// [`clear`](Self::clear) page by page, calling `progress(removed)` after each page.
-    pub async fn clear_with_progress(&self, progress: impl Fn(u64)) -> Result<u64, Error> {
-        invalidate::clear_with_progress(&self.core, progress).await
-    }
-
     /// Clears every entry of `kind` in O(1): moves its generation on in the backend (entries
     /// written under an older one become misses in both tiers, on every instance) and drops the
     /// kind from this L1; the other instances hear of it over the bus. Entries are not scanned or
@@ -233,24 +205,6 @@ impl Cache {
         invalidate::invalidate_tag(&self.core, tag).await
     }
 
-    /// Clears `kind` ([`clear_kind`](Self::clear_kind)) and then removes its entries from the
-    /// backend: walks the kind's keys with `SCAN` in pages (never `KEYS`, never blocking the
-    /// server) and deletes an entry only if it still holds the bytes just read and was created
-    /// before the purge started, so values written meanwhile survive. An administrative tool
-    /// (the CLI's `clear --kind`) for reclaiming memory at once; requests never need it.
-    pub async fn purge_kind(&self, kind: &str) -> Result<u64, Error> {
-        invalidate::purge_kind(&self.core, kind, |_, _| {}).await
-    }
-
-    /// [`purge_kind`](Self::purge_kind), calling `progress(scanned, removed)` after each page.
-    pub async fn purge_kind_with_progress(
-        &self,
-        kind: &str,
-        progress: impl Fn(u64, u64),
-    ) -> Result<u64, Error> {
-        invalidate::purge_kind(&self.core, kind, progress).await
-    }
-
     /// Applies the invalidation `rules` for a `change` of the entity `id`: deletes each target
     /// key (under every schema version of its kind that any instance registered), clears each
     /// target kind and invalidates each target tag (both O(1)), in both tiers and on the other
@@ -281,82 +235,134 @@ impl Cache {
         invalidate::invalidate(&self.core, rules, change, &id.to_string()).await
     }
 
-    /// Removes one entry by its full key from both tiers; true if the backend held it.
+    // What the cache can tell about itself, and tools: off the data path.
+
+    /// Introspection and administration (statistics, the breaker, the bus, the backend, the
+    /// configuration, purges), off the data path, as moka's `policy()`.
+    pub fn admin(&self) -> Admin<'_> {
+        Admin::new(&self.core)
+    }
+
+    // Deprecated: the introspection and tools moved to `Cache::admin()`.
+
+    /// Moved to [`Admin::known_kinds`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().known_kinds(..)`")]
+    pub fn known_kinds(&self) -> Vec<String> {
+        self.admin().known_kinds()
+    }
+
+    /// Moved to [`Admin::warnings`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().warnings(..)`")]
+    pub fn warnings(&self) -> &[String] {
+        self.admin().warnings()
+    }
+
+    /// Moved to [`Admin::purge_kind`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().purge_kind(..)`")]
+    pub async fn purge_kind(&self, kind: &str) -> Result<u64, Error> {
+        self.admin().purge_kind(kind).await
+    }
+
+    /// Moved to [`Admin::delete_key`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().delete_key(..)`")]
     pub async fn delete_key(&self, key: &str) -> Result<bool, Error> {
-        invalidate::delete_key(&self.core, key).await
+        self.admin().delete_key(key).await
     }
 
-    // What the cache can tell about itself.
-
-    /// Statistics so far.
+    /// Moved to [`Admin::stats`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().stats(..)`")]
     pub fn stats(&self) -> StatsSnapshot {
-        self.core.stats.snapshot()
+        self.admin().stats()
     }
 
-    /// The invalidations waiting for the backend (made while it could not be reached), and
-    /// what the queue has done.
+    /// Moved to [`Admin::deferred_changes`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().deferred_changes(..)`")]
     pub fn deferred_changes(&self) -> DeferredStats {
-        self.core.deferred.stats()
+        self.admin().deferred_changes()
     }
 
-    /// What went over the invalidation bus.
+    /// Moved to [`Admin::bus_stats`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().bus_stats(..)`")]
     pub fn bus_stats(&self) -> BusStats {
-        self.core.bus.stats()
+        self.admin().bus_stats()
     }
 
-    /// The invalidation bus, if any.
+    /// Moved to [`Admin::bus`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().bus(..)`")]
     pub fn bus(&self) -> Option<&Arc<dyn Bus>> {
-        self.core.bus.bus()
+        self.admin().bus()
     }
 
-    /// The circuit breaker's state.
+    /// Moved to [`Admin::breaker_state`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().breaker_state(..)`")]
     pub fn breaker_state(&self) -> BreakerState {
-        self.core.l2.breaker().state()
+        self.admin().breaker_state()
     }
 
-    /// The last backend error: of the Redis check at start (a wrong password, no such
-    /// database, refused, an unknown host), or of a later call through the circuit breaker.
-    /// It stays after the backend recovers (compare with [`breaker_state`](Self::breaker_state)).
+    /// Moved to [`Admin::last_backend_error`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().last_backend_error(..)`")]
     pub fn last_backend_error(&self) -> Option<LastError> {
-        self.core.l2.breaker().last_error()
+        self.admin().last_backend_error()
     }
 
-    /// How many times the circuit has opened.
+    /// Moved to [`Admin::breaker_openings`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().breaker_openings(..)`")]
     pub fn breaker_openings(&self) -> u64 {
-        self.core.l2.breaker().opened_total()
+        self.admin().breaker_openings()
     }
 
-    /// Pings the backend through the circuit breaker: once an open circuit's cool-down has
-    /// passed, a successful ping closes it, so a recovered backend is noticed without waiting
-    /// for traffic (the health route calls this). [`Error::CircuitOpen`] while the circuit is
-    /// cooling down.
+    /// Moved to [`Admin::probe_backend`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().probe_backend(..)`")]
     pub async fn probe_backend(&self) -> Result<Duration, Error> {
-        Ok(self.core.l2.ping().await?)
+        self.admin().probe_backend().await
     }
 
-    /// The backend as given to the cache (for health checks and tools: calls through it skip
-    /// the circuit breaker).
+    /// Moved to [`Admin::backend`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().backend(..)`")]
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        self.core.l2.raw()
+        self.admin().backend()
     }
 
-    /// Backend details (sizes, limits, server version).
+    /// Moved to [`Admin::backend_info`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().backend_info(..)`")]
     pub async fn backend_info(&self) -> Result<BackendInfo, Error> {
-        Ok(self.core.l2.raw().info().await?)
+        self.admin().backend_info().await
     }
 
-    /// The in-process tier, when enabled.
+    /// Moved to [`Admin::l1`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().l1(..)`")]
     pub fn l1(&self) -> Option<&L1> {
-        self.core.local.l1()
+        self.admin().l1()
     }
 
-    /// The configuration in force.
+    /// Moved to [`Admin::config`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().config(..)`")]
     pub fn config(&self) -> &CacheConfig {
-        &self.core.config
+        self.admin().config()
     }
 
-    /// The key space (prefix and app version).
+    /// Moved to [`Admin::key_space`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().key_space(..)`")]
     pub fn key_space(&self) -> &KeySpace {
-        &self.core.space
+        self.admin().key_space()
+    }
+
+    /// Moved to [`Admin::clear_with_progress`].
+    #[deprecated(since = "0.2.0", note = "use `cache.admin().clear_with_progress(..)`")]
+    pub async fn clear_with_progress(&self, progress: impl Fn(u64)) -> Result<u64, Error> {
+        self.admin().clear_with_progress(progress).await
+    }
+
+    /// Moved to [`Admin::purge_kind_with_progress`].
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `cache.admin().purge_kind_with_progress(..)`"
+    )]
+    pub async fn purge_kind_with_progress(
+        &self,
+        kind: &str,
+        progress: impl Fn(u64, u64),
+    ) -> Result<u64, Error> {
+        self.admin().purge_kind_with_progress(kind, progress).await
     }
 }

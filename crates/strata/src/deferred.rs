@@ -19,7 +19,7 @@ use strata_backend::batch::{Batch, Step};
 /// How long the replay waits between attempts while the backend does not answer.
 const RETRY: Duration = Duration::from_millis(250);
 
-/// A snapshot of [`Cache::deferred_changes`](crate::Cache::deferred_changes).
+/// A snapshot of [`Admin::deferred_changes`](crate::Admin::deferred_changes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[non_exhaustive]
 pub struct DeferredStats {

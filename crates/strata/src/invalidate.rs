@@ -158,7 +158,7 @@ pub struct Invalidated {
     pub deleted: u64,
     /// The backend could not be reached: the change waits in this instance's deferred queue
     /// and reaches the backend and the other instances once it answers again (this instance's
-    /// L1 honours it already). See [`Cache::deferred_changes`](crate::Cache::deferred_changes).
+    /// L1 honours it already). See [`Admin::deferred_changes`](crate::Admin::deferred_changes).
     pub deferred: bool,
     /// The backend answered but refused the change (out of memory, a permission): it is not
     /// replayed, the other instances converge through the L1 lifetime cap, and the failure is

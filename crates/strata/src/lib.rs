@@ -44,6 +44,7 @@
 //! - `axum`: axum's `IntoResponse` for [`Error`] and [`LoadError`] (problem+json bodies; a
 //!   loader's error answers as its own `IntoResponse`), so handlers return them with `?`.
 
+mod admin;
 mod builder;
 mod bus;
 mod cache;
@@ -72,6 +73,7 @@ mod trace;
 mod versions;
 mod write;
 
+pub use admin::Admin;
 pub use builder::CacheBuilder;
 pub use bus::BusStats;
 pub use cache::Cache;

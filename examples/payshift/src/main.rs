@@ -221,16 +221,16 @@ async fn shutdown() {
 /// What the cache is, as the start banner says it: the backend, the L1 only when it is on,
 /// the key prefix, and whether caching is off.
 fn describe_cache(cache: &strata::Cache, no_cache: bool) -> String {
-    let backend = match &cache.config().backend.url {
+    let backend = match &cache.admin().config().backend.url {
         Some(url) => format!("redis at {}", redact(url)),
         None => "embedded memory backend".to_owned(),
     };
-    let l1 = if cache.l1().is_some() {
+    let l1 = if cache.admin().l1().is_some() {
         " + in-process L1"
     } else {
         ", no in-process L1"
     };
-    let prefix = &cache.config().prefix;
+    let prefix = &cache.admin().config().prefix;
     let off = match (cache.enabled(), no_cache) {
         (true, _) => "",
         (false, true) => ", caching off (--no-cache)",

@@ -388,7 +388,7 @@ mod tests {
                 panic!("{key} expires")
             };
             let week = 7 * 24 * HOUR;
-            let stale = cache.config().max_stale;
+            let stale = cache.admin().config().max_stale;
             assert!(
                 ttl >= week.mul_f64(0.9) && ttl <= week.mul_f64(1.1) + stale,
                 "{kind}: {ttl:?}"

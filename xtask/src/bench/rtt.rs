@@ -72,7 +72,7 @@ async fn instance(proxy: &RoundTripProxy, l1: bool) -> Result<Cache> {
     tokio::time::timeout(Duration::from_secs(10), cache.ready())
         .await
         .map_err(|_| anyhow::anyhow!("the bus never subscribed"))?;
-    cache.backend().ping().await?;
+    cache.admin().backend().ping().await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     Ok(cache)
 }

@@ -85,7 +85,7 @@ impl ClearRequest {
             return check_kind(cache, kind, self.id);
         }
         if let Some(key) = self.key {
-            let namespace = cache.backend().namespace();
+            let namespace = cache.admin().backend().namespace();
             if !key.starts_with(namespace) {
                 return Err(bad_request(format!(
                     "key {key:?} is outside this cache's namespace {namespace:?}"
@@ -142,7 +142,11 @@ impl Clear {
             }
             Self::Entity { kind, id } => return clear_entity(cache, kind, id).await,
             Self::Key(key) => {
-                let removed = cache.delete_key(&key).await.map_err(backend_failed)?;
+                let removed = cache
+                    .admin()
+                    .delete_key(&key)
+                    .await
+                    .map_err(backend_failed)?;
                 serde_json::json!({ "cleared": "key", "key": key, "removed": u64::from(removed) })
             }
             Self::Tag(tag) => {
@@ -184,5 +188,5 @@ async fn clear_entity(
 
 /// Kinds this cache knows: declared, configured, or counted.
 pub(crate) fn known_kinds(cache: &strata::Cache) -> Vec<String> {
-    cache.known_kinds()
+    cache.admin().known_kinds()
 }

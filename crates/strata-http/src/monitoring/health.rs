@@ -70,30 +70,30 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     let ping = ping(&state).await;
     let reachable = ping.error.is_none();
     let info = if reachable {
-        cache.backend_info().await.ok()
+        cache.admin().backend_info().await.ok()
     } else {
         None
     };
     let errors_since_last_check = errors_since_last_check(&state);
-    let mut warnings = cache.warnings().to_vec();
+    let mut warnings = cache.admin().warnings().to_vec();
     if !cache.enabled() {
         warnings.push("caching is off: every read goes to its loader (POST caching/ {\"enabled\": true} turns it back on)".to_owned());
     }
     warnings.extend(info.as_ref().map(backend_warnings).unwrap_or_default());
     warnings.extend(error_warnings(&errors_since_last_check));
-    let deferred_changes = cache.deferred_changes();
+    let deferred_changes = cache.admin().deferred_changes();
     warnings.extend(deferred_warnings(&deferred_changes));
-    let breaker = cache.breaker_state();
+    let breaker = cache.admin().breaker_state();
     let status = status(cache, reachable, breaker);
     let body = Health {
         status,
         l2: L2Health {
-            backend: cache.backend().name(),
+            backend: cache.admin().backend().name(),
             reachable,
             latency_us: ping.latency_us,
             server_version: info.and_then(|i| i.server_version),
             error: ping.error,
-            last_error: cache.last_backend_error().map(|e| LastErrorBody {
+            last_error: cache.admin().last_backend_error().map(|e| LastErrorBody {
                 kind: e.kind.as_str(),
                 message: e.message,
             }),
@@ -101,8 +101,8 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
             deferred_changes,
         },
         l1: L1Health {
-            enabled: cache.l1().is_some(),
-            entries: match cache.l1() {
+            enabled: cache.admin().l1().is_some(),
+            entries: match cache.admin().l1() {
                 Some(l1) => l1.usage().await.entries,
                 None => 0,
             },
@@ -124,8 +124,8 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
 async fn ping(state: &State) -> Ping {
     let cache = &state.cache;
     let limit = state.config.health_timeout;
-    let _ = tokio::time::timeout(limit, cache.probe_backend()).await;
-    match tokio::time::timeout(limit, cache.backend().ping()).await {
+    let _ = tokio::time::timeout(limit, cache.admin().probe_backend()).await;
+    match tokio::time::timeout(limit, cache.admin().backend().ping()).await {
         Ok(Ok(d)) => Ping {
             latency_us: Some(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             error: None,
@@ -146,7 +146,7 @@ async fn ping(state: &State) -> Ping {
 fn status(cache: &Cache, reachable: bool, breaker: BreakerState) -> &'static str {
     match (reachable, breaker) {
         (true, BreakerState::Closed) => "ok",
-        (false, _) if cache.config().strict => "down",
+        (false, _) if cache.admin().config().strict => "down",
         _ => "degraded",
     }
 }
@@ -209,7 +209,7 @@ fn deferred_warnings(deferred: &strata::DeferredStats) -> Vec<String> {
 /// The L2 errors counted since the previous call, by error kind (the first call counts from
 /// the router's creation).
 fn errors_since_last_check(state: &State) -> BTreeMap<String, u64> {
-    let now = state.cache.stats().totals.l2.errors;
+    let now = state.cache.admin().stats().totals.l2.errors;
     let Ok(mut last) = state.last_errors.lock() else {
         return BTreeMap::new();
     };

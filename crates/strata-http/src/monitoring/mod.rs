@@ -59,7 +59,7 @@ impl MonitoringConfig {
     /// The cache's configured admin token (`admin_token`, or `STRATA_ADMIN_TOKEN`).
     pub fn from_cache(cache: &Cache) -> Self {
         Self {
-            admin_token: cache.config().admin_token.clone(),
+            admin_token: cache.admin().config().admin_token.clone(),
             ..Self::default()
         }
     }
@@ -111,7 +111,9 @@ pub(crate) struct State {
 /// # });
 /// ```
 pub fn router(cache: Cache, config: MonitoringConfig) -> Router {
-    let last_errors = Arc::new(std::sync::Mutex::new(cache.stats().totals.l2.errors));
+    let last_errors = Arc::new(std::sync::Mutex::new(
+        cache.admin().stats().totals.l2.errors,
+    ));
     let state = State {
         cache,
         config: Arc::new(config),

@@ -21,7 +21,7 @@ struct StatsResponse {
     breaker: Breaker,
     bus: Option<BusInfo>,
     /// Invalidations made while the backend could not be reached (see
-    /// `Cache::deferred_changes`).
+    /// `Admin::deferred_changes`).
     deferred_changes: strata::DeferredStats,
 }
 
@@ -86,7 +86,7 @@ pub(crate) async fn handler(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth::check(&headers, state.config.admin_token.as_deref())?;
     let cache = &state.cache;
-    let l1 = match cache.l1() {
+    let l1 = match cache.admin().l1() {
         Some(l1) => {
             let usage = l1.usage().await;
             Some(L1Memory {
@@ -98,7 +98,7 @@ pub(crate) async fn handler(
         }
         None => None,
     };
-    let info = cache.backend_info().await;
+    let info = cache.admin().backend_info().await;
     let sample = sample(cache, state.config.sample_keys).await;
     let l2 = match info {
         Ok(i) => l2_memory(cache, i, None, sample),
@@ -106,17 +106,17 @@ pub(crate) async fn handler(
     };
     let resp = StatsResponse {
         caching: cache.enabled(),
-        stats: cache.stats(),
+        stats: cache.admin().stats(),
         memory: Memory { l1, l2 },
         breaker: Breaker {
-            state: cache.breaker_state(),
-            openings: cache.breaker_openings(),
+            state: cache.admin().breaker_state(),
+            openings: cache.admin().breaker_openings(),
         },
-        bus: cache.bus().map(|b| BusInfo {
+        bus: cache.admin().bus().map(|b| BusInfo {
             kind: b.name(),
-            stats: cache.bus_stats(),
+            stats: cache.admin().bus_stats(),
         }),
-        deferred_changes: cache.deferred_changes(),
+        deferred_changes: cache.admin().deferred_changes(),
     };
     serde_json::to_value(resp).map(Json).map_err(|e| {
         ApiError::new(
@@ -128,7 +128,7 @@ pub(crate) async fn handler(
 
 fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sample) -> L2Memory {
     L2Memory {
-        backend: cache.backend().name().to_owned(),
+        backend: cache.admin().backend().name().to_owned(),
         error,
         bytes_used: i.bytes_used,
         max_bytes: i.max_bytes,
@@ -144,7 +144,7 @@ fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sampl
 /// Reads at most `limit` of this cache's keys (SCAN pages) and sums their sizes by kind.
 async fn sample(cache: &Cache, limit: usize) -> Sample {
     let mut out = Sample::default();
-    let backend = cache.backend();
+    let backend = cache.admin().backend();
     let Some(listing) = backend.as_listing().filter(|_| limit > 0) else {
         return out;
     };

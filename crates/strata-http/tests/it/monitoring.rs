@@ -510,12 +510,12 @@ async fn health_closes_the_circuit_once_the_backend_recovers_without_traffic() {
     for i in 0..5u32 {
         let _ = users.get(i).await;
     }
-    assert_eq!(cache.breaker_state(), strata::BreakerState::Open);
+    assert_eq!(cache.admin().breaker_state(), strata::BreakerState::Open);
     faults.heal();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let body = get_json(&url).await;
     assert_eq!(body["status"], "ok", "{body}");
-    assert_eq!(cache.breaker_state(), strata::BreakerState::Closed);
+    assert_eq!(cache.admin().breaker_state(), strata::BreakerState::Closed);
 }
 
 #[tokio::test]

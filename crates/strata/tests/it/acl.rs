@@ -76,14 +76,15 @@ async fn the_documented_acl_user_can_do_everything_the_cache_needs() {
     ja.set(4, "four".into()).await.unwrap();
     // Jobs 1 and 3 (cleared, still stored) and 4: a purge clears the kind again first.
     assert_eq!(
-        a.purge_kind("job").await.unwrap(),
+        a.admin().purge_kind("job").await.unwrap(),
         3,
         "SCAN and the purge work too"
     );
-    a.backend().info().await.unwrap();
-    a.backend().ping().await.unwrap();
+    a.admin().backend().info().await.unwrap();
+    a.admin().backend().ping().await.unwrap();
     assert!(
-        a.backend()
+        a.admin()
+            .backend()
             .as_memory_usage()
             .unwrap()
             .memory_usage("shop:v1:job:s1:1")
@@ -91,7 +92,7 @@ async fn the_documented_acl_user_can_do_everything_the_cache_needs() {
             .is_ok()
     );
     a.clear().await.unwrap();
-    let s = &a.stats().kinds["job"];
+    let s = &a.admin().stats().kinds["job"];
     assert!(
         s.l2.errors.is_empty(),
         "no backend errors with the ACL user: {:?}",

@@ -63,7 +63,7 @@ async fn writes_and_deletes_reach_the_other_l1() {
     .await;
     // The write and the kind clear (one message for the whole kind).
     common::eventually("A applied B's two invalidations", async || {
-        a.bus_stats().applied >= 2
+        a.admin().bus_stats().applied >= 2
     })
     .await;
 }
@@ -77,12 +77,19 @@ async fn miss_fills_publish_nothing_and_own_messages_are_ignored() {
             .await
             .unwrap();
     }
-    assert_eq!(a.bus_stats().published, 0, "loading is not an invalidation");
-    ua.set(1, 100).await.unwrap();
-    assert_eq!(a.bus_stats().published, 1);
-    common::eventually("B applies the write", async || b.bus_stats().applied == 1).await;
     assert_eq!(
-        a.bus_stats().applied,
+        a.admin().bus_stats().published,
+        0,
+        "loading is not an invalidation"
+    );
+    ua.set(1, 100).await.unwrap();
+    assert_eq!(a.admin().bus_stats().published, 1);
+    common::eventually("B applies the write", async || {
+        b.admin().bus_stats().applied == 1
+    })
+    .await;
+    assert_eq!(
+        a.admin().bus_stats().applied,
         0,
         "an instance ignores its own messages"
     );
@@ -110,7 +117,7 @@ async fn the_redis_bus_syncs_instances_and_flushes_when_dropped() {
         redis_cache(&server.url()).await,
         redis_cache(&server.url()).await,
     );
-    assert_eq!(a.bus().map(|b| b.name()), Some("redis"));
+    assert_eq!(a.admin().bus().map(|b| b.name()), Some("redis"));
     let (ua, ub) = (
         a.kind::<String>("user").unwrap(),
         b.kind::<String>("user").unwrap(),
@@ -130,15 +137,16 @@ async fn the_redis_bus_syncs_instances_and_flushes_when_dropped() {
     })
     .await;
     let took = start.elapsed();
-    assert!(b.bus_stats().applied >= 1);
+    assert!(b.admin().bus_stats().applied >= 1);
 
     // Change the value behind the caches' backs, then kill the pub/sub connections: B may
     // have missed messages, so it flushes its L1 and reads the backend again.
     let key = ub.key(7).unwrap();
     let raw = ua.key(7).unwrap();
-    let bytes = a.backend().get(&raw).await.unwrap().unwrap();
+    let bytes = a.admin().backend().get(&raw).await.unwrap().unwrap();
     ub.get(7).await.unwrap();
-    a.backend()
+    a.admin()
+        .backend()
         .set(&key, bytes.clone(), Duration::from_secs(60))
         .await
         .unwrap();
@@ -152,7 +160,10 @@ async fn the_redis_bus_syncs_instances_and_flushes_when_dropped() {
         .await
         .unwrap();
     assert!(killed >= 2, "both subscriptions were killed ({killed})");
-    common::eventually("B flushes its L1", async || b.bus_stats().resets >= 1).await;
+    common::eventually("B flushes its L1", async || {
+        b.admin().bus_stats().resets >= 1
+    })
+    .await;
     // And it resubscribes: invalidations flow again.
     ua.set(8, "one".into()).await.unwrap();
     ub.get(8).await.unwrap();
@@ -186,7 +197,7 @@ async fn ready_returns_once_the_bus_is_subscribed() {
             .unwrap(),
     );
     common::ready(&[&a, &b]).await;
-    assert!(a.bus_stats().subscribed && b.bus_stats().subscribed);
+    assert!(a.admin().bus_stats().subscribed && b.admin().bus_stats().subscribed);
     // Once both are ready, a change on one reaches the other's L1 at once.
     let (ua, ub) = (
         a.kind::<u32>("user").unwrap(),
@@ -213,7 +224,7 @@ async fn ready_returns_once_the_bus_is_subscribed() {
     tokio::time::timeout(Duration::from_millis(100), alone.ready())
         .await
         .unwrap();
-    assert!(!alone.bus_stats().subscribed);
+    assert!(!alone.admin().bus_stats().subscribed);
     // A loopback port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

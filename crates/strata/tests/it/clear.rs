@@ -75,7 +75,7 @@ async fn purge_kind_removes_that_kind_from_both_tiers_only() {
         .await
         .unwrap();
 
-    assert_eq!(cache.purge_kind("user").await.unwrap(), 51);
+    assert_eq!(cache.admin().purge_kind("user").await.unwrap(), 51);
     assert_eq!(users.get(3).await.unwrap(), None, "gone from L1 too");
     assert!(
         backend.get(&late).await.unwrap().is_some(),
@@ -94,7 +94,7 @@ async fn delete_key_and_clear() {
     let users = cache.kind::<u32>("user").unwrap();
     users.set(4, 4).await.unwrap();
     users.set(42, 42).await.unwrap();
-    assert!(cache.delete_key("t:v1:user:s1:4").await.unwrap());
+    assert!(cache.admin().delete_key("t:v1:user:s1:4").await.unwrap());
     assert_eq!(users.get(4).await.unwrap(), None);
     assert_eq!(
         *users.get(42).await.unwrap().unwrap(),

@@ -68,7 +68,7 @@ async fn two_instances_stay_in_sync_on_a_cluster() {
     for i in 0..100u32 {
         jobs.set(i, i).await.unwrap();
     }
-    let info = a.backend_info().await.unwrap();
+    let info = a.admin().backend_info().await.unwrap();
     assert_eq!(info.details["quota.cc:v1:job:.entries"], "20", "{info:?}");
-    assert!(a.purge_kind("job").await.unwrap() >= 20);
+    assert!(a.admin().purge_kind("job").await.unwrap() >= 20);
 }

@@ -72,7 +72,7 @@ async fn instance(url: &str) -> Cache {
     ))
     .await;
     common::ready(&[&cache]).await;
-    cache.backend().ping().await.unwrap();
+    cache.admin().backend().ping().await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     cache
 }
@@ -97,7 +97,7 @@ async fn each_operation_sends_its_budget_of_commands_per_slot() {
     r.get(0).await.unwrap();
     w.set(1, "one".into()).await.unwrap();
     common::eventually("the reader hears of the write", async || {
-        reader.bus_stats().applied >= 1
+        reader.admin().bus_stats().applied >= 1
     })
     .await;
 

@@ -195,8 +195,8 @@ async fn a_typo_in_a_kind_setting_is_a_warning_or_with_strict_an_error() {
         .build()
         .await
         .unwrap();
-    let [warning] = cache.warnings() else {
-        panic!("one warning: {:?}", cache.warnings())
+    let [warning] = cache.admin().warnings() else {
+        panic!("one warning: {:?}", cache.admin().warnings())
     };
     assert!(
         warning.contains("`ttl.products`") && warning.contains("did you mean `product`?"),
@@ -236,14 +236,18 @@ async fn a_typo_in_a_kind_setting_is_a_warning_or_with_strict_an_error() {
         .build()
         .await
         .unwrap();
-    assert!(cache.warnings().is_empty(), "{:?}", cache.warnings());
+    assert!(
+        cache.admin().warnings().is_empty(),
+        "{:?}",
+        cache.admin().warnings()
+    );
     assert_eq!(
-        cache.config().ttl_of("session"),
+        cache.admin().config().ttl_of("session"),
         Duration::from_secs(60),
         "the builder wins"
     );
     assert_eq!(
-        cache.known_kinds(),
+        cache.admin().known_kinds(),
         ["api.products", "product", "session"],
         "declared and configured kinds, no internal ones"
     );
@@ -338,9 +342,9 @@ async fn redis_url_chooses_the_redis_backend() {
         .build()
         .await
         .unwrap();
-    assert_eq!(cache.backend().name(), "redis");
+    assert_eq!(cache.admin().backend().name(), "redis");
     assert_eq!(
-        cache.config().backend.url.as_deref(),
+        cache.admin().config().backend.url.as_deref(),
         Some("redis://127.0.0.1:1/0")
     );
 }

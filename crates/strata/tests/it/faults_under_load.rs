@@ -87,7 +87,7 @@ async fn reaches_the_backend(cache: &Cache, id: u32) -> bool {
     let items = cache.kind::<u32>("item").unwrap();
     let _ = items.set(id, 1).await;
     let key = items.key(id).unwrap();
-    matches!(cache.backend().get(&key).await, Ok(Some(_)))
+    matches!(cache.admin().backend().get(&key).await, Ok(Some(_)))
 }
 
 async fn cache_on(server: &strata_testkit::RedisServer) -> Cache {
@@ -111,8 +111,8 @@ async fn kill_9_under_load_then_restart() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.stop(); // SIGKILL
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(cache.breaker_openings() >= 1, "the circuit opened");
-    let errors: u64 = cache.stats().kinds["item"].l2.errors.values().sum();
+    assert!(cache.admin().breaker_openings() >= 1, "the circuit opened");
+    let errors: u64 = cache.admin().stats().kinds["item"].l2.errors.values().sum();
     assert!(errors > 0, "failures are counted");
     server.restart().unwrap();
     let restarted = Instant::now();
@@ -138,7 +138,7 @@ async fn kill_9_under_load_then_restart() {
         "every call ended within its timeouts (slowest {slowest:?})"
     );
     assert_eq!(
-        cache.breaker_state(),
+        cache.admin().breaker_state(),
         BreakerState::Closed,
         "the circuit closed again"
     );
@@ -157,7 +157,7 @@ async fn client_pause_under_load_times_out_and_opens_the_circuit() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let client = redis::Client::open(server.url()).unwrap();
     let mut admin = client.get_multiplexed_async_connection().await.unwrap();
-    let openings = cache.breaker_openings();
+    let openings = cache.admin().breaker_openings();
     let _: () = redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(1500)
@@ -167,7 +167,7 @@ async fn client_pause_under_load_times_out_and_opens_the_circuit() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let (calls, slowest) = load.finish().await;
-    let stats = cache.stats();
+    let stats = cache.admin().stats();
     let timeouts = stats.kinds["item"]
         .l2
         .errors
@@ -179,7 +179,10 @@ async fn client_pause_under_load_times_out_and_opens_the_circuit() {
         "paused calls time out: {:?}",
         stats.kinds["item"].l2.errors
     );
-    assert!(cache.breaker_openings() > openings, "the circuit opened");
+    assert!(
+        cache.admin().breaker_openings() > openings,
+        "the circuit opened"
+    );
     assert!(
         slowest <= CALL_BOUND,
         "every call ended within its timeouts (slowest {slowest:?})"

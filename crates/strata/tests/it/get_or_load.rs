@@ -33,7 +33,7 @@ async fn stampede(cache: &Cache) {
         1,
         "1,000 callers on a cold key, one load"
     );
-    let snap = cache.stats();
+    let snap = cache.admin().stats();
     assert_eq!(snap.kinds["user"].loads, 1);
 }
 
@@ -111,7 +111,7 @@ async fn a_failing_loader_is_answered_with_the_stale_value() {
         .await
         .unwrap();
     assert_eq!(*v, "v1", "fail-safe: the stale value is served");
-    assert_eq!(cache.stats().kinds["job"].stale_hits, 1);
+    assert_eq!(cache.admin().stats().kinds["job"].stale_hits, 1);
     // Without fail-safe the error comes through.
     let err = jobs
         .get_or_load_with(7, &LoadOptions::new().no_fail_safe(), || async {
@@ -238,10 +238,10 @@ async fn absences_are_cached_for_negative_ttl_unless_asked_not_to() {
         "by default, for the configured negative_ttl: one load"
     );
     let key = users.key(11).unwrap();
-    let strata::KeyTtl::Expires(ttl) = cache.backend().ttl(&key).await.unwrap() else {
+    let strata::KeyTtl::Expires(ttl) = cache.admin().backend().ttl(&key).await.unwrap() else {
         panic!("the absence expires")
     };
-    let config = cache.config();
+    let config = cache.admin().config();
     assert!(
         ttl <= config.negative_ttl.mul_f64(1.0 + config.jitter) + config.max_stale,
         "{ttl:?}"

@@ -36,7 +36,7 @@ async fn no_stale_entries_after_a_random_history() {
         tokio::time::timeout(Duration::from_secs(5), cache.ready())
             .await
             .expect("bus subscriptions up within 5 s");
-        assert!(cache.bus_stats().subscribed && cache.bus_stats().resets >= 1);
+        assert!(cache.admin().bus_stats().subscribed && cache.admin().bus_stats().resets >= 1);
     }
     let db: Arc<Mutex<HashMap<u32, u64>>> =
         Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect()));
@@ -95,7 +95,7 @@ async fn no_stale_entries_after_a_random_history() {
                 let truth = db.lock()[&k];
                 if *v != truth {
                     let key = items.key(k).unwrap();
-                    let l2 = match cache.backend().get(&key).await.unwrap() {
+                    let l2 = match cache.admin().backend().get(&key).await.unwrap() {
                         Some(b) => format!(
                             "{:?}",
                             strata::Codec::decode::<u64>(
@@ -107,7 +107,13 @@ async fn no_stale_entries_after_a_random_history() {
                         ),
                         None => "absent".into(),
                     };
-                    let other_l1 = caches[1 - i].l1().unwrap().get(&key).await.is_some();
+                    let other_l1 = caches[1 - i]
+                        .admin()
+                        .l1()
+                        .unwrap()
+                        .get(&key)
+                        .await
+                        .is_some();
                     stale.push(format!(
                         "  L2 {l2}, other instance has it in L1: {other_l1}"
                     ));
@@ -122,11 +128,11 @@ async fn no_stale_entries_after_a_random_history() {
     assert!(total_ops >= 10_000);
     for (i, c) in caches.iter().enumerate() {
         if !stale.is_empty() {
-            let k = &c.stats().kinds["item"];
+            let k = &c.admin().stats().kinds["item"];
             stale.push(format!(
                 "instance {i}: l2 errors {:?}, bus {:?}, loads {}",
                 k.l2.errors,
-                c.bus_stats(),
+                c.admin().bus_stats(),
                 k.loads
             ));
         }
@@ -137,6 +143,9 @@ async fn no_stale_entries_after_a_random_history() {
         stale.len(),
         stale.join("\n")
     );
-    let loads: u64 = caches.iter().map(|c| c.stats().kinds["item"].loads).sum();
+    let loads: u64 = caches
+        .iter()
+        .map(|c| c.admin().stats().kinds["item"].loads)
+        .sum();
     assert!(loads > 100, "the history exercised loads ({loads})");
 }

@@ -59,11 +59,11 @@ async fn distinct_keys_keep_rss_within_the_budgets() {
         pages.set(i, body.clone()).await.unwrap();
         let _ = pages.get(i).await.unwrap();
     }
-    if let Some(l1) = cache.l1() {
+    if let Some(l1) = cache.admin().l1() {
         l1.sync().await;
     }
     let grown = rss_bytes().saturating_sub(before);
-    let usage = cache.l1().unwrap().usage().await;
+    let usage = cache.admin().l1().unwrap().usage().await;
     eprintln!(
         "RSS grew by {} MiB over 300 distinct 900 KB values; L1 holds {} entries weighing {} MiB",
         grown / MIB,

@@ -22,13 +22,14 @@ async fn instance(server: &RedisServer, extra: &str) -> Cache {
     .unwrap();
     let cache = CacheBuilder::from_config(config).build().await.unwrap();
     common::ready(&[&cache]).await;
-    cache.backend().ping().await.unwrap();
+    cache.admin().backend().ping().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     cache
 }
 
 fn timeouts(cache: &Cache, kind: &str) -> u64 {
     cache
+        .admin()
         .stats()
         .kinds
         .get(kind)
@@ -58,7 +59,7 @@ async fn a_paused_server_costs_each_get_or_load_one_timeout() {
         timeouts(&cache, "job"),
         1,
         "{:?}",
-        cache.stats().kinds["job"]
+        cache.admin().stats().kinds["job"]
     );
 
     // A load inside a load (whoami loads user): still one timeout for the whole operation.
@@ -102,28 +103,28 @@ async fn a_change_made_while_redis_is_paused_reaches_redis_and_every_instance() 
     server.pause().unwrap();
     let outcome = a.invalidate(&rules, "profile", 42).await.unwrap();
     assert!(outcome.deferred, "{outcome:?}");
-    assert_eq!(a.deferred_changes().queued, 1);
+    assert_eq!(a.admin().deferred_changes().queued, 1);
     assert!(
-        a.l1().unwrap().get(&key).await.is_none(),
+        a.admin().l1().unwrap().get(&key).await.is_none(),
         "the calling instance honours the change at once"
     );
     assert!(
-        b.l1().unwrap().get(&key).await.is_some(),
+        b.admin().l1().unwrap().get(&key).await.is_some(),
         "b cannot know yet"
     );
 
     server.resume().unwrap();
     common::eventually("the change is replayed", async || {
-        a.deferred_changes().replayed == 1 && a.deferred_changes().queued == 0
+        a.admin().deferred_changes().replayed == 1 && a.admin().deferred_changes().queued == 0
     })
     .await;
     assert_eq!(
-        a.backend().get(&key).await.unwrap(),
+        a.admin().backend().get(&key).await.unwrap(),
         None,
         "Redis lost the entry"
     );
     common::eventually("b drops its copy", async || {
-        b.l1().unwrap().get(&key).await.is_none()
+        b.admin().l1().unwrap().get(&key).await.is_none()
     })
     .await;
     assert_eq!(wb.get(42).await.unwrap(), None);
@@ -141,7 +142,7 @@ async fn an_overflowing_queue_flushes_l1_and_says_so() {
         .build()
         .await
         .unwrap();
-    let cfg = cache.config().clone();
+    let cfg = cache.admin().config().clone();
     assert_eq!(cfg.max_deferred_changes, 10_000);
     let small = CacheBuilder::from_config({
         let mut c = cfg;
@@ -149,7 +150,7 @@ async fn an_overflowing_queue_flushes_l1_and_says_so() {
         c.prefix = "t".into();
         c
     })
-    .backend(cache.backend().clone())
+    .backend(cache.admin().backend().clone())
     .build()
     .await
     .unwrap();
@@ -160,9 +161,10 @@ async fn an_overflowing_queue_flushes_l1_and_says_so() {
     for id in 1..=2 {
         assert!(small.invalidate(&rules, "user", id).await.unwrap().deferred);
     }
-    assert_eq!(small.deferred_changes().overflows, 0);
+    assert_eq!(small.admin().deferred_changes().overflows, 0);
     assert!(
         small
+            .admin()
             .l1()
             .unwrap()
             .get(&users.key(9).unwrap())
@@ -170,10 +172,11 @@ async fn an_overflowing_queue_flushes_l1_and_says_so() {
             .is_some()
     );
     assert!(small.invalidate(&rules, "user", 3).await.unwrap().deferred);
-    let stats = small.deferred_changes();
+    let stats = small.admin().deferred_changes();
     assert_eq!((stats.queued, stats.overflows), (2, 1), "{stats:?}");
     assert!(
         small
+            .admin()
             .l1()
             .unwrap()
             .get(&users.key(9).unwrap())
@@ -183,10 +186,10 @@ async fn an_overflowing_queue_flushes_l1_and_says_so() {
     );
     faults.heal();
     common::eventually("the queue drains", async || {
-        small.deferred_changes().queued == 0
+        small.admin().deferred_changes().queued == 0
     })
     .await;
-    assert_eq!(small.deferred_changes().replayed, 2);
+    assert_eq!(small.admin().deferred_changes().replayed, 2);
 }
 
 #[tokio::test]
@@ -231,7 +234,7 @@ async fn writes_fail_open_by_default_and_fail_loudly_when_strict() {
                 );
             }
             // Counted either way, and this instance serves what it wrote from its L1.
-            let errors = cache.stats().kinds["user"]
+            let errors = cache.admin().stats().kinds["user"]
                 .l2
                 .errors
                 .get(kind.as_str())
@@ -239,7 +242,7 @@ async fn writes_fail_open_by_default_and_fail_loudly_when_strict() {
             assert!(
                 errors >= Some(3),
                 "{kind:?}: {:?}",
-                cache.stats().kinds["user"].l2
+                cache.admin().stats().kinds["user"].l2
             );
             assert_eq!(users.get(1).await.unwrap().as_deref(), Some(&1), "{kind:?}");
             faults.heal();
@@ -270,18 +273,18 @@ async fn the_start_up_check_names_a_refused_port_and_a_missing_database() {
     };
     let missing_db = format!("{}/7", server.url());
     let cache = patient(&missing_db, false).build().await.unwrap();
-    let last = cache.last_backend_error().unwrap();
+    let last = cache.admin().last_backend_error().unwrap();
     assert_eq!(last.kind, ErrorKind::Config, "{last:?}");
     assert!(
         last.message.contains("DB index is out of range"),
         "{last:?}"
     );
-    assert!(cache.warnings()[0].starts_with("Redis cannot be used at start: "));
+    assert!(cache.admin().warnings()[0].starts_with("Redis cannot be used at start: "));
 
     let url = server.url();
     server.stop();
     let cache = patient(&url, false).build().await.unwrap();
-    let last = cache.last_backend_error().unwrap();
+    let last = cache.admin().last_backend_error().unwrap();
     assert_eq!(last.kind, ErrorKind::Connection, "{last:?}");
     assert!(
         last.message

@@ -22,10 +22,10 @@ async fn a_configured_quota_bounds_its_kind_in_redis() {
         users.set(i, i).await.unwrap();
         jobs.set(i, i).await.unwrap();
     }
-    let info = cache.backend_info().await.unwrap();
+    let info = cache.admin().backend_info().await.unwrap();
     assert_eq!(info.details["quota.qt:v1:user:.entries"], "10", "{info:?}");
     assert_eq!(info.details["quota.evictions"], "40");
-    let l2 = common::l1_less_reader("qt", cache.backend().clone()).await;
+    let l2 = common::l1_less_reader("qt", cache.admin().backend().clone()).await;
     let (mut u, mut j) = (0, 0);
     for i in 0..50u32 {
         u += usize::from(

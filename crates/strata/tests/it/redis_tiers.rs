@@ -30,7 +30,7 @@ async fn l1_serves_after_a_redis_read_and_schema_bumps_miss() {
         users.get(1).await.unwrap().as_deref().map(String::as_str),
         Some("Ada")
     );
-    let s = &reader.stats().kinds["user"];
+    let s = &reader.admin().stats().kinds["user"];
     assert_eq!((s.l2.hits, s.l1.hits), (1, 1), "{s:?}");
 
     let (bumped, _) = common::redis_cache(&server, CacheBuilder::new()).await;
@@ -44,7 +44,7 @@ async fn l1_serves_after_a_redis_read_and_schema_bumps_miss() {
             .unwrap(),
         None
     );
-    assert_eq!(bumped.stats().kinds["user"].errors, 0);
+    assert_eq!(bumped.admin().stats().kinds["user"].errors, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +64,10 @@ async fn garbage_in_redis_is_a_counted_miss_and_is_deleted() {
         .await
         .unwrap();
     assert_eq!(users.get(3).await.unwrap(), None);
-    assert_eq!(cache.stats().kinds["user"].l2.errors.get("codec"), Some(&1));
+    assert_eq!(
+        cache.admin().stats().kinds["user"].l2.errors.get("codec"),
+        Some(&1)
+    );
     assert_eq!(backend.get(&key).await.unwrap(), None, "deleted");
 }
 
@@ -88,5 +91,5 @@ async fn stale_values_in_redis_are_served_when_the_loader_fails() {
         .await
         .unwrap();
     assert_eq!(*v, "v1");
-    assert_eq!(cache.stats().kinds["job"].stale_hits, 1);
+    assert_eq!(cache.admin().stats().kinds["job"].stale_hits, 1);
 }

@@ -30,7 +30,7 @@ async fn instance_on(proxy: &RoundTripProxy, clock: Clock) -> Cache {
         .await
         .unwrap();
     common::ready(&[&cache]).await;
-    cache.backend().ping().await.unwrap();
+    cache.admin().backend().ping().await.unwrap();
     // The start-up probe (INFO) runs in the background: let it finish before counting.
     tokio::time::sleep(Duration::from_millis(100)).await;
     cache
@@ -79,7 +79,7 @@ async fn reads_and_loads_stay_within_their_round_trips() {
     // The write's bus message reaches the reader before it reads (else it would drop the
     // value the read puts in L1).
     common::eventually("the reader applies the write", async || {
-        reader.bus_stats().applied >= 1
+        reader.admin().bus_stats().applied >= 1
     })
     .await;
     let l2_hit = count(proxy, async || assert!(r.get(1).await.unwrap().is_some())).await;
@@ -193,7 +193,12 @@ async fn unusable_entries_cost_a_miss_three_round_trips_at_most() {
 
     // Stale: written for 60 s, read when the reader's clock says 61 s later.
     r.set(1, "one".into()).await.unwrap();
-    reader.l1().unwrap().remove_str(&r.key(1).unwrap()).await;
+    reader
+        .admin()
+        .l1()
+        .unwrap()
+        .remove_str(&r.key(1).unwrap())
+        .await;
     clock.advance(Duration::from_secs(61));
     let stale = count(proxy, async || {
         r.get_or_load(1, || load(1)).await.unwrap();
@@ -202,10 +207,10 @@ async fn unusable_entries_cost_a_miss_three_round_trips_at_most() {
 
     // Written under a kind generation that a clear moved on since.
     w.set(2, "two".into()).await.unwrap();
-    let applied = reader.bus_stats().applied;
+    let applied = reader.admin().bus_stats().applied;
     writer.clear_kind("item").await.unwrap();
     common::eventually("the reader hears of the clear", async || {
-        reader.bus_stats().applied > applied
+        reader.admin().bus_stats().applied > applied
     })
     .await;
     let old_generation = count(proxy, async || {
@@ -216,6 +221,7 @@ async fn unusable_entries_cost_a_miss_three_round_trips_at_most() {
     // Bytes that do not decode: the store replaces them (no extra delete).
     let key = r.key(3).unwrap();
     reader
+        .admin()
         .backend()
         .set(&key, "garbage".into(), Duration::from_secs(60))
         .await
@@ -257,13 +263,14 @@ async fn waiting_for_another_instance_costs_one_round_trip_a_poll() {
     // The holder's value, ready to store as its load would.
     h.set(8, "held".into()).await.unwrap();
     let bytes = holder
+        .admin()
         .backend()
         .get(&h.key(8).unwrap())
         .await
         .unwrap()
         .unwrap();
     let key = w.key(7).unwrap();
-    let raw = holder.backend().clone();
+    let raw = holder.admin().backend().clone();
     let leases = raw.as_leases().unwrap();
     assert!(
         leases
@@ -295,7 +302,7 @@ async fn waiting_for_another_instance_costs_one_round_trip_a_poll() {
         "held",
         "the holder's value, not a load"
     );
-    assert_eq!(waiter.stats().kinds["item"].loads, 0);
+    assert_eq!(waiter.admin().stats().kinds["item"].loads, 0);
     // The waiter's first read, one read per 20 ms poll, and the holder's store.
     let polls = waited.as_millis() as u64 / 20 + 1;
     eprintln!("wait: {round_trips} round trips over {waited:?}");

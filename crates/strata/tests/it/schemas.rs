@@ -17,7 +17,7 @@ async fn instance(proxy: &RoundTripProxy) -> Cache {
     .unwrap();
     let cache = CacheBuilder::from_config(config).build().await.unwrap();
     common::ready(&[&cache]).await;
-    cache.backend().ping().await.unwrap();
+    cache.admin().backend().ping().await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     cache
 }
@@ -54,7 +54,11 @@ async fn a_worker_that_never_used_a_schema_still_invalidates_it() {
     );
 
     for key in [old.key(42).unwrap(), new.key(42).unwrap()] {
-        assert_eq!(worker.backend().get(&key).await.unwrap(), None, "{key}");
+        assert_eq!(
+            worker.admin().backend().get(&key).await.unwrap(),
+            None,
+            "{key}"
+        );
     }
     common::eventually("web drops its schema-2 copy", async || {
         new.get(42).await.unwrap().is_none()
@@ -71,5 +75,8 @@ async fn the_memory_backend_reaches_every_schema_too() {
     v2.set(7, 7).await.unwrap();
     let rules = Rules::new().on("user", |id| vec![Target::key("user", id)]);
     assert_eq!(b.invalidate(&rules, "user", 7).await.unwrap().deleted, 1);
-    assert_eq!(b.backend().get(&v2.key(7).unwrap()).await.unwrap(), None);
+    assert_eq!(
+        b.admin().backend().get(&v2.key(7).unwrap()).await.unwrap(),
+        None
+    );
 }

@@ -35,7 +35,7 @@ async fn secrets_stay_out_of_debug_errors_and_logs() {
     seen.push(format!("{cache:?}"));
     let jobs = cache.kind::<u32>("job").unwrap();
     jobs.set(1, 1).await.unwrap();
-    seen.push(format!("{:?}", cache.backend()));
+    seen.push(format!("{:?}", cache.admin().backend()));
 
     // Failures: the server goes away; reads fail open (logged), writes report errors.
     server.stop();
@@ -82,7 +82,7 @@ async fn passwords_with_url_delimiters_stay_hidden() {
         .unwrap();
         let mut seen = vec![format!("{config:?}")];
         match CacheBuilder::from_config(config).build().await {
-            Ok(cache) => seen.push(format!("{cache:?} {:?}", cache.backend())),
+            Ok(cache) => seen.push(format!("{cache:?} {:?}", cache.admin().backend())),
             Err(e) => seen.push(format!("{e} {e:?}")),
         }
         let redis = strata::RedisConfig::new(url.clone());

@@ -41,7 +41,7 @@ async fn tags_invalidate_their_entries(cache: &Cache) {
     assert!(pages.get(3).await.unwrap().is_some(), "untagged survives");
 
     // An L1-less reader of the same backend sees the same (the versions live in the backend).
-    let reader = common::l1_less_reader("t", cache.backend().clone()).await;
+    let reader = common::l1_less_reader("t", cache.admin().backend().clone()).await;
     let rp = reader.kind::<String>("page").unwrap();
     assert_eq!(rp.get(1).await.unwrap(), None);
     assert!(rp.get(2).await.unwrap().is_some());
@@ -117,7 +117,7 @@ async fn overtaken_loads_are_not_cached(cache: &Cache, invalidate: fn(&Cache) ->
     assert_eq!(pages.get(5).await.unwrap(), None, "no tier holds it");
     let key = pages.key(5).unwrap();
     assert_eq!(
-        cache.backend().get(&key).await.unwrap(),
+        cache.admin().backend().get(&key).await.unwrap(),
         None,
         "L2 was not written"
     );
@@ -205,12 +205,19 @@ async fn kind_and_tag_invalidations_reach_the_other_instance() {
     // Into B's L1.
     assert_eq!(pb.get(1).await.unwrap().as_deref(), Some(&10));
     assert_eq!(pb.get(2).await.unwrap().as_deref(), Some(&20));
-    assert!(b.l1().unwrap().get(&pb.key(1).unwrap()).await.is_some());
+    assert!(
+        b.admin()
+            .l1()
+            .unwrap()
+            .get(&pb.key(1).unwrap())
+            .await
+            .is_some()
+    );
 
-    let published = a.bus_stats().published;
+    let published = a.admin().bus_stats().published;
     a.invalidate_tag("user:1").await.unwrap();
     assert_eq!(
-        a.bus_stats().published,
+        a.admin().bus_stats().published,
         published + 1,
         "one message per tag"
     );
@@ -222,7 +229,7 @@ async fn kind_and_tag_invalidations_reach_the_other_instance() {
 
     a.clear_kind("page").await.unwrap();
     assert_eq!(
-        a.bus_stats().published,
+        a.admin().bus_stats().published,
         published + 2,
         "one message per kind"
     );
@@ -256,7 +263,7 @@ async fn an_instance_that_missed_a_kind_clear_rereads_the_generation_on_reset() 
     // B's subscription is killed; A clears the kind while B may not hear it.
     let client = redis::Client::open(server.url()).unwrap();
     let mut admin = client.get_multiplexed_async_connection().await.unwrap();
-    let resets = b.bus_stats().resets;
+    let resets = b.admin().bus_stats().resets;
     let _: () = redis::cmd("CLIENT")
         .arg("KILL")
         .arg("TYPE")
@@ -266,7 +273,7 @@ async fn an_instance_that_missed_a_kind_clear_rereads_the_generation_on_reset() 
         .unwrap();
     a.clear_kind("doc").await.unwrap();
     common::eventually("B heard its subscription drop", async || {
-        b.bus_stats().resets > resets
+        b.admin().bus_stats().resets > resets
     })
     .await;
     common::ready(&[&b]).await;

@@ -43,7 +43,7 @@ async fn a_value_written_to_l2_is_then_served_from_l1() {
         .unwrap();
     assert_eq!(b.get::<UserV1>(1).await.unwrap().unwrap().name, "Ada");
     assert_eq!(b.get::<UserV1>(1).await.unwrap().unwrap().name, "Ada");
-    let s = &b.stats().kinds["user"];
+    let s = &b.admin().stats().kinds["user"];
     assert_eq!((s.l2.hits, s.l1.hits, s.l1.misses), (1, 1, 1), "{s:?}");
 }
 
@@ -64,7 +64,7 @@ async fn a_schema_bump_turns_old_entries_into_misses() {
     let fresh = CacheBuilder::new()
         .prefix("t")
         .metrics(false)
-        .backend(cache.backend().clone())
+        .backend(cache.admin().backend().clone())
         .build()
         .await
         .unwrap();
@@ -74,7 +74,7 @@ async fn a_schema_bump_turns_old_entries_into_misses() {
         "a miss, never a decode error"
     );
     assert_eq!(
-        fresh.stats().kinds["user"].errors,
+        fresh.admin().stats().kinds["user"].errors,
         0,
         "a schema change is not an error"
     );
@@ -102,7 +102,10 @@ async fn garbage_under_a_key_is_a_counted_miss_and_is_deleted() {
         .await
         .unwrap();
     assert_eq!(users.get(3).await.unwrap(), None);
-    assert_eq!(cache.stats().kinds["user"].l2.errors.get("codec"), Some(&1));
+    assert_eq!(
+        cache.admin().stats().kinds["user"].l2.errors.get("codec"),
+        Some(&1)
+    );
     assert_eq!(
         backend.get(&key).await.unwrap(),
         None,
@@ -138,7 +141,7 @@ async fn backend_failures_are_misses_and_open_the_circuit() {
             .unwrap();
         assert_eq!(*v, i, "the loader answers while the backend fails");
     }
-    assert_eq!(cache.breaker_state(), BreakerState::Open);
+    assert_eq!(cache.admin().breaker_state(), BreakerState::Open);
     let calls_when_open = faults.calls();
     jobs.get_or_load(9, || async { Ok::<_, String>(9) })
         .await
@@ -149,7 +152,7 @@ async fn backend_failures_are_misses_and_open_the_circuit() {
         "an open circuit skips the backend"
     );
     assert!(
-        cache.stats().kinds["job"]
+        cache.admin().stats().kinds["job"]
             .l2
             .errors
             .contains_key("circuit_open")
@@ -160,7 +163,7 @@ async fn backend_failures_are_misses_and_open_the_circuit() {
         .await
         .unwrap();
     assert_eq!(
-        cache.breaker_state(),
+        cache.admin().breaker_state(),
         BreakerState::Closed,
         "a successful probe closes it"
     );
@@ -204,7 +207,7 @@ async fn redis_stopped_mid_test_then_restarted() {
             .unwrap(),
         1
     );
-    assert_eq!(cache.stats().kinds["job"].l2.errors.len(), 0);
+    assert_eq!(cache.admin().stats().kinds["job"].l2.errors.len(), 0);
 
     server.stop();
     for i in 2..8 {
@@ -214,11 +217,11 @@ async fn redis_stopped_mid_test_then_restarted() {
             .unwrap();
         assert_eq!(*v, i, "answers from the loader while Redis is down");
     }
-    assert_eq!(cache.breaker_state(), BreakerState::Open);
+    assert_eq!(cache.admin().breaker_state(), BreakerState::Open);
 
     server.restart().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while cache.breaker_state() != BreakerState::Closed {
+    while cache.admin().breaker_state() != BreakerState::Closed {
         assert!(
             std::time::Instant::now() < deadline,
             "the circuit never closed"
@@ -231,6 +234,7 @@ async fn redis_stopped_mid_test_then_restarted() {
     jobs.set(50, 50).await.unwrap();
     assert!(
         cache
+            .admin()
             .backend()
             .get("t:v1:job:s1:50")
             .await
@@ -259,7 +263,7 @@ async fn get_many_reads_l1_then_one_l2_batch() {
     let got = other_jobs.get_many(&[3, 4, 99, 5]).await.unwrap();
     let got: Vec<Option<u32>> = got.iter().map(|v| v.as_deref().copied()).collect();
     assert_eq!(got, [Some(30), Some(40), None, Some(50)]);
-    let s = &other.stats().kinds["job"];
+    let s = &other.admin().stats().kinds["job"];
     assert_eq!(s.l1.hits, 1, "3 came from L1");
     assert_eq!(s.l2.hits, 3, "3 (first get), 4 and 5 from L2");
 }

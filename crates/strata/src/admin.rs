@@ -1,0 +1,163 @@
+//! `Admin`: what a cache can tell about itself, and the tools that act on it, off the data path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_backend::{Backend, BackendInfo, BreakerState, LastError};
+use strata_invalidation::Bus;
+use strata_keys::KeySpace;
+use strata_l1::L1;
+use strata_stats::StatsSnapshot;
+
+use crate::bus::BusStats;
+use crate::config::CacheConfig;
+use crate::core::Core;
+use crate::deferred::DeferredStats;
+use crate::error::Error;
+use crate::invalidate;
+
+/// Introspection and administration of a [`Cache`](crate::Cache), from
+/// [`Cache::admin`](crate::Cache::admin): statistics, the circuit breaker, the bus, the
+/// deferred changes, the backend and its details, the configuration, and the tools an operator
+/// runs (purges, clears with progress, deletes by full key). The data path (reads, writes,
+/// invalidations) stays on `Cache`.
+#[derive(Clone, Copy)]
+pub struct Admin<'a> {
+    core: &'a Core,
+}
+
+impl std::fmt::Debug for Admin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin").finish_non_exhaustive()
+    }
+}
+
+impl<'a> Admin<'a> {
+    pub(crate) fn new(core: &'a Core) -> Self {
+        Self { core }
+    }
+
+    /// Every application kind this cache knows of: declared to the builder, configured, or
+    /// used since it started (internal kinds left out), sorted.
+    pub fn known_kinds(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self.core.declared.iter().cloned().collect();
+        kinds.extend(
+            self.core
+                .config
+                .configured_kinds()
+                .into_keys()
+                .map(str::to_owned),
+        );
+        kinds.extend(self.core.stats.snapshot().kinds.into_keys());
+        kinds.retain(|k| !strata_keys::is_internal_kind(k));
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    /// What the builder found questionable and accepted (a configured kind no code declared);
+    /// the monitoring health check lists these.
+    pub fn warnings(&self) -> &'a [String] {
+        &self.core.warnings
+    }
+
+    /// [`Cache::clear`](crate::Cache::clear) page by page, calling `progress(removed)` after each page.
+    pub async fn clear_with_progress(&self, progress: impl Fn(u64)) -> Result<u64, Error> {
+        invalidate::clear_with_progress(self.core, progress).await
+    }
+
+    /// Clears `kind` ([`Cache::clear_kind`](crate::Cache::clear_kind)) and then removes its entries from the
+    /// backend: walks the kind's keys with `SCAN` in pages (never `KEYS`, never blocking the
+    /// server) and deletes an entry only if it still holds the bytes just read and was created
+    /// before the purge started, so values written meanwhile survive. An administrative tool
+    /// (the CLI's `clear --kind`) for reclaiming memory at once; requests never need it.
+    pub async fn purge_kind(&self, kind: &str) -> Result<u64, Error> {
+        invalidate::purge_kind(self.core, kind, |_, _| {}).await
+    }
+
+    /// [`purge_kind`](Self::purge_kind), calling `progress(scanned, removed)` after each page.
+    pub async fn purge_kind_with_progress(
+        &self,
+        kind: &str,
+        progress: impl Fn(u64, u64),
+    ) -> Result<u64, Error> {
+        invalidate::purge_kind(self.core, kind, progress).await
+    }
+
+    /// Removes one entry by its full key from both tiers; true if the backend held it.
+    pub async fn delete_key(&self, key: &str) -> Result<bool, Error> {
+        invalidate::delete_key(self.core, key).await
+    }
+
+    /// Statistics so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.core.stats.snapshot()
+    }
+
+    /// The invalidations waiting for the backend (made while it could not be reached), and
+    /// what the queue has done.
+    pub fn deferred_changes(&self) -> DeferredStats {
+        self.core.deferred.stats()
+    }
+
+    /// What went over the invalidation bus.
+    pub fn bus_stats(&self) -> BusStats {
+        self.core.bus.stats()
+    }
+
+    /// The invalidation bus, if any.
+    pub fn bus(&self) -> Option<&'a Arc<dyn Bus>> {
+        self.core.bus.bus()
+    }
+
+    /// The circuit breaker's state.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.core.l2.breaker().state()
+    }
+
+    /// The last backend error: of the Redis check at start (a wrong password, no such
+    /// database, refused, an unknown host), or of a later call through the circuit breaker.
+    /// It stays after the backend recovers (compare with [`breaker_state`](Self::breaker_state)).
+    pub fn last_backend_error(&self) -> Option<LastError> {
+        self.core.l2.breaker().last_error()
+    }
+
+    /// How many times the circuit has opened.
+    pub fn breaker_openings(&self) -> u64 {
+        self.core.l2.breaker().opened_total()
+    }
+
+    /// Pings the backend through the circuit breaker: once an open circuit's cool-down has
+    /// passed, a successful ping closes it, so a recovered backend is noticed without waiting
+    /// for traffic (the health route calls this). [`Error::CircuitOpen`] while the circuit is
+    /// cooling down.
+    pub async fn probe_backend(&self) -> Result<Duration, Error> {
+        Ok(self.core.l2.ping().await?)
+    }
+
+    /// The backend as given to the cache (for health checks and tools: calls through it skip
+    /// the circuit breaker).
+    pub fn backend(&self) -> &'a Arc<dyn Backend> {
+        self.core.l2.raw()
+    }
+
+    /// Backend details (sizes, limits, server version).
+    pub async fn backend_info(&self) -> Result<BackendInfo, Error> {
+        Ok(self.core.l2.raw().info().await?)
+    }
+
+    /// The in-process tier, when enabled.
+    pub fn l1(&self) -> Option<&'a L1> {
+        self.core.local.l1()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &'a CacheConfig {
+        &self.core.config
+    }
+
+    /// The key space (prefix and app version).
+    pub fn key_space(&self) -> &'a KeySpace {
+        &self.core.space
+    }
+}
