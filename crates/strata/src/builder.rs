@@ -23,7 +23,9 @@ use crate::listener::BusListener;
 /// Kinds are declared here ([`declare`](Self::declare), [`declare_kind`](Self::declare_kind),
 /// or by giving them a TTL): a configured kind (`[kinds.<kind>]`, `[ttl]`) that no code declared
 /// is most likely a typo, reported at build (an error with `strict`, else a warning in the log
-/// and in [`Cache::warnings`]).
+/// and in [`Cache::warnings`], withdrawn from the latter once the code uses the kind). So are
+/// the configuration's own warnings ([`CacheConfig::warnings`]: a `STRATA_` variable that names
+/// no setting).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -226,7 +228,8 @@ impl CacheBuilder {
         for kind in &self.declared {
             strata_keys::KindName::new(kind)?;
         }
-        let warnings = self.config.undeclared_kinds(&self.declared);
+        let mut warnings = self.config.warnings().to_vec();
+        warnings.extend(self.config.undeclared_kinds(&self.declared));
         if self.config.strict && !warnings.is_empty() {
             return Err(Error::Config(warnings.join("; ")));
         }
@@ -277,7 +280,6 @@ impl CacheBuilder {
         let core = Core::shared(Parts {
             config: self.config,
             declared: self.declared,
-            warnings,
             backend,
             l1,
             stats,

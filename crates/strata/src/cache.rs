@@ -107,10 +107,16 @@ impl Cache {
         kinds
     }
 
-    /// What the builder found questionable and accepted (a configured kind no code declared);
-    /// the monitoring health check lists these.
-    pub fn warnings(&self) -> &[String] {
-        &self.core.warnings
+    /// What the configuration and the builder found questionable and accepted: a `STRATA_`
+    /// variable that names no setting ([`CacheConfig::warnings`]), a configured kind no code
+    /// declared and the cache has not used (a kind used through its type or its name counts as
+    /// declared from then on); the monitoring health check lists these.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut declared = self.core.declared.clone();
+        declared.extend(self.core.stats.kind_names());
+        let mut warnings = self.core.config.warnings().to_vec();
+        warnings.extend(self.core.config.undeclared_kinds(&declared));
+        warnings
     }
 
     // Shortcuts for Cacheable types.
@@ -262,12 +268,12 @@ impl Cache {
     /// use strata::{CacheBuilder, Rules, Target};
     ///
     /// let rules = Rules::new().on("profile", |id| {
-    ///     vec![Target::key("user", id), Target::key("profile", id), Target::key("whoami", id)]
+    ///     vec![Target::key("user", id), Target::key("profile", id), Target::key("session", id)]
     /// });
     /// let cache = CacheBuilder::new().build().await?;
-    /// cache.kind::<String>("whoami")?.set(42, "Ada".into()).await?;
+    /// cache.kind::<String>("session")?.set(42, "Ada".into()).await?;
     /// assert_eq!(cache.invalidate(&rules, "profile", 42).await?.deleted, 1);
-    /// assert!(cache.kind::<String>("whoami")?.get(42).await?.is_none());
+    /// assert!(cache.kind::<String>("session")?.get(42).await?.is_none());
     /// # Ok::<(), strata::Error>(())
     /// # }).unwrap();
     /// ```

@@ -26,8 +26,6 @@ pub(crate) struct Core {
     pub(crate) config: CacheConfig,
     /// The kinds declared to the builder.
     pub(crate) declared: BTreeSet<String>,
-    /// What the builder found wrong without refusing it (undeclared configured kinds).
-    pub(crate) warnings: Vec<String>,
     /// Whether caching is on (the run-time switch; see `CacheConfig::enabled`).
     pub(crate) enabled: AtomicBool,
     pub(crate) space: KeySpace,
@@ -47,7 +45,6 @@ pub(crate) struct Core {
 pub(crate) struct Parts {
     pub(crate) config: CacheConfig,
     pub(crate) declared: BTreeSet<String>,
-    pub(crate) warnings: Vec<String>,
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) l1: Option<L1>,
     pub(crate) stats: Stats,
@@ -61,7 +58,6 @@ impl Core {
         let Parts {
             config,
             declared,
-            warnings,
             backend,
             l1,
             stats,
@@ -99,7 +95,6 @@ impl Core {
             enabled: AtomicBool::new(config.enabled),
             config,
             declared,
-            warnings,
         }))
     }
 

@@ -78,6 +78,7 @@ pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use changes::Invalidated;
 pub use config::{
     BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
+    TOOL_VARIABLES,
 };
 pub use deferred::DeferredStats;
 pub use error::{Error, LoadError};
