@@ -216,7 +216,8 @@ fn a_duration_may_be_zero_only_where_the_doc_says_what_zero_means() {
         } else {
             format!("[{}]\n{field} = \"0s\"\n", tables.join("."))
         };
-        let meaning = &doc()[doc().find(&format!("| {key} |")).unwrap()..];
+        let doc = doc();
+        let meaning = &doc[doc.find(&format!("| `{key}` |")).unwrap()..];
         let meaning = meaning.lines().next().unwrap();
         match CacheConfig::from_toml_str(&toml) {
             Ok(_) => assert!(

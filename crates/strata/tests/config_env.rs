@@ -48,7 +48,7 @@ fn the_environment_overrides_the_file() {
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 
     let err = load(&path, &[("STRATA_L1__MAX_ENTRYS", "5")]).unwrap_err();
-    assert!(err.contains("max_entrys"), "{err}");
+    assert!(err.contains("STRATA_L1__MAX_ENTRYS"), "{err}");
 }
 
 #[tokio::test]
