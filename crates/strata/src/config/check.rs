@@ -129,7 +129,7 @@ pub(super) fn describe(e: &figment::Error) -> String {
             }
             let hint = expected
                 .iter()
-                .map(|x| (super::kinds::edit_distance(field, x), *x))
+                .map(|x| (super::distance::edit_distance(field, x), *x))
                 .filter(|(d, x)| *d <= 2.max(x.len() / 4))
                 .min()
                 .map(|(_, x)| format!("did you mean {}? ", spelled(metadata, &path, x)))

@@ -165,7 +165,7 @@ fn closest_setting(name: &str) -> Option<String> {
     setting_variables()
         .into_iter()
         .map(|v| {
-            let distance = super::kinds::edit_distance(short, &v[PREFIX.len()..]);
+            let distance = super::distance::edit_distance(short, &v[PREFIX.len()..]);
             (distance, v)
         })
         .filter(|(distance, v)| *distance <= 2.max((v.len() - PREFIX.len()) / 4))

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CacheConfig;
 use super::check::Invalid;
+use super::distance::edit_distance;
 
 /// The settings of one kind, written `[kinds.<kind>]` (`STRATA_KINDS__<KIND>__TTL`).
 ///
@@ -128,35 +129,9 @@ fn closest<'a>(kind: &str, declared: &'a BTreeSet<String>) -> Option<&'a str> {
         .map(|(_, d)| d.as_str())
 }
 
-/// Levenshtein distance over chars.
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (diagonal + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("products", "product"), 1);
-        assert_eq!(edit_distance("prodcut", "product"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("user", "user"), 0);
-    }
 
     #[test]
     fn the_closest_declared_kind_is_suggested() {

@@ -12,6 +12,7 @@ use strata_eviction::EvictionPolicy;
 use crate::error::Error;
 
 mod check;
+mod distance;
 mod env;
 mod kinds;
 mod serde_with;
