@@ -206,4 +206,30 @@ mod tests {
         }
         assert!(help.contains("rtt"), "{help}");
     }
+
+    #[test]
+    fn the_readme_lists_every_subcommand_and_no_other() {
+        let readme = include_str!("../../README.md");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| `xtask` |"))
+            .expect("README's xtask row");
+        let documented: Vec<&str> = row
+            .split("cargo xtask ")
+            .nth(1)
+            .expect("the subcommands")
+            .trim_end_matches(|c| c == '`' || c == '|' || c == ' ')
+            .split("\\|")
+            .map(str::trim)
+            .collect();
+        let mut listed: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .filter(|name| name != "help")
+            .collect();
+        listed.sort();
+        let mut documented: Vec<String> = documented.iter().map(|s| (*s).to_owned()).collect();
+        documented.sort();
+        assert_eq!(documented, listed, "README: {row}");
+    }
 }
