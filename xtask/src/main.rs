@@ -218,7 +218,7 @@ mod tests {
             .split("cargo xtask ")
             .nth(1)
             .expect("the subcommands")
-            .trim_end_matches(|c| c == '`' || c == '|' || c == ' ')
+            .trim_end_matches(['`', '|', ' '])
             .split("\\|")
             .map(str::trim)
             .collect();
