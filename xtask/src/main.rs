@@ -84,7 +84,8 @@ enum Cmd {
         /// A short run (under 10 minutes on 2 cores; the full run stays under 40).
         #[arg(long)]
         quick: bool,
-        /// Groups to run (default all): codec, backend, l1, batch, l2, stampede, hitratio, e2e.
+        /// Groups to run (default all); the list comes from the code's groups.
+        #[arg(help = bench::groups_help())]
         groups: Vec<String>,
     },
 }
@@ -184,4 +185,51 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| ".".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn bench_help_lists_every_group() {
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("bench")
+            .expect("a bench subcommand")
+            .render_help()
+            .to_string();
+        for (group, _) in bench::GROUPS {
+            assert!(help.contains(group), "`{group}` missing from:\n{help}");
+        }
+        assert!(help.contains("rtt"), "{help}");
+    }
+
+    #[test]
+    fn the_readme_lists_every_subcommand_and_no_other() {
+        let readme = include_str!("../../README.md");
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with("| `xtask` |"))
+            .expect("README's xtask row");
+        let documented: Vec<&str> = row
+            .split("cargo xtask ")
+            .nth(1)
+            .expect("the subcommands")
+            .trim_end_matches(['`', '|', ' '])
+            .split("\\|")
+            .map(str::trim)
+            .collect();
+        let mut listed: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .filter(|name| name != "help")
+            .collect();
+        listed.sort();
+        let mut documented: Vec<String> = documented.iter().map(|s| (*s).to_owned()).collect();
+        documented.sort();
+        assert_eq!(documented, listed, "README: {row}");
+    }
 }

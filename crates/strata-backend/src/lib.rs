@@ -61,8 +61,8 @@ pub use memory::{DEFAULT_MEMORY_MAX_BYTES, MemoryBackend, MemoryConfig};
 pub use operation::Operation;
 pub use types::{BackendInfo, KeyTtl, ScanPage, SetEntry};
 pub use validate::{
-    DEFAULT_MAX_VALUE_BYTES, DEFAULT_OPERATION_TIMEOUT, MAX_KEY_LEN, check_key, check_namespace,
-    check_set,
+    DEFAULT_MAX_VALUE_BYTES, DEFAULT_OPERATION_TIMEOUT, MAX_KEY_LEN, NAMESPACE_SEPARATOR,
+    check_key, check_key_in, check_namespace, check_set, check_set_in,
 };
 
 pub use async_trait::async_trait;

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use crate::compress::DEFAULT_COMPRESSION_THRESHOLD;
 use crate::decode::decode_envelope;
 use crate::error::CodecError;
-use crate::meta::{EntryMeta, Envelope, TagVersion};
+use crate::meta::{EntryMeta, Envelope, Freshness, TagVersion};
 use crate::{json, msgpack};
 
 /// The largest value accepted by default: 8 MiB, encoded (or decompressed).
@@ -48,6 +48,30 @@ pub trait Codec: std::fmt::Debug + Send + Sync + 'static {
         expected_schema: Option<u32>,
     ) -> Result<Envelope<T>, CodecError> {
         decode_envelope(bytes, expected_schema, self.max_value_bytes())
+    }
+
+    /// Decodes an envelope as [`decode`](Self::decode) does and says where it stands at
+    /// `now_ms` (milliseconds since the Unix epoch, e.g. `strata_backend::wall_clock_ms()`):
+    /// [`Freshness::Fresh`], [`Freshness::Stale`] within `max_stale_ms` past its logical
+    /// expiry, or [`Freshness::Expired`] (its payload left undecoded).
+    fn decode_at<T: DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        expected_schema: Option<u32>,
+        now_ms: u64,
+        max_stale_ms: u64,
+    ) -> Result<Freshness<T>, CodecError> {
+        let meta = crate::decode::peek(bytes)?.meta;
+        meta.check_schema(expected_schema)?;
+        if meta.is_expired_beyond(now_ms, max_stale_ms) {
+            return Ok(Freshness::Expired(meta));
+        }
+        let envelope = self.decode(bytes, expected_schema)?;
+        Ok(if envelope.meta.is_expired(now_ms) {
+            Freshness::Stale(envelope)
+        } else {
+            Freshness::Fresh(envelope)
+        })
     }
 
     /// The largest envelope this codec writes, and the largest payload it decompresses.

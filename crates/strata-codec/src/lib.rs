@@ -44,5 +44,5 @@ pub use compress::DEFAULT_COMPRESSION_THRESHOLD;
 pub use decode::{decode_envelope, decoded_size, peek};
 pub use error::CodecError;
 pub use header::{FORMAT_VERSION, Flags, HEADER_LEN, MAGIC};
-pub use meta::{EntryInfo, EntryMeta, Envelope, TagVersion};
+pub use meta::{EntryInfo, EntryMeta, Envelope, Freshness, TagVersion};
 pub use msgpack::MAX_TAGS;

@@ -40,6 +40,12 @@ impl EntryMeta {
         self.expires_at_ms != 0 && now_ms >= self.expires_at_ms
     }
 
+    /// Whether the value is past its logical expiry and `max_stale_ms` more at `now_ms`: no
+    /// reader may serve it.
+    pub fn is_expired_beyond(&self, now_ms: u64, max_stale_ms: u64) -> bool {
+        self.expires_at_ms != 0 && now_ms >= self.expires_at_ms.saturating_add(max_stale_ms)
+    }
+
     /// Age of the value at `now_ms`, in milliseconds (0 if the clock went backwards).
     pub fn age_ms(&self, now_ms: u64) -> u64 {
         now_ms.saturating_sub(self.created_at_ms)
@@ -53,6 +59,38 @@ impl EntryMeta {
                 expected,
             }),
             _ => Ok(()),
+        }
+    }
+}
+
+/// Where a decoded entry stands at a moment ([`Codec::decode_at`](crate::Codec::decode_at)):
+/// a reader matches on it, so a logically expired entry is never taken for a fresh one.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Freshness<T> {
+    /// Before its logical expiry (`meta.expires_at_ms`): serve it.
+    Fresh(Envelope<T>),
+    /// Past its logical expiry but within the reader's `max_stale`: serve it only when the
+    /// source fails (fail-safe) or while a refresh runs.
+    Stale(Envelope<T>),
+    /// Past its logical expiry and `max_stale`: a miss (the payload is not decoded).
+    Expired(EntryMeta),
+}
+
+impl<T> Freshness<T> {
+    /// The entry if it is fresh.
+    pub fn fresh(self) -> Option<Envelope<T>> {
+        match self {
+            Self::Fresh(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The entry if it is fresh or stale (a fail-safe reader's choice).
+    pub fn fresh_or_stale(self) -> Option<Envelope<T>> {
+        match self {
+            Self::Fresh(e) | Self::Stale(e) => Some(e),
+            Self::Expired(_) => None,
         }
     }
 }

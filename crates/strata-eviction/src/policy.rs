@@ -26,6 +26,20 @@ impl EvictionPolicy {
             Self::Ttl => "ttl",
         }
     }
+
+    /// The Redis `maxmemory-policy` that enforces this policy server-wide: `allkeys-lru`,
+    /// `allkeys-random` or `volatile-ttl`.
+    #[deprecated(
+        since = "0.2.0",
+        note = "use strata_redis::server_policy(policy): the Redis mapping lives with the Redis backend"
+    )]
+    pub fn redis_policy(self) -> &'static str {
+        match self {
+            Self::Lru => "allkeys-lru",
+            Self::Random => "allkeys-random",
+            Self::Ttl => "volatile-ttl",
+        }
+    }
 }
 
 impl fmt::Display for EvictionPolicy {

@@ -171,6 +171,15 @@ impl L1 {
         }
     }
 
+    /// Approximate number of entries (may lag the last writes).
+    #[deprecated(
+        since = "0.2.0",
+        note = "use L1::usage().await.entries, which is exact"
+    )]
+    pub fn entry_count(&self) -> u64 {
+        self.cache.entry_count()
+    }
+
     /// moka's running weight (bytes held, each entry at least the minimum weight), without
     /// applying pending maintenance: cheap, and may lag the last writes. [`L1::usage`] is exact.
     pub fn weighted_bytes(&self) -> u64 {

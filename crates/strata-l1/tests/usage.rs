@@ -48,3 +48,15 @@ async fn usage_is_exact_right_after_writes() {
     l1.clear();
     assert_eq!(l1.usage().await.entries, 0);
 }
+
+#[tokio::test]
+#[allow(deprecated)]
+async fn the_deprecated_entry_count_still_counts() {
+    let l1 = L1::new(L1Config::default());
+    for id in 0..3 {
+        l1.insert(key("user", id), entry(id)).await;
+    }
+    l1.sync().await;
+    assert_eq!(l1.entry_count(), 3);
+    assert_eq!(l1.entry_count(), l1.usage().await.entries);
+}

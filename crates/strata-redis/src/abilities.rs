@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use strata_backend::{
     BackendError, BackendResult, ErrorKind, Leases, Listing, MemoryUsage, Publisher, ScanPage,
-    VersionCounters, check_key, check_set,
+    VersionCounters, check_key_in, check_set_in,
 };
 
 use crate::backend::{RedisBackend, match_prefix};
@@ -31,7 +31,7 @@ fn parse_version(reply: redis::Value) -> BackendResult<u64> {
 #[async_trait]
 impl Leases for RedisBackend {
     async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
-        check_set(key, 0, ttl, usize::MAX)?;
+        check_set_in(&self.config().namespace, key, 0, ttl, usize::MAX)?;
         let (_, at) = self.place(key)?;
         let mut cmd = redis::cmd("SET");
         cmd.arg(&at.lease)
@@ -56,7 +56,7 @@ impl Leases for RedisBackend {
     }
 
     async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
-        check_key(key)?;
+        check_key_in(&self.config().namespace, key)?;
         let (_, at) = self.place(key)?;
         let call = self
             .scripts
@@ -76,7 +76,8 @@ impl VersionCounters for RedisBackend {
         init: u64,
         ttl: Option<Duration>,
     ) -> BackendResult<Vec<u64>> {
-        keys.iter().try_for_each(|k| check_key(k))?;
+        keys.iter()
+            .try_for_each(|k| check_key_in(&self.config().namespace, k))?;
         // One call per counter (they may live in different slots): one round trip in all.
         let calls = keys
             .iter()
@@ -106,7 +107,7 @@ impl VersionCounters for RedisBackend {
         at_least: u64,
         ttl: Option<Duration>,
     ) -> BackendResult<u64> {
-        check_key(key)?;
+        check_key_in(&self.config().namespace, key)?;
         let call = self
             .scripts
             .bump_version
@@ -147,7 +148,7 @@ impl Listing for RedisBackend {
 #[async_trait]
 impl MemoryUsage for RedisBackend {
     async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
-        check_key(key)?;
+        check_key_in(&self.config().namespace, key)?;
         let physical = self.physical(key)?;
         let mut cmd = redis::cmd("MEMORY");
         cmd.arg("USAGE")

@@ -11,7 +11,7 @@ use redis::Value;
 use strata_backend::batch::{Done, Step};
 use strata_backend::{
     Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, Leases,
-    Listing, MemoryUsage, Publisher, SetEntry, VersionCounters, check_key, check_set,
+    Listing, MemoryUsage, Publisher, SetEntry, VersionCounters, check_key_in, check_set_in,
 };
 
 use crate::config::RedisConfig;
@@ -190,7 +190,8 @@ impl RedisBackend {
         ttl: Duration,
         token: Option<&str>,
     ) -> BackendResult<bool> {
-        check_set(key, value.len(), ttl, self.config.max_value_bytes)?;
+        let c = &self.config;
+        check_set_in(&c.namespace, key, value.len(), ttl, c.max_value_bytes)?;
         let (entries, at) = self.place(key)?;
         let reply = self
             .exec_one("write", entries.set(&self.scripts, at, value, ttl, token))
@@ -200,7 +201,7 @@ impl RedisBackend {
 
     /// Deletes `key` and its lease (with `expected`: only while it holds those bytes).
     pub(crate) async fn remove(&self, key: &str, expected: Option<&[u8]>) -> BackendResult<bool> {
-        check_key(key)?;
+        check_key_in(&self.config.namespace, key)?;
         let (entries, at) = self.place(key)?;
         let reply = self
             .exec_one("delete", entries.delete(&self.scripts, at, expected))
@@ -263,7 +264,7 @@ impl Backend for RedisBackend {
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
-        check_key(key)?;
+        check_key_in(&self.config.namespace, key)?;
         let (entries, physical) = self.entry(key)?;
         bytes_of(
             self.exec_one("GET", entries.get(&self.scripts, physical))
@@ -272,7 +273,8 @@ impl Backend for RedisBackend {
     }
 
     async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
-        keys.iter().try_for_each(|k| check_key(k))?;
+        keys.iter()
+            .try_for_each(|k| check_key_in(&self.config.namespace, k))?;
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(BATCH) {
             let places = chunk
@@ -311,7 +313,14 @@ impl Backend for RedisBackend {
 
     async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
         for e in &entries {
-            check_set(&e.key, e.value.len(), e.ttl, self.config.max_value_bytes)?;
+            let c = &self.config;
+            check_set_in(
+                &c.namespace,
+                &e.key,
+                e.value.len(),
+                e.ttl,
+                c.max_value_bytes,
+            )?;
         }
         for chunk in entries.chunks(BATCH) {
             let mut calls = Vec::with_capacity(chunk.len());
@@ -334,7 +343,8 @@ impl Backend for RedisBackend {
     }
 
     async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
-        keys.iter().try_for_each(|k| check_key(k))?;
+        keys.iter()
+            .try_for_each(|k| check_key_in(&self.config.namespace, k))?;
         let mut n = 0;
         for chunk in keys.chunks(BATCH) {
             let calls = chunk
@@ -378,7 +388,7 @@ impl Backend for RedisBackend {
     }
 
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
-        check_key(key)?;
+        check_key_in(&self.config.namespace, key)?;
         let physical = self.entry(key)?.1;
         let mut cmd = redis::cmd("PTTL");
         cmd.arg(physical.as_ref());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use redis::Value;
 use strata_backend::batch::{Done, Family, LeaseOutcome, LeaseWhen, Step};
-use strata_backend::{BackendError, BackendResult, ErrorKind, check_key, check_set};
+use strata_backend::{BackendError, BackendResult, ErrorKind, check_key_in, check_set_in};
 
 use crate::backend::{RedisBackend, bytes_of};
 use crate::entries::{Entries, ms};
@@ -48,7 +48,11 @@ impl RedisBackend {
     /// Runs `steps` in one round trip (two on a cluster with family deletes).
     pub(crate) async fn run_batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
         for step in &steps {
-            check_step(step, self.config().max_value_bytes)?;
+            check_step(
+                step,
+                &self.config().namespace,
+                self.config().max_value_bytes,
+            )?;
         }
         let planned = if self.topology.scripts_span_slots() {
             steps.into_iter().map(Planned::Step).collect()
@@ -190,7 +194,7 @@ impl RedisBackend {
     /// The family-delete script (one server): the registry, the entries' and leases' names
     /// around the member, the quota index to clean, the message to publish.
     fn family_script<'a>(&'a self, family: &'a Family) -> BackendResult<Call<'a>> {
-        check_key(&family.registry)?;
+        check_key_in(&self.config().namespace, &family.registry)?;
         let mut keys = vec![family.registry.clone()];
         if let Some(q) = quota_of(&self.quotas, &family.before) {
             keys.extend(q.index_keys());
@@ -273,23 +277,23 @@ fn publish<'a>(channel: &str, message: &[u8]) -> Call<'a> {
     Call::cmd("", cmd)
 }
 
-/// Checks what a step writes before anything is sent.
-fn check_step(step: &Step, max_value_bytes: usize) -> BackendResult<()> {
+/// Checks what a step writes before anything is sent (every key inside `ns`).
+fn check_step(step: &Step, ns: &str, max_value_bytes: usize) -> BackendResult<()> {
     match step {
         Step::Read { key, lease } => match lease {
-            Some(req) => check_set(key, 0, req.ttl, usize::MAX),
-            None => check_key(key),
+            Some(req) => check_set_in(ns, key, 0, req.ttl, usize::MAX),
+            None => check_key_in(ns, key),
         },
         Step::Write { key, value, ttl }
         | Step::WriteUnderLease {
             key, value, ttl, ..
-        } => check_set(key, value.len(), *ttl, max_value_bytes),
+        } => check_set_in(ns, key, value.len(), *ttl, max_value_bytes),
         Step::Delete { keys } | Step::Versions { keys, .. } => {
-            keys.iter().try_for_each(|k| check_key(k))
+            keys.iter().try_for_each(|k| check_key_in(ns, k))
         }
-        Step::DeleteFamily(f) => check_key(&f.registry),
-        Step::Register { registry, .. } => check_key(registry),
-        Step::Bump { key, .. } => check_key(key),
+        Step::DeleteFamily(f) => check_key_in(ns, &f.registry),
+        Step::Register { registry, .. } => check_key_in(ns, registry),
+        Step::Bump { key, .. } => check_key_in(ns, key),
         Step::Publish { .. } => Ok(()),
         _ => Ok(()),
     }

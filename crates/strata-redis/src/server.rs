@@ -66,4 +66,16 @@ mod tests {
         assert_eq!(server_policy(EvictionPolicy::Random), "allkeys-random");
         assert_eq!(server_policy(EvictionPolicy::Ttl), "volatile-ttl");
     }
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_deprecated_redis_policy_still_answers_the_same() {
+        for p in [
+            EvictionPolicy::Lru,
+            EvictionPolicy::Random,
+            EvictionPolicy::Ttl,
+        ] {
+            assert_eq!(p.redis_policy(), server_policy(p), "{p}");
+        }
+    }
 }

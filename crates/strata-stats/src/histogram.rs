@@ -27,11 +27,37 @@ impl Histogram {
     }
 
     pub(crate) fn snapshot(&self) -> LatencySnapshot {
-        let counts: Vec<u64> = self
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
-            .collect();
+        self.counts().summary()
+    }
+
+    /// The bucket counts and the sum, read now.
+    pub(crate) fn counts(&self) -> Counts {
+        Counts {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A histogram's counts, read once: summed across kinds for the totals, then summarized.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Counts {
+    buckets: [u64; BOUNDS_US.len() + 1],
+    sum_us: u64,
+}
+
+impl Counts {
+    /// Adds `other`'s samples to these.
+    pub(crate) fn add(&mut self, other: &Counts) {
+        for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
+            *mine += theirs;
+        }
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+    }
+
+    /// Count, mean and quantiles of these samples.
+    pub(crate) fn summary(&self) -> LatencySnapshot {
+        let counts = &self.buckets;
         let count: u64 = counts.iter().sum();
         let quantile = |q: f64| -> Option<u64> {
             if count == 0 {
@@ -47,7 +73,7 @@ impl Histogram {
             }
             None
         };
-        let sum = self.sum_us.load(Ordering::Relaxed);
+        let sum = self.sum_us;
         LatencySnapshot {
             count,
             mean_us: (sum + count / 2).checked_div(count).unwrap_or(0),

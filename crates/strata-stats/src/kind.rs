@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::age::{AGE_BUCKET_COUNT, AgeBucket, bucket_of, label};
-use crate::histogram::{Histogram, LatencySnapshot};
+use crate::histogram::{Counts, Histogram, LatencySnapshot};
 
 /// A tier of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -232,6 +232,15 @@ impl KindStats {
         }
     }
 
+    /// The latency samples of L1, L2 and the loader (for the totals, which sum them).
+    pub(crate) fn latency_counts(&self) -> [Counts; 3] {
+        [
+            self.tiers[Tier::L1.index()].latency.counts(),
+            self.tiers[Tier::L2.index()].latency.counts(),
+            self.load_latency.counts(),
+        ]
+    }
+
     /// A consistent-enough copy of the counters (each counter is read atomically).
     pub fn snapshot(&self) -> KindSnapshot {
         let tier = |t: Tier| {
@@ -344,7 +353,8 @@ pub struct KindSnapshot {
 }
 
 impl KindSnapshot {
-    /// Adds `other`'s counters into `self` (latency summaries are not summed).
+    /// Adds `other`'s counters into `self` (latency summaries are not: [`Stats`](crate::Stats)
+    /// sums the histograms they come from).
     pub(crate) fn accumulate(&mut self, other: &KindSnapshot) {
         self.hits += other.hits;
         self.misses += other.misses;

@@ -7,6 +7,7 @@ use std::time::Instant;
 use parking_lot::RwLock;
 use serde::Serialize;
 
+use crate::histogram::Counts;
 use crate::kind::{KindSnapshot, KindStats};
 
 /// Counters for every kind; cheap to clone (clones share the counters).
@@ -52,19 +53,32 @@ impl Stats {
         self.inner.started.elapsed().as_secs_f64()
     }
 
-    /// A snapshot of every kind and their totals.
+    /// The kinds counted so far (each created by [`kind`](Self::kind)), unsorted.
+    pub fn kind_names(&self) -> Vec<String> {
+        self.inner.kinds.read().keys().cloned().collect()
+    }
+
+    /// A snapshot of every kind and their totals (latency summaries over every kind's samples).
     pub fn snapshot(&self) -> StatsSnapshot {
-        let kinds: BTreeMap<String, KindSnapshot> = self
-            .inner
-            .kinds
-            .read()
+        let registry = self.inner.kinds.read();
+        let kinds: BTreeMap<String, KindSnapshot> = registry
             .iter()
             .map(|(k, v)| (k.clone(), v.snapshot()))
             .collect();
+        let mut latency = [Counts::default(); 3];
+        for k in registry.values() {
+            for (sum, counts) in latency.iter_mut().zip(k.latency_counts()) {
+                sum.add(&counts);
+            }
+        }
+        drop(registry);
         let mut totals = KindSnapshot::default();
         for k in kinds.values() {
             totals.accumulate(k);
         }
+        totals.l1.latency = latency[0].summary();
+        totals.l2.latency = latency[1].summary();
+        totals.load_latency = latency[2].summary();
         StatsSnapshot {
             uptime_secs: self.uptime_secs(),
             totals,
@@ -79,8 +93,39 @@ impl Stats {
 pub struct StatsSnapshot {
     /// Seconds since start.
     pub uptime_secs: f64,
-    /// All kinds summed (latency summaries are per kind only).
+    /// All kinds summed, latency summaries over every kind's samples.
     pub totals: KindSnapshot,
     /// Per kind.
     pub kinds: BTreeMap<String, KindSnapshot>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::Tier;
+
+    #[test]
+    fn totals_summarize_every_kinds_latency_samples() {
+        let stats = Stats::new(false);
+        let users = stats.kind("user");
+        let jobs = stats.kind("job");
+        for _ in 0..3 {
+            users.hit(Tier::L1, 10, Duration::from_micros(5));
+        }
+        jobs.hit(Tier::L1, 10, Duration::from_micros(5));
+        jobs.tier_miss(Tier::L2, Duration::from_millis(2));
+        jobs.load(true, Duration::from_millis(20));
+        let snap = stats.snapshot();
+        let kinds_l1: u64 = snap.kinds.values().map(|k| k.l1.latency.count).sum();
+        assert_eq!(kinds_l1, 4);
+        assert_eq!(snap.totals.l1.latency.count, kinds_l1, "{:?}", snap.totals);
+        assert_eq!(snap.totals.l1.latency.p99_us_le, Some(10));
+        assert_eq!(snap.totals.l2.latency, snap.kinds["job"].l2.latency);
+        assert_eq!(snap.totals.load_latency.count, 1);
+        let mut names = stats.kind_names();
+        names.sort();
+        assert_eq!(names, ["job", "user"]);
+    }
 }

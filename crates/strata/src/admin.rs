@@ -55,10 +55,18 @@ impl<'a> Admin<'a> {
         kinds
     }
 
-    /// What the builder found questionable and accepted (a configured kind no code declared);
-    /// the monitoring health check lists these.
-    pub fn warnings(&self) -> &'a [String] {
-        &self.core.warnings
+    /// What the builder, the start-up check and the configuration found questionable and
+    /// accepted: Redis not usable at start, a `STRATA_` variable that names no setting
+    /// ([`CacheConfig::warnings`]), a configured kind no code declared and the cache has not
+    /// used (a kind used through its type or its name counts as declared from then on); the
+    /// monitoring health check lists these.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut declared = self.core.declared.clone();
+        declared.extend(self.core.stats.kind_names());
+        let mut warnings = self.core.start_warnings.clone();
+        warnings.extend(self.core.config.warnings().iter().cloned());
+        warnings.extend(self.core.config.undeclared_kinds(&declared));
+        warnings
     }
 
     /// [`Cache::clear`](crate::Cache::clear) page by page, calling `progress(removed)` after each page.

@@ -24,7 +24,9 @@ use crate::listener::BusListener;
 /// Kinds are declared here ([`declare`](Self::declare), [`declare_kind`](Self::declare_kind),
 /// or by giving them a TTL): a configured kind (`[kinds.<kind>]`, `[ttl]`) that no code declared
 /// is most likely a typo, reported at build (an error with `strict`, else a warning in the log
-/// and in [`Admin::warnings`](crate::Admin::warnings)).
+/// and in [`Admin::warnings`](crate::Admin::warnings), withdrawn from the latter once the code uses the kind). So are
+/// the configuration's own warnings ([`CacheConfig::warnings`]: a `STRATA_` variable that names
+/// no setting).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -232,7 +234,8 @@ impl CacheBuilder {
         for kind in &self.declared {
             strata_keys::KindName::new(kind)?;
         }
-        let warnings = self.config.undeclared_kinds(&self.declared);
+        let mut warnings = self.config.warnings().to_vec();
+        warnings.extend(self.config.undeclared_kinds(&self.declared));
         if self.config.strict && !warnings.is_empty() {
             return Err(Error::Config(warnings.join("; ")));
         }
@@ -260,14 +263,11 @@ impl CacheBuilder {
             (None, None) if self.config.bus => open_bus(&self.config, &namespace)?,
             _ => None,
         };
-        let mut warnings = warnings;
         let (backend, start_error) = match self.backend {
             Some(b) => (b, None),
             None => open_backend(&self.config, &namespace).await?,
         };
-        if let Some(e) = &start_error {
-            warnings.push(e.message().to_owned());
-        }
+        let start_warnings = start_error.iter().map(|e| e.message().to_owned()).collect();
         let stats = Stats::new(self.config.metrics);
         let l1 = self.config.l1.enabled.then(|| {
             let stats = stats.clone();
@@ -287,7 +287,7 @@ impl CacheBuilder {
         let core = Core::shared(Parts {
             config: self.config,
             declared: self.declared,
-            warnings,
+            start_warnings,
             backend,
             l1,
             stats,

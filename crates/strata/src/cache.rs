@@ -217,12 +217,12 @@ impl Cache {
     /// use strata::{CacheBuilder, Rules, Target};
     ///
     /// let rules = Rules::new().on("profile", |id| {
-    ///     vec![Target::key("user", id), Target::key("profile", id), Target::key("whoami", id)]
+    ///     vec![Target::key("user", id), Target::key("profile", id), Target::key("session", id)]
     /// });
     /// let cache = CacheBuilder::new().build().await?;
-    /// cache.kind::<String>("whoami")?.set(42, "Ada".into()).await?;
+    /// cache.kind::<String>("session")?.set(42, "Ada".into()).await?;
     /// assert_eq!(cache.invalidate(&rules, "profile", 42).await?.deleted, 1);
-    /// assert!(cache.kind::<String>("whoami")?.get(42).await?.is_none());
+    /// assert!(cache.kind::<String>("session")?.get(42).await?.is_none());
     /// # Ok::<(), strata::Error>(())
     /// # }).unwrap();
     /// ```
@@ -253,7 +253,7 @@ impl Cache {
 
     /// Moved to [`Admin::warnings`].
     #[deprecated(since = "0.2.0", note = "use `cache.admin().warnings(..)`")]
-    pub fn warnings(&self) -> &[String] {
+    pub fn warnings(&self) -> Vec<String> {
         self.admin().warnings()
     }
 

@@ -27,8 +27,8 @@ pub(crate) struct Core {
     pub(crate) config: CacheConfig,
     /// The kinds declared to the builder.
     pub(crate) declared: BTreeSet<String>,
-    /// What the builder found wrong without refusing it (undeclared configured kinds).
-    pub(crate) warnings: Vec<String>,
+    /// What the builder found wrong at start without refusing it (Redis could not be used).
+    pub(crate) start_warnings: Vec<String>,
     /// Whether caching is on (the run-time switch; see `CacheConfig::enabled`).
     pub(crate) enabled: AtomicBool,
     pub(crate) space: KeySpace,
@@ -46,7 +46,7 @@ pub(crate) struct Core {
 pub(crate) struct Parts {
     pub(crate) config: CacheConfig,
     pub(crate) declared: BTreeSet<String>,
-    pub(crate) warnings: Vec<String>,
+    pub(crate) start_warnings: Vec<String>,
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) l1: Option<L1>,
     pub(crate) stats: Stats,
@@ -60,7 +60,7 @@ impl Core {
         let Parts {
             config,
             declared,
-            warnings,
+            start_warnings,
             backend,
             l1,
             stats,
@@ -87,6 +87,7 @@ impl Core {
         let local = Local::new(l1, clock.clone(), config.max_stale);
         let deferred = Deferred::new(config.max_deferred_changes, l2.backend());
         Ok(Arc::new(Self {
+            start_warnings,
             space,
             clock,
             stats,
@@ -99,7 +100,6 @@ impl Core {
             enabled: AtomicBool::new(config.enabled),
             config,
             declared,
-            warnings,
         }))
     }
 

@@ -80,6 +80,7 @@ pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use config::{
     BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
+    TOOL_VARIABLES,
 };
 pub use deferred::DeferredStats;
 pub use error::{Error, LoadError};

@@ -45,6 +45,12 @@ pub(crate) const GROUPS: [(&str, &str); 9] = [
     ),
 ];
 
+/// The help text of the groups argument: every group, in the order they run.
+pub(crate) fn groups_help() -> String {
+    let names: Vec<&str> = GROUPS.iter().map(|(name, _)| *name).collect();
+    format!("Groups to run (default all): {}", names.join(", "))
+}
+
 /// Criterion's filter for a group of ours, and the bench binary that holds it.
 fn criterion_filter(group: &str) -> Option<(&'static str, &'static str)> {
     Some(match group {

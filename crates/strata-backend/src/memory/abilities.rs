@@ -10,12 +10,12 @@ use super::MemoryBackend;
 use crate::abilities::{Leases, Listing, MemoryUsage, VersionCounters};
 use crate::error::BackendResult;
 use crate::types::ScanPage;
-use crate::validate::{check_key, check_set};
+use crate::validate::{check_key_in, check_set_in};
 
 #[async_trait]
 impl Leases for MemoryBackend {
     async fn acquire_lease(&self, key: &str, token: &str, ttl: Duration) -> BackendResult<bool> {
-        check_set(key, 0, ttl, usize::MAX)?;
+        check_set_in(&self.shared.config.namespace, key, 0, ttl, usize::MAX)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         if state.leases.get(key).is_some_and(|(_, until)| *until > now) {
@@ -35,7 +35,13 @@ impl Leases for MemoryBackend {
         value: Bytes,
         ttl: Duration,
     ) -> BackendResult<bool> {
-        check_set(key, value.len(), ttl, self.shared.config.max_value_bytes)?;
+        check_set_in(
+            &self.shared.config.namespace,
+            key,
+            value.len(),
+            ttl,
+            self.shared.config.max_value_bytes,
+        )?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         let held = state
@@ -52,7 +58,7 @@ impl Leases for MemoryBackend {
     }
 
     async fn release_lease(&self, key: &str, token: &str) -> BackendResult<()> {
-        check_key(key)?;
+        check_key_in(&self.shared.config.namespace, key)?;
         let mut state = self.shared.state.lock();
         if state.leases.get(key).is_some_and(|(t, _)| t == token) {
             state.leases.remove(key);
@@ -70,7 +76,7 @@ impl VersionCounters for MemoryBackend {
         ttl: Option<Duration>,
     ) -> BackendResult<Vec<u64>> {
         for key in keys {
-            check_key(key)?;
+            check_key_in(&self.shared.config.namespace, key)?;
         }
         let now = self.now_ms();
         let until = ttl.map_or(u64::MAX, |t| now.saturating_add(Self::ttl_ms(t)));
@@ -93,7 +99,7 @@ impl VersionCounters for MemoryBackend {
         at_least: u64,
         ttl: Option<Duration>,
     ) -> BackendResult<u64> {
-        check_key(key)?;
+        check_key_in(&self.shared.config.namespace, key)?;
         let now = self.now_ms();
         let until = ttl.map_or(u64::MAX, |t| now.saturating_add(Self::ttl_ms(t)));
         let mut state = self.shared.state.lock();
@@ -138,7 +144,7 @@ impl Listing for MemoryBackend {
     }
 
     async fn delete_if_equals(&self, key: &str, expected: &[u8]) -> BackendResult<bool> {
-        check_key(key)?;
+        check_key_in(&self.shared.config.namespace, key)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         if state.live(key, now).is_some_and(|s| s.value == expected) {
@@ -152,7 +158,7 @@ impl Listing for MemoryBackend {
 #[async_trait]
 impl MemoryUsage for MemoryBackend {
     async fn memory_usage(&self, key: &str) -> BackendResult<Option<u64>> {
-        check_key(key)?;
+        check_key_in(&self.shared.config.namespace, key)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         // The accounted weight: key plus value bytes.

@@ -3,7 +3,7 @@
 
 use crate::batch::{Done, Family, LeaseOutcome, LeaseRequest, LeaseWhen, Step, run_one_by_one};
 use crate::error::BackendResult;
-use crate::validate::{check_key, check_set};
+use crate::validate::{check_key_in, check_set_in};
 
 use super::MemoryBackend;
 
@@ -17,7 +17,7 @@ impl MemoryBackend {
                     lease: Some(req),
                 } => self.read_and_lease(&key, &req)?,
                 Step::Register { registry, member } => {
-                    check_key(&registry)?;
+                    check_key_in(&self.shared.config.namespace, &registry)?;
                     let mut state = self.shared.state.lock();
                     state.registries.entry(registry).or_default().insert(member);
                     Done::Registered
@@ -34,7 +34,7 @@ impl MemoryBackend {
 
     /// Reads `key` and takes its lease as `req` says, under one lock.
     fn read_and_lease(&self, key: &str, req: &LeaseRequest) -> BackendResult<Done> {
-        check_set(key, 0, req.ttl, usize::MAX)?;
+        check_set_in(&self.shared.config.namespace, key, 0, req.ttl, usize::MAX)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         let value = state.read(key, now);
@@ -59,7 +59,7 @@ impl MemoryBackend {
     /// Deletes every member's key of `family` (the registered members and the known ones,
     /// which are registered), with their leases.
     fn delete_family(&self, family: Family) -> BackendResult<Done> {
-        check_key(&family.registry)?;
+        check_key_in(&self.shared.config.namespace, &family.registry)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         let members = state.registries.entry(family.registry.clone()).or_default();

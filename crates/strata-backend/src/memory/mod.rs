@@ -23,7 +23,7 @@ use crate::batch::{Done, Step};
 use crate::capabilities::Capabilities;
 use crate::error::{BackendError, BackendResult, ErrorKind};
 use crate::types::{BackendInfo, KeyTtl, SetEntry};
-use crate::validate::{check_key, check_namespace, check_set};
+use crate::validate::{check_key_in, check_namespace, check_set_in};
 use state::{State, Stored};
 
 /// Expired entries removed per write, so expiry costs are spread over time.
@@ -165,14 +165,15 @@ impl Backend for MemoryBackend {
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
-        check_key(key)?;
+        check_key_in(&self.shared.config.namespace, key)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         Ok(state.read(key, now))
     }
 
     async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
-        keys.iter().try_for_each(|k| check_key(k))?;
+        keys.iter()
+            .try_for_each(|k| check_key_in(&self.shared.config.namespace, k))?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         let mut out = Vec::with_capacity(keys.len());
@@ -183,7 +184,13 @@ impl Backend for MemoryBackend {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> BackendResult<()> {
-        check_set(key, value.len(), ttl, self.shared.config.max_value_bytes)?;
+        check_set_in(
+            &self.shared.config.namespace,
+            key,
+            value.len(),
+            ttl,
+            self.shared.config.max_value_bytes,
+        )?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         Self::purge_expired(&mut state, now);
@@ -194,7 +201,8 @@ impl Backend for MemoryBackend {
     async fn set_many(&self, entries: Vec<SetEntry>) -> BackendResult<()> {
         // Validate everything first, so a bad entry means nothing was written.
         for e in &entries {
-            check_set(
+            check_set_in(
+                &self.shared.config.namespace,
                 &e.key,
                 e.value.len(),
                 e.ttl,
@@ -212,7 +220,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn delete(&self, key: &str) -> BackendResult<bool> {
-        check_key(key)?;
+        check_key_in(&self.shared.config.namespace, key)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         let existed = state.live(key, now).is_some();
@@ -222,7 +230,8 @@ impl Backend for MemoryBackend {
     }
 
     async fn delete_many(&self, keys: &[&str]) -> BackendResult<u64> {
-        keys.iter().try_for_each(|k| check_key(k))?;
+        keys.iter()
+            .try_for_each(|k| check_key_in(&self.shared.config.namespace, k))?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         let mut n = 0;
@@ -253,7 +262,7 @@ impl Backend for MemoryBackend {
     }
 
     async fn ttl(&self, key: &str) -> BackendResult<KeyTtl> {
-        check_key(key)?;
+        check_key_in(&self.shared.config.namespace, key)?;
         let now = self.now_ms();
         let mut state = self.shared.state.lock();
         Ok(match state.live(key, now) {

@@ -3,7 +3,8 @@
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use strata_codec::{
-    Codec, CodecError, EntryMeta, Flags, JsonCodec, MAX_TAGS, MsgPackCodec, TagVersion, peek,
+    Codec, CodecError, EntryMeta, Flags, Freshness, JsonCodec, MAX_TAGS, MsgPackCodec, TagVersion,
+    peek,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +143,45 @@ fn schema_mismatch_is_a_miss_before_the_payload_is_read() {
     );
     assert!(err.is_miss());
     assert!(err.to_string().contains("treat as miss"));
+}
+
+#[test]
+fn decode_at_says_fresh_stale_or_expired() {
+    let created = 1_700_000_000_000;
+    let meta = EntryMeta::new(created, 60_000, 1);
+    for bytes in [
+        MsgPackCodec::default().encode(&meta, Some("v")).unwrap(),
+        JsonCodec::default().encode(&meta, Some("v")).unwrap(),
+    ] {
+        let codec = MsgPackCodec::default();
+        let at = |now: u64| {
+            codec
+                .decode_at::<String>(&bytes, Some(1), now, 30_000)
+                .unwrap()
+        };
+        let Freshness::Fresh(e) = at(created + 59_999) else {
+            panic!("fresh before its expiry")
+        };
+        assert_eq!(e.value.as_deref(), Some("v"));
+        assert!(matches!(at(created + 60_000), Freshness::Stale(_)));
+        assert!(at(created + 89_999).fresh_or_stale().is_some());
+        assert_eq!(at(created + 89_999).fresh(), None);
+        assert_eq!(at(created + 90_000), Freshness::Expired(meta));
+        assert!(
+            codec
+                .decode_at::<String>(&bytes, Some(2), created, 0)
+                .unwrap_err()
+                .is_miss(),
+            "another schema is a miss"
+        );
+    }
+    let forever = MsgPackCodec::default()
+        .encode(&EntryMeta::default(), Some(&1u8))
+        .unwrap();
+    assert!(matches!(
+        MsgPackCodec::default().decode_at::<u8>(&forever, None, u64::MAX, 0),
+        Ok(Freshness::Fresh(_))
+    ));
 }
 
 #[test]

@@ -28,3 +28,19 @@ async fn redis() -> Option<Redis> {
 }
 
 strata_testkit::backend_conformance!(redis);
+
+#[tokio::test]
+async fn a_namespace_without_its_separator_is_refused_naming_the_one_to_use() {
+    let config = RedisConfig::new("redis://127.0.0.1:1").with_namespace("shop");
+    let e = RedisBackend::connect_lazy(config).unwrap_err();
+    assert_eq!(e.kind(), strata_backend::ErrorKind::Config);
+    assert!(
+        e.to_string().contains("\"shop\"") && e.to_string().contains("\"shop:\""),
+        "{e}"
+    );
+    let e = strata_redis::RedisBus::new(
+        &RedisConfig::new("redis://127.0.0.1:1").with_namespace("shop"),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), strata_backend::ErrorKind::Config, "{e}");
+}

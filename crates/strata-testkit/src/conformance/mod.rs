@@ -8,6 +8,7 @@
 mod abilities;
 mod batches;
 mod entries;
+mod namespace;
 mod typed_batch;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use entries::{
     entries_expire_after_their_ttl, get_missing_is_none, large_values_and_the_size_limit,
     set_overwrites, ttl_lookup, values_are_binary_safe,
 };
+pub use namespace::keys_outside_the_namespace_are_refused;
 pub use typed_batch::batches_answer_each_step_by_its_handle;
 
 /// Makes backends for the suite.
@@ -102,6 +104,7 @@ macro_rules! backend_conformance {
             memory_usage_of_keys,
             leases_guard_stores_against_invalidation,
             version_counters,
+            keys_outside_the_namespace_are_refused,
             ping_and_info,
             batches_answer_each_step_by_its_handle,
         }

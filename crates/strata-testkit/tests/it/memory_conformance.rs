@@ -168,3 +168,13 @@ async fn an_empty_namespace_is_a_config_error() {
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(err.to_string().contains("namespace is empty"), "{err}");
 }
+
+#[test]
+fn a_namespace_without_its_separator_is_refused_naming_the_one_to_use() {
+    let e = MemoryBackend::new(MemoryConfig::default().with_namespace("shop")).unwrap_err();
+    assert_eq!(e.kind(), strata_backend::ErrorKind::Config);
+    assert!(
+        e.to_string().contains("\"shop\"") && e.to_string().contains("\"shop:\""),
+        "{e}"
+    );
+}

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::CacheConfig;
+use super::check::Invalid;
+use super::distance::edit_distance;
 
 /// The settings of one kind, written `[kinds.<kind>]` (`STRATA_KINDS__<KIND>__TTL`).
 ///
@@ -61,26 +63,27 @@ impl CacheConfig {
     }
 
     /// Checks the per-kind settings: valid kind names, no TTL of zero, no TTL given twice.
-    pub(super) fn validate_kinds(&self) -> Result<(), String> {
+    pub(super) fn validate_kinds(&self) -> Result<(), Invalid> {
         for (kind, key) in self.configured_kinds() {
-            strata_keys::KindName::new(kind).map_err(|e| format!("invalid key `{key}`: {e}"))?;
+            strata_keys::KindName::new(kind).map_err(|e| Invalid::new(key, e.to_string()))?;
         }
         for (kind, ttl) in &self.ttl {
             if ttl.is_zero() {
-                return Err(format!("invalid value for key `ttl.{kind}`: a TTL of zero"));
+                return Err(Invalid::new(format!("ttl.{kind}"), "a TTL of zero"));
             }
             if self.kinds.get(kind).is_some_and(|k| k.ttl.is_some()) {
-                return Err(format!(
-                    "the TTL of kind `{kind}` is set twice, as `ttl.{kind}` and as \
-                     `kinds.{kind}.ttl`: keep one (`[ttl]` is a shorthand for `[kinds.<kind>] ttl`)"
+                return Err(Invalid::new(
+                    format!("ttl.{kind}"),
+                    format!(
+                        "the TTL of kind `{kind}` is set twice, as ttl.{kind} and as \
+                         kinds.{kind}.ttl: keep one ([ttl] is a shorthand for [kinds.<kind>] ttl)"
+                    ),
                 ));
             }
         }
         for (kind, settings) in &self.kinds {
             if settings.ttl.is_some_and(|t| t.is_zero()) {
-                return Err(format!(
-                    "invalid value for key `kinds.{kind}.ttl`: a TTL of zero"
-                ));
+                return Err(Invalid::new(format!("kinds.{kind}.ttl"), "a TTL of zero"));
             }
         }
         Ok(())
@@ -106,9 +109,10 @@ impl CacheConfig {
                     .map(|d| format!("; did you mean `{d}`?"))
                     .unwrap_or_default();
                 format!(
-                    "`{key}` names no declared kind (declared: {list}){hint} Declare kinds with \
-                     CacheBuilder::declare::<T>() or declare_kind(\"...\"); until then the \
-                     setting applies to a kind nothing may use"
+                    "`{key}` names no declared kind (declared: {list}){hint} It applies to \
+                     the kind `{kind}` if the code uses it, but a typo here would go unnoticed: \
+                     declare the kinds the code uses with CacheBuilder::declare::<T>() or \
+                     declare_kind(\"...\") (a kind in use counts as declared once used)"
                 )
             })
             .collect()
@@ -125,35 +129,9 @@ fn closest<'a>(kind: &str, declared: &'a BTreeSet<String>) -> Option<&'a str> {
         .map(|(_, d)| d.as_str())
 }
 
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (diagonal + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            diagonal = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("products", "product"), 1);
-        assert_eq!(edit_distance("prodcut", "product"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("user", "user"), 0);
-    }
 
     #[test]
     fn the_closest_declared_kind_is_suggested() {

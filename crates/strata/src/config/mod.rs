@@ -1,19 +1,23 @@
 //! Configuration: an optional `strata.toml` plus `STRATA_*` and `REDIS_URL` environment overrides.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use strata_eviction::EvictionPolicy;
 
 use crate::error::Error;
 
+mod check;
+mod distance;
+mod env;
 mod kinds;
 mod serde_with;
 
+pub use env::TOOL_VARIABLES;
 pub use kinds::KindSettings;
 
 /// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.
@@ -101,6 +105,10 @@ pub struct CacheConfig {
     /// 0: none, a failed invalidation is an error). Beyond it the oldest are lost and the
     /// instance flushes its L1.
     pub max_deferred_changes: usize,
+    /// What loading found questionable and accepted (a `STRATA_` variable that names no
+    /// setting); see [`warnings`](Self::warnings).
+    #[serde(skip)]
+    warnings: Vec<String>,
 }
 
 /// Settings of the in-process tier.
@@ -270,6 +278,7 @@ impl Default for CacheConfig {
             admin_token: None,
             bus: true,
             max_deferred_changes: 10_000,
+            warnings: Vec::new(),
         }
     }
 }
@@ -298,6 +307,7 @@ impl std::fmt::Debug for CacheConfig {
             )
             .field("bus", &self.bus)
             .field("max_deferred_changes", &self.max_deferred_changes)
+            .field("warnings", &self.warnings)
             .finish()
     }
 }
@@ -309,87 +319,76 @@ impl CacheConfig {
     }
 
     /// Defaults, then the TOML file at `path` (an error if `required` and it is missing), then
-    /// the environment (`STRATA_*`, `REDIS_URL`).
+    /// the process environment (`STRATA_*`, `REDIS_URL`).
     pub fn load_from(path: &Path, required: bool) -> Result<Self, Error> {
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Self::load_from_vars(path, required, vars)
+    }
+
+    /// [`load_from`](Self::load_from) with the environment given as `vars` (name, value) instead
+    /// of the process's: tests and embedders pass theirs explicitly.
+    ///
+    /// `STRATA_<KEY>` variables set keys (nested keys joined with `__`), `REDIS_URL` sets
+    /// `backend.url`. A `STRATA_` variable whose first key is no setting (`STRATA_JITER`,
+    /// `STRATA_L1_MAX_ENTRIES`) is ignored with a warning naming the closest setting
+    /// ([`warnings`](Self::warnings)), an error with `strict`; Strata's own tool switches
+    /// ([`TOOL_VARIABLES`]) are ignored silently. Unknown keys below a known one
+    /// (`STRATA_L1__MAX_ENTRYS`) are errors naming the variable.
+    pub fn load_from_vars<I, K, V>(path: &Path, required: bool, vars: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
         if required && !path.exists() {
             return Err(Error::config(format!(
                 "configuration file {} does not exist",
                 path.display()
             )));
         }
+        let env = env::EnvSource::new(vars);
         let figment = Figment::from(Serialized::defaults(CacheConfig::default()))
             .merge(Toml::file(path))
-            .merge(
-                Env::prefixed("STRATA_")
-                    .split("__")
-                    // Other STRATA_ variables (STRATA_REQUIRE_REDIS, tools' own settings) are not
-                    // configuration; typos below a known key are still errors.
-                    .filter(|k| {
-                        let top = k.as_str().split('.').next().unwrap_or("");
-                        TOP_LEVEL_KEYS.iter().any(|t| t.eq_ignore_ascii_case(top))
-                    }),
-            )
-            .merge(
-                Env::raw()
-                    .only(&["REDIS_URL"])
-                    .map(|_| "backend.url".into()),
-            );
-        Self::extract(figment, Some(path.to_path_buf()))
+            .merge(env.clone());
+        let mut config = Self::extract(&figment)?;
+        config.warnings = env.unknown().to_vec();
+        if config.strict && !config.warnings.is_empty() {
+            return Err(Error::config(format!(
+                "{} (strict refuses what it would otherwise warn about)",
+                config.warnings.join("; ")
+            )));
+        }
+        Ok(config)
     }
 
     /// Defaults, then the TOML text `toml` (no file, no environment); for tests and embedding.
     pub fn from_toml_str(toml: &str) -> Result<Self, Error> {
         let figment =
             Figment::from(Serialized::defaults(CacheConfig::default())).merge(Toml::string(toml));
-        Self::extract(figment, None)
+        Self::extract(&figment)
     }
 
-    fn extract(figment: Figment, path: Option<PathBuf>) -> Result<Self, Error> {
+    /// What loading accepted with a warning (a `STRATA_` variable that names no setting, with
+    /// the closest setting); the builder adds these to [`Cache::warnings`](crate::Cache::warnings).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn extract(figment: &Figment) -> Result<Self, Error> {
         let config: CacheConfig = figment.extract().map_err(|e| {
-            // figment's message names the key and the source ("... for key `ttl.user` in
-            // strata.toml TOML file"); keep every error it found.
-            let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            // Every error found, each naming the key as its source spells it.
+            let all: Vec<String> = e.into_iter().map(|e| check::describe(&e)).collect();
             Error::config(all.join("; "))
         })?;
-        config.validate().map_err(|msg| match &path {
-            Some(p) => Error::config(format!("{msg} (in {} or the environment)", p.display())),
-            None => Error::config(msg),
+        config.check().map_err(|invalid| {
+            Error::config(format!(
+                "invalid value for {}: {}",
+                check::key_as_written(figment, &invalid.key),
+                invalid.problem
+            ))
         })?;
         Ok(config)
-    }
-
-    /// Checks values that parse but make no sense.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(0.0..=0.5).contains(&self.jitter) {
-            return Err(format!(
-                "invalid value for key `jitter`: {} is outside 0.0..=0.5",
-                self.jitter
-            ));
-        }
-        self.validate_kinds()?;
-        for (key, d) in [
-            ("default_ttl", self.default_ttl),
-            ("negative_ttl", self.negative_ttl),
-            ("operation_timeout", self.operation_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(format!("invalid value for key `{key}`: zero"));
-            }
-        }
-        if !(0.0..=1.0).contains(&self.breaker.failure_rate) {
-            return Err(format!(
-                "invalid value for key `breaker.failure_rate`: {} is outside 0.0..=1.0",
-                self.breaker.failure_rate
-            ));
-        }
-        if self.breaker.window.is_zero() {
-            return Err("invalid value for key `breaker.window`: zero".into());
-        }
-        if self.l1.max_entries == 0 || self.l1.max_bytes == 0 {
-            return Err("invalid value for key `l1`: max_entries and max_bytes must be positive (set l1.enabled = false to turn L1 off)".into());
-        }
-        strata_keys::KeySpace::new(&self.prefix, &self.app_version).map_err(|e| e.to_string())?;
-        Ok(())
     }
 }
 

@@ -101,11 +101,13 @@ async fn delete_key_and_clear() {
         42,
         "a key is not a prefix"
     );
-    backend
+    // A key outside the namespace, which clear() would miss, cannot even be written.
+    let outside = backend
         .set("other:1", "x".into(), Duration::from_secs(60))
         .await
-        .unwrap();
+        .unwrap_err();
+    assert_eq!(outside.kind(), strata::ErrorKind::InvalidInput, "{outside}");
     assert_eq!(cache.clear().await.unwrap(), 1);
     assert_eq!(users.get(42).await.unwrap(), None);
-    assert!(backend.get("other:1").await.unwrap().is_some());
+    assert!(backend.get("other:1").await.is_err());
 }

@@ -195,8 +195,9 @@ async fn a_typo_in_a_kind_setting_is_a_warning_or_with_strict_an_error() {
         .build()
         .await
         .unwrap();
-    let [warning] = cache.admin().warnings() else {
-        panic!("one warning: {:?}", cache.admin().warnings())
+    let warnings = cache.admin().warnings();
+    let [warning] = warnings.as_slice() else {
+        panic!("one warning: {warnings:?}")
     };
     assert!(
         warning.contains("`ttl.products`") && warning.contains("did you mean `product`?"),
@@ -250,6 +251,55 @@ async fn a_typo_in_a_kind_setting_is_a_warning_or_with_strict_an_error() {
         cache.admin().known_kinds(),
         ["api.products", "product", "session"],
         "declared and configured kinds, no internal ones"
+    );
+}
+
+#[tokio::test]
+async fn a_configured_kind_the_code_uses_undeclared_is_reported_truthfully_and_then_not() {
+    // An application written before kinds were declared: `[ttl] product`, `Cache::of`.
+    let config = CacheConfig::from_toml_str("[ttl]\nproduct = \"90s\"\n").unwrap();
+    let cache = CacheBuilder::from_config(config.clone())
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    let warnings = cache.admin().warnings();
+    let [warning] = warnings.as_slice() else {
+        panic!("one warning: {warnings:?}")
+    };
+    assert!(
+        warning.contains("`ttl.product`")
+            && warning.contains("applies to the kind `product` if the code uses it")
+            && !warning.contains("nothing may use"),
+        "{warning}"
+    );
+    assert_eq!(
+        cache.of::<Product>().unwrap().ttl(),
+        Duration::from_secs(90),
+        "the configured TTL applies"
+    );
+    assert!(
+        cache.admin().warnings().is_empty(),
+        "a kind in use counts as declared: {:?}",
+        cache.admin().warnings()
+    );
+
+    // Declared through its type's TTL: nothing to report, the builder's TTL wins.
+    let cache = CacheBuilder::from_config(config)
+        .metrics(false)
+        .strict(true)
+        .ttl_of::<Product>(Duration::from_secs(30))
+        .build()
+        .await
+        .unwrap();
+    assert!(
+        cache.admin().warnings().is_empty(),
+        "{:?}",
+        cache.admin().warnings()
+    );
+    assert_eq!(
+        cache.of::<Product>().unwrap().ttl(),
+        Duration::from_secs(30)
     );
 }
 

@@ -162,3 +162,74 @@ fn the_redis_defaults_table_is_the_code() {
     assert_eq!(facade.backend.connect_timeout, c.connect_timeout);
     assert_eq!(facade.backend.max_value_bytes, c.max_value_bytes);
 }
+
+/// The text of the first ```text block after `marker` in the doc.
+fn example_after(doc: &str, marker: &str) -> String {
+    let rest = &doc[doc
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} not in the doc"))..];
+    let start = rest.find("```text\n").unwrap() + "```text\n".len();
+    let end = start + rest[start..].find("\n```").unwrap();
+    rest[start..end].to_owned()
+}
+
+#[test]
+fn the_documented_errors_are_the_codes() {
+    let doc = doc();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("strata.toml");
+    std::fs::write(&path, "[l1]\nmax_entrys = 5\n").unwrap();
+    let err = CacheConfig::load_from_vars(&path, true, Vec::<(String, String)>::new())
+        .unwrap_err()
+        .to_string()
+        .replace(&path.display().to_string(), "/srv/strata.toml");
+    assert_eq!(
+        example_after(&doc, "for `[l1] max_entrys = 5` in /srv/strata.toml"),
+        err
+    );
+    std::fs::write(&path, "").unwrap();
+    let err = CacheConfig::load_from_vars(&path, true, [("STRATA_L1__MAX_ENTRIES", "many")])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        example_after(&doc, "and for `STRATA_L1__MAX_ENTRIES=many`"),
+        err
+    );
+    // The tool switches the doc lists are the ones the loader ignores.
+    for name in strata::TOOL_VARIABLES {
+        assert!(doc.contains(&format!("`{name}`")), "{name} undocumented");
+    }
+}
+
+#[test]
+fn a_duration_may_be_zero_only_where_the_doc_says_what_zero_means() {
+    let rows = table(&doc(), "| key | default | meaning |");
+    let mut checked = 0;
+    for (key, cell) in &rows {
+        if !matches!(said(cell), Said::Duration(_)) {
+            continue;
+        }
+        let path = path(key);
+        let (field, tables) = path.split_last().unwrap();
+        let toml = if tables.is_empty() {
+            format!("{field} = \"0s\"\n")
+        } else {
+            format!("[{}]\n{field} = \"0s\"\n", tables.join("."))
+        };
+        let doc = doc();
+        let meaning = &doc[doc.find(&format!("| `{key}` |")).unwrap()..];
+        let meaning = meaning.lines().next().unwrap();
+        match CacheConfig::from_toml_str(&toml) {
+            Ok(_) => assert!(
+                meaning.contains("0:"),
+                "{key} accepts zero: the doc must say what it means: {meaning}"
+            ),
+            Err(e) => assert!(
+                e.to_string().contains(&format!("`{}`", path.join("."))),
+                "{key}: {e}"
+            ),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "{checked} duration rows");
+}
