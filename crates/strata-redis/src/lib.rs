@@ -46,6 +46,7 @@ mod quota;
 mod scripts;
 mod server;
 mod topology;
+mod usage;
 
 pub use backend::RedisBackend;
 pub use bus::RedisBus;

@@ -15,7 +15,7 @@ use crate::cache::Cache;
 use crate::cacheable::CacheKind;
 use crate::config::CacheConfig;
 use crate::core::{Core, Parts};
-use crate::error::Error;
+use crate::error::{ConfigError, ConfigProblem, Error};
 use crate::listener::BusListener;
 
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
@@ -230,14 +230,19 @@ impl CacheBuilder {
     /// from its loaders until Redis answers (the connection is made lazily), unless `strict`,
     /// where the build fails with that error.
     pub async fn build(self) -> Result<Cache, Error> {
-        self.config.validate().map_err(Error::Config)?;
+        self.config.validate().map_err(Error::config)?;
         for kind in &self.declared {
             strata_keys::KindName::new(kind)?;
         }
         let mut warnings = self.config.warnings().to_vec();
         warnings.extend(self.config.undeclared_kinds(&self.declared));
         if self.config.strict && !warnings.is_empty() {
-            return Err(Error::Config(warnings.join("; ")));
+            return Err(Error::Config(ConfigError {
+                problems: warnings
+                    .into_iter()
+                    .map(|w| ConfigProblem::new(None, w))
+                    .collect(),
+            }));
         }
         for warning in &warnings {
             tracing::warn!("{warning}");
@@ -248,7 +253,7 @@ impl CacheBuilder {
         );
         if let Some(backend) = &self.backend {
             if backend.namespace() != namespace {
-                return Err(Error::Config(format!(
+                return Err(Error::config(format!(
                     "the backend's namespace {:?} does not match the cache's prefix {:?}: \
                      entries would be written outside what clear() and the scans reach; \
                      give the backend the namespace {namespace:?} \
@@ -424,7 +429,7 @@ async fn open_redis(
     _url: &str,
     _namespace: &str,
 ) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
-    Err(Error::Config(
+    Err(Error::config(
         "invalid value for key `backend.url`: a Redis URL needs the `redis` feature of strata"
             .into(),
     ))

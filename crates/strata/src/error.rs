@@ -14,9 +14,9 @@ use strata_keys::KeyError;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Bad configuration; the message names the key and the file.
+    /// Bad configuration: every problem found, each naming the setting as the user wrote it.
     #[error("configuration error: {0}")]
-    Config(String),
+    Config(ConfigError),
     /// A key could not be built (empty kind or id, unsafe prefix, ...).
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -54,7 +54,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn config(msg: impl Into<String>) -> Self {
-        Self::Config(msg.into())
+        Self::Config(ConfigError::from(ConfigProblem::new(None, msg)))
     }
 
     /// The backend error kind, for backend errors.
@@ -128,3 +128,57 @@ impl<E: Clone> LoadError<E> {
         }
     }
 }
+
+/// What is wrong with a configuration: every problem found, in the order found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The problems, at least one.
+    pub problems: Vec<ConfigProblem>,
+}
+
+/// One problem of a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigProblem {
+    /// The setting it concerns, as a dotted key (`l1.max_entries`, `kinds.user.ttl`), when it
+    /// concerns one.
+    pub setting: Option<String>,
+    /// What is wrong, naming the setting as the user wrote it (a file key and its file, or an
+    /// environment variable).
+    pub message: String,
+}
+
+impl ConfigProblem {
+    /// A problem of `setting` (if any) saying `message`.
+    pub fn new(setting: Option<String>, message: impl Into<String>) -> Self {
+        Self {
+            setting,
+            message: message.into(),
+        }
+    }
+}
+
+impl ConfigError {
+    /// The settings the problems concern.
+    pub fn settings(&self) -> impl Iterator<Item = &str> {
+        self.problems.iter().filter_map(|p| p.setting.as_deref())
+    }
+}
+
+impl From<ConfigProblem> for ConfigError {
+    fn from(problem: ConfigProblem) -> Self {
+        Self {
+            problems: vec![problem],
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let messages: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
+        f.write_str(&messages.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -83,7 +83,7 @@ pub use config::{
     TOOL_VARIABLES,
 };
 pub use deferred::DeferredStats;
-pub use error::{Error, LoadError};
+pub use error::{ConfigError, ConfigProblem, Error, LoadError};
 pub use invalidate::Invalidated;
 pub use kind::KindCache;
 pub use load::Load;

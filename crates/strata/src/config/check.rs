@@ -2,6 +2,7 @@
 //! file's key, `l1.max_entrys` in strata.toml, or the variable, `STRATA_L1__MAX_ENTRYS`),
 //! never with figment's profile.
 
+use crate::error::ConfigProblem;
 use std::time::Duration;
 
 use figment::Figment;
@@ -116,6 +117,18 @@ fn place<K: AsRef<str>>(metadata: Option<&Metadata>, path: &[K]) -> String {
         },
         None => format!("`{key}`"),
     }
+}
+
+/// One figment error as a problem of the setting it concerns (dotted), in the user's terms.
+pub(super) fn problem(e: &figment::Error) -> ConfigProblem {
+    let mut path = e.path.clone();
+    if let Kind::UnknownField(field, _) = &e.kind {
+        if path.last() != Some(field) {
+            path.push(field.clone());
+        }
+    }
+    let setting = (!path.is_empty()).then(|| path.join("."));
+    ConfigProblem::new(setting, describe(e))
 }
 
 /// One figment error in the user's terms: the key as written, no profile, no nested quotes.

@@ -9,7 +9,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use strata_eviction::EvictionPolicy;
 
-use crate::error::Error;
+use crate::error::{ConfigError, ConfigProblem, Error};
 
 mod check;
 mod distance;
@@ -378,15 +378,16 @@ impl CacheConfig {
     fn extract(figment: &Figment) -> Result<Self, Error> {
         let config: CacheConfig = figment.extract().map_err(|e| {
             // Every error found, each naming the key as its source spells it.
-            let all: Vec<String> = e.into_iter().map(|e| check::describe(&e)).collect();
-            Error::config(all.join("; "))
+            let problems = e.into_iter().map(|e| check::problem(&e)).collect();
+            Error::Config(ConfigError { problems })
         })?;
         config.check().map_err(|invalid| {
-            Error::config(format!(
+            let message = format!(
                 "invalid value for {}: {}",
                 check::key_as_written(figment, &invalid.key),
                 invalid.problem
-            ))
+            );
+            Error::Config(ConfigProblem::new(Some(invalid.key), message).into())
         })?;
         Ok(config)
     }

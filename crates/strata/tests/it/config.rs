@@ -432,3 +432,30 @@ async fn enabled_false_starts_with_caching_off() {
         3
     );
 }
+
+#[test]
+fn config_errors_say_which_setting_each_problem_concerns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("strata.toml");
+    for (toml, setting) in [
+        ("jitter = 0.9\n", "jitter"),
+        ("[l1]\nmax_entrys = 5\n", "l1.max_entrys"),
+        ("[l1]\nmax_lifetime = \"0s\"\n", "l1.max_lifetime"),
+        ("[ttl]\nuser = \"soon\"\n", "ttl"),
+    ] {
+        std::fs::write(&path, toml).unwrap();
+        let Err(strata::Error::Config(e)) = CacheConfig::load_from(&path, true) else {
+            panic!("{toml:?} is a configuration error");
+        };
+        assert_eq!(e.settings().collect::<Vec<_>>(), [setting], "{toml:?}: {e}");
+        assert!(e.problems[0].message.contains("strata.toml"), "{e}");
+    }
+    // A problem of no one setting.
+    let Err(strata::Error::Config(e)) =
+        CacheConfig::load_from(&dir.path().join("missing.toml"), true)
+    else {
+        panic!("a missing file is a configuration error");
+    };
+    assert_eq!(e.problems.len(), 1);
+    assert_eq!(e.problems[0].setting, None);
+}
