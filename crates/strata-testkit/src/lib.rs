@@ -46,11 +46,13 @@
 pub mod conformance;
 mod faults;
 pub mod fuzz;
+mod own_process;
 mod proxy;
 mod redis_cluster;
 mod redis_server;
 
 pub use faults::{Faults, FaultyBackend};
+pub use own_process::in_own_process;
 pub use proxy::RoundTripProxy;
 pub use redis_cluster::{RedisCluster, redis_cluster_or_skip};
 pub use redis_server::{
