@@ -278,3 +278,35 @@ pub enum Done {
     /// A [`Step::Publish`].
     Published,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_on_set_is_not_a_fault_on_schema_registration() {
+        let write = Step::Write {
+            key: "p:k".into(),
+            value: Bytes::from_static(b"v"),
+            ttl: Duration::from_secs(1),
+        };
+        let register = Step::Register {
+            registry: "p:#schemas:k".into(),
+            member: "1".into(),
+        };
+        assert_eq!(write.operations(), &[Operation::Set]);
+        assert_eq!(register.operations(), &[Operation::Register]);
+        let read = Step::Read {
+            key: "p:k".into(),
+            lease: Some(LeaseRequest::new(
+                "t",
+                Duration::from_secs(1),
+                LeaseWhen::Absent,
+            )),
+        };
+        assert_eq!(
+            read.operations(),
+            &[Operation::Get, Operation::AcquireLease]
+        );
+    }
+}
