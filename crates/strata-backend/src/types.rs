@@ -38,7 +38,7 @@ pub enum KeyTtl {
     Expires(Duration),
 }
 
-/// A page of keys from [`scan`](crate::Backend::scan).
+/// A page of keys from [`Listing::scan`](crate::Listing::scan).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ScanPage {
     /// Keys found in this page (may be empty even when more pages follow).

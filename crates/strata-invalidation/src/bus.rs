@@ -134,7 +134,7 @@ pub trait Bus: Debug + Send + Sync + 'static {
     fn subscribe(&self) -> mpsc::Receiver<BusEvent>;
 
     /// The pub/sub channel of this bus on its backend's server, when messages published there
-    /// by the backend itself (see [`Publisher`](crate::Publisher)) reach the subscribers: then a
+    /// by the backend itself (see [`Publisher`](strata_backend::Publisher)) reach the subscribers: then a
     /// change and its message travel in one round trip. `None` (the default): publish through
     /// [`publish`](Self::publish).
     fn channel(&self) -> Option<&str> {

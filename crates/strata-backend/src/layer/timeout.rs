@@ -10,7 +10,7 @@ use crate::operation::Operation;
 
 /// Fails any operation that takes longer than the limit with
 /// [`ErrorKind::Timeout`](crate::ErrorKind::Timeout) naming the operation (tokio's clock, so a
-/// test may pause time). A backend wrapped in it is [bounded](crate::Backend::bounded).
+/// test may pause time). A backend wrapped in it is bounded ([`Capabilities::bounded`](crate::Capabilities::bounded)).
 #[derive(Debug, Clone, Copy)]
 pub struct Timeout {
     limit: Duration,
