@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use strata_eviction::{EvictionPolicy, Evictor, Limits};
 
@@ -31,15 +32,24 @@ fn zipf_sampler(n: u64, s: f64) -> impl Fn(&mut SmallRng) -> u64 {
     }
 }
 
-/// Keys drawn from a Zipf(s) popularity; key ids are shuffled so popularity is not id order.
+/// A seeded permutation of `0..keys` (Fisher–Yates): `perm[rank]` is the key of that rank.
+/// Every key is the image of exactly one rank, whatever `keys` is.
+pub fn permutation(keys: u64, rng: &mut SmallRng) -> Vec<u64> {
+    let mut perm: Vec<u64> = (0..keys).collect();
+    perm.shuffle(rng);
+    perm
+}
+
+/// Keys drawn from a Zipf(s) popularity over `0..keys`; ranks map to keys through a seeded
+/// permutation, so popularity is not id order and every key keeps its own rank.
 pub fn zipf(keys: u64, s: f64, len: usize, seed: u64) -> Trace {
     let mut rng = SmallRng::seed_from_u64(seed);
     let sample = zipf_sampler(keys, s);
-    let scramble = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15) % keys;
+    let perm = permutation(keys, &mut rng);
     Trace {
         name: format!("zipf {s}"),
         keys,
-        requests: (0..len).map(|_| scramble(sample(&mut rng))).collect(),
+        requests: (0..len).map(|_| perm[sample(&mut rng) as usize]).collect(),
     }
 }
 
@@ -157,6 +167,8 @@ pub fn hits_optimal(capacity: u64, trace: &Trace) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn trace(requests: &[u64]) -> Trace {
@@ -175,6 +187,66 @@ mod tests {
         assert_eq!(hits_optimal(2, &t), 4);
         // Everything fits: every repeat hits.
         assert_eq!(hits_optimal(3, &t), 6);
+    }
+
+    #[test]
+    fn the_rank_to_key_map_is_a_permutation() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        for keys in [1, 2, 1000, 10_000] {
+            let mut image = permutation(keys, &mut rng);
+            image.sort_unstable();
+            assert_eq!(image, (0..keys).collect::<Vec<_>>(), "{keys} keys");
+        }
+    }
+
+    #[test]
+    fn a_trace_uses_every_key_it_claims() {
+        // 1,000 keys, Zipf 0.9: the rarest key has p ≈ 1.9e-4, about 38 expected requests
+        // in 200,000, so every key appears.
+        for t in [zipf(1000, 0.9, 200_000, 3), shifting(1000, 800_000, 5)] {
+            let distinct: BTreeSet<u64> = t.requests.iter().copied().collect();
+            assert!(
+                distinct.iter().all(|&k| k < t.keys),
+                "{}: a key out of range",
+                t.name
+            );
+            assert_eq!(distinct.len() as u64, t.keys, "{}: distinct keys", t.name);
+        }
+    }
+
+    /// An exact LRU: an ordered map from last access to key, and each key's last access.
+    fn reference_lru_hits(capacity: usize, trace: &Trace) -> u64 {
+        let mut by_time: BTreeMap<usize, u64> = BTreeMap::new();
+        let mut last: HashMap<u64, usize> = HashMap::new();
+        let mut hits = 0;
+        for (t, &k) in trace.requests.iter().enumerate() {
+            if let Some(old) = last.insert(k, t) {
+                hits += 1;
+                by_time.remove(&old);
+            } else if last.len() > capacity {
+                let (_, victim) = by_time.pop_first().expect("a full cache has an oldest key");
+                last.remove(&victim);
+            }
+            by_time.insert(t, k);
+        }
+        hits
+    }
+
+    #[test]
+    fn the_lru_column_equals_an_exact_lru() {
+        for t in [
+            zipf(10_000, 0.9, 100_000, 2),
+            scan_polluted(2000, 50_000, 4),
+        ] {
+            for cap in [1, 100, 1000] {
+                assert_eq!(
+                    hits_with(EvictionPolicy::Lru, cap, &t, 7),
+                    reference_lru_hits(cap as usize, &t),
+                    "{} cap {cap}",
+                    t.name
+                );
+            }
+        }
     }
 
     #[test]
