@@ -62,11 +62,11 @@ impl<'k, T> Wanted<'k, T> {
 
 /// What the second tier answered for one key.
 pub(crate) struct L2Read<T> {
-    /// A current value within its TTL.
-    pub(crate) fresh: Option<Found<T>>,
-    /// The newest current value found, fresh or not (L2's or the lower tier's): what a load
-    /// falls back on.
-    pub(crate) stale: Option<Found<T>>,
+    /// L2's value when it is current and within its TTL; otherwise the newer of L2's current
+    /// value and the lower tier's stale one: what a load falls back on.
+    pub(crate) found: Option<Found<T>>,
+    /// Whether `found` is L2's value within its TTL.
+    pub(crate) fresh: bool,
     /// The lease asked for.
     pub(crate) lease: LeaseOutcome,
     /// False when L2 could not be read (the failure is counted; the read is a miss).
@@ -91,7 +91,7 @@ pub(crate) async fn read<T: CacheValue>(
 pub(crate) async fn read_many<T: CacheValue>(
     core: &Core,
     kind: &KindState,
-    wanted: Vec<Wanted<'_, T>>,
+    mut wanted: Vec<Wanted<'_, T>>,
     tags: &[String],
     purpose: ReadFor,
 ) -> Result<Vec<L2Read<T>>, Error> {
@@ -99,8 +99,8 @@ pub(crate) async fn read_many<T: CacheValue>(
     let epochs: Vec<_> = wanted.iter().map(|w| flights.epoch(w.key)).collect();
     let mut batch = Batch::new();
     let handles: Vec<_> = wanted
-        .iter()
-        .map(|w| batch.read(w.key.as_str(), w.lease.clone()))
+        .iter_mut()
+        .map(|w| batch.read(w.key.as_str(), w.lease.take()))
         .collect();
     let counters = core
         .versions
@@ -137,34 +137,41 @@ pub(crate) async fn read_many<T: CacheValue>(
     Ok(out)
 }
 
+impl<T> L2Read<T> {
+    /// The value within its TTL, if L2 had one.
+    pub(crate) fn into_fresh(self) -> Option<Found<T>> {
+        self.found.filter(|_| self.fresh)
+    }
+}
+
 /// The answer when L2 could not be read: nothing but the lower tier's stale value.
 fn unreached<T>(stale: Option<Found<T>>) -> L2Read<T> {
     L2Read {
-        fresh: None,
-        stale,
+        found: stale,
+        fresh: false,
         lease: LeaseOutcome::Unavailable,
         reached: false,
     }
 }
 
-/// Fresh or not, and the value to fall back on: of two, the newer.
+/// L2's value if within its TTL; else, to fall back on, the newer of two stale values.
 fn settle<T>(
     now: u64,
     found: Option<Found<T>>,
     stale: Option<Found<T>>,
     lease: LeaseOutcome,
 ) -> L2Read<T> {
-    let (fresh, stale) = match found {
+    let (found, fresh) = match found {
+        Some(f) if !f.meta.is_expired(now) => (Some(f), true),
         Some(f) => {
             let newer = stale.filter(|s| s.meta.created_at_ms >= f.meta.created_at_ms);
-            let fresh = (!f.meta.is_expired(now)).then(|| f.clone());
-            (fresh, Some(newer.unwrap_or(f)))
+            (Some(newer.unwrap_or(f)), false)
         }
-        None => (None, stale),
+        None => (stale, false),
     };
     L2Read {
+        found,
         fresh,
-        stale,
         lease,
         reached: true,
     }
@@ -172,9 +179,9 @@ fn settle<T>(
 
 /// Counts a read as its purpose says.
 fn count<T>(kind: &KindState, read: &L2Read<T>, purpose: ReadFor, now: u64, latency: Duration) {
-    match (&read.fresh, purpose) {
-        (_, ReadFor::Wait) => {}
-        (Some(found), ReadFor::Serve | ReadFor::Fill) => {
+    match (&read.found, read.fresh, purpose) {
+        (_, _, ReadFor::Wait) => {}
+        (Some(found), true, ReadFor::Serve | ReadFor::Fill) => {
             kind.stats.hit(Tier::L2, found.meta.age_ms(now), latency);
         }
         _ => kind.stats.tier_miss(Tier::L2, latency),

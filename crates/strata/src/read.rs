@@ -113,8 +113,8 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
     trace::outcome(match &read {
         Err(_) => "error",
         Ok(r) if !r.reached => "error",
-        Ok(r) if r.fresh.is_some() => "hit",
-        Ok(r) if r.stale.is_some() => "stale",
+        Ok(r) if r.fresh => "hit",
+        Ok(r) if r.found.is_some() => "stale",
         Ok(_) => "miss",
     });
     read
@@ -139,7 +139,7 @@ pub(crate) async fn get<T: CacheValue>(
         ..Wanted::key(key)
     };
     let read = lookup_l2::<T>(core, kind, wanted, ReadFor::Serve).await?;
-    Ok(match read.fresh {
+    Ok(match read.into_fresh() {
         Some(found) => found.value,
         None => {
             kind.stats.miss();
@@ -171,7 +171,7 @@ pub(crate) async fn get_many<T: CacheValue>(
     let wanted = missing.iter().map(|i| Wanted::key(&keys[*i])).collect();
     let reads = l2_read::read_many::<T>(core, kind, wanted, &[], ReadFor::Serve).await?;
     for (i, read) in missing.into_iter().zip(reads) {
-        match read.fresh {
+        match read.into_fresh() {
             Some(found) => out[i] = found.value,
             None => kind.stats.miss(),
         }

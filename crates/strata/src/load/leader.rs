@@ -127,16 +127,16 @@ impl Leader<'_> {
             true => Lease::from_outcome(read.lease, token),
             false => Some(Lease::Unavailable),
         };
-        if let (Some(found), Mode::Fill) = (read.fresh, self.mode) {
+        if read.fresh && self.mode == Mode::Fill {
             if let Some(lease) = lease {
                 lease.release(core, key).await;
             }
-            return Ok(Looked::Done(found.value));
+            return Ok(Looked::Done(read.found.and_then(|f| f.value)));
         }
         if self.mode == Mode::Fill {
             kind.stats.miss();
         }
-        Ok(Looked::Go(read.stale, lease))
+        Ok(Looked::Go(read.found, lease))
     }
 
     /// Step 2: the key's lease (taken now unless the lookup did), and waiting for another

@@ -130,10 +130,11 @@ impl Lease {
                 Ok(read) if read.reached => read,
                 _ => return Waited::Lease(Self::Unavailable),
             };
-            if let Some(found) = read.fresh {
+            let lease = read.lease;
+            if let Some(found) = read.into_fresh() {
                 return Waited::Value(found);
             }
-            if read.lease == LeaseOutcome::Taken {
+            if lease == LeaseOutcome::Taken {
                 return Waited::Lease(Self::Held(token));
             }
         }
