@@ -201,6 +201,13 @@ impl CacheBuilder {
         self
     }
 
+    /// How long a change waits for the backend before it is deferred (see
+    /// [`CacheConfig::change_timeout`]).
+    pub fn change_timeout(mut self, timeout: Duration) -> Self {
+        self.config.change_timeout = timeout;
+        self
+    }
+
     /// Sets the circuit breaker (0 failures disables it).
     pub fn breaker(mut self, failures: u32, cooldown: Duration) -> Self {
         self.config.breaker.failures = failures;
@@ -416,7 +423,8 @@ async fn open_redis(
         .with_connect_timeout(config.backend.connect_timeout)
         .with_operation_timeout(config.operation_timeout)
         .with_max_value_bytes(config.backend.max_value_bytes)
-        .with_registry_ttl(crate::core::registry_ttl(config));
+        .with_registry_ttl(crate::core::registry_ttl(config))
+        .with_change_timeout(config.change_timeout);
     let space = strata_keys::KeySpace::new(&config.prefix, &config.app_version)?;
     let mut redis_config = redis_config;
     for (kind, q) in &config.backend.quotas {

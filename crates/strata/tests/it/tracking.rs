@@ -462,3 +462,26 @@ async fn every_key_but_the_kind_counters_has_a_ttl() {
         "a schema registry was written: {keys:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_during_a_short_write_pause_waits_instead_of_deferring() {
+    let Some(server) = strata_testkit::redis_or_skip("write pause") else {
+        return;
+    };
+    let (caches, key) = two_holding(&server).await;
+    let mut conn = raw(&server).await;
+    // Writes block for 300 ms (reads and PING do not): longer than a read waits (250 ms),
+    // shorter than a change does (change_timeout, 1 s).
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("WRITE")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let rules = Rules::new().on("job", |id| vec![Target::key("job", id)]);
+    let outcome = caches[0].invalidate(&rules, "job", 8).await.unwrap();
+    assert!(!outcome.deferred, "{outcome:?}");
+    assert_eq!(caches[0].admin().deferred_changes().deferred, 0);
+    dropped_everywhere(&caches, &key, "the change reaches both L1s").await;
+}
