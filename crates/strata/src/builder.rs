@@ -274,17 +274,17 @@ impl CacheBuilder {
             "{}:",
             strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix()
         );
-        if let Some(backend) = &self.backend {
-            if backend.namespace() != namespace {
-                return Err(Error::config(format!(
-                    "the backend's namespace {:?} does not match the cache's prefix {:?}: \
+        if let Some(backend) = &self.backend
+            && backend.namespace() != namespace
+        {
+            return Err(Error::config(format!(
+                "the backend's namespace {:?} does not match the cache's prefix {:?}: \
                      entries would be written outside what clear() and the scans reach; \
                      give the backend the namespace {namespace:?} \
                      (MemoryConfig::with_namespace, RedisConfig::with_namespace)",
-                    backend.namespace(),
-                    self.config.prefix,
-                )));
-            }
+                backend.namespace(),
+                self.config.prefix,
+            )));
         }
         let opened_here = self.backend.is_none();
         let (backend, start_error) = match self.backend {
