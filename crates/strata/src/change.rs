@@ -161,10 +161,7 @@ impl<'c> Change<'c> {
         // A change waits for its backend longer than a read does (`change_timeout`): a server
         // that blocks writes for a moment (CLIENT PAUSE WRITE, a failover) delays the change
         // instead of deferring it while other instances keep serving what it replaces.
-        let limit = core
-            .config
-            .change_timeout
-            .max(core.config.operation_timeout);
+        let limit = core.config.change_limit();
         let run = strata_backend::within_limit(limit, core.l2.run(self.batch));
         let result = match run.await {
             Err(e) if e.is_unreachable() => {

@@ -104,7 +104,11 @@ impl Core {
         let coherence = Coherence::new(mode, config.l1.verified_within, config.l1.unverified_for);
         let backend_publishes = l2.capabilities().publish;
         let local = Local::new(l1, clock.clone(), config.max_stale);
-        let deferred = Deferred::new(config.max_deferred_changes, l2.backend());
+        let deferred = Deferred::new(
+            config.max_deferred_changes,
+            l2.backend(),
+            config.change_limit(),
+        );
         Ok(Arc::new(Self {
             start_warnings,
             space,

@@ -16,8 +16,10 @@ use parking_lot::Mutex;
 use strata_backend::Backend;
 use strata_backend::batch::{Batch, Step};
 
-/// How long the replay waits between attempts while the backend does not answer.
-const RETRY: Duration = Duration::from_millis(250);
+/// How long the replay waits between attempts while the backend does not answer. Each attempt
+/// waits up to the change timeout for its reply, so one sent while the server is paused is
+/// answered the moment the server is back.
+const RETRY: Duration = Duration::from_millis(50);
 
 /// A snapshot of [`Admin::deferred_changes`](crate::Admin::deferred_changes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -39,6 +41,8 @@ pub(crate) struct Deferred {
     queue: Arc<Queue>,
     /// The backend behind its layers, where the replay sends the changes.
     backend: Arc<dyn Backend>,
+    /// How long each replay attempt waits for the backend (the change timeout).
+    limit: Duration,
 }
 
 /// The changes waiting, and what the queue has done.
@@ -52,9 +56,10 @@ struct Queue {
 }
 
 impl Deferred {
-    pub(crate) fn new(capacity: usize, backend: Arc<dyn Backend>) -> Self {
+    pub(crate) fn new(capacity: usize, backend: Arc<dyn Backend>, limit: Duration) -> Self {
         Self {
             backend,
+            limit,
             queue: Arc::new(Queue {
                 changes: Mutex::default(),
                 capacity,
@@ -90,12 +95,13 @@ impl Deferred {
             return;
         }
         let queue = Arc::downgrade(&self.queue);
-        let backend = self.backend.clone();
+        let (backend, limit) = (self.backend.clone(), self.limit);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(RETRY).await;
                 let Some(queue) = queue.upgrade() else { return };
-                if queue.replay(&*backend).await && !queue.release_replay() {
+                let replayed = strata_backend::within_limit(limit, queue.replay(&*backend)).await;
+                if replayed && !queue.release_replay() {
                     return;
                 }
             }

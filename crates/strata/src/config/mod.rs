@@ -405,6 +405,11 @@ impl CacheConfig {
         Self::extract(&figment)
     }
 
+    /// How long a change waits for the backend: `change_timeout`, at least `operation_timeout`.
+    pub(crate) fn change_limit(&self) -> Duration {
+        self.change_timeout.max(self.operation_timeout)
+    }
+
     /// The coherence mode in effect: `coherence`, or what the deprecated `bus` says when set.
     pub fn coherence_mode(&self) -> CoherenceMode {
         match self.bus {
