@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::age::{AGE_BUCKET_COUNT, AgeBucket, bucket_of, label};
 use crate::histogram::{Counts, Histogram, LatencySnapshot};
+use crate::hot::{HotKeys, HotKeysConfig};
 
 /// A tier of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,10 +103,11 @@ pub struct KindStats {
     load_latency: Histogram,
     ages: [AtomicU64; AGE_BUCKET_COUNT],
     emit: Option<Emitters>,
+    hot: Option<HotKeys>,
 }
 
 impl KindStats {
-    pub(crate) fn new(kind: &str, emit: bool) -> Self {
+    pub(crate) fn new(kind: &str, emit: bool, hot: Option<HotKeysConfig>) -> Self {
         Self {
             kind: kind.to_owned(),
             tiers: Default::default(),
@@ -118,7 +120,14 @@ impl KindStats {
             load_latency: Histogram::default(),
             ages: Default::default(),
             emit: emit.then(|| Emitters::new(kind)),
+            hot: hot.map(HotKeys::new),
         }
+    }
+
+    /// The kind's hot-key sketch, when kept (see [`Stats::with_hot_keys`](crate::Stats::with_hot_keys)).
+    #[inline]
+    pub fn hot_keys(&self) -> Option<&HotKeys> {
+        self.hot.as_ref()
     }
 
     /// The kind's name.

@@ -7,7 +7,7 @@ use strata_backend::{Backend, BackendInfo, BreakerState, LastError};
 use strata_invalidation::Bus;
 use strata_keys::KeySpace;
 use strata_l1::L1;
-use strata_stats::StatsSnapshot;
+use strata_stats::{HotKey, StatsSnapshot};
 
 use crate::bus::BusStats;
 use crate::config::CacheConfig;
@@ -53,6 +53,21 @@ impl<'a> Admin<'a> {
         kinds.sort();
         kinds.dedup();
         kinds
+    }
+
+    /// The `n` keys of `kind` looked up most, with their estimated lookups (hits and misses),
+    /// from the kind's hot-key sketch (`[hot_keys]`), most looked up first; empty when the
+    /// kind keeps no sketch or has not been used. Estimates, not exact counts: see
+    /// [`HotKey`].
+    pub fn hottest(&self, kind: &str, n: usize) -> Vec<HotKey> {
+        if !self.core.stats.kind_names().iter().any(|k| k == kind) {
+            return Vec::new();
+        }
+        self.core
+            .stats
+            .kind(kind)
+            .hot_keys()
+            .map_or_else(Vec::new, |h| h.hottest(n))
     }
 
     /// What the builder, the start-up check and the configuration found questionable and

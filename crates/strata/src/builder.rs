@@ -273,7 +273,9 @@ impl CacheBuilder {
             None => open_backend(&self.config, &namespace).await?,
         };
         let start_warnings = start_error.iter().map(|e| e.message().to_owned()).collect();
-        let stats = Stats::new(self.config.metrics);
+        let hot_config = self.config.clone();
+        let stats =
+            Stats::new(self.config.metrics).with_hot_keys(move |kind| hot_config.hot_keys_of(kind));
         let l1 = self.config.l1.enabled.then(|| {
             let stats = stats.clone();
             let hook: strata_l1::EvictionHook = Arc::new(move |key| {

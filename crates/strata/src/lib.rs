@@ -79,8 +79,8 @@ pub use bus::BusStats;
 pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use config::{
-    BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
-    TOOL_VARIABLES,
+    BackendSettings, BreakerSettings, CacheConfig, HotKeySettings, KindSettings, L1Settings,
+    QuotaSettings, TOOL_VARIABLES,
 };
 pub use deferred::DeferredStats;
 pub use error::{ConfigError, ConfigProblem, Error, LoadError};
@@ -103,7 +103,7 @@ pub use strata_keys::{Key, KeyId, KeySpace, KindName, is_internal_kind};
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]
 pub use strata_redis::{RedisBackend, RedisBus, RedisConfig, redact_url};
-pub use strata_stats::{KindSnapshot, StatsSnapshot, Tier};
+pub use strata_stats::{HotKey, KindSnapshot, StatsSnapshot, Tier};
 
 /// The layers, whole: the second tier's trait, its abilities, layers and batches
 /// (`strata::backend::batch::Batch`), the envelope codec, key building, eviction policies,

@@ -24,7 +24,10 @@ pub(crate) const GROUPS: [(&str, &str); 9] = [
         "backend",
         "MemoryBackend vs a Mutex<HashMap>; RedisBackend vs raw redis-rs, quotas, cluster",
     ),
-    ("l1", "L1 hits: facade vs raw moka vs the cached crate"),
+    (
+        "l1",
+        "L1 hits: facade (hot-key sketch on and off) vs raw moka vs the cached crate",
+    ),
     ("batch", "get_many(100) vs 100 sequential gets"),
     (
         "l2",

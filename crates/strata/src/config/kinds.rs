@@ -12,7 +12,7 @@ use super::distance::edit_distance;
 
 /// The settings of one kind, written `[kinds.<kind>]` (`STRATA_KINDS__<KIND>__TTL`).
 ///
-/// `ttl` is the one setting today; `[ttl] <kind> = "..."` is a shorthand for it.
+/// `[ttl] <kind> = "..."` is a shorthand for `ttl`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
@@ -24,6 +24,9 @@ pub struct KindSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub ttl: Option<Duration>,
+    /// Whether the kind keeps a hot-key sketch (unset: `[hot_keys] enabled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hot_keys: Option<bool>,
 }
 
 impl KindSettings {

@@ -14,10 +14,12 @@ use crate::error::{ConfigError, ConfigProblem, Error};
 mod check;
 mod distance;
 mod env;
+mod hot;
 mod kinds;
 mod serde_with;
 
 pub use env::TOOL_VARIABLES;
+pub use hot::HotKeySettings;
 pub use kinds::KindSettings;
 
 /// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.
@@ -40,6 +42,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "admin_token",
     "bus",
     "max_deferred_changes",
+    "hot_keys",
 ];
 
 /// Everything a [`Cache`](crate::Cache) is configured with.
@@ -105,6 +108,8 @@ pub struct CacheConfig {
     /// 0: none, a failed invalidation is an error). Beyond it the oldest are lost and the
     /// instance flushes its L1.
     pub max_deferred_changes: usize,
+    /// The per-kind hot-key sketches.
+    pub hot_keys: HotKeySettings,
     /// What loading found questionable and accepted (a `STRATA_` variable that names no
     /// setting); see [`warnings`](Self::warnings).
     #[serde(skip)]
@@ -278,6 +283,7 @@ impl Default for CacheConfig {
             admin_token: None,
             bus: true,
             max_deferred_changes: 10_000,
+            hot_keys: HotKeySettings::default(),
             warnings: Vec::new(),
         }
     }
@@ -307,6 +313,7 @@ impl std::fmt::Debug for CacheConfig {
             )
             .field("bus", &self.bus)
             .field("max_deferred_changes", &self.max_deferred_changes)
+            .field("hot_keys", &self.hot_keys)
             .field("warnings", &self.warnings)
             .finish()
     }

@@ -14,6 +14,7 @@ mod config_env;
 mod faults_under_load;
 mod get_or_load;
 mod history;
+mod hot_keys;
 mod macros;
 mod memory_budget;
 mod metrics;
