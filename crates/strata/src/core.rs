@@ -1,8 +1,8 @@
 //! `Core`: the components one cache is made of, composed once and shared by its handles.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rand::Rng;
@@ -20,6 +20,8 @@ use crate::error::Error;
 use crate::kinds::{KindState, Kinds};
 use crate::l2::L2;
 use crate::local::Local;
+use crate::refresh::RefreshState;
+use crate::refresh::loaders::Loaders;
 use crate::versions::Versions;
 
 /// The components of a cache. Each owns its state; this struct only holds them together.
@@ -40,6 +42,10 @@ pub(crate) struct Core {
     pub(crate) kinds: Kinds,
     pub(crate) bus: BusLink,
     pub(crate) deferred: Deferred,
+    /// The owned loaders kinds registered (background refresh, warming).
+    pub(crate) loaders: Loaders,
+    /// This core, for the tasks it spawns (a background refresh owns its `Arc`).
+    pub(crate) me: Weak<Core>,
 }
 
 /// What a cache is built from (see [`CacheBuilder`](crate::CacheBuilder)).
@@ -86,7 +92,9 @@ impl Core {
         let backend_publishes = l2.capabilities().publish;
         let local = Local::new(l1, clock.clone(), config.max_stale);
         let deferred = Deferred::new(config.max_deferred_changes, l2.backend());
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            loaders: Loaders::default(),
             start_warnings,
             space,
             clock,
@@ -127,6 +135,7 @@ impl Core {
                 self.stats.kind(name),
                 self.versions.kind(name),
             )
+            .with_refresh(RefreshState::new(self.config.kinds.get(name)))
         })
     }
 

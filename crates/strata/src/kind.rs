@@ -33,8 +33,8 @@ use crate::{read, write};
 /// # }).unwrap();
 /// ```
 pub struct KindCache<T> {
-    core: Arc<Core>,
-    kind: Arc<KindState>,
+    pub(crate) core: Arc<Core>,
+    pub(crate) kind: Arc<KindState>,
     /// `KindCache<T>` is `Send + Sync` whatever `T`'s auto traits.
     _t: PhantomData<fn() -> T>,
 }

@@ -11,6 +11,7 @@ use strata_stats::KindStats;
 
 use strata_codec::TagVersion;
 
+use crate::refresh::RefreshState;
 use crate::versions::{KindGeneration, Stamp, Versions};
 
 /// Everything about one (kind, schema) a call needs.
@@ -27,6 +28,8 @@ pub(crate) struct KindState {
     pub(crate) registry: String,
     /// Whether this schema is registered (by this instance, since its last bus reset).
     registered: Arc<AtomicBool>,
+    /// The kind's refresh settings and measured load time.
+    pub(crate) refresh: Arc<RefreshState>,
 }
 
 impl KindState {
@@ -53,7 +56,14 @@ impl KindState {
             generation,
             registry,
             registered: Arc::default(),
+            refresh: Arc::default(),
         }
+    }
+
+    /// The same state with these refresh settings.
+    pub(crate) fn with_refresh(mut self, refresh: RefreshState) -> Self {
+        self.refresh = Arc::new(refresh);
+        self
     }
 
     /// The same kind with another TTL.
@@ -65,6 +75,7 @@ impl KindState {
             generation: self.generation.clone(),
             registry: self.registry.clone(),
             registered: self.registered.clone(),
+            refresh: self.refresh.clone(),
         }
     }
 

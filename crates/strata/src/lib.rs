@@ -68,9 +68,11 @@ mod load;
 mod local;
 mod options;
 mod read;
+mod refresh;
 mod response_kind;
 mod trace;
 mod versions;
+mod warm;
 mod write;
 
 pub use admin::Admin;
@@ -89,6 +91,7 @@ pub use kind::KindCache;
 pub use load::Load;
 pub use options::LoadOptions;
 pub use response_kind::ResponseKind;
+pub use warm::{WarmOptions, WarmProgress};
 
 // The names a cache user needs, at the root.
 pub use strata_backend::{

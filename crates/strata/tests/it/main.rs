@@ -22,6 +22,7 @@ mod multiprocess;
 mod outage;
 mod quotas;
 mod redis_tiers;
+mod refresh;
 mod round_trips;
 mod schemas;
 mod secrets;
