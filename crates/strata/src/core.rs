@@ -17,11 +17,11 @@ use crate::bus::BusLink;
 use crate::config::CacheConfig;
 use crate::deferred::Deferred;
 use crate::error::Error;
+use crate::kinds::RefreshState;
 use crate::kinds::{KindState, Kinds};
 use crate::l2::L2;
 use crate::local::Local;
-use crate::refresh::RefreshState;
-use crate::refresh::loaders::Loaders;
+use crate::owned::Loaders;
 use crate::versions::Versions;
 
 /// The components of a cache. Each owns its state; this struct only holds them together.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -11,8 +11,43 @@ use strata_stats::KindStats;
 
 use strata_codec::TagVersion;
 
-use crate::refresh::RefreshState;
+use crate::config::KindSettings;
 use crate::versions::{KindGeneration, Stamp, Versions};
+
+/// A kind's refresh settings (from `[kinds.<kind>]`) and its measured load time.
+#[derive(Debug, Default)]
+pub(crate) struct RefreshState {
+    settings: KindSettings,
+    /// An exponentially weighted mean of the kind's load times, in microseconds (0: none yet).
+    delta_us: AtomicU64,
+}
+
+impl RefreshState {
+    /// The state of a kind configured with `settings`.
+    pub(crate) fn new(settings: Option<&KindSettings>) -> Self {
+        Self {
+            settings: settings.cloned().unwrap_or_default(),
+            delta_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Records a load that took `us` microseconds (weight 1/8 against the past).
+    pub(crate) fn record_load(&self, us: u64) {
+        let old = self.delta_us.load(Ordering::Relaxed);
+        let new = if old == 0 { us } else { (old * 7 + us) / 8 };
+        self.delta_us.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// The kind's settings.
+    pub(crate) fn settings(&self) -> &KindSettings {
+        &self.settings
+    }
+
+    /// δ: the kind's measured load time in microseconds (0 before its first load).
+    pub(crate) fn delta_us(&self) -> u64 {
+        self.delta_us.load(Ordering::Relaxed)
+    }
+}
 
 /// Everything about one (kind, schema) a call needs.
 pub(crate) struct KindState {

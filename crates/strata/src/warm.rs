@@ -13,8 +13,8 @@ use crate::error::Error;
 use crate::kind::KindCache;
 use crate::load::{self, OwnedCall};
 use crate::options::LoadOptions;
+use crate::owned::OwnedLoader;
 use crate::read;
-use crate::refresh::loaders::OwnedLoader;
 
 /// How [`KindCache::warm`] runs.
 #[derive(Debug, Clone, PartialEq)]

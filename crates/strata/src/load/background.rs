@@ -16,7 +16,7 @@ use crate::core::Core;
 use crate::flight::Flight;
 use crate::kinds::KindState;
 use crate::options::LoadOptions;
-use crate::refresh::loaders::{BoxError, OwnedLoader};
+use crate::owned::{BoxError, OwnedLoader};
 
 /// Starts a background refresh of `key`; false when it cannot (no owned loader of type `T`
 /// for the kind, an id that the key holds hashed, no Tokio runtime), so the caller refreshes

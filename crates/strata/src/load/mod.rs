@@ -2,6 +2,7 @@
 //! and settles (see `leader.rs`); every caller of the flight shares its outcome.
 
 mod background;
+mod due;
 mod leader;
 mod lease;
 mod loader;
@@ -22,7 +23,7 @@ use crate::flight::{FlightError, FlightOutcome};
 use crate::kinds::KindState;
 use crate::options::LoadOptions;
 use crate::read;
-use crate::refresh::{self, OnFresh};
+use due::OnFresh;
 use leader::Leader;
 
 /// Why a flight loads.
@@ -55,11 +56,11 @@ where
     }
     let mut mode = Mode::Fill;
     match read::probe_l1::<T>(core, kind, key).await {
-        Lookup::Fresh(found) => match refresh::on_fresh(core, kind, key, options, &found) {
+        Lookup::Fresh(found) => match due::on_fresh(core, kind, key, options, &found) {
             OnFresh::Serve => return Ok(found.value),
             OnFresh::Inline => mode = Mode::Refresh,
         },
-        Lookup::Stale(found) if refresh::serve_stale::<T>(core, kind, key, options) => {
+        Lookup::Stale(found) if due::serve_stale::<T>(core, kind, key, options) => {
             kind.stats.stale_hit();
             return Ok(found.value);
         }

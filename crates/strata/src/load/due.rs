@@ -9,48 +9,13 @@
 //! almost surely in the last few load times, so a hot key is refreshed before it expires and a
 //! cold one is left to expire.
 
-pub(crate) mod loaders;
-
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use strata_keys::Key;
 
 use crate::cacheable::CacheValue;
-use crate::config::KindSettings;
 use crate::core::Core;
 use crate::entry::Found;
 use crate::kinds::KindState;
 use crate::options::LoadOptions;
-
-/// A kind's refresh settings (from `[kinds.<kind>]`) and its measured load time.
-#[derive(Debug, Default)]
-pub(crate) struct RefreshState {
-    settings: KindSettings,
-    /// An exponentially weighted mean of the kind's load times, in microseconds (0: none yet).
-    delta_us: AtomicU64,
-}
-
-impl RefreshState {
-    /// The state of a kind configured with `settings`.
-    pub(crate) fn new(settings: Option<&KindSettings>) -> Self {
-        Self {
-            settings: settings.cloned().unwrap_or_default(),
-            delta_us: AtomicU64::new(0),
-        }
-    }
-
-    /// Records a load that took `us` microseconds (weight 1/8 against the past).
-    pub(crate) fn record_load(&self, us: u64) {
-        let old = self.delta_us.load(Ordering::Relaxed);
-        let new = if old == 0 { us } else { (old * 7 + us) / 8 };
-        self.delta_us.store(new.max(1), Ordering::Relaxed);
-    }
-
-    /// δ: the kind's measured load time in microseconds (0 before its first load).
-    pub(crate) fn delta_us(&self) -> u64 {
-        self.delta_us.load(Ordering::Relaxed)
-    }
-}
 
 /// What applies to one call: the call's options over the kind's settings.
 struct Policy {
@@ -60,7 +25,7 @@ struct Policy {
 }
 
 fn policy(kind: &KindState, options: &LoadOptions) -> Policy {
-    let s = &kind.refresh.settings;
+    let s = kind.refresh.settings();
     Policy {
         ahead: options.refresh_ahead.or(s.refresh_ahead),
         xfetch_beta: options.xfetch_beta.or(s.xfetch_beta),
@@ -131,7 +96,7 @@ pub(crate) fn on_fresh<T: CacheValue>(
     if !due || core.local.flights().in_progress(key) {
         return OnFresh::Serve;
     }
-    if p.background && crate::load::refresh_in_background::<T>(core, kind, key, options) {
+    if p.background && super::refresh_in_background::<T>(core, kind, key, options) {
         return OnFresh::Serve;
     }
     OnFresh::Inline
@@ -147,7 +112,7 @@ pub(crate) fn serve_stale<T: CacheValue>(
 ) -> bool {
     policy(kind, options).background
         && !options.no_fail_safe
-        && crate::load::refresh_in_background::<T>(core, kind, key, options)
+        && super::refresh_in_background::<T>(core, kind, key, options)
 }
 
 #[cfg(test)]
