@@ -15,6 +15,7 @@ use crate::core::Core;
 use crate::deferred::DeferredStats;
 use crate::error::Error;
 use crate::invalidate;
+use crate::warming::WarmingStatus;
 
 /// Introspection and administration of a [`Cache`](crate::Cache), from
 /// [`Cache::admin`](crate::Cache::admin): statistics, the circuit breaker, the bus, the
@@ -68,6 +69,17 @@ impl<'a> Admin<'a> {
             .kind(kind)
             .hot_keys()
             .map_or_else(Vec::new, |h| h.hottest(n))
+    }
+
+    /// Records this instance's hot set of every kind now (as it does every `[warm]
+    /// publish_every`): answers the keys recorded.
+    pub async fn publish_hot_set(&self) -> Result<usize, Error> {
+        crate::hot_set::publish(self.core).await
+    }
+
+    /// How far the start-up warming got (see [`Cache::ready`](crate::Cache::ready)).
+    pub fn warming(&self) -> WarmingStatus {
+        self.core.warming.status()
     }
 
     /// What the builder, the start-up check and the configuration found questionable and

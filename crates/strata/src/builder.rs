@@ -305,6 +305,7 @@ impl CacheBuilder {
             core.l2.breaker().record_error(e);
         }
         BusListener::spawn(&core);
+        crate::hot_set::spawn_publisher(&core);
         Ok(Cache::new(core))
     }
 }

@@ -138,13 +138,39 @@ impl Cache {
             .await
     }
 
-    /// Returns once this cache is ready to keep in step with other instances: its
-    /// invalidation bus is subscribed (at once without a bus). Messages published before are
-    /// not seen, so a test starting two instances awaits this on both before changing
-    /// anything. Waits as long as the bus cannot subscribe (Redis down): wrap it in
-    /// `tokio::time::timeout` where that matters. Later readiness conditions join this one.
+    /// Returns once this cache is ready: its invalidation bus is subscribed (at once without
+    /// a bus), and its start-up warming is done or has run for `[warm] deadline` (it goes on
+    /// in the background past it). Messages published before the subscription are not seen,
+    /// so a test starting two instances awaits this on both before changing anything. Waits
+    /// as long as the bus cannot subscribe (Redis down): [`ready_within`](Self::ready_within)
+    /// bounds the whole wait.
+    ///
+    /// The first call starts the warming: L1 is filled from L2 for the hot set other
+    /// instances recorded (`[warm]`), for every kind with a typed handle made before it
+    /// (`cache.kind::<T>()`, `cache.of::<T>()`). [`Admin::warming`] says how far it got.
     pub async fn ready(&self) {
         self.core.bus.subscribed().await;
+        let deadline = self.core.config.warm.deadline;
+        let _ = tokio::time::timeout(deadline, self.warmed()).await;
+    }
+
+    /// [`ready`](Self::ready) bounded by `deadline` (the bus wait included); true when the
+    /// cache was ready within it.
+    pub async fn ready_within(&self, deadline: Duration) -> bool {
+        let both = async {
+            self.core.bus.subscribed().await;
+            self.warmed().await;
+        };
+        tokio::time::timeout(deadline, both).await.is_ok()
+    }
+
+    /// Starts the start-up warming (once) and returns when it is done.
+    async fn warmed(&self) {
+        if self.core.warming.start() {
+            let core = self.core.clone();
+            tokio::spawn(async move { crate::hot_set::warm_on_start(&core).await });
+        }
+        self.core.warming.finished().await;
     }
 
     /// Turns caching on or off at run time (see [`CacheConfig::enabled`]): off, every read

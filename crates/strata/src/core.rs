@@ -23,6 +23,7 @@ use crate::l2::L2;
 use crate::local::Local;
 use crate::owned::Loaders;
 use crate::versions::Versions;
+use crate::warming::Warming;
 
 /// The components of a cache. Each owns its state; this struct only holds them together.
 pub(crate) struct Core {
@@ -44,6 +45,8 @@ pub(crate) struct Core {
     pub(crate) deferred: Deferred,
     /// The owned loaders kinds registered (background refresh, warming).
     pub(crate) loaders: Loaders,
+    /// The start-up warming's state.
+    pub(crate) warming: Warming,
     /// This core, for the tasks it spawns (a background refresh owns its `Arc`).
     pub(crate) me: Weak<Core>,
 }
@@ -95,6 +98,7 @@ impl Core {
         Ok(Arc::new_cyclic(|me| Self {
             me: me.clone(),
             loaders: Loaders::default(),
+            warming: Warming::default(),
             start_warnings,
             space,
             clock,

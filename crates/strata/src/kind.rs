@@ -61,6 +61,10 @@ impl<T> std::fmt::Debug for KindCache<T> {
 
 impl<T: CacheValue> KindCache<T> {
     pub(crate) fn new(core: Arc<Core>, kind: Arc<KindState>) -> Self {
+        if kind.filler.get().is_none() {
+            // The first typed handle tells hot-set warming how to read the kind.
+            let _ = kind.filler.set(crate::hot_set::filler::<T>());
+        }
         Self {
             core,
             kind,

@@ -1,8 +1,9 @@
 //! The kinds in use: what a call needs about one (kind, schema), resolved once and shared.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -65,6 +66,9 @@ pub(crate) struct KindState {
     registered: Arc<AtomicBool>,
     /// The kind's refresh settings and measured load time.
     pub(crate) refresh: Arc<RefreshState>,
+    /// Reads the kind's values from L2 into L1 (typed; set by the first typed handle made):
+    /// what hot-set warming needs.
+    pub(crate) filler: Arc<OnceLock<Arc<dyn Any + Send + Sync>>>,
 }
 
 impl KindState {
@@ -92,6 +96,7 @@ impl KindState {
             registry,
             registered: Arc::default(),
             refresh: Arc::default(),
+            filler: Arc::default(),
         }
     }
 
@@ -111,6 +116,7 @@ impl KindState {
             registry: self.registry.clone(),
             registered: self.registered.clone(),
             refresh: self.refresh.clone(),
+            filler: self.filler.clone(),
         }
     }
 
@@ -165,6 +171,11 @@ impl Kinds {
             .entry((kind.to_owned(), schema))
             .or_insert(state)
             .clone()
+    }
+
+    /// Every (kind, schema) state made so far.
+    pub(crate) fn all(&self) -> Vec<Arc<KindState>> {
+        self.map.read().values().cloned().collect()
     }
 
     /// Registers every schema again with the next write (the registry may have been lost with

@@ -56,6 +56,7 @@ mod deferred;
 mod entry;
 mod error;
 mod flight;
+mod hot_set;
 #[cfg(feature = "axum")]
 mod into_response;
 mod invalidate;
@@ -73,6 +74,7 @@ mod response_kind;
 mod trace;
 mod versions;
 mod warm;
+mod warming;
 mod write;
 
 pub use admin::Admin;
@@ -82,7 +84,7 @@ pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use config::{
     BackendSettings, BreakerSettings, CacheConfig, HotKeySettings, KindSettings, L1Settings,
-    QuotaSettings, TOOL_VARIABLES,
+    QuotaSettings, TOOL_VARIABLES, WarmSettings,
 };
 pub use deferred::DeferredStats;
 pub use error::{ConfigError, ConfigProblem, Error, LoadError};
@@ -92,6 +94,7 @@ pub use load::Load;
 pub use options::LoadOptions;
 pub use response_kind::ResponseKind;
 pub use warm::{WarmOptions, WarmProgress};
+pub use warming::{WarmingState, WarmingStatus};
 
 // The names a cache user needs, at the root.
 pub use strata_backend::{

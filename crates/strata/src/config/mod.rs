@@ -17,10 +17,12 @@ mod env;
 mod hot;
 mod kinds;
 mod serde_with;
+mod warm;
 
 pub use env::TOOL_VARIABLES;
 pub use hot::HotKeySettings;
 pub use kinds::KindSettings;
+pub use warm::WarmSettings;
 
 /// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.
 pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
@@ -43,6 +45,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "bus",
     "max_deferred_changes",
     "hot_keys",
+    "warm",
 ];
 
 /// Everything a [`Cache`](crate::Cache) is configured with.
@@ -110,6 +113,8 @@ pub struct CacheConfig {
     pub max_deferred_changes: usize,
     /// The per-kind hot-key sketches.
     pub hot_keys: HotKeySettings,
+    /// Hot-set warming.
+    pub warm: WarmSettings,
     /// What loading found questionable and accepted (a `STRATA_` variable that names no
     /// setting); see [`warnings`](Self::warnings).
     #[serde(skip)]
@@ -284,6 +289,7 @@ impl Default for CacheConfig {
             bus: true,
             max_deferred_changes: 10_000,
             hot_keys: HotKeySettings::default(),
+            warm: WarmSettings::default(),
             warnings: Vec::new(),
         }
     }
@@ -314,6 +320,7 @@ impl std::fmt::Debug for CacheConfig {
             .field("bus", &self.bus)
             .field("max_deferred_changes", &self.max_deferred_changes)
             .field("hot_keys", &self.hot_keys)
+            .field("warm", &self.warm)
             .field("warnings", &self.warnings)
             .finish()
     }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use strata::{CacheBuilder, CacheConfig};
 
 /// Ranks of a seeded Zipf(0.9) trace over `keys` keys (rank 0 the most asked for).
-fn zipf(keys: usize, len: usize, seed: u64) -> Vec<u64> {
+pub(crate) fn zipf(keys: usize, len: usize, seed: u64) -> Vec<u64> {
     let cdf: Vec<f64> = (1..=keys)
         .scan(0.0, |sum, r| {
             *sum += 1.0 / (r as f64).powf(0.9);

@@ -15,6 +15,7 @@ mod faults_under_load;
 mod get_or_load;
 mod history;
 mod hot_keys;
+mod hot_set;
 mod macros;
 mod memory_budget;
 mod metrics;
