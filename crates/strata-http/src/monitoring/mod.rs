@@ -91,7 +91,7 @@ pub(crate) struct State {
 /// - `GET  /` — the dashboard page (self-contained; asks for the token);
 /// - `GET  /cache-stats/` — statistics, memory, age distribution, uptime (token);
 /// - `POST /clear-cache/` — `{"kind": "user"}`, `{"key": "..."}` or `{"all": true}` (token);
-/// - `GET  /system-health/` — `ok` / `degraded` (200) or `down` (503); no token, no secrets;
+/// - `GET  /system-health/` — `ok` / `warming` / `degraded` (200) or `down` (503); no token, no secrets;
 /// - `GET  /caching/`, `POST /caching/` `{"enabled": false}` — the run-time switch that turns
 ///   caching off (loaders answer every read) and on again, on this instance (token).
 ///
