@@ -41,7 +41,9 @@ impl std::fmt::Debug for Cache {
 }
 
 impl Cache {
+    /// The cache of a core just built: starts its hot-set recording.
     pub(crate) fn new(core: Arc<Core>) -> Self {
+        crate::hot_set::spawn_publisher(&core);
         Self { core }
     }
 
@@ -138,8 +140,8 @@ impl Cache {
             .await
     }
 
-    /// Returns once this cache is ready: its invalidation bus is subscribed (at once without
-    /// a bus), and its start-up warming is done or has run for `[warm] deadline` (it goes on
+    /// Returns once this cache is ready: its coherence channels (client tracking, the bus)
+    /// are subscribed (at once without one), and its start-up warming is done or has run for `[warm] deadline` (it goes on
     /// in the background past it). Messages published before the subscription are not seen,
     /// so a test starting two instances awaits this on both before changing anything. Waits
     /// as long as the bus cannot subscribe (Redis down): [`ready_within`](Self::ready_within)
@@ -149,7 +151,7 @@ impl Cache {
     /// instances recorded (`[warm]`), for every kind with a typed handle made before it
     /// (`cache.kind::<T>()`, `cache.of::<T>()`). [`Admin::warming`] says how far it got.
     pub async fn ready(&self) {
-        self.core.bus.subscribed().await;
+        self.core.coherence.all_subscribed().await;
         let deadline = self.core.config.warm.deadline;
         let _ = tokio::time::timeout(deadline, self.warmed()).await;
     }
@@ -158,7 +160,7 @@ impl Cache {
     /// cache was ready within it.
     pub async fn ready_within(&self, deadline: Duration) -> bool {
         let both = async {
-            self.core.bus.subscribed().await;
+            self.core.coherence.all_subscribed().await;
             self.warmed().await;
         };
         tokio::time::timeout(deadline, both).await.is_ok()

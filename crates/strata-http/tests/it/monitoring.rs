@@ -434,6 +434,7 @@ fn documented_health_fields_match(body: &Value) {
         ("l2", &body["l2"]),
         ("l1", &body["l1"]),
         ("last_error", &body["l2"]["last_error"]),
+        ("coherence", &body["coherence"]),
         ("warming", &body["warming"]),
     ] {
         let object = value
