@@ -50,7 +50,14 @@ pub struct RedisConfig {
     /// Per-kind budgets enforced on the server (default none: Redis's own `maxmemory` policy
     /// applies to everything).
     pub quotas: Vec<Quota>,
+    /// How long a kind's schema registry lives after its last registration (default 7 days).
+    /// It must outlive the kind's entries: a cache re-registers its schemas at least every
+    /// half of this, and the facade sets it from the longest entry lifetime.
+    pub registry_ttl: Duration,
 }
+
+/// The default of [`RedisConfig::registry_ttl`].
+pub const DEFAULT_REGISTRY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl RedisConfig {
     /// A configuration for `url` with the defaults.
@@ -67,7 +74,14 @@ impl RedisConfig {
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             scan_batch: 1000,
             quotas: Vec::new(),
+            registry_ttl: DEFAULT_REGISTRY_TTL,
         }
+    }
+
+    /// Sets [`registry_ttl`](Self::registry_ttl).
+    pub fn with_registry_ttl(mut self, ttl: Duration) -> Self {
+        self.registry_ttl = ttl.max(Duration::from_secs(1));
+        self
     }
 
     /// Adds a per-kind quota (see [`Quota`]).

@@ -415,7 +415,8 @@ async fn open_redis(
         .with_namespace(namespace)
         .with_connect_timeout(config.backend.connect_timeout)
         .with_operation_timeout(config.operation_timeout)
-        .with_max_value_bytes(config.backend.max_value_bytes);
+        .with_max_value_bytes(config.backend.max_value_bytes)
+        .with_registry_ttl(crate::core::registry_ttl(config));
     let space = strata_keys::KeySpace::new(&config.prefix, &config.app_version)?;
     let mut redis_config = redis_config;
     for (kind, q) in &config.backend.quotas {

@@ -64,7 +64,7 @@ impl<'c> Change<'c> {
 
     /// Registers the schema of `kind`, the first time this instance writes it.
     pub(crate) fn register(&mut self, kind: &KindState) {
-        if let Some(member) = kind.to_register() {
+        if let Some(member) = self.core.to_register(kind) {
             let _ = self.batch.register(kind.registry.clone(), member);
         }
     }

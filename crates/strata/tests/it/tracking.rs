@@ -405,3 +405,60 @@ async fn a_change_through_one_instance_drops_the_other_ones_copy() {
     caches[0].invalidate(&rules, "job", 8).await.unwrap();
     dropped_everywhere(&caches, &key, "the change reaches both L1s").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_but_the_kind_counters_has_a_ttl() {
+    let Some(server) = strata_testkit::redis_or_skip("keys without a TTL") else {
+        return;
+    };
+    let caches = [instance(&server.url()).await, instance(&server.url()).await];
+    let (a, b) = (
+        caches[0].kind::<String>("job").unwrap(),
+        caches[1].kind::<String>("job").unwrap(),
+    );
+    // Entries, a lease taken and released, a tagged entry, a registry, a schema bump, a kind
+    // clear, a tag invalidation and a deletion.
+    let tagged = strata::LoadOptions::new().tags(["owner:1"]);
+    for id in 0..20 {
+        a.get_or_load_with(id, &tagged, || async { Ok::<_, String>("v".into()) })
+            .await
+            .unwrap();
+        b.set(id + 100, "w".into()).await.unwrap();
+    }
+    let v2 = caches[1].kind::<String>("job").unwrap().with_schema(2);
+    v2.set(7, "schema 2".into()).await.unwrap();
+    caches[0].invalidate_tag("owner:1").await.unwrap();
+    caches[1].clear_kind("job").await.unwrap();
+    a.delete(3).await.unwrap();
+
+    let mut conn = raw(&server).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.len() > 20, "{keys:?}");
+    let mut without = Vec::new();
+    for key in &keys {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if ttl < 0 {
+            without.push(key.clone());
+        }
+    }
+    // The kind counters live without a TTL by design (docs/security.md): one small key per
+    // kind, which must never go back to an older value.
+    assert!(
+        without
+            .iter()
+            .all(|k| k.contains(":__version:") && k.contains(":kind:")),
+        "keys without a TTL: {without:?} (of {keys:?})"
+    );
+    assert!(
+        keys.iter().any(|k| k.contains("#schemas:")),
+        "a schema registry was written: {keys:?}"
+    );
+}
