@@ -292,6 +292,7 @@ impl Report {
         self.l2_markdown(&mut s);
         self.stampede_markdown(&mut s);
         self.hitratio_markdown(&mut s);
+        super::warm::markdown(&self.results, &mut s);
         self.e2e_markdown(&mut s);
         self.rtt_markdown(&mut s);
         s
