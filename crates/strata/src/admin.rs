@@ -15,6 +15,7 @@ use crate::core::Core;
 use crate::deferred::DeferredStats;
 use crate::error::Error;
 use crate::invalidate;
+use crate::warm::{WarmOptions, WarmProgress};
 use crate::warming::WarmingStatus;
 
 /// Introspection and administration of a [`Cache`](crate::Cache), from
@@ -75,6 +76,20 @@ impl<'a> Admin<'a> {
     /// publish_every`): answers the keys recorded.
     pub async fn publish_hot_set(&self) -> Result<usize, Error> {
         crate::hot_set::publish(self.core).await
+    }
+
+    /// Warms `kind` by name for `ids` through the owned loader registered for it
+    /// ([`KindCache::register_loader`](crate::KindCache::register_loader), whatever its value
+    /// type): [`KindCache::warm`](crate::KindCache::warm) for callers that do not know the
+    /// type (the monitoring router's `POST warm/`, `strata warm`). [`Error::NoLoader`] when
+    /// the kind has none.
+    pub async fn warm(
+        &self,
+        kind: &str,
+        ids: Vec<String>,
+        options: WarmOptions,
+    ) -> Result<WarmProgress, Error> {
+        crate::warm::warm_by_name(self.core, kind, ids, options).await
     }
 
     /// How far the start-up warming got (see [`Cache::ready`](crate::Cache::ready)).

@@ -43,10 +43,12 @@ impl<T> OwnedLoader<T> {
     }
 }
 
-/// The owned loaders registered, by kind (one per kind, for every schema of it).
+/// The owned loaders registered, by kind (one per kind, for every schema of it), and beside
+/// each the kind's warm-up by name (type-erased; see `warm.rs`).
 #[derive(Default)]
 pub(crate) struct Loaders {
     map: RwLock<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+    warmers: RwLock<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Loaders {
@@ -55,6 +57,16 @@ impl Loaders {
         self.map
             .write()
             .insert(kind.to_owned(), Arc::new(Arc::new(loader)));
+    }
+
+    /// Registers the warm-up of `kind` by name (erased).
+    pub(crate) fn register_warmer(&self, kind: &str, warmer: Arc<dyn Any + Send + Sync>) {
+        self.warmers.write().insert(kind.to_owned(), warmer);
+    }
+
+    /// The warm-up of `kind` by name, if a loader of it is registered.
+    pub(crate) fn warmer(&self, kind: &str) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.warmers.read().get(kind).cloned()
     }
 
     /// The loader of `kind` for values of type `T`, if one of that type is registered.

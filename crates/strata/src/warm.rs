@@ -4,17 +4,45 @@
 use std::collections::HashSet;
 use std::fmt::Display;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use strata_keys::Key;
 
 use crate::cacheable::CacheValue;
+use crate::core::Core;
 use crate::error::Error;
 use crate::kind::KindCache;
 use crate::load::{self, OwnedCall};
 use crate::options::LoadOptions;
 use crate::owned::OwnedLoader;
 use crate::read;
+
+/// A kind's warm-up by name: what [`Admin::warm`](crate::Admin::warm) runs.
+type Warmer = Arc<
+    dyn Fn(Vec<String>, WarmOptions) -> Pin<Box<dyn Future<Output = Result<WarmProgress, Error>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Warms `kind` by name for `ids` through its owned loader (any type).
+pub(crate) async fn warm_by_name(
+    core: &Core,
+    kind: &str,
+    ids: Vec<String>,
+    options: WarmOptions,
+) -> Result<WarmProgress, Error> {
+    let warmer = core
+        .loaders
+        .warmer(kind)
+        .and_then(|w| w.downcast_ref::<Warmer>().cloned())
+        .ok_or_else(|| Error::NoLoader {
+            kind: kind.to_owned(),
+            expected: "any",
+        })?;
+    warmer(ids, options).await
+}
 
 /// How [`KindCache::warm`] runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +86,7 @@ impl WarmOptions {
 }
 
 /// How far a warm-up got; passed to the progress callback after each id, and returned.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct WarmProgress {
     /// Distinct ids to warm.
@@ -90,6 +118,17 @@ impl<T: CacheValue> KindCache<T> {
         self.core
             .loaders
             .register(self.kind(), OwnedLoader::new(loader));
+        // The warm-up by name (Admin::warm) holds the core weakly: the core holds it.
+        let (core, kind) = (Arc::downgrade(&self.core), self.kind.clone());
+        let warmer: Warmer = Arc::new(move |ids, options| {
+            let (core, kind) = (core.clone(), kind.clone());
+            Box::pin(async move {
+                let core = core.upgrade().ok_or_else(|| Error::config("the cache is gone"))?;
+                let handle = KindCache::<T>::new(core, kind);
+                handle.warm(ids, &options, |_| {}).await
+            })
+        });
+        self.core.loaders.register_warmer(self.kind(), Arc::new(warmer));
     }
 
     /// Warms the kind for `ids`: each id not cached yet is loaded once through the kind's owned
@@ -131,12 +170,15 @@ impl<T: CacheValue> KindCache<T> {
                 p.done += 1;
                 progress(p);
             }
-            let mut loads = futures::stream::iter(missing)
-                .map(|(key, id)| {
-                    let call = OwnedCall::new(loader.clone(), id.clone());
-                    load::load(&self.core, &self.kind, key, &options.load, call)
-                })
-                .buffer_unordered(options.concurrency.max(1));
+            // Collected first: a stream mapping with a closure over references makes the
+            // warm-up's future fail the `Send` check `Admin::warm` needs.
+            let mut calls = Vec::with_capacity(missing.len());
+            for (key, id) in missing {
+                let call = OwnedCall::new(loader.clone(), id.clone());
+                calls.push(load::load(&self.core, &self.kind, key, &options.load, call));
+            }
+            let mut loads =
+                futures::stream::iter(calls).buffer_unordered(options.concurrency.max(1));
             while let Some(result) = loads.next().await {
                 match result {
                     Ok(_) => p.loaded += 1,
@@ -152,7 +194,8 @@ impl<T: CacheValue> KindCache<T> {
         Ok(p)
     }
 
-    fn owned_loader(&self) -> Result<std::sync::Arc<OwnedLoader<T>>, Error> {
+    /// The kind's owned loader.
+    fn owned_loader(&self) -> Result<Arc<OwnedLoader<T>>, Error> {
         self.core
             .loaders
             .get::<T>(self.kind())
