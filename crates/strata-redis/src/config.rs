@@ -54,6 +54,10 @@ pub struct RedisConfig {
     /// It must outlive the kind's entries: a cache re-registers its schemas at least every
     /// half of this, and the facade sets it from the longest entry lifetime.
     pub registry_ttl: Duration,
+    /// The longest a call may be given by [`strata_backend::within_limit`] (a change waiting
+    /// for its invalidation longer than a read waits); connections wait this long for a reply
+    /// before redis-rs gives up on it (default 1s, at least the operation timeout).
+    pub change_timeout: Duration,
 }
 
 /// The default of [`RedisConfig::registry_ttl`].
@@ -75,7 +79,19 @@ impl RedisConfig {
             scan_batch: 1000,
             quotas: Vec::new(),
             registry_ttl: DEFAULT_REGISTRY_TTL,
+            change_timeout: Duration::from_secs(1),
         }
+    }
+
+    /// Sets [`change_timeout`](Self::change_timeout).
+    pub fn with_change_timeout(mut self, timeout: Duration) -> Self {
+        self.change_timeout = timeout;
+        self
+    }
+
+    /// The longest any call may wait for its reply: the operation or the change timeout.
+    pub(crate) fn reply_timeout(&self) -> Duration {
+        self.operation_timeout.max(self.change_timeout)
     }
 
     /// Sets [`registry_ttl`](Self::registry_ttl).

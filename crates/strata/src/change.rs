@@ -158,7 +158,15 @@ impl<'c> Change<'c> {
     pub(crate) async fn apply(self) -> Result<Applied, L2Error> {
         let core = self.core;
         let replay = crate::deferred::for_replay(self.batch.steps());
-        let result = match core.l2.run(self.batch).await {
+        // A change waits for its backend longer than a read does (`change_timeout`): a server
+        // that blocks writes for a moment (CLIENT PAUSE WRITE, a failover) delays the change
+        // instead of deferring it while other instances keep serving what it replaces.
+        let limit = core
+            .config
+            .change_timeout
+            .max(core.config.operation_timeout);
+        let run = strata_backend::within_limit(limit, core.l2.run(self.batch));
+        let result = match run.await {
             Err(e) if e.is_unreachable() => {
                 let flush = || {
                     core.versions.unsync_all();

@@ -68,6 +68,7 @@ mod l2_read;
 mod listener;
 mod load;
 mod local;
+mod open;
 mod options;
 mod owned;
 mod read;

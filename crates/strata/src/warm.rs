@@ -21,7 +21,10 @@ use crate::read;
 
 /// A kind's warm-up by name: what [`Admin::warm`](crate::Admin::warm) runs.
 type Warmer = Arc<
-    dyn Fn(Vec<String>, WarmOptions) -> Pin<Box<dyn Future<Output = Result<WarmProgress, Error>> + Send>>
+    dyn Fn(
+            Vec<String>,
+            WarmOptions,
+        ) -> Pin<Box<dyn Future<Output = Result<WarmProgress, Error>> + Send>>
         + Send
         + Sync,
 >;
@@ -123,12 +126,16 @@ impl<T: CacheValue> KindCache<T> {
         let warmer: Warmer = Arc::new(move |ids, options| {
             let (core, kind) = (core.clone(), kind.clone());
             Box::pin(async move {
-                let core = core.upgrade().ok_or_else(|| Error::config("the cache is gone"))?;
+                let core = core
+                    .upgrade()
+                    .ok_or_else(|| Error::config("the cache is gone"))?;
                 let handle = KindCache::<T>::new(core, kind);
                 handle.warm(ids, &options, |_| {}).await
             })
         });
-        self.core.loaders.register_warmer(self.kind(), Arc::new(warmer));
+        self.core
+            .loaders
+            .register_warmer(self.kind(), Arc::new(warmer));
     }
 
     /// Warms the kind for `ids`: each id not cached yet is loaded once through the kind's owned

@@ -74,7 +74,9 @@ async fn whoami_profile_update_and_logout_within_their_round_trips() {
          profile update {profile_update}, logout {logout}"
     );
     assert_eq!(warm_whoami, 0, "an L1 hit touches no backend");
-    assert!(cold_whoami <= 6, "cold whoami: {cold_whoami} round trips");
+    // 6, plus at most one L2 read when client tracking's echo of one of the request's own
+    // stores lands before a later read of the same key (6 when measured alone).
+    assert!(cold_whoami <= 7, "cold whoami: {cold_whoami} round trips");
     assert!(cold_job <= 2, "cold job: {cold_job} round trips");
     assert!(
         profile_update <= 2,
