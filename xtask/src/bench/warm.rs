@@ -69,8 +69,8 @@ pub(crate) fn markdown(results: &Value, s: &mut String) {
         let saved = |k: &str| cold[k].as_i64().unwrap_or(0) - warmed[k].as_i64().unwrap_or(0);
         let _ = writeln!(
             s,
-            "\nWarming saved {} L2 reads while serving (it made {} reads of its own, in batches \
-             of 100) and {} database loads (L2 held every entry, so neither start loads).\n",
+            "\nWarming saved {} L2 reads while serving (it read {} keys itself before ready, in \
+             batches of 100) and {} database loads (L2 held every entry, so neither start loads).\n",
             saved("l2_reads"),
             warmed["filled_at_start"],
             saved("loads"),
