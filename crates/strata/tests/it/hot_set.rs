@@ -63,6 +63,7 @@ async fn a_new_instance_holds_the_true_top_100_in_l1_when_ready_returns() {
             in_l1 += 1;
         }
     }
+    println!("{in_l1} of the true top 100 in the new instance's L1");
     assert!(
         in_l1 >= 90,
         "{in_l1} of the true top 100 in the new instance's L1"
