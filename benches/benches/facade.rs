@@ -1,6 +1,6 @@
-//! The facade: L1 hits against a raw moka get of the same `Arc` and the `cached` crate's
-//! sharded in-memory LRU store, and get_many(100) against 100 sequential gets. L2 hits under
-//! concurrency (throughput and percentiles) are in `load.rs`.
+//! The facade: L1 hits (with and without the hot-key sketch) against a raw moka get of the same
+//! `Arc` and the `cached` crate's sharded in-memory LRU store, and get_many(100) against 100
+//! sequential gets. L2 hits under concurrency (throughput and percentiles) are in `load.rs`.
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::hint::black_box;
@@ -19,6 +19,14 @@ fn l1_hit(c: &mut Criterion) {
         .expect("cache");
     let users = cache.kind::<UserWithProfile>("user").expect("kind");
     rt.block_on(users.set(42, user(42))).expect("set");
+    // The same cache without the hot-key sketch: what sampling it costs the hit.
+    let mut config = cache.admin().config().clone();
+    config.hot_keys.enabled = false;
+    let no_sketch = rt
+        .block_on(CacheBuilder::from_config(config).metrics(false).build())
+        .expect("cache");
+    let users_no_sketch = no_sketch.kind::<UserWithProfile>("user").expect("kind");
+    rt.block_on(users_no_sketch.set(42, user(42))).expect("set");
     let key = users.key(42).expect("key");
     let value = rt.block_on(users.get(42)).expect("get").expect("cached");
     let moka: moka::future::Cache<strata::Key, Arc<UserWithProfile>> =
@@ -35,6 +43,10 @@ fn l1_hit(c: &mut Criterion) {
     g.bench_function("facade_get_by_id", |b| {
         b.to_async(&rt)
             .iter(|| async { users.get(black_box(42)).await.expect("get") })
+    });
+    g.bench_function("facade_get_by_id_no_sketch", |b| {
+        b.to_async(&rt)
+            .iter(|| async { users_no_sketch.get(black_box(42)).await.expect("get") })
     });
     g.bench_function("facade_get_at_key", |b| {
         b.to_async(&rt)

@@ -11,6 +11,9 @@ use crate::setup::Setup;
 use crate::{Cli, Command};
 
 pub(crate) async fn run(cli: Cli) -> Result<()> {
+    if let Command::Warm { .. } = &cli.command {
+        return warm(cli).await;
+    }
     let setup = Setup::resolve(&cli)?;
     if let Command::Clear { kind, all, yes } = cli.command {
         return crate::clear::clear(&setup, kind, all, yes).await;
@@ -24,8 +27,38 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::ServerPolicy { policy, maxmemory } => {
             server_policy(&backend, &policy, maxmemory).await
         }
-        Command::Clear { .. } => unreachable!("handled above"),
+        Command::Clear { .. } | Command::Warm { .. } => unreachable!("handled above"),
     }
+}
+
+/// `strata warm`: the token from the flag, else the configuration's (no Redis needed: the
+/// instance does the work).
+async fn warm(cli: Cli) -> Result<()> {
+    let configured = Setup::resolve(&cli).ok().and_then(|s| s.config.admin_token);
+    let Command::Warm {
+        url,
+        token,
+        kind,
+        ids_file,
+        batch,
+        concurrency,
+        ids,
+    } = cli.command
+    else {
+        unreachable!("called for warm only")
+    };
+    let token = token.or(configured);
+    crate::warm::warm(crate::warm::WarmArgs {
+        url: &url,
+        token: token.as_deref(),
+        kind: &kind,
+        ids,
+        ids_file: ids_file.as_deref(),
+        batch,
+        concurrency,
+        timeout: cli.timeout,
+    })
+    .await
 }
 
 async fn server_policy(backend: &RedisBackend, policy: &str, maxmemory: Option<u64>) -> Result<()> {

@@ -1,7 +1,7 @@
 //! The `strata` command: look into and manage a Strata cache on Redis.
 //!
 //! `strata [--config strata.toml] [--redis URL] [--prefix P] <health | stats | keys | inspect KEY
-//! | clear | server-policy>`. Settings come from the application's configuration (the file,
+//! | clear | warm | server-policy>`. Settings come from the application's configuration (the file,
 //! then `STRATA_*` and `REDIS_URL`), the flags over it. Errors are one line on stderr and a
 //! non-zero exit status.
 
@@ -9,6 +9,7 @@ mod clear;
 mod commands;
 mod inspect;
 mod setup;
+mod warm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +83,31 @@ pub(crate) enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Warm a kind of a running instance from a list of ids, through the loader it registered
+    /// (`KindCache::register_loader`), over its monitoring router's `POST warm/`, with a
+    /// progress bar.
+    Warm {
+        /// The instance's monitoring router, e.g. http://127.0.0.1:8000/core/monitoring.
+        #[arg(long)]
+        url: String,
+        /// The admin token (default: the configuration's `admin_token`).
+        #[arg(long, env = "STRATA_ADMIN_TOKEN")]
+        token: Option<String>,
+        /// The kind to warm.
+        #[arg(long)]
+        kind: String,
+        /// A file of ids, one per line.
+        #[arg(long)]
+        ids_file: Option<PathBuf>,
+        /// Ids per request.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Loads at once on the instance (1 to 64).
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Ids to warm.
+        ids: Vec<String>,
     },
     /// Make the server enforce an eviction policy on every key (CONFIG SET maxmemory-policy:
     /// lru -> allkeys-lru, random -> allkeys-random, ttl -> volatile-ttl). Needs CONFIG rights.

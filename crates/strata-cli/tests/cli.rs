@@ -468,3 +468,74 @@ async fn inspect_decodes_a_response_entry() {
     assert_eq!(response["body_bytes"], 35, "{json}");
     assert_eq!(json["parts"]["kind"], "api.alljobs");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_sends_the_ids_to_a_running_instance_with_progress() {
+    let cache = CacheBuilder::new()
+        .prefix("cliw")
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    let jobs = cache.kind::<u64>("job").unwrap();
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let c = calls.clone();
+    jobs.register_loader(move |id: String| {
+        let c = c.clone();
+        async move {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, std::num::ParseIntError>(Some(id.parse::<u64>()? * 2))
+        }
+    });
+    let config = strata_http::monitoring::MonitoringConfig::default().with_admin_token("tok");
+    let app = strata_http::monitoring::router(cache.clone(), config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ids");
+    std::fs::write(&file, "# recent jobs\n4\n5\n\n6\n").unwrap();
+    let args: Vec<String> = [
+        "warm",
+        "--url",
+        &url,
+        "--token",
+        "tok",
+        "--kind",
+        "job",
+        "--batch",
+        "2",
+        "--ids-file",
+        file.to_str().unwrap(),
+        "1",
+        "2",
+        "3",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let out = tokio::task::spawn_blocking(move || bare().args(&args).output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("6 distinct ids, 6 loaded, 0 already cached, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 6);
+    assert_eq!(*jobs.get(6).await.unwrap().unwrap(), 12);
+    // A kind without a loader: refused, named.
+    let out = tokio::task::spawn_blocking(move || {
+        bare()
+            .args([
+                "warm", "--url", &url, "--token", "tok", "--kind", "user", "1",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no owned loader"), "{}", stderr(&out));
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::age::{AGE_BUCKET_COUNT, AgeBucket, bucket_of, label};
 use crate::histogram::{Counts, Histogram, LatencySnapshot};
+use crate::hot::{HotKeys, HotKeysConfig};
 
 /// A tier of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,15 +98,18 @@ pub struct KindStats {
     stale_hits: AtomicU64,
     loads: AtomicU64,
     load_errors: AtomicU64,
+    refreshes: AtomicU64,
+    refresh_errors: AtomicU64,
     sets: AtomicU64,
     deletes: AtomicU64,
     load_latency: Histogram,
     ages: [AtomicU64; AGE_BUCKET_COUNT],
     emit: Option<Emitters>,
+    hot: Option<HotKeys>,
 }
 
 impl KindStats {
-    pub(crate) fn new(kind: &str, emit: bool) -> Self {
+    pub(crate) fn new(kind: &str, emit: bool, hot: Option<HotKeysConfig>) -> Self {
         Self {
             kind: kind.to_owned(),
             tiers: Default::default(),
@@ -113,12 +117,21 @@ impl KindStats {
             stale_hits: AtomicU64::new(0),
             loads: AtomicU64::new(0),
             load_errors: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            refresh_errors: AtomicU64::new(0),
             sets: AtomicU64::new(0),
             deletes: AtomicU64::new(0),
             load_latency: Histogram::default(),
             ages: Default::default(),
             emit: emit.then(|| Emitters::new(kind)),
+            hot: hot.map(HotKeys::new),
         }
+    }
+
+    /// The kind's hot-key sketch, when kept (see [`Stats::with_hot_keys`](crate::Stats::with_hot_keys)).
+    #[inline]
+    pub fn hot_keys(&self) -> Option<&HotKeys> {
+        self.hot.as_ref()
     }
 
     /// The kind's name.
@@ -190,6 +203,17 @@ impl KindStats {
                 e.load_errors.increment(1);
             }
         }
+    }
+
+    /// A background refresh that loaded (`ok`) or failed (its loader call is also counted by
+    /// [`load`](Self::load)); a failure is never surfaced to a reader.
+    pub fn refreshed(&self, ok: bool) {
+        let counter = if ok {
+            &self.refreshes
+        } else {
+            &self.refresh_errors
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Values written.
@@ -271,6 +295,8 @@ impl KindStats {
             stale_hits: self.stale_hits.load(Ordering::Relaxed),
             loads: self.loads.load(Ordering::Relaxed),
             load_errors: self.load_errors.load(Ordering::Relaxed),
+            refreshes: self.refreshes.load(Ordering::Relaxed),
+            refresh_errors: self.refresh_errors.load(Ordering::Relaxed),
             sets: self.sets.load(Ordering::Relaxed),
             deletes: self.deletes.load(Ordering::Relaxed),
             evictions: l1.evictions + l2.evictions,
@@ -334,6 +360,10 @@ pub struct KindSnapshot {
     pub loads: u64,
     /// Loader calls that failed.
     pub load_errors: u64,
+    /// Background refreshes that stored a new value.
+    pub refreshes: u64,
+    /// Background refreshes whose loader failed (logged; the readers kept the current value).
+    pub refresh_errors: u64,
     /// Values written.
     pub sets: u64,
     /// Values deleted or invalidated.
@@ -362,6 +392,8 @@ impl KindSnapshot {
         self.stale_hits += other.stale_hits;
         self.loads += other.loads;
         self.load_errors += other.load_errors;
+        self.refreshes += other.refreshes;
+        self.refresh_errors += other.refresh_errors;
         self.sets += other.sets;
         self.deletes += other.deletes;
         self.evictions += other.evictions;

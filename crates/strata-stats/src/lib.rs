@@ -30,10 +30,12 @@
 
 mod age;
 mod histogram;
+mod hot;
 mod kind;
 mod stats;
 
 pub use age::AgeBucket;
 pub use histogram::LatencySnapshot;
+pub use hot::{HotKey, HotKeys, HotKeysConfig};
 pub use kind::{KindSnapshot, KindStats, Tier, TierSnapshot};
 pub use stats::{Stats, StatsSnapshot};

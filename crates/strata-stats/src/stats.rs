@@ -8,7 +8,11 @@ use parking_lot::RwLock;
 use serde::Serialize;
 
 use crate::histogram::Counts;
+use crate::hot::HotKeysConfig;
 use crate::kind::{KindSnapshot, KindStats};
+
+/// Which kinds keep a hot-key sketch, and how it is sized.
+type HotKeysPolicy = dyn Fn(&str) -> Option<HotKeysConfig> + Send + Sync;
 
 /// Counters for every kind; cheap to clone (clones share the counters).
 #[derive(Debug, Clone)]
@@ -16,22 +20,52 @@ pub struct Stats {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     kinds: RwLock<HashMap<String, Arc<KindStats>>>,
     started: Instant,
     emit: bool,
+    hot: Option<Arc<HotKeysPolicy>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stats")
+            .field("kinds", &self.kinds)
+            .field("emit", &self.emit)
+            .field("hot_keys", &self.hot.is_some())
+            .finish()
+    }
 }
 
 impl Stats {
-    /// Empty statistics; with `emit_metrics`, events also go to the `metrics` recorder.
+    /// Empty statistics; with `emit_metrics`, events also go to the `metrics` recorder. No
+    /// kind keeps a hot-key sketch (see [`with_hot_keys`](Self::with_hot_keys)).
     pub fn new(emit_metrics: bool) -> Self {
         Self {
             inner: Arc::new(Inner {
                 kinds: RwLock::new(HashMap::new()),
                 started: Instant::now(),
                 emit: emit_metrics,
+                hot: None,
             }),
+        }
+    }
+
+    /// Statistics whose kinds keep a hot-key sketch ([`KindStats::hot_keys`]) sized by
+    /// `policy(kind)`; a kind for which it answers `None` keeps none. Applies to the kinds
+    /// created after it (call it before handing the statistics out).
+    pub fn with_hot_keys(
+        self,
+        policy: impl Fn(&str) -> Option<HotKeysConfig> + Send + Sync + 'static,
+    ) -> Self {
+        let inner = Inner {
+            kinds: RwLock::new(self.inner.kinds.read().clone()),
+            started: self.inner.started,
+            emit: self.inner.emit,
+            hot: Some(Arc::new(policy)),
+        };
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
@@ -44,7 +78,10 @@ impl Stats {
             .kinds
             .write()
             .entry(kind.to_owned())
-            .or_insert_with(|| Arc::new(KindStats::new(kind, self.inner.emit)))
+            .or_insert_with(|| {
+                let hot = self.inner.hot.as_ref().and_then(|policy| policy(kind));
+                Arc::new(KindStats::new(kind, self.inner.emit, hot))
+            })
             .clone()
     }
 
@@ -127,5 +164,14 @@ mod tests {
         let mut names = stats.kind_names();
         names.sort();
         assert_eq!(names, ["job", "user"]);
+    }
+
+    #[test]
+    fn the_hot_keys_policy_chooses_the_kinds_with_a_sketch() {
+        let stats = Stats::new(false)
+            .with_hot_keys(|kind| (kind != "session").then(HotKeysConfig::default));
+        assert!(stats.kind("user").hot_keys().is_some());
+        assert!(stats.kind("session").hot_keys().is_none());
+        assert!(Stats::new(false).kind("user").hot_keys().is_none());
     }
 }

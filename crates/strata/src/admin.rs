@@ -7,7 +7,7 @@ use strata_backend::{Backend, BackendInfo, BreakerState, LastError};
 use strata_invalidation::Bus;
 use strata_keys::KeySpace;
 use strata_l1::L1;
-use strata_stats::StatsSnapshot;
+use strata_stats::{HotKey, StatsSnapshot};
 
 use crate::bus::BusStats;
 use crate::config::CacheConfig;
@@ -15,6 +15,8 @@ use crate::core::Core;
 use crate::deferred::DeferredStats;
 use crate::error::Error;
 use crate::invalidate;
+use crate::warm::{WarmOptions, WarmProgress};
+use crate::warming::WarmingStatus;
 
 /// Introspection and administration of a [`Cache`](crate::Cache), from
 /// [`Cache::admin`](crate::Cache::admin): statistics, the circuit breaker, the bus, the
@@ -53,6 +55,46 @@ impl<'a> Admin<'a> {
         kinds.sort();
         kinds.dedup();
         kinds
+    }
+
+    /// The `n` keys of `kind` looked up most, with their estimated lookups (hits and misses),
+    /// from the kind's hot-key sketch (`[hot_keys]`), most looked up first; empty when the
+    /// kind keeps no sketch or has not been used. Estimates, not exact counts: see
+    /// [`HotKey`].
+    pub fn hottest(&self, kind: &str, n: usize) -> Vec<HotKey> {
+        if !self.core.stats.kind_names().iter().any(|k| k == kind) {
+            return Vec::new();
+        }
+        self.core
+            .stats
+            .kind(kind)
+            .hot_keys()
+            .map_or_else(Vec::new, |h| h.hottest(n))
+    }
+
+    /// Records this instance's hot set of every kind now (as it does every `[warm]
+    /// publish_every`): answers the keys recorded.
+    pub async fn publish_hot_set(&self) -> Result<usize, Error> {
+        crate::hot_set::publish(self.core).await
+    }
+
+    /// Warms `kind` by name for `ids` through the owned loader registered for it
+    /// ([`KindCache::register_loader`](crate::KindCache::register_loader), whatever its value
+    /// type): [`KindCache::warm`](crate::KindCache::warm) for callers that do not know the
+    /// type (the monitoring router's `POST warm/`, `strata warm`). [`Error::NoLoader`] when
+    /// the kind has none.
+    pub async fn warm(
+        &self,
+        kind: &str,
+        ids: Vec<String>,
+        options: WarmOptions,
+    ) -> Result<WarmProgress, Error> {
+        crate::warm::warm_by_name(self.core, kind, ids, options).await
+    }
+
+    /// How far the start-up warming got (see [`Cache::ready`](crate::Cache::ready)).
+    pub fn warming(&self) -> WarmingStatus {
+        self.core.warming.status()
     }
 
     /// What the builder, the start-up check and the configuration found questionable and

@@ -41,7 +41,9 @@ impl std::fmt::Debug for Cache {
 }
 
 impl Cache {
+    /// The cache of a core just built: starts its hot-set recording.
     pub(crate) fn new(core: Arc<Core>) -> Self {
+        crate::hot_set::spawn_publisher(&core);
         Self { core }
     }
 
@@ -138,13 +140,39 @@ impl Cache {
             .await
     }
 
-    /// Returns once this cache is ready to keep in step with other instances: its
-    /// coherence channels (client tracking, the bus) are subscribed (at once without one). Messages published before are
-    /// not seen, so a test starting two instances awaits this on both before changing
-    /// anything. Waits as long as the bus cannot subscribe (Redis down): wrap it in
-    /// `tokio::time::timeout` where that matters. Later readiness conditions join this one.
+    /// Returns once this cache is ready: its coherence channels (client tracking, the bus)
+    /// are subscribed (at once without one), and its start-up warming is done or has run for `[warm] deadline` (it goes on
+    /// in the background past it). Messages published before the subscription are not seen,
+    /// so a test starting two instances awaits this on both before changing anything. Waits
+    /// as long as the bus cannot subscribe (Redis down): [`ready_within`](Self::ready_within)
+    /// bounds the whole wait.
+    ///
+    /// The first call starts the warming: L1 is filled from L2 for the hot set other
+    /// instances recorded (`[warm]`), for every kind with a typed handle made before it
+    /// (`cache.kind::<T>()`, `cache.of::<T>()`). [`Admin::warming`] says how far it got.
     pub async fn ready(&self) {
         self.core.coherence.all_subscribed().await;
+        let deadline = self.core.config.warm.deadline;
+        let _ = tokio::time::timeout(deadline, self.warmed()).await;
+    }
+
+    /// [`ready`](Self::ready) bounded by `deadline` (the bus wait included); true when the
+    /// cache was ready within it.
+    pub async fn ready_within(&self, deadline: Duration) -> bool {
+        let both = async {
+            self.core.coherence.all_subscribed().await;
+            self.warmed().await;
+        };
+        tokio::time::timeout(deadline, both).await.is_ok()
+    }
+
+    /// Starts the start-up warming (once) and returns when it is done.
+    async fn warmed(&self) {
+        if self.core.warming.start() {
+            let core = self.core.clone();
+            tokio::spawn(async move { crate::hot_set::warm_on_start(&core).await });
+        }
+        self.core.warming.finished().await;
     }
 
     /// Turns caching on or off at run time (see [`CacheConfig::enabled`]): off, every read

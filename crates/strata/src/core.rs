@@ -1,8 +1,8 @@
 //! `Core`: the components one cache is made of, composed once and shared by its handles.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rand::Rng;
@@ -18,10 +18,13 @@ use crate::coherence::{Coherence, CoherenceMode};
 use crate::config::CacheConfig;
 use crate::deferred::Deferred;
 use crate::error::Error;
+use crate::kinds::RefreshState;
 use crate::kinds::{KindState, Kinds};
 use crate::l2::L2;
 use crate::local::Local;
+use crate::owned::Loaders;
 use crate::versions::Versions;
+use crate::warming::Warming;
 
 /// The components of a cache. Each owns its state; this struct only holds them together.
 pub(crate) struct Core {
@@ -45,6 +48,12 @@ pub(crate) struct Core {
     /// Whether L1 may be trusted (the channels' heartbeats).
     pub(crate) coherence: Coherence,
     pub(crate) deferred: Deferred,
+    /// The owned loaders kinds registered (background refresh, warming).
+    pub(crate) loaders: Loaders,
+    /// The start-up warming's state.
+    pub(crate) warming: Warming,
+    /// This core, for the tasks it spawns (a background refresh owns its `Arc`).
+    pub(crate) me: Weak<Core>,
 }
 
 /// What a cache is built from (see [`CacheBuilder`](crate::CacheBuilder)).
@@ -109,7 +118,10 @@ impl Core {
             l2.backend(),
             config.change_limit(),
         );
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            loaders: Loaders::default(),
+            warming: Warming::default(),
             start_warnings,
             space,
             clock,
@@ -152,6 +164,7 @@ impl Core {
                 self.stats.kind(name),
                 self.versions.kind(name),
             )
+            .with_refresh(RefreshState::new(self.config.kinds.get(name)))
         })
     }
 

@@ -42,6 +42,18 @@ pub enum Error {
         /// The key.
         key: String,
     },
+    /// Warming (or anything else that runs a kind's owned loader) asked for a kind that has
+    /// none of this type: register one with
+    /// [`KindCache::register_loader`](crate::KindCache::register_loader).
+    #[error(
+        "kind `{kind}` has no owned loader of type {expected}; register one with KindCache::register_loader"
+    )]
+    NoLoader {
+        /// The kind.
+        kind: String,
+        /// The value type asked for.
+        expected: &'static str,
+    },
     /// A value under the key has another type than asked for (two types share a kind).
     #[error("the cached value under {key} is not a {expected}")]
     TypeMismatch {

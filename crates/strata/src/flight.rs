@@ -94,6 +94,23 @@ impl Flights {
             .clone()
     }
 
+    /// A new flight for `key`, or `None` when one is in progress (a background refresh starts
+    /// only its own).
+    pub(crate) fn join_new(&self, key: &Key) -> Option<Arc<Flight>> {
+        let epoch = self.epoch(key);
+        let mut map = self.map.lock();
+        if map.contains_key(key) {
+            return None;
+        }
+        let flight = Arc::new(Flight {
+            cell: OnceCell::new(),
+            poisoned: AtomicBool::new(false),
+            epoch,
+        });
+        map.insert(key.clone(), flight.clone());
+        Some(flight)
+    }
+
     /// Whether a load of `key` is in progress.
     pub(crate) fn in_progress(&self, key: &Key) -> bool {
         self.map.lock().contains_key(key)

@@ -33,8 +33,8 @@ use crate::{read, write};
 /// # }).unwrap();
 /// ```
 pub struct KindCache<T> {
-    core: Arc<Core>,
-    kind: Arc<KindState>,
+    pub(crate) core: Arc<Core>,
+    pub(crate) kind: Arc<KindState>,
     /// `KindCache<T>` is `Send + Sync` whatever `T`'s auto traits.
     _t: PhantomData<fn() -> T>,
 }
@@ -61,6 +61,10 @@ impl<T> std::fmt::Debug for KindCache<T> {
 
 impl<T: CacheValue> KindCache<T> {
     pub(crate) fn new(core: Arc<Core>, kind: Arc<KindState>) -> Self {
+        if kind.filler.get().is_none() {
+            // The first typed handle tells hot-set warming how to read the kind.
+            let _ = kind.filler.set(crate::hot_set::filler::<T>());
+        }
         Self {
             core,
             kind,

@@ -1,8 +1,9 @@
 //! The kinds in use: what a call needs about one (kind, schema), resolved once and shared.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -11,7 +12,43 @@ use strata_stats::KindStats;
 
 use strata_codec::TagVersion;
 
+use crate::config::KindSettings;
 use crate::versions::{KindGeneration, Stamp, Versions};
+
+/// A kind's refresh settings (from `[kinds.<kind>]`) and its measured load time.
+#[derive(Debug, Default)]
+pub(crate) struct RefreshState {
+    settings: KindSettings,
+    /// An exponentially weighted mean of the kind's load times, in microseconds (0: none yet).
+    delta_us: AtomicU64,
+}
+
+impl RefreshState {
+    /// The state of a kind configured with `settings`.
+    pub(crate) fn new(settings: Option<&KindSettings>) -> Self {
+        Self {
+            settings: settings.cloned().unwrap_or_default(),
+            delta_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Records a load that took `us` microseconds (weight 1/8 against the past).
+    pub(crate) fn record_load(&self, us: u64) {
+        let old = self.delta_us.load(Ordering::Relaxed);
+        let new = if old == 0 { us } else { (old * 7 + us) / 8 };
+        self.delta_us.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// The kind's settings.
+    pub(crate) fn settings(&self) -> &KindSettings {
+        &self.settings
+    }
+
+    /// δ: the kind's measured load time in microseconds (0 before its first load).
+    pub(crate) fn delta_us(&self) -> u64 {
+        self.delta_us.load(Ordering::Relaxed)
+    }
+}
 
 /// Everything about one (kind, schema) a call needs.
 pub(crate) struct KindState {
@@ -28,6 +65,11 @@ pub(crate) struct KindState {
     /// When this instance last registered this schema (milliseconds on the cache's clock; 0:
     /// not since its last coherence reset).
     registered: Arc<AtomicU64>,
+    /// The kind's refresh settings and measured load time.
+    pub(crate) refresh: Arc<RefreshState>,
+    /// Reads the kind's values from L2 into L1 (typed; set by the first typed handle made):
+    /// what hot-set warming needs.
+    pub(crate) filler: Arc<OnceLock<Arc<dyn Any + Send + Sync>>>,
 }
 
 impl KindState {
@@ -54,7 +96,15 @@ impl KindState {
             generation,
             registry,
             registered: Arc::default(),
+            refresh: Arc::default(),
+            filler: Arc::default(),
         }
+    }
+
+    /// The same state with these refresh settings.
+    pub(crate) fn with_refresh(mut self, refresh: RefreshState) -> Self {
+        self.refresh = Arc::new(refresh);
+        self
     }
 
     /// The same kind with another TTL.
@@ -66,6 +116,8 @@ impl KindState {
             generation: self.generation.clone(),
             registry: self.registry.clone(),
             registered: self.registered.clone(),
+            refresh: self.refresh.clone(),
+            filler: self.filler.clone(),
         }
     }
 
@@ -128,6 +180,11 @@ impl Kinds {
             .entry((kind.to_owned(), schema))
             .or_insert(state)
             .clone()
+    }
+
+    /// Every (kind, schema) state made so far.
+    pub(crate) fn all(&self) -> Vec<Arc<KindState>> {
+        self.map.read().values().cloned().collect()
     }
 
     /// Registers every schema again with the next write (the registry may have been lost with

@@ -57,6 +57,7 @@ mod deferred;
 mod entry;
 mod error;
 mod flight;
+mod hot_set;
 #[cfg(feature = "axum")]
 mod into_response;
 mod invalidate;
@@ -69,10 +70,13 @@ mod load;
 mod local;
 mod open;
 mod options;
+mod owned;
 mod read;
 mod response_kind;
 mod trace;
 mod versions;
+mod warm;
+mod warming;
 mod write;
 
 pub use admin::Admin;
@@ -82,8 +86,8 @@ pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use coherence::{CoherenceMode, CoherenceStats};
 pub use config::{
-    BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
-    TOOL_VARIABLES,
+    BackendSettings, BreakerSettings, CacheConfig, HotKeySettings, KindSettings, L1Settings,
+    QuotaSettings, TOOL_VARIABLES, WarmSettings,
 };
 pub use deferred::DeferredStats;
 pub use error::{ConfigError, ConfigProblem, Error, LoadError};
@@ -92,6 +96,8 @@ pub use kind::KindCache;
 pub use load::Load;
 pub use options::LoadOptions;
 pub use response_kind::ResponseKind;
+pub use warm::{WarmOptions, WarmProgress};
+pub use warming::{WarmingState, WarmingStatus};
 
 // The names a cache user needs, at the root.
 pub use strata_backend::{
@@ -106,7 +112,7 @@ pub use strata_keys::{Key, KeyId, KeySpace, KindName, is_internal_kind};
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]
 pub use strata_redis::{RedisBackend, RedisBus, RedisConfig, RedisTracker, redact_url};
-pub use strata_stats::{KindSnapshot, StatsSnapshot, Tier};
+pub use strata_stats::{HotKey, KindSnapshot, StatsSnapshot, Tier};
 
 /// The layers, whole: the second tier's trait, its abilities, layers and batches
 /// (`strata::backend::batch::Batch`), the envelope codec, key building, eviction policies,

@@ -5,7 +5,8 @@ use std::time::Duration;
 /// How [`get_or_load_with`](crate::KindCache::get_or_load_with) behaves.
 ///
 /// Defaults: the kind's TTL, absences cached for the configured `negative_ttl`, no loader
-/// timeouts, fail-safe on (serve a stale value when the loader fails), refresh-ahead off.
+/// timeouts, fail-safe on (serve a stale value when the loader fails), refresh-ahead, XFetch
+/// and background refresh as the kind's settings say (`[kinds.<kind>]`), else off.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct LoadOptions {
@@ -22,8 +23,18 @@ pub struct LoadOptions {
     /// Do not serve stale values when the loader fails (default false: fail-safe on).
     pub no_fail_safe: bool,
     /// Refresh ahead of expiry: once a value has lived this fraction of its TTL (e.g. 0.8), the
-    /// next caller reloads it (one caller; the others keep getting the current value).
+    /// next caller reloads it (one caller; the others keep getting the current value), or a
+    /// background task does with `background_refresh` (default: the kind's `refresh_ahead`).
     pub refresh_ahead: Option<f64>,
+    /// XFetch's β (at least 1): a reader refreshes early with probability
+    /// `exp(−(expiry − now) / (δ·β))`, δ the kind's measured load time (default: the kind's
+    /// `xfetch_beta`, else off).
+    pub xfetch_beta: Option<f64>,
+    /// Refresh (ahead, XFetch, or a stale value) in a background task through the kind's owned
+    /// loader ([`KindCache::register_loader`](crate::KindCache::register_loader)), serving the
+    /// current value meanwhile (default: the kind's `background_refresh`, else false). Without
+    /// an owned loader of the kind the refresh runs inline, as without this option.
+    pub background_refresh: bool,
     /// Cross-process single flight: when another instance holds the key's load lease, wait up
     /// to this long for its value (polling the backend) before loading here.
     pub wait_for_other_instances: Option<Duration>,
@@ -81,6 +92,18 @@ impl LoadOptions {
         S: Into<String>,
     {
         self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Refreshes early by XFetch with this β (raised to 1 if below; NaN turns it off).
+    pub fn xfetch(mut self, beta: f64) -> Self {
+        self.xfetch_beta = (!beta.is_nan()).then(|| beta.clamp(1.0, f64::MAX));
+        self
+    }
+
+    /// Refreshes in a background task through the kind's owned loader (stale-while-revalidate).
+    pub fn background_refresh(mut self) -> Self {
+        self.background_refresh = true;
         self
     }
 

@@ -1,5 +1,5 @@
-//! Reading one kind's entries: L1 first (the hot path), then L2. Every L2 failure is a counted
-//! miss, unless the cache is strict.
+//! Reading one kind's entries: L1 first (the hot path, which also offers the key to the kind's
+//! hot-key sketch), then L2. Every L2 failure is a counted miss, unless the cache is strict.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +35,9 @@ fn sample_this_call() -> bool {
 /// The hot path of the cache: one clock read, no decoding, and latency timed only for one
 /// hit in [`TIMING_SAMPLE`] (timing costs more than the hit).
 pub(crate) async fn probe_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &Key) -> Lookup<T> {
+    if let Some(hot) = kind.stats.hot_keys() {
+        hot.offer(key);
+    }
     let start = sample_this_call().then(Instant::now);
     let Some((found, now)) = look_in_l1::<T>(core, kind, key).await else {
         return Lookup::Miss;

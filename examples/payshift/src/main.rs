@@ -3,12 +3,14 @@
 //!
 //! `cargo run --release -p payshift` — no services to install: an SQLite file and the embedded
 //! memory backend. `REDIS_URL` switches to Redis, `DATABASE_URL` to another database,
-//! `--no-cache` runs the same app with caching off for comparison.
+//! `--no-cache` runs the same app with caching off for comparison, `--warm` warms the cache
+//! before it reports ready.
 
 mod db;
 mod error;
 mod models;
 mod routes;
+mod warm;
 
 use std::net::SocketAddr;
 
@@ -46,6 +48,13 @@ struct Args {
     /// Connections served at once; more wait in the accept queue.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
+    /// Warm the cache before reporting ready: the hot set other instances recorded, the
+    /// industries and subcategories lists, and the most recent jobs (`--warm-jobs`).
+    #[arg(long, env = "PAYSHIFT_WARM")]
+    warm: bool,
+    /// How many of the most recent jobs `--warm` loads.
+    #[arg(long, env = "PAYSHIFT_WARM_JOBS", default_value_t = 200)]
+    warm_jobs: usize,
     /// Seconds a shutdown waits for requests in flight.
     #[arg(long, default_value_t = 10.0)]
     shutdown_deadline: f64,
@@ -107,6 +116,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         rules: routes::rules(&alljobs),
         alljobs,
     };
+    warm::register_loaders(&state)?;
+    if args.warm && !args.no_cache {
+        warm::warm(&state, args.warm_jobs).await?;
+    }
     let mut app = mount(
         routes::app(state),
         "/core/monitoring",

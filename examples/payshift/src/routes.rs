@@ -195,12 +195,15 @@ const INDUSTRY: &str = "industry";
 const SUBCATEGORY: &str = "subcategory";
 
 #[strata::cached(ttl = "7d", prefix = "industry:")]
-async fn cached_industries(cache: &Cache, #[skip] db: &Db) -> Result<Vec<Industry>, AppError> {
+pub(crate) async fn cached_industries(
+    cache: &Cache,
+    #[skip] db: &Db,
+) -> Result<Vec<Industry>, AppError> {
     db.industries().await
 }
 
 #[strata::cached(ttl = "7d", prefix = "subcategory:")]
-async fn cached_subcategories(
+pub(crate) async fn cached_subcategories(
     cache: &Cache,
     #[skip] db: &Db,
 ) -> Result<Vec<Subcategory>, AppError> {

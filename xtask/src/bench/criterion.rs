@@ -41,6 +41,11 @@ pub(crate) fn ratios() -> Vec<Ratio> {
         peer: "facade_l1_hit/raw_moka_get".into(),
     });
     out.push(Ratio {
+        label: "L1 hit: hot-key sketch on vs off (goal within 5 %)",
+        ours: "facade_l1_hit/facade_get_by_id".into(),
+        peer: "facade_l1_hit/facade_get_by_id_no_sketch".into(),
+    });
+    out.push(Ratio {
         label: "L1 hit: facade get_at(&key) vs raw moka get",
         ours: "facade_l1_hit/facade_get_at_key".into(),
         peer: "facade_l1_hit/raw_moka_get".into(),

@@ -6,6 +6,7 @@ mod criterion;
 mod plots;
 mod report;
 mod rtt;
+mod warm;
 
 use std::time::{Instant, SystemTime};
 
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use crate::{cargo, workspace_root};
 
 /// The groups, in the order they run.
-pub(crate) const GROUPS: [(&str, &str); 9] = [
+pub(crate) const GROUPS: [(&str, &str); 10] = [
     (
         "codec",
         "envelope vs serde_json: encode, decode, bytes; the compression threshold",
@@ -24,7 +25,10 @@ pub(crate) const GROUPS: [(&str, &str); 9] = [
         "backend",
         "MemoryBackend vs a Mutex<HashMap>; RedisBackend vs raw redis-rs, quotas, cluster",
     ),
-    ("l1", "L1 hits: facade vs raw moka vs the cached crate"),
+    (
+        "l1",
+        "L1 hits: facade (hot-key sketch on and off) vs raw moka vs the cached crate",
+    ),
     ("batch", "get_many(100) vs 100 sequential gets"),
     (
         "l2",
@@ -37,6 +41,10 @@ pub(crate) const GROUPS: [(&str, &str); 9] = [
     (
         "hitratio",
         "hit ratio of LRU/Random/TTL/moka against Bélády's optimum",
+    ),
+    (
+        "warm",
+        "a restarted instance warmed from the hot set vs cold: hit ratio over its first seconds",
     ),
     ("e2e", "the Payshift demo's endpoints, cached vs --no-cache"),
     (
@@ -158,6 +166,9 @@ fn run_step(
             let text = std::fs::read_to_string(crate::report_dir().join("hit-ratio.json"))?;
             results.insert("hitratio".into(), serde_json::from_str(&text)?);
         }
+        "warm" => {
+            results.insert("warm".into(), warm::run(quick)?);
+        }
         "e2e" => {
             results.insert("e2e".into(), run_e2e(quick)?);
         }
@@ -217,6 +228,9 @@ fn step_list(groups: &[&str]) -> Vec<&'static str> {
     }
     if groups.contains(&"hitratio") {
         steps.push("hitratio");
+    }
+    if groups.contains(&"warm") {
+        steps.push("warm");
     }
     if groups.contains(&"e2e") {
         steps.push("e2e");

@@ -126,6 +126,16 @@ impl Report {
                 ),
             },
             Goal {
+                name: "L1 hit: hot-key sketch on / off",
+                target: 1.05,
+                at_least: false,
+                value: ratio(
+                    self.time("facade_l1_hit/facade_get_by_id"),
+                    self.time("facade_l1_hit/facade_get_by_id_no_sketch"),
+                ),
+                detail: "one lookup in 16 sampled (`[hot_keys]`)".into(),
+            },
+            Goal {
                 name: "L2 throughput at c=64: facade / raw redis-rs",
                 target: 0.9,
                 at_least: true,
@@ -282,6 +292,7 @@ impl Report {
         self.l2_markdown(&mut s);
         self.stampede_markdown(&mut s);
         self.hitratio_markdown(&mut s);
+        super::warm::markdown(&self.results, &mut s);
         self.e2e_markdown(&mut s);
         self.rtt_markdown(&mut s);
         s

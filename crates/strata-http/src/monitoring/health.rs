@@ -7,7 +7,7 @@ use axum::extract::State as AxumState;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Serialize;
-use strata::{BackendInfo, BreakerState, Cache};
+use strata::{BackendInfo, BreakerState, Cache, WarmingState};
 
 use super::State;
 
@@ -22,6 +22,8 @@ struct Health {
     /// Whether this instance's L1 is confirmed coherent with the others (the mode, its
     /// channels' subscriptions and heartbeats).
     coherence: strata::CoherenceStats,
+    /// The start-up warming (hot set): `not_started`, `warming` or `done`, and its counts.
+    warming: WarmingBody,
     /// Configuration that will hurt later, and errors counted since the previous check (they
     /// do not change the status).
     warnings: Vec<String>,
@@ -54,6 +56,28 @@ struct LastErrorBody {
     kind: &'static str,
     /// The cause; a Redis URL in it has its password redacted.
     message: String,
+}
+
+#[derive(Serialize)]
+struct WarmingBody {
+    state: &'static str,
+    done: u64,
+    total: u64,
+    filled: u64,
+}
+
+fn warming(cache: &Cache) -> WarmingBody {
+    let w = cache.admin().warming();
+    WarmingBody {
+        state: match w.state {
+            WarmingState::NotStarted => "not_started",
+            WarmingState::Warming => "warming",
+            _ => "done",
+        },
+        done: w.done,
+        total: w.total,
+        filled: w.filled,
+    }
 }
 
 #[derive(Serialize)]
@@ -121,6 +145,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         caching: cache.enabled(),
         breaker,
         coherence,
+        warming: warming(cache),
         warnings,
     };
     let code = if status == "down" {
@@ -155,8 +180,13 @@ async fn ping(state: &State) -> Ping {
 
 /// Reads fail open, so an unreachable backend only degrades the service (answers come from
 /// the loader); only in strict mode, where backend failures reach callers, is it down.
+/// `ok`, `warming` (as ok, while the start-up warming fills L1: still 200), `degraded` or
+/// `down`.
 fn status(cache: &Cache, reachable: bool, breaker: BreakerState) -> &'static str {
     match (reachable, breaker) {
+        (true, BreakerState::Closed) if cache.admin().warming().state == WarmingState::Warming => {
+            "warming"
+        }
         (true, BreakerState::Closed) => "ok",
         (false, _) if cache.admin().config().strict => "down",
         _ => "degraded",

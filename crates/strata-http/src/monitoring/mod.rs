@@ -7,6 +7,7 @@ mod dashboard;
 mod health;
 mod stats;
 mod switch;
+mod warm;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,9 +92,11 @@ pub(crate) struct State {
 /// - `GET  /` — the dashboard page (self-contained; asks for the token);
 /// - `GET  /cache-stats/` — statistics, memory, age distribution, uptime (token);
 /// - `POST /clear-cache/` — `{"kind": "user"}`, `{"key": "..."}` or `{"all": true}` (token);
-/// - `GET  /system-health/` — `ok` / `degraded` (200) or `down` (503); no token, no secrets;
+/// - `GET  /system-health/` — `ok` / `warming` / `degraded` (200) or `down` (503); no token, no secrets;
 /// - `GET  /caching/`, `POST /caching/` `{"enabled": false}` — the run-time switch that turns
-///   caching off (loaders answer every read) and on again, on this instance (token).
+///   caching off (loaders answer every read) and on again, on this instance (token);
+/// - `POST /warm/` `{"kind": "job", "ids": [1, 2]}` — warms a kind through its owned loader
+///   (`KindCache::register_loader`), answers the counts (token).
 ///
 /// Every route answers with and without its trailing slash. Mount it with [`mount`] so the
 /// dashboard also answers at the mount path with a trailing slash.
@@ -125,6 +128,7 @@ pub fn router(cache: Cache, config: MonitoringConfig) -> Router {
         ("/clear-cache", post(clear::handler)),
         ("/system-health", get(health::handler)),
         ("/caching", get(switch::show).post(switch::set)),
+        ("/warm", post(warm::handler)),
     ] {
         routes = routes
             .route(path, route.clone())

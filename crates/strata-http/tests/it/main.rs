@@ -11,3 +11,4 @@ mod monitoring;
 mod prometheus;
 mod response_cache;
 mod serve;
+mod warm;

@@ -327,6 +327,24 @@ async fn health_is_open_and_reports_the_backend() {
     assert!(body["l2"]["latency_us"].is_u64(), "{}", body["l2"]);
     assert_eq!(body["l1"]["entries"], 2, "counted at once: {}", body["l1"]);
     assert_eq!(body["breaker"], "closed");
+    assert_eq!(
+        body["warming"]["state"], "not_started",
+        "{}",
+        body["warming"]
+    );
+    // ready() runs the start-up warming; health reports it done, with its counts.
+    cache.ready().await;
+    let body: Value = client()
+        .get(format!("{base}/system-health/"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["warming"]["state"], "done", "{}", body["warming"]);
+    assert_eq!(body["warming"]["total"], 0, "nothing recorded yet");
 }
 
 async fn failing_app(strict: bool) -> String {
@@ -401,6 +419,8 @@ fn documented_health_fields_match(body: &Value) {
         .split('`')
         .nth(3)
         .expect("the documented shape in backticks");
+    // The status values first (`warming` is also a field).
+    let shape = shape.replacen(r#""ok" \| "warming" \| "degraded" \| "down""#, "", 1);
     let mut documented: Vec<&str> = shape
         .split('"')
         .skip(1)
@@ -415,6 +435,7 @@ fn documented_health_fields_match(body: &Value) {
         ("l1", &body["l1"]),
         ("last_error", &body["l2"]["last_error"]),
         ("coherence", &body["coherence"]),
+        ("warming", &body["warming"]),
     ] {
         let object = value
             .as_object()

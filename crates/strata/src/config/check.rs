@@ -44,6 +44,8 @@ impl CacheConfig {
             ));
         }
         self.validate_kinds()?;
+        self.validate_hot_keys()?;
+        self.validate_warm()?;
         // max_stale may be zero: no fail-safe serving, entries leave the backend at their TTL.
         for (key, d) in [
             ("default_ttl", self.default_ttl),

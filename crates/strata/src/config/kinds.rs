@@ -12,8 +12,8 @@ use super::distance::edit_distance;
 
 /// The settings of one kind, written `[kinds.<kind>]` (`STRATA_KINDS__<KIND>__TTL`).
 ///
-/// `ttl` is the one setting today; `[ttl] <kind> = "..."` is a shorthand for it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `[ttl] <kind> = "..."` is a shorthand for `ttl`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct KindSettings {
@@ -24,7 +24,27 @@ pub struct KindSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub ttl: Option<Duration>,
+    /// Whether the kind keeps a hot-key sketch (unset: `[hot_keys] enabled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hot_keys: Option<bool>,
+    /// Refresh in a background task (through the loader registered with
+    /// [`KindCache::register_loader`](crate::KindCache::register_loader)) instead of inline:
+    /// a value due for refresh, or stale within `max_stale`, is served while one task reloads
+    /// it under the key's lease (default false; `LoadOptions::background_refresh`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background_refresh: Option<bool>,
+    /// Refresh-ahead: reload once a value has lived this fraction of its TTL, in (0, 1]
+    /// (default none; `LoadOptions::refresh_ahead`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_ahead: Option<f64>,
+    /// XFetch's β, at least 1: readers refresh early with probability `exp(−gap / (δ·β))`
+    /// (default none: off; `LoadOptions::xfetch`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xfetch_beta: Option<f64>,
 }
+
+// The floats are refused unless finite (see `validate_kinds`): equality is an equivalence.
+impl Eq for KindSettings {}
 
 impl KindSettings {
     /// Settings with this TTL.
@@ -84,6 +104,21 @@ impl CacheConfig {
         for (kind, settings) in &self.kinds {
             if settings.ttl.is_some_and(|t| t.is_zero()) {
                 return Err(Invalid::new(format!("kinds.{kind}.ttl"), "a TTL of zero"));
+            }
+            if let Some(f) = settings.refresh_ahead.filter(|f| !(*f > 0.0 && *f <= 1.0)) {
+                return Err(Invalid::new(
+                    format!("kinds.{kind}.refresh_ahead"),
+                    format!("{f} is outside (0, 1] (a fraction of the TTL)"),
+                ));
+            }
+            if let Some(b) = settings
+                .xfetch_beta
+                .filter(|b| !(b.is_finite() && *b >= 1.0))
+            {
+                return Err(Invalid::new(
+                    format!("kinds.{kind}.xfetch_beta"),
+                    format!("{b} is not a finite number of at least 1"),
+                ));
             }
         }
         Ok(())

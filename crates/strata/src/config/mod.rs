@@ -15,11 +15,15 @@ use crate::error::{ConfigError, ConfigProblem, Error};
 mod check;
 mod distance;
 mod env;
+mod hot;
 mod kinds;
 mod serde_with;
+mod warm;
 
 pub use env::TOOL_VARIABLES;
+pub use hot::HotKeySettings;
 pub use kinds::KindSettings;
+pub use warm::WarmSettings;
 
 /// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.
 pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
@@ -43,6 +47,8 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "coherence",
     "max_deferred_changes",
     "change_timeout",
+    "hot_keys",
+    "warm",
 ];
 
 /// Everything a [`Cache`](crate::Cache) is configured with.
@@ -119,6 +125,10 @@ pub struct CacheConfig {
     /// 0: none, a failed invalidation is an error). Beyond it the oldest are lost and the
     /// instance flushes its L1.
     pub max_deferred_changes: usize,
+    /// The per-kind hot-key sketches.
+    pub hot_keys: HotKeySettings,
+    /// Hot-set warming.
+    pub warm: WarmSettings,
     /// What loading found questionable and accepted (a `STRATA_` variable that names no
     /// setting); see [`warnings`](Self::warnings).
     #[serde(skip)]
@@ -312,6 +322,8 @@ impl Default for CacheConfig {
             coherence: CoherenceMode::default(),
             bus: None,
             max_deferred_changes: 10_000,
+            hot_keys: HotKeySettings::default(),
+            warm: WarmSettings::default(),
             warnings: Vec::new(),
         }
     }
@@ -343,6 +355,8 @@ impl std::fmt::Debug for CacheConfig {
             .field("coherence", &self.coherence)
             .field("bus", &self.bus)
             .field("max_deferred_changes", &self.max_deferred_changes)
+            .field("hot_keys", &self.hot_keys)
+            .field("warm", &self.warm)
             .field("warnings", &self.warnings)
             .finish()
     }

@@ -81,6 +81,10 @@ impl Leader<'_> {
                 trace::outcome("hit_after_wait");
                 return Ok(erase(found.value));
             }
+            Leased::Go(lease) if self.skips_refresh(&lease) => {
+                trace::outcome("refreshed_elsewhere");
+                return Ok(erase(stale.and_then(|s| s.value)));
+            }
             Leased::Go(lease) => lease,
         };
         // The versions are read before the loader reads its source, so an invalidation of the
@@ -89,10 +93,20 @@ impl Leader<'_> {
             .kind
             .stamp(&self.core.versions, &self.options.tags)
             .await;
-        let start = Instant::now();
+        let (start, clock_start) = (Instant::now(), self.core.clock.now_ms());
         let loaded = run(self.options, stale.is_some(), loader).await;
+        // δ for XFetch: real time, or the manual clock's when a test moves it during the load.
+        let on_clock = self.core.clock.now_ms().saturating_sub(clock_start) * 1000;
+        let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.kind.refresh.record_load(us.max(on_clock));
         self.settle(loaded, start.elapsed(), stale, &stamp, lease)
             .await
+    }
+
+    /// A background refresh does not load when another instance holds the key's lease: that
+    /// instance is refreshing it (one refresh across instances).
+    fn skips_refresh(&self, lease: &Lease) -> bool {
+        self.mode == Mode::Background && matches!(lease, Lease::HeldElsewhere)
     }
 
     /// How long this load's lease lasts.
@@ -111,9 +125,10 @@ impl Leader<'_> {
             }
             other => other.into_stale(),
         };
+        let had = stale.as_ref().map(|s| s.meta.created_at_ms);
         let (purpose, always) = match self.mode {
             Mode::Fill => (ReadFor::Fill, stale.is_some()),
-            Mode::Refresh => (ReadFor::Refresh, true),
+            Mode::Refresh | Mode::Background => (ReadFor::Refresh, true),
         };
         let leases = core.l2.capabilities().leases;
         let token = Lease::token(core);
@@ -127,7 +142,14 @@ impl Leader<'_> {
             true => Lease::from_outcome(read.lease, token),
             false => Some(Lease::Unavailable),
         };
-        if read.fresh && self.mode == Mode::Fill {
+        // A background refresh that finds a newer fresh value (another instance refreshed it;
+        // the read put it in L1) has nothing left to do.
+        let newer = self.mode == Mode::Background
+            && read
+                .found
+                .as_ref()
+                .is_some_and(|f| had.is_none_or(|had| f.meta.created_at_ms > had));
+        if read.fresh && (self.mode == Mode::Fill || newer) {
             if let Some(lease) = lease {
                 lease.release(core, key).await;
             }
@@ -176,6 +198,9 @@ impl Leader<'_> {
             Ok(Ok(value)) => {
                 trace::outcome("loaded");
                 stats.load(true, elapsed);
+                if self.mode == Mode::Background {
+                    stats.refreshed(true);
+                }
                 let value = value.map(Arc::new);
                 self.cache_loaded(value.clone(), stamp, lease).await;
                 return Ok(erase(value));
@@ -192,6 +217,17 @@ impl Leader<'_> {
         };
         lease.release(self.core, self.key).await;
         stats.load(false, elapsed);
+        if self.mode == Mode::Background {
+            // Never surfaced to a reader: logged and counted; the current value stays.
+            stats.refreshed(false);
+            tracing::warn!(
+                kind = self.kind.name(),
+                key = %self.key,
+                "background refresh failed; the current value is kept"
+            );
+            trace::outcome("refresh_failed");
+            return Ok(erase(stale.and_then(|s| s.value)));
+        }
         match stale {
             Some(found) if !self.options.no_fail_safe => {
                 stats.stale_hit();

@@ -1,6 +1,8 @@
 //! The miss path: a fast L1 check, then one flight per key whose leader looks up, leases, loads
 //! and settles (see `leader.rs`); every caller of the flight shares its outcome.
 
+mod background;
+mod due;
 mod leader;
 mod lease;
 mod loader;
@@ -10,16 +12,18 @@ use std::sync::Arc;
 use strata_keys::Key;
 use tracing::Instrument;
 
+pub(crate) use background::{OwnedCall, refresh_in_background};
 pub use loader::Load;
 
 use crate::cacheable::CacheValue;
 use crate::core::Core;
-use crate::entry::{Found, Lookup};
+use crate::entry::Lookup;
 use crate::error::{Error, LoadError};
 use crate::flight::{FlightError, FlightOutcome};
 use crate::kinds::KindState;
 use crate::options::LoadOptions;
 use crate::read;
+use due::OnFresh;
 use leader::Leader;
 
 /// Why a flight loads.
@@ -29,6 +33,9 @@ pub(crate) enum Mode {
     Fill,
     /// The value is fresh but due for refresh-ahead: reload it, serving it meanwhile.
     Refresh,
+    /// A background task reloads a value due or stale through the kind's owned loader; no
+    /// caller waits for it. Skipped when another instance holds the key's lease.
+    Background,
 }
 
 /// The value under `key`, loading it once per key across concurrent callers on a miss.
@@ -48,12 +55,16 @@ where
         return uncached(kind, options, loader).await;
     }
     let mut mode = Mode::Fill;
-    if let Lookup::Fresh(found) = read::probe_l1::<T>(core, kind, key).await {
-        let flights = core.local.flights();
-        if !due_for_refresh(&found, options, core.clock.now_ms()) || flights.in_progress(key) {
+    match read::probe_l1::<T>(core, kind, key).await {
+        Lookup::Fresh(found) => match due::on_fresh(core, kind, key, options, &found) {
+            OnFresh::Serve => return Ok(found.value),
+            OnFresh::Inline => mode = Mode::Refresh,
+        },
+        Lookup::Stale(found) if due::serve_stale::<T>(core, kind, key, options) => {
+            kind.stats.stale_hit();
             return Ok(found.value);
         }
-        mode = Mode::Refresh;
+        _ => {}
     }
     let flights = core.local.flights();
     let flight = flights.join(key);
@@ -110,18 +121,6 @@ fn typed<T: CacheValue, E: Send + Sync + 'static>(
         Err(FlightError::Timeout(d)) => Err(LoadError::Timeout(d)),
         Err(FlightError::Cache(e)) => Err(LoadError::Cache(e)),
     }
-}
-
-/// Whether a fresh value has lived the refresh-ahead fraction of its TTL.
-fn due_for_refresh<T>(found: &Found<T>, options: &LoadOptions, now_ms: u64) -> bool {
-    let Some(fraction) = options.refresh_ahead else {
-        return false;
-    };
-    let lifetime = found
-        .meta
-        .expires_at_ms
-        .saturating_sub(found.meta.created_at_ms);
-    lifetime > 0 && found.meta.age_ms(now_ms) as f64 >= lifetime as f64 * fraction
 }
 
 /// Caching is off: the loader answers, under the options' hard timeout, and nothing is stored.

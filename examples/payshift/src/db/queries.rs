@@ -146,6 +146,15 @@ impl Db {
         row.as_ref().map(Self::job_from).transpose()
     }
 
+    /// The ids of the `n` most recent jobs, newest first.
+    pub(crate) async fn recent_job_ids(&self, n: usize) -> Result<Vec<i64>, AppError> {
+        let rows = sqlx::query("SELECT id FROM jobs ORDER BY id DESC LIMIT $1")
+            .bind(i64::try_from(n).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
     pub(crate) async fn all_jobs(&self) -> Result<Vec<Job>, AppError> {
         let rows = sqlx::query(&format!("{JOB_SELECT} ORDER BY j.id"))
             .fetch_all(&self.pool)

@@ -698,3 +698,56 @@ async fn no_cache_answers_every_route_the_same_with_caching_off() {
         .unwrap();
     assert_eq!(switch["enabled"], false, "{switch}");
 }
+
+/// `--warm`: before the banner, the lists and the most recent jobs are cached; the first
+/// requests for them are hits, and no loader runs for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_caches_the_lists_and_the_recent_jobs_before_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ps.db");
+    let demo = Demo::start(
+        &db,
+        None,
+        &[("PAYSHIFT_WARM", "true"), ("PAYSHIFT_WARM_JOBS", "5")],
+    );
+    let banner = demo.banner().join("\n");
+    let warmed = banner
+        .lines()
+        .find(|l| l.starts_with("warmed in "))
+        .unwrap_or_else(|| panic!("no warm line: {banner}"));
+    assert!(
+        warmed.contains("5 recent jobs (5 loaded, 0 already cached, 0 failed)"),
+        "{warmed}"
+    );
+    let before = demo.stats().await;
+    let loads = |s: &Value, kind: &str| s["kinds"][kind]["loads"].as_u64().unwrap_or(0);
+    assert_eq!(loads(&before, "job"), 5);
+    assert_eq!(
+        (loads(&before, "industry"), loads(&before, "subcategory")),
+        (1, 1)
+    );
+    let newest = demo.json("/jobs/alljobs").await["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|j| j["id"].as_i64())
+        .max()
+        .unwrap();
+    for path in ["/jobs/job-industries/", "/jobs/job-subcategories/"] {
+        assert_eq!(demo.get(path).await.status(), StatusCode::OK, "{path}");
+    }
+    for id in newest - 4..=newest {
+        assert_eq!(
+            demo.get(&format!("/jobs/{id}")).await.status(),
+            StatusCode::OK
+        );
+    }
+    let after = demo.stats().await;
+    for kind in ["job", "industry", "subcategory"] {
+        assert_eq!(
+            loads(&after, kind),
+            loads(&before, kind),
+            "{kind}: no load after warming"
+        );
+    }
+}
