@@ -7,6 +7,7 @@ use std::time::Instant;
 use parking_lot::RwLock;
 use serde::Serialize;
 
+use crate::analytics::{AnalyticsConfig, Epochs};
 use crate::histogram::Counts;
 use crate::kind::{KindSnapshot, KindStats};
 
@@ -21,17 +22,39 @@ struct Inner {
     kinds: RwLock<HashMap<String, Arc<KindStats>>>,
     started: Instant,
     emit: bool,
+    analytics: AnalyticsConfig,
+    /// Invalidations of every kind at once.
+    epochs: Arc<Epochs>,
 }
 
 impl Stats {
     /// Empty statistics; with `emit_metrics`, events also go to the `metrics` recorder.
+    /// Analytics run with their defaults and no L1 budget (no miss-ratio curve).
     pub fn new(emit_metrics: bool) -> Self {
+        Self::with_analytics(emit_metrics, AnalyticsConfig::default())
+    }
+
+    /// Empty statistics with `analytics` (the key sample, miss causes, entry sizes, and the
+    /// miss-ratio curve around the L1 budget it names).
+    pub fn with_analytics(emit_metrics: bool, analytics: AnalyticsConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 kinds: RwLock::new(HashMap::new()),
                 started: Instant::now(),
                 emit: emit_metrics,
+                analytics,
+                epochs: Arc::default(),
             }),
+        }
+    }
+
+    /// Every key of every kind was invalidated in L1, and with `l2` in L2 too (for the miss
+    /// causes).
+    pub fn forgotten_everything(&self, l2: bool) {
+        use std::sync::atomic::Ordering;
+        self.inner.epochs.l1.fetch_add(1, Ordering::Relaxed);
+        if l2 {
+            self.inner.epochs.l2.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -44,7 +67,10 @@ impl Stats {
             .kinds
             .write()
             .entry(kind.to_owned())
-            .or_insert_with(|| Arc::new(KindStats::new(kind, self.inner.emit)))
+            .or_insert_with(|| {
+                let i = &self.inner;
+                Arc::new(KindStats::new(kind, i.emit, i.analytics, &i.epochs))
+            })
             .clone()
     }
 
@@ -79,11 +105,15 @@ impl Stats {
         totals.l1.latency = latency[0].summary();
         totals.l2.latency = latency[1].summary();
         totals.load_latency = latency[2].summary();
-        StatsSnapshot {
+        let snapshot = StatsSnapshot {
             uptime_secs: self.uptime_secs(),
             totals,
             kinds,
+        };
+        if self.inner.emit {
+            crate::publish::publish(&snapshot);
         }
+        snapshot
     }
 }
 
