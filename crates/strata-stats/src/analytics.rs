@@ -5,7 +5,6 @@
 //! the sampled keys (a few percent at most, fewer as the sample fills) take the sample's lock,
 //! and a contended lock is skipped rather than waited for on a hit.
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -13,7 +12,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::causes::{CauseCounters, MissCause, MissCauses};
-use crate::mrc::{Access, Shards};
+use crate::mrc::{Access, Shards, sample_hash};
 use crate::sizes::{EntryCounters, EntrySample};
 
 /// How the analytics sample keys, and the L1 budget the miss-ratio curve is drawn around.
@@ -105,7 +104,6 @@ struct KeyRecord {
 #[derive(Debug)]
 pub(crate) struct Analytics {
     config: AnalyticsConfig,
-    hasher: foldhash::fast::FixedState,
     /// The sample's threshold, read without the lock on the hit path.
     threshold: AtomicU64,
     sample: Mutex<Shards<KeyRecord>>,
@@ -121,7 +119,6 @@ impl Analytics {
         Self {
             threshold: AtomicU64::new(sample.threshold()),
             sample: Mutex::new(sample),
-            hasher: foldhash::fast::FixedState::with_seed(0x5eed_cafe),
             causes: Default::default(),
             entries: EntryCounters::default(),
             epochs: Epochs::default(),
@@ -131,7 +128,7 @@ impl Analytics {
     }
 
     fn hash(&self, key: &str) -> u64 {
-        self.hasher.hash_one(key)
+        sample_hash(key)
     }
 
     fn sampled(&self, key: &str) -> Option<u64> {

@@ -12,6 +12,13 @@
 //! the ratio of the new rate to the old, as the paper's fixed-size variant does.
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
+
+/// The hash keys are sampled by (foldhash with a fixed seed: the same key is sampled in every
+/// run, and the hashes of distinct keys spread evenly).
+pub fn sample_hash(key: &str) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x5eed_cafe).hash_one(key)
+}
 
 /// Whole distances below this have a bin each.
 const LINEAR: usize = 64;
@@ -190,6 +197,25 @@ impl<R: Default> Shards<R> {
             .sum();
         let total = self.hist.iter().sum::<f64>() + self.cold;
         (total > 0.0).then(|| hits / total)
+    }
+
+    /// [`hit_ratio`](Self::hit_ratio) with the paper's SHARDS_adj correction, given the
+    /// `requests` made to every key (sampled or not): the sample should have seen
+    /// `requests x rate` of them; the difference (mostly the requests of a few very popular
+    /// keys the hash did or did not pick) is counted at reuse distance 0, a hit at every size.
+    pub fn hit_ratio_adjusted(&self, entries: f64, requests: u64) -> Option<f64> {
+        let hits: f64 = self
+            .hist
+            .iter()
+            .enumerate()
+            .map(|(i, w)| w * fraction_below(i, entries))
+            .sum();
+        let seen = self.hist.iter().sum::<f64>() + self.cold;
+        let expected = requests as f64 * self.rate();
+        if expected <= 0.0 || seen <= 0.0 {
+            return self.hit_ratio(entries);
+        }
+        Some(((hits + expected - seen) / expected).clamp(0.0, 1.0))
     }
 
     /// Drops the key with the largest hash and lowers the rate to exclude it, rescaling the
