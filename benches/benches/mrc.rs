@@ -18,7 +18,11 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--") && a.parse::<f64>().is_err())
         .collect();
-    if !args.is_empty() && !args.iter().any(|a| "mrc".contains(a.as_str()) || a.contains("mrc")) {
+    if !args.is_empty()
+        && !args
+            .iter()
+            .any(|a| "mrc".contains(a.as_str()) || a.contains("mrc"))
+    {
         return;
     }
     let len = if std::env::var_os("STRATA_BENCH_QUICK").is_some() {

@@ -191,8 +191,7 @@ impl Analytics {
         }
     }
 
-    /// An L2 miss on `key`: `seen` when the entry (or the failed read) told the cause, else
-    /// L2 did not hold it.
+    /// An L2 miss on `key`: `seen` when the entry told the cause, else L2 did not hold it.
     pub(crate) fn l2_miss(&self, key: &str, seen: Option<MissCause>, now_ms: u64) {
         let counters = &self.causes[1];
         if let Some(cause) = seen {
@@ -292,25 +291,31 @@ impl Analytics {
         self.entries.snapshot()
     }
 
-    /// The LRU curve around the L1 budget, beside `actual` (the L1's hit ratio).
-    pub(crate) fn curve(&self, actual: f64) -> Option<MissRatioCurve> {
+    /// The LRU curve around the L1 budget, beside `actual` (the L1's hit ratio), from the
+    /// sample and the kind's L1 `requests` (for the SHARDS_adj correction).
+    pub(crate) fn curve(&self, actual: f64, requests: u64) -> Option<MissRatioCurve> {
         if self.config.l1_max_bytes == 0 || self.config.l1_max_entries == 0 {
             return None;
         }
-        let min_weight = self.config.l1_max_bytes.div_ceil(self.config.l1_max_entries);
+        let min_weight = self
+            .config
+            .l1_max_bytes
+            .div_ceil(self.config.l1_max_entries);
         let weight = self.mean_entry_bytes().unwrap_or(0).max(min_weight).max(1);
         let budget = (self.config.l1_max_bytes / weight).min(self.config.l1_max_entries);
         let sample = self.sample.lock();
         let at = |m: f64| CurvePoint {
             multiple: m,
             entries: (budget as f64 * m).round() as u64,
-            hit_ratio: sample.hit_ratio(budget as f64 * m),
+            hit_ratio: sample.hit_ratio_adjusted(budget as f64 * m, requests),
         };
         Some(MissRatioCurve {
             estimate: "lru",
             budget_entries: budget,
             points: [0.25, 0.5, 1.0, 2.0, 4.0].map(at).to_vec(),
-            curve: (-8..=8).map(|i| at(2f64.powf(f64::from(i) / 2.0))).collect(),
+            curve: (-8..=8)
+                .map(|i| at(2f64.powf(f64::from(i) / 2.0)))
+                .collect(),
             l1_hit_ratio: actual,
             sample_rate: sample.rate(),
             sampled_keys: sample.sampled_keys() as u64,

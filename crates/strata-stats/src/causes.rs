@@ -31,14 +31,12 @@ pub enum MissCause {
     /// L2 lost an entry that was stored, unexpired and not invalidated: evicted by a quota or
     /// the backend's memory limit.
     EvictedQuota,
-    /// The backend could not be read (timeout, connection, breaker open).
-    Unavailable,
     /// None of the above could be told.
     Unknown,
 }
 
 /// Every cause, in the order reported.
-pub(crate) const CAUSES: [MissCause; 9] = [
+pub(crate) const CAUSES: [MissCause; 8] = [
     MissCause::Cold,
     MissCause::Absent,
     MissCause::Expired,
@@ -46,7 +44,6 @@ pub(crate) const CAUSES: [MissCause; 9] = [
     MissCause::Undecodable,
     MissCause::EvictedL1,
     MissCause::EvictedQuota,
-    MissCause::Unavailable,
     MissCause::Unknown,
 ];
 
@@ -63,7 +60,7 @@ const HISTORY_CAUSES: [MissCause; 7] = [
 
 impl MissCause {
     /// The name in reports: "cold", "absent", "expired", "invalidated", "undecodable",
-    /// "evicted_l1", "evicted_quota", "unavailable", "unknown".
+    /// "evicted_l1", "evicted_quota", "unknown".
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cold => "cold",
@@ -73,13 +70,15 @@ impl MissCause {
             Self::Undecodable => "undecodable",
             Self::EvictedL1 => "evicted_l1",
             Self::EvictedQuota => "evicted_quota",
-            Self::Unavailable => "unavailable",
             Self::Unknown => "unknown",
         }
     }
 
     fn index(self) -> usize {
-        CAUSES.iter().position(|c| *c == self).unwrap_or(CAUSES.len() - 1)
+        CAUSES
+            .iter()
+            .position(|c| *c == self)
+            .unwrap_or(CAUSES.len() - 1)
     }
 }
 
@@ -165,7 +164,8 @@ pub struct MissCauses {
     /// How many of them were keys outside the sample, shared out in the sampled proportions.
     pub estimated: u64,
     /// Misses per cause ("cold", "absent", "expired", "invalidated", "undecodable",
-    /// "evicted_l1", "evicted_quota", "unavailable", "unknown"), in that order.
+    /// "evicted_l1", "evicted_quota", "unknown"), in that order. (A read that could not reach
+    /// the backend is not a tier miss: it is counted in the tier's `errors`.)
     pub causes: Vec<(String, u64)>,
 }
 
@@ -213,7 +213,11 @@ mod tests {
         assert_eq!(s.total, 17);
         assert_eq!(s.of(MissCause::Expired), 1, "seen on the entry: no share");
         assert_eq!(s.estimated, 10);
-        assert_eq!(s.of(MissCause::Undecodable), 1, "exact causes are not shared into");
+        assert_eq!(
+            s.of(MissCause::Undecodable),
+            1,
+            "exact causes are not shared into"
+        );
         assert_eq!(s.of(MissCause::Cold), 3 + 6, "3/5 of 10");
         assert_eq!(s.of(MissCause::EvictedL1), 2 + 4);
     }
@@ -224,7 +228,11 @@ mod tests {
         c.add_unsampled();
         c.add_history(MissCause::Expired);
         let s = c.snapshot();
-        assert_eq!(s.of(MissCause::Expired), 2, "a history cause takes the share");
+        assert_eq!(
+            s.of(MissCause::Expired),
+            2,
+            "a history cause takes the share"
+        );
         let c = CauseCounters::default();
         c.add_unsampled();
         assert_eq!(c.snapshot().of(MissCause::Unknown), 1);

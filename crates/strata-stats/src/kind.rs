@@ -279,15 +279,26 @@ impl KindStats {
         let hits = l1.hits + l2.hits;
         let misses = self.misses.load(Ordering::Relaxed);
         let load_latency = self.load_latency.snapshot();
-        let [l1_causes, l2_causes] = self.analytics.as_ref().map(|a| a.causes()).unwrap_or_default();
+        let [l1_causes, l2_causes] = self
+            .analytics
+            .as_ref()
+            .map(|a| a.causes())
+            .unwrap_or_default();
         KindSnapshot {
             load_time_saved_ms: hits.saturating_mul(load_latency.mean_us) / 1_000,
             misses_by_cause: TierCauses {
                 l1: l1_causes,
                 l2: l2_causes,
             },
-            entries: self.analytics.as_ref().map(|a| a.entries()).unwrap_or_default(),
-            mrc: self.analytics.as_ref().and_then(|a| a.curve(l1.hit_rate)),
+            entries: self
+                .analytics
+                .as_ref()
+                .map(|a| a.entries())
+                .unwrap_or_default(),
+            mrc: self
+                .analytics
+                .as_ref()
+                .and_then(|a| a.curve(l1.hit_rate, l1.hits + l1.misses)),
             hits,
             misses,
             hit_rate: rate(hits, misses),
@@ -409,8 +420,12 @@ impl KindSnapshot {
         self.evictions += other.evictions;
         self.errors += other.errors;
         self.load_time_saved_ms += other.load_time_saved_ms;
-        self.misses_by_cause.l1.accumulate(&other.misses_by_cause.l1);
-        self.misses_by_cause.l2.accumulate(&other.misses_by_cause.l2);
+        self.misses_by_cause
+            .l1
+            .accumulate(&other.misses_by_cause.l1);
+        self.misses_by_cause
+            .l2
+            .accumulate(&other.misses_by_cause.l2);
         self.entries.accumulate(&other.entries);
         if self.age_at_hit.is_empty() {
             self.age_at_hit = other.age_at_hit.clone();

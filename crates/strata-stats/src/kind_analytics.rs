@@ -19,8 +19,7 @@ impl KindStats {
         }
     }
 
-    /// A miss in `tier` on `key` at `now_ms`: `seen` is the cause when the entry (or a failed
-    /// read) told it, `None` when the tier did not hold the key (the key sample explains it).
+    /// A miss in `tier` on `key` at `now_ms`: `seen` is the cause when the entry told it, `None` when the tier did not hold the key (the key sample explains it).
     pub fn tier_miss_on(
         &self,
         tier: Tier,

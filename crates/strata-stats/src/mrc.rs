@@ -332,7 +332,10 @@ mod tests {
         let h9 = s.hit_ratio(9.0).unwrap();
         let h10 = s.hit_ratio(10.0).unwrap();
         assert!(h9 < 0.01, "{h9}");
-        assert!((h10 - 0.99).abs() < 1e-9, "990 of 1,000 accesses are reuses: {h10}");
+        assert!(
+            (h10 - 0.99).abs() < 1e-9,
+            "990 of 1,000 accesses are reuses: {h10}"
+        );
     }
 
     #[test]

@@ -74,6 +74,11 @@ impl Stats {
             .clone()
     }
 
+    /// The counters of `kind` if it was counted already (not created).
+    pub fn existing(&self, kind: &str) -> Option<Arc<KindStats>> {
+        self.inner.kinds.read().get(kind).cloned()
+    }
+
     /// Seconds since these statistics started.
     pub fn uptime_secs(&self) -> f64 {
         self.inner.started.elapsed().as_secs_f64()

@@ -9,7 +9,7 @@ use strata_backend::{Backend, BackendError, Clock, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
 use strata_invalidation::Bus;
 use strata_l1::{L1, L1Config};
-use strata_stats::{Stats, Tier};
+use strata_stats::Stats;
 
 use crate::cache::Cache;
 use crate::cacheable::CacheKind;
@@ -273,12 +273,13 @@ impl CacheBuilder {
             None => open_backend(&self.config, &namespace).await?,
         };
         let start_warnings = start_error.iter().map(|e| e.message().to_owned()).collect();
-        let stats = Stats::new(self.config.metrics);
+        let stats =
+            Stats::with_analytics(self.config.metrics, crate::analytics::config(&self.config));
         let l1 = self.config.l1.enabled.then(|| {
             let stats = stats.clone();
             let hook: strata_l1::EvictionHook = Arc::new(move |key| {
                 if let Ok(parts) = strata_keys::Key::parse(key) {
-                    stats.kind(&parts.kind).eviction(Tier::L1);
+                    stats.kind(&parts.kind).l1_evicted(key.as_str());
                 }
             });
             L1::with_eviction_hook(

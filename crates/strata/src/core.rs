@@ -84,7 +84,8 @@ impl Core {
         );
         let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some(), l2.clone())?;
         let backend_publishes = l2.capabilities().publish;
-        let local = Local::new(l1, clock.clone(), config.max_stale);
+        let local = Local::new(l1, clock.clone(), config.max_stale)
+            .with_forget_hook(crate::analytics::forget_hook(&config, &stats));
         let deferred = Deferred::new(config.max_deferred_changes, l2.backend());
         Ok(Arc::new(Self {
             start_warnings,

@@ -45,6 +45,7 @@
 //!   loader's error answers as its own `IntoResponse`), so handlers return them with `?`.
 
 mod admin;
+mod analytics;
 mod builder;
 mod bus;
 mod cache;
@@ -79,8 +80,8 @@ pub use bus::BusStats;
 pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use config::{
-    BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
-    TOOL_VARIABLES,
+    AnalyticsSettings, BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings,
+    QuotaSettings, TOOL_VARIABLES,
 };
 pub use deferred::DeferredStats;
 pub use error::{ConfigError, ConfigProblem, Error, LoadError};

@@ -11,12 +11,14 @@ use strata_eviction::EvictionPolicy;
 
 use crate::error::{ConfigError, ConfigProblem, Error};
 
+mod analytics;
 mod check;
 mod distance;
 mod env;
 mod kinds;
 mod serde_with;
 
+pub use analytics::AnalyticsSettings;
 pub use env::TOOL_VARIABLES;
 pub use kinds::KindSettings;
 
@@ -40,6 +42,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "admin_token",
     "bus",
     "max_deferred_changes",
+    "analytics",
 ];
 
 /// Everything a [`Cache`](crate::Cache) is configured with.
@@ -105,6 +108,8 @@ pub struct CacheConfig {
     /// 0: none, a failed invalidation is an error). Beyond it the oldest are lost and the
     /// instance flushes its L1.
     pub max_deferred_changes: usize,
+    /// Misses by cause, entry sizes and the miss-ratio curve (`[analytics]`).
+    pub analytics: AnalyticsSettings,
     /// What loading found questionable and accepted (a `STRATA_` variable that names no
     /// setting); see [`warnings`](Self::warnings).
     #[serde(skip)]
@@ -278,6 +283,7 @@ impl Default for CacheConfig {
             admin_token: None,
             bus: true,
             max_deferred_changes: 10_000,
+            analytics: AnalyticsSettings::default(),
             warnings: Vec::new(),
         }
     }
@@ -307,6 +313,7 @@ impl std::fmt::Debug for CacheConfig {
             )
             .field("bus", &self.bus)
             .field("max_deferred_changes", &self.max_deferred_changes)
+            .field("analytics", &self.analytics)
             .field("warnings", &self.warnings)
             .finish()
     }
