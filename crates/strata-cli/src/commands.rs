@@ -11,6 +11,15 @@ use crate::setup::Setup;
 use crate::{Cli, Command};
 
 pub(crate) async fn run(cli: Cli) -> Result<()> {
+    // The application's own statistics: no Redis needed.
+    if let Command::Stats {
+        monitoring: Some(url),
+        token,
+        ..
+    } = &cli.command
+    {
+        return crate::analytics::stats(url, token.as_deref()).await;
+    }
     let setup = Setup::resolve(&cli)?;
     if let Command::Clear { kind, all, yes } = cli.command {
         return crate::clear::clear(&setup, kind, all, yes).await;
@@ -18,7 +27,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     let backend = setup.backend().await?;
     match cli.command {
         Command::Health => health(&backend).await,
-        Command::Stats { sample } => stats(&backend, sample).await,
+        Command::Stats { sample, .. } => stats(&backend, sample).await,
         Command::Keys { kind, limit } => keys(&backend, &setup.space, kind.as_deref(), limit).await,
         Command::Inspect { key } => crate::inspect::inspect(&backend, &key).await,
         Command::ServerPolicy { policy, maxmemory } => {

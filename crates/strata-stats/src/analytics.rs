@@ -297,12 +297,18 @@ impl Analytics {
         if self.config.l1_max_bytes == 0 || self.config.l1_max_entries == 0 {
             return None;
         }
+        // Entries weigh at least max_bytes / max_entries: only entries heavier on average
+        // than that make the byte budget the tighter bound.
         let min_weight = self
             .config
             .l1_max_bytes
             .div_ceil(self.config.l1_max_entries);
-        let weight = self.mean_entry_bytes().unwrap_or(0).max(min_weight).max(1);
-        let budget = (self.config.l1_max_bytes / weight).min(self.config.l1_max_entries);
+        let budget = match self.mean_entry_bytes() {
+            Some(mean) if mean > min_weight => {
+                (self.config.l1_max_bytes / mean).min(self.config.l1_max_entries)
+            }
+            _ => self.config.l1_max_entries,
+        };
         let sample = self.sample.lock();
         let at = |m: f64| CurvePoint {
             multiple: m,

@@ -166,7 +166,18 @@ pub struct MissCauses {
     /// Misses per cause ("cold", "absent", "expired", "invalidated", "undecodable",
     /// "evicted_l1", "evicted_quota", "unknown"), in that order. (A read that could not reach
     /// the backend is not a tier miss: it is counted in the tier's `errors`.)
+    #[serde(serialize_with = "as_map")]
     pub causes: Vec<(String, u64)>,
+}
+
+/// The causes as a JSON object, in their order.
+fn as_map<S: serde::Serializer>(causes: &[(String, u64)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(causes.len()))?;
+    for (cause, n) in causes {
+        map.serialize_entry(cause, n)?;
+    }
+    map.end()
 }
 
 impl MissCauses {
