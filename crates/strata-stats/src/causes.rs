@@ -31,12 +31,15 @@ pub enum MissCause {
     /// L2 lost an entry that was stored, unexpired and not invalidated: evicted by a quota or
     /// the backend's memory limit.
     EvictedQuota,
+    /// L1 held the entry but its coherence (the invalidation channel) was not confirmed
+    /// recently enough to serve it.
+    Unverified,
     /// None of the above could be told.
     Unknown,
 }
 
 /// Every cause, in the order reported.
-pub(crate) const CAUSES: [MissCause; 8] = [
+pub(crate) const CAUSES: [MissCause; 9] = [
     MissCause::Cold,
     MissCause::Absent,
     MissCause::Expired,
@@ -44,6 +47,7 @@ pub(crate) const CAUSES: [MissCause; 8] = [
     MissCause::Undecodable,
     MissCause::EvictedL1,
     MissCause::EvictedQuota,
+    MissCause::Unverified,
     MissCause::Unknown,
 ];
 
@@ -60,7 +64,7 @@ const HISTORY_CAUSES: [MissCause; 7] = [
 
 impl MissCause {
     /// The name in reports: "cold", "absent", "expired", "invalidated", "undecodable",
-    /// "evicted_l1", "evicted_quota", "unknown".
+    /// "evicted_l1", "evicted_quota", "unverified", "unknown".
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cold => "cold",
@@ -70,6 +74,7 @@ impl MissCause {
             Self::Undecodable => "undecodable",
             Self::EvictedL1 => "evicted_l1",
             Self::EvictedQuota => "evicted_quota",
+            Self::Unverified => "unverified",
             Self::Unknown => "unknown",
         }
     }
@@ -164,7 +169,7 @@ pub struct MissCauses {
     /// How many of them were keys outside the sample, shared out in the sampled proportions.
     pub estimated: u64,
     /// Misses per cause ("cold", "absent", "expired", "invalidated", "undecodable",
-    /// "evicted_l1", "evicted_quota", "unknown"), in that order. (A read that could not reach
+    /// "evicted_l1", "evicted_quota", "unverified", "unknown"), in that order. (A read that could not reach
     /// the backend is not a tier miss: it is counted in the tier's `errors`.)
     #[serde(serialize_with = "as_map")]
     pub causes: Vec<(String, u64)>,

@@ -2,12 +2,13 @@
 //! miss-ratio curve), published to the `metrics` recorder. Bounded: labels are kinds, tiers,
 //! causes and curve sizes, never keys.
 
-use crate::kind::KindSnapshot;
-use crate::stats::StatsSnapshot;
+use std::collections::BTreeMap;
 
-/// Sets the derived figures of every kind in `snapshot`.
-pub(crate) fn publish(snapshot: &StatsSnapshot) {
-    for (kind, k) in &snapshot.kinds {
+use crate::kind::KindSnapshot;
+
+/// Sets the derived figures of every kind in `kinds`.
+pub(crate) fn publish(kinds: &BTreeMap<String, KindSnapshot>) {
+    for (kind, k) in kinds {
         publish_kind(kind, k);
     }
 }

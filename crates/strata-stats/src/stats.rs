@@ -116,7 +116,7 @@ impl Stats {
             kinds,
         };
         if self.inner.emit {
-            crate::publish::publish(&snapshot);
+            crate::publish::publish(&snapshot.kinds);
         }
         snapshot
     }

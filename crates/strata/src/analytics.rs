@@ -2,8 +2,6 @@
 //! curve) from the cache's paths: what each tier was filled with and until when, and what an
 //! invalidation reached.
 
-use std::sync::Arc;
-
 use strata_codec::EntryMeta;
 use strata_keys::Key;
 use strata_stats::{AnalyticsConfig, Stats};
@@ -12,8 +10,13 @@ use crate::config::CacheConfig;
 use crate::core::Core;
 use crate::kinds::KindState;
 
+/// The statistics of a cache configured with `config` (metrics and analytics as it says).
+pub(crate) fn stats(config: &CacheConfig) -> Stats {
+    Stats::with_analytics(config.metrics, self::config(config))
+}
+
 /// The analytics configuration of `config`: its `[analytics]`, around the L1 budget.
-pub(crate) fn config(config: &CacheConfig) -> AnalyticsConfig {
+fn config(config: &CacheConfig) -> AnalyticsConfig {
     let a = &config.analytics;
     if !a.enabled {
         return AnalyticsConfig::disabled();
@@ -24,43 +27,6 @@ pub(crate) fn config(config: &CacheConfig) -> AnalyticsConfig {
     } else {
         out
     }
-}
-
-/// What an invalidation reached.
-pub(crate) enum Forgot<'a> {
-    /// One key, in both tiers.
-    Key(&'a str),
-    /// Every key of a kind, in both tiers.
-    Kind(&'a str),
-    /// Every key, in L1 only (messages may have been missed).
-    L1,
-    /// Every key (or every key under a prefix), in both tiers.
-    All,
-}
-
-/// Told of each invalidation by [`Local`](crate::local::Local).
-pub(crate) type ForgetHook = Arc<dyn Fn(Forgot<'_>) + Send + Sync>;
-
-/// The hook that tells `stats` of invalidations (none with analytics off).
-pub(crate) fn forget_hook(config: &CacheConfig, stats: &Stats) -> Option<ForgetHook> {
-    if !config.analytics.enabled {
-        return None;
-    }
-    let stats = stats.clone();
-    Some(Arc::new(move |what: Forgot<'_>| match what {
-        Forgot::Key(key) => {
-            if let Some(kind) = Key::parse(key).ok().and_then(|p| stats.existing(&p.kind)) {
-                kind.forgotten(key);
-            }
-        }
-        Forgot::Kind(kind) => {
-            if let Some(kind) = stats.existing(kind) {
-                kind.forgotten_all(true);
-            }
-        }
-        Forgot::L1 => stats.forgotten_everything(false),
-        Forgot::All => stats.forgotten_everything(true),
-    }))
 }
 
 /// When an entry with `meta` leaves L2: its physical expiry (logical expiry + max stale).

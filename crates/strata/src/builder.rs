@@ -9,7 +9,6 @@ use strata_backend::{Backend, BackendError, Clock, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
 use strata_invalidation::{Bus, Tracker};
 use strata_l1::{L1, L1Config};
-use strata_stats::Stats;
 
 use crate::cache::Cache;
 use crate::cacheable::CacheKind;
@@ -295,8 +294,7 @@ impl CacheBuilder {
             None => open_backend(&self.config, &namespace).await?,
         };
         let start_warnings = start_error.iter().map(|e| e.message().to_owned()).collect();
-        let stats =
-            Stats::with_analytics(self.config.metrics, crate::analytics::config(&self.config));
+        let stats = crate::analytics::stats(&self.config);
         let l1 = self.config.l1.enabled.then(|| {
             let stats = stats.clone();
             let hook: strata_l1::EvictionHook = Arc::new(move |key| {

@@ -58,6 +58,7 @@ mod deferred;
 mod entry;
 mod error;
 mod flight;
+mod forget;
 #[cfg(feature = "axum")]
 mod into_response;
 mod invalidate;

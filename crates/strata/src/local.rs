@@ -7,9 +7,9 @@ use strata_backend::Clock;
 use strata_keys::{Key, KindKeys};
 use strata_l1::{L1, L1Entry};
 
-use crate::analytics::{ForgetHook, Forgot};
 use crate::entry::Found;
 use crate::flight::{Epoch, Flights};
+use crate::forget::{ForgetHook, Forgot};
 
 /// The L1 tier (when enabled) and the single-flight table with its invalidation epochs.
 pub(crate) struct Local {

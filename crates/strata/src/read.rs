@@ -84,7 +84,7 @@ async fn look_in_l1<T: CacheValue>(
     let now = core.clock.now_ms();
     if !core.coherence.serves(entry.verified_at_ms(), now) {
         // Not confirmed coherent recently enough: read through L2 instead.
-        return Some((Lookup::Miss, now));
+        return Some((Lookup::Miss, now, Some(MissCause::Unverified)));
     }
     let meta = entry.meta;
     let tags = entry.tags().cloned();
