@@ -11,8 +11,8 @@
 //! largest hash leaves, the threshold drops to that hash, and the histogram is rescaled by
 //! the ratio of the new rate to the old, as the paper's fixed-size variant does.
 
-use std::collections::BTreeMap;
-use std::hash::BuildHasher;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 /// The hash keys are sampled by (foldhash with a fixed seed: the same key is sampled in every
 /// run, and the hashes of distinct keys spread evenly).
@@ -43,7 +43,10 @@ pub struct Shards<R = ()> {
     max_keys: usize,
     /// A key whose hash is below this is sampled.
     threshold: u64,
-    keys: BTreeMap<u64, Slot<R>>,
+    /// The sampled keys by hash (already uniform: hashed as they are).
+    keys: HashMap<u64, Slot<R>, BuildHasherDefault<AsIs>>,
+    /// Their hashes, largest first (the next to leave when the set is full).
+    order: BinaryHeap<u64>,
     fenwick: Fenwick,
     next_time: usize,
     /// Weight of the accesses per reuse-distance bin.
@@ -77,7 +80,8 @@ impl<R: Default> Shards<R> {
         Self {
             max_keys,
             threshold: (rate * 18_446_744_073_709_551_615.0) as u64,
-            keys: BTreeMap::new(),
+            keys: HashMap::default(),
+            order: BinaryHeap::new(),
             fenwick: Fenwick::new(4 * max_keys + 16),
             next_time: 0,
             hist: vec![0.0; BINS],
@@ -141,6 +145,7 @@ impl<R: Default> Shards<R> {
                         payload: R::default(),
                     },
                 );
+                self.order.push(hash);
                 self.fenwick.add(now, 1);
                 self.cold += 1.0;
                 if self.keys.len() > self.max_keys {
@@ -171,6 +176,7 @@ impl<R: Default> Shards<R> {
                     payload: R::default(),
                 },
             );
+            self.order.push(hash);
             self.fenwick.add(now, 1);
             if self.keys.len() > self.max_keys {
                 self.shrink();
@@ -221,7 +227,10 @@ impl<R: Default> Shards<R> {
     /// Drops the key with the largest hash and lowers the rate to exclude it, rescaling the
     /// histogram by new rate / old rate.
     fn shrink(&mut self) {
-        let Some((hash, slot)) = self.keys.pop_last() else {
+        let Some(hash) = self.order.pop() else {
+            return;
+        };
+        let Some(slot) = self.keys.remove(&hash) else {
             return;
         };
         self.fenwick.add(slot.last, -1);
@@ -268,6 +277,27 @@ fn fraction_below(i: usize, entries: f64) -> f64 {
     let octave = |k: usize| ((k - LINEAR) as f64 / BINS_PER_OCTAVE + LINEAR_OCTAVES).exp2();
     let (lo, hi) = (octave(i), octave(i + 1));
     ((entries - lo) / (hi - lo)).clamp(0.0, 1.0)
+}
+
+/// A hasher for keys that are hashes already. Sampled hashes are below the threshold, so their
+/// top bits are mostly zero: one multiply spreads them to the top bits the table's probe uses.
+#[derive(Debug, Default)]
+struct AsIs(u64);
+
+impl Hasher for AsIs {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// A Fenwick tree of counts over access times.
