@@ -155,9 +155,8 @@ impl FanIn {
                         }
                         other => Some(other),
                     };
-                    if let Some(out) = out {
-                        if tx.send(out).await.is_err() { break false; }
-                    }
+                    if let Some(out) = out
+                        && tx.send(out).await.is_err() { break false; }
                 }
                 token = beats.recv() => {
                     let Some(token) = token else { break false };

@@ -69,6 +69,7 @@ mod l2_read;
 mod listener;
 mod load;
 mod local;
+mod open;
 mod options;
 mod read;
 mod response_kind;

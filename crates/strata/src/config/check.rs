@@ -49,6 +49,7 @@ impl CacheConfig {
             ("default_ttl", self.default_ttl),
             ("negative_ttl", self.negative_ttl),
             ("operation_timeout", self.operation_timeout),
+            ("change_timeout", self.change_timeout),
             ("l1.max_lifetime", self.l1.max_lifetime),
             ("l1.verified_within", self.l1.verified_within),
             ("backend.connect_timeout", self.backend.connect_timeout),
@@ -73,13 +74,13 @@ impl CacheConfig {
                 "max_entries and max_bytes must be positive (set l1.enabled = false to turn L1 off)",
             ));
         }
-        if let Some(token) = &self.admin_token {
-            if token.trim().is_empty() {
-                return Err(Invalid::new(
-                    "admin_token",
-                    "empty: no request could authenticate; set a token or leave it unset",
-                ));
-            }
+        if let Some(token) = &self.admin_token
+            && token.trim().is_empty()
+        {
+            return Err(Invalid::new(
+                "admin_token",
+                "empty: no request could authenticate; set a token or leave it unset",
+            ));
         }
         strata_keys::KeySpace::new(&self.prefix, &self.app_version)
             .map_err(|e| Invalid::new("prefix", e.to_string()))?;
@@ -124,10 +125,10 @@ fn place<K: AsRef<str>>(metadata: Option<&Metadata>, path: &[K]) -> String {
 /// One figment error as a problem of the setting it concerns (dotted), in the user's terms.
 pub(super) fn problem(e: &figment::Error) -> ConfigProblem {
     let mut path = e.path.clone();
-    if let Kind::UnknownField(field, _) = &e.kind {
-        if path.last() != Some(field) {
-            path.push(field.clone());
-        }
+    if let Kind::UnknownField(field, _) = &e.kind
+        && path.last() != Some(field)
+    {
+        path.push(field.clone());
     }
     let setting = (!path.is_empty()).then(|| path.join("."));
     ConfigProblem::new(setting, describe(e))
