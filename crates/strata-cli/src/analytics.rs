@@ -160,12 +160,13 @@ fn render_hot_keys(out: &mut String, hot: &Value) {
         out.push_str(" none yet");
     }
     for h in keys {
-        let _ = write!(
-            out,
-            "\n    {} {}",
-            h["key"].as_str().unwrap_or("?"),
-            h["hits"]
-        );
+        // The sketch's estimate: `hits`, or `count` (lookups) where it reports those.
+        let hits = if h["hits"].is_null() {
+            &h["count"]
+        } else {
+            &h["hits"]
+        };
+        let _ = write!(out, "\n    {} {hits}", h["key"].as_str().unwrap_or("?"));
     }
     out.push('\n');
 }
