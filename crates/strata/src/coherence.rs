@@ -77,11 +77,16 @@ pub struct CoherenceStats {
     pub heartbeats: u64,
     /// Times the confirmation lapsed (L1 entries older than it stopped being served).
     pub lapses: u64,
+    /// The channels' connection names on the server (`CLIENT LIST`), e.g.
+    /// `strata-tracking-<instance id>`.
+    pub connections: Vec<String>,
 }
 
 /// One coherence channel as this instance sees it.
 #[derive(Debug, Default)]
 struct Channel {
+    /// Its connection's name on the server.
+    name: String,
     /// Whether it answers heartbeats (else it counts as confirmed while subscribed).
     confirms: bool,
     /// When the newest heartbeat it answered was sent.
@@ -143,9 +148,10 @@ impl Coherence {
 
     /// A new channel; its index for [`beat`](Self::beat), [`confirm`](Self::confirm) and
     /// [`lost`](Self::lost).
-    pub(crate) fn add_channel(&self, confirms: bool) -> usize {
+    pub(crate) fn add_channel(&self, confirms: bool, name: String) -> usize {
         let mut channels = self.channels.lock();
         channels.push(Channel {
+            name,
             confirms,
             ..Channel::default()
         });
@@ -268,6 +274,12 @@ impl Coherence {
                 .then(|| now_ms.saturating_sub(confirmed)),
             heartbeats: self.heartbeats.load(Ordering::Relaxed),
             lapses: self.lapses.load(Ordering::Relaxed),
+            connections: self
+                .channels
+                .lock()
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
         }
     }
 }
@@ -288,7 +300,7 @@ mod tests {
     fn without_a_confirming_channel_every_entry_is_served() {
         let c = coherence();
         assert!(c.serves(0, 1_000_000));
-        c.add_channel(false);
+        c.add_channel(false, "bus".into());
         assert!(
             c.serves(0, 1_000_000),
             "an in-process bus cannot miss silently"
@@ -298,7 +310,7 @@ mod tests {
     #[test]
     fn an_entry_is_served_while_it_or_the_last_confirmation_is_recent() {
         let c = coherence();
-        let ch = c.add_channel(true);
+        let ch = c.add_channel(true, "t".into());
         assert!(c.serves(1_000, 1_100), "verified 100 ms ago");
         assert!(
             !c.serves(1_000, 1_101),
@@ -318,7 +330,10 @@ mod tests {
     #[test]
     fn every_channel_must_confirm_and_a_late_answer_confirms_its_own_send_time() {
         let c = coherence();
-        let (a, b) = (c.add_channel(true), c.add_channel(true));
+        let (a, b) = (
+            c.add_channel(true, "a".into()),
+            c.add_channel(true, "b".into()),
+        );
         let first = c.beat(1_000);
         let second = c.beat(1_050);
         c.confirm(a, second[0].1);
@@ -335,14 +350,14 @@ mod tests {
     #[test]
     fn a_lost_channel_flushes_unless_unverified_serving_is_allowed() {
         let c = coherence();
-        let ch = c.add_channel(true);
+        let ch = c.add_channel(true, "t".into());
         assert!(!c.lost(ch, 5_000), "default: flush");
         let lenient = Coherence::new(
             CoherenceMode::Tracking,
             Duration::from_millis(100),
             Duration::from_millis(500),
         );
-        let ch = lenient.add_channel(true);
+        let ch = lenient.add_channel(true, "t".into());
         let t = lenient.beat(4_900)[0].1;
         lenient.confirm(ch, t);
         assert!(lenient.lost(ch, 5_000));

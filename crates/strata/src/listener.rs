@@ -34,13 +34,15 @@ impl Listener {
         let instance = core.bus.instance();
         let mut beats = Vec::new();
         if let Some(bus) = core.bus.bus() {
-            let sub = bus.subscription(&format!("strata-bus-{instance:016x}"));
-            beats.extend(Self::spawn(core, sub, Source::Bus));
+            let name = format!("strata-bus-{instance:016x}");
+            let sub = bus.subscription(&name);
+            beats.extend(Self::spawn(core, sub, Source::Bus, name));
         }
         if let Some(tracker) = &core.tracker {
             let prefix = core.space.versioned_namespace();
-            let sub = tracker.track(&prefix, &format!("strata-tracking-{instance:016x}"));
-            beats.extend(Self::spawn(core, sub, Source::Tracking));
+            let name = format!("strata-tracking-{instance:016x}");
+            let sub = tracker.track(&prefix, &name);
+            beats.extend(Self::spawn(core, sub, Source::Tracking, name));
         }
         if !beats.is_empty() {
             spawn_heartbeats(core, beats);
@@ -52,9 +54,10 @@ impl Listener {
         core: &Arc<Core>,
         sub: Subscription,
         source: Source,
+        name: String,
     ) -> Option<(usize, mpsc::Sender<u64>)> {
         let beats = sub.heartbeat_sender();
-        let channel = core.coherence.add_channel(beats.is_some());
+        let channel = core.coherence.add_channel(beats.is_some(), name);
         let listener = Self {
             core: Arc::downgrade(core),
             source,
