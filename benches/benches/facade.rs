@@ -1,6 +1,7 @@
-//! The facade: L1 hits (with and without the hot-key sketch) against a raw moka get of the same
-//! `Arc` and the `cached` crate's sharded in-memory LRU store, and get_many(100) against 100
-//! sequential gets. L2 hits under concurrency (throughput and percentiles) are in `load.rs`.
+//! The facade: L1 hits (with and without the hot-key sketch, with analytics on and off: one key,
+//! and 1,000 keys in turn) against a raw moka get of the same `Arc` and the `cached` crate's
+//! sharded in-memory LRU store, and get_many(100) against 100 sequential gets. L2 hits under
+//! concurrency (throughput and percentiles) are in `load.rs`.
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
 use std::hint::black_box;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use cached::ConcurrentCached;
 use criterion::{Criterion, criterion_group, criterion_main};
-use strata::{Cache, CacheBuilder, RedisBackend, RedisBus, RedisConfig};
+use strata::{Cache, CacheBuilder, CacheConfig, RedisBackend, RedisBus, RedisConfig};
 use strata_benches::runtime;
 use strata_benches::{UserWithProfile, user};
 
@@ -39,7 +40,47 @@ fn l1_hit(c: &mut Criterion) {
             .expect("cached store");
     sharded.cache_set(key.clone(), value).expect("cached set");
 
+    // The same cache with analytics off: what the key sample costs the hit path.
+    let plain = rt
+        .block_on(
+            CacheBuilder::from_config(
+                CacheConfig::from_toml_str("[analytics]\nenabled = false\n").expect("config"),
+            )
+            .prefix("bench")
+            .metrics(false)
+            .build(),
+        )
+        .expect("cache");
+    let plain_users = plain.kind::<UserWithProfile>("user").expect("kind");
+    for kind in [&users, &plain_users] {
+        rt.block_on(kind.set_many((0..1_000u64).map(|i| (i, user(i))).collect()))
+            .expect("set_many");
+    }
+    let sampled = strata::stats::mrc::sample_hash(key.as_str()) < u64::MAX / 10;
+    eprintln!(
+        "facade_l1_hit: key {key} is {}sampled at the initial rate 0.1",
+        if sampled { "" } else { "not " }
+    );
+
     let mut g = c.benchmark_group("facade_l1_hit");
+    g.bench_function("facade_get_by_id_analytics_off", |b| {
+        b.to_async(&rt)
+            .iter(|| async { plain_users.get(black_box(42)).await.expect("get") })
+    });
+    // 1,000 keys in turn: about a tenth of them sampled, as in a real key space.
+    for (name, kind) in [
+        ("facade_get_1000_ids", &users),
+        ("facade_get_1000_ids_analytics_off", &plain_users),
+    ] {
+        g.bench_function(name, |b| {
+            let mut i = 0u64;
+            b.to_async(&rt).iter(|| {
+                i = (i + 1) % 1_000;
+                let id = i;
+                async move { kind.get(black_box(id)).await.expect("get") }
+            })
+        });
+    }
     g.bench_function("facade_get_by_id", |b| {
         b.to_async(&rt)
             .iter(|| async { users.get(black_box(42)).await.expect("get") })

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod mrc_check;
 pub mod sim;
 
 /// The runtime every async bench uses: two workers, like the machine.

@@ -14,6 +14,15 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     if let Command::Warm { .. } = &cli.command {
         return warm(cli).await;
     }
+    // The application's own statistics: no Redis needed.
+    if let Command::Stats {
+        monitoring: Some(url),
+        token,
+        ..
+    } = &cli.command
+    {
+        return crate::analytics::stats(url, token.as_deref()).await;
+    }
     let setup = Setup::resolve(&cli)?;
     if let Command::Clear { kind, all, yes } = cli.command {
         return crate::clear::clear(&setup, kind, all, yes).await;
@@ -21,7 +30,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     let backend = setup.backend().await?;
     match cli.command {
         Command::Health => health(&backend).await,
-        Command::Stats { sample } => stats(&backend, sample).await,
+        Command::Stats { sample, .. } => stats(&backend, sample).await,
         Command::Keys { kind, limit } => keys(&backend, &setup.space, kind.as_deref(), limit).await,
         Command::Inspect { key } => crate::inspect::inspect(&backend, &key).await,
         Command::ServerPolicy { policy, maxmemory } => {

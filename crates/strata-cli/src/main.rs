@@ -5,6 +5,7 @@
 //! then `STRATA_*` and `REDIS_URL`), the flags over it. Errors are one line on stderr and a
 //! non-zero exit status.
 
+mod analytics;
 mod clear;
 mod commands;
 mod inspect;
@@ -50,11 +51,20 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Ping Redis: reachability, round trip, server version, memory policy.
     Health,
-    /// Server memory and keys, and this prefix's keys and bytes per kind (sampled).
+    /// Server memory and keys, and this prefix's keys and bytes per kind (sampled); with
+    /// `--monitoring`, a running application's statistics and analytics instead (misses by
+    /// cause, loader time saved, entry sizes and ages, the miss-ratio curve, hot keys).
     Stats {
         /// Keys to sample.
         #[arg(long, default_value_t = 10_000)]
         sample: usize,
+        /// The application's monitoring URL (where its router is mounted, e.g.
+        /// http://app:8000/core/monitoring): read its `cache-stats/`.
+        #[arg(long)]
+        monitoring: Option<String>,
+        /// The monitoring admin token (sent as a bearer token).
+        #[arg(long, env = "STRATA_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// List keys of the prefix, or of one kind.
     Keys {

@@ -539,3 +539,58 @@ async fn warm_sends_the_ids_to_a_running_instance_with_progress() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no owned loader"), "{}", stderr(&out));
 }
+
+/// `strata stats --monitoring URL` reads a running application's analytics (no Redis).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_shows_an_applications_analytics() {
+    use strata_http::monitoring::{MonitoringConfig, router};
+    let config = strata::CacheConfig::from_toml_str("[analytics]\nsample_rate = 1.0\n").unwrap();
+    let cache = CacheBuilder::from_config(config)
+        .prefix("clis")
+        .metrics(false)
+        .build()
+        .await
+        .unwrap();
+    let users = cache.kind::<u64>("user").unwrap();
+    for i in 0..10u64 {
+        users
+            .get_or_load(i, || async move {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                Ok::<_, String>(i)
+            })
+            .await
+            .unwrap();
+    }
+    for i in 0..40u64 {
+        users.get(i % 10).await.unwrap();
+    }
+    let app = router(cache, MonitoringConfig::default().with_admin_token("tok"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let run = |token: &'static str| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            bare()
+                .args(["stats", "--monitoring", &url, "--token", token])
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run("tok").await.unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("kind user: 40 hits, 10 misses"), "{text}");
+    assert!(text.contains("L1 misses by cause (10): cold 10"), "{text}");
+    assert!(text.contains("L2 misses by cause (10): cold 10"), "{text}");
+    assert!(text.contains("LRU estimate of the L1 hit ratio"), "{text}");
+    assert!(
+        text.contains("1.0x (100000): 80.0 %"),
+        "40 of 50 requests reuse a key: {text}"
+    );
+    assert!(text.contains("actual L1 hit ratio: 80.0 %"), "{text}");
+    assert!(!text.contains("loader time saved: 0 ms"), "{text}");
+    let denied = run("wrong").await.unwrap();
+    assert!(!denied.status.success());
+    assert!(stderr(&denied).contains("401"), "{}", stderr(&denied));
+}

@@ -3,7 +3,8 @@
 //!
 //! - [`monitoring::router`]: `cache-stats`, `clear-cache`, `system-health`, the run-time
 //!   `caching` switch and a self-contained dashboard, as an axum `Router` to nest anywhere.
-//! - [`metrics::install_prometheus`] and [`metrics::metrics_router`]: `/metrics` for Prometheus,
+//! - [`metrics::install_prometheus`] and [`metrics::metrics_router`] (or
+//!   [`metrics::metrics_router_for`], with the analytics): `/metrics` for Prometheus,
 //!   with every cache statistic labelled by kind and tier.
 //! - [`ResponseCacheLayer`]: a tower layer caching whole GET responses per URL and per user,
 //!   with ETags, `X-Cache` and single flight.

@@ -1,6 +1,7 @@
 //! `KindStats`: the counters of one kind.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -8,8 +9,11 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::age::{AGE_BUCKET_COUNT, AgeBucket, bucket_of, label};
+use crate::analytics::{Analytics, AnalyticsConfig, Epochs, MissRatioCurve};
+use crate::causes::MissCauses;
 use crate::histogram::{Counts, Histogram, LatencySnapshot};
 use crate::hot::{HotKeys, HotKeysConfig};
+use crate::sizes::EntrySample;
 
 /// A tier of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,7 +34,7 @@ impl Tier {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Self::L1 => 0,
             Self::L2 => 1,
@@ -106,10 +110,18 @@ pub struct KindStats {
     ages: [AtomicU64; AGE_BUCKET_COUNT],
     emit: Option<Emitters>,
     hot: Option<HotKeys>,
+    /// The key sample, miss causes and entry sizes (`None` with analytics off).
+    pub(crate) analytics: Option<Analytics>,
 }
 
 impl KindStats {
-    pub(crate) fn new(kind: &str, emit: bool, hot: Option<HotKeysConfig>) -> Self {
+    pub(crate) fn new(
+        kind: &str,
+        emit: bool,
+        hot: Option<HotKeysConfig>,
+        analytics: AnalyticsConfig,
+        epochs: &Arc<Epochs>,
+    ) -> Self {
         Self {
             kind: kind.to_owned(),
             tiers: Default::default(),
@@ -125,6 +137,9 @@ impl KindStats {
             ages: Default::default(),
             emit: emit.then(|| Emitters::new(kind)),
             hot: hot.map(HotKeys::new),
+            analytics: analytics
+                .enabled
+                .then(|| Analytics::new(analytics, epochs.clone())),
         }
     }
 
@@ -288,7 +303,27 @@ impl KindStats {
         let (l1, l2) = (tier(Tier::L1), tier(Tier::L2));
         let hits = l1.hits + l2.hits;
         let misses = self.misses.load(Ordering::Relaxed);
+        let load_latency = self.load_latency.snapshot();
+        let [l1_causes, l2_causes] = self
+            .analytics
+            .as_ref()
+            .map(|a| a.causes())
+            .unwrap_or_default();
         KindSnapshot {
+            load_time_saved_ms: hits.saturating_mul(load_latency.mean_us) / 1_000,
+            misses_by_cause: TierCauses {
+                l1: l1_causes,
+                l2: l2_causes,
+            },
+            entries: self
+                .analytics
+                .as_ref()
+                .map(|a| a.entries())
+                .unwrap_or_default(),
+            mrc: self
+                .analytics
+                .as_ref()
+                .and_then(|a| a.curve(l1.hit_rate, l1.hits + l1.misses)),
             hits,
             misses,
             hit_rate: rate(hits, misses),
@@ -310,7 +345,7 @@ impl KindStats {
                     hits: c.load(Ordering::Relaxed),
                 })
                 .collect(),
-            load_latency: self.load_latency.snapshot(),
+            load_latency,
             l1,
             l2,
         }
@@ -380,6 +415,25 @@ pub struct KindSnapshot {
     pub l1: TierSnapshot,
     /// The backend tier.
     pub l2: TierSnapshot,
+    /// What the loader would have spent serving the hits: hits x the mean load time, in ms.
+    pub load_time_saved_ms: u64,
+    /// Each tier's misses by cause (empty with analytics off).
+    pub misses_by_cause: TierCauses,
+    /// Sizes and ages of the entries read from L2 (empty with analytics off).
+    pub entries: EntrySample,
+    /// The estimated LRU hit ratio of L1 at several sizes (per kind only; `None` without L1
+    /// or with analytics off).
+    pub mrc: Option<MissRatioCurve>,
+}
+
+/// The misses of each tier by cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[non_exhaustive]
+pub struct TierCauses {
+    /// Why L1 missed (its causes add up to `l1.misses`).
+    pub l1: MissCauses,
+    /// Why L2 missed (its causes add up to `l2.misses`).
+    pub l2: MissCauses,
 }
 
 impl KindSnapshot {
@@ -398,6 +452,14 @@ impl KindSnapshot {
         self.deletes += other.deletes;
         self.evictions += other.evictions;
         self.errors += other.errors;
+        self.load_time_saved_ms += other.load_time_saved_ms;
+        self.misses_by_cause
+            .l1
+            .accumulate(&other.misses_by_cause.l1);
+        self.misses_by_cause
+            .l2
+            .accumulate(&other.misses_by_cause.l2);
+        self.entries.accumulate(&other.entries);
         if self.age_at_hit.is_empty() {
             self.age_at_hit = other.age_at_hit.clone();
         } else {

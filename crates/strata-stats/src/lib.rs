@@ -3,7 +3,10 @@
 //!
 //! [`Stats`] hands out one [`KindStats`] per kind (hits and misses per tier, stale hits, loads,
 //! load errors, sets, deletes, evictions, errors by kind, latency histograms for L1, L2 and the
-//! loader, and the age of served values). [`Stats::snapshot`] returns a serde-serializable
+//! loader, and the age of served values), and, with analytics on ([`AnalyticsConfig`]), each
+//! tier's misses by cause, the sizes and ages of the entries read from L2, the loader time the
+//! hits saved, and an online estimate of L1's LRU miss-ratio curve ([`mrc`], SHARDS).
+//! [`Stats::snapshot`] returns a serde-serializable
 //! [`StatsSnapshot`]. With emission on, every event also goes to the global `metrics` recorder
 //! (Prometheus or any other), labelled by `kind` and `tier`; install the recorder before the
 //! cache is built.
@@ -29,13 +32,22 @@
 //! None.
 
 mod age;
+mod analytics;
+mod causes;
 mod histogram;
 mod hot;
 mod kind;
+mod kind_analytics;
+pub mod mrc;
+mod publish;
+mod sizes;
 mod stats;
 
 pub use age::AgeBucket;
+pub use analytics::{AnalyticsConfig, CurvePoint, MissRatioCurve};
+pub use causes::{MissCause, MissCauses};
 pub use histogram::LatencySnapshot;
 pub use hot::{HotKey, HotKeys, HotKeysConfig};
-pub use kind::{KindSnapshot, KindStats, Tier, TierSnapshot};
+pub use kind::{KindSnapshot, KindStats, Tier, TierCauses, TierSnapshot};
+pub use sizes::{EntrySample, SizeBucket, StoredAgeBucket};
 pub use stats::{Stats, StatsSnapshot};

@@ -7,6 +7,7 @@ use std::time::Instant;
 use parking_lot::RwLock;
 use serde::Serialize;
 
+use crate::analytics::{AnalyticsConfig, Epochs};
 use crate::histogram::Counts;
 use crate::hot::HotKeysConfig;
 use crate::kind::{KindSnapshot, KindStats};
@@ -25,6 +26,9 @@ struct Inner {
     started: Instant,
     emit: bool,
     hot: Option<Arc<HotKeysPolicy>>,
+    analytics: AnalyticsConfig,
+    /// Invalidations of every kind at once.
+    epochs: Arc<Epochs>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -33,20 +37,30 @@ impl std::fmt::Debug for Inner {
             .field("kinds", &self.kinds)
             .field("emit", &self.emit)
             .field("hot_keys", &self.hot.is_some())
+            .field("analytics", &self.analytics)
             .finish()
     }
 }
 
 impl Stats {
-    /// Empty statistics; with `emit_metrics`, events also go to the `metrics` recorder. No
-    /// kind keeps a hot-key sketch (see [`with_hot_keys`](Self::with_hot_keys)).
+    /// Empty statistics; with `emit_metrics`, events also go to the `metrics` recorder.
+    /// Analytics run with their defaults and no L1 budget (no miss-ratio curve); no kind keeps
+    /// a hot-key sketch (see [`with_hot_keys`](Self::with_hot_keys)).
     pub fn new(emit_metrics: bool) -> Self {
+        Self::with_analytics(emit_metrics, AnalyticsConfig::default())
+    }
+
+    /// Empty statistics with `analytics` (the key sample, miss causes, entry sizes, and the
+    /// miss-ratio curve around the L1 budget it names).
+    pub fn with_analytics(emit_metrics: bool, analytics: AnalyticsConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
                 kinds: RwLock::new(HashMap::new()),
                 started: Instant::now(),
                 emit: emit_metrics,
                 hot: None,
+                analytics,
+                epochs: Arc::default(),
             }),
         }
     }
@@ -63,9 +77,21 @@ impl Stats {
             started: self.inner.started,
             emit: self.inner.emit,
             hot: Some(Arc::new(policy)),
+            analytics: self.inner.analytics,
+            epochs: self.inner.epochs.clone(),
         };
         Self {
             inner: Arc::new(inner),
+        }
+    }
+
+    /// Every key of every kind was invalidated in L1, and with `l2` in L2 too (for the miss
+    /// causes).
+    pub fn forgotten_everything(&self, l2: bool) {
+        use std::sync::atomic::Ordering;
+        self.inner.epochs.l1.fetch_add(1, Ordering::Relaxed);
+        if l2 {
+            self.inner.epochs.l2.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -79,10 +105,16 @@ impl Stats {
             .write()
             .entry(kind.to_owned())
             .or_insert_with(|| {
-                let hot = self.inner.hot.as_ref().and_then(|policy| policy(kind));
-                Arc::new(KindStats::new(kind, self.inner.emit, hot))
+                let i = &self.inner;
+                let hot = i.hot.as_ref().and_then(|policy| policy(kind));
+                Arc::new(KindStats::new(kind, i.emit, hot, i.analytics, &i.epochs))
             })
             .clone()
+    }
+
+    /// The counters of `kind` if it was counted already (not created).
+    pub fn existing(&self, kind: &str) -> Option<Arc<KindStats>> {
+        self.inner.kinds.read().get(kind).cloned()
     }
 
     /// Seconds since these statistics started.
@@ -116,11 +148,15 @@ impl Stats {
         totals.l1.latency = latency[0].summary();
         totals.l2.latency = latency[1].summary();
         totals.load_latency = latency[2].summary();
-        StatsSnapshot {
+        let snapshot = StatsSnapshot {
             uptime_secs: self.uptime_secs(),
             totals,
             kinds,
+        };
+        if self.inner.emit {
+            crate::publish::publish(&snapshot.kinds);
         }
+        snapshot
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use strata_backend::{Backend, Clock};
 use strata_invalidation::{Bus, Tracker};
 use strata_l1::{L1, L1Config};
-use strata_stats::{Stats, Tier};
+use strata_stats::Stats;
 
 use crate::cache::Cache;
 use crate::cacheable::CacheKind;
@@ -331,7 +331,7 @@ fn l1_for(config: &CacheConfig, stats: &Stats) -> Option<L1> {
         let stats = stats.clone();
         let hook: strata_l1::EvictionHook = Arc::new(move |key| {
             if let Ok(parts) = strata_keys::Key::parse(key) {
-                stats.kind(&parts.kind).eviction(Tier::L1);
+                stats.kind(&parts.kind).l1_evicted(key.as_str());
             }
         });
         L1::with_eviction_hook(

@@ -112,7 +112,8 @@ impl Core {
         };
         let coherence = Coherence::new(mode, config.l1.verified_within, config.l1.unverified_for);
         let backend_publishes = l2.capabilities().publish;
-        let local = Local::new(l1, clock.clone(), config.max_stale);
+        let local = Local::new(l1, clock.clone(), config.max_stale)
+            .with_forget_hook(crate::forget::forget_hook(&config, &stats));
         let deferred = Deferred::new(
             config.max_deferred_changes,
             l2.backend(),

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use strata_backend::batch::{Batch, LeaseOutcome, LeaseRequest, LeaseWhen};
 use strata_codec::{Codec, CodecError, TagVersion, decoded_size};
 use strata_keys::Key;
-use strata_stats::Tier;
+use strata_stats::{MissCause, Tier};
 
+use crate::analytics;
 use crate::cacheable::CacheValue;
 use crate::core::Core;
 use crate::entry::Found;
@@ -119,19 +120,26 @@ pub(crate) async fn read_many<T: CacheValue>(
     let mut out = Vec::with_capacity(wanted.len());
     for ((w, handle), epoch) in wanted.into_iter().zip(handles).zip(epochs) {
         let answer = done.get(handle);
-        let found = match &answer.value {
-            Some(bytes) => decode::<T>(core, kind, w.key, bytes, purpose)
-                .await
-                .map(|f| (f, decoded_size(bytes))),
-            None => None,
+        let (found, seen) = match &answer.value {
+            Some(bytes) => match decode::<T>(core, kind, w.key, bytes, purpose).await {
+                Ok(f) => (Some((f, decoded_size(bytes))), None),
+                Err(cause) => (None, Some(cause)),
+            },
+            None => (None, None),
         };
         if let Some((found, weight)) = &found {
             core.local
                 .put_if_unchanged(w.key, found, *weight, epoch)
                 .await;
+            analytics::read_from_l2(core, kind, w.key, (&found.meta, *weight, now), true);
         }
+        let seen = match &found {
+            Some(_) if purpose == ReadFor::Refresh => Some(MissCause::Expired),
+            Some((f, _)) if f.meta.is_expired(now) => Some(MissCause::Expired),
+            _ => seen,
+        };
         let read = settle(now, found.map(|(f, _)| f), w.stale, answer.lease);
-        count(kind, &read, purpose, now, per_key);
+        count(kind, &read, purpose, (now, per_key), (w.key, seen));
         out.push(read);
     }
     Ok(out)
@@ -177,48 +185,57 @@ fn settle<T>(
     }
 }
 
-/// Counts a read as its purpose says.
-fn count<T>(kind: &KindState, read: &L2Read<T>, purpose: ReadFor, now: u64, latency: Duration) {
+/// Counts a read as its purpose says; a miss with its cause when the entry told it (`seen`).
+fn count<T>(
+    kind: &KindState,
+    read: &L2Read<T>,
+    purpose: ReadFor,
+    (now, latency): (u64, Duration),
+    (key, seen): (&Key, Option<MissCause>),
+) {
     match (&read.found, read.fresh, purpose) {
         (_, _, ReadFor::Wait) => {}
         (Some(found), true, ReadFor::Serve | ReadFor::Fill) => {
             kind.stats.hit(Tier::L2, found.meta.age_ms(now), latency);
         }
-        _ => kind.stats.tier_miss(Tier::L2, latency),
+        _ => kind
+            .stats
+            .tier_miss_on(Tier::L2, latency, key.as_str(), seen, now),
     }
 }
 
 /// Decodes bytes from L2: broken entries are counted (and deleted, as `purpose` says), and
-/// entries written before their kind was cleared or a tag invalidated are misses.
+/// entries written before their kind was cleared or a tag invalidated are misses; the error
+/// is the cause of the miss.
 async fn decode<T: CacheValue>(
     core: &Core,
     kind: &KindState,
     key: &Key,
     bytes: &[u8],
     purpose: ReadFor,
-) -> Option<Found<T>> {
+) -> Result<Found<T>, MissCause> {
     match core.l2.codec().decode::<T>(bytes, Some(kind.keys.schema())) {
         Ok(env) => {
             let tags: Option<Arc<[TagVersion]>> = (!env.tags.is_empty()).then(|| env.tags.into());
             let recorded = (env.meta.generation, tags.as_deref());
             if !kind.is_current(&core.versions, recorded).await {
-                return None;
+                return Err(MissCause::Invalidated);
             }
-            Some(Found {
+            Ok(Found {
                 value: env.value.map(Arc::new),
                 meta: env.meta,
                 tags,
             })
         }
         // An older (or newer) shape: a plain miss; the next write replaces it.
-        Err(CodecError::SchemaMismatch { .. }) => None,
+        Err(CodecError::SchemaMismatch { .. }) => Err(MissCause::Undecodable),
         Err(e) => {
             kind.stats.error(Tier::L2, "codec");
             tracing::warn!(%key, error = %e, "undecodable entry");
             if purpose.deletes_garbage() {
                 let _ = core.l2.delete_if_equals(key, bytes).await;
             }
-            None
+            Err(MissCause::Undecodable)
         }
     }
 }

@@ -45,6 +45,7 @@
 //!   loader's error answers as its own `IntoResponse`), so handlers return them with `?`.
 
 mod admin;
+mod analytics;
 mod builder;
 mod bus;
 mod cache;
@@ -57,6 +58,7 @@ mod deferred;
 mod entry;
 mod error;
 mod flight;
+mod forget;
 mod hot_set;
 #[cfg(feature = "axum")]
 mod into_response;
@@ -86,8 +88,8 @@ pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use coherence::{CoherenceMode, CoherenceStats};
 pub use config::{
-    BackendSettings, BreakerSettings, CacheConfig, HotKeySettings, KindSettings, L1Settings,
-    QuotaSettings, TOOL_VARIABLES, WarmSettings,
+    AnalyticsSettings, BackendSettings, BreakerSettings, CacheConfig, HotKeySettings, KindSettings,
+    L1Settings, QuotaSettings, TOOL_VARIABLES, WarmSettings,
 };
 pub use deferred::DeferredStats;
 pub use error::{ConfigError, ConfigProblem, Error, LoadError};

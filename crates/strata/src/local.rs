@@ -9,6 +9,7 @@ use strata_l1::{L1, L1Entry};
 
 use crate::entry::Found;
 use crate::flight::{Epoch, Flights};
+use crate::forget::{ForgetHook, Forgot};
 
 /// The L1 tier (when enabled) and the single-flight table with its invalidation epochs.
 pub(crate) struct Local {
@@ -17,6 +18,8 @@ pub(crate) struct Local {
     clock: Clock,
     /// How long past its logical expiry an entry may still be served stale (fail-safe).
     max_stale: Duration,
+    /// Told of each invalidation (the analytics' miss causes).
+    on_forget: Option<ForgetHook>,
 }
 
 impl Local {
@@ -26,6 +29,19 @@ impl Local {
             flights: Flights::default(),
             clock,
             max_stale,
+            on_forget: None,
+        }
+    }
+
+    /// Tells `hook` of each invalidation.
+    pub(crate) fn with_forget_hook(mut self, hook: Option<ForgetHook>) -> Self {
+        self.on_forget = hook;
+        self
+    }
+
+    fn told(&self, what: Forgot<'_>) {
+        if let Some(hook) = &self.on_forget {
+            hook(what);
         }
     }
 
@@ -113,6 +129,7 @@ impl Local {
     /// that is about to be stale) and after it (so a read that fetched the old bytes between
     /// the two cannot fill L1 with them once the first pass is over).
     pub(crate) async fn forget(&self, key: &str) {
+        self.told(Forgot::Key(key));
         self.flights.poison(key);
         if let Some(l1) = &self.l1 {
             l1.remove_str(key).await;
@@ -121,6 +138,11 @@ impl Local {
 
     /// [`forget`](Self::forget) for every key starting with `prefix`.
     pub(crate) fn forget_prefix(&self, prefix: &str) {
+        self.told(Forgot::All);
+        self.forget_under(prefix);
+    }
+
+    fn forget_under(&self, prefix: &str) {
         self.flights.poison_prefix(prefix);
         if let Some(l1) = &self.l1 {
             l1.remove_prefix(prefix);
@@ -131,14 +153,16 @@ impl Local {
     pub(crate) fn forget_kind(&self, keys: &KindKeys) {
         let plain = keys.kind_namespace();
         let tagged = keys.clone().with_hash_tag(true).kind_namespace();
-        self.forget_prefix(&plain);
+        self.told(Forgot::Kind(keys.kind()));
+        self.forget_under(&plain);
         if tagged != plain {
-            self.forget_prefix(&tagged);
+            self.forget_under(&tagged);
         }
     }
 
     /// [`forget`](Self::forget) for every key.
     pub(crate) fn forget_all(&self) {
+        self.told(Forgot::All);
         self.flights.poison_all();
         if let Some(l1) = &self.l1 {
             l1.clear();
@@ -148,6 +172,7 @@ impl Local {
     /// After messages may have been missed: drops L1 and the L1 fills of every L2 read in
     /// progress (loads in flight go on: their leases guard their stores).
     pub(crate) fn forget_reads(&self) {
+        self.told(Forgot::L1);
         self.flights.forget_reads();
         if let Some(l1) = &self.l1 {
             l1.clear();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata_keys::Key;
-use strata_stats::Tier;
+use strata_stats::{MissCause, Tier};
 
 use crate::cacheable::CacheValue;
 use crate::core::Core;
@@ -39,16 +39,23 @@ pub(crate) async fn probe_l1<T: CacheValue>(core: &Core, kind: &KindState, key: 
         hot.offer(key);
     }
     let start = sample_this_call().then(Instant::now);
-    let Some((found, now)) = look_in_l1::<T>(core, kind, key).await else {
+    let Some((found, now, seen)) = look_in_l1::<T>(core, kind, key).await else {
         return Lookup::Miss;
     };
     let elapsed = || start.map_or(Duration::ZERO, |s| s.elapsed());
     match &found {
-        Lookup::Fresh(f) => match start {
-            Some(s) => kind.stats.hit(Tier::L1, f.meta.age_ms(now), s.elapsed()),
-            None => kind.stats.hit_untimed(Tier::L1, f.meta.age_ms(now)),
-        },
-        _ => kind.stats.tier_miss(Tier::L1, elapsed()),
+        Lookup::Fresh(f) => {
+            match start {
+                Some(s) => kind.stats.hit(Tier::L1, f.meta.age_ms(now), s.elapsed()),
+                None => kind.stats.hit_untimed(Tier::L1, f.meta.age_ms(now)),
+            }
+            kind.stats.l1_hit_on(key.as_str());
+        }
+        _ => {
+            let now = if now == 0 { core.clock.now_ms() } else { now };
+            kind.stats
+                .tier_miss_on(Tier::L1, elapsed(), key.as_str(), seen, now);
+        }
     }
     found
 }
@@ -62,23 +69,25 @@ pub(crate) async fn recheck_l1<T: CacheValue>(
 ) -> Lookup<T> {
     look_in_l1::<T>(core, kind, key)
         .await
-        .map_or(Lookup::Miss, |(found, _)| found)
+        .map_or(Lookup::Miss, |(found, _, _)| found)
 }
 
-/// What L1 holds under `key` for `kind`, and the clock's reading; `None` without an L1.
+/// What L1 holds under `key` for `kind`, the clock's reading (0 when L1 held nothing), and
+/// the cause of a miss when the entry tells it (`None`: L1 did not hold the key); `None`
+/// without an L1.
 async fn look_in_l1<T: CacheValue>(
     core: &Core,
     kind: &KindState,
     key: &Key,
-) -> Option<(Lookup<T>, u64)> {
+) -> Option<(Lookup<T>, u64, Option<MissCause>)> {
     let l1 = core.local.l1()?;
     let Some(entry) = l1.get(key).await else {
-        return Some((Lookup::Miss, 0));
+        return Some((Lookup::Miss, 0, None));
     };
     let now = core.clock.now_ms();
     if !core.coherence.serves(entry.verified_at_ms(), now) {
         // Not confirmed coherent recently enough: read through L2 instead.
-        return Some((Lookup::Miss, now));
+        return Some((Lookup::Miss, now, Some(MissCause::Unverified)));
     }
     let meta = entry.meta;
     let tags = entry.tags().cloned();
@@ -90,17 +99,20 @@ async fn look_in_l1<T: CacheValue>(
         _ => Box::pin(kind.is_current(&core.versions, (meta.generation, tags.as_deref()))).await,
     };
     if !current {
-        return Some((Lookup::Miss, now));
+        return Some((Lookup::Miss, now, Some(MissCause::Invalidated)));
     }
-    let found = match entry.into_value::<T>() {
-        Ok(value) if !meta.is_expired(now) => Lookup::Fresh(Found { value, meta, tags }),
-        Ok(value) => Lookup::Stale(Found { value, meta, tags }),
+    let (found, cause) = match entry.into_value::<T>() {
+        Ok(value) if !meta.is_expired(now) => (Lookup::Fresh(Found { value, meta, tags }), None),
+        Ok(value) => (
+            Lookup::Stale(Found { value, meta, tags }),
+            Some(MissCause::Expired),
+        ),
         Err(()) => {
             tracing::warn!(%key, expected = std::any::type_name::<T>(), "L1 holds another type under this key; treating as a miss");
-            Lookup::Miss
+            (Lookup::Miss, Some(MissCause::Undecodable))
         }
     };
-    Some((found, now))
+    Some((found, now, cause))
 }
 
 /// The L2 step of a lookup (traced), given the stale value L1 had (if any).

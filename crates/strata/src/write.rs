@@ -94,6 +94,8 @@ pub(crate) async fn store<T: CacheValue>(
     // A read that fetched the previous bytes must not fill L1 after this write.
     flights.poison(key);
     core.local.put(key, &entry.found, entry.weight()).await;
+    let in_l2 = matches!(l2, Ok(Applied::Done(_)));
+    crate::analytics::stored(core, kind, key, &entry.found.meta, in_l2);
     kind.stats.sets(1);
     outcome(core, kind, l2)
 }
@@ -122,9 +124,11 @@ pub(crate) async fn store_many<T: CacheValue>(
     change.register(kind);
     change.announce_keys(written.iter().map(|(k, _)| k.to_string()).collect());
     let l2 = change.apply().await;
+    let in_l2 = matches!(l2, Ok(Applied::Done(_)));
     for (key, entry) in &written {
         flights.poison(key);
         core.local.put(key, &entry.found, entry.weight()).await;
+        crate::analytics::stored(core, kind, key, &entry.found.meta, in_l2);
     }
     kind.stats.sets(written.len() as u64);
     outcome(core, kind, l2)

@@ -126,7 +126,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         router(cache.clone(), MonitoringConfig::from_cache(&cache)),
     );
     if let Some(handle) = metrics {
-        app = app.merge(strata_http::metrics::metrics_router(handle));
+        app = app.merge(strata_http::metrics::metrics_router_for(
+            handle,
+            cache.clone(),
+        ));
     }
 
     let listener = tokio::net::TcpListener::bind(args.addr)

@@ -2,6 +2,7 @@
 //! then writes target/bench-report/{report.md, report.json} and SVG plots, with each ratio
 //! against the peer measured in the same run and each goal marked met or missed.
 
+mod analytics_goals;
 mod criterion;
 mod plots;
 mod report;
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 use crate::{cargo, workspace_root};
 
 /// The groups, in the order they run.
-pub(crate) const GROUPS: [(&str, &str); 10] = [
+pub(crate) const GROUPS: [(&str, &str); 11] = [
     (
         "codec",
         "envelope vs serde_json: encode, decode, bytes; the compression threshold",
@@ -45,6 +46,10 @@ pub(crate) const GROUPS: [(&str, &str); 10] = [
     (
         "warm",
         "a restarted instance warmed from the hot set vs cold: hit ratio over its first seconds",
+    ),
+    (
+        "mrc",
+        "the online miss-ratio curve (SHARDS) against the exact LRU curve, 1,000,000 requests",
     ),
     ("e2e", "the Payshift demo's endpoints, cached vs --no-cache"),
     (
@@ -153,18 +158,20 @@ fn run_step(
                 results.extend(m);
             }
         }
-        "hitratio" => {
+        "hitratio" | "mrc" => {
             let env: &[(&str, &str)] = if quick {
                 &[("STRATA_BENCH_QUICK", "1")]
             } else {
                 &[]
             };
-            cargo(
-                &["bench", "-p", "strata-benches", "--bench", "hitratio"],
-                env,
-            )?;
-            let text = std::fs::read_to_string(crate::report_dir().join("hit-ratio.json"))?;
-            results.insert("hitratio".into(), serde_json::from_str(&text)?);
+            cargo(&["bench", "-p", "strata-benches", "--bench", step], env)?;
+            let file = if step == "mrc" {
+                "mrc.json"
+            } else {
+                "hit-ratio.json"
+            };
+            let text = std::fs::read_to_string(crate::report_dir().join(file))?;
+            results.insert(step.into(), serde_json::from_str(&text)?);
         }
         "warm" => {
             results.insert("warm".into(), warm::run(quick)?);
@@ -231,6 +238,9 @@ fn step_list(groups: &[&str]) -> Vec<&'static str> {
     }
     if groups.contains(&"warm") {
         steps.push("warm");
+    }
+    if groups.contains(&"mrc") {
+        steps.push("mrc");
     }
     if groups.contains(&"e2e") {
         steps.push("e2e");

@@ -58,7 +58,7 @@ impl Report {
         }
     }
 
-    fn time(&self, id: &str) -> Option<f64> {
+    pub(crate) fn time(&self, id: &str) -> Option<f64> {
         self.times.get(id).copied()
     }
 
@@ -99,6 +99,7 @@ impl Report {
         let mut goals = self.tier_goals();
         goals.extend(self.codec_goals());
         goals.push(self.demo_goal());
+        goals.extend(self.analytics_goals());
         goals
     }
 
@@ -487,7 +488,7 @@ fn machine() -> Value {
 }
 
 /// `a / b` when both were measured and `b` is positive.
-fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+pub(crate) fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,

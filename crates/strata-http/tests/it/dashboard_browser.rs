@@ -7,7 +7,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use strata::CacheBuilder;
+use std::sync::Arc;
+
+use strata::{CacheBuilder, CacheConfig, MemoryBackend, MemoryConfig};
 use strata_http::monitoring::{MonitoringConfig, mount, router};
 
 /// Set by CI: a missing browser fails the test instead of skipping it.
@@ -60,18 +62,40 @@ async fn the_dashboard_renders_its_charts_with_data() {
         );
         return;
     };
-    let cache = CacheBuilder::new()
+    // Another instance wrote some entries to the shared backend: this one reads them from L2
+    // (the L2 entry sample), loads the rest, then hits.
+    let backend: Arc<dyn strata::Backend> =
+        Arc::new(MemoryBackend::new(MemoryConfig::default().with_namespace("dash:")).unwrap());
+    let writer = CacheBuilder::new()
         .prefix("dash")
         .metrics(false)
+        .backend(backend.clone())
+        .build()
+        .await
+        .unwrap();
+    // Every key sampled: the causes below are exact.
+    let config = CacheConfig::from_toml_str("[analytics]\nsample_rate = 1.0\n").unwrap();
+    let cache = CacheBuilder::from_config(config)
+        .prefix("dash")
+        .metrics(false)
+        .backend(backend)
         .build()
         .await
         .unwrap();
     for kind in ["user", "job", "whoami"] {
+        let w = writer.kind::<u32>(kind).unwrap();
+        for i in 0..10u32 {
+            w.set(i, i).await.unwrap();
+        }
         let k = cache.kind::<u32>(kind).unwrap();
         for i in 0..20u32 {
-            k.get_or_load(i, || async move { Ok::<_, String>(i) })
-                .await
-                .unwrap();
+            // A loader that takes a while: the hits save loader time.
+            k.get_or_load(i, || async move {
+                tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+                Ok::<_, String>(i)
+            })
+            .await
+            .unwrap();
         }
         for i in 0..30u32 {
             k.get(i % 25).await.unwrap();
@@ -108,6 +132,38 @@ async fn the_dashboard_renders_its_charts_with_data() {
     assert!(
         html.contains("<td>whoami</td>"),
         "the kinds table is filled"
+    );
+    // The analytics panels (issue 26), with data.
+    assert!(
+        html.matches("class=\"mrc-point\"").count() >= 5,
+        "the miss-ratio curve is drawn at its five sizes"
+    );
+    assert!(html.contains("class=\"mrc-line\""), "and as a line");
+    assert!(
+        html.contains("class=\"mrc-actual\""),
+        "beside the L1's actual hit ratio"
+    );
+    assert!(html.contains("LRU estimate"), "labelled as an LRU estimate");
+    assert_eq!(
+        html.matches("class=\"cause-row\"").count(),
+        6,
+        "misses by cause: one row per kind and tier"
+    );
+    assert!(
+        html.contains("<td>L1</td><td>25</td><td>25</td>")
+            && html.contains("<td>L2</td><td>15</td><td>15</td>"),
+        "25 L1 and 15 L2 misses per kind, all cold: {}",
+        &html[html.find("id=\"causes\"").unwrap_or(0)..][..1500.min(html.len())]
+    );
+    let saved = html
+        .split("class=\"saved\">")
+        .skip(1)
+        .filter(|cell| !cell.starts_with("0 ms"))
+        .count();
+    assert_eq!(saved, 3, "each kind's hits saved loader time");
+    assert!(
+        html.contains("class=\"stored-share\">100%</text>"),
+        "the age of entries in L2 is drawn: the 30 read from L2 all under a minute old"
     );
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard.png");

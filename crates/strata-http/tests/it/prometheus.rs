@@ -4,7 +4,7 @@ use crate::common;
 
 use serde_json::Value;
 use strata::CacheBuilder;
-use strata_http::metrics::{install_prometheus, metrics_router};
+use strata_http::metrics::{install_prometheus, metrics_router_for};
 use strata_http::monitoring::{MonitoringConfig, router};
 
 fn sample_value(
@@ -48,7 +48,7 @@ async fn prometheus_counters_match_the_json_stats() {
         jobs.get(i).await.unwrap();
     }
     users.get(1).await.unwrap();
-    let app = metrics_router(handle).merge(router(
+    let app = metrics_router_for(handle, cache.clone()).merge(router(
         cache.clone(),
         MonitoringConfig::default().with_admin_token("t"),
     ));
@@ -93,6 +93,47 @@ async fn prometheus_counters_match_the_json_stats() {
         );
     }
     assert_eq!(stats["kinds"]["job"]["l1"]["hits"], 10);
+    // The analytics (issue 26): misses by cause as in the JSON, the curve, no key labels.
+    for tier in ["l1", "l2"] {
+        let causes = stats["kinds"]["job"]["misses_by_cause"][tier]["causes"]
+            .as_object()
+            .unwrap();
+        assert_eq!(causes.len(), 9, "every cause is listed");
+        let mut sum = 0.0;
+        for (cause, n) in causes {
+            let prom = sample_value(
+                &scrape.samples,
+                "strata_cache_misses_by_cause_total",
+                &[("kind", "job"), ("tier", tier), ("cause", cause)],
+            );
+            assert_eq!(prom, n.as_f64(), "job/{tier}/{cause}");
+            sum += prom.unwrap_or(0.0);
+        }
+        assert_eq!(sum, stats["kinds"]["job"][tier]["misses"].as_f64().unwrap());
+    }
+    for size in ["0.25x", "0.5x", "1x", "2x", "4x"] {
+        let estimate = sample_value(
+            &scrape.samples,
+            "strata_cache_lru_hit_ratio_estimate",
+            &[("kind", "job"), ("size", size)],
+        );
+        assert!(
+            estimate.is_some_and(|e| (0.0..=1.0).contains(&e)),
+            "{size}: {estimate:?}"
+        );
+    }
+    assert!(
+        sample_value(
+            &scrape.samples,
+            "strata_cache_load_time_saved_seconds",
+            &[("kind", "job")]
+        )
+        .is_some()
+    );
+    assert!(
+        scrape.samples.iter().all(|s| s.labels.get("key").is_none()),
+        "no per-key label"
+    );
     assert_eq!(
         sample_value(
             &scrape.samples,

@@ -86,6 +86,7 @@ impl CacheConfig {
         }
         strata_keys::KeySpace::new(&self.prefix, &self.app_version)
             .map_err(|e| Invalid::new("prefix", e.to_string()))?;
+        self.analytics.check()?;
         Ok(())
     }
 }

@@ -53,10 +53,11 @@ impl CacheConfig {
         on.then(|| HotKeysConfig::new(self.hot_keys.capacity, self.hot_keys.sample_every))
     }
 
-    /// Empty statistics as configured: `metrics`, and the hot-key sketches of `[hot_keys]`.
+    /// Empty statistics as configured: `metrics`, `[analytics]`, and the hot-key sketches of
+    /// `[hot_keys]`.
     pub(crate) fn new_stats(&self) -> strata_stats::Stats {
         let config = self.clone();
-        strata_stats::Stats::new(self.metrics).with_hot_keys(move |kind| config.hot_keys_of(kind))
+        crate::analytics::stats(self).with_hot_keys(move |kind| config.hot_keys_of(kind))
     }
 
     /// Checks `[hot_keys]`.

@@ -12,6 +12,7 @@ use strata_eviction::EvictionPolicy;
 use crate::coherence::CoherenceMode;
 use crate::error::{ConfigError, ConfigProblem, Error};
 
+mod analytics;
 mod check;
 mod distance;
 mod env;
@@ -20,6 +21,7 @@ mod kinds;
 mod serde_with;
 mod warm;
 
+pub use analytics::AnalyticsSettings;
 pub use env::TOOL_VARIABLES;
 pub use hot::HotKeySettings;
 pub use kinds::KindSettings;
@@ -49,6 +51,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "change_timeout",
     "hot_keys",
     "warm",
+    "analytics",
 ];
 
 /// Everything a [`Cache`](crate::Cache) is configured with.
@@ -129,6 +132,8 @@ pub struct CacheConfig {
     pub hot_keys: HotKeySettings,
     /// Hot-set warming.
     pub warm: WarmSettings,
+    /// Misses by cause, entry sizes and the miss-ratio curve (`[analytics]`).
+    pub analytics: AnalyticsSettings,
     /// What loading found questionable and accepted (a `STRATA_` variable that names no
     /// setting); see [`warnings`](Self::warnings).
     #[serde(skip)]
@@ -324,6 +329,7 @@ impl Default for CacheConfig {
             max_deferred_changes: 10_000,
             hot_keys: HotKeySettings::default(),
             warm: WarmSettings::default(),
+            analytics: AnalyticsSettings::default(),
             warnings: Vec::new(),
         }
     }
@@ -357,6 +363,7 @@ impl std::fmt::Debug for CacheConfig {
             .field("max_deferred_changes", &self.max_deferred_changes)
             .field("hot_keys", &self.hot_keys)
             .field("warm", &self.warm)
+            .field("analytics", &self.analytics)
             .field("warnings", &self.warnings)
             .finish()
     }

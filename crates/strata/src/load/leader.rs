@@ -307,6 +307,8 @@ impl Leader<'_> {
         core.local
             .put_unless(key, &entry.found, entry.weight(), overtaken)
             .await;
+        let in_l2 = !matches!(stored, Stored::Failed(_));
+        crate::analytics::stored(core, kind, key, &entry.found.meta, in_l2);
         kind.stats.sets(1);
     }
 }

@@ -3,6 +3,7 @@
 //! (`tests/compile_errors.rs`, the trybuild harness, stays one.)
 
 mod acl;
+mod analytics;
 mod bus;
 mod clear;
 mod cluster;
