@@ -74,12 +74,18 @@ enum Cmd {
         #[arg(long, default_value_t = 10.0)]
         minutes: f64,
     },
-    /// Two demo processes sharing a spawned redis-server: time for an invalidation through one to
-    /// reach the other's L1 (p50/p99 over the trials), written to target/strata-bench/bus-latency.md.
+    /// Two demo processes sharing a spawned redis-server, per coherence mode: time for an
+    /// invalidation through one to reach the other's L1 (p50/p99/max over the trials), and the
+    /// cost of a write in Redis commands, bytes, server CPU and a receiving instance's CPU (with
+    /// 2 instances, then 6), written to target/strata-bench/bus-latency.md.
     BusLatency {
-        /// Number of trials.
+        /// Number of trials (also the writes of each cost measurement).
         #[arg(long, default_value_t = 1000)]
         trials: usize,
+        /// Coherence modes to measure (comma-separated); a mode this build cannot select is
+        /// skipped with a note.
+        #[arg(long, value_delimiter = ',', default_values_t = [consistency::mode::Mode::Tracking, consistency::mode::Mode::Bus])]
+        modes: Vec<consistency::mode::Mode>,
     },
     /// Issue 23's two-instance figure on the release demo: a writer PUTs profiles on instance A
     /// while readers read whoami on A and B; without faults, then with the coherence connections
@@ -130,7 +136,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Ci => ci(),
         Cmd::Test => cargo(&["test", "--workspace"], &[]),
         Cmd::Bench { quick, groups } => bench::run(quick, &groups),
-        Cmd::BusLatency { trials } => bus_latency::run(trials),
+        Cmd::BusLatency { trials, modes } => bus_latency::run(trials, &modes),
         Cmd::Consistency(args) => consistency::run(args),
         Cmd::ConsistencyInstance(args) => consistency::instance::run(args),
         Cmd::CoherenceProbe { seconds, modes } => coherence_probe::run(seconds, &modes),
