@@ -76,8 +76,8 @@ impl Setup {
     }
 
     /// A cache built the way the application builds its own: on the configured Redis, with its
-    /// invalidation bus (unless the configuration turns it off), so that changes reach the
-    /// running instances. Returns once the bus is subscribed.
+    /// coherence channels (client tracking, the bus, as configured), so that changes reach the
+    /// running instances. Returns once they are subscribed.
     pub(crate) async fn cache(&self) -> Result<Cache> {
         let mut builder = CacheBuilder::from_config(self.config.clone())
             .l1(false)
@@ -85,9 +85,9 @@ impl Setup {
         for kind in self.config.configured_kinds().keys() {
             builder = builder.declare_kind(kind);
         }
-        if !self.config.bus {
+        if self.config.coherence_mode() == strata::CoherenceMode::Off {
             eprintln!(
-                "strata: note: the configuration turns the invalidation bus off (bus = false): \
+                "strata: note: the configuration turns coherence off (coherence = \"off\"): \
                  running instances keep their in-process copies for up to l1.max_lifetime"
             );
         }
@@ -99,8 +99,8 @@ impl Setup {
             .max(Duration::from_secs(2));
         if tokio::time::timeout(deadline, cache.ready()).await.is_err() {
             bail!(
-                "the invalidation bus did not subscribe within {}: running instances would \
-                 not hear of the change; nothing was changed",
+                "the coherence channels (tracking, bus) did not subscribe within {}: running \
+                 instances might not hear of the change; nothing was changed",
                 humantime::format_duration(deadline)
             );
         }

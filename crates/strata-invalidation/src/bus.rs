@@ -119,6 +119,9 @@ pub enum BusEvent {
     /// subscriber lagged behind): messages published from now on arrive. Some published before
     /// were missed, so this also flushes, as [`Reset`](Self::Reset) does.
     Subscribed,
+    /// The heartbeat with this token was answered: every message sent before it reached the
+    /// server has been delivered (see [`Subscription`](crate::Subscription)).
+    Confirmed(u64),
 }
 
 /// Publishes invalidations and delivers them to every subscribed instance.
@@ -132,6 +135,14 @@ pub trait Bus: Debug + Send + Sync + 'static {
 
     /// A new subscription; events arrive until the bus is dropped.
     fn subscribe(&self) -> mpsc::Receiver<BusEvent>;
+
+    /// A new subscription with its heartbeat, where the bus answers heartbeats; `name`
+    /// identifies the connection on the server, where there is one (Redis `CLIENT SETNAME`).
+    /// The default: [`subscribe`](Self::subscribe) without heartbeats.
+    fn subscription(&self, name: &str) -> crate::Subscription {
+        let _ = name;
+        crate::Subscription::new(self.subscribe())
+    }
 
     /// The pub/sub channel of this bus on its backend's server, when messages published there
     /// by the backend itself (see [`Publisher`](strata_backend::Publisher)) reach the subscribers: then a

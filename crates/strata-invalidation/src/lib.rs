@@ -40,9 +40,11 @@ use std::fmt;
 use std::sync::Arc;
 
 mod bus;
+mod subscription;
 
 pub use bus::{Bus, BusEvent, BusMessage, InProcessBus, Invalidation, bus_error};
 pub use strata_keys::CacheKind;
+pub use subscription::{Subscription, Tracker};
 
 /// Something a change makes stale.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -21,6 +21,9 @@ pub struct L1Entry {
     /// sooner): a memory bound on the monotonic clock. Freshness is the caller's to decide, on
     /// its own clock, from [`meta`](Self::meta).
     pub(crate) keep_for: Duration,
+    /// When the value was last known to be current (milliseconds on the caller's clock; 0:
+    /// never said): see [`verified_at_ms`](Self::verified_at_ms).
+    verified_ms: u64,
 }
 
 impl std::fmt::Debug for L1Entry {
@@ -48,7 +51,22 @@ impl L1Entry {
             tags: None,
             encoded_len: u32::try_from(encoded_len).unwrap_or(u32::MAX),
             keep_for,
+            verified_ms: 0,
         }
+    }
+
+    /// The same entry, known to be current at `ms` (milliseconds on the caller's clock: when
+    /// it was read from the second tier or written).
+    pub fn with_verified_at(mut self, ms: u64) -> Self {
+        self.verified_ms = ms;
+        self
+    }
+
+    /// When the value was last known to be current (0 when never said). A cache that confirms
+    /// its coherence with other instances serves an entry only while this, or its last
+    /// confirmation, is recent enough.
+    pub fn verified_at_ms(&self) -> u64 {
+        self.verified_ms
     }
 
     /// The same entry with the tags it recorded.

@@ -3,21 +3,20 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use strata_backend::{BackendError, BackendResult};
-use strata_invalidation::{Bus, BusEvent, BusMessage, bus_error};
+use strata_invalidation::{Bus, BusEvent, BusMessage, Subscription};
 use tokio::sync::mpsc;
 
 use crate::config::RedisConfig;
 use crate::conn::RedisConnection;
 use crate::errors::map_err;
-
-/// Longest wait between reconnection attempts of a subscription.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+use crate::push::{Listen, PushChannel};
 
 /// Invalidations over Redis pub/sub on the channel `{namespace}__strata_bus`.
 ///
-/// Each subscription runs on a connection of its own. Once subscribed (at start and after each
+/// Each subscription runs on a RESP3 connection of its own, named on the server
+/// ([`Bus::subscription`]; `strata-bus` for [`Bus::subscribe`]), which answers heartbeats.
+/// Once subscribed (at start and after each
 /// reconnection, with backoff from 100 ms to 5 s) the subscriber gets [`BusEvent::Subscribed`],
 /// which flushes since anything published before was missed; when the connection drops it gets
 /// a [`BusEvent::Reset`] at once. So a Redis restart costs L1 flushes, never a stale entry.
@@ -49,7 +48,7 @@ impl RedisBus {
     /// Connects lazily.
     pub fn new(config: &RedisConfig) -> BackendResult<Self> {
         Ok(Self {
-            clients: crate::connect::seed_clients(config)?,
+            clients: crate::connect::resp3_clients(config)?,
             publisher: crate::connect::connect_lazy(config)?.connection(),
             channel: format!("{}__strata_bus", config.namespace),
             timeout: config.operation_timeout,
@@ -84,56 +83,19 @@ impl Bus for RedisBus {
     }
 
     fn subscribe(&self) -> mpsc::Receiver<BusEvent> {
-        let (tx, rx) = mpsc::channel(1024);
-        let (clients, channel, timeout) =
-            (self.clients.clone(), self.channel.clone(), self.timeout);
-        tokio::spawn(async move {
-            let mut backoff = Duration::from_millis(100);
-            let mut node = 0usize;
-            while !tx.is_closed() {
-                // After a failure, the next seed node (a cluster delivers every message to
-                // every node).
-                let client = &clients[node % clients.len()];
-                node = node.wrapping_add(1);
-                let connected = tokio::time::timeout(timeout.max(Duration::from_secs(1)), async {
-                    let mut ps = client.get_async_pubsub().await?;
-                    ps.subscribe(&channel).await?;
-                    Ok::<_, redis::RedisError>(ps)
-                })
-                .await;
-                let ps = match connected {
-                    Ok(Ok(ps)) => ps,
-                    failed => {
-                        let reason = match failed {
-                            Ok(Err(e)) => bus_error("redis", e).to_string(),
-                            _ => "subscribe timed out".to_owned(),
-                        };
-                        tracing::debug!(%reason, ?backoff, "bus subscription failed; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
-                        continue;
-                    }
-                };
-                backoff = Duration::from_millis(100);
-                // Whatever was published before we were subscribed (at start, or while
-                // reconnecting) is lost: the subscriber flushes.
-                if tx.send(BusEvent::Subscribed).await.is_err() {
-                    return;
-                }
-                let mut stream = ps.into_on_message();
-                while let Some(msg) = stream.next().await {
-                    if let Some(m) = BusMessage::decode(msg.get_payload_bytes()) {
-                        if tx.send(BusEvent::Message(m)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                tracing::warn!("bus subscription dropped; flushing and resubscribing");
-                if tx.send(BusEvent::Reset).await.is_err() {
-                    return;
-                }
-            }
-        });
-        rx
+        self.subscription("strata-bus").events
+    }
+
+    fn subscription(&self, name: &str) -> Subscription {
+        PushChannel {
+            clients: self.clients.clone(),
+            listen: Listen::Channel {
+                channel: self.channel.clone(),
+                sharded: false,
+            },
+            name: name.to_owned(),
+            timeout: self.timeout,
+        }
+        .spawn()
     }
 }

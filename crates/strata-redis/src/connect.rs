@@ -251,3 +251,84 @@ mod tests {
         check_scheme(url).unwrap_err().message().to_owned()
     }
 }
+
+/// [`seed_clients`] speaking RESP3 (push connections: client tracking, the bus).
+pub(crate) fn resp3_clients(config: &RedisConfig) -> BackendResult<Vec<Client>> {
+    config
+        .urls()
+        .into_iter()
+        .map(|url| resp3(config, client_for(config, url)?))
+        .collect()
+}
+
+/// A RESP3 client for the node at `addr` (`host:port`) of the deployment of `config`, with
+/// its scheme and credentials.
+pub(crate) fn resp3_client(config: &RedisConfig, addr: &str) -> BackendResult<Client> {
+    let scheme = config
+        .url
+        .split_once("://")
+        .map_or("redis", |(s, _)| s.trim());
+    resp3(config, client_for(config, &format!("{scheme}://{addr}"))?)
+}
+
+fn resp3(config: &RedisConfig, client: Client) -> BackendResult<Client> {
+    let info = client.get_connection_info().clone();
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(redis::ProtocolVersion::RESP3);
+    Client::open(info.set_redis_settings(settings)).map_err(|e| bad_url(config, e))
+}
+
+/// The `host:port` of each primary of the cluster of `config` (`CLUSTER NODES` on the first
+/// seed that answers).
+pub(crate) async fn cluster_primaries(
+    config: &RedisConfig,
+) -> BackendResult<std::collections::BTreeSet<String>> {
+    let mut last = None;
+    for client in seed_clients(config)? {
+        let nodes = within(config, async {
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            redis::cmd("CLUSTER")
+                .arg("NODES")
+                .query_async::<String>(&mut conn)
+                .await
+        })
+        .await;
+        match nodes {
+            Ok(text) => return Ok(primaries_in(&text)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| BackendError::new(ErrorKind::Config, "no cluster seed node")))
+}
+
+/// The primaries of a `CLUSTER NODES` reply that are connected and serve slots.
+fn primaries_in(nodes: &str) -> std::collections::BTreeSet<String> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let flags = f.get(2)?;
+            let serving = f.len() > 8 && !flags.contains("fail") && f.get(7) == Some(&"connected");
+            let addr = f.get(1)?.split('@').next()?;
+            (flags.contains("master") && serving).then(|| addr.to_owned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod primaries_tests {
+    #[test]
+    fn primaries_are_the_connected_masters_with_slots() {
+        let nodes = "\
+a 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460
+b 127.0.0.1:7001@17001 master - 0 0 2 connected 5461-10922
+c 127.0.0.1:7003@17003 slave a 0 0 1 connected
+d 127.0.0.1:7002@17002 master,fail - 0 0 3 disconnected 10923-16383
+e 127.0.0.1:7004@17004 master - 0 0 4 connected
+";
+        let got: Vec<String> = super::primaries_in(nodes).into_iter().collect();
+        assert_eq!(got, ["127.0.0.1:7000", "127.0.0.1:7001"]);
+    }
+}

@@ -42,10 +42,12 @@ mod connect;
 mod entries;
 mod errors;
 mod info;
+mod push;
 mod quota;
 mod scripts;
 mod server;
 mod topology;
+mod tracking;
 mod usage;
 
 pub use backend::RedisBackend;
@@ -54,3 +56,4 @@ pub use config::{RedisConfig, redact_url};
 pub use conn::RedisConnection;
 pub use quota::{EvictionPolicy, Limits, Quota};
 pub use server::server_policy;
+pub use tracking::RedisTracker;

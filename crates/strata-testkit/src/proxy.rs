@@ -51,6 +51,7 @@ struct Counters {
 #[derive(Debug)]
 pub struct RoundTripProxy {
     addr: SocketAddr,
+    target: SocketAddr,
     counters: Arc<Counters>,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
 }
@@ -72,9 +73,16 @@ impl RoundTripProxy {
         tasks.lock().push(accept.abort_handle());
         Ok(Self {
             addr,
+            target,
             counters,
             tasks,
         })
+    }
+
+    /// `redis://` URL of the server behind the proxy (for connections that must not be
+    /// counted or delayed, such as a cache's coherence channels).
+    pub fn target_url(&self) -> String {
+        format!("redis://{}", self.target)
     }
 
     /// The proxy's port.

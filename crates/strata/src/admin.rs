@@ -113,6 +113,12 @@ impl<'a> Admin<'a> {
         self.core.bus.stats()
     }
 
+    /// Whether this instance's L1 is confirmed coherent: the active mode, the heartbeats, the
+    /// lapses.
+    pub fn coherence(&self) -> crate::CoherenceStats {
+        self.core.coherence.stats(self.core.clock.now_ms())
+    }
+
     /// The invalidation bus, if any.
     pub fn bus(&self) -> Option<&'a Arc<dyn Bus>> {
         self.core.bus.bus()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use strata_backend::{Backend, BackendError, Clock, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
-use strata_invalidation::Bus;
+use strata_invalidation::{Bus, Tracker};
 use strata_l1::{L1, L1Config};
 use strata_stats::{Stats, Tier};
 
@@ -16,7 +16,7 @@ use crate::cacheable::CacheKind;
 use crate::config::CacheConfig;
 use crate::core::{Core, Parts};
 use crate::error::{ConfigError, ConfigProblem, Error};
-use crate::listener::BusListener;
+use crate::listener::Listener;
 
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
 /// optional overrides.
@@ -55,6 +55,7 @@ pub struct CacheBuilder {
     declared: BTreeSet<String>,
     backend: Option<Arc<dyn Backend>>,
     bus: Option<Arc<dyn Bus>>,
+    tracker: Option<Arc<dyn Tracker>>,
     clock: Clock,
 }
 
@@ -77,6 +78,7 @@ impl CacheBuilder {
             declared: BTreeSet::new(),
             backend: None,
             bus: None,
+            tracker: None,
             clock: Clock::system(),
         }
     }
@@ -112,6 +114,14 @@ impl CacheBuilder {
     /// automatically for a configured Redis URL; this overrides it).
     pub fn bus(mut self, bus: Arc<dyn Bus>) -> Self {
         self.bus = Some(bus);
+        self
+    }
+
+    /// Keeps this instance's L1 in step with the server through `tracker` (client tracking:
+    /// every write under the cache's prefix, by anyone). Opened automatically for a configured
+    /// Redis URL when `coherence` is "tracking" or "both"; this overrides it.
+    pub fn tracker(mut self, tracker: Arc<dyn Tracker>) -> Self {
+        self.tracker = Some(tracker);
         self
     }
 
@@ -244,6 +254,12 @@ impl CacheBuilder {
                     .collect(),
             }));
         }
+        if let Some(bus) = self.config.bus {
+            warnings.push(format!(
+                "`bus = {bus}` is deprecated: write `coherence = \"{}\"` instead",
+                self.config.coherence_mode().as_str()
+            ));
+        }
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
@@ -263,9 +279,15 @@ impl CacheBuilder {
                 )));
             }
         }
+        let mode = self.config.coherence_mode();
         let bus = match (self.bus, &self.backend) {
             (Some(bus), _) => Some(bus),
-            (None, None) if self.config.bus => open_bus(&self.config, &namespace)?,
+            (None, None) if mode.uses_bus() => open_bus(&self.config, &namespace)?,
+            _ => None,
+        };
+        let tracker = match (self.tracker, &self.backend) {
+            (Some(t), _) => Some(t),
+            (None, None) if mode.tracks() => open_tracker(&self.config, &namespace)?,
             _ => None,
         };
         let (backend, start_error) = match self.backend {
@@ -297,12 +319,18 @@ impl CacheBuilder {
             l1,
             stats,
             bus,
+            tracker,
             clock: self.clock,
         })?;
         if let Some(e) = &start_error {
             core.l2.breaker().record_error(e);
         }
-        BusListener::spawn(&core);
+        tracing::info!(
+            coherence = core.coherence.mode().as_str(),
+            "L1 coherence: {}",
+            core.coherence.mode().as_str()
+        );
+        Listener::spawn_all(&core);
         Ok(Cache::new(core))
     }
 }
@@ -346,6 +374,29 @@ fn open_bus(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Bus>
             .with_operation_timeout(config.operation_timeout),
     )?;
     Ok(Some(Arc::new(bus)))
+}
+
+#[cfg(feature = "redis")]
+fn open_tracker(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Tracker>>, Error> {
+    let Some(url) = &config.backend.url else {
+        return Ok(None);
+    };
+    let tracker = strata_redis::RedisTracker::new(
+        &strata_redis::RedisConfig::new(url)
+            .with_cluster(config.backend.cluster)
+            .with_namespace(namespace)
+            .with_connect_timeout(config.backend.connect_timeout)
+            .with_operation_timeout(config.operation_timeout),
+    )?;
+    Ok(Some(Arc::new(tracker)))
+}
+
+#[cfg(not(feature = "redis"))]
+fn open_tracker(
+    _config: &CacheConfig,
+    _namespace: &str,
+) -> Result<Option<Arc<dyn Tracker>>, Error> {
+    Ok(None)
 }
 
 #[cfg(not(feature = "redis"))]

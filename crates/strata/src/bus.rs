@@ -128,16 +128,6 @@ impl BusLink {
         self.subscribed.send_replace(subscribed);
     }
 
-    /// Returns once the subscription is in place (at once without a bus).
-    pub(crate) async fn subscribed(&self) {
-        if self.bus.is_none() {
-            return;
-        }
-        let mut subscribed = self.subscribed.subscribe();
-        // The sender lives as long as `self`: an error cannot happen while we borrow it.
-        let _ = subscribed.wait_for(|s| *s).await;
-    }
-
     /// What went over the bus.
     pub(crate) fn stats(&self) -> BusStats {
         BusStats {

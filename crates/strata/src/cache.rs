@@ -139,12 +139,12 @@ impl Cache {
     }
 
     /// Returns once this cache is ready to keep in step with other instances: its
-    /// invalidation bus is subscribed (at once without a bus). Messages published before are
+    /// coherence channels (client tracking, the bus) are subscribed (at once without one). Messages published before are
     /// not seen, so a test starting two instances awaits this on both before changing
     /// anything. Waits as long as the bus cannot subscribe (Redis down): wrap it in
     /// `tokio::time::timeout` where that matters. Later readiness conditions join this one.
     pub async fn ready(&self) {
-        self.core.bus.subscribed().await;
+        self.core.coherence.all_subscribed().await;
     }
 
     /// Turns caching on or off at run time (see [`CacheConfig::enabled`]): off, every read

@@ -8,12 +8,13 @@ use std::time::Duration;
 use rand::Rng;
 use strata_backend::{Backend, CircuitBreaker, Clock};
 use strata_codec::MsgPackCodec;
-use strata_invalidation::Bus;
+use strata_invalidation::{Bus, Tracker};
 use strata_keys::{KeySpace, KindName};
 use strata_l1::L1;
 use strata_stats::Stats;
 
 use crate::bus::BusLink;
+use crate::coherence::{Coherence, CoherenceMode};
 use crate::config::CacheConfig;
 use crate::deferred::Deferred;
 use crate::error::Error;
@@ -39,6 +40,10 @@ pub(crate) struct Core {
     pub(crate) versions: Versions,
     pub(crate) kinds: Kinds,
     pub(crate) bus: BusLink,
+    /// The server's client tracking, when used.
+    pub(crate) tracker: Option<Arc<dyn Tracker>>,
+    /// Whether L1 may be trusted (the channels' heartbeats).
+    pub(crate) coherence: Coherence,
     pub(crate) deferred: Deferred,
 }
 
@@ -51,6 +56,7 @@ pub(crate) struct Parts {
     pub(crate) l1: Option<L1>,
     pub(crate) stats: Stats,
     pub(crate) bus: Option<Arc<dyn Bus>>,
+    pub(crate) tracker: Option<Arc<dyn Tracker>>,
     pub(crate) clock: Clock,
 }
 
@@ -65,6 +71,7 @@ impl Core {
             l1,
             stats,
             bus,
+            tracker,
             clock,
         } = parts;
         let space = KeySpace::new(&config.prefix, &config.app_version)?;
@@ -82,7 +89,19 @@ impl Core {
             codec,
             config.strict,
         );
-        let versions = Versions::new(&space, tag_version_ttl(&config), bus.is_some(), l2.clone())?;
+        let versions = Versions::new(
+            &space,
+            tag_version_ttl(&config),
+            bus.is_some() || tracker.is_some(),
+            l2.clone(),
+        )?;
+        let mode = match (tracker.is_some(), bus.is_some()) {
+            (true, true) => CoherenceMode::Both,
+            (true, false) => CoherenceMode::Tracking,
+            (false, true) => CoherenceMode::Bus,
+            (false, false) => CoherenceMode::Off,
+        };
+        let coherence = Coherence::new(mode, config.l1.verified_within, config.l1.unverified_for);
         let backend_publishes = l2.capabilities().publish;
         let local = Local::new(l1, clock.clone(), config.max_stale);
         let deferred = Deferred::new(config.max_deferred_changes, l2.backend());
@@ -96,6 +115,8 @@ impl Core {
             versions,
             kinds: Kinds::default(),
             bus: BusLink::new(bus, rand::rng().random(), backend_publishes),
+            tracker,
+            coherence,
             deferred,
             enabled: AtomicBool::new(config.enabled),
             config,

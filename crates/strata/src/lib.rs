@@ -50,6 +50,7 @@ mod bus;
 mod cache;
 mod cacheable;
 mod change;
+mod coherence;
 mod config;
 mod core;
 mod deferred;
@@ -78,6 +79,7 @@ pub use builder::CacheBuilder;
 pub use bus::BusStats;
 pub use cache::Cache;
 pub use cacheable::{CacheKind, CacheValue, Cacheable};
+pub use coherence::{CoherenceMode, CoherenceStats};
 pub use config::{
     BackendSettings, BreakerSettings, CacheConfig, KindSettings, L1Settings, QuotaSettings,
     TOOL_VARIABLES,
@@ -102,7 +104,7 @@ pub use strata_keys::{Key, KeyId, KeySpace, KindName, is_internal_kind};
 #[cfg(feature = "macros")]
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]
-pub use strata_redis::{RedisBackend, RedisBus, RedisConfig, redact_url};
+pub use strata_redis::{RedisBackend, RedisBus, RedisConfig, RedisTracker, redact_url};
 pub use strata_stats::{KindSnapshot, StatsSnapshot, Tier};
 
 /// The layers, whole: the second tier's trait, its abilities, layers and batches

@@ -65,7 +65,8 @@ impl Local {
             return;
         }
         let entry = L1Entry::new(found.value.clone(), found.meta, weight, keep_for)
-            .with_tags(found.tags.clone());
+            .with_tags(found.tags.clone())
+            .with_verified_at(self.clock.now_ms());
         l1.insert(key.clone(), entry).await;
     }
 

@@ -73,6 +73,10 @@ async fn look_in_l1<T: CacheValue>(
         return Some((Lookup::Miss, 0));
     };
     let now = core.clock.now_ms();
+    if !core.coherence.serves(entry.verified_at_ms(), now) {
+        // Not confirmed coherent recently enough: read through L2 instead.
+        return Some((Lookup::Miss, now));
+    }
     let meta = entry.meta;
     let tags = entry.tags().cloned();
     // One atomic load decides in the common case (generation known, no tags).

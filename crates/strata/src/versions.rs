@@ -142,6 +142,19 @@ impl Versions {
         self.tags.write().clear();
     }
 
+    /// A kind's counter changed on the server (client tracking): read it again before trusting
+    /// anything of the kind.
+    pub(crate) fn unsync_kind(&self, kind: &str) {
+        if let Some(g) = self.kinds.read().get(kind) {
+            g.unsync();
+        }
+    }
+
+    /// A tag's counter changed on the server (client tracking): read it again.
+    pub(crate) fn unsync_tag(&self, tag: &str) {
+        self.tags.write().remove(tag);
+    }
+
     /// Applies another instance's kind clear.
     pub(crate) fn apply_kind(&self, kind: &str, generation: u64) {
         self.kind(kind).raise(generation);

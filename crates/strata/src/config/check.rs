@@ -50,6 +50,7 @@ impl CacheConfig {
             ("negative_ttl", self.negative_ttl),
             ("operation_timeout", self.operation_timeout),
             ("l1.max_lifetime", self.l1.max_lifetime),
+            ("l1.verified_within", self.l1.verified_within),
             ("backend.connect_timeout", self.backend.connect_timeout),
             ("breaker.window", self.breaker.window),
         ] {

@@ -9,6 +9,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use strata_eviction::EvictionPolicy;
 
+use crate::coherence::CoherenceMode;
 use crate::error::{ConfigError, ConfigProblem, Error};
 
 mod check;
@@ -39,6 +40,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "breaker",
     "admin_token",
     "bus",
+    "coherence",
     "max_deferred_changes",
 ];
 
@@ -98,9 +100,14 @@ pub struct CacheConfig {
     pub breaker: BreakerSettings,
     /// The monitoring admin token (used by the HTTP layer; `STRATA_ADMIN_TOKEN`).
     pub admin_token: Option<String>,
-    /// Keep the in-process tiers of instances sharing Redis in sync over Redis pub/sub
-    /// (default true; only with a Redis backend).
-    pub bus: bool,
+    /// How the in-process tiers of instances sharing Redis stay coherent: "tracking" (the
+    /// default: Redis client tracking pushes an invalidation for every key written under the
+    /// prefix, by anyone), "bus" (instances publish their changes over pub/sub), "both" or
+    /// "off". Only with a Redis backend.
+    pub coherence: CoherenceMode,
+    /// Deprecated: `bus = true` is `coherence = "bus"`, `bus = false` is `coherence = "off"`
+    /// (accepted for one release, with a warning).
+    pub bus: Option<bool>,
     /// Invalidations kept for a replay while the backend cannot be reached (default 10,000;
     /// 0: none, a failed invalidation is an error). Beyond it the oldest are lost and the
     /// instance flushes its L1.
@@ -110,6 +117,9 @@ pub struct CacheConfig {
     #[serde(skip)]
     warnings: Vec<String>,
 }
+
+/// The default of [`L1Settings::verified_within`].
+pub(crate) const DEFAULT_VERIFIED_WITHIN: Duration = Duration::from_millis(200);
 
 /// Settings of the in-process tier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +135,19 @@ pub struct L1Settings {
     /// Longest life of an entry in L1 (default 60s).
     #[serde(with = "humantime_serde")]
     pub max_lifetime: Duration,
+    /// An L1 entry is served only while the coherence channels (tracking, bus) confirmed,
+    /// this recently, that no invalidation was missed — or while the entry itself was read or
+    /// written this recently (default 200ms; heartbeats go out four times as often). A paused
+    /// server, a half-dead connection or a paused instance thus stops L1 from serving within
+    /// this bound; it reads through L2 instead until confirmed again.
+    #[serde(with = "humantime_serde")]
+    pub verified_within: Duration,
+    /// How long L1 entries may still be served, unverified, after a coherence channel is lost
+    /// (default 0: L1 is flushed at once). While Redis is unreachable this keeps serving from
+    /// L1 instead of sending every request to the loaders; the price is staleness up to this
+    /// bound. L1 is flushed when the channel is back.
+    #[serde(with = "humantime_serde")]
+    pub unverified_for: Duration,
 }
 
 impl Default for L1Settings {
@@ -135,6 +158,8 @@ impl Default for L1Settings {
             max_bytes: d.max_bytes,
             max_entries: d.max_entries,
             max_lifetime: d.max_lifetime,
+            verified_within: DEFAULT_VERIFIED_WITHIN,
+            unverified_for: Duration::ZERO,
         }
     }
 }
@@ -276,7 +301,8 @@ impl Default for CacheConfig {
             backend: BackendSettings::default(),
             breaker: BreakerSettings::default(),
             admin_token: None,
-            bus: true,
+            coherence: CoherenceMode::default(),
+            bus: None,
             max_deferred_changes: 10_000,
             warnings: Vec::new(),
         }
@@ -305,6 +331,7 @@ impl std::fmt::Debug for CacheConfig {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("coherence", &self.coherence)
             .field("bus", &self.bus)
             .field("max_deferred_changes", &self.max_deferred_changes)
             .field("warnings", &self.warnings)
@@ -367,6 +394,15 @@ impl CacheConfig {
         let figment =
             Figment::from(Serialized::defaults(CacheConfig::default())).merge(Toml::string(toml));
         Self::extract(&figment)
+    }
+
+    /// The coherence mode in effect: `coherence`, or what the deprecated `bus` says when set.
+    pub fn coherence_mode(&self) -> CoherenceMode {
+        match self.bus {
+            Some(true) => CoherenceMode::Bus,
+            Some(false) => CoherenceMode::Off,
+            None => self.coherence,
+        }
     }
 
     /// What loading accepted with a warning (a `STRATA_` variable that names no setting, with

@@ -102,7 +102,7 @@ async fn miss_fills_publish_nothing_and_own_messages_are_ignored() {
 
 async fn redis_cache(url: &str) -> Cache {
     let config = CacheConfig::from_toml_str(&format!(
-        "prefix = \"rb\"\nmetrics = false\noperation_timeout = \"500ms\"\n[backend]\nurl = \"{url}\"\n"
+        "prefix = \"rb\"\ncoherence = \"bus\"\nmetrics = false\noperation_timeout = \"500ms\"\n[backend]\nurl = \"{url}\"\n"
     ))
     .unwrap();
     CacheBuilder::from_config(config).build().await.unwrap()
@@ -182,7 +182,7 @@ async fn ready_returns_once_the_bus_is_subscribed() {
         return;
     };
     let config = strata::CacheConfig::from_toml_str(&format!(
-        "prefix = \"ready\"\nmetrics = false\n[backend]\nurl = \"{}\"",
+        "prefix = \"ready\"\ncoherence = \"bus\"\nmetrics = false\n[backend]\nurl = \"{}\"",
         server.url()
     ))
     .unwrap();

@@ -68,7 +68,7 @@ impl Monitors {
 
 async fn instance(url: &str) -> Cache {
     let cache = common::from_toml(&format!(
-        "prefix = \"cb\"\nmetrics = false\n[backend]\nurl = \"{url}\"\ncluster = true\n"
+        "prefix = \"cb\"\ncoherence = \"bus\"\nmetrics = false\n[backend]\nurl = \"{url}\"\ncluster = true\n"
     ))
     .await;
     common::ready(&[&cache]).await;

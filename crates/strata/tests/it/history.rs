@@ -17,9 +17,9 @@ const WRITES_EACH: usize = 1000;
 const READERS: u64 = 4;
 const READS_EACH: usize = 2000;
 
-async fn instance(url: &str) -> Cache {
+async fn instance(url: &str, coherence: &str) -> Cache {
     let config = CacheConfig::from_toml_str(&format!(
-        "prefix = \"hist\"\nmetrics = false\njitter = 0.0\noperation_timeout = \"2s\"\n[backend]\nurl = \"{url}\"\n"
+        "prefix = \"hist\"\ncoherence = \"{coherence}\"\nmetrics = false\njitter = 0.0\noperation_timeout = \"2s\"\n[backend]\nurl = \"{url}\"\n"
     ))
     .unwrap();
     CacheBuilder::from_config(config).build().await.unwrap()
@@ -27,16 +27,31 @@ async fn instance(url: &str) -> Cache {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_stale_entries_after_a_random_history() {
+    history("bus").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_entries_after_a_random_history_with_tracking() {
+    history("tracking").await;
+}
+
+async fn history(coherence: &str) {
     let Some(server) = strata_testkit::redis_or_skip("randomized history") else {
         return;
     };
-    let caches = [instance(&server.url()).await, instance(&server.url()).await];
-    // Both bus subscriptions up.
+    let caches = [
+        instance(&server.url(), coherence).await,
+        instance(&server.url(), coherence).await,
+    ];
+    // Both coherence channels up.
     for cache in &caches {
         tokio::time::timeout(Duration::from_secs(5), cache.ready())
             .await
-            .expect("bus subscriptions up within 5 s");
-        assert!(cache.admin().bus_stats().subscribed && cache.admin().bus_stats().resets >= 1);
+            .expect("coherence channels up within 5 s");
+        assert_eq!(cache.admin().coherence().mode.as_str(), coherence);
+        if coherence == "bus" {
+            assert!(cache.admin().bus_stats().subscribed && cache.admin().bus_stats().resets >= 1);
+        }
     }
     let db: Arc<Mutex<HashMap<u32, u64>>> =
         Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect()));
@@ -130,9 +145,10 @@ async fn no_stale_entries_after_a_random_history() {
         if !stale.is_empty() {
             let k = &c.admin().stats().kinds["item"];
             stale.push(format!(
-                "instance {i}: l2 errors {:?}, bus {:?}, loads {}",
+                "instance {i}: l2 errors {:?}, bus {:?}, coherence {:?}, loads {}",
                 k.l2.errors,
                 c.admin().bus_stats(),
+                c.admin().coherence(),
                 k.loads
             ));
         }

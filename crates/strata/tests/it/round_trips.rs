@@ -1,7 +1,8 @@
 //! Redis round trips per operation, counted by the testkit's proxy on a spawned server: the
 //! budget of docs/architecture.md (plain cache-aside costs 1 for a hit, 2 for a miss).
 //!
-//! Every instance talks to Redis through the proxy (data and bus connections), waits until its
+//! Every instance's data connection goes through the proxy (its bus connects to the server
+//! directly: heartbeats are no operation's round trips), waits until its
 //! bus is subscribed and its connection is up (its scripts loaded), and has read the kind once
 //! unless the case is about a fresh instance.
 
@@ -20,11 +21,16 @@ async fn instance(proxy: &RoundTripProxy) -> Cache {
 /// [`instance`] reading time from `clock`.
 async fn instance_on(proxy: &RoundTripProxy, clock: Clock) -> Cache {
     let config = CacheConfig::from_toml_str(&format!(
-        "prefix = \"rt\"\njitter = 0.0\nmetrics = false\n[backend]\nurl = \"{}\"",
+        "prefix = \"rt\"\ncoherence = \"bus\"\njitter = 0.0\nmetrics = false\n[backend]\nurl = \"{}\"",
         proxy.url()
     ))
     .unwrap();
+    // The bus connects to the server itself: its heartbeats are not an operation's round trips.
+    let bus =
+        strata::RedisBus::new(&strata::RedisConfig::new(proxy.target_url()).with_namespace("rt:"))
+            .unwrap();
     let cache = CacheBuilder::from_config(config)
+        .bus(std::sync::Arc::new(bus))
         .clock(clock)
         .build()
         .await

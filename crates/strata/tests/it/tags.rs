@@ -184,7 +184,7 @@ async fn kind_clears_and_tag_invalidations_never_scan_or_delete() {
 
 async fn instance(url: &str) -> Cache {
     common::from_toml(&format!(
-        "prefix = \"tags\"\nmetrics = false\n[backend]\nurl = \"{url}\"\n"
+        "prefix = \"tags\"\ncoherence = \"bus\"\nmetrics = false\n[backend]\nurl = \"{url}\"\n"
     ))
     .await
 }
