@@ -194,10 +194,10 @@ impl Soak {
         for cache in &self.caches {
             let items = cache.kind::<Vec<u64>>("item")?;
             for k in 0..KEYS {
-                if let Some(v) = items.get(k).await? {
-                    if v.first().copied() != Some(self.db.lock()[&k]) {
-                        stale += 1;
-                    }
+                if let Some(v) = items.get(k).await?
+                    && v.first().copied() != Some(self.db.lock()[&k])
+                {
+                    stale += 1;
                 }
             }
         }

@@ -206,7 +206,7 @@ async fn reader(s: Arc<Shared>, n: u64) -> Vec<ReadRec> {
             }
         }
         done += 1;
-        if done % 16 == 0 {
+        if done.is_multiple_of(16) {
             let due = t0 + Duration::from_secs_f64(done as f64 / per_reader);
             tokio::time::sleep_until(due).await;
         }
@@ -264,18 +264,21 @@ async fn watch_status(s: Arc<Shared>) -> Vec<String> {
     events
 }
 
-/// What the instance can tell about its coherence: the bus subscription and its flushes, the
+/// What the instance can tell about its coherence: whether its channels confirmed within
+/// `l1.verified_within` and how often that lapsed, the bus subscription and its flushes, the
 /// deferred changes, the breaker.
 fn status(cache: &Cache) -> String {
     let admin = cache.admin();
+    let coherence = admin.coherence();
     let bus = admin.bus_stats();
     let deferred = admin.deferred_changes();
     format!(
-        "subscribed={} resets={} queued={} replayed={} breaker={:?}",
+        "verified={} lapses={} subscribed={} resets={} queued={} breaker={:?}",
+        coherence.verified,
+        coherence.lapses,
         bus.subscribed,
         bus.resets,
         deferred.queued,
-        deferred.replayed,
         admin.breaker_state()
     )
 }

@@ -52,6 +52,11 @@ pub(crate) struct ConsistencyArgs {
     /// Coherence modes (comma-separated); a mode this build cannot select is skipped with a note.
     #[arg(long, value_delimiter = ',', default_values_t = [Mode::Tracking, Mode::Bus])]
     modes: Vec<Mode>,
+    /// Also run the first mode with `l1.unverified_for` at this value, on one server: what serving
+    /// unverified L1 entries while reconnecting costs in stale reads and saves in loads ("0":
+    /// not run).
+    #[arg(long, default_value = "1s")]
+    unverified_for: String,
     /// Skip the run on a local cluster.
     #[arg(long)]
     no_cluster: bool,
@@ -93,56 +98,56 @@ pub(crate) fn run(args: ConsistencyArgs) -> Result<()> {
                 .to_owned(),
         );
     }
-    let topologies: &[Topology] = if args.no_cluster {
-        &[Topology::Single]
-    } else {
-        &[Topology::Single, Topology::Cluster]
-    };
-    for &topology in topologies {
-        for &mode in &args.modes {
-            let env = match mode.env() {
-                Ok(env) => env,
-                Err(why) => {
-                    println!("consistency: skipping {mode}: {why}");
-                    notes.push(format!("mode `{mode}` not run: {why}"));
-                    continue;
-                }
-            };
-            let mut world = match World::start(topology, env, s.records) {
-                Ok(w) => w,
-                Err(e) if topology == Topology::Cluster => {
-                    notes.push(format!("no run on a cluster: {e:#}"));
-                    break;
-                }
-                Err(e) => return Err(e),
-            };
-            let mut rows = Vec::new();
-            for phase in PHASES {
-                println!(
-                    "consistency: {} / {mode} / {}",
-                    topology.name(),
-                    phase.slug()
-                );
-                let logs = world.phase(phase, &s, args.seed)?;
-                let row = Row::of(phase, &logs, &world.history);
-                println!(
-                    "  {} reads, stale W=0/10/100 ms: {:?}, oldest {:?} ns, writes {} + foreign {}, detection {}, loads {}",
-                    row.verdict.reads,
-                    row.verdict.stale,
-                    row.verdict.oldest_ns,
-                    row.instance_writes,
-                    row.foreign_dels + row.foreign_sets,
-                    row.detection.summary(),
-                    row.loads
-                );
-                rows.push(row);
+    for (topology, mode, extra) in variants(&args) {
+        let label = match &extra {
+            Some(v) => format!("{mode}, l1.unverified_for = {v}"),
+            None => mode.to_string(),
+        };
+        let mut env = match mode.env() {
+            Ok(env) => env,
+            Err(why) => {
+                println!("consistency: skipping {mode}: {why}");
+                notes.push(format!("mode `{mode}` not run: {why}"));
+                continue;
             }
-            runs.push(Run {
-                topology,
-                mode,
-                rows,
-            });
+        };
+        if let Some(v) = extra {
+            env.push(("STRATA_L1__UNVERIFIED_FOR", v));
         }
+        let mut world = match World::start(topology, env, s.records) {
+            Ok(w) => w,
+            Err(e) if topology == Topology::Cluster => {
+                notes.push(format!("no run on a cluster ({label}): {e:#}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut rows = Vec::new();
+        for phase in PHASES {
+            println!(
+                "consistency: {} / {label} / {}",
+                topology.name(),
+                phase.slug()
+            );
+            let logs = world.phase(phase, &s, args.seed)?;
+            let row = Row::of(phase, &logs, &world.history);
+            println!(
+                "  {} reads, stale W=0/10/100 ms: {:?}, oldest {:?} ns, writes {} + foreign {}, detection {}, loads {}",
+                row.verdict.reads,
+                row.verdict.stale,
+                row.verdict.oldest_ns,
+                row.instance_writes,
+                row.foreign_dels + row.foreign_sets,
+                row.detection.summary(),
+                row.loads
+            );
+            rows.push(row);
+        }
+        runs.push(Run {
+            topology,
+            label,
+            rows,
+        });
     }
     let header = format!(
         "Run: `cargo xtask consistency{}` at commit {}, {}.",
@@ -156,6 +161,26 @@ pub(crate) fn run(args: ConsistencyArgs) -> Result<()> {
     std::fs::write(&out, &md)?;
     println!("\n{md}\nwritten to {}", out.display());
     Ok(())
+}
+
+/// (topology, mode, `l1.unverified_for` when not the default) of each run, in order.
+fn variants(a: &ConsistencyArgs) -> Vec<(Topology, Mode, Option<String>)> {
+    let mut v: Vec<_> = a
+        .modes
+        .iter()
+        .map(|m| (Topology::Single, *m, None))
+        .collect();
+    if let Some(first) = a
+        .modes
+        .first()
+        .filter(|_| !matches!(a.unverified_for.as_str(), "0" | "" | "0s"))
+    {
+        v.push((Topology::Single, *first, Some(a.unverified_for.clone())));
+    }
+    if !a.no_cluster {
+        v.extend(a.modes.iter().map(|m| (Topology::Cluster, *m, None)));
+    }
+    v
 }
 
 fn flags(a: &ConsistencyArgs) -> String {
