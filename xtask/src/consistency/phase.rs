@@ -127,13 +127,15 @@ pub(crate) struct PhaseLogs {
     pub(crate) read_errors: u64,
 }
 
-/// How fast the instances noticed the faults: for each injection and each instance that was
-/// not the one stopped, the time to its first status change after it (within the injection's
-/// window), or a miss.
+/// How fast the instances noticed the faults: for each injection and each instance, the time
+/// to its first status change after it (within the injection's window), or a miss; for a
+/// SIGSTOP only the stopped instance, from its resumption. And how fast killed connections
+/// were back.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Detection {
     pub(crate) samples_ns: Vec<u64>,
     pub(crate) missed: usize,
+    pub(crate) reconnected_ns: Vec<u64>,
 }
 
 impl Detection {
@@ -142,16 +144,20 @@ impl Detection {
         for (k, inj) in logs.injections.iter().enumerate() {
             let until = logs.injections.get(k + 1).map_or(logs.ended, |n| n.at);
             for (i, events) in logs.events.iter().enumerate() {
-                if inj.stopped == Some(i as u32) {
-                    continue;
-                }
-                match events.iter().find(|(t, _)| *t > inj.at && *t < until) {
-                    Some((t, _)) => d.samples_ns.push(t - inj.at),
+                let from = match inj.stopped {
+                    Some((stopped, resumed)) if stopped == i as u32 => resumed,
+                    Some(_) => continue,
+                    None => inj.at,
+                };
+                match events.iter().find(|(t, _)| *t > from && *t < until) {
+                    Some((t, _)) => d.samples_ns.push(t - from),
                     None => d.missed += 1,
                 }
             }
+            d.reconnected_ns.extend(inj.reconnected_ns);
         }
         d.samples_ns.sort_unstable();
+        d.reconnected_ns.sort_unstable();
         d
     }
 
@@ -162,18 +168,23 @@ impl Detection {
             return "-".into();
         }
         let ms = |ns: u64| ns as f64 / MS as f64;
-        match (
-            self.samples_ns.get(self.samples_ns.len() / 2),
-            self.samples_ns.last(),
-        ) {
-            (Some(m), Some(x)) => format!(
-                "{}/{total}; median {:.0} ms, max {:.0} ms",
-                self.samples_ns.len(),
-                ms(*m),
-                ms(*x)
-            ),
-            _ => format!("0/{total}"),
+        let median_max = |v: &[u64]| (ms(v[v.len() / 2]), ms(v[v.len() - 1]));
+        let mut s = if self.samples_ns.is_empty() {
+            format!("0/{total}")
+        } else {
+            let (m, x) = median_max(&self.samples_ns);
+            format!(
+                "{}/{total}; median {m:.0} ms, max {x:.0} ms",
+                self.samples_ns.len()
+            )
+        };
+        if !self.reconnected_ns.is_empty() {
+            let (m, x) = median_max(&self.reconnected_ns);
+            s.push_str(&format!(
+                "; reconnected after median {m:.0} ms, max {x:.0} ms"
+            ));
         }
+        s
     }
 }
 
@@ -245,20 +256,26 @@ mod tests {
             injections: vec![
                 Injection {
                     at: 10 * MS,
-                    stopped: None,
+                    ..Injection::default()
                 },
                 Injection {
                     at: 50 * MS,
-                    stopped: Some(1),
+                    stopped: Some((1, 55 * MS)),
+                    reconnected_ns: Some(3 * MS),
                 },
             ],
             ..PhaseLogs::default()
         };
         let d = Detection::of(&logs);
         // Injection 1: instance 0 after 2 ms, instance 1 not before the next injection;
-        // injection 2: instance 0 after 10 ms, instance 1 was the one stopped.
-        assert_eq!(d.samples_ns, vec![2 * MS, 10 * MS]);
+        // injection 2 stopped instance 1, resumed at 55 ms: it changed 15 ms later (instance 0
+        // is not counted).
+        assert_eq!(d.samples_ns, vec![2 * MS, 15 * MS]);
         assert_eq!(d.missed, 1);
-        assert_eq!(d.summary(), "2/3; median 10 ms, max 10 ms");
+        assert_eq!(d.reconnected_ns, vec![3 * MS]);
+        assert_eq!(
+            d.summary(),
+            "2/3; median 15 ms, max 15 ms; reconnected after median 3 ms, max 3 ms"
+        );
     }
 }

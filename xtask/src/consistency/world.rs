@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use strata_testkit::{RedisCluster, RedisServer};
 
-use super::faults::{Killed, client_pause, kill_coherence, signal};
+use super::faults::{
+    BUS_NAME, Killed, TRACKING_NAME, client_list, client_pause, kill_coherence, signal,
+};
 use super::foreign::{self, Foreign};
 use super::log::{WriteRec, load_reads, load_writes, now_ns};
 use super::phase::{Phase, PhaseLogs, Settings};
@@ -39,10 +41,15 @@ enum Redis {
 }
 
 /// A fault injected, when.
+#[derive(Debug, Default)]
 pub(crate) struct Injection {
     pub(crate) at: u64,
-    /// The instance stopped, for SIGSTOP (it cannot observe its own stop).
-    pub(crate) stopped: Option<u32>,
+    /// The instance stopped, for SIGSTOP, and when it was resumed: its detection counts from
+    /// then (a stopped process observes nothing), and only its own.
+    pub(crate) stopped: Option<(u32, u64)>,
+    /// For killed connections: how long until every killed coherence connection was back (as
+    /// many `strata-tracking-`/`strata-bus-` names in `CLIENT LIST` as before), if within 5 s.
+    pub(crate) reconnected_ns: Option<u64>,
 }
 
 /// The spawned Redis, the source and the mode's environment; every write made so far.
@@ -259,15 +266,21 @@ impl World {
                 std::thread::sleep(Duration::from_millis(5));
                 continue;
             }
-            let at = now_ns();
-            let mut stopped = None;
+            let mut inj = Injection {
+                at: now_ns(),
+                ..Injection::default()
+            };
             match phase {
                 Phase::NoFaults => {}
                 Phase::RedisRestart => self.restart_redis()?,
                 Phase::KillConnections => {
-                    for url in self.nodes() {
-                        killed += self.rt.block_on(kill_coherence(&url))?;
+                    let nodes = self.nodes();
+                    let before = self.rt.block_on(named_connections(&nodes));
+                    inj.at = now_ns();
+                    for url in &nodes {
+                        killed += self.rt.block_on(kill_coherence(url))?;
                     }
+                    inj.reconnected_ns = self.rt.block_on(reconnected(&nodes, before, inj.at));
                 }
                 Phase::PauseWrite | Phase::PauseAll => {
                     for url in self.nodes() {
@@ -282,11 +295,11 @@ impl World {
                         signal(inst.child.id(), "STOP")?;
                         std::thread::sleep(Duration::from_secs(1));
                         signal(inst.child.id(), "CONT")?;
-                        stopped = Some(i);
+                        inj.stopped = Some((i, now_ns()));
                     }
                 }
             }
-            injections.push(Injection { at, stopped });
+            injections.push(inj);
             round += 1;
             next += phase.period();
         }
@@ -302,6 +315,32 @@ impl World {
         }
         Ok(())
     }
+}
+
+/// How many coherence connections (named `strata-tracking-…` or `strata-bus-…`) the nodes hold.
+async fn named_connections(nodes: &[String]) -> usize {
+    let mut n = 0;
+    for url in nodes {
+        if let Ok(list) = client_list(url).await {
+            n += list
+                .iter()
+                .filter(|c| c.name.starts_with(TRACKING_NAME) || c.name.starts_with(BUS_NAME))
+                .count();
+        }
+    }
+    n
+}
+
+/// Polls until the nodes hold `want` coherence connections again: the time since `killed_at`.
+async fn reconnected(nodes: &[String], want: usize, killed_at: u64) -> Option<u64> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if named_connections(nodes).await >= want {
+            return Some(now_ns().saturating_sub(killed_at));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    None
 }
 
 fn read_events(path: &Path) -> Result<Vec<(u64, String)>> {
