@@ -1,6 +1,8 @@
 //! The ACL user of docs/security.md is enough: every cache operation works with it, and it
 //! cannot touch keys outside the prefix.
 
+use crate::common;
+
 use std::time::Duration;
 
 use strata::{CacheBuilder, CacheConfig, LoadOptions};
@@ -44,7 +46,17 @@ async fn the_documented_acl_user_can_do_everything_the_cache_needs() {
         CacheBuilder::from_config(config).build().await.unwrap()
     };
     let (a, b) = (make().await, make().await);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for c in [&a, &b] {
+        tokio::time::timeout(Duration::from_secs(10), c.ready())
+            .await
+            .expect(
+                "client tracking works for the ACL user (HELLO, CLIENT SETNAME, CLIENT TRACKING)",
+            );
+        common::eventually("coherence confirmed for the ACL user", async || {
+            c.admin().coherence().verified && c.admin().coherence().confirmed_ago_ms.is_some()
+        })
+        .await;
+    }
     let (ja, jb) = (
         a.kind::<String>("job").unwrap(),
         b.kind::<String>("job").unwrap(),

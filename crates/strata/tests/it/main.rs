@@ -28,3 +28,4 @@ mod stale_set;
 mod tags;
 mod tiers;
 mod traces;
+mod tracking;

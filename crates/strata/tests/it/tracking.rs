@@ -1,0 +1,407 @@
+//! Client tracking (`coherence = "tracking"`, the default) on spawned servers: writers outside
+//! Strata, evictions and expiries reach every running instance's L1; kind clears and tag
+//! invalidations need no bus; a killed tracking connection flushes and recovers; the heartbeat
+//! stops L1 from serving when coherence cannot be confirmed (counted on a manual clock).
+
+use crate::common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use strata::{Cache, CacheBuilder, CacheConfig, Clock, Rules, Target};
+use strata_testkit::RedisServer;
+
+async fn instance_with(url: &str, extra: &str, clock: Clock) -> Cache {
+    let config = CacheConfig::from_toml_str(&format!(
+        "prefix = \"trk\"\nmetrics = false\njitter = 0.0\n{extra}\n[backend]\nurl = \"{url}\"\n"
+    ))
+    .unwrap();
+    let cache = CacheBuilder::from_config(config)
+        .clock(clock)
+        .build()
+        .await
+        .unwrap();
+    common::ready(&[&cache]).await;
+    assert_eq!(
+        cache.admin().coherence().mode,
+        strata::CoherenceMode::Tracking
+    );
+    cache
+}
+
+async fn instance(url: &str) -> Cache {
+    instance_with(url, "", Clock::system()).await
+}
+
+/// Two instances holding job 8 ("old") in L1, and the entry's key.
+async fn two_holding(server: &RedisServer) -> ([Cache; 2], String) {
+    let caches = [instance(&server.url()).await, instance(&server.url()).await];
+    for c in &caches {
+        let jobs = c.kind::<String>("job").unwrap();
+        let v = jobs
+            .get_or_load(8, || async { Ok::<_, String>("old".into()) })
+            .await
+            .unwrap();
+        assert_eq!(v.as_str(), "old");
+    }
+    let key = caches[0].kind::<String>("job").unwrap().key(8).unwrap();
+    // The load's own store comes back as an invalidation to the instance that stored (one
+    // more L2 read): read until each L1 holds the value.
+    for c in &caches {
+        let jobs = c.kind::<String>("job").unwrap();
+        common::eventually("L1 holds job 8", async || {
+            jobs.get(8).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            c.admin().l1().unwrap().get(&key).await.is_some()
+        })
+        .await;
+    }
+    (caches, key.to_string())
+}
+
+/// Waits until no instance's L1 holds `key`.
+async fn dropped_everywhere(caches: &[Cache], key: &str, what: &str) {
+    for c in caches {
+        let k = c.kind::<String>("job").unwrap().key(8).unwrap();
+        assert_eq!(k.as_str(), key);
+        common::eventually(what, async || {
+            c.admin().l1().unwrap().get(&k).await.is_none()
+        })
+        .await;
+    }
+}
+
+async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+fn redis_cli(server: &RedisServer, args: &[&str]) {
+    let out = std::process::Command::new("redis-cli")
+        .arg("-p")
+        .arg(server.port().to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_set_and_del_reach_every_instance() {
+    let Some(server) = strata_testkit::redis_or_skip("foreign writers") else {
+        return;
+    };
+    let (caches, key) = two_holding(&server).await;
+    // A raw redis-rs client writes the entry in the documented wire format.
+    // As docs/wire-format.md says: the entry records its kind's generation (§2.3).
+    let mut conn = raw(&server).await;
+    let counter: Option<u64> = redis::cmd("GET")
+        .arg("trk:v1:__version:s1:kind:job")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let meta = strata::EntryMeta::new(Clock::system().now_ms(), 600_000, 1)
+        .with_generation(counter.expect("the kind's generation counter"));
+    let envelope = strata::Codec::encode(
+        &strata::MsgPackCodec::default(),
+        &meta,
+        Some(&"new".to_string()),
+    )
+    .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(envelope.as_ref())
+        .arg("EX")
+        .arg(600)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    dropped_everywhere(&caches, &key, "a foreign SET drops the L1 copies").await;
+    for c in &caches {
+        let v = c.kind::<String>("job").unwrap().get(8).await.unwrap();
+        assert_eq!(v.as_deref().map(String::as_str), Some("new"));
+    }
+    // redis-cli deletes it.
+    redis_cli(&server, &["DEL", &key]);
+    dropped_everywhere(&caches, &key, "a foreign DEL drops the L1 copies").await;
+    for c in &caches {
+        assert_eq!(c.kind::<String>("job").unwrap().get(8).await.unwrap(), None);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiry_shortened_elsewhere_and_an_eviction_reach_every_instance() {
+    let Some(server) = strata_testkit::redis_or_skip("tracked expiry and eviction") else {
+        return;
+    };
+    let (caches, key) = two_holding(&server).await;
+    redis_cli(&server, &["PEXPIRE", &key, "1"]);
+    dropped_everywhere(&caches, &key, "a foreign PEXPIRE drops the L1 copies").await;
+
+    // Back in both L1s, then evicted: the server's memory is filled by another client.
+    let (caches, key) = two_holding(&server).await;
+    let mut conn = raw(&server).await;
+    let used: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let used: u64 = used
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-random")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg(used + 4_000_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let filler = vec![b'x'; 100_000];
+    for i in 0..400 {
+        let _: Result<(), _> = redis::cmd("SET")
+            .arg(format!("filler:{i}"))
+            .arg(&filler)
+            .query_async(&mut conn)
+            .await;
+        let exists: u64 = redis::cmd("EXISTS")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if exists == 0 {
+            break;
+        }
+    }
+    let exists: u64 = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0, "the entry was evicted");
+    dropped_everywhere(&caches, &key, "an eviction drops the L1 copies").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kind_clears_and_tag_invalidations_need_no_bus() {
+    let Some(server) = strata_testkit::redis_or_skip("tracked counters") else {
+        return;
+    };
+    let (caches, key) = two_holding(&server).await;
+    assert!(
+        caches.iter().all(|c| c.admin().bus().is_none()),
+        "tracking alone"
+    );
+    caches[0].clear_kind("job").await.unwrap();
+    let jobs = caches[1].kind::<String>("job").unwrap();
+    common::eventually("B sees the kind clear", async || {
+        jobs.get(8).await.unwrap().is_none()
+    })
+    .await;
+    let _ = key;
+
+    let tagged = strata::LoadOptions::new().tags(["owner:7"]);
+    for c in &caches {
+        c.kind::<String>("job")
+            .unwrap()
+            .get_or_load_with(9, &tagged, || async { Ok::<_, String>("tagged".into()) })
+            .await
+            .unwrap();
+    }
+    caches[0].invalidate_tag("owner:7").await.unwrap();
+    common::eventually("B sees the tag invalidation", async || {
+        jobs.get(9).await.unwrap().is_none()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_tracking_connection_flushes_l1_and_recovers() {
+    let Some(server) = strata_testkit::redis_or_skip("killed tracking connection") else {
+        return;
+    };
+    let (caches, key) = two_holding(&server).await;
+    let mut conn = raw(&server).await;
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let ids: Vec<String> = list
+        .lines()
+        .filter(|l| l.contains("name=strata-tracking-"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .next()?
+                .strip_prefix("id=")
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        ids.len(),
+        2,
+        "one named tracking connection per instance: {list}"
+    );
+    let _: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(&ids[0])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let (lost, kept) = (&caches[0], &caches[1]);
+    let k = lost.kind::<String>("job").unwrap().key(8).unwrap();
+    common::eventually(
+        "the instance that lost tracking flushed its L1",
+        async || lost.admin().l1().unwrap().get(&k).await.is_none(),
+    )
+    .await;
+    assert!(kept.admin().l1().unwrap().get(&k).await.is_some());
+    tokio::time::timeout(Duration::from_secs(10), lost.ready())
+        .await
+        .expect("tracking is on again");
+    // Tracking works again: a foreign write reaches it.
+    let jobs = lost.kind::<String>("job").unwrap();
+    jobs.get_or_load(8, || async { Ok::<_, String>("old".into()) })
+        .await
+        .unwrap();
+    redis_cli(&server, &["DEL", &key]);
+    dropped_everywhere(&caches, &key, "a DEL after the reconnection").await;
+}
+
+/// Loader calls, counted.
+fn counting(
+    n: &Arc<AtomicU64>,
+) -> impl FnOnce() -> std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + Send>> {
+    let n = n.clone();
+    move || {
+        Box::pin(async move {
+            n.fetch_add(1, Ordering::SeqCst);
+            Ok("loaded".to_string())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unconfirmed_instance_stops_serving_l1_until_confirmed_again() {
+    let Some(server) = strata_testkit::redis_or_skip("heartbeat") else {
+        return;
+    };
+    let clock = Clock::manual_at(1_000_000_000);
+    let cache = instance_with(
+        &server.url(),
+        "operation_timeout = \"100ms\"\n[l1]\nverified_within = \"200ms\"",
+        clock.clone(),
+    )
+    .await;
+    let jobs = cache.kind::<String>("job").unwrap();
+    let loads = Arc::new(AtomicU64::new(0));
+    jobs.get_or_load(1, counting(&loads)).await.unwrap();
+    common::eventually("confirmed", async || cache.admin().coherence().verified).await;
+    jobs.get_or_load(1, counting(&loads)).await.unwrap();
+    assert_eq!(loads.load(Ordering::SeqCst), 1, "an L1 hit while confirmed");
+
+    // The server stops (SIGSTOP): no heartbeat is answered. Past the bound, L1 is not served:
+    // the read goes to L2 (which does not answer in time) and then to the loader.
+    server.pause().unwrap();
+    clock.advance(Duration::from_millis(201));
+    assert!(!cache.admin().coherence().verified);
+    jobs.get_or_load(1, counting(&loads)).await.unwrap();
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        2,
+        "not served from L1 unconfirmed"
+    );
+    server.resume().unwrap();
+    common::eventually("confirmed again", async || {
+        cache.admin().coherence().verified
+    })
+    .await;
+
+    // CLIENT PAUSE (every command) is detected the same way.
+    let mut conn = raw(&server).await;
+    let reader = instance_with(
+        &server.url(),
+        "[l1]\nverified_within = \"200ms\"",
+        clock.clone(),
+    )
+    .await;
+    let items = reader.kind::<String>("job").unwrap();
+    items.get_or_load(2, counting(&loads)).await.unwrap();
+    common::eventually("reader confirmed", async || {
+        reader.admin().coherence().verified
+    })
+    .await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(2_000)
+        .arg("ALL")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    clock.advance(Duration::from_millis(201));
+    assert!(
+        !reader.admin().coherence().verified,
+        "a paused server is detected"
+    );
+    let before = reader.admin().stats().kinds["job"].l1.hits;
+    let _ = items.get(2).await;
+    assert_eq!(
+        reader.admin().stats().kinds["job"].l1.hits,
+        before,
+        "no L1 hit while unconfirmed"
+    );
+    let _: Result<(), _> = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query_async(&mut conn)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_instance_does_not_serve_l1_when_it_resumes() {
+    let Some(server) = strata_testkit::redis_or_skip("paused instance") else {
+        return;
+    };
+    // A long bound (heartbeats every second) so no heartbeat falls between the jump and the
+    // read: the jump is what an instance resumed after SIGSTOP sees.
+    let clock = Clock::manual_at(1_000_000_000);
+    let cache = instance_with(
+        &server.url(),
+        "[l1]\nverified_within = \"10s\"",
+        clock.clone(),
+    )
+    .await;
+    let jobs = cache.kind::<String>("job").unwrap();
+    let loads = Arc::new(AtomicU64::new(0));
+    jobs.get_or_load(1, counting(&loads)).await.unwrap();
+    common::eventually("confirmed", async || cache.admin().coherence().verified).await;
+    let l2_reads = || cache.admin().stats().kinds["job"].l2.hits;
+    let before = l2_reads();
+    clock.advance(Duration::from_secs(11));
+    jobs.get_or_load(1, counting(&loads)).await.unwrap();
+    assert_eq!(l2_reads(), before + 1, "read through L2, not L1");
+    assert_eq!(loads.load(Ordering::SeqCst), 1, "L2 still had it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_instance_drops_the_other_ones_copy() {
+    let Some(server) = strata_testkit::redis_or_skip("tracked change") else {
+        return;
+    };
+    let (caches, key) = two_holding(&server).await;
+    let rules = Rules::new().on("job", |id| vec![Target::key("job", id)]);
+    caches[0].invalidate(&rules, "job", 8).await.unwrap();
+    dropped_everywhere(&caches, &key, "the change reaches both L1s").await;
+}
