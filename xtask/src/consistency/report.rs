@@ -96,7 +96,7 @@ pub(crate) fn markdown(runs: &[Run], s: &Settings, notes: &[String], header: &st
          change of the instance's observable coherence status (coherence verified or lapsed, bus subscription and flushes, deferred changes, breaker) \
          after it, polled every 2 ms; for a SIGSTOP, the stopped instance's own first change after it was resumed. A lost \
          tracking connection flushes L1 but moves no public statistic, so for killed connections the report also gives \
-         the time until every killed coherence connection was back in `CLIENT LIST` (polled every 2 ms).\n",
+         the time until every killed coherence connection (and after a restart, every one) was back in `CLIENT LIST` (polled every 2 ms).\n",
         s.instances, s.records, s.rate, s.writes, s.foreign, s.reads, s.fault_seconds
     );
     for note in notes {

@@ -177,7 +177,7 @@ impl World {
                 "--records",
                 &s.records.to_string(),
                 "--reads",
-                &(reads / u64::from(s.instances)).to_string(),
+                &reads.div_ceil(u64::from(s.instances)).to_string(),
             ])
             .args(["--seconds", &seconds.to_string()])
             .args(["--rate", &(s.rate / u64::from(s.instances)).to_string()])
@@ -272,6 +272,13 @@ impl World {
             };
             match phase {
                 Phase::NoFaults => {}
+                Phase::RedisRestart if self.topology == Topology::Single => {
+                    let nodes = self.nodes();
+                    let before = self.rt.block_on(named_connections(&nodes));
+                    inj.at = now_ns();
+                    self.restart_redis()?;
+                    inj.reconnected_ns = self.rt.block_on(reconnected(&nodes, before, inj.at));
+                }
                 Phase::RedisRestart => self.restart_redis()?,
                 Phase::KillConnections => {
                     let nodes = self.nodes();
