@@ -98,7 +98,7 @@ fn measure_mode(
     let a = start(&db, &server.url(), env)?;
     let b = start(&db, &server.url(), env)?;
     let client = reqwest::Client::new();
-    rt.block_on(tokio::time::sleep(Duration::from_millis(300)));
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
     let lag = rt.block_on(lag(&client, &a.url, &b.url, trials))?;
     let mut traffic = Vec::new();
     let mut extra = Vec::new();
