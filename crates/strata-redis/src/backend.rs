@@ -114,7 +114,7 @@ impl RedisBackend {
         operation: &str,
         fut: impl Future<Output = BackendResult<T>>,
     ) -> BackendResult<T> {
-        let limit = self.config.operation_timeout;
+        let limit = strata_backend::limit_or(self.config.operation_timeout);
         let generation = self.topology.generation();
         let result = tokio::time::timeout(limit, fut)
             .await

@@ -116,6 +116,7 @@ impl RedisBackend {
             }
             Step::Register { registry, member } => {
                 calls.push(sadd(registry, std::slice::from_ref(member)));
+                calls.push(pexpire(registry, self.config().registry_ttl));
                 Shape::Registered
             }
             Step::Versions { keys, init, ttl } => {
@@ -164,7 +165,8 @@ impl RedisBackend {
             calls.push(entries.delete(&self.scripts, at, None));
         }
         calls.push(sadd(&family.registry, &family.known));
-        let mut extra = 1;
+        calls.push(pexpire(&family.registry, self.config().registry_ttl));
+        let mut extra = 2;
         if let Some(a) = &family.announce {
             let list = serde_json::to_vec(&keys).unwrap_or_default();
             calls.push(publish(&a.channel, &a.message(&list)));
@@ -271,6 +273,14 @@ fn sadd<'a>(registry: &'a str, members: &[String]) -> Call<'a> {
     Call::cmd(registry, cmd)
 }
 
+/// Keeps a registry for `ttl` from now (every registration renews it).
+fn pexpire(registry: &str, ttl: std::time::Duration) -> Call<'_> {
+    let mut cmd = redis::cmd("PEXPIRE");
+    cmd.arg(registry)
+        .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+    Call::cmd(registry, cmd)
+}
+
 fn publish<'a>(channel: &str, message: &[u8]) -> Call<'a> {
     let mut cmd = redis::cmd("PUBLISH");
     cmd.arg(channel).arg(message);
@@ -360,6 +370,7 @@ fn done(shape: Shape<'_>, replies: &mut impl Iterator<Item = Value>) -> BackendR
             Done::DeletedFamily { deleted, keys }
         }
         Shape::Registered => {
+            next(replies)?;
             next(replies)?;
             Done::Registered
         }

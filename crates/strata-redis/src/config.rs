@@ -50,7 +50,18 @@ pub struct RedisConfig {
     /// Per-kind budgets enforced on the server (default none: Redis's own `maxmemory` policy
     /// applies to everything).
     pub quotas: Vec<Quota>,
+    /// How long a kind's schema registry lives after its last registration (default 7 days).
+    /// It must outlive the kind's entries: a cache re-registers its schemas at least every
+    /// half of this, and the facade sets it from the longest entry lifetime.
+    pub registry_ttl: Duration,
+    /// The longest a call may be given by [`strata_backend::within_limit`] (a change waiting
+    /// for its invalidation longer than a read waits); connections wait this long for a reply
+    /// before redis-rs gives up on it (default 1s, at least the operation timeout).
+    pub change_timeout: Duration,
 }
+
+/// The default of [`RedisConfig::registry_ttl`].
+pub const DEFAULT_REGISTRY_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl RedisConfig {
     /// A configuration for `url` with the defaults.
@@ -67,7 +78,26 @@ impl RedisConfig {
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             scan_batch: 1000,
             quotas: Vec::new(),
+            registry_ttl: DEFAULT_REGISTRY_TTL,
+            change_timeout: Duration::from_secs(1),
         }
+    }
+
+    /// Sets [`change_timeout`](Self::change_timeout).
+    pub fn with_change_timeout(mut self, timeout: Duration) -> Self {
+        self.change_timeout = timeout;
+        self
+    }
+
+    /// The longest any call may wait for its reply: the operation or the change timeout.
+    pub(crate) fn reply_timeout(&self) -> Duration {
+        self.operation_timeout.max(self.change_timeout)
+    }
+
+    /// Sets [`registry_ttl`](Self::registry_ttl).
+    pub fn with_registry_ttl(mut self, ttl: Duration) -> Self {
+        self.registry_ttl = ttl.max(Duration::from_secs(1));
+        self
     }
 
     /// Adds a per-kind quota (see [`Quota`]).

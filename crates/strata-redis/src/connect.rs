@@ -60,7 +60,7 @@ fn manager_for(config: &RedisConfig) -> BackendResult<(Client, ConnectionManager
     let client = client_for(config, &config.url)?;
     let manager = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.connect_timeout))
-        .set_response_timeout(Some(config.operation_timeout))
+        .set_response_timeout(Some(config.reply_timeout()))
         .set_number_of_retries(config.reconnect_retries)
         .set_max_delay(Duration::from_millis(500));
     Ok((client, manager))
@@ -174,7 +174,7 @@ mod cluster {
         }
         let mut builder = ClusterClientBuilder::new(seeds)
             .connection_timeout(config.connect_timeout)
-            .response_timeout(config.operation_timeout)
+            .response_timeout(config.reply_timeout())
             .retries(u32::try_from(config.reconnect_retries).unwrap_or(u32::MAX))
             .min_retry_wait(20)
             .max_retry_wait(500);

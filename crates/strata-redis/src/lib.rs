@@ -52,7 +52,7 @@ mod usage;
 
 pub use backend::RedisBackend;
 pub use bus::RedisBus;
-pub use config::{RedisConfig, redact_url};
+pub use config::{DEFAULT_REGISTRY_TTL, RedisConfig, redact_url};
 pub use conn::RedisConnection;
 pub use quota::{EvictionPolicy, Limits, Quota};
 pub use server::server_policy;

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 #[derive(Debug, Default)]
 struct Counters {
     round_trips: AtomicU64,
+    heartbeats: AtomicU64,
     connections: AtomicU64,
     /// Added to every client-to-server chunk, in microseconds.
     latency_us: AtomicU64,
@@ -83,6 +84,12 @@ impl RoundTripProxy {
     /// counted or delayed, such as a cache's coherence channels).
     pub fn target_url(&self) -> String {
         format!("redis://{}", self.target)
+    }
+
+    /// Heartbeats seen: bursts that were a lone `PING`, not counted in
+    /// [`round_trips`](Self::round_trips).
+    pub fn heartbeats(&self) -> u64 {
+        self.counters.heartbeats.load(Ordering::SeqCst)
     }
 
     /// The proxy's port.
@@ -178,7 +185,13 @@ async fn client_to_proxy(
             Ok(n) => n,
         };
         if !in_burst.swap(true, Ordering::SeqCst) {
-            counters.round_trips.fetch_add(1, Ordering::SeqCst);
+            // A lone PING opening a burst is a heartbeat (a cache's coherence channels send
+            // them on their own connections), not an operation's round trip.
+            if buf[..n].eq_ignore_ascii_case(b"*1\r\n$4\r\nPING\r\n") {
+                counters.heartbeats.fetch_add(1, Ordering::SeqCst);
+            } else {
+                counters.round_trips.fetch_add(1, Ordering::SeqCst);
+            }
         }
         let delay = Duration::from_micros(counters.latency_us.load(Ordering::SeqCst));
         if queue

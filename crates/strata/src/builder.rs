@@ -5,8 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_backend::{Backend, BackendError, Clock, MemoryBackend, MemoryConfig};
-use strata_eviction::Limits;
+use strata_backend::{Backend, Clock};
 use strata_invalidation::{Bus, Tracker};
 use strata_l1::{L1, L1Config};
 use strata_stats::{Stats, Tier};
@@ -17,6 +16,7 @@ use crate::config::CacheConfig;
 use crate::core::{Core, Parts};
 use crate::error::{ConfigError, ConfigProblem, Error};
 use crate::listener::Listener;
+use crate::open::{coherence_mode, open_backend, open_bus, open_tracker};
 
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
 /// optional overrides.
@@ -201,6 +201,13 @@ impl CacheBuilder {
         self
     }
 
+    /// How long a change waits for the backend before it is deferred (see
+    /// [`CacheConfig::change_timeout`]).
+    pub fn change_timeout(mut self, timeout: Duration) -> Self {
+        self.config.change_timeout = timeout;
+        self
+    }
+
     /// Sets the circuit breaker (0 failures disables it).
     pub fn breaker(mut self, failures: u32, cooldown: Duration) -> Self {
         self.config.breaker.failures = failures;
@@ -279,20 +286,24 @@ impl CacheBuilder {
                 )));
             }
         }
-        let mode = self.config.coherence_mode();
-        let bus = match (self.bus, &self.backend) {
-            (Some(bus), _) => Some(bus),
-            (None, None) if mode.uses_bus() => open_bus(&self.config, &namespace)?,
-            _ => None,
-        };
-        let tracker = match (self.tracker, &self.backend) {
-            (Some(t), _) => Some(t),
-            (None, None) if mode.tracks() => open_tracker(&self.config, &namespace)?,
-            _ => None,
-        };
+        let opened_here = self.backend.is_none();
         let (backend, start_error) = match self.backend {
             Some(b) => (b, None),
             None => open_backend(&self.config, &namespace).await?,
+        };
+        let mode = match opened_here && start_error.is_none() {
+            true => coherence_mode(&self.config, &backend).await,
+            false => self.config.coherence_mode(),
+        };
+        let bus = match self.bus {
+            Some(bus) => Some(bus),
+            None if opened_here && mode.uses_bus() => open_bus(&self.config, &namespace)?,
+            None => None,
+        };
+        let tracker = match self.tracker {
+            Some(t) => Some(t),
+            None if opened_here && mode.tracks() => open_tracker(&self.config, &namespace)?,
+            None => None,
         };
         let start_warnings = start_error.iter().map(|e| e.message().to_owned()).collect();
         let stats = Stats::new(self.config.metrics);
@@ -333,155 +344,4 @@ impl CacheBuilder {
         Listener::spawn_all(&core);
         Ok(Cache::new(core))
     }
-}
-
-/// The configured backend, and the error of the Redis check at start (the cache starts
-/// fail-open; with `strict` the error is the build's).
-async fn open_backend(
-    config: &CacheConfig,
-    namespace: &str,
-) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
-    let b = &config.backend;
-    match &b.url {
-        Some(url) => open_redis(config, url, namespace).await,
-        None => {
-            let mut limits = Limits::default().with_max_bytes(b.max_bytes);
-            if let Some(n) = b.max_entries {
-                limits = limits.with_max_entries(n);
-            }
-            let memory = MemoryBackend::new(
-                MemoryConfig::default()
-                    .with_namespace(namespace)
-                    .with_limits(limits)
-                    .with_policy(b.policy)
-                    .with_max_value_bytes(b.max_value_bytes),
-            )?;
-            Ok((Arc::new(memory), None))
-        }
-    }
-}
-
-#[cfg(feature = "redis")]
-fn open_bus(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
-    let Some(url) = &config.backend.url else {
-        return Ok(None);
-    };
-    let bus = strata_redis::RedisBus::new(
-        &strata_redis::RedisConfig::new(url)
-            .with_cluster(config.backend.cluster)
-            .with_namespace(namespace)
-            .with_connect_timeout(config.backend.connect_timeout)
-            .with_operation_timeout(config.operation_timeout),
-    )?;
-    Ok(Some(Arc::new(bus)))
-}
-
-#[cfg(feature = "redis")]
-fn open_tracker(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Tracker>>, Error> {
-    let Some(url) = &config.backend.url else {
-        return Ok(None);
-    };
-    let tracker = strata_redis::RedisTracker::new(
-        &strata_redis::RedisConfig::new(url)
-            .with_cluster(config.backend.cluster)
-            .with_namespace(namespace)
-            .with_connect_timeout(config.backend.connect_timeout)
-            .with_operation_timeout(config.operation_timeout),
-    )?;
-    Ok(Some(Arc::new(tracker)))
-}
-
-#[cfg(not(feature = "redis"))]
-fn open_tracker(
-    _config: &CacheConfig,
-    _namespace: &str,
-) -> Result<Option<Arc<dyn Tracker>>, Error> {
-    Ok(None)
-}
-
-#[cfg(not(feature = "redis"))]
-fn open_bus(_config: &CacheConfig, _namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
-    Ok(None)
-}
-
-#[cfg(feature = "redis")]
-async fn open_redis(
-    config: &CacheConfig,
-    url: &str,
-    namespace: &str,
-) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
-    let redis_config = strata_redis::RedisConfig::new(url)
-        .with_cluster(config.backend.cluster)
-        .with_namespace(namespace)
-        .with_connect_timeout(config.backend.connect_timeout)
-        .with_operation_timeout(config.operation_timeout)
-        .with_max_value_bytes(config.backend.max_value_bytes);
-    let space = strata_keys::KeySpace::new(&config.prefix, &config.app_version)?;
-    let mut redis_config = redis_config;
-    for (kind, q) in &config.backend.quotas {
-        let mut limits = strata_eviction::Limits::default();
-        if let Some(n) = q.max_entries {
-            limits = limits.with_max_entries(n);
-        }
-        if let Some(n) = q.max_bytes {
-            limits = limits.with_max_bytes(n);
-        }
-        redis_config = redis_config.with_quota(strata_redis::Quota::new(
-            space.kind(kind)?.kind_namespace(),
-            limits,
-            q.policy,
-        ));
-    }
-    let redis = strata_redis::RedisBackend::connect_lazy(redis_config)?;
-    let start_error = check_redis(&redis, config.strict).await?;
-    // Once connected: the scripts loaded (no operation pays for their first use), and a full
-    // noeviction server, which fails every cache write, said so once.
-    let probe = redis.clone();
-    tokio::spawn(async move {
-        let _ = probe.prepare().await;
-        if let Ok(true) = probe.unbounded_noeviction().await {
-            tracing::warn!(
-                "Redis runs maxmemory-policy noeviction and no kind has a quota: cache writes \
-                 will fail when memory fills (set allkeys-lru or volatile-ttl, or [backend.quotas])"
-            );
-        }
-    });
-    Ok((Arc::new(redis), start_error))
-}
-
-/// Checks Redis once (connect, authenticate, select the database): a failure is logged with its
-/// cause and the cache starts fail-open, or with `strict` the build fails.
-#[cfg(feature = "redis")]
-async fn check_redis(
-    redis: &strata_redis::RedisBackend,
-    strict: bool,
-) -> Result<Option<BackendError>, Error> {
-    let Err(e) = redis.check_connection().await else {
-        return Ok(None);
-    };
-    if strict {
-        return Err(e.into());
-    }
-    let e = BackendError::new(
-        e.kind(),
-        format!(
-            "Redis cannot be used at start: {}; the cache starts fail-open (reads miss and go \
-             to their loaders) until Redis answers",
-            strata_backend::LastError::of(&e).message
-        ),
-    );
-    tracing::warn!(error.kind = e.kind().as_str(), "{}", e.message());
-    Ok(Some(e))
-}
-
-#[cfg(not(feature = "redis"))]
-async fn open_redis(
-    _config: &CacheConfig,
-    _url: &str,
-    _namespace: &str,
-) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
-    Err(Error::config(
-        "invalid value for key `backend.url`: a Redis URL needs the `redis` feature of strata"
-            .into(),
-    ))
 }

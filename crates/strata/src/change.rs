@@ -64,7 +64,7 @@ impl<'c> Change<'c> {
 
     /// Registers the schema of `kind`, the first time this instance writes it.
     pub(crate) fn register(&mut self, kind: &KindState) {
-        if let Some(member) = kind.to_register() {
+        if let Some(member) = self.core.to_register(kind) {
             let _ = self.batch.register(kind.registry.clone(), member);
         }
     }
@@ -158,7 +158,15 @@ impl<'c> Change<'c> {
     pub(crate) async fn apply(self) -> Result<Applied, L2Error> {
         let core = self.core;
         let replay = crate::deferred::for_replay(self.batch.steps());
-        let result = match core.l2.run(self.batch).await {
+        // A change waits for its backend longer than a read does (`change_timeout`): a server
+        // that blocks writes for a moment (CLIENT PAUSE WRITE, a failover) delays the change
+        // instead of deferring it while other instances keep serving what it replaces.
+        let limit = core
+            .config
+            .change_timeout
+            .max(core.config.operation_timeout);
+        let run = strata_backend::within_limit(limit, core.l2.run(self.batch));
+        let result = match run.await {
             Err(e) if e.is_unreachable() => {
                 let flush = || {
                     core.versions.unsync_all();

@@ -68,6 +68,8 @@ pub struct CoherenceStats {
     /// Whether every channel confirmed within `l1.verified_within` (true with no channel to
     /// confirm).
     pub verified: bool,
+    /// Whether every channel is subscribed now (true with no channel).
+    pub subscribed: bool,
     /// Milliseconds since the heartbeat every channel last confirmed was sent (`None` when no
     /// channel answers heartbeats, or none has yet).
     pub confirmed_ago_ms: Option<u64>,
@@ -257,6 +259,11 @@ impl Coherence {
         CoherenceStats {
             mode: self.mode,
             verified: self.serves(0, now_ms),
+            subscribed: {
+                let n = self.channels.lock().len().min(64);
+                let all = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+                *self.subscribed.borrow() & all == all
+            },
             confirmed_ago_ms: (confirmed != ALWAYS && confirmed != 0)
                 .then(|| now_ms.saturating_sub(confirmed)),
             heartbeats: self.heartbeats.load(Ordering::Relaxed),

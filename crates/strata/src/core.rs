@@ -157,6 +157,12 @@ impl Core {
         code_ttl.filter(|_| self.config.configured_ttl(kind).is_none())
     }
 
+    /// The schema of `kind` to register with the next write, when due: the registry lives
+    /// [`registry_ttl`] in the backend, renewed at half of it.
+    pub(crate) fn to_register(&self, kind: &KindState) -> Option<String> {
+        kind.to_register(self.clock.now_ms(), registry_ttl(&self.config) / 2)
+    }
+
     /// `ttl` stretched or shrunk by the configured jitter.
     pub(crate) fn jittered(&self, ttl: Duration) -> Duration {
         let j = self.config.jitter;
@@ -171,6 +177,12 @@ impl Core {
 /// How long a tag's version counter lives after its last invalidation: twice the longest time
 /// an entry can live (TTL + max stale), at least an hour. An entry cannot outlive the counter it
 /// recorded, and a counter that expires anyway comes back higher than any recorded value.
+/// How long a kind's schema registry lives in the backend after its last registration: as
+/// long as a tag counter (it must outlive every entry of the kind), at least an hour.
+pub(crate) fn registry_ttl(config: &CacheConfig) -> Duration {
+    tag_version_ttl(config).unwrap_or(Duration::from_secs(3600))
+}
+
 fn tag_version_ttl(config: &CacheConfig) -> Option<Duration> {
     let longest = config
         .ttl

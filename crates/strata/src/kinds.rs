@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::RwLock;
@@ -25,8 +25,9 @@ pub(crate) struct KindState {
     ///
     /// [`Family`]: strata_backend::batch::Family
     pub(crate) registry: String,
-    /// Whether this schema is registered (by this instance, since its last bus reset).
-    registered: Arc<AtomicBool>,
+    /// When this instance last registered this schema (milliseconds on the cache's clock; 0:
+    /// not since its last coherence reset).
+    registered: Arc<AtomicU64>,
 }
 
 impl KindState {
@@ -85,9 +86,17 @@ impl KindState {
         versions.stamp(self.name(), &self.generation, tags).await
     }
 
-    /// The schema's member in the registry, the first time it is asked (until a reset).
-    pub(crate) fn to_register(&self) -> Option<String> {
-        (!self.registered.swap(true, Ordering::AcqRel)).then(|| self.keys.schema().to_string())
+    /// The schema's member in the registry, when it is due at `now_ms`: the first time (until
+    /// a reset), then again once `renew` has passed (the registry has a TTL in the backend).
+    pub(crate) fn to_register(&self, now_ms: u64, renew: Duration) -> Option<String> {
+        let renew_ms = u64::try_from(renew.as_millis()).unwrap_or(u64::MAX);
+        let last = self.registered.load(Ordering::Acquire);
+        let due = last == 0 || now_ms.saturating_sub(last) >= renew_ms;
+        (due && self
+            .registered
+            .compare_exchange(last, now_ms.max(1), Ordering::AcqRel, Ordering::Acquire)
+            .is_ok())
+        .then(|| self.keys.schema().to_string())
     }
 }
 
@@ -125,7 +134,7 @@ impl Kinds {
     /// the messages a bus reset stands for).
     pub(crate) fn register_again(&self) {
         for state in self.map.read().values() {
-            state.registered.store(false, Ordering::Release);
+            state.registered.store(0, Ordering::Release);
         }
     }
 

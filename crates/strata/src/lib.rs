@@ -67,6 +67,7 @@ mod l2_read;
 mod listener;
 mod load;
 mod local;
+mod open;
 mod options;
 mod read;
 mod response_kind;

@@ -34,9 +34,10 @@ impl Wrap for Timeout {
         ops: &[Operation],
         call: impl Future<Output = BackendResult<T>> + Send,
     ) -> BackendResult<T> {
-        match tokio::time::timeout(self.limit, call).await {
+        let limit = crate::limit_or(self.limit);
+        match tokio::time::timeout(limit, call).await {
             Ok(r) => r,
-            Err(_) => Err(BackendError::timeout(&describe(ops), self.limit)),
+            Err(_) => Err(BackendError::timeout(&describe(ops), limit)),
         }
     }
 

@@ -19,6 +19,9 @@ struct Health {
     /// Whether caching is on (the run-time switch, `POST caching/`).
     caching: bool,
     breaker: BreakerState,
+    /// Whether this instance's L1 is confirmed coherent with the others (the mode, its
+    /// channels' subscriptions and heartbeats).
+    coherence: strata::CoherenceStats,
     /// Configuration that will hurt later, and errors counted since the previous check (they
     /// do not change the status).
     warnings: Vec<String>,
@@ -83,6 +86,14 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
     warnings.extend(error_warnings(&errors_since_last_check));
     let deferred_changes = cache.admin().deferred_changes();
     warnings.extend(deferred_warnings(&deferred_changes));
+    let coherence = cache.admin().coherence();
+    if !coherence.subscribed || !coherence.verified {
+        warnings.push(format!(
+            "L1 coherence ({}) is not confirmed: {}; L1 entries are served only while recently read, the rest goes to L2",
+            coherence.mode.as_str(),
+            if coherence.subscribed { "heartbeats are not answered in time" } else { "a channel is not subscribed" }
+        ));
+    }
     let breaker = cache.admin().breaker_state();
     let status = status(cache, reachable, breaker);
     let body = Health {
@@ -109,6 +120,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         },
         caching: cache.enabled(),
         breaker,
+        coherence,
         warnings,
     };
     let code = if status == "down" {

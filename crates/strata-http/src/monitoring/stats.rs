@@ -23,6 +23,8 @@ struct StatsResponse {
     /// Invalidations made while the backend could not be reached (see
     /// `Admin::deferred_changes`).
     deferred_changes: strata::DeferredStats,
+    /// Whether L1 is confirmed coherent (see `Admin::coherence`).
+    coherence: strata::CoherenceStats,
 }
 
 #[derive(Serialize)]
@@ -117,6 +119,7 @@ pub(crate) async fn handler(
             stats: cache.admin().bus_stats(),
         }),
         deferred_changes: cache.admin().deferred_changes(),
+        coherence: cache.admin().coherence(),
     };
     serde_json::to_value(resp).map(Json).map_err(|e| {
         ApiError::new(

@@ -414,6 +414,7 @@ fn documented_health_fields_match(body: &Value) {
         ("l2", &body["l2"]),
         ("l1", &body["l1"]),
         ("last_error", &body["l2"]["last_error"]),
+        ("coherence", &body["coherence"]),
     ] {
         let object = value
             .as_object()

@@ -49,6 +49,7 @@ impl CacheConfig {
             ("default_ttl", self.default_ttl),
             ("negative_ttl", self.negative_ttl),
             ("operation_timeout", self.operation_timeout),
+            ("change_timeout", self.change_timeout),
             ("l1.max_lifetime", self.l1.max_lifetime),
             ("l1.verified_within", self.l1.verified_within),
             ("backend.connect_timeout", self.backend.connect_timeout),

@@ -42,6 +42,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "bus",
     "coherence",
     "max_deferred_changes",
+    "change_timeout",
 ];
 
 /// Everything a [`Cache`](crate::Cache) is configured with.
@@ -88,6 +89,12 @@ pub struct CacheConfig {
     /// Limit on each backend operation (default 250ms); a slower backend counts as a miss.
     #[serde(with = "humantime_serde")]
     pub operation_timeout: Duration,
+    /// How long a change (a write, a delete, an invalidation) waits for the backend before it
+    /// is deferred for a replay (default 1s; at least `operation_timeout`). Longer than a read
+    /// waits, so that a server that blocks writes for a moment delays the change rather than
+    /// leaving other instances serving what it replaces.
+    #[serde(with = "humantime_serde")]
+    pub change_timeout: Duration,
     /// Surface backend errors instead of treating them as misses (default false).
     pub strict: bool,
     /// Publish every statistic through the `metrics` crate (default true).
@@ -295,6 +302,7 @@ impl Default for CacheConfig {
             max_stale: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(60),
             operation_timeout: strata_backend::DEFAULT_OPERATION_TIMEOUT,
+            change_timeout: Duration::from_secs(1),
             strict: false,
             metrics: true,
             l1: L1Settings::default(),
@@ -322,6 +330,7 @@ impl std::fmt::Debug for CacheConfig {
             .field("max_stale", &self.max_stale)
             .field("negative_ttl", &self.negative_ttl)
             .field("operation_timeout", &self.operation_timeout)
+            .field("change_timeout", &self.change_timeout)
             .field("strict", &self.strict)
             .field("metrics", &self.metrics)
             .field("l1", &self.l1)

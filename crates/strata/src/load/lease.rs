@@ -94,7 +94,7 @@ impl Lease {
             Self::Held(token) => batch.write_under_lease(key.as_str(), token.as_str(), bytes, ttl),
             Self::Unavailable => batch.write(key.as_str(), bytes, ttl),
         };
-        if let Some(member) = kind.to_register() {
+        if let Some(member) = core.to_register(kind) {
             let _ = batch.register(kind.registry.clone(), member);
         }
         match core.l2.run(batch).await {

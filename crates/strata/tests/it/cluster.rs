@@ -72,3 +72,63 @@ async fn two_instances_stay_in_sync_on_a_cluster() {
     assert_eq!(info.details["quota.cc:v1:job:.entries"], "20", "{info:?}");
     assert!(a.admin().purge_kind("job").await.unwrap() >= 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_tracking_covers_every_primary_of_a_cluster() {
+    let Some(cluster) = strata_testkit::redis_cluster_or_skip("tracking on a cluster", 3, 0) else {
+        return;
+    };
+    let toml = format!(
+        "prefix = \"ct\"\nmetrics = false\ncoherence = \"tracking\"\n[backend]\nurl = \"{}\"\ncluster = true\n",
+        cluster.url()
+    );
+    let (a, b) = (
+        common::from_toml(&toml).await,
+        common::from_toml(&toml).await,
+    );
+    common::ready(&[&a, &b]).await;
+    assert_eq!(a.admin().coherence().mode, strata::CoherenceMode::Tracking);
+    let (ua, ub) = (
+        a.kind::<String>("user").unwrap(),
+        b.kind::<String>("user").unwrap(),
+    );
+    // Keys on every primary, in both L1s.
+    for i in 0..30u32 {
+        ua.set(i, format!("v{i}")).await.unwrap();
+    }
+    for i in 0..30u32 {
+        assert!(ub.get(i).await.unwrap().is_some());
+    }
+    // A writer outside Strata deletes every entry, through the cluster.
+    let seeds: Vec<String> = cluster.url().split(',').map(str::to_owned).collect();
+    let client = redis::cluster::ClusterClient::new(seeds).unwrap();
+    let mut raw = client.get_async_connection().await.unwrap();
+    for i in 0..30u32 {
+        let key = ub.key(i).unwrap();
+        let _: u64 = redis::cmd("DEL")
+            .arg(key.as_str())
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
+    for cache in [&a, &b] {
+        let l1 = cache.admin().l1().unwrap();
+        for i in 0..30u32 {
+            let key = ub.key(i).unwrap();
+            common::eventually(
+                "a foreign DEL on any primary drops the L1 copy",
+                async || l1.get(&key).await.is_none(),
+            )
+            .await;
+        }
+    }
+    assert_eq!(ub.get(5).await.unwrap(), None);
+    // A kind clear reaches the other instance with tracking alone.
+    ua.set(1, "again".into()).await.unwrap();
+    assert!(ub.get(1).await.unwrap().is_some());
+    a.clear_kind("user").await.unwrap();
+    common::eventually("B sees the kind clear", async || {
+        ub.get(1).await.unwrap().is_none()
+    })
+    .await;
+}

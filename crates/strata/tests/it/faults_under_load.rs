@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use strata::{BreakerState, Cache, CacheBuilder};
 
 const OP_TIMEOUT: Duration = Duration::from_millis(200);
-/// A get_or_load makes at most 4 backend calls (lookup, lease, re-check, store), each bounded.
+/// A get_or_load makes at most 4 backend calls (lookup, lease, re-check, store), each bounded;
+/// a set one change, bounded by its change timeout (2 x OP_TIMEOUT here).
 const CALL_BOUND: Duration = Duration::from_millis(4 * 200 + 400);
 
 struct Load {
@@ -95,6 +96,7 @@ async fn cache_on(server: &strata_testkit::RedisServer) -> Cache {
         server,
         CacheBuilder::new()
             .operation_timeout(OP_TIMEOUT)
+            .change_timeout(2 * OP_TIMEOUT)
             .breaker(5, Duration::from_millis(300)),
     )
     .await;

@@ -108,9 +108,12 @@ async fn a_change_made_while_redis_is_paused_reaches_redis_and_every_instance() 
         a.admin().l1().unwrap().get(&key).await.is_none(),
         "the calling instance honours the change at once"
     );
+    // b cannot know of the change yet, but it cannot confirm its coherence either (its
+    // heartbeats go unanswered): it has stopped serving its L1 copy.
     assert!(
-        b.admin().l1().unwrap().get(&key).await.is_some(),
-        "b cannot know yet"
+        b.admin().l1().unwrap().get(&key).await.is_none() || !b.admin().coherence().verified,
+        "b does not serve what it cannot confirm: {:?}",
+        b.admin().coherence()
     );
 
     server.resume().unwrap();

@@ -405,3 +405,211 @@ async fn a_change_through_one_instance_drops_the_other_ones_copy() {
     caches[0].invalidate(&rules, "job", 8).await.unwrap();
     dropped_everywhere(&caches, &key, "the change reaches both L1s").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_but_the_kind_counters_has_a_ttl() {
+    let Some(server) = strata_testkit::redis_or_skip("keys without a TTL") else {
+        return;
+    };
+    let caches = [instance(&server.url()).await, instance(&server.url()).await];
+    let (a, b) = (
+        caches[0].kind::<String>("job").unwrap(),
+        caches[1].kind::<String>("job").unwrap(),
+    );
+    // Entries, a lease taken and released, a tagged entry, a registry, a schema bump, a kind
+    // clear, a tag invalidation and a deletion.
+    let tagged = strata::LoadOptions::new().tags(["owner:1"]);
+    for id in 0..20 {
+        a.get_or_load_with(id, &tagged, || async { Ok::<_, String>("v".into()) })
+            .await
+            .unwrap();
+        b.set(id + 100, "w".into()).await.unwrap();
+    }
+    let v2 = caches[1].kind::<String>("job").unwrap().with_schema(2);
+    v2.set(7, "schema 2".into()).await.unwrap();
+    caches[0].invalidate_tag("owner:1").await.unwrap();
+    caches[1].clear_kind("job").await.unwrap();
+    a.delete(3).await.unwrap();
+
+    let mut conn = raw(&server).await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.len() > 20, "{keys:?}");
+    let mut without = Vec::new();
+    for key in &keys {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if ttl < 0 {
+            without.push(key.clone());
+        }
+    }
+    // The kind counters live without a TTL by design (docs/security.md): one small key per
+    // kind, which must never go back to an older value.
+    assert!(
+        without
+            .iter()
+            .all(|k| k.contains(":__version:") && k.contains(":kind:")),
+        "keys without a TTL: {without:?} (of {keys:?})"
+    );
+    assert!(
+        keys.iter().any(|k| k.contains("#schemas:")),
+        "a schema registry was written: {keys:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_during_a_short_write_pause_waits_instead_of_deferring() {
+    let Some(server) = strata_testkit::redis_or_skip("write pause") else {
+        return;
+    };
+    let (caches, key) = two_holding(&server).await;
+    let mut conn = raw(&server).await;
+    // Writes block for 300 ms (reads and PING do not): longer than a read waits (250 ms),
+    // shorter than a change does (change_timeout, 1 s).
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("WRITE")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let rules = Rules::new().on("job", |id| vec![Target::key("job", id)]);
+    let outcome = caches[0].invalidate(&rules, "job", 8).await.unwrap();
+    assert!(!outcome.deferred, "{outcome:?}");
+    assert_eq!(caches[0].admin().deferred_changes().deferred, 0);
+    dropped_everywhere(&caches, &key, "the change reaches both L1s").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_that_began_before_a_foreign_change_does_not_fill_l1() {
+    let Some(server) = strata_testkit::redis_or_skip("load overtaken by a foreign change") else {
+        return;
+    };
+    let cache = instance(&server.url()).await;
+    let jobs = cache.kind::<String>("job").unwrap();
+    let key = jobs.key(5).unwrap();
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let load = {
+        let jobs = jobs.clone();
+        tokio::spawn(async move {
+            jobs.get_or_load(5, || async move {
+                let _ = started_tx.send(());
+                let _ = released.await;
+                Ok::<_, String>("read before the change".into())
+            })
+            .await
+        })
+    };
+    started.await.unwrap();
+    // A writer outside Strata changes the entry as docs/wire-format.md says: the new value,
+    // and the entry's lease dropped with it.
+    let mut conn = raw(&server).await;
+    let counter: u64 = redis::cmd("GET")
+        .arg("trk:v1:__version:s1:kind:job")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let meta =
+        strata::EntryMeta::new(Clock::system().now_ms(), 600_000, 1).with_generation(counter);
+    let envelope = strata::Codec::encode(
+        &strata::MsgPackCodec::default(),
+        &meta,
+        Some(&"changed".to_string()),
+    )
+    .unwrap();
+    let lease = format!("trk:#lease:{}", &key.as_str()["trk:".len()..]);
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("SET")
+        .arg(key.as_str())
+        .arg(envelope.as_ref())
+        .arg("EX")
+        .arg(600)
+        .ignore()
+        .cmd("DEL")
+        .arg(&lease)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The push reaches the instance (its heartbeat is answered after it) before the load ends.
+    let beats = cache.admin().coherence().heartbeats;
+    common::eventually("a heartbeat after the change", async || {
+        cache.admin().coherence().heartbeats > beats + 2 && cache.admin().coherence().verified
+    })
+    .await;
+    release.send(()).unwrap();
+    let got = load.await.unwrap().unwrap();
+    assert_eq!(
+        got.as_str(),
+        "read before the change",
+        "its caller gets what it loaded"
+    );
+    assert!(
+        cache.admin().l1().unwrap().get(&key).await.is_none(),
+        "the overtaken load does not fill L1"
+    );
+    assert_eq!(
+        jobs.get(5).await.unwrap().as_deref().map(String::as_str),
+        Some("changed"),
+        "nor L2: the foreign value stays"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_own_write_costs_at_most_one_extra_l2_read() {
+    let Some(server) = strata_testkit::redis_or_skip("own write echo") else {
+        return;
+    };
+    let proxy = strata_testkit::RoundTripProxy::start(server.port())
+        .await
+        .unwrap();
+    let config = CacheConfig::from_toml_str(&format!(
+        "prefix = \"trk\"\nmetrics = false\n[backend]\nurl = \"{}\"\n",
+        proxy.url()
+    ))
+    .unwrap();
+    // Tracking on a connection of its own, outside the count.
+    let tracker = strata::RedisTracker::new(
+        &strata::RedisConfig::new(proxy.target_url()).with_namespace("trk:"),
+    )
+    .unwrap();
+    let cache = CacheBuilder::from_config(config)
+        .tracker(Arc::new(tracker))
+        .build()
+        .await
+        .unwrap();
+    common::ready(&[&cache]).await;
+    let jobs = cache.kind::<String>("job").unwrap();
+    jobs.get(0).await.unwrap();
+    for (i, value) in ["first", "second", "third"].into_iter().enumerate() {
+        jobs.set(1, value.into()).await.unwrap();
+        // The write's echo comes back (the heartbeats answered after it prove it arrived).
+        let beats = cache.admin().coherence().heartbeats;
+        common::eventually("heartbeats after the write", async || {
+            cache.admin().coherence().heartbeats > beats + 2
+        })
+        .await;
+        proxy.reset();
+        assert_eq!(
+            jobs.get(1).await.unwrap().as_deref().map(String::as_str),
+            Some(value)
+        );
+        let first = proxy.round_trips();
+        proxy.reset();
+        assert_eq!(
+            jobs.get(1).await.unwrap().as_deref().map(String::as_str),
+            Some(value)
+        );
+        let second = proxy.round_trips();
+        assert!(first <= 1, "write {i}: the echo cost {first} round trips");
+        assert_eq!(second, 0, "write {i}: then an L1 hit");
+    }
+}

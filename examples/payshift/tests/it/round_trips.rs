@@ -8,13 +8,13 @@ use strata_testkit::RoundTripProxy;
 
 use crate::common::Demo;
 
-/// Waits until the demo's bus is subscribed.
+/// Waits until the demo's coherence channels are subscribed.
 async fn wait_for_the_bus(demo: &Demo) {
     let start = std::time::Instant::now();
-    while demo.stats().await["bus"]["subscribed"] != true {
+    while demo.stats().await["coherence"]["subscribed"] != true {
         assert!(
             start.elapsed() < Duration::from_secs(10),
-            "the bus never subscribed"
+            "the coherence channels never subscribed"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -36,6 +36,16 @@ async fn whoami_profile_update_and_logout_within_their_round_trips() {
     proxy.reset();
     demo.json("/accountsapp/whoami/2").await;
     let cold_whoami = proxy.round_trips();
+    // Client tracking echoes the instance's own stores back to it (one more L2 read at most,
+    // never an older value): let the echo arrive, then read once through L2.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    proxy.reset();
+    demo.json("/accountsapp/whoami/2").await;
+    let after_echo = proxy.round_trips();
+    assert!(
+        after_echo <= 1,
+        "the own stores' echo costs {after_echo} round trips"
+    );
     proxy.reset();
     demo.json("/accountsapp/whoami/2").await;
     let warm_whoami = proxy.round_trips();
@@ -64,7 +74,9 @@ async fn whoami_profile_update_and_logout_within_their_round_trips() {
          profile update {profile_update}, logout {logout}"
     );
     assert_eq!(warm_whoami, 0, "an L1 hit touches no backend");
-    assert!(cold_whoami <= 6, "cold whoami: {cold_whoami} round trips");
+    // 6, plus at most one L2 read when client tracking's echo of one of the request's own
+    // stores lands before a later read of the same key (6 when measured alone).
+    assert!(cold_whoami <= 7, "cold whoami: {cold_whoami} round trips");
     assert!(cold_job <= 2, "cold job: {cold_job} round trips");
     assert!(
         profile_update <= 2,
