@@ -89,6 +89,7 @@ impl ConsistencyArgs {
 
 pub(crate) fn run(args: ConsistencyArgs) -> Result<()> {
     cargo(&["build", "--release", "-p", "xtask"], &[])?;
+    let started = date();
     let s = args.settings();
     let mut runs = Vec::new();
     let mut notes = Vec::new();
@@ -150,10 +151,9 @@ pub(crate) fn run(args: ConsistencyArgs) -> Result<()> {
         });
     }
     let header = format!(
-        "Run: `cargo xtask consistency{}` at commit {}, {}.",
+        "Run: `cargo xtask consistency{}` at commit {}, started {started}.",
         flags(&args),
-        commit(),
-        date()
+        commit()
     );
     let md = report::markdown(&runs, &s, &notes, &header);
     let out = crate::report_dir().join("consistency.md");
