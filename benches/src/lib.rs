@@ -89,7 +89,7 @@ pub fn user(id: u64) -> UserWithProfile {
         email: format!("user{id}@example.com"),
         first_name: "Ada".into(),
         last_name: format!("Lovelace-{id}"),
-        is_client: id % 3 == 0,
+        is_client: id.is_multiple_of(3),
         date_joined: "2024-03-14T09:26:53Z".into(),
         profile: Profile {
             bio: "Freelance engineer building payment and marketplace backends; previously \
@@ -102,7 +102,7 @@ pub fn user(id: u64) -> UserWithProfile {
                 .map(|i| SKILLS[(id as usize + i) % SKILLS.len()].to_owned())
                 .collect(),
             avatar_url: format!("https://cdn.example.com/avatars/{id}.png"),
-            verified: id % 2 == 0,
+            verified: id.is_multiple_of(2),
         },
         jobs_posted: (id % 17) as u32,
         applications_sent: (id % 23) as u32,
@@ -121,7 +121,12 @@ pub fn job(id: u64) -> Job {
             .into(),
         budget_min: 500.0 + (id % 10) as f64 * 100.0,
         budget_max: 1500.0 + (id % 10) as f64 * 250.0,
-        status: if id % 4 == 0 { "closed" } else { "open" }.into(),
+        status: if id.is_multiple_of(4) {
+            "closed"
+        } else {
+            "open"
+        }
+        .into(),
         created_at: "2025-11-02T14:07:00Z".into(),
         industry: INDUSTRIES[id as usize % INDUSTRIES.len()].into(),
         subcategory: format!("Subcategory {}", id % 100),

@@ -149,15 +149,15 @@ pub fn hits_optimal(capacity: u64, trace: &Trace) -> u64 {
         if let Some(old) = current.remove(&k) {
             hits += 1;
             by_next.remove(&(old, k));
-        } else if current.len() as u64 >= capacity {
-            if let Some(&(far, victim)) = by_next.iter().next_back() {
-                // Not caching the new key is as good when it is needed even later.
-                if far < next_use[i] {
-                    continue;
-                }
-                by_next.remove(&(far, victim));
-                current.remove(&victim);
+        } else if current.len() as u64 >= capacity
+            && let Some(&(far, victim)) = by_next.iter().next_back()
+        {
+            // Not caching the new key is as good when it is needed even later.
+            if far < next_use[i] {
+                continue;
             }
+            by_next.remove(&(far, victim));
+            current.remove(&victim);
         }
         current.insert(k, next_use[i]);
         by_next.insert((next_use[i], k));

@@ -68,17 +68,17 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
             max: max_value_bytes,
         });
     }
-    if out.len() - payload_start >= compression_threshold {
-        if let Some(block) = compress(&out[payload_start..]) {
-            out.truncate(payload_start);
-            let len = u32::try_from(block.len()).map_err(|_| CodecError::ValueTooLarge {
-                size: block.len(),
-                max: u32::MAX as usize,
-            })?;
-            rmp::encode::write_bin_len(&mut out, len).map_err(|e| io(e.into()))?;
-            out.extend_from_slice(&block);
-            out[3] |= Flags::COMPRESSED;
-        }
+    if out.len() - payload_start >= compression_threshold
+        && let Some(block) = compress(&out[payload_start..])
+    {
+        out.truncate(payload_start);
+        let len = u32::try_from(block.len()).map_err(|_| CodecError::ValueTooLarge {
+            size: block.len(),
+            max: u32::MAX as usize,
+        })?;
+        rmp::encode::write_bin_len(&mut out, len).map_err(|e| io(e.into()))?;
+        out.extend_from_slice(&block);
+        out[3] |= Flags::COMPRESSED;
     }
     if fields > BODY_FIELDS {
         rmp::encode::write_uint(&mut out, meta.generation).map_err(|e| io(e.into()))?;

@@ -145,10 +145,10 @@ impl<K: Hash + Eq + Clone> Evictor<K> {
         size: u64,
         expires_at: Option<u64>,
     ) -> Result<Vec<K>, EvictionError> {
-        if let Some(max_bytes) = self.limits.max_bytes {
-            if size > max_bytes {
-                return Err(EvictionError::EntryTooLarge { size, max_bytes });
-            }
+        if let Some(max_bytes) = self.limits.max_bytes
+            && size > max_bytes
+        {
+            return Err(EvictionError::EntryTooLarge { size, max_bytes });
         }
         if self.limits.max_entries == Some(0) {
             return Err(EvictionError::ZeroCapacity);
@@ -214,10 +214,10 @@ impl<K: Hash + Eq + Clone> Evictor<K> {
             }
             EvictionPolicy::Random => {
                 self.slots.swap_remove(meta.slot);
-                if let Some(moved) = self.slots.get(meta.slot) {
-                    if let Some(m) = self.entries.get_mut(moved) {
-                        m.slot = meta.slot;
-                    }
+                if let Some(moved) = self.slots.get(meta.slot)
+                    && let Some(m) = self.entries.get_mut(moved)
+                {
+                    m.slot = meta.slot;
                 }
             }
             EvictionPolicy::Ttl => {}

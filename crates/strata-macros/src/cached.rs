@@ -45,15 +45,15 @@ fn classify(ret: &ReturnType) -> syn::Result<Returns> {
             "#[cached] functions must return a value to cache",
         ));
     };
-    if let Some(args) = generic_args(ty, "Result") {
-        if let [t, _e] = args.as_slice() {
-            return Ok(Returns::Result(t.clone()));
-        }
+    if let Some(args) = generic_args(ty, "Result")
+        && let [t, _e] = args.as_slice()
+    {
+        return Ok(Returns::Result(t.clone()));
     }
-    if let Some(args) = generic_args(ty, "Option") {
-        if let [t] = args.as_slice() {
-            return Ok(Returns::Option(t.clone()));
-        }
+    if let Some(args) = generic_args(ty, "Option")
+        && let [t] = args.as_slice()
+    {
+        return Ok(Returns::Option(t.clone()));
     }
     Ok(Returns::Plain((**ty).clone()))
 }

@@ -19,8 +19,8 @@ const MAX_UNANSWERED: u32 = 3;
 /// What the connection listens to.
 #[derive(Debug, Clone)]
 pub(crate) enum Listen {
-    /// `CLIENT TRACKING ON BCAST PREFIX <prefix>`: every key written under the prefix.
-    Tracking { prefix: String },
+    /// `CLIENT TRACKING ON BCAST PREFIX <prefix> ...`: every key written under the prefixes.
+    Tracking { prefixes: Vec<String> },
     /// `SUBSCRIBE <channel>` (or `SSUBSCRIBE` when sharded).
     Channel { channel: String, sharded: bool },
 }
@@ -112,15 +112,13 @@ impl PushChannel {
             .query_async::<()>(&mut conn)
             .await?;
         match &self.listen {
-            Listen::Tracking { prefix } => {
-                redis::cmd("CLIENT")
-                    .arg("TRACKING")
-                    .arg("ON")
-                    .arg("BCAST")
-                    .arg("PREFIX")
-                    .arg(prefix)
-                    .query_async::<()>(&mut conn)
-                    .await?;
+            Listen::Tracking { prefixes } => {
+                let mut cmd = redis::cmd("CLIENT");
+                cmd.arg("TRACKING").arg("ON").arg("BCAST");
+                for prefix in prefixes {
+                    cmd.arg("PREFIX").arg(prefix);
+                }
+                cmd.query_async::<()>(&mut conn).await?;
             }
             Listen::Channel { channel, sharded } => {
                 let cmd = if *sharded { "SSUBSCRIBE" } else { "SUBSCRIBE" };
@@ -210,6 +208,7 @@ fn invalidated(data: Vec<Value>) -> Option<BusEvent> {
                     Value::SimpleString(s) => Some(s),
                     _ => None,
                 })
+                .map(logical)
                 .collect(),
         ),
         _ => Invalidation::All,
@@ -217,9 +216,27 @@ fn invalidated(data: Vec<Value>) -> Option<BusEvent> {
     Some(BusEvent::Message(BusMessage::new(0, invalidation)))
 }
 
+/// The key a physical name stands for: a cluster stores a quota kind's entry with a hash tag
+/// after the key, `key{rest}` (crates/strata-redis/src/topology/cluster.rs). A key never ends
+/// with `}` itself (ids escape braces).
+fn logical(mut name: String) -> String {
+    if name.ends_with('}')
+        && let Some(at) = name.rfind('{')
+    {
+        name.truncate(at);
+    }
+    name
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hash_tagged_physical_name_stands_for_its_key() {
+        assert_eq!(logical("p:v1:job:s1:7{v1:job:}".into()), "p:v1:job:s1:7");
+        assert_eq!(logical("p:v1:{job}:s1:7".into()), "p:v1:{job}:s1:7");
+    }
 
     #[test]
     fn an_invalidate_push_names_its_keys_or_everything() {

@@ -42,7 +42,7 @@ impl Tracker for RedisTracker {
 
     fn track(&self, prefix: &str, name: &str) -> Subscription {
         let listen = Listen::Tracking {
-            prefix: prefix.to_owned(),
+            prefixes: vec![prefix.to_owned()],
         };
         if !self.config.cluster {
             return PushChannel {
@@ -127,36 +127,21 @@ impl FanIn {
                 }
             }));
         }
-        let n = senders.len();
-        let mut subscribed = vec![false; primaries.len()];
-        let mut answered: HashMap<u64, usize> = HashMap::new();
+        let mut merged = Merged {
+            n: senders.len(),
+            subscribed: vec![false; primaries.len()],
+            answered: HashMap::new(),
+        };
         let mut check = tokio::time::interval(TOPOLOGY_CHECK);
         check.tick().await;
         let alive = loop {
             tokio::select! {
                 event = inner.recv() => {
                     let Some((i, event)) = event else { break true };
-                    let out = match event {
-                        BusEvent::Subscribed => {
-                            subscribed[i] = true;
-                            subscribed.iter().all(|s| *s).then_some(BusEvent::Subscribed)
-                        }
-                        BusEvent::Reset => {
-                            subscribed[i] = false;
-                            Some(BusEvent::Reset)
-                        }
-                        BusEvent::Confirmed(token) => {
-                            let count = answered.entry(token).or_insert(0);
-                            *count += 1;
-                            (*count == n).then(|| {
-                                answered.retain(|t, _| *t > token);
-                                BusEvent::Confirmed(token)
-                            })
-                        }
-                        other => Some(other),
-                    };
-                    if let Some(out) = out {
-                        if tx.send(out).await.is_err() { break false; }
+                    if let Some(out) = merged.event(i, event)
+                        && tx.send(out).await.is_err()
+                    {
+                        break false;
                     }
                 }
                 token = beats.recv() => {
@@ -178,5 +163,42 @@ impl FanIn {
             t.abort();
         }
         alive
+    }
+}
+
+/// The primaries' subscriptions seen as one.
+struct Merged {
+    /// Primaries answering heartbeats.
+    n: usize,
+    subscribed: Vec<bool>,
+    /// Per heartbeat token, how many primaries answered it.
+    answered: HashMap<u64, usize>,
+}
+
+impl Merged {
+    /// What primary `i`'s event means for the one subscription, if anything yet.
+    fn event(&mut self, i: usize, event: BusEvent) -> Option<BusEvent> {
+        match event {
+            BusEvent::Subscribed => {
+                self.subscribed[i] = true;
+                self.subscribed
+                    .iter()
+                    .all(|s| *s)
+                    .then_some(BusEvent::Subscribed)
+            }
+            BusEvent::Reset => {
+                self.subscribed[i] = false;
+                Some(BusEvent::Reset)
+            }
+            BusEvent::Confirmed(token) => {
+                let count = self.answered.entry(token).or_insert(0);
+                *count += 1;
+                (*count == self.n).then(|| {
+                    self.answered.retain(|t, _| *t > token);
+                    BusEvent::Confirmed(token)
+                })
+            }
+            other => Some(other),
+        }
     }
 }

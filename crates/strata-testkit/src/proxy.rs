@@ -221,10 +221,10 @@ async fn proxy_to_server(
 /// become 1 to 2 ms), so the last millisecond is spent yielding.
 async fn wait_until(at: Instant) {
     let tick = Duration::from_millis(1);
-    if let Some(early) = at.checked_sub(tick) {
-        if early > Instant::now() {
-            tokio::time::sleep_until(early).await;
-        }
+    if let Some(early) = at.checked_sub(tick)
+        && early > Instant::now()
+    {
+        tokio::time::sleep_until(early).await;
     }
     while Instant::now() < at {
         tokio::task::yield_now().await;

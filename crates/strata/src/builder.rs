@@ -16,7 +16,7 @@ use crate::config::CacheConfig;
 use crate::core::{Core, Parts};
 use crate::error::{ConfigError, ConfigProblem, Error};
 use crate::listener::Listener;
-use crate::open::{coherence_mode, open_backend, open_bus, open_tracker};
+use crate::open::{Channels, channels, open_backend};
 
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
 /// optional overrides.
@@ -274,54 +274,33 @@ impl CacheBuilder {
             "{}:",
             strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix()
         );
-        if let Some(backend) = &self.backend {
-            if backend.namespace() != namespace {
-                return Err(Error::config(format!(
-                    "the backend's namespace {:?} does not match the cache's prefix {:?}: \
+        if let Some(backend) = &self.backend
+            && backend.namespace() != namespace
+        {
+            return Err(Error::config(format!(
+                "the backend's namespace {:?} does not match the cache's prefix {:?}: \
                      entries would be written outside what clear() and the scans reach; \
                      give the backend the namespace {namespace:?} \
                      (MemoryConfig::with_namespace, RedisConfig::with_namespace)",
-                    backend.namespace(),
-                    self.config.prefix,
-                )));
-            }
+                backend.namespace(),
+                self.config.prefix,
+            )));
         }
         let opened_here = self.backend.is_none();
         let (backend, start_error) = match self.backend {
             Some(b) => (b, None),
             None => open_backend(&self.config, &namespace).await?,
         };
-        let mode = match opened_here && start_error.is_none() {
-            true => coherence_mode(&self.config, &backend).await,
-            false => self.config.coherence_mode(),
+        let given = Channels {
+            bus: self.bus,
+            tracker: self.tracker,
         };
-        let bus = match self.bus {
-            Some(bus) => Some(bus),
-            None if opened_here && mode.uses_bus() => open_bus(&self.config, &namespace)?,
-            None => None,
-        };
-        let tracker = match self.tracker {
-            Some(t) => Some(t),
-            None if opened_here && mode.tracks() => open_tracker(&self.config, &namespace)?,
-            None => None,
-        };
+        let opened = opened_here.then_some(start_error.is_none());
+        let Channels { bus, tracker } =
+            channels(&self.config, &namespace, given, &backend, opened).await?;
         let start_warnings = start_error.iter().map(|e| e.message().to_owned()).collect();
         let stats = Stats::new(self.config.metrics);
-        let l1 = self.config.l1.enabled.then(|| {
-            let stats = stats.clone();
-            let hook: strata_l1::EvictionHook = Arc::new(move |key| {
-                if let Ok(parts) = strata_keys::Key::parse(key) {
-                    stats.kind(&parts.kind).eviction(Tier::L1);
-                }
-            });
-            L1::with_eviction_hook(
-                L1Config::default()
-                    .with_max_bytes(self.config.l1.max_bytes)
-                    .with_max_entries(self.config.l1.max_entries)
-                    .with_max_lifetime(self.config.l1.max_lifetime),
-                Some(hook),
-            )
-        });
+        let l1 = l1_for(&self.config, &stats);
         let core = Core::shared(Parts {
             config: self.config,
             declared: self.declared,
@@ -344,4 +323,23 @@ impl CacheBuilder {
         Listener::spawn_all(&core);
         Ok(Cache::new(core))
     }
+}
+
+/// The in-process tier the configuration asks for, its evictions counted per kind.
+fn l1_for(config: &CacheConfig, stats: &Stats) -> Option<L1> {
+    config.l1.enabled.then(|| {
+        let stats = stats.clone();
+        let hook: strata_l1::EvictionHook = Arc::new(move |key| {
+            if let Ok(parts) = strata_keys::Key::parse(key) {
+                stats.kind(&parts.kind).eviction(Tier::L1);
+            }
+        });
+        L1::with_eviction_hook(
+            L1Config::default()
+                .with_max_bytes(config.l1.max_bytes)
+                .with_max_entries(config.l1.max_entries)
+                .with_max_lifetime(config.l1.max_lifetime),
+            Some(hook),
+        )
+    })
 }

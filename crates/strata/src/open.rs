@@ -11,12 +11,44 @@ use crate::coherence::CoherenceMode;
 use crate::config::CacheConfig;
 use crate::error::Error;
 
+/// The coherence channels of a cache.
+pub(crate) struct Channels {
+    pub(crate) bus: Option<Arc<dyn Bus>>,
+    pub(crate) tracker: Option<Arc<dyn Tracker>>,
+}
+
+/// The channels `given` to the builder, and for a backend opened from the configuration
+/// (`opened`: `Some(whether it answered at start)`) those its coherence mode asks for.
+pub(crate) async fn channels(
+    config: &CacheConfig,
+    namespace: &str,
+    given: Channels,
+    backend: &Arc<dyn Backend>,
+    opened: Option<bool>,
+) -> Result<Channels, Error> {
+    let Some(answered) = opened else {
+        return Ok(given);
+    };
+    let mode = match answered {
+        true => coherence_mode(config, backend).await,
+        false => config.coherence_mode(),
+    };
+    let bus = match given.bus {
+        Some(bus) => Some(bus),
+        None if mode.uses_bus() => open_bus(config, namespace)?,
+        None => None,
+    };
+    let tracker = match given.tracker {
+        Some(t) => Some(t),
+        None if mode.tracks() => open_tracker(config, namespace)?,
+        None => None,
+    };
+    Ok(Channels { bus, tracker })
+}
+
 /// The configured coherence mode, except that client tracking falls back to the bus on a
 /// server that does not support it (Redis before 6), with a warning.
-pub(crate) async fn coherence_mode(
-    config: &CacheConfig,
-    backend: &Arc<dyn Backend>,
-) -> CoherenceMode {
+async fn coherence_mode(config: &CacheConfig, backend: &Arc<dyn Backend>) -> CoherenceMode {
     let mode = config.coherence_mode();
     if !mode.tracks() || config.backend.url.is_none() {
         return mode;
@@ -69,10 +101,7 @@ pub(crate) async fn open_backend(
 }
 
 #[cfg(feature = "redis")]
-pub(crate) fn open_bus(
-    config: &CacheConfig,
-    namespace: &str,
-) -> Result<Option<Arc<dyn Bus>>, Error> {
+fn open_bus(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
     let Some(url) = &config.backend.url else {
         return Ok(None);
     };
@@ -87,10 +116,7 @@ pub(crate) fn open_bus(
 }
 
 #[cfg(feature = "redis")]
-pub(crate) fn open_tracker(
-    config: &CacheConfig,
-    namespace: &str,
-) -> Result<Option<Arc<dyn Tracker>>, Error> {
+fn open_tracker(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Tracker>>, Error> {
     let Some(url) = &config.backend.url else {
         return Ok(None);
     };
@@ -105,7 +131,7 @@ pub(crate) fn open_tracker(
 }
 
 #[cfg(not(feature = "redis"))]
-pub(crate) fn open_tracker(
+fn open_tracker(
     _config: &CacheConfig,
     _namespace: &str,
 ) -> Result<Option<Arc<dyn Tracker>>, Error> {
@@ -113,10 +139,7 @@ pub(crate) fn open_tracker(
 }
 
 #[cfg(not(feature = "redis"))]
-pub(crate) fn open_bus(
-    _config: &CacheConfig,
-    _namespace: &str,
-) -> Result<Option<Arc<dyn Bus>>, Error> {
+fn open_bus(_config: &CacheConfig, _namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
     Ok(None)
 }
 

@@ -267,10 +267,10 @@ impl Versions {
             return false;
         }
         let Some(tags) = tags else { return true };
-        if self.trust_local {
-            if let Some(verdict) = self.local_verdict(tags) {
-                return verdict;
-            }
+        if self.trust_local
+            && let Some(verdict) = self.local_verdict(tags)
+        {
+            return verdict;
         }
         let names: Vec<String> = tags.iter().map(|t| t.tag.clone()).collect();
         match self.tag_versions(&names).await {

@@ -150,12 +150,11 @@ impl Topology for Cluster {
 
     fn logical_name(&self, physical: String, quotas: &[QuotaIndex]) -> String {
         // A lease tagged with its entry's name: `{lease}{{entry}}`.
-        if let Some(inner) = physical.strip_suffix('}') {
-            if let Some((lease, entry)) = inner.rsplit_once('{') {
-                if lease_name(&self.namespace, entry) == lease {
-                    return lease.to_owned();
-                }
-            }
+        if let Some(inner) = physical.strip_suffix('}')
+            && let Some((lease, entry)) = inner.rsplit_once('{')
+            && lease_name(&self.namespace, entry) == lease
+        {
+            return lease.to_owned();
         }
         for q in quotas {
             if let Some(at) = physical.find(&q.suffix) {

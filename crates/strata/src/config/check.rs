@@ -74,13 +74,13 @@ impl CacheConfig {
                 "max_entries and max_bytes must be positive (set l1.enabled = false to turn L1 off)",
             ));
         }
-        if let Some(token) = &self.admin_token {
-            if token.trim().is_empty() {
-                return Err(Invalid::new(
-                    "admin_token",
-                    "empty: no request could authenticate; set a token or leave it unset",
-                ));
-            }
+        if let Some(token) = &self.admin_token
+            && token.trim().is_empty()
+        {
+            return Err(Invalid::new(
+                "admin_token",
+                "empty: no request could authenticate; set a token or leave it unset",
+            ));
         }
         strata_keys::KeySpace::new(&self.prefix, &self.app_version)
             .map_err(|e| Invalid::new("prefix", e.to_string()))?;
@@ -124,10 +124,10 @@ fn place<K: AsRef<str>>(metadata: Option<&Metadata>, path: &[K]) -> String {
 /// One figment error as a problem of the setting it concerns (dotted), in the user's terms.
 pub(super) fn problem(e: &figment::Error) -> ConfigProblem {
     let mut path = e.path.clone();
-    if let Kind::UnknownField(field, _) = &e.kind {
-        if path.last() != Some(field) {
-            path.push(field.clone());
-        }
+    if let Kind::UnknownField(field, _) = &e.kind
+        && path.last() != Some(field)
+    {
+        path.push(field.clone());
     }
     let setting = (!path.is_empty()).then(|| path.join("."));
     ConfigProblem::new(setting, describe(e))

@@ -7,13 +7,20 @@ use std::time::Duration;
 
 use strata::{CacheBuilder, CacheConfig, LoadOptions};
 
-/// The command of docs/security.md, for prefix "shop".
+/// The command of docs/security.md, for prefix "shop" (docs/operations.md repeats it).
 fn acl_command() -> Vec<String> {
     let doc = include_str!("../../../../docs/security.md");
-    let line = doc
-        .lines()
-        .find(|l| l.starts_with("ACL SETUSER shop-cache"))
-        .expect("the ACL line is in the doc");
+    let acl_line = |doc: &'static str| {
+        doc.lines()
+            .find(|l| l.starts_with("ACL SETUSER shop-cache"))
+            .expect("the ACL line is in the doc")
+    };
+    let line = acl_line(doc);
+    assert_eq!(
+        acl_line(include_str!("../../../../docs/operations.md")),
+        line,
+        "docs/operations.md repeats docs/security.md's ACL line"
+    );
     line.replace("LONG-RANDOM-PASSWORD", "acl-test-password")
         .split_whitespace()
         .map(str::to_owned)

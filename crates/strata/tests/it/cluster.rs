@@ -79,7 +79,8 @@ async fn client_tracking_covers_every_primary_of_a_cluster() {
         return;
     };
     let toml = format!(
-        "prefix = \"ct\"\nmetrics = false\ncoherence = \"tracking\"\n[backend]\nurl = \"{}\"\ncluster = true\n",
+        "prefix = \"ct\"\nmetrics = false\ncoherence = \"tracking\"\n[backend]\nurl = \"{}\"\ncluster = true\n\
+         [backend.quotas.job]\nmax_entries = 20\n",
         cluster.url()
     );
     let (a, b) = (
@@ -123,6 +124,29 @@ async fn client_tracking_covers_every_primary_of_a_cluster() {
         }
     }
     assert_eq!(ub.get(5).await.unwrap(), None);
+    // A kind with a quota is stored as `key{rest}` on a cluster: tracked as well.
+    let (ja, jb) = (
+        a.kind::<String>("job").unwrap(),
+        b.kind::<String>("job").unwrap(),
+    );
+    ja.set(1, "job one".into()).await.unwrap();
+    assert!(jb.get(1).await.unwrap().is_some());
+    let key = jb.key(1).unwrap();
+    let physical = format!("{}{{v1:job:}}", key.as_str());
+    let existed: u64 = redis::cmd("DEL")
+        .arg(&physical)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(existed, 1, "the quota kind's physical name is {physical}");
+    for cache in [&a, &b] {
+        let l1 = cache.admin().l1().unwrap();
+        common::eventually(
+            "a foreign DEL of a quota kind's entry drops the L1 copy",
+            async || l1.get(&key).await.is_none(),
+        )
+        .await;
+    }
     // A kind clear reaches the other instance with tracking alone.
     ua.set(1, "again".into()).await.unwrap();
     assert!(ub.get(1).await.unwrap().is_some());

@@ -71,6 +71,21 @@ impl Demo {
         Demo { child, url, banner }
     }
 
+    /// The process id (to stop and resume the instance).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+
     /// The start banner's lines.
     pub fn banner(&self) -> &[String] {
         &self.banner
