@@ -60,7 +60,7 @@ pub(crate) struct ConsistencyArgs {
     /// Skip the run on a local cluster.
     #[arg(long)]
     no_cluster: bool,
-    /// A short run: 100,000 reads without faults, 6 s per fault phase (about 3 minutes).
+    /// A short run: 100,000 reads without faults, 6 s per fault phase (about 5 minutes).
     #[arg(long)]
     quick: bool,
 }
