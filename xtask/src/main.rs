@@ -87,7 +87,7 @@ enum Cmd {
         #[arg(long, value_delimiter = ',', default_values_t = [consistency::mode::Mode::Tracking, consistency::mode::Mode::Bus])]
         modes: Vec<consistency::mode::Mode>,
     },
-    /// Issue 23's two-instance figure on the release demo: a writer PUTs profiles on instance A
+    /// The two-instance coherence probe on the release demo: a writer PUTs profiles on instance A
     /// while readers read whoami on A and B; without faults, then with the coherence connections
     /// killed and the server paused 300 ms (`CLIENT PAUSE 300 WRITE`) every 2 s. Stale reads at
     /// W = 0, 100 ms and 1 s per mode, written to target/strata-bench/coherence-probe.md.
