@@ -22,6 +22,11 @@ impl Drop for DemoProcess {
 }
 
 impl DemoProcess {
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts the demo on a free port with `args` and `env` (REDIS_URL is cleared unless given)
     /// and waits for its "listening on" line.
     pub(crate) fn start(args: &[&str], env: &[(&str, String)]) -> Result<Self> {

@@ -8,6 +8,8 @@
 mod bench;
 mod bus_latency;
 mod chaos;
+mod coherence_probe;
+mod consistency;
 mod demo_load;
 mod demo_process;
 mod fuzz;
@@ -72,13 +74,42 @@ enum Cmd {
         #[arg(long, default_value_t = 10.0)]
         minutes: f64,
     },
-    /// Two demo processes sharing a spawned redis-server: time for an invalidation through one to
-    /// reach the other's L1 (p50/p99 over the trials), written to target/strata-bench/bus-latency.md.
+    /// Two demo processes sharing a spawned redis-server, per coherence mode: time for an
+    /// invalidation through one to reach the other's L1 (p50/p99/max over the trials), and the
+    /// cost of a write in Redis commands, bytes, server CPU and a receiving instance's CPU (with
+    /// 2 instances, then 6), written to target/strata-bench/bus-latency.md.
     BusLatency {
-        /// Number of trials.
+        /// Number of trials (also the writes of each cost measurement).
         #[arg(long, default_value_t = 1000)]
         trials: usize,
+        /// Coherence modes to measure (comma-separated); a mode this build cannot select is
+        /// skipped with a note.
+        #[arg(long, value_delimiter = ',', default_values_t = [consistency::mode::Mode::Tracking, consistency::mode::Mode::Bus])]
+        modes: Vec<consistency::mode::Mode>,
     },
+    /// The two-instance coherence probe on the release demo: a writer PUTs profiles on instance A
+    /// while readers read whoami on A and B; without faults, then with the coherence connections
+    /// killed and the server paused 300 ms (`CLIENT PAUSE 300 WRITE`) every 2 s. Stale reads at
+    /// W = 0, 100 ms and 1 s per mode, written to target/strata-bench/coherence-probe.md.
+    CoherenceProbe {
+        /// Seconds per phase.
+        #[arg(long, default_value_t = 15)]
+        seconds: u64,
+        /// Coherence modes to run (comma-separated); a mode this build cannot select is skipped
+        /// with a note.
+        #[arg(long, value_delimiter = ',', default_values_t = [consistency::mode::Mode::Tracking, consistency::mode::Mode::Bus])]
+        modes: Vec<consistency::mode::Mode>,
+    },
+    /// At least 3 cache instances in separate processes on one spawned Redis (then a local
+    /// cluster), a SQLite source of truth, a seeded workload of reads, writes and foreign writes
+    /// straight into Redis; phases without and with faults (Redis restarted, coherence
+    /// connections killed, CLIENT PAUSE WRITE and ALL, an instance SIGSTOPped). Stale reads at
+    /// W = 0, 10 ms, 100 ms in nines per phase and coherence mode, fault detection, database
+    /// loads: target/strata-bench/consistency.md.
+    Consistency(consistency::ConsistencyArgs),
+    /// One instance of the consistency run (started by it).
+    #[command(hide = true)]
+    ConsistencyInstance(consistency::instance::InstanceArgs),
     /// Every benchmark group against its peers: target/bench-report/{report.md, report.json} and SVG charts.
     Bench {
         /// A short run (under 10 minutes on 2 cores; the full run stays under 40).
@@ -105,7 +136,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Ci => ci(),
         Cmd::Test => cargo(&["test", "--workspace"], &[]),
         Cmd::Bench { quick, groups } => bench::run(quick, &groups),
-        Cmd::BusLatency { trials } => bus_latency::run(trials),
+        Cmd::BusLatency { trials, modes } => bus_latency::run(trials, &modes),
+        Cmd::Consistency(args) => consistency::run(args),
+        Cmd::ConsistencyInstance(args) => consistency::instance::run(args),
+        Cmd::CoherenceProbe { seconds, modes } => coherence_probe::run(seconds, &modes),
         Cmd::Soak { minutes } => soak::run(minutes),
         Cmd::Fuzz { seconds } => fuzz::run(seconds),
         Cmd::Chaos {
@@ -224,6 +258,7 @@ mod tests {
             .collect();
         let mut listed: Vec<String> = Cli::command()
             .get_subcommands()
+            .filter(|c| !c.is_hide_set())
             .map(|c| c.get_name().to_owned())
             .filter(|name| name != "help")
             .collect();
