@@ -12,7 +12,7 @@ use crate::age::{AGE_BUCKET_COUNT, AgeBucket, bucket_of, label};
 use crate::analytics::{Analytics, AnalyticsConfig, Epochs, MissRatioCurve};
 use crate::causes::MissCauses;
 use crate::histogram::{Counts, Histogram, LatencySnapshot};
-use crate::hot::{HotKeys, HotKeysConfig};
+use crate::hot::{HotKey, HotKeys, HotKeysConfig};
 use crate::sizes::EntrySample;
 
 /// A tier of the cache.
@@ -43,6 +43,10 @@ impl Tier {
 }
 
 const TIERS: [Tier; 2] = [Tier::L1, Tier::L2];
+
+/// Keys a snapshot lists in [`KindSnapshot::hot_keys`]: a table's worth, well inside what the
+/// default sketch (1,024 counters) holds reliably.
+pub const HOT_KEYS_REPORTED: usize = 10;
 
 #[derive(Debug, Default)]
 struct TierCounters {
@@ -324,6 +328,7 @@ impl KindStats {
                 .analytics
                 .as_ref()
                 .and_then(|a| a.curve(l1.hit_rate, l1.hits + l1.misses)),
+            hot_keys: self.hot.as_ref().map(|h| h.hottest(HOT_KEYS_REPORTED)),
             hits,
             misses,
             hit_rate: rate(hits, misses),
@@ -424,6 +429,11 @@ pub struct KindSnapshot {
     /// The estimated LRU hit ratio of L1 at several sizes (per kind only; `None` without L1
     /// or with analytics off).
     pub mrc: Option<MissRatioCurve>,
+    /// The [`HOT_KEYS_REPORTED`] keys looked up most, most first, from the kind's hot-key
+    /// sketch: each `count` is an estimate of the key's lookups (hits and misses) from a sample
+    /// of them, at most `error` above the sampled count. Per kind only, and in this snapshot
+    /// only (never a metric label); `None` when the kind keeps no sketch.
+    pub hot_keys: Option<Vec<HotKey>>,
 }
 
 /// The misses of each tier by cause.

@@ -48,6 +48,6 @@ pub use analytics::{AnalyticsConfig, CurvePoint, MissRatioCurve};
 pub use causes::{MissCause, MissCauses};
 pub use histogram::LatencySnapshot;
 pub use hot::{HotKey, HotKeys, HotKeysConfig};
-pub use kind::{KindSnapshot, KindStats, Tier, TierCauses, TierSnapshot};
+pub use kind::{HOT_KEYS_REPORTED, KindSnapshot, KindStats, Tier, TierCauses, TierSnapshot};
 pub use sizes::{EntrySample, SizeBucket, StoredAgeBucket};
 pub use stats::{Stats, StatsSnapshot};

@@ -210,4 +210,27 @@ mod tests {
         assert!(stats.kind("session").hot_keys().is_none());
         assert!(Stats::new(false).kind("user").hot_keys().is_none());
     }
+
+    #[test]
+    fn the_snapshot_lists_each_kinds_hottest_keys() {
+        let stats = Stats::new(false).with_hot_keys(|kind| {
+            (kind != "session").then(|| HotKeysConfig::new(64, 1))
+        });
+        let users = strata_keys::KeySpace::new("t", "v1").unwrap().kind("user").unwrap();
+        let user = stats.kind("user");
+        for i in 0..30u64 {
+            user.hot_keys().unwrap().record(&users.key(i).unwrap(), 100 - i);
+        }
+        stats.kind("session");
+        let snap = stats.snapshot();
+        let hot = snap.kinds["user"].hot_keys.as_ref().unwrap();
+        assert_eq!(hot.len(), crate::HOT_KEYS_REPORTED);
+        assert_eq!(hot[0].key, users.key(0u64).unwrap());
+        assert_eq!((hot[0].count, hot[9].count), (100, 91));
+        assert_eq!(snap.kinds["session"].hot_keys, None, "no sketch, no list");
+        assert_eq!(snap.totals.hot_keys, None, "per kind only");
+        let json = serde_json::to_value(&snap.kinds["user"]).unwrap();
+        assert_eq!(json["hot_keys"][0]["key"], "t:v1:user:s1:0");
+        assert_eq!(json["hot_keys"][0]["count"], 100);
+    }
 }
