@@ -152,21 +152,20 @@ fn render_entries(out: &mut String, e: &Value) {
 
 fn render_hot_keys(out: &mut String, hot: &Value) {
     let Some(keys) = hot.as_array() else {
-        out.push_str("  hot keys: not reported by this version\n");
+        out.push_str("  hot keys: not reported (the kind keeps no hot-key sketch)\n");
         return;
     };
-    out.push_str("  hot keys:");
+    out.push_str("  hot keys (estimated lookups, hits and misses, from a sample):");
     if keys.is_empty() {
         out.push_str(" none yet");
     }
     for h in keys {
-        // The sketch's estimate: `hits`, or `count` (lookups) where it reports those.
-        let hits = if h["hits"].is_null() {
-            &h["count"]
-        } else {
-            &h["hits"]
-        };
-        let _ = write!(out, "\n    {} {hits}", h["key"].as_str().unwrap_or("?"));
+        let _ = write!(
+            out,
+            "\n    {} {}",
+            h["key"].as_str().unwrap_or("?"),
+            h["count"]
+        );
     }
     out.push('\n');
 }

@@ -544,7 +544,11 @@ async fn warm_sends_the_ids_to_a_running_instance_with_progress() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_shows_an_applications_analytics() {
     use strata_http::monitoring::{MonitoringConfig, router};
-    let config = strata::CacheConfig::from_toml_str("[analytics]\nsample_rate = 1.0\n").unwrap();
+    // Every key and every lookup sampled: the figures below are exact.
+    let config = strata::CacheConfig::from_toml_str(
+        "[analytics]\nsample_rate = 1.0\n[hot_keys]\nsample_every = 1\n",
+    )
+    .unwrap();
     let cache = CacheBuilder::from_config(config)
         .prefix("clis")
         .metrics(false)
@@ -564,6 +568,7 @@ async fn stats_shows_an_applications_analytics() {
     for i in 0..40u64 {
         users.get(i % 10).await.unwrap();
     }
+    let key0 = users.key(0u64).unwrap().to_string();
     let app = router(cache, MonitoringConfig::default().with_admin_token("tok"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -590,6 +595,12 @@ async fn stats_shows_an_applications_analytics() {
     );
     assert!(text.contains("actual L1 hit ratio: 80.0 %"), "{text}");
     assert!(!text.contains("loader time saved: 0 ms"), "{text}");
+    // Each of the 10 keys was looked up 5 times (1 miss, 4 hits); ties are listed by key.
+    assert!(
+        text.contains(&format!("estimated lookups, hits and misses, from a sample):\n    {key0} 5\n")),
+        "{text}"
+    );
+    assert_eq!(text.matches(" 5\n").count(), 10, "the 10 keys: {text}");
     let denied = run("wrong").await.unwrap();
     assert!(!denied.status.success());
     assert!(stderr(&denied).contains("401"), "{}", stderr(&denied));
