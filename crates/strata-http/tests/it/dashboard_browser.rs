@@ -73,8 +73,10 @@ async fn the_dashboard_renders_its_charts_with_data() {
         .build()
         .await
         .unwrap();
-    // Every key sampled: the causes below are exact.
-    let config = CacheConfig::from_toml_str("[analytics]\nsample_rate = 1.0\n").unwrap();
+    // Every key and every lookup sampled: the causes and hot-key counts below are exact.
+    let config =
+        CacheConfig::from_toml_str("[analytics]\nsample_rate = 1.0\n[hot_keys]\nsample_every = 1\n")
+            .unwrap();
     let cache = CacheBuilder::from_config(config)
         .prefix("dash")
         .metrics(false)
@@ -101,6 +103,7 @@ async fn the_dashboard_renders_its_charts_with_data() {
             k.get(i % 25).await.unwrap();
         }
     }
+    let user0 = cache.kind::<u32>("user").unwrap().key(0u32).unwrap();
     let app = mount(
         axum::Router::new(),
         "/core/monitoring",
@@ -165,6 +168,20 @@ async fn the_dashboard_renders_its_charts_with_data() {
         html.contains("class=\"stored-share\">100%</text>"),
         "the age of entries in L2 is drawn: the 30 read from L2 all under a minute old"
     );
+
+    // Per kind, keys 0-4 were looked up 3 times (a load and two gets), 5-24 once or twice:
+    // the table lists each kind's 10 hottest, led by keys 0-4 at 3.
+    assert_eq!(
+        html.matches("class=\"hot-key\"").count(),
+        30,
+        "hot keys: 10 rows per kind"
+    );
+    assert!(
+        html.contains(&format!("<td>user</td><td>{user0}</td><td>3</td>")),
+        "a hot-key row with its estimated lookups: {}",
+        &html[html.find("id=\"hotKeys\"").unwrap_or(0)..][..1500.min(html.len())]
+    );
+    assert!(html.contains("estimated from a sample of the lookups"));
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard.png");
     // The workspace's target/ is absent when CARGO_TARGET_DIR points elsewhere.
