@@ -597,7 +597,9 @@ async fn stats_shows_an_applications_analytics() {
     assert!(!text.contains("loader time saved: 0 ms"), "{text}");
     // Each of the 10 keys was looked up 5 times (1 miss, 4 hits); ties are listed by key.
     assert!(
-        text.contains(&format!("estimated lookups, hits and misses, from a sample):\n    {key0} 5\n")),
+        text.contains(&format!(
+            "estimated lookups, hits and misses, from a sample):\n    {key0} 5\n"
+        )),
         "{text}"
     );
     assert_eq!(text.matches(" 5\n").count(), 10, "the 10 keys: {text}");

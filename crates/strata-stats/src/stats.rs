@@ -213,13 +213,17 @@ mod tests {
 
     #[test]
     fn the_snapshot_lists_each_kinds_hottest_keys() {
-        let stats = Stats::new(false).with_hot_keys(|kind| {
-            (kind != "session").then(|| HotKeysConfig::new(64, 1))
-        });
-        let users = strata_keys::KeySpace::new("t", "v1").unwrap().kind("user").unwrap();
+        let stats = Stats::new(false)
+            .with_hot_keys(|kind| (kind != "session").then(|| HotKeysConfig::new(64, 1)));
+        let users = strata_keys::KeySpace::new("t", "v1")
+            .unwrap()
+            .kind("user")
+            .unwrap();
         let user = stats.kind("user");
         for i in 0..30u64 {
-            user.hot_keys().unwrap().record(&users.key(i).unwrap(), 100 - i);
+            user.hot_keys()
+                .unwrap()
+                .record(&users.key(i).unwrap(), 100 - i);
         }
         stats.kind("session");
         let snap = stats.snapshot();

@@ -114,7 +114,7 @@ pub use strata_keys::{Key, KeyId, KeySpace, KindName, is_internal_kind};
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]
 pub use strata_redis::{RedisBackend, RedisBus, RedisConfig, RedisTracker, redact_url};
-pub use strata_stats::{HotKey, KindSnapshot, StatsSnapshot, Tier};
+pub use strata_stats::{HOT_KEYS_REPORTED, HotKey, KindSnapshot, StatsSnapshot, Tier};
 
 /// The layers, whole: the second tier's trait, its abilities, layers and batches
 /// (`strata::backend::batch::Batch`), the envelope codec, key building, eviction policies,

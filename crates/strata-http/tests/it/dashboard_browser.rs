@@ -74,9 +74,10 @@ async fn the_dashboard_renders_its_charts_with_data() {
         .await
         .unwrap();
     // Every key and every lookup sampled: the causes and hot-key counts below are exact.
-    let config =
-        CacheConfig::from_toml_str("[analytics]\nsample_rate = 1.0\n[hot_keys]\nsample_every = 1\n")
-            .unwrap();
+    let config = CacheConfig::from_toml_str(
+        "[analytics]\nsample_rate = 1.0\n[hot_keys]\nsample_every = 1\n",
+    )
+    .unwrap();
     let cache = CacheBuilder::from_config(config)
         .prefix("dash")
         .metrics(false)

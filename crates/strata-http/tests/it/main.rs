@@ -6,6 +6,7 @@ mod common;
 mod dashboard_browser;
 mod fuzz_clear;
 mod fuzz_response;
+mod hot_keys;
 mod isolation;
 mod monitoring;
 mod prometheus;

@@ -134,6 +134,14 @@ async fn prometheus_counters_match_the_json_stats() {
         scrape.samples.iter().all(|s| s.labels.get("key").is_none()),
         "no per-key label"
     );
+    // Hot keys are reported in the JSON (an array per kind keeping a sketch), and no cache key
+    // ("prom:...") appears anywhere in /metrics.
+    assert!(
+        stats["kinds"]["job"]["hot_keys"].is_array(),
+        "{}",
+        stats["kinds"]["job"]
+    );
+    assert!(!text.contains("prom:"), "a key in /metrics: {text}");
     assert_eq!(
         sample_value(
             &scrape.samples,
