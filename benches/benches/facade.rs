@@ -13,21 +13,36 @@ use strata::{Cache, CacheBuilder, CacheConfig, RedisBackend, RedisBus, RedisConf
 use strata_benches::runtime;
 use strata_benches::{UserWithProfile, user};
 
-fn l1_hit(c: &mut Criterion) {
-    let rt = runtime();
+/// A cache built from `config` (prefix "bench", no metrics) holding users 0..1,000 and 42.
+fn variant(
+    rt: &tokio::runtime::Runtime,
+    config: CacheConfig,
+) -> (strata::Cache, strata::KindCache<UserWithProfile>) {
     let cache = rt
-        .block_on(CacheBuilder::new().prefix("bench").metrics(false).build())
+        .block_on(
+            CacheBuilder::from_config(config)
+                .prefix("bench")
+                .metrics(false)
+                .build(),
+        )
         .expect("cache");
     let users = cache.kind::<UserWithProfile>("user").expect("kind");
-    rt.block_on(users.set(42, user(42))).expect("set");
-    // The same cache without the hot-key sketch: what sampling it costs the hit.
-    let mut config = cache.admin().config().clone();
+    rt.block_on(users.set_many((0..1_000u64).map(|i| (i, user(i))).collect()))
+        .expect("set_many");
+    (cache, users)
+}
+
+fn l1_hit(c: &mut Criterion) {
+    let rt = runtime();
+    let (_cache, users) = variant(&rt, CacheConfig::default());
+    // Without the hot-key sketch, and with analytics off: what each costs the hit.
+    let mut config = CacheConfig::default();
     config.hot_keys.enabled = false;
-    let no_sketch = rt
-        .block_on(CacheBuilder::from_config(config).metrics(false).build())
-        .expect("cache");
-    let users_no_sketch = no_sketch.kind::<UserWithProfile>("user").expect("kind");
-    rt.block_on(users_no_sketch.set(42, user(42))).expect("set");
+    let (_no_sketch, users_no_sketch) = variant(&rt, config);
+    let (_plain, plain_users) = variant(
+        &rt,
+        CacheConfig::from_toml_str("[analytics]\nenabled = false\n").expect("config"),
+    );
     let key = users.key(42).expect("key");
     let value = rt.block_on(users.get(42)).expect("get").expect("cached");
     let moka: moka::future::Cache<strata::Key, Arc<UserWithProfile>> =
@@ -40,22 +55,6 @@ fn l1_hit(c: &mut Criterion) {
             .expect("cached store");
     sharded.cache_set(key.clone(), value).expect("cached set");
 
-    // The same cache with analytics off: what the key sample costs the hit path.
-    let plain = rt
-        .block_on(
-            CacheBuilder::from_config(
-                CacheConfig::from_toml_str("[analytics]\nenabled = false\n").expect("config"),
-            )
-            .prefix("bench")
-            .metrics(false)
-            .build(),
-        )
-        .expect("cache");
-    let plain_users = plain.kind::<UserWithProfile>("user").expect("kind");
-    for kind in [&users, &plain_users] {
-        rt.block_on(kind.set_many((0..1_000u64).map(|i| (i, user(i))).collect()))
-            .expect("set_many");
-    }
     let sampled = strata::stats::mrc::sample_hash(key.as_str()) < u64::MAX / 10;
     eprintln!(
         "facade_l1_hit: key {key} is {}sampled at the initial rate 0.1",

@@ -10,9 +10,12 @@ use crate::config::CacheConfig;
 use crate::core::Core;
 use crate::kinds::KindState;
 
-/// The statistics of a cache configured with `config` (metrics and analytics as it says).
+/// The statistics of a cache configured with `config`: `metrics`, `[analytics]`, and the
+/// hot-key sketches of `[hot_keys]`.
 pub(crate) fn stats(config: &CacheConfig) -> Stats {
+    let hot = config.clone();
     Stats::with_analytics(config.metrics, self::config(config))
+        .with_hot_keys(move |kind| hot.hot_keys_of(kind))
 }
 
 /// The analytics configuration of `config`: its `[analytics]`, around the L1 budget.

@@ -299,7 +299,7 @@ impl CacheBuilder {
         let Channels { bus, tracker } =
             channels(&self.config, &namespace, given, &backend, opened).await?;
         let start_warnings = start_error.iter().map(|e| e.message().to_owned()).collect();
-        let stats = self.config.new_stats();
+        let stats = crate::analytics::stats(&self.config);
         let l1 = l1_for(&self.config, &stats);
         let core = Core::shared(Parts {
             config: self.config,

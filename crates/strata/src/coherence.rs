@@ -77,6 +77,9 @@ pub struct CoherenceStats {
     pub heartbeats: u64,
     /// Times the confirmation lapsed (L1 entries older than it stopped being served).
     pub lapses: u64,
+    /// Times a channel's connection was lost (L1 flushed, or kept unverified for
+    /// `l1.unverified_for`), over every channel.
+    pub losses: u64,
     /// The channels' connection names on the server (`CLIENT LIST`), e.g.
     /// `strata-tracking-<instance id>`.
     pub connections: Vec<String>,
@@ -107,6 +110,7 @@ pub(crate) struct Coherence {
     next_token: AtomicU64,
     heartbeats: AtomicU64,
     lapses: AtomicU64,
+    losses: AtomicU64,
     /// Which channels are subscribed now (bit per channel; at most 64 channels).
     subscribed: watch::Sender<u64>,
 }
@@ -123,6 +127,7 @@ impl Coherence {
             next_token: AtomicU64::new(1),
             heartbeats: AtomicU64::new(0),
             lapses: AtomicU64::new(0),
+            losses: AtomicU64::new(0),
             subscribed: watch::channel(0).0,
         }
     }
@@ -203,6 +208,7 @@ impl Coherence {
             return false;
         };
         c.pending.clear();
+        self.losses.fetch_add(1, Ordering::Relaxed);
         let keep = self.unverified_ms > 0 && c.confirms;
         if keep {
             // Served until now + unverified_for, not beyond.
@@ -274,6 +280,7 @@ impl Coherence {
                 .then(|| now_ms.saturating_sub(confirmed)),
             heartbeats: self.heartbeats.load(Ordering::Relaxed),
             lapses: self.lapses.load(Ordering::Relaxed),
+            losses: self.losses.load(Ordering::Relaxed),
             connections: self
                 .channels
                 .lock()

@@ -53,13 +53,6 @@ impl CacheConfig {
         on.then(|| HotKeysConfig::new(self.hot_keys.capacity, self.hot_keys.sample_every))
     }
 
-    /// Empty statistics as configured: `metrics`, `[analytics]`, and the hot-key sketches of
-    /// `[hot_keys]`.
-    pub(crate) fn new_stats(&self) -> strata_stats::Stats {
-        let config = self.clone();
-        crate::analytics::stats(self).with_hot_keys(move |kind| config.hot_keys_of(kind))
-    }
-
     /// Checks `[hot_keys]`.
     pub(super) fn validate_hot_keys(&self) -> Result<(), Invalid> {
         let h = &self.hot_keys;

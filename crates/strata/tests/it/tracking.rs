@@ -254,10 +254,25 @@ async fn a_killed_tracking_connection_flushes_l1_and_recovers() {
         2,
         "one named tracking connection per instance: {list}"
     );
+    // The first instance's, by the name it reports.
+    let name = caches[0]
+        .admin()
+        .coherence()
+        .connections
+        .into_iter()
+        .find(|n| n.starts_with("strata-tracking-"))
+        .expect("the instance names its tracking connection");
+    let id = list
+        .lines()
+        .find(|l| l.contains(&format!("name={name} ")))
+        .and_then(|l| l.split_whitespace().next()?.strip_prefix("id="))
+        .expect("its connection is listed")
+        .to_owned();
+    let losses = caches[0].admin().coherence().losses;
     let _: u64 = redis::cmd("CLIENT")
         .arg("KILL")
         .arg("ID")
-        .arg(&ids[0])
+        .arg(&id)
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -269,6 +284,10 @@ async fn a_killed_tracking_connection_flushes_l1_and_recovers() {
     )
     .await;
     assert!(kept.admin().l1().unwrap().get(&k).await.is_some());
+    assert!(
+        lost.admin().coherence().losses > losses,
+        "the loss is counted"
+    );
     tokio::time::timeout(Duration::from_secs(10), lost.ready())
         .await
         .expect("tracking is on again");
