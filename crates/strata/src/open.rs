@@ -100,34 +100,34 @@ pub(crate) async fn open_backend(
     }
 }
 
+/// The Redis configuration of a coherence channel: the backend's server, namespace and
+/// timeouts (`None` without a Redis URL).
 #[cfg(feature = "redis")]
-fn open_bus(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
-    let Some(url) = &config.backend.url else {
-        return Ok(None);
-    };
-    let bus = strata_redis::RedisBus::new(
-        &strata_redis::RedisConfig::new(url)
+fn channel_config(config: &CacheConfig, namespace: &str) -> Option<strata_redis::RedisConfig> {
+    let url = config.backend.url.as_ref()?;
+    Some(
+        strata_redis::RedisConfig::new(url)
             .with_cluster(config.backend.cluster)
             .with_namespace(namespace)
             .with_connect_timeout(config.backend.connect_timeout)
             .with_operation_timeout(config.operation_timeout),
-    )?;
-    Ok(Some(Arc::new(bus)))
+    )
+}
+
+#[cfg(feature = "redis")]
+fn open_bus(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
+    let Some(redis) = channel_config(config, namespace) else {
+        return Ok(None);
+    };
+    Ok(Some(Arc::new(strata_redis::RedisBus::new(&redis)?)))
 }
 
 #[cfg(feature = "redis")]
 fn open_tracker(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Tracker>>, Error> {
-    let Some(url) = &config.backend.url else {
+    let Some(redis) = channel_config(config, namespace) else {
         return Ok(None);
     };
-    let tracker = strata_redis::RedisTracker::new(
-        &strata_redis::RedisConfig::new(url)
-            .with_cluster(config.backend.cluster)
-            .with_namespace(namespace)
-            .with_connect_timeout(config.backend.connect_timeout)
-            .with_operation_timeout(config.operation_timeout),
-    )?;
-    Ok(Some(Arc::new(tracker)))
+    Ok(Some(Arc::new(strata_redis::RedisTracker::new(&redis)?)))
 }
 
 #[cfg(not(feature = "redis"))]
@@ -222,7 +222,6 @@ async fn open_redis(
     _namespace: &str,
 ) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
     Err(Error::config(
-        "invalid value for key `backend.url`: a Redis URL needs the `redis` feature of strata"
-            .into(),
+        "invalid value for key `backend.url`: a Redis URL needs the `redis` feature of strata",
     ))
 }
