@@ -80,6 +80,25 @@ async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
         .unwrap()
 }
 
+/// A job entry holding `value`, as a writer outside Strata builds it from docs/wire-format.md:
+/// the envelope records the kind's generation counter (§2.3), 10 minutes of TTL.
+async fn wire_entry(conn: &mut redis::aio::MultiplexedConnection, value: &str) -> Vec<u8> {
+    let counter: u64 = redis::cmd("GET")
+        .arg("trk:v1:__version:s1:kind:job")
+        .query_async(conn)
+        .await
+        .expect("the kind's generation counter");
+    let meta =
+        strata::EntryMeta::new(Clock::system().now_ms(), 600_000, 1).with_generation(counter);
+    strata::Codec::encode(
+        &strata::MsgPackCodec::default(),
+        &meta,
+        Some(&value.to_owned()),
+    )
+    .unwrap()
+    .to_vec()
+}
+
 fn redis_cli(server: &RedisServer, args: &[&str]) {
     let out = std::process::Command::new("redis-cli")
         .arg("-p")
@@ -99,22 +118,10 @@ async fn a_foreign_set_and_del_reach_every_instance() {
     // A raw redis-rs client writes the entry in the documented wire format.
     // As docs/wire-format.md says: the entry records its kind's generation (§2.3).
     let mut conn = raw(&server).await;
-    let counter: Option<u64> = redis::cmd("GET")
-        .arg("trk:v1:__version:s1:kind:job")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let meta = strata::EntryMeta::new(Clock::system().now_ms(), 600_000, 1)
-        .with_generation(counter.expect("the kind's generation counter"));
-    let envelope = strata::Codec::encode(
-        &strata::MsgPackCodec::default(),
-        &meta,
-        Some(&"new".to_string()),
-    )
-    .unwrap();
+    let envelope = wire_entry(&mut conn, "new").await;
     let _: () = redis::cmd("SET")
         .arg(&key)
-        .arg(envelope.as_ref())
+        .arg(&envelope)
         .arg("EX")
         .arg(600)
         .query_async(&mut conn)
@@ -530,25 +537,13 @@ async fn a_load_that_began_before_a_foreign_change_does_not_fill_l1() {
     // A writer outside Strata changes the entry as docs/wire-format.md says: the new value,
     // and the entry's lease dropped with it.
     let mut conn = raw(&server).await;
-    let counter: u64 = redis::cmd("GET")
-        .arg("trk:v1:__version:s1:kind:job")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let meta =
-        strata::EntryMeta::new(Clock::system().now_ms(), 600_000, 1).with_generation(counter);
-    let envelope = strata::Codec::encode(
-        &strata::MsgPackCodec::default(),
-        &meta,
-        Some(&"changed".to_string()),
-    )
-    .unwrap();
+    let envelope = wire_entry(&mut conn, "changed").await;
     let lease = format!("trk:#lease:{}", &key.as_str()["trk:".len()..]);
     let _: () = redis::pipe()
         .atomic()
         .cmd("SET")
         .arg(key.as_str())
-        .arg(envelope.as_ref())
+        .arg(&envelope)
         .arg("EX")
         .arg(600)
         .ignore()
