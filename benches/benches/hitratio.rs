@@ -1,4 +1,4 @@
-//! Hit ratios of our policies and moka's against Bélády's optimum, on Zipf, scan-polluted and
+//! Hit ratios of our policies, moka's and quick_cache's against Bélády's optimum, on Zipf, scan-polluted and
 //! shifting traces, at cache sizes of 1 % and 10 % of the key space. Writes
 //! target/strata-bench/hit-ratio.md (and prints it) and hit-ratio.json; no timings.
 //! `STRATA_BENCH_QUICK=1` shortens the traces to 50,000 requests.
@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use strata_benches::sim::{
-    Trace, hits_moka, hits_optimal, hits_with, scan_polluted, shifting, zipf,
+    Trace, hits_moka, hits_optimal, hits_quick_cache, hits_with, scan_polluted, shifting, zipf,
 };
 use strata_eviction::EvictionPolicy;
 
@@ -38,7 +38,7 @@ fn main() {
         shifting(10_000, len, 5),
     ];
     let mut md = format!(
-        "# Hit ratio vs Bélády's optimum\n\nHit ratio of each policy, and in parentheses its fraction of the offline optimum, on {len} requests.\n\n| trace | cache size | optimal | LRU | Random | TTL | moka (TinyLFU) |\n|---|---|---|---|---|---|---|\n"
+        "# Hit ratio vs Bélády's optimum\n\nHit ratio of each policy, and in parentheses its fraction of the offline optimum, on {len} requests.\n\n| trace | cache size | optimal | LRU | Random | TTL | moka (TinyLFU) | quick_cache (S3-FIFO) |\n|---|---|---|---|---|---|---|---|\n"
     );
     let mut rows = Vec::new();
     for t in &traces {
@@ -53,27 +53,29 @@ fn main() {
                     100.0 * h as f64 / best.max(1.0)
                 )
             };
-            let (lru, random, ttl, moka) = (
+            let (lru, random, ttl, moka, quick) = (
                 hits_with(EvictionPolicy::Lru, cap, t, 7),
                 hits_with(EvictionPolicy::Random, cap, t, 7),
                 hits_with(EvictionPolicy::Ttl, cap, t, 7),
                 hits_moka(cap, t),
+                hits_quick_cache(cap, t),
             );
             let _ = writeln!(
                 md,
-                "| {} | {pct} % ({cap}) | {:.3} | {} | {} | {} | {} |",
+                "| {} | {pct} % ({cap}) | {:.3} | {} | {} | {} | {} | {} |",
                 t.name,
                 best / n,
                 cell(lru),
                 cell(random),
                 cell(ttl),
                 cell(moka),
+                cell(quick),
             );
             let ratio = |h: u64| h as f64 / n;
             rows.push(serde_json::json!({
                 "trace": t.name, "size_pct": pct, "capacity": cap, "requests": len,
                 "optimal": best / n, "lru": ratio(lru), "random": ratio(random),
-                "ttl": ratio(ttl), "moka": ratio(moka),
+                "ttl": ratio(ttl), "moka": ratio(moka), "quick_cache": ratio(quick),
             }));
         }
     }

@@ -131,6 +131,22 @@ pub fn hits_moka(capacity: u64, trace: &Trace) -> u64 {
     hits
 }
 
+/// Hits of quick_cache (S3-FIFO-like: cold and hot queues with a ghost list) with room for
+/// `capacity` entries, the same workload as [`hits_moka`].
+pub fn hits_quick_cache(capacity: u64, trace: &Trace) -> u64 {
+    let cache: quick_cache::sync::Cache<u64, ()> =
+        quick_cache::sync::Cache::new(usize::try_from(capacity).unwrap_or(usize::MAX));
+    let mut hits = 0;
+    for &k in &trace.requests {
+        if cache.get(&k).is_some() {
+            hits += 1;
+        } else {
+            cache.insert(k, ());
+        }
+    }
+    hits
+}
+
 /// Hits of Bélády's optimal policy (evict the key used farthest in the future), computed
 /// offline: the upper bound of any policy.
 pub fn hits_optimal(capacity: u64, trace: &Trace) -> u64 {
@@ -266,6 +282,8 @@ mod tests {
                     assert!(hits_with(p, cap, &t, 9) <= best, "{} {p} cap {cap}", t.name);
                 }
                 assert!(hits_moka(cap, &t) <= best, "{} moka cap {cap}", t.name);
+                let qc = hits_quick_cache(cap, &t);
+                assert!(qc > 0 && qc <= best, "{} quick_cache cap {cap}", t.name);
             }
         }
     }

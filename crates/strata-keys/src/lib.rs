@@ -39,6 +39,7 @@
 mod error;
 mod id;
 mod key;
+mod key_str;
 mod kind;
 mod segment;
 mod space;
@@ -46,6 +47,7 @@ mod space;
 pub use error::KeyError;
 pub use id::{HASHED_ID_MARKER, MAX_PLAIN_ID_LEN};
 pub use key::{Key, KeyId, KeyParts};
+pub use key_str::KeyStr;
 pub use kind::{CacheKind, INTERNAL_KIND_PREFIX, KindName, is_internal_kind};
 pub use segment::MAX_SEGMENT_LEN;
 pub use space::{KeySpace, KindKeys};

@@ -24,6 +24,8 @@ pub struct L1Entry {
     /// When the value was last known to be current (milliseconds on the caller's clock; 0:
     /// never said): see [`verified_at_ms`](Self::verified_at_ms).
     verified_ms: u64,
+    /// A hash of the key, computed by the caller at insert: see [`key_hash`](Self::key_hash).
+    key_hash: Option<u64>,
 }
 
 impl std::fmt::Debug for L1Entry {
@@ -52,7 +54,21 @@ impl L1Entry {
             encoded_len: u32::try_from(encoded_len).unwrap_or(u32::MAX),
             keep_for,
             verified_ms: 0,
+            key_hash: None,
         }
+    }
+
+    /// The same entry carrying `hash`, a hash of its key the caller computed (for sampling,
+    /// say), handed back with every hit so that a hit need not hash the key again.
+    pub fn with_key_hash(mut self, hash: u64) -> Self {
+        self.key_hash = Some(hash);
+        self
+    }
+
+    /// The hash given to [`with_key_hash`](Self::with_key_hash), if any.
+    #[inline]
+    pub fn key_hash(&self) -> Option<u64> {
+        self.key_hash
     }
 
     /// The same entry, known to be current at `ms` (milliseconds on the caller's clock: when

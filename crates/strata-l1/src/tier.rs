@@ -1,11 +1,10 @@
-//! `L1`: the moka cache of decoded values.
+//! `L1`: the quick_cache store of decoded values.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use moka::Expiry;
-use moka::future::Cache;
-use moka::notification::RemovalCause;
+use quick_cache::Lifecycle;
+use quick_cache::sync::Cache;
 use strata_keys::Key;
 
 use crate::config::L1Config;
@@ -24,34 +23,49 @@ pub struct L1Usage {
 /// Called with the key of each entry evicted for size (not for expiry or invalidation).
 pub type EvictionHook = Arc<dyn Fn(&Key) + Send + Sync>;
 
-struct EntryExpiry {
-    max_lifetime: Duration,
+/// An entry as stored: the entry and the instant its L1 lifetime ends.
+#[derive(Clone)]
+struct Stored {
+    entry: L1Entry,
+    until: Instant,
 }
 
-impl EntryExpiry {
-    fn lifetime(&self, entry: &L1Entry) -> Duration {
-        entry.keep_for.min(self.max_lifetime)
+/// Each entry weighs its bytes, at least the minimum weight (so the byte budget bounds the
+/// entry count too), and never 0 (quick_cache never evicts weightless entries).
+#[derive(Clone)]
+struct Weight {
+    min: u64,
+}
+
+impl quick_cache::Weighter<Key, Stored> for Weight {
+    fn weight(&self, _key: &Key, value: &Stored) -> u64 {
+        u64::from(value.entry.encoded_len).max(self.min)
     }
 }
 
-impl Expiry<Key, L1Entry> for EntryExpiry {
-    fn expire_after_create(&self, _key: &Key, value: &L1Entry, _now: Instant) -> Option<Duration> {
-        Some(self.lifetime(value))
-    }
+/// Collects the keys evicted by one insert, so that the hook runs after the store's lock is
+/// released (and the evicted values are dropped there too).
+#[derive(Clone)]
+struct Evictions;
 
-    fn expire_after_update(
-        &self,
-        _key: &Key,
-        value: &L1Entry,
-        _now: Instant,
-        _current: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(self.lifetime(value))
+impl Lifecycle<Key, Stored> for Evictions {
+    type RequestState = Vec<(Key, Stored)>;
+
+    fn on_evict(&self, state: &mut Self::RequestState, key: Key, val: Stored) {
+        state.push((key, val));
     }
 }
+
+type Store = Cache<Key, Stored, Weight, foldhash::fast::RandomState, Evictions>;
 
 /// The in-process tier: decoded values (`Arc<T>`) under their keys, bounded by the bytes they hold
 /// and entry count, each entry dropped at its expiry or after the maximum L1 lifetime.
+///
+/// The store is quick_cache (S3-FIFO eviction: a small queue for new entries, a main one for
+/// entries read again, a ghost list of recent evictions): a hit takes one shard's read lock and
+/// reads the monotonic clock once. An entry past its lifetime is a miss at once and leaves at
+/// the next eviction or [`usage`](L1::usage)/[`sync`](L1::sync); until then it counts in the
+/// budget, so memory stays within it.
 ///
 /// Cheap to clone (clones share the cache).
 ///
@@ -77,7 +91,8 @@ impl Expiry<Key, L1Entry> for EntryExpiry {
 pub struct L1 {
     /// Keys hash with foldhash, randomly seeded per tier: several times faster than SipHash on
     /// short keys, and still not predictable by whoever chooses ids.
-    cache: Cache<Key, L1Entry, foldhash::fast::RandomState>,
+    cache: Arc<Store>,
+    hook: Option<EvictionHook>,
     config: L1Config,
 }
 
@@ -85,8 +100,8 @@ impl std::fmt::Debug for L1 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("L1")
             .field("config", &self.config)
-            .field("entries", &self.cache.entry_count())
-            .field("weighted_bytes", &self.cache.weighted_size())
+            .field("entries", &self.cache.len())
+            .field("weighted_bytes", &self.cache.weight())
             .finish()
     }
 }
@@ -99,23 +114,19 @@ impl L1 {
 
     /// An empty tier that reports size evictions to `hook`.
     pub fn with_eviction_hook(config: L1Config, hook: Option<EvictionHook>) -> Self {
-        let min_weight = config.min_weight();
-        let mut builder = Cache::builder()
-            .max_capacity(config.max_bytes)
-            .support_invalidation_closures()
-            .weigher(move |_k: &Key, v: &L1Entry| v.encoded_len.max(min_weight))
-            .expire_after(EntryExpiry {
-                max_lifetime: config.max_lifetime,
-            });
-        if let Some(hook) = hook {
-            builder = builder.eviction_listener(move |k: Arc<Key>, _v, cause| {
-                if cause == RemovalCause::Size {
-                    hook(&k);
-                }
-            });
-        }
+        let min = u64::from(config.min_weight()).max(1);
+        let items = usize::try_from(config.max_entries.min(config.max_bytes / min).max(1))
+            .unwrap_or(usize::MAX);
+        let cache = Cache::with(
+            items,
+            config.max_bytes.max(1),
+            Weight { min },
+            foldhash::fast::RandomState::default(),
+            Evictions,
+        );
         Self {
-            cache: builder.build_with_hasher(foldhash::fast::RandomState::default()),
+            cache: Arc::new(cache),
+            hook,
             config,
         }
     }
@@ -127,67 +138,95 @@ impl L1 {
 
     /// The entry under `key`, if present and not expired.
     pub async fn get(&self, key: &Key) -> Option<L1Entry> {
-        self.cache.get(key).await
+        self.get_str(key.as_str()).await
+    }
+
+    /// The entry under the key string `key` (a key rendered without allocating, such as a
+    /// `strata_keys::KeyStr`), if present and not expired.
+    pub async fn get_str(&self, key: &str) -> Option<L1Entry> {
+        self.lookup(key)
+    }
+
+    #[inline]
+    fn lookup(&self, key: &str) -> Option<L1Entry> {
+        let stored = self.cache.get(key)?;
+        (Instant::now() < stored.until).then_some(stored.entry)
     }
 
     /// Stores `entry` under `key`.
     pub async fn insert(&self, key: Key, entry: L1Entry) {
-        self.cache.insert(key, entry).await;
+        let lifetime = entry.keep_for.min(self.config.max_lifetime);
+        let until = Instant::now() + lifetime;
+        let mut evicted = Vec::new();
+        let Some(hook) = &self.hook else {
+            self.cache
+                .insert_with_lifecycle(key, Stored { entry, until }, &mut evicted);
+            return;
+        };
+        self.cache
+            .insert_with_lifecycle(key.clone(), Stored { entry, until }, &mut evicted);
+        for (gone, _) in &evicted {
+            // The store reports the value a write replaced like an eviction: only a write
+            // refused for its size (the key is not held) is one.
+            if *gone != key || !self.cache.contains_key(key.as_str()) {
+                hook(gone);
+            }
+        }
     }
 
     /// Drops `key`.
     pub async fn remove(&self, key: &Key) {
-        self.cache.invalidate(key).await;
+        self.cache.remove(key.as_str());
     }
 
     /// Drops the entry under the key string `key`.
     pub async fn remove_str(&self, key: &str) {
-        self.cache.invalidate(key).await;
+        self.cache.remove(key);
     }
 
     /// Drops every entry.
     pub fn clear(&self) {
-        self.cache.invalidate_all();
+        self.cache.clear();
     }
 
-    /// Drops every entry whose key starts with `prefix` (applied lazily by moka, in the
-    /// background; reads stop seeing them at once).
+    /// Drops every entry whose key starts with `prefix` (at once: one pass over the entries).
     pub fn remove_prefix(&self, prefix: &str) {
-        let prefix = prefix.to_owned();
-        // invalidate_entries_if only fails when support for it was not enabled at build time.
-        let _ = self
-            .cache
-            .invalidate_entries_if(move |k, _| k.as_str().starts_with(&prefix));
+        self.cache.retain(|k, _| !k.as_str().starts_with(prefix));
     }
 
-    /// The number of entries and the weight they hold, exact at the time of the call: moka
-    /// counts lazily (an entry inserted a moment ago is not counted until its maintenance
-    /// runs), so this applies the pending maintenance first. Meant for reports, not hot paths.
+    /// Drops the entries past their lifetime.
+    fn drop_expired(&self) {
+        let now = Instant::now();
+        self.cache.retain(|_, v| now < v.until);
+    }
+
+    /// The number of entries and the weight they hold, exact at the time of the call (entries
+    /// past their lifetime are dropped first). Meant for reports, not hot paths.
     pub async fn usage(&self) -> L1Usage {
-        self.cache.run_pending_tasks().await;
+        self.drop_expired();
         L1Usage {
-            entries: self.cache.entry_count(),
-            weighted_bytes: self.cache.weighted_size(),
+            entries: self.cache.len() as u64,
+            weighted_bytes: self.cache.weight(),
         }
     }
 
-    /// Approximate number of entries (may lag the last writes).
+    /// Approximate number of entries (may count entries past their lifetime).
     #[deprecated(
         since = "0.2.0",
         note = "use L1::usage().await.entries, which is exact"
     )]
     pub fn entry_count(&self) -> u64 {
-        self.cache.entry_count()
+        self.cache.len() as u64
     }
 
-    /// moka's running weight (bytes held, each entry at least the minimum weight), without
-    /// applying pending maintenance: cheap, and may lag the last writes. [`L1::usage`] is exact.
+    /// The running weight (bytes held, each entry at least the minimum weight), entries past
+    /// their lifetime included until they leave: cheap. [`L1::usage`] is exact.
     pub fn weighted_bytes(&self) -> u64 {
-        self.cache.weighted_size()
+        self.cache.weight()
     }
 
-    /// Applies pending maintenance (evictions, expirations) now; for tests and reports.
+    /// Drops the entries past their lifetime now; for tests and reports.
     pub async fn sync(&self) {
-        self.cache.run_pending_tasks().await;
+        self.drop_expired();
     }
 }

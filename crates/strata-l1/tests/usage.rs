@@ -1,4 +1,4 @@
-//! `L1::usage` counts what the tier holds at the time of the call, not what moka's lazy
+//! `L1::usage` counts what the tier holds at the time of the call, not what a lazy
 //! bookkeeping has caught up with.
 
 use std::sync::Arc;

@@ -152,7 +152,21 @@ impl Analytics {
 
     /// An L1 hit on `key` (the hot path).
     pub(crate) fn l1_hit(&self, key: &str) {
-        let Some(h) = self.sampled(key) else { return };
+        self.l1_hit_hash(self.hash(key));
+    }
+
+    /// An L1 hit on the key hashing to `h`.
+    #[inline]
+    pub(crate) fn l1_hit_hash(&self, h: u64) {
+        if h >= self.threshold.load(Ordering::Relaxed) {
+            return;
+        }
+        self.l1_hit_sampled(h);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn l1_hit_sampled(&self, h: u64) {
         // A hit never waits: under contention the access is not sampled.
         let Some(mut sample) = self.sample.try_lock() else {
             return;

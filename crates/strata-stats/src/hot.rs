@@ -95,6 +95,15 @@ impl HotKeys {
         }
     }
 
+    /// [`offer`](Self::offer) for a caller that holds the key's text: `key` makes the [`Key`],
+    /// called only when this lookup is sampled.
+    #[inline]
+    pub fn offer_with(&self, key: impl FnOnce() -> Key) {
+        if next_random() <= self.threshold {
+            self.record_sampled(&key());
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn record_sampled(&self, key: &Key) {

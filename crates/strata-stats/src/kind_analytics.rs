@@ -19,6 +19,15 @@ impl KindStats {
         }
     }
 
+    /// [`l1_hit_on`](Self::l1_hit_on) for a key whose [`sample_hash`](crate::mrc::sample_hash)
+    /// is `hash` (computed when the entry was stored): the hit hashes nothing.
+    #[inline]
+    pub fn l1_hit_hashed(&self, hash: u64) {
+        if let Some(a) = &self.analytics {
+            a.l1_hit_hash(hash);
+        }
+    }
+
     /// A miss in `tier` on `key` at `now_ms`: `seen` is the cause when the entry told it, `None` when the tier did not hold the key (the key sample explains it).
     pub fn tier_miss_on(
         &self,

@@ -108,8 +108,9 @@ impl<T: CacheValue> KindCache<T> {
 
     /// The fresh value under `id`, if cached (`None` also for a cached absence).
     pub async fn get(&self, id: impl Display) -> Result<Option<Arc<T>>, Error> {
-        let key = self.key(id)?;
-        self.get_at(&key).await
+        // Rendered on the stack: a hit by id allocates nothing.
+        let key = self.kind.keys.key_str(id)?;
+        read::get(&self.core, &self.kind, &key).await
     }
 
     /// [`get`](Self::get) by key.

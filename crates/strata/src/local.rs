@@ -82,7 +82,8 @@ impl Local {
         }
         let entry = L1Entry::new(found.value.clone(), found.meta, weight, keep_for)
             .with_tags(found.tags.clone())
-            .with_verified_at(self.clock.now_ms());
+            .with_verified_at(self.clock.now_ms())
+            .with_key_hash(strata_stats::mrc::sample_hash(key.as_str()));
         l1.insert(key.clone(), entry).await;
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata_keys::Key;
+use strata_keys::{Key, KeyStr};
 use strata_stats::{MissCause, Tier};
 
 use crate::cacheable::CacheValue;
@@ -30,16 +30,56 @@ fn sample_this_call() -> bool {
     })
 }
 
+/// What a lookup is given: a [`Key`], or a key's text rendered on the stack (a lookup by id,
+/// which makes the `Key` only when it needs one).
+pub(crate) trait LookupKey {
+    /// The key's text (what L1 is queried with).
+    fn text(&self) -> &str;
+    /// The key (allocates for a [`KeyStr`]).
+    fn to_key(&self) -> Key;
+}
+
+impl LookupKey for Key {
+    #[inline]
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+    fn to_key(&self) -> Key {
+        self.clone()
+    }
+}
+
+impl LookupKey for KeyStr {
+    #[inline]
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+    fn to_key(&self) -> Key {
+        KeyStr::to_key(self)
+    }
+}
+
 /// The L1 step of a lookup: a fresh hit, the stale value L1 holds, or a miss, counted.
 ///
 /// The hot path of the cache: one clock read, no decoding, and latency timed only for one
 /// hit in [`TIMING_SAMPLE`] (timing costs more than the hit).
-pub(crate) async fn probe_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &Key) -> Lookup<T> {
+pub(crate) async fn probe_l1<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    key: &(impl LookupKey + ?Sized),
+) -> Lookup<T> {
     if let Some(hot) = kind.stats.hot_keys() {
-        hot.offer(key);
+        hot.offer_with(|| key.to_key());
     }
+    let text = key.text();
     let start = sample_this_call().then(Instant::now);
-    let Some((found, now, seen)) = look_in_l1::<T>(core, kind, key).await else {
+    let Some(InL1 {
+        found,
+        now,
+        cause: seen,
+        key_hash,
+    }) = look_in_l1::<T>(core, kind, text).await
+    else {
         return Lookup::Miss;
     };
     let elapsed = || start.map_or(Duration::ZERO, |s| s.elapsed());
@@ -49,12 +89,15 @@ pub(crate) async fn probe_l1<T: CacheValue>(core: &Core, kind: &KindState, key: 
                 Some(s) => kind.stats.hit(Tier::L1, f.meta.age_ms(now), s.elapsed()),
                 None => kind.stats.hit_untimed(Tier::L1, f.meta.age_ms(now)),
             }
-            kind.stats.l1_hit_on(key.as_str());
+            match key_hash {
+                Some(h) => kind.stats.l1_hit_hashed(h),
+                None => kind.stats.l1_hit_on(text),
+            }
         }
         _ => {
             let now = if now == 0 { core.clock.now_ms() } else { now };
             kind.stats
-                .tier_miss_on(Tier::L1, elapsed(), key.as_str(), seen, now);
+                .tier_miss_on(Tier::L1, elapsed(), text, seen, now);
         }
     }
     found
@@ -67,29 +110,46 @@ pub(crate) async fn recheck_l1<T: CacheValue>(
     kind: &KindState,
     key: &Key,
 ) -> Lookup<T> {
-    look_in_l1::<T>(core, kind, key)
+    look_in_l1::<T>(core, kind, key.as_str())
         .await
-        .map_or(Lookup::Miss, |(found, _, _)| found)
+        .map_or(Lookup::Miss, |l| l.found)
 }
 
-/// What L1 holds under `key` for `kind`, the clock's reading (0 when L1 held nothing), and
-/// the cause of a miss when the entry tells it (`None`: L1 did not hold the key); `None`
-/// without an L1.
-async fn look_in_l1<T: CacheValue>(
-    core: &Core,
-    kind: &KindState,
-    key: &Key,
-) -> Option<(Lookup<T>, u64, Option<MissCause>)> {
+/// What [`look_in_l1`] saw.
+struct InL1<T> {
+    found: Lookup<T>,
+    /// The clock's reading (0 when L1 held nothing).
+    now: u64,
+    /// The cause of a miss when the entry tells it (`None`: L1 did not hold the key).
+    cause: Option<MissCause>,
+    /// The entry's sample hash, computed when it was stored.
+    key_hash: Option<u64>,
+}
+
+impl<T> InL1<T> {
+    fn miss(now: u64, cause: Option<MissCause>) -> Self {
+        Self {
+            found: Lookup::Miss,
+            now,
+            cause,
+            key_hash: None,
+        }
+    }
+}
+
+/// What L1 holds under `key` for `kind` (see [`InL1`]); `None` without an L1.
+async fn look_in_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &str) -> Option<InL1<T>> {
     let l1 = core.local.l1()?;
-    let Some(entry) = l1.get(key).await else {
-        return Some((Lookup::Miss, 0, None));
+    let Some(entry) = l1.get_str(key).await else {
+        return Some(InL1::miss(0, None));
     };
     let now = core.clock.now_ms();
     if !core.coherence.serves(entry.verified_at_ms(), now) {
         // Not confirmed coherent recently enough: read through L2 instead.
-        return Some((Lookup::Miss, now, Some(MissCause::Unverified)));
+        return Some(InL1::miss(now, Some(MissCause::Unverified)));
     }
     let meta = entry.meta;
+    let key_hash = entry.key_hash();
     let tags = entry.tags().cloned();
     // One atomic load decides in the common case (generation known, no tags).
     let current = match kind.generation.load() {
@@ -99,7 +159,7 @@ async fn look_in_l1<T: CacheValue>(
         _ => Box::pin(kind.is_current(&core.versions, (meta.generation, tags.as_deref()))).await,
     };
     if !current {
-        return Some((Lookup::Miss, now, Some(MissCause::Invalidated)));
+        return Some(InL1::miss(now, Some(MissCause::Invalidated)));
     }
     let (found, cause) = match entry.into_value::<T>() {
         Ok(value) if !meta.is_expired(now) => (Lookup::Fresh(Found { value, meta, tags }), None),
@@ -112,7 +172,12 @@ async fn look_in_l1<T: CacheValue>(
             (Lookup::Miss, Some(MissCause::Undecodable))
         }
     };
-    Some((found, now, cause))
+    Some(InL1 {
+        found,
+        now,
+        cause,
+        key_hash,
+    })
 }
 
 /// The L2 step of a lookup (traced), given the stale value L1 had (if any).
@@ -143,7 +208,7 @@ pub(crate) async fn lookup_l2<T: CacheValue>(
 pub(crate) async fn get<T: CacheValue>(
     core: &Core,
     kind: &KindState,
-    key: &Key,
+    key: &(impl LookupKey + ?Sized),
 ) -> Result<Option<Arc<T>>, Error> {
     if !core.enabled() {
         return Ok(None);
@@ -153,6 +218,16 @@ pub(crate) async fn get<T: CacheValue>(
         Lookup::Fresh(found) => return Ok(found.value),
         other => other.into_stale(),
     };
+    Box::pin(get_from_l2(core, kind, &key.to_key(), stale)).await
+}
+
+/// The L2 step of [`get`], after L1 missed (`stale`: what L1 held past its TTL).
+async fn get_from_l2<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    key: &Key,
+    stale: Option<Found<T>>,
+) -> Result<Option<Arc<T>>, Error> {
     let wanted = Wanted {
         stale,
         ..Wanted::key(key)
