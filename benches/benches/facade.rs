@@ -1,6 +1,6 @@
 //! The facade: L1 hits (with and without the hot-key sketch, with analytics on and off: one key,
-//! and 1,000 keys in turn) against a raw moka get of the same `Arc` and the `cached` crate's
-//! sharded in-memory LRU store, and get_many(100) against 100 sequential gets. L2 hits under
+//! and 1,000 keys in turn) against a raw moka get of the same `Arc`, a raw quick_cache get (the
+//! L1's store) and the `cached` crate's sharded in-memory LRU store, and get_many(100) against 100 sequential gets. L2 hits under
 //! concurrency (throughput and percentiles) are in `load.rs`.
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
 
@@ -48,6 +48,9 @@ fn l1_hit(c: &mut Criterion) {
     let moka: moka::future::Cache<strata::Key, Arc<UserWithProfile>> =
         moka::future::Cache::new(10_000);
     rt.block_on(moka.insert(key.clone(), value.clone()));
+    let quick: quick_cache::sync::Cache<strata::Key, Arc<UserWithProfile>> =
+        quick_cache::sync::Cache::new(10_000);
+    quick.insert(key.clone(), value.clone());
     let sharded: cached::ShardedLruCache<strata::Key, Arc<UserWithProfile>> =
         cached::ShardedLruCache::builder()
             .max_size(10_000)
@@ -95,6 +98,10 @@ fn l1_hit(c: &mut Criterion) {
     g.bench_function("raw_moka_get", |b| {
         b.to_async(&rt)
             .iter(|| async { moka.get(black_box(&key)).await })
+    });
+    g.bench_function("raw_quick_cache_get", |b| {
+        b.to_async(&rt)
+            .iter(|| async { quick.get(black_box(&key)) })
     });
     g.bench_function("cached_crate_get", |b| {
         b.to_async(&rt)

@@ -3,11 +3,12 @@
 //!
 //! ```text
 //! cargo build --profile bench -p strata-benches --example l1_count
-//! valgrind --tool=callgrind target/release/examples/l1_count facade_get_by_id 100000
+//! valgrind --tool=callgrind target/release/examples/l1_count facade_get_by_id 20000
+//! valgrind --tool=callgrind target/release/examples/l1_count facade_get_by_id 120000
 //! ```
 //!
-//! `cargo xtask bench --instructions l1` runs every variant twice (two loop lengths) and prints
-//! the instructions of one hit, the setup subtracted.
+//! The difference of the two totals over 100,000 is the instructions of one hit, the setup
+//! (building the cache, filling it) subtracted; docs/benchmarks.md ("L1 hit") has the figures.
 #![allow(missing_docs)]
 
 use std::hint::black_box;

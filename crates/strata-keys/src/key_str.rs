@@ -1,5 +1,6 @@
-//! `KeyStr`: a key rendered on the stack, for lookups that need the key's text but not a `Key`.
+//! `KeyStr`: a key rendered into a reused buffer, for lookups that need the key's text but not a `Key`.
 
+use std::cell::Cell;
 use std::fmt::{self, Display, Write as _};
 
 use crate::error::KeyError;
@@ -7,43 +8,53 @@ use crate::id::is_plain_id;
 use crate::key::Key;
 use crate::space::KindKeys;
 
-/// Keys up to this many bytes are rendered without allocating.
-const INLINE: usize = 120;
+/// The most bytes a thread keeps for rendering keys (a longer key's buffer is let go).
+const KEEP: usize = 256;
 
-/// A key's text, rendered without allocating when it is short and its id plain (the common
+thread_local! {
+    /// The buffer the next [`KeyStr`] renders into: taken by it, given back when it drops, so
+    /// a thread's lookups by id reuse one allocation.
+    static BUFFER: Cell<String> = const { Cell::new(String::new()) };
+}
+
+/// A key's text, rendered into a buffer the thread reuses when the id is plain (the common
 /// case); otherwise the [`Key`] itself. Built by [`KindKeys::key_str`]; it derefs to `str`
-/// and equals [`KindKeys::key`]'s text for the same id, so a map keyed by [`Key`] can be queried
-/// with it, and [`to_key`](Self::to_key) makes the `Key` when one is needed (on a miss).
-#[derive(Clone)]
+/// and equals [`KindKeys::key`]'s text for the same id, so a map keyed by [`Key`] can be
+/// queried with it, and [`to_key`](Self::to_key) makes the `Key` when one is needed (on a
+/// miss). A lookup by id that hits thus allocates nothing once the thread has rendered a key.
 pub struct KeyStr(Repr);
 
-#[derive(Clone)]
 enum Repr {
-    Inline(InlineText),
+    Rendered(String),
     Built(Key),
 }
 
-/// Text written into a fixed buffer; a write past its end fails (and the caller falls back).
-#[derive(Clone)]
-struct InlineText {
-    buf: [u8; INLINE],
-    len: usize,
-}
-
-impl InlineText {
-    fn as_str(&self) -> &str {
-        // Only whole `&str`s are ever copied in, so this never fails.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+impl Drop for KeyStr {
+    fn drop(&mut self) {
+        if let Repr::Rendered(text) = &mut self.0
+            && text.capacity() <= KEEP
+        {
+            let mut text = std::mem::take(text);
+            text.clear();
+            // After the thread's locals are gone (at its exit) the buffer is simply freed.
+            let _ = BUFFER.try_with(|b| {
+                let held = b.take();
+                b.set(if held.capacity() >= text.capacity() {
+                    held
+                } else {
+                    text
+                });
+            });
+        }
     }
 }
 
-impl fmt::Write for InlineText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        let dst = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
-        dst.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
+impl Clone for KeyStr {
+    fn clone(&self) -> Self {
+        match &self.0 {
+            Repr::Rendered(t) => Self(Repr::Rendered(t.clone())),
+            Repr::Built(k) => Self(Repr::Built(k.clone())),
+        }
     }
 }
 
@@ -52,15 +63,15 @@ impl KeyStr {
     #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            Repr::Inline(t) => t.as_str(),
+            Repr::Rendered(t) => t,
             Repr::Built(k) => k.as_str(),
         }
     }
 
-    /// The [`Key`] (allocates unless the key was too long to render inline).
+    /// The [`Key`] (allocates unless it was built as one).
     pub fn to_key(&self) -> Key {
         match &self.0 {
-            Repr::Inline(t) => Key::from_built(t.as_str().to_owned()),
+            Repr::Rendered(t) => Key::from_built(t.clone()),
             Repr::Built(k) => k.clone(),
         }
     }
@@ -92,7 +103,7 @@ impl fmt::Display for KeyStr {
 }
 
 impl KindKeys {
-    /// The key of `id`, as [`key`](Self::key) renders it, on the stack when it is short and
+    /// The key of `id`, as [`key`](Self::key) renders it, in the thread's reused buffer when
     /// the id needs no escaping: a lookup by id that hits allocates nothing.
     ///
     /// ```
@@ -105,18 +116,16 @@ impl KindKeys {
     /// # Ok::<(), strata_keys::KeyError>(())
     /// ```
     pub fn key_str(&self, id: impl Display) -> Result<KeyStr, KeyError> {
-        let mut text = InlineText {
-            buf: [0; INLINE],
-            len: 0,
-        };
+        let mut text = BUFFER.try_with(Cell::take).unwrap_or_default();
         let base = self.base();
-        if text.write_str(base).is_ok() && write!(text, "{id}").is_ok() {
-            let raw = &text.as_str()[base.len()..];
-            if !raw.is_empty() && is_plain_id(raw) {
-                return Ok(KeyStr(Repr::Inline(text)));
-            }
+        text.push_str(base);
+        let _ = write!(text, "{id}");
+        let raw = &text[base.len()..];
+        if !raw.is_empty() && is_plain_id(raw) {
+            return Ok(KeyStr(Repr::Rendered(text)));
         }
-        // Empty, escaped, hashed or long: the allocating path says which.
+        // Give the buffer back; the allocating path escapes, hashes or refuses the id.
+        drop(KeyStr(Repr::Rendered(text)));
         self.key(id).map(KeyStr::from)
     }
 }

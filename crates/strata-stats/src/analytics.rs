@@ -107,6 +107,8 @@ pub(crate) struct Analytics {
     /// The sample's threshold, read without the lock on the hit path.
     threshold: AtomicU64,
     sample: Mutex<Shards<KeyRecord>>,
+    /// Sampled hits not recorded because another thread held the sample.
+    dropped_hits: AtomicU64,
     causes: [CauseCounters; 2],
     entries: EntryCounters,
     epochs: Epochs,
@@ -119,6 +121,7 @@ impl Analytics {
         Self {
             threshold: AtomicU64::new(sample.threshold()),
             sample: Mutex::new(sample),
+            dropped_hits: AtomicU64::new(0),
             causes: Default::default(),
             entries: EntryCounters::default(),
             epochs: Epochs::default(),
@@ -167,8 +170,9 @@ impl Analytics {
     #[cold]
     #[inline(never)]
     fn l1_hit_sampled(&self, h: u64) {
-        // A hit never waits: under contention the access is not sampled.
+        // A hit never waits: under contention the access is not recorded, and counted.
         let Some(mut sample) = self.sample.try_lock() else {
+            self.dropped_hits.fetch_add(1, Ordering::Relaxed);
             return;
         };
         sample.access(h);
@@ -340,6 +344,7 @@ impl Analytics {
             sample_rate: sample.rate(),
             sampled_keys: sample.sampled_keys() as u64,
             sampled_requests: sample.sampled_accesses(),
+            dropped_hits: self.dropped_hits.load(Ordering::Relaxed),
         })
     }
 }
@@ -411,4 +416,9 @@ pub struct MissRatioCurve {
     pub sampled_keys: u64,
     /// Requests to sampled keys.
     pub sampled_requests: u64,
+    /// L1 hits on sampled keys left out of the curve: a hit never waits for the sample, and
+    /// one that finds it held by another thread (recording a miss, a write or a hit) is
+    /// dropped and counted here. Each is a request the curve did not see, as if to an
+    /// unsampled key.
+    pub dropped_hits: u64,
 }

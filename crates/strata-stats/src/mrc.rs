@@ -120,6 +120,14 @@ impl<R: Default> Shards<R> {
         if !self.is_sampled(hash) {
             return (Access::Unsampled, None);
         }
+        // The key accessed last, again (a hot key's run of hits): its reuse distance is 0 and
+        // its mark is already the latest, so neither the tree nor the clock moves.
+        let next = self.next_time;
+        if self.keys.get(&hash).is_some_and(|s| s.last + 1 == next) {
+            self.sampled_accesses += 1;
+            self.hist[0] += 1.0;
+            return (Access::Again, self.keys.get_mut(&hash).map(|s| &mut s.payload));
+        }
         if self.next_time == self.fenwick.len() {
             self.compact();
         }
@@ -380,6 +388,21 @@ mod tests {
         // The scan of 5,000 keys hits from 5,000 entries on; the estimate sees the step.
         assert!(s.hit_ratio(4_000.0).unwrap() < 0.1);
         assert!(s.hit_ratio(6_000.0).unwrap() > 0.9);
+    }
+
+    #[test]
+    fn a_run_of_one_key_is_at_distance_zero() {
+        // a a b a a: cold, 0, cold, 1, 0.
+        let mut s: Shards = Shards::new(100, 1.0);
+        let (a, b) = (mix(1), mix(2));
+        let got: Vec<Access> = [a, a, b, a, a].iter().map(|h| s.access(*h).0).collect();
+        assert_eq!(
+            got,
+            [Access::First, Access::Again, Access::First, Access::Again, Access::Again]
+        );
+        assert!((s.hit_ratio(1.0).unwrap() - 0.4).abs() < 1e-9, "the two repeats hit at 1");
+        assert!((s.hit_ratio(2.0).unwrap() - 0.6).abs() < 1e-9, "and the return to a at 2");
+        assert_eq!(s.sampled_accesses(), 5);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::kind::KindCache;
 use crate::load::Load;
 use crate::response_kind::ResponseKind;
 
-/// A typed two-tier cache: an in-process tier (moka, decoded values) in front of a backend
+/// A typed two-tier cache: an in-process tier (quick_cache, decoded values) in front of a backend
 /// (Redis, or the embedded memory backend) holding MessagePack envelopes.
 ///
 /// Cheap to clone: clones share everything. Build one with [`CacheBuilder`](crate::CacheBuilder).

@@ -108,7 +108,7 @@ impl<T: CacheValue> KindCache<T> {
 
     /// The fresh value under `id`, if cached (`None` also for a cached absence).
     pub async fn get(&self, id: impl Display) -> Result<Option<Arc<T>>, Error> {
-        // Rendered on the stack: a hit by id allocates nothing.
+        // Rendered into a reused buffer: a hit by id allocates nothing.
         let key = self.kind.keys.key_str(id)?;
         read::get(&self.core, &self.kind, &key).await
     }

@@ -1,4 +1,4 @@
-//! A typed two-tier cache for Rust web services: moka in front of Redis, MessagePack,
+//! A typed two-tier cache for Rust web services: an in-process tier in front of Redis, MessagePack,
 //! versioned keys, per-kind TTLs, single-flight loads, fail-safe serving.
 //!
 //! [`Cache`] keeps decoded values (`Arc<T>`) in an in-process tier and MessagePack envelopes in

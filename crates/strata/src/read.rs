@@ -30,7 +30,7 @@ fn sample_this_call() -> bool {
     })
 }
 
-/// What a lookup is given: a [`Key`], or a key's text rendered on the stack (a lookup by id,
+/// What a lookup is given: a [`Key`], or a key's text rendered without allocating (by id,
 /// which makes the `Key` only when it needs one).
 pub(crate) trait LookupKey {
     /// The key's text (what L1 is queried with).

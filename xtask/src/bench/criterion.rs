@@ -51,6 +51,11 @@ pub(crate) fn ratios() -> Vec<Ratio> {
         peer: "facade_l1_hit/raw_moka_get".into(),
     });
     out.push(Ratio {
+        label: "L1 hit: facade get_at(&key) vs raw quick_cache get (the L1's store)",
+        ours: "facade_l1_hit/facade_get_at_key".into(),
+        peer: "facade_l1_hit/raw_quick_cache_get".into(),
+    });
+    out.push(Ratio {
         label: "L1 hit: facade get(id) vs the cached crate's sharded LRU get",
         ours: "facade_l1_hit/facade_get_by_id".into(),
         peer: "facade_l1_hit/cached_crate_get".into(),

@@ -28,7 +28,7 @@ pub(crate) const GROUPS: [(&str, &str); 11] = [
     ),
     (
         "l1",
-        "L1 hits: facade (hot-key sketch on and off) vs raw moka vs the cached crate",
+        "L1 hits: facade (hot-key sketch, analytics on and off) vs raw moka vs raw quick_cache vs the cached crate",
     ),
     ("batch", "get_many(100) vs 100 sequential gets"),
     (
