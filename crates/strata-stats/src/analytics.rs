@@ -15,6 +15,10 @@ use crate::causes::{CauseCounters, MissCause, MissCauses};
 use crate::mrc::{Access, Shards, sample_hash};
 use crate::sizes::{EntryCounters, EntrySample};
 
+/// [`Analytics::latest`] when the sample has no latest key (no sampled hash reaches it: a key
+/// is sampled below the threshold, which is below `u64::MAX`).
+const NO_KEY: u64 = u64::MAX;
+
 /// How the analytics sample keys, and the L1 budget the miss-ratio curve is drawn around.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
@@ -109,6 +113,10 @@ pub(crate) struct Analytics {
     sample: Mutex<Shards<KeyRecord>>,
     /// Sampled hits not recorded because another thread held the sample.
     dropped_hits: AtomicU64,
+    /// The sample's latest key ([`Shards::latest`]; `NO_KEY`: none), read without the lock.
+    latest: AtomicU64,
+    /// Hits on `latest` not yet added to the sample (it adds them when next locked).
+    repeats: AtomicU64,
     causes: [CauseCounters; 2],
     entries: EntryCounters,
     epochs: Epochs,
@@ -122,6 +130,8 @@ impl Analytics {
             threshold: AtomicU64::new(sample.threshold()),
             sample: Mutex::new(sample),
             dropped_hits: AtomicU64::new(0),
+            latest: AtomicU64::new(NO_KEY),
+            repeats: AtomicU64::new(0),
             causes: Default::default(),
             entries: EntryCounters::default(),
             epochs: Epochs::default(),
@@ -148,9 +158,23 @@ impl Analytics {
     /// Runs `f` on the sample, then publishes its threshold (it may have dropped).
     fn with_sample<T>(&self, f: impl FnOnce(&mut Shards<KeyRecord>) -> T) -> T {
         let mut sample = self.sample.lock();
+        self.catch_up(&mut sample);
         let out = f(&mut sample);
-        self.threshold.store(sample.threshold(), Ordering::Relaxed);
+        self.publish(&sample);
         out
+    }
+
+    /// Adds the hits on the latest key counted without the lock: they came before whatever
+    /// the lock's holder does next.
+    fn catch_up(&self, sample: &mut Shards<KeyRecord>) {
+        sample.add_repeats(self.repeats.swap(0, Ordering::Relaxed));
+    }
+
+    /// Publishes what the hit path reads without the lock: the threshold and the latest key.
+    fn publish(&self, sample: &Shards<KeyRecord>) {
+        self.threshold.store(sample.threshold(), Ordering::Relaxed);
+        self.latest
+            .store(sample.latest().unwrap_or(NO_KEY), Ordering::Relaxed);
     }
 
     /// An L1 hit on `key` (the hot path).
@@ -164,6 +188,12 @@ impl Analytics {
         if h >= self.threshold.load(Ordering::Relaxed) {
             return;
         }
+        // Again the key the sample saw last (a hot key's run of hits): distance 0, counted
+        // without the lock and added to the sample by its next holder.
+        if h == self.latest.load(Ordering::Relaxed) {
+            self.repeats.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         self.l1_hit_sampled(h);
     }
 
@@ -175,8 +205,9 @@ impl Analytics {
             self.dropped_hits.fetch_add(1, Ordering::Relaxed);
             return;
         };
+        self.catch_up(&mut sample);
         sample.access(h);
-        self.threshold.store(sample.threshold(), Ordering::Relaxed);
+        self.publish(&sample);
     }
 
     /// An L1 miss on `key`: `seen` when the entry told the cause, else L1 did not hold it.
@@ -327,7 +358,8 @@ impl Analytics {
             }
             _ => self.config.l1_max_entries,
         };
-        let sample = self.sample.lock();
+        let mut sample = self.sample.lock();
+        self.catch_up(&mut sample);
         let at = |m: f64| CurvePoint {
             multiple: m,
             entries: (budget as f64 * m).round() as u64,

@@ -96,11 +96,20 @@ impl HotKeys {
     }
 
     /// [`offer`](Self::offer) for a caller that holds the key's text: `key` makes the [`Key`],
-    /// called only when this lookup is sampled.
+    /// called only when this lookup is sampled and the sketch does not count the key yet.
     #[inline]
-    pub fn offer_with(&self, key: impl FnOnce() -> Key) {
+    pub fn offer_with(&self, text: &str, key: impl FnOnce() -> Key) {
         if next_random() <= self.threshold {
-            self.record_sampled(&key());
+            self.record_sampled_text(text, key);
+        }
+    }
+
+    #[cold]
+    fn record_sampled_text(&self, text: &str, key: impl FnOnce() -> Key) {
+        if let Some(mut sketch) = self.sketch.try_lock()
+            && !sketch.bump(text, self.weight)
+        {
+            sketch.add(&key(), self.weight);
         }
     }
 
@@ -189,6 +198,18 @@ struct SpaceSaving<K> {
     capacity: usize,
     heap: Vec<Counter<K>>,
     index: HashMap<K, usize>,
+}
+
+impl SpaceSaving<Key> {
+    /// Adds `weight` to the key whose text is `text` if it is counted (false: it is not).
+    fn bump(&mut self, text: &str, weight: u64) -> bool {
+        let Some(&i) = self.index.get(text) else {
+            return false;
+        };
+        self.heap[i].count = self.heap[i].count.saturating_add(weight);
+        self.sift_down(i);
+        true
+    }
 }
 
 impl<K: Hash + Eq + Clone> SpaceSaving<K> {

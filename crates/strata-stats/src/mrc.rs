@@ -55,6 +55,8 @@ pub struct Shards<R = ()> {
     cold: f64,
     /// Accesses to sampled keys.
     sampled_accesses: u64,
+    /// The key with the latest mark (accessed or tracked last), while it is in the set.
+    latest: Option<u64>,
 }
 
 /// What [`Shards::access`] found.
@@ -87,6 +89,7 @@ impl<R: Default> Shards<R> {
             hist: vec![0.0; BINS],
             cold: 0.0,
             sampled_accesses: 0,
+            latest: None,
         }
     }
 
@@ -115,6 +118,21 @@ impl<R: Default> Shards<R> {
         self.sampled_accesses
     }
 
+    /// The hash of the key accessed (or tracked) last, while it is sampled: an access to it
+    /// again is at distance 0, which [`add_repeats`](Self::add_repeats) can record later.
+    pub fn latest(&self) -> Option<u64> {
+        self.latest
+    }
+
+    /// Records `n` accesses to [`latest`](Self::latest) made since it became the latest (each
+    /// at reuse distance 0: no other sampled key was accessed in between).
+    pub fn add_repeats(&mut self, n: u64) {
+        if n > 0 && self.latest.is_some() {
+            self.sampled_accesses += n;
+            self.hist[0] += n as f64;
+        }
+    }
+
     /// Records an access to the key hashing to `hash`; its payload when it is (still) sampled.
     pub fn access(&mut self, hash: u64) -> (Access, Option<&mut R>) {
         if !self.is_sampled(hash) {
@@ -126,7 +144,10 @@ impl<R: Default> Shards<R> {
         if self.keys.get(&hash).is_some_and(|s| s.last + 1 == next) {
             self.sampled_accesses += 1;
             self.hist[0] += 1.0;
-            return (Access::Again, self.keys.get_mut(&hash).map(|s| &mut s.payload));
+            return (
+                Access::Again,
+                self.keys.get_mut(&hash).map(|s| &mut s.payload),
+            );
         }
         if self.next_time == self.fenwick.len() {
             self.compact();
@@ -135,6 +156,7 @@ impl<R: Default> Shards<R> {
         self.next_time += 1;
         self.sampled_accesses += 1;
         let marks = self.keys.len();
+        self.latest = Some(hash);
         let access = match self.keys.get_mut(&hash) {
             Some(slot) => {
                 let distance = marks - self.fenwick.prefix(slot.last);
@@ -175,6 +197,7 @@ impl<R: Default> Shards<R> {
             if self.next_time == self.fenwick.len() {
                 self.compact();
             }
+            self.latest = Some(hash);
             let now = self.next_time;
             self.next_time += 1;
             self.keys.insert(
@@ -241,6 +264,9 @@ impl<R: Default> Shards<R> {
         let Some(slot) = self.keys.remove(&hash) else {
             return;
         };
+        if self.latest == Some(hash) {
+            self.latest = None;
+        }
         self.fenwick.add(slot.last, -1);
         let factor = hash as f64 / self.threshold as f64;
         self.threshold = hash;
@@ -398,10 +424,22 @@ mod tests {
         let got: Vec<Access> = [a, a, b, a, a].iter().map(|h| s.access(*h).0).collect();
         assert_eq!(
             got,
-            [Access::First, Access::Again, Access::First, Access::Again, Access::Again]
+            [
+                Access::First,
+                Access::Again,
+                Access::First,
+                Access::Again,
+                Access::Again
+            ]
         );
-        assert!((s.hit_ratio(1.0).unwrap() - 0.4).abs() < 1e-9, "the two repeats hit at 1");
-        assert!((s.hit_ratio(2.0).unwrap() - 0.6).abs() < 1e-9, "and the return to a at 2");
+        assert!(
+            (s.hit_ratio(1.0).unwrap() - 0.4).abs() < 1e-9,
+            "the two repeats hit at 1"
+        );
+        assert!(
+            (s.hit_ratio(2.0).unwrap() - 0.6).abs() < 1e-9,
+            "and the return to a at 2"
+        );
         assert_eq!(s.sampled_accesses(), 5);
     }
 

@@ -68,10 +68,10 @@ pub(crate) async fn probe_l1<T: CacheValue>(
     kind: &KindState,
     key: &(impl LookupKey + ?Sized),
 ) -> Lookup<T> {
-    if let Some(hot) = kind.stats.hot_keys() {
-        hot.offer_with(|| key.to_key());
-    }
     let text = key.text();
+    if let Some(hot) = kind.stats.hot_keys() {
+        hot.offer_with(text, || key.to_key());
+    }
     let start = sample_this_call().then(Instant::now);
     let Some(InL1 {
         found,
