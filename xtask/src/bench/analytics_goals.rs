@@ -17,7 +17,7 @@ impl Report {
                     self.time("facade_l1_hit/facade_get_1000_ids_analytics_off"),
                 ),
                 detail: format!(
-                    "one key, which is in the sample (every hit updates it: the worst case): {}",
+                    "one key, which is in the sample (a run of hits on it is counted with one atomic add): {}",
                     ratio(
                         self.time("facade_l1_hit/facade_get_by_id"),
                         self.time("facade_l1_hit/facade_get_by_id_analytics_off"),
