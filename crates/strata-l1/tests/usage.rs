@@ -1,6 +1,8 @@
 //! `L1::usage` counts what the tier holds at the time of the call, not what a lazy
 //! bookkeeping has caught up with.
 
+mod store;
+
 use std::sync::Arc;
 use std::time::Duration;
 
