@@ -74,6 +74,7 @@ mod open;
 mod options;
 mod owned;
 mod read;
+mod relations;
 mod response_kind;
 mod trace;
 mod versions;

@@ -3,9 +3,11 @@
 
 mod background;
 mod due;
+mod group;
 mod leader;
 mod lease;
 mod loader;
+mod settling;
 
 use std::sync::Arc;
 
@@ -42,7 +44,7 @@ pub(crate) enum Mode {
 /// `None`: the loader answered "absent" (cached only with negative caching).
 pub(crate) async fn load<T, E>(
     core: &Core,
-    kind: &KindState,
+    kind: &Arc<KindState>,
     key: &Key,
     options: &LoadOptions,
     loader: impl Load<Option<T>, E>,
