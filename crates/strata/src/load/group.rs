@@ -72,12 +72,12 @@ impl LoadGroup {
     }
 
     /// Adds reads of `related` (each with its load lease if absent, and the counters of its
-    /// kind not known here) to `batch`; keys already read ahead, being loaded here, or fresh
-    /// in L1 are skipped.
+    /// kind and of `tags` not known here) to `batch`; keys already read ahead or being loaded
+    /// here are skipped.
     pub(super) fn plan(
         &self,
         core: &Core,
-        related: Vec<(Arc<KindState>, Key)>,
+        (related, tags): (Vec<(Arc<KindState>, Key)>, &[String]),
         lease_ttl: Duration,
         batch: &mut Batch,
     ) -> PlannedAhead {
@@ -100,7 +100,7 @@ impl LoadGroup {
             if !ahead.counters.iter().any(|(k, _)| k.name() == kind.name()) {
                 let counters = core
                     .versions
-                    .read_into(batch, kind.name(), &kind.generation, &[]);
+                    .read_into(batch, kind.name(), &kind.generation, tags);
                 ahead.counters.push((kind, counters));
             }
         }

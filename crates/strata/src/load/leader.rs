@@ -38,6 +38,11 @@ pub(super) struct Leader<'a> {
     pub(super) flight: &'a Arc<Flight>,
 }
 
+/// How long the lease of a load with `options` lasts.
+pub(super) fn lease_ttl(options: &LoadOptions) -> Duration {
+    options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500)
+}
+
 /// What the lookup step found.
 enum Looked<T> {
     /// A fresh value: the load is not needed.
@@ -145,7 +150,7 @@ impl Leader<'_> {
 
     /// How long this load's lease lasts.
     fn lease_ttl(&self) -> Duration {
-        self.options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500)
+        lease_ttl(self.options)
     }
 
     /// Step 1: look again (another caller or process may have loaded meanwhile): one read of
@@ -232,7 +237,7 @@ impl Leader<'_> {
             return l2_read::read_with(core, kind, read, |_| (), |(), _, _| ()).await;
         };
         let ttl = self.lease_ttl();
-        let also = |batch: &mut Batch| group.plan(core, related, ttl, batch);
+        let also = |batch: &mut Batch| group.plan(core, (related, &[]), ttl, batch);
         let after = |ahead, done: Option<&Results>, start| group.keep(core, ahead, done, start);
         l2_read::read_with(core, kind, read, also, after).await
     }

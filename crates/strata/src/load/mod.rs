@@ -7,6 +7,7 @@ mod group;
 mod leader;
 mod lease;
 mod loader;
+mod many;
 mod settling;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tracing::Instrument;
 
 pub(crate) use background::{OwnedCall, refresh_in_background};
 pub use loader::Load;
+pub(crate) use many::load_many;
 
 use crate::cacheable::CacheValue;
 use crate::core::Core;

@@ -113,3 +113,103 @@ async fn a_composite_miss_with_declared_relations_costs_two_round_trips() {
     assert_eq!(nested, 6, "three loads nested, each a lookup and a store");
     assert!(related <= 2, "with relations: {related} round trips");
 }
+
+/// The ids a batch loader was called with, call by call.
+type Calls = Arc<parking_lot::Mutex<Vec<Vec<u32>>>>;
+
+/// A batch loader answering `"item {id}"` for every id, recording its calls.
+fn batch_loader(
+    calls: &Calls,
+) -> impl Fn(Vec<u32>) -> std::future::Ready<Result<std::collections::HashMap<u32, String>, std::io::Error>>
+{
+    let calls = calls.clone();
+    move |ids: Vec<u32>| {
+        calls.lock().push(ids.clone());
+        std::future::ready(Ok(ids.into_iter().map(|id| (id, format!("item {id}"))).collect()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_load_calls_its_loader_once_with_one_round_trip_each_for_lookups_and_stores() {
+    let Some(fx) = fixture("round trips of a batch load").await else {
+        return;
+    };
+    let proxy = &fx.proxy;
+    let cache = instance(proxy).await;
+    let items = cache.kind::<String>("item").unwrap();
+    let calls = Calls::default();
+    items.get_many_or_load(&[0], batch_loader(&calls)).await.unwrap();
+    items.set(1, "item 1".into()).await.unwrap();
+
+    let ids: Vec<u32> = (1..=20).collect();
+    calls.lock().clear();
+    let trips = count(proxy, async || {
+        let found = items.get_many_or_load(&ids, batch_loader(&calls)).await.unwrap();
+        let found: Vec<_> = found.iter().map(|v| v.as_deref().cloned()).collect();
+        let want: Vec<_> = ids.iter().map(|id| Some(format!("item {id}"))).collect();
+        assert_eq!(found, want);
+    })
+    .await;
+    assert_eq!(*calls.lock(), [(2..=20).collect::<Vec<u32>>()], "one call for the misses");
+    assert!(trips <= 2, "a batch load of 19 misses: {trips} round trips");
+    // All stored, in both tiers.
+    let again = count(proxy, async || {
+        let found = items.get_many_or_load(&ids, batch_loader(&calls)).await.unwrap();
+        assert!(found.iter().all(Option::is_some));
+    })
+    .await;
+    assert_eq!(again, 0);
+    assert_eq!(calls.lock().len(), 1);
+    let other = instance(proxy).await;
+    let found = other.kind::<String>("item").unwrap().get_many(&ids).await.unwrap();
+    assert!(found.iter().all(Option::is_some), "every value is in L2");
+
+    // Concurrent batch loads of overlapping ids: each id loaded once.
+    calls.lock().clear();
+    let (a, b): (Vec<u32>, Vec<u32>) = ((100..140).collect(), (120..160).collect());
+    let (ra, rb) = tokio::join!(
+        items.get_many_or_load(&a, batch_loader(&calls)),
+        items.get_many_or_load(&b, batch_loader(&calls)),
+    );
+    assert!(ra.unwrap().iter().chain(rb.unwrap().iter()).all(Option::is_some));
+    let mut loaded: Vec<u32> = calls.lock().iter().flatten().copied().collect();
+    loaded.sort_unstable();
+    assert_eq!(loaded, (100..160).collect::<Vec<u32>>(), "each id loaded once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_invalidated_during_a_batch_load_is_not_stored() {
+    let Some(fx) = fixture("invalidation during a batch load").await else {
+        return;
+    };
+    let proxy = &fx.proxy;
+    let (cache, writer) = (instance(proxy).await, instance(proxy).await);
+    let items = cache.kind::<String>("item").unwrap();
+    let w = writer.kind::<String>("item").unwrap();
+    let calls = AtomicU32::new(0);
+    let found = items
+        .get_many_or_load(&[1u32, 2, 3], |ids: Vec<u32>| {
+            let (w, calls) = (&w, &calls);
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                // The source changes id 2 while the batch loads it: another instance
+                // invalidates it.
+                w.delete(2).await.unwrap();
+                Ok::<_, std::io::Error>(ids.into_iter().map(|id| (id, format!("old {id}"))).collect())
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(found.len(), 3, "the caller is served what was loaded");
+    let backend = cache.admin().backend();
+    assert!(backend.get(&items.key(1).unwrap()).await.unwrap().is_some());
+    assert!(backend.get(&items.key(3).unwrap()).await.unwrap().is_some());
+    assert!(
+        backend.get(&items.key(2).unwrap()).await.unwrap().is_none(),
+        "the invalidated key is not stored"
+    );
+    let l1 = cache.admin().l1().unwrap();
+    assert!(l1.get(&items.key(2).unwrap()).await.is_none(), "nor put in L1");
+    assert!(l1.get(&items.key(1).unwrap()).await.is_some());
+}
