@@ -107,6 +107,28 @@ impl LoadGroup {
         ahead
     }
 
+    /// The entries of `related` worth reading ahead: those L1 does not serve fresh (a load of
+    /// those finds them there).
+    pub(super) async fn worth_reading(
+        core: &Core,
+        related: Vec<(Arc<KindState>, Key)>,
+    ) -> Vec<(Arc<KindState>, Key)> {
+        let Some(l1) = core.local.l1() else {
+            return related;
+        };
+        let mut out = Vec::with_capacity(related.len());
+        for (kind, key) in related {
+            let now = core.clock.now_ms();
+            let fresh = l1.get(&key).await.is_some_and(|e| {
+                !e.meta.is_expired(now) && core.coherence.serves(e.verified_at_ms(), now)
+            });
+            if !fresh {
+                out.push((kind, key));
+            }
+        }
+        out
+    }
+
     /// Keeps what the batch answered for the reads planned ahead (nothing when it failed:
     /// the loads then look up themselves).
     pub(super) fn keep(&self, core: &Core, ahead: PlannedAhead, done: Option<&Results>, start: Instant) {

@@ -229,7 +229,7 @@ impl Leader<'_> {
     ) -> Result<L2Read<T>, Error> {
         let (core, kind) = (self.core, self.kind);
         let related = match group {
-            Some(_) => core.relations.of(kind, self.key),
+            Some(_) => LoadGroup::worth_reading(core, core.relations.of(kind, self.key)).await,
             None => Vec::new(),
         };
         let read = (wanted, self.options.tags.as_slice(), purpose);

@@ -25,7 +25,7 @@ use crate::read;
 
 /// One id's answer from a batch call: its value (`None`: absent), or the batch's error (`None`:
 /// the batch was abandoned).
-type Answer<T, E> = Result<Option<T>, Option<Arc<E>>>;
+pub(crate) type Answer<T, E> = Result<Option<T>, Option<Arc<E>>>;
 
 /// The values of `items` (keys and their ids), in order; the misses loaded by `loader` in as
 /// few calls as the flights allow (one when this call leads every missed key).
@@ -46,6 +46,35 @@ where
     if !core.enabled() {
         return uncached(items, loader).await;
     }
+    load_through(core, kind, items, options, &Round::new(options, &loader)).await
+}
+
+/// Where the ids of a batch load wait for a loader call.
+pub(crate) trait Rounds<I, T, E> {
+    /// This many keys will each wait or decide not to.
+    fn expect(&self, keys: usize);
+    /// Waits for `id`'s answer from a loader call.
+    fn wait(&self, id: I) -> impl Future<Output = Answer<T, E>>;
+    /// A key was answered without waiting.
+    fn decided(&self);
+    /// Makes the loader calls of this load (nothing when another task makes them).
+    fn drive(&self) -> impl Future<Output = ()>;
+}
+
+/// [`load_many`] with the loader calls made by `rounds`.
+pub(crate) async fn load_through<T, I, E, R>(
+    core: &Core,
+    kind: &Arc<KindState>,
+    items: Vec<(Key, I)>,
+    options: &LoadOptions,
+    rounds: &R,
+) -> Result<Vec<Option<Arc<T>>>, LoadError<E>>
+where
+    T: CacheValue,
+    I: Clone + Eq + Hash + Send + Sync,
+    E: Send + Sync + 'static,
+    R: Rounds<I, T, E>,
+{
     let mut out: Vec<Option<Arc<T>>> = vec![None; items.len()];
     // The misses, each key once, with the positions it answers.
     let mut missing: Vec<(Key, I, Vec<usize>)> = Vec::new();
@@ -68,18 +97,17 @@ where
     }
     let group = Arc::new(LoadGroup::default());
     read_ahead(core, kind, &group, &missing, options).await;
-    let round = Round::new(missing.len(), options);
+    rounds.expect(missing.len());
     let loads = missing.iter().map(|(key, id, _)| {
-        let round = &round;
         let called = AtomicBool::new(false);
         async move {
             let load = || {
                 called.store(true, Ordering::Release);
-                round.load(id.clone())
+                rounds.wait(id.clone())
             };
             let result = super::load::<T, Option<Arc<E>>>(core, kind, key, options, load).await;
             if !called.load(Ordering::Acquire) {
-                round.decided();
+                rounds.decided();
             }
             result
         }
@@ -87,7 +115,7 @@ where
     let (results, ()) = group
         .scope(futures::future::join(
             futures::future::join_all(loads),
-            round.drive(&loader),
+            rounds.drive(),
         ))
         .await;
     group.settle(core, kind).await;
@@ -164,8 +192,10 @@ where
         .collect())
 }
 
-/// The ids waiting for a loader call, and how many keys have not yet said whether they will.
-struct Round<I, T, E> {
+/// The ids of one batch load waiting for its loader, and how many keys have not yet said
+/// whether they will.
+struct Round<'l, I, T, E, F> {
+    loader: &'l F,
     state: Mutex<RoundState<I, T, E>>,
     /// Keys neither waiting nor done.
     undecided: AtomicUsize,
@@ -180,14 +210,20 @@ struct RoundState<I, T, E> {
     since: Option<Instant>,
 }
 
-impl<I: Clone + Eq + Hash, T, E> Round<I, T, E> {
-    fn new(keys: usize, options: &LoadOptions) -> Self {
+impl<'l, I, T, E, F, Fut> Round<'l, I, T, E, F>
+where
+    I: Clone + Eq + Hash,
+    F: Fn(Vec<I>) -> Fut,
+    Fut: Future<Output = Result<HashMap<I, T>, E>>,
+{
+    fn new(options: &LoadOptions, loader: &'l F) -> Self {
         Self {
+            loader,
             state: Mutex::new(RoundState {
                 waiting: Vec::new(),
                 since: None,
             }),
-            undecided: AtomicUsize::new(keys),
+            undecided: AtomicUsize::new(0),
             changed: Notify::new(),
             window: options.batch_window,
             max_keys: options.batch_max_keys.max(1),
@@ -195,30 +231,26 @@ impl<I: Clone + Eq + Hash, T, E> Round<I, T, E> {
     }
 
     /// A key's loader: waits for its id's answer from the next loader call.
-    async fn load(&self, id: I) -> Answer<T, E> {
+    async fn enqueue(&self, id: I) -> Answer<T, E> {
         let (tx, rx) = oneshot::channel();
         {
             let mut state = self.state.lock();
             state.since.get_or_insert_with(Instant::now);
             state.waiting.push((id, tx));
         }
-        self.decided();
+        self.decide();
         rx.await.unwrap_or(Err(None))
     }
 
     /// A key decided: it waits for the loader, or it was answered without it.
-    fn decided(&self) {
+    fn decide(&self) {
         self.undecided.fetch_sub(1, Ordering::AcqRel);
         self.changed.notify_one();
     }
 
     /// Calls `loader` for the waiting ids — once every key has decided, when the window has
     /// passed since the first one waited, or when `max_keys` wait — until every key decided.
-    async fn drive<F, Fut>(&self, loader: &F)
-    where
-        F: Fn(Vec<I>) -> Fut,
-        Fut: Future<Output = Result<HashMap<I, T>, E>>,
-    {
+    async fn run_calls(&self) {
         loop {
             let changed = self.changed.notified();
             let undecided = self.undecided.load(Ordering::Acquire);
@@ -232,7 +264,7 @@ impl<I: Clone + Eq + Hash, T, E> Round<I, T, E> {
                     || waiting >= self.max_keys
                     || due.is_some_and(|d| Instant::now() >= d));
             if ready {
-                self.call(loader).await;
+                self.call().await;
                 continue;
             }
             if undecided == 0 && waiting == 0 {
@@ -248,11 +280,7 @@ impl<I: Clone + Eq + Hash, T, E> Round<I, T, E> {
     }
 
     /// One loader call for up to `max_keys` waiting ids.
-    async fn call<F, Fut>(&self, loader: &F)
-    where
-        F: Fn(Vec<I>) -> Fut,
-        Fut: Future<Output = Result<HashMap<I, T>, E>>,
-    {
+    async fn call(&self) {
         let batch: Vec<_> = {
             let mut state = self.state.lock();
             let n = state.waiting.len().min(self.max_keys);
@@ -261,7 +289,7 @@ impl<I: Clone + Eq + Hash, T, E> Round<I, T, E> {
             batch
         };
         let ids = batch.iter().map(|(id, _)| id.clone()).collect();
-        match loader(ids).await {
+        match (self.loader)(ids).await {
             Ok(mut found) => {
                 for (id, tx) in batch {
                     let _ = tx.send(Ok(found.remove(&id)));
@@ -274,5 +302,28 @@ impl<I: Clone + Eq + Hash, T, E> Round<I, T, E> {
                 }
             }
         }
+    }
+}
+
+impl<I, T, E, F, Fut> Rounds<I, T, E> for Round<'_, I, T, E, F>
+where
+    I: Clone + Eq + Hash,
+    F: Fn(Vec<I>) -> Fut,
+    Fut: Future<Output = Result<HashMap<I, T>, E>>,
+{
+    fn expect(&self, keys: usize) {
+        self.undecided.store(keys, Ordering::Release);
+    }
+
+    fn wait(&self, id: I) -> impl Future<Output = Answer<T, E>> {
+        self.enqueue(id)
+    }
+
+    fn decided(&self) {
+        self.decide();
+    }
+
+    fn drive(&self) -> impl Future<Output = ()> {
+        self.run_calls()
     }
 }

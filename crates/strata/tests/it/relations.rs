@@ -213,3 +213,40 @@ async fn a_key_invalidated_during_a_batch_load_is_not_stored() {
     assert!(l1.get(&items.key(2).unwrap()).await.is_none(), "nor put in L1");
     assert!(l1.get(&items.key(1).unwrap()).await.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_batch_loader_calls_its_loader_once_for_concurrent_callers() {
+    let Some(fx) = fixture("a shared batch loader").await else {
+        return;
+    };
+    let cache = instance(&fx.proxy).await;
+    let calls = Calls::default();
+    let recorded = calls.clone();
+    // A call once 8 ids wait (the window is long, so the count decides, not the timing).
+    let options = strata::LoadOptions::new()
+        .batch_window(Duration::from_secs(30))
+        .batch_max_keys(8);
+    let loader = cache
+        .kind::<String>("item")
+        .unwrap()
+        .batch_loader(options, move |ids: Vec<u32>| {
+            recorded.lock().push(ids.clone());
+            async move {
+                Ok::<_, std::io::Error>(ids.into_iter().map(|id| (id, format!("item {id}"))).collect())
+            }
+        });
+    let tasks: Vec<_> = (0..8u32)
+        .map(|id| {
+            let loader = loader.clone();
+            tokio::spawn(async move { loader.get(id).await.unwrap() })
+        })
+        .collect();
+    for (id, task) in (0..8u32).zip(tasks) {
+        assert_eq!(task.await.unwrap().as_deref(), Some(&format!("item {id}")));
+    }
+    let calls = calls.lock();
+    assert_eq!(calls.len(), 1, "one loader call for 8 concurrent callers: {calls:?}");
+    let mut ids = calls[0].clone();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..8).collect::<Vec<u32>>());
+}
