@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::cacheable::CacheValue;
 use crate::error::{Error, LoadError};
 use crate::kind::KindCache;
-use crate::load::{self, Answer, Rounds};
+use crate::load::{self, Answer, Rounds, Waiter};
 use crate::options::LoadOptions;
 
 /// The loader a [`BatchLoader`] calls: the values found among many ids, by id.
@@ -75,7 +75,11 @@ impl<T: CacheValue> KindCache<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub fn batch_loader<I, E, F, Fut>(&self, options: LoadOptions, loader: F) -> BatchLoader<T, I, E>
+    pub fn batch_loader<I, E, F, Fut>(
+        &self,
+        options: LoadOptions,
+        loader: F,
+    ) -> BatchLoader<T, I, E>
     where
         I: Display + Clone + Eq + Hash + Send + Sync + 'static,
         E: Send + Sync + 'static,
@@ -126,7 +130,7 @@ where
 /// The ids waiting for the shared loader's next call.
 struct Window<I, T, E> {
     me: Weak<Self>,
-    waiting: Mutex<Vec<(I, oneshot::Sender<Answer<T, E>>)>>,
+    waiting: Mutex<Vec<Waiter<I, T, E>>>,
     loader: Arc<ManyLoader<I, T, E>>,
     window: Duration,
     max_keys: usize,
@@ -181,19 +185,7 @@ where
             return;
         }
         let ids = batch.iter().map(|(id, _)| id.clone()).collect();
-        match (self.loader)(ids).await {
-            Ok(mut found) => {
-                for (id, tx) in batch {
-                    let _ = tx.send(Ok(found.remove(&id)));
-                }
-            }
-            Err(e) => {
-                let e = Arc::new(e);
-                for (_, tx) in batch {
-                    let _ = tx.send(Err(Some(e.clone())));
-                }
-            }
-        }
+        load::answer(batch, (self.loader)(ids).await);
     }
 }
 

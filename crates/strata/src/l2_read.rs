@@ -174,7 +174,11 @@ impl<T: CacheValue> PlannedReads<'_, T> {
             Ok(done) => done,
             Err(e) => {
                 core.l2.read_failed(&kind.stats, e)?;
-                return Ok(self.wanted.into_iter().map(|w| unreached(w.stale)).collect());
+                return Ok(self
+                    .wanted
+                    .into_iter()
+                    .map(|w| unreached(w.stale))
+                    .collect());
             }
         };
         core.versions.learn(&kind.generation, &self.counters, &done);

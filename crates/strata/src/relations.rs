@@ -20,9 +20,8 @@ impl Relations {
     pub(crate) fn add(&self, kind: &str, needs: Arc<KindState>) {
         let mut map = self.by_kind.write();
         let list = map.entry(kind.to_owned()).or_default();
-        let same = |k: &Arc<KindState>| {
-            k.name() == needs.name() && k.keys.schema() == needs.keys.schema()
-        };
+        let same =
+            |k: &Arc<KindState>| k.name() == needs.name() && k.keys.schema() == needs.keys.schema();
         if !list.iter().any(same) {
             list.push(needs);
         }

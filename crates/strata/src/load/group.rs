@@ -131,7 +131,13 @@ impl LoadGroup {
 
     /// Keeps what the batch answered for the reads planned ahead (nothing when it failed:
     /// the loads then look up themselves).
-    pub(super) fn keep(&self, core: &Core, ahead: PlannedAhead, done: Option<&Results>, start: Instant) {
+    pub(super) fn keep(
+        &self,
+        core: &Core,
+        ahead: PlannedAhead,
+        done: Option<&Results>,
+        start: Instant,
+    ) {
         let Some(done) = done else { return };
         for (kind, counters) in &ahead.counters {
             core.versions.learn(&kind.generation, counters, done);
@@ -140,12 +146,15 @@ impl LoadGroup {
         let mut state = self.state.lock();
         for (key, token, handle, epoch) in ahead.reads {
             let read = done.get(handle);
-            state.reads.insert(key, Prefetched {
-                read,
-                token,
-                epoch,
-                latency,
-            });
+            state.reads.insert(
+                key,
+                Prefetched {
+                    read,
+                    token,
+                    epoch,
+                    latency,
+                },
+            );
         }
     }
 

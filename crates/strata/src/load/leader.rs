@@ -10,8 +10,8 @@ use strata_keys::Key;
 use super::Mode;
 use super::group::LoadGroup;
 use super::lease::{Lease, Waited};
-use super::settling::Settling;
 use super::loader::{Load, LoaderCut, run};
+use super::settling::Settling;
 use crate::cacheable::CacheValue;
 use crate::core::Core;
 use crate::entry::{Found, Lookup};
@@ -131,7 +131,11 @@ impl Leader<'_> {
             .await;
         let (start, clock_start) = (Instant::now(), self.core.clock.now_ms());
         let loaded = match owns {
-            Some(group) => group.scope(run(self.options, stale.is_some(), loader)).await,
+            Some(group) => {
+                group
+                    .scope(run(self.options, stale.is_some(), loader))
+                    .await
+            }
             None => run(self.options, stale.is_some(), loader).await,
         };
         // δ for XFetch: real time, or the manual clock's when a test moves it during the load.

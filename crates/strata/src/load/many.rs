@@ -142,7 +142,10 @@ async fn read_ahead<I>(
     missing: &[(Key, I, Vec<usize>)],
     options: &LoadOptions,
 ) {
-    let keys = missing.iter().map(|(k, _, _)| (kind.clone(), k.clone())).collect();
+    let keys = missing
+        .iter()
+        .map(|(k, _, _)| (kind.clone(), k.clone()))
+        .collect();
     let mut batch = Batch::new();
     let ahead = group.plan(core, (keys, &options.tags), lease_ttl(options), &mut batch);
     if batch.is_empty() {
@@ -205,7 +208,7 @@ struct Round<'l, I, T, E, F> {
 }
 
 struct RoundState<I, T, E> {
-    waiting: Vec<(I, oneshot::Sender<Answer<T, E>>)>,
+    waiting: Vec<Waiter<I, T, E>>,
     /// When the first id of the current round arrived.
     since: Option<Instant>,
 }
@@ -289,17 +292,28 @@ where
             batch
         };
         let ids = batch.iter().map(|(id, _)| id.clone()).collect();
-        match (self.loader)(ids).await {
-            Ok(mut found) => {
-                for (id, tx) in batch {
-                    let _ = tx.send(Ok(found.remove(&id)));
-                }
+        answer(batch, (self.loader)(ids).await);
+    }
+}
+
+/// An id waiting for a loader call, and where its answer goes.
+pub(crate) type Waiter<I, T, E> = (I, oneshot::Sender<Answer<T, E>>);
+
+/// Gives each of `waiters` its answer from one loader call's `result`.
+pub(crate) fn answer<I: Eq + Hash, T, E>(
+    waiters: Vec<Waiter<I, T, E>>,
+    result: Result<HashMap<I, T>, E>,
+) {
+    match result {
+        Ok(mut found) => {
+            for (id, tx) in waiters {
+                let _ = tx.send(Ok(found.remove(&id)));
             }
-            Err(e) => {
-                let e = Arc::new(e);
-                for (_, tx) in batch {
-                    let _ = tx.send(Err(Some(e.clone())));
-                }
+        }
+        Err(e) => {
+            let e = Arc::new(e);
+            for (_, tx) in waiters {
+                let _ = tx.send(Err(Some(e.clone())));
             }
         }
     }

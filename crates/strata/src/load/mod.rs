@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 pub(crate) use background::{OwnedCall, refresh_in_background};
 pub use loader::Load;
-pub(crate) use many::{Answer, Rounds, load_many, load_through};
+pub(crate) use many::{Answer, Rounds, Waiter, answer, load_many, load_through};
 
 use crate::cacheable::CacheValue;
 use crate::core::Core;

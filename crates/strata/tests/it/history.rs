@@ -48,7 +48,10 @@ async fn item(via: &Cache, db: &Db, k: u32, pause: u64) -> Arc<u64> {
     let db = db.clone();
     via.kind::<u64>("item")
         .unwrap()
-        .get_or_load(k, || async move { Ok::<_, String>(source(&db, k, pause).await) })
+        .get_or_load(
+            k,
+            || async move { Ok::<_, String>(source(&db, k, pause).await) },
+        )
         .await
         .unwrap()
 }
@@ -129,7 +132,11 @@ async fn history(coherence: &str) {
                 let via = &caches[rng.random_range(0..2)];
                 // The item and the composite made from it, as invalidation rules would.
                 via.kind::<u64>("item").unwrap().delete(k).await.unwrap();
-                via.kind::<u64>("composite").unwrap().delete(k).await.unwrap();
+                via.kind::<u64>("composite")
+                    .unwrap()
+                    .delete(k)
+                    .await
+                    .unwrap();
                 if rng.random_bool(0.3) {
                     tokio::task::yield_now().await;
                 }
@@ -170,7 +177,9 @@ async fn history(coherence: &str) {
             if let Some(v) = composites.get(k).await.unwrap() {
                 let truth = composite_of(db.lock()[&k]);
                 if *v != truth {
-                    stale.push(format!("instance {i} composite {k}: cached {v}, database {truth}"));
+                    stale.push(format!(
+                        "instance {i} composite {k}: cached {v}, database {truth}"
+                    ));
                 }
             }
         }
@@ -238,5 +247,8 @@ async fn history(coherence: &str) {
         .iter()
         .map(|c| c.admin().stats().kinds["composite"].loads)
         .sum();
-    assert!(composites > 20, "the history exercised composites ({composites})");
+    assert!(
+        composites > 20,
+        "the history exercised composites ({composites})"
+    );
 }

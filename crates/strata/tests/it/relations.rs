@@ -80,14 +80,32 @@ async fn a_composite_miss_with_declared_relations_costs_two_round_trips() {
     assert_eq!(k.loads.load(Ordering::SeqCst) - loads_before, 2);
     // Every part is cached, in both tiers.
     let parts = count(proxy, async || {
-        assert_eq!(k.user.get(3).await.unwrap().as_deref().map(String::as_str), Some("user 3"));
-        assert_eq!(k.profile.get(3).await.unwrap().as_deref().map(String::as_str), Some("profile 3"));
+        assert_eq!(
+            k.user.get(3).await.unwrap().as_deref().map(String::as_str),
+            Some("user 3")
+        );
+        assert_eq!(
+            k.profile
+                .get(3)
+                .await
+                .unwrap()
+                .as_deref()
+                .map(String::as_str),
+            Some("profile 3")
+        );
         assert!(k.whoami.get(3).await.unwrap().is_some());
     })
     .await;
     assert_eq!(parts, 0, "the parts are in L1");
-    for key in [k.user.key(3).unwrap(), k.profile.key(3).unwrap(), k.whoami.key(3).unwrap()] {
-        assert!(cache.admin().backend().get(&key).await.unwrap().is_some(), "{key} in L2");
+    for key in [
+        k.user.key(3).unwrap(),
+        k.profile.key(3).unwrap(),
+        k.whoami.key(3).unwrap(),
+    ] {
+        assert!(
+            cache.admin().backend().get(&key).await.unwrap().is_some(),
+            "{key} in L2"
+        );
     }
     // The same at +1 ms a round trip (printed for the docs; never asserted).
     proxy.set_latency(Duration::from_millis(1));
@@ -120,12 +138,16 @@ type Calls = Arc<parking_lot::Mutex<Vec<Vec<u32>>>>;
 /// A batch loader answering `"item {id}"` for every id, recording its calls.
 fn batch_loader(
     calls: &Calls,
-) -> impl Fn(Vec<u32>) -> std::future::Ready<Result<std::collections::HashMap<u32, String>, std::io::Error>>
-{
+) -> impl Fn(
+    Vec<u32>,
+) -> std::future::Ready<Result<std::collections::HashMap<u32, String>, std::io::Error>> {
     let calls = calls.clone();
     move |ids: Vec<u32>| {
         calls.lock().push(ids.clone());
-        std::future::ready(Ok(ids.into_iter().map(|id| (id, format!("item {id}"))).collect()))
+        std::future::ready(Ok(ids
+            .into_iter()
+            .map(|id| (id, format!("item {id}")))
+            .collect()))
     }
 }
 
@@ -138,30 +160,48 @@ async fn a_batch_load_calls_its_loader_once_with_one_round_trip_each_for_lookups
     let cache = instance(proxy).await;
     let items = cache.kind::<String>("item").unwrap();
     let calls = Calls::default();
-    items.get_many_or_load(&[0], batch_loader(&calls)).await.unwrap();
+    items
+        .get_many_or_load(&[0], batch_loader(&calls))
+        .await
+        .unwrap();
     items.set(1, "item 1".into()).await.unwrap();
 
     let ids: Vec<u32> = (1..=20).collect();
     calls.lock().clear();
     let trips = count(proxy, async || {
-        let found = items.get_many_or_load(&ids, batch_loader(&calls)).await.unwrap();
+        let found = items
+            .get_many_or_load(&ids, batch_loader(&calls))
+            .await
+            .unwrap();
         let found: Vec<_> = found.iter().map(|v| v.as_deref().cloned()).collect();
         let want: Vec<_> = ids.iter().map(|id| Some(format!("item {id}"))).collect();
         assert_eq!(found, want);
     })
     .await;
-    assert_eq!(*calls.lock(), [(2..=20).collect::<Vec<u32>>()], "one call for the misses");
+    assert_eq!(
+        *calls.lock(),
+        [(2..=20).collect::<Vec<u32>>()],
+        "one call for the misses"
+    );
     assert!(trips <= 2, "a batch load of 19 misses: {trips} round trips");
     // All stored, in both tiers.
     let again = count(proxy, async || {
-        let found = items.get_many_or_load(&ids, batch_loader(&calls)).await.unwrap();
+        let found = items
+            .get_many_or_load(&ids, batch_loader(&calls))
+            .await
+            .unwrap();
         assert!(found.iter().all(Option::is_some));
     })
     .await;
     assert_eq!(again, 0);
     assert_eq!(calls.lock().len(), 1);
     let other = instance(proxy).await;
-    let found = other.kind::<String>("item").unwrap().get_many(&ids).await.unwrap();
+    let found = other
+        .kind::<String>("item")
+        .unwrap()
+        .get_many(&ids)
+        .await
+        .unwrap();
     assert!(found.iter().all(Option::is_some), "every value is in L2");
 
     // Concurrent batch loads of overlapping ids: each id loaded once.
@@ -171,10 +211,19 @@ async fn a_batch_load_calls_its_loader_once_with_one_round_trip_each_for_lookups
         items.get_many_or_load(&a, batch_loader(&calls)),
         items.get_many_or_load(&b, batch_loader(&calls)),
     );
-    assert!(ra.unwrap().iter().chain(rb.unwrap().iter()).all(Option::is_some));
+    assert!(
+        ra.unwrap()
+            .iter()
+            .chain(rb.unwrap().iter())
+            .all(Option::is_some)
+    );
     let mut loaded: Vec<u32> = calls.lock().iter().flatten().copied().collect();
     loaded.sort_unstable();
-    assert_eq!(loaded, (100..160).collect::<Vec<u32>>(), "each id loaded once");
+    assert_eq!(
+        loaded,
+        (100..160).collect::<Vec<u32>>(),
+        "each id loaded once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +244,11 @@ async fn a_key_invalidated_during_a_batch_load_is_not_stored() {
                 // The source changes id 2 while the batch loads it: another instance
                 // invalidates it.
                 w.delete(2).await.unwrap();
-                Ok::<_, std::io::Error>(ids.into_iter().map(|id| (id, format!("old {id}"))).collect())
+                Ok::<_, std::io::Error>(
+                    ids.into_iter()
+                        .map(|id| (id, format!("old {id}")))
+                        .collect(),
+                )
             }
         })
         .await
@@ -210,7 +263,10 @@ async fn a_key_invalidated_during_a_batch_load_is_not_stored() {
         "the invalidated key is not stored"
     );
     let l1 = cache.admin().l1().unwrap();
-    assert!(l1.get(&items.key(2).unwrap()).await.is_none(), "nor put in L1");
+    assert!(
+        l1.get(&items.key(2).unwrap()).await.is_none(),
+        "nor put in L1"
+    );
     assert!(l1.get(&items.key(1).unwrap()).await.is_some());
 }
 
@@ -226,15 +282,20 @@ async fn a_shared_batch_loader_calls_its_loader_once_for_concurrent_callers() {
     let options = strata::LoadOptions::new()
         .batch_window(Duration::from_secs(30))
         .batch_max_keys(8);
-    let loader = cache
-        .kind::<String>("item")
-        .unwrap()
-        .batch_loader(options, move |ids: Vec<u32>| {
-            recorded.lock().push(ids.clone());
-            async move {
-                Ok::<_, std::io::Error>(ids.into_iter().map(|id| (id, format!("item {id}"))).collect())
-            }
-        });
+    let loader =
+        cache
+            .kind::<String>("item")
+            .unwrap()
+            .batch_loader(options, move |ids: Vec<u32>| {
+                recorded.lock().push(ids.clone());
+                async move {
+                    Ok::<_, std::io::Error>(
+                        ids.into_iter()
+                            .map(|id| (id, format!("item {id}")))
+                            .collect(),
+                    )
+                }
+            });
     let tasks: Vec<_> = (0..8u32)
         .map(|id| {
             let loader = loader.clone();
@@ -245,7 +306,11 @@ async fn a_shared_batch_loader_calls_its_loader_once_for_concurrent_callers() {
         assert_eq!(task.await.unwrap().as_deref(), Some(&format!("item {id}")));
     }
     let calls = calls.lock();
-    assert_eq!(calls.len(), 1, "one loader call for 8 concurrent callers: {calls:?}");
+    assert_eq!(
+        calls.len(),
+        1,
+        "one loader call for 8 concurrent callers: {calls:?}"
+    );
     let mut ids = calls[0].clone();
     ids.sort_unstable();
     assert_eq!(ids, (0..8).collect::<Vec<u32>>());
