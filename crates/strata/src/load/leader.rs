@@ -181,8 +181,12 @@ impl Leader<'_> {
             .filter(|_| self.mode == Mode::Fill)
             .and_then(|g| g.take_read(key));
         let (read, token) = match ahead {
-            // Read ahead by the group's lookup: no round trip of its own.
-            Some(p) => {
+            // Read ahead by the group's lookup: no round trip of its own. A value invalidated
+            // here since is not used (the lease is: the store still goes through it).
+            Some(mut p) => {
+                if core.local.flights().epoch(key) != p.epoch {
+                    p.read.value = None;
+                }
                 let wanted = Wanted {
                     stale,
                     ..Wanted::key(key)
