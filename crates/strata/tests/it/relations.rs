@@ -130,6 +130,29 @@ async fn a_composite_miss_with_declared_relations_costs_two_round_trips() {
     );
     assert_eq!(nested, 6, "three loads nested, each a lookup and a store");
     assert!(related <= 2, "with relations: {related} round trips");
+
+    // An L2 hit whose related entry is absent: the lease taken ahead is given back.
+    k.user.delete(3).await.unwrap();
+    let fresh = instance(proxy).await;
+    let f = Kinds::of(&fresh);
+    f.whoami.needs(&f.user).needs(&f.profile);
+    f.whoami(1).await.unwrap();
+    let hit = count(proxy, async || {
+        assert_eq!(*f.whoami(3).await.unwrap(), "user 3 / profile 3");
+    })
+    .await;
+    assert!(
+        hit <= 2,
+        "an L2 hit with an absent related entry: {hit} round trips"
+    );
+    let loads = k.loads.load(Ordering::SeqCst);
+    k.part(&k.user, 3).await.unwrap();
+    assert_eq!(k.loads.load(Ordering::SeqCst), loads + 1);
+    let key = k.user.key(3).unwrap();
+    assert!(
+        cache.admin().backend().get(&key).await.unwrap().is_some(),
+        "the lease was given back: the next load stores"
+    );
 }
 
 /// The ids a batch loader was called with, call by call.
