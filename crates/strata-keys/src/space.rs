@@ -193,6 +193,25 @@ impl KindKeys {
         Ok(Key::from_built(out))
     }
 
+    /// The key of the entity that `key` (a key of `of`) names, in this kind: the same id,
+    /// as encoded there (escaped or hashed ids are kept as they are). `None` when `key` is not
+    /// one of `of`'s keys.
+    ///
+    /// ```
+    /// use strata_keys::KeySpace;
+    ///
+    /// let space = KeySpace::new("shop", "v3")?;
+    /// let (whoami, user) = (space.kind("whoami")?, space.kind("user")?.with_schema(2));
+    /// let key = whoami.key("a very long id that is hashed in its key, 0123456789abcdef")?;
+    /// let same = user.key("a very long id that is hashed in its key, 0123456789abcdef")?;
+    /// assert_eq!(user.same_id(&key, &whoami), Some(same));
+    /// # Ok::<(), strata_keys::KeyError>(())
+    /// ```
+    pub fn same_id(&self, key: &Key, of: &KindKeys) -> Option<Key> {
+        let id = key.as_str().strip_prefix(of.base.as_str())?;
+        (!id.is_empty()).then(|| Key::from_built(format!("{}{id}", self.base)))
+    }
+
     /// The key of the entry with this id, rendered through serde.
     ///
     /// Strings, numbers and booleans give the same key as [`key`](Self::key); compound ids

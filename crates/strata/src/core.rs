@@ -23,6 +23,7 @@ use crate::kinds::{KindState, Kinds};
 use crate::l2::L2;
 use crate::local::Local;
 use crate::owned::Loaders;
+use crate::relations::Relations;
 use crate::versions::Versions;
 use crate::warming::Warming;
 
@@ -52,6 +53,8 @@ pub(crate) struct Core {
     pub(crate) loaders: Loaders,
     /// The start-up warming's state.
     pub(crate) warming: Warming,
+    /// The relations kinds declared (what a miss of each will also need).
+    pub(crate) relations: Relations,
     /// This core, for the tasks it spawns (a background refresh owns its `Arc`).
     pub(crate) me: Weak<Core>,
 }
@@ -123,6 +126,7 @@ impl Core {
             me: me.clone(),
             loaders: Loaders::default(),
             warming: Warming::default(),
+            relations: Relations::default(),
             start_warnings,
             space,
             clock,

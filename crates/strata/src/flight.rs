@@ -32,6 +32,9 @@ pub(crate) struct Flight {
     poisoned: AtomicBool,
     /// The key's invalidation epoch when the flight began.
     epoch: Epoch,
+    /// Set when its value is loaded but stored later, with its load group: the flight stays
+    /// registered (joiners get its value) until that store settles.
+    settling: AtomicBool,
 }
 
 impl Flight {
@@ -44,6 +47,12 @@ impl Flight {
     /// Whether the key was invalidated since this load began.
     pub(crate) fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Keeps the flight registered after its leader returns, until
+    /// [`Flights::finish`] (its store is settled with its load group).
+    pub(crate) fn hold_until_settled(&self) {
+        self.settling.store(true, Ordering::Release);
     }
 
     fn poison(&self) {
@@ -89,6 +98,7 @@ impl Flights {
                     cell: OnceCell::new(),
                     poisoned: AtomicBool::new(false),
                     epoch,
+                    settling: AtomicBool::new(false),
                 })
             })
             .clone()
@@ -106,6 +116,7 @@ impl Flights {
             cell: OnceCell::new(),
             poisoned: AtomicBool::new(false),
             epoch,
+            settling: AtomicBool::new(false),
         });
         map.insert(key.clone(), flight.clone());
         Some(flight)
@@ -166,6 +177,14 @@ impl Flights {
         self.global.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Forgets `flight` (only if it is still the one registered for `key`).
+    pub(crate) fn finish(&self, key: &Key, flight: &Arc<Flight>) {
+        let mut map = self.map.lock();
+        if map.get(key).is_some_and(|f| Arc::ptr_eq(f, flight)) {
+            map.remove(key);
+        }
+    }
+
     /// Forgets `flight` when the returned guard drops (only if it is still the one registered
     /// for `key`): when its leader finishes, and also when the leader is cancelled, so that a
     /// key is never left "in progress" by a load that nobody runs.
@@ -191,12 +210,8 @@ pub(crate) struct Finish<'a> {
 
 impl Drop for Finish<'_> {
     fn drop(&mut self) {
-        let mut map = self.flights.map.lock();
-        if map
-            .get(self.key)
-            .is_some_and(|f| Arc::ptr_eq(f, self.flight))
-        {
-            map.remove(self.key);
+        if !self.flight.settling.load(Ordering::Acquire) {
+            self.flights.finish(self.key, self.flight);
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `KindCache<T>`: the typed operations on the entries of one kind.
 
+use std::collections::HashMap;
 use std::fmt::Display;
+use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,6 +108,40 @@ impl<T: CacheValue> KindCache<T> {
         Ok(self.kind.keys.key_serde(id)?)
     }
 
+    /// Declares that a miss of this kind will also need the entry of `other`'s kind with the
+    /// same id (a relation: `whoami:U` needs `user:U` and `profile:U`). A load of this kind
+    /// then reads those entries (and takes their load leases) in its own lookup's round trip,
+    /// and the loads its loader makes inside it (`get_or_load` of the related kinds, or of any
+    /// other) store their values together with it, in one batch once its loader returns:
+    /// a composite miss costs two round trips instead of two per entry. Every entry keeps its
+    /// own single flight, lease and stale-set check. Declaring twice is a no-op.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use strata::CacheBuilder;
+    ///
+    /// let cache = CacheBuilder::new().build().await?;
+    /// let users = cache.kind::<String>("user")?;
+    /// let whoami = cache.kind::<String>("whoami")?;
+    /// whoami.needs(&users);
+    /// let me = whoami
+    ///     .get_or_load(7, || async {
+    ///         let user = users.get_or_load(7, || async { Ok::<_, std::io::Error>("Ada".to_string()) }).await?;
+    ///         Ok::<_, strata::LoadError<std::io::Error>>(format!("I am {user}"))
+    ///     })
+    ///     .await?;
+    /// assert_eq!(*me, "I am Ada");
+    /// assert!(users.get(7).await?.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn needs<U>(&self, other: &KindCache<U>) -> &Self {
+        self.core
+            .relations
+            .add(self.kind.name(), other.kind.clone());
+        self
+    }
+
     /// The fresh value under `id`, if cached (`None` also for a cached absence).
     pub async fn get(&self, id: impl Display) -> Result<Option<Arc<T>>, Error> {
         // Rendered into a reused buffer: a hit by id allocates nothing.
@@ -156,6 +192,77 @@ impl<T: CacheValue> KindCache<T> {
             .map(|id| self.key(id))
             .collect::<Result<Vec<_>, _>>()?;
         read::get_many(&self.core, &self.kind, &keys).await
+    }
+
+    /// The values under `ids`, in order; the misses loaded by one call of `loader` with every
+    /// missed id (a batch loader, like DataLoader's): it answers the values it found, by id;
+    /// an id it leaves out is absent (`None`, cached for `negative_ttl` like
+    /// [`get_or_load_optional`](Self::get_or_load_optional)'s). [`get_many_or_load_with`](Self::get_many_or_load_with)
+    /// has the options.
+    ///
+    /// Each id keeps `get_or_load`'s guarantees: one load at a time per key in the process
+    /// (an id another caller is loading joins that load), the key's load lease, and no store
+    /// of a key invalidated during the batch. The lookups of the missed ids share one round
+    /// trip, and so do their stores. The loader is called once when this call leads every
+    /// missed id; an id whose load another caller leads and hands over (it was cancelled) joins
+    /// a later call, made within `batch_window` (1 ms) of it; a call takes at most
+    /// `batch_max_keys` (1,000) ids. A loader error fails the ids of its call (a stale value is
+    /// served instead where there is one) and is returned.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// use std::collections::HashMap;
+    /// use strata::CacheBuilder;
+    ///
+    /// let cache = CacheBuilder::new().build().await?;
+    /// let jobs = cache.kind::<String>("job")?;
+    /// jobs.set(1, "cached".to_string()).await?;
+    /// let found = jobs
+    ///     .get_many_or_load(&[1, 2, 3], |ids: Vec<i32>| async move {
+    ///         assert_eq!(ids, [2, 3]); // one call for the misses
+    ///         Ok::<_, std::io::Error>(HashMap::from([(2, "loaded".to_string())]))
+    ///     })
+    ///     .await?;
+    /// let found: Vec<_> = found.iter().map(|v| v.as_deref().map(String::as_str)).collect();
+    /// assert_eq!(found, [Some("cached"), Some("loaded"), None]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get_many_or_load<I, E, F, Fut>(
+        &self,
+        ids: &[I],
+        loader: F,
+    ) -> Result<Vec<Option<Arc<T>>>, LoadError<E>>
+    where
+        I: Display + Clone + Eq + Hash + Send + Sync,
+        E: Send + Sync + 'static,
+        F: Fn(Vec<I>) -> Fut,
+        Fut: Future<Output = Result<HashMap<I, T>, E>>,
+    {
+        self.get_many_or_load_with(ids, &LoadOptions::default(), loader)
+            .await
+    }
+
+    /// [`get_many_or_load`](Self::get_many_or_load) with options (TTL, tags, loader timeouts,
+    /// the batch window and size).
+    pub async fn get_many_or_load_with<I, E, F, Fut>(
+        &self,
+        ids: &[I],
+        options: &LoadOptions,
+        loader: F,
+    ) -> Result<Vec<Option<Arc<T>>>, LoadError<E>>
+    where
+        I: Display + Clone + Eq + Hash + Send + Sync,
+        E: Send + Sync + 'static,
+        F: Fn(Vec<I>) -> Fut,
+        Fut: Future<Output = Result<HashMap<I, T>, E>>,
+    {
+        let items = ids
+            .iter()
+            .map(|id| Ok((self.key(id)?, id.clone())))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let load = load::load_many(&self.core, &self.kind, items, options, loader);
+        crate::l2::operation(load).await
     }
 
     /// Caches many values at once (one batch write to the backend).

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata_backend::batch::{Batch, LeaseOutcome, LeaseRequest, LeaseWhen};
+use strata_backend::batch::{Batch, Handle, LeaseOutcome, LeaseRequest, LeaseWhen, Read, Results};
 use strata_codec::{Codec, CodecError, TagVersion, decoded_size};
 use strata_keys::Key;
 use strata_stats::{MissCause, Tier};
@@ -17,7 +17,10 @@ use crate::cacheable::CacheValue;
 use crate::core::Core;
 use crate::entry::Found;
 use crate::error::Error;
+use crate::flight::Epoch;
 use crate::kinds::KindState;
+use crate::l2::L2Error;
+use crate::versions::CounterRead;
 
 /// Why a key is read, which decides what is counted and what becomes of undecodable bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +85,25 @@ pub(crate) async fn read<T: CacheValue>(
     tags: &[String],
     purpose: ReadFor,
 ) -> Result<L2Read<T>, Error> {
-    let mut out = read_many(core, kind, vec![wanted], tags, purpose).await?;
+    read_with(core, kind, (wanted, tags, purpose), |_| (), |(), _, _| ()).await
+}
+
+/// [`read`] with more steps in its batch: `also` adds them, `after` reads their results
+/// (`None` when the batch failed) with the moment the batch started.
+pub(crate) async fn read_with<T: CacheValue, A>(
+    core: &Core,
+    kind: &KindState,
+    (wanted, tags, purpose): (Wanted<'_, T>, &[String], ReadFor),
+    also: impl FnOnce(&mut Batch) -> A,
+    after: impl FnOnce(A, Option<&Results>, Instant),
+) -> Result<L2Read<T>, Error> {
+    let mut batch = Batch::new();
+    let planned = plan(core, kind, vec![wanted], tags, &mut batch);
+    let extra = also(&mut batch);
+    let start = Instant::now();
+    let done = core.l2.run(batch).await;
+    after(extra, done.as_ref().ok(), start);
+    let mut out = planned.answers(core, kind, done, purpose, start).await?;
     Ok(out.pop().unwrap_or_else(|| unreached(None)))
 }
 
@@ -92,57 +113,117 @@ pub(crate) async fn read<T: CacheValue>(
 pub(crate) async fn read_many<T: CacheValue>(
     core: &Core,
     kind: &KindState,
-    mut wanted: Vec<Wanted<'_, T>>,
+    wanted: Vec<Wanted<'_, T>>,
     tags: &[String],
     purpose: ReadFor,
 ) -> Result<Vec<L2Read<T>>, Error> {
-    let flights = core.local.flights();
-    let epochs: Vec<_> = wanted.iter().map(|w| flights.epoch(w.key)).collect();
     let mut batch = Batch::new();
-    let handles: Vec<_> = wanted
+    let planned = plan(core, kind, wanted, tags, &mut batch);
+    let start = Instant::now();
+    let done = core.l2.run(batch).await;
+    planned.answers(core, kind, done, purpose, start).await
+}
+
+/// Reads of one kind planned into a batch that may carry other steps (a load group's related
+/// reads): what is needed to read their answers once the batch has run.
+pub(crate) struct PlannedReads<'k, T> {
+    wanted: Vec<Wanted<'k, T>>,
+    handles: Vec<Handle<Read>>,
+    /// Each key's invalidation epoch before the read: a later one keeps its value out of L1.
+    epochs: Vec<Epoch>,
+    counters: CounterRead,
+}
+
+/// Adds the reads of `wanted` (with their lease requests) and the counters of `kind` and
+/// `tags` not known here to `batch`.
+pub(crate) fn plan<'k, T>(
+    core: &Core,
+    kind: &KindState,
+    mut wanted: Vec<Wanted<'k, T>>,
+    tags: &[String],
+    batch: &mut Batch,
+) -> PlannedReads<'k, T> {
+    let flights = core.local.flights();
+    let epochs = wanted.iter().map(|w| flights.epoch(w.key)).collect();
+    let handles = wanted
         .iter_mut()
         .map(|w| batch.read(w.key.as_str(), w.lease.take()))
         .collect();
     let counters = core
         .versions
-        .read_into(&mut batch, kind.name(), &kind.generation, tags);
-    let start = Instant::now();
-    let done = match core.l2.run(batch).await {
-        Ok(done) => done,
-        Err(e) => {
-            core.l2.read_failed(&kind.stats, e)?;
-            return Ok(wanted.into_iter().map(|w| unreached(w.stale)).collect());
-        }
-    };
-    core.versions.learn(&kind.generation, &counters, &done);
-    let now = core.clock.now_ms();
-    let per_key = start.elapsed() / u32::try_from(wanted.len()).unwrap_or(u32::MAX).max(1);
-    let mut out = Vec::with_capacity(wanted.len());
-    for ((w, handle), epoch) in wanted.into_iter().zip(handles).zip(epochs) {
-        let answer = done.get(handle);
-        let (found, seen) = match &answer.value {
-            Some(bytes) => match decode::<T>(core, kind, w.key, bytes, purpose).await {
-                Ok(f) => (Some((f, decoded_size(bytes))), None),
-                Err(cause) => (None, Some(cause)),
-            },
-            None => (None, None),
-        };
-        if let Some((found, weight)) = &found {
-            core.local
-                .put_if_unchanged(w.key, found, *weight, epoch)
-                .await;
-            analytics::read_from_l2(core, kind, w.key, (&found.meta, *weight, now), true);
-        }
-        let seen = match &found {
-            Some(_) if purpose == ReadFor::Refresh => Some(MissCause::Expired),
-            Some((f, _)) if f.meta.is_expired(now) => Some(MissCause::Expired),
-            _ => seen,
-        };
-        let read = settle(now, found.map(|(f, _)| f), w.stale, answer.lease);
-        count(kind, &read, purpose, (now, per_key), (w.key, seen));
-        out.push(read);
+        .read_into(batch, kind.name(), &kind.generation, tags);
+    PlannedReads {
+        wanted,
+        handles,
+        epochs,
+        counters,
     }
-    Ok(out)
+}
+
+impl<T: CacheValue> PlannedReads<'_, T> {
+    /// The answers of the planned reads, from the batch's results `done` (run since `start`).
+    pub(crate) async fn answers(
+        self,
+        core: &Core,
+        kind: &KindState,
+        done: Result<Results, L2Error>,
+        purpose: ReadFor,
+        start: Instant,
+    ) -> Result<Vec<L2Read<T>>, Error> {
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                core.l2.read_failed(&kind.stats, e)?;
+                return Ok(self
+                    .wanted
+                    .into_iter()
+                    .map(|w| unreached(w.stale))
+                    .collect());
+            }
+        };
+        core.versions.learn(&kind.generation, &self.counters, &done);
+        let per_key = start.elapsed() / u32::try_from(self.wanted.len()).unwrap_or(u32::MAX).max(1);
+        let mut out = Vec::with_capacity(self.wanted.len());
+        let answers = self.handles.into_iter().map(|h| done.get(h));
+        for ((w, answer), epoch) in self.wanted.into_iter().zip(answers).zip(self.epochs) {
+            out.push(answer_one(core, kind, w, answer, (epoch, purpose), per_key).await);
+        }
+        Ok(out)
+    }
+}
+
+/// What L2 answered for one key (`answer`, read when the key's epoch was `epoch`): decoded,
+/// put in L1 when current, counted as `purpose` says.
+pub(crate) async fn answer_one<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    w: Wanted<'_, T>,
+    answer: Read,
+    (epoch, purpose): (Epoch, ReadFor),
+    latency: Duration,
+) -> L2Read<T> {
+    let now = core.clock.now_ms();
+    let (found, seen) = match &answer.value {
+        Some(bytes) => match decode::<T>(core, kind, w.key, bytes, purpose).await {
+            Ok(f) => (Some((f, decoded_size(bytes))), None),
+            Err(cause) => (None, Some(cause)),
+        },
+        None => (None, None),
+    };
+    if let Some((found, weight)) = &found {
+        core.local
+            .put_if_unchanged(w.key, found, *weight, epoch)
+            .await;
+        analytics::read_from_l2(core, kind, w.key, (&found.meta, *weight, now), true);
+    }
+    let seen = match &found {
+        Some(_) if purpose == ReadFor::Refresh => Some(MissCause::Expired),
+        Some((f, _)) if f.meta.is_expired(now) => Some(MissCause::Expired),
+        _ => seen,
+    };
+    let read = settle(now, found.map(|(f, _)| f), w.stale, answer.lease);
+    count(kind, &read, purpose, (now, latency), (w.key, seen));
+    read
 }
 
 impl<T> L2Read<T> {

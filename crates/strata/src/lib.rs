@@ -46,6 +46,7 @@
 
 mod admin;
 mod analytics;
+mod batch_loader;
 mod builder;
 mod bus;
 mod cache;
@@ -74,6 +75,7 @@ mod open;
 mod options;
 mod owned;
 mod read;
+mod relations;
 mod response_kind;
 mod trace;
 mod versions;
@@ -82,6 +84,7 @@ mod warming;
 mod write;
 
 pub use admin::Admin;
+pub use batch_loader::BatchLoader;
 pub use builder::CacheBuilder;
 pub use bus::BusStats;
 pub use cache::Cache;

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// Defaults: the kind's TTL, absences cached for the configured `negative_ttl`, no loader
 /// timeouts, fail-safe on (serve a stale value when the loader fails), refresh-ahead, XFetch
 /// and background refresh as the kind's settings say (`[kinds.<kind>]`), else off.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoadOptions {
     /// TTL of the loaded value (default: the kind's).
@@ -41,6 +41,35 @@ pub struct LoadOptions {
     /// Tags of the loaded value: [`Cache::invalidate_tag`](crate::Cache::invalidate_tag) on any
     /// of them makes it a miss (at most 64).
     pub tags: Vec<String>,
+    /// A batch load ([`KindCache::get_many_or_load`](crate::KindCache::get_many_or_load)) calls
+    /// its loader once every missed id is waiting for it, or at the latest this long after the
+    /// first one waits (ids whose load another caller leads may join a later call). Default 1 ms.
+    pub batch_window: Duration,
+    /// A batch load calls its loader with at most this many ids (default 1,000; at least 1).
+    pub batch_max_keys: usize,
+}
+
+/// DataLoader's defaults: a batch waits at most 1 ms, and holds at most 1,000 ids.
+const BATCH_WINDOW: Duration = Duration::from_millis(1);
+const BATCH_MAX_KEYS: usize = 1000;
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            ttl: None,
+            cache_none_for: None,
+            hard_timeout: None,
+            soft_timeout: None,
+            no_fail_safe: false,
+            refresh_ahead: None,
+            xfetch_beta: None,
+            background_refresh: false,
+            wait_for_other_instances: None,
+            tags: Vec::new(),
+            batch_window: BATCH_WINDOW,
+            batch_max_keys: BATCH_MAX_KEYS,
+        }
+    }
 }
 
 impl LoadOptions {
@@ -104,6 +133,18 @@ impl LoadOptions {
     /// Refreshes in a background task through the kind's owned loader (stale-while-revalidate).
     pub fn background_refresh(mut self) -> Self {
         self.background_refresh = true;
+        self
+    }
+
+    /// Sets how long a batch load waits for more ids before calling its loader.
+    pub fn batch_window(mut self, window: Duration) -> Self {
+        self.batch_window = window;
+        self
+    }
+
+    /// Sets the most ids one call of a batch loader takes (at least 1).
+    pub fn batch_max_keys(mut self, max: usize) -> Self {
+        self.batch_max_keys = max.max(1);
         self
     }
 

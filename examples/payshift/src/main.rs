@@ -116,6 +116,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         rules: routes::rules(&alljobs),
         alljobs,
     };
+    routes::relate(&cache)?;
     warm::register_loaders(&state)?;
     if args.warm && !args.no_cache {
         warm::warm(&state, args.warm_jobs).await?;

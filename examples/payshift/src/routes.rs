@@ -88,6 +88,16 @@ fn options<T: CacheKind>(id: i64) -> LoadOptions {
     }
 }
 
+/// Declares what a whoami miss needs: the user and the profile with its id, read ahead (and
+/// leased) in the whoami's own lookup and stored with it in one batch once it is built.
+pub(crate) fn relate(cache: &Cache) -> Result<(), strata::Error> {
+    let whoami = cache.of::<Whoami>()?;
+    whoami
+        .needs(&cache.of::<User>()?)
+        .needs(&cache.of::<Profile>()?);
+    Ok(())
+}
+
 async fn user(state: &AppState, id: i64) -> Result<Option<Arc<User>>, AppError> {
     cached(state, id, || state.db.user(id)).await
 }
@@ -185,8 +195,21 @@ async fn job(State(state): State<AppState>, JobId(id): JobId) -> ApiResult<Arc<J
         .ok_or_else(|| AppError::NotFound(format!("no job {id}")))
 }
 
+/// Every job, in order: the ids from the database, then each job from the cache, the misses
+/// loaded by one batch query (the entries `/jobs/{id}` reads too).
 async fn all_jobs(State(state): State<AppState>) -> ApiResult<serde_json::Value> {
-    let jobs = state.db.all_jobs().await?;
+    let ids = state.db.job_ids().await?;
+    let jobs = state
+        .cache
+        .of::<Job>()
+        .map_err(|e| AppError::Database(e.to_string()))?
+        .get_many_or_load(&ids, |ids: Vec<i64>| {
+            let db = state.db.clone();
+            async move { db.jobs(&ids).await }
+        })
+        .await
+        .map_err(load_err)?;
+    let jobs: Vec<Arc<Job>> = jobs.into_iter().flatten().collect();
     Ok(Json(serde_json::json!({ "jobs": jobs })))
 }
 

@@ -4,18 +4,21 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use strata_backend::batch::{Batch, Results};
 use strata_keys::Key;
 
 use super::Mode;
-use super::lease::{Lease, Stored, Waited};
+use super::group::LoadGroup;
+use super::lease::{Lease, Waited};
 use super::loader::{Load, LoaderCut, run};
+use super::settling::Settling;
 use crate::cacheable::CacheValue;
 use crate::core::Core;
 use crate::entry::{Found, Lookup};
 use crate::error::Error;
 use crate::flight::{ErasedValue, Flight, FlightError, FlightOutcome};
 use crate::kinds::KindState;
-use crate::l2_read::{self, ReadFor, Wanted, lease_request};
+use crate::l2_read::{self, L2Read, ReadFor, Wanted, lease_request};
 use crate::options::LoadOptions;
 use crate::read;
 use crate::trace;
@@ -28,11 +31,16 @@ const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 /// One load of one key, with everything its steps share.
 pub(super) struct Leader<'a> {
     pub(super) core: &'a Core,
-    pub(super) kind: &'a KindState,
+    pub(super) kind: &'a Arc<KindState>,
     pub(super) key: &'a Key,
     pub(super) options: &'a LoadOptions,
     pub(super) mode: Mode,
-    pub(super) flight: &'a Flight,
+    pub(super) flight: &'a Arc<Flight>,
+}
+
+/// How long the lease of a load with `options` lasts.
+pub(super) fn lease_ttl(options: &LoadOptions) -> Duration {
+    options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500)
 }
 
 /// What the lookup step found.
@@ -65,7 +73,35 @@ impl Leader<'_> {
         T: CacheValue,
         E: Send + Sync + 'static,
     {
-        let (stale, decided) = match self.look_up::<T>().await {
+        // A load of a kind with declared relations starts a group (unless it is in one):
+        // its lookup reads the related entries ahead, and the group's stores settle together.
+        let joined = LoadGroup::current();
+        let owned = (joined.is_none()
+            && self.mode == Mode::Fill
+            && self.core.relations.declared(self.kind.name()))
+        .then(|| Arc::new(LoadGroup::default()));
+        let group = owned.as_ref().or(joined.as_ref());
+        // Boxed: loads nest (a loader's loads run inside its future).
+        let outcome = Box::pin(self.steps(loader, group, owned.as_ref())).await;
+        if let Some(owned) = &owned {
+            // What the settle step left (a failed load: the related loads' stores).
+            owned.settle(self.core, self.kind).await;
+        }
+        outcome
+    }
+
+    /// The four steps, in `group` (which this load settles when it `owns` it).
+    async fn steps<T, E>(
+        &self,
+        loader: impl Load<Option<T>, E>,
+        group: Option<&Arc<LoadGroup>>,
+        owns: Option<&Arc<LoadGroup>>,
+    ) -> FlightOutcome
+    where
+        T: CacheValue,
+        E: Send + Sync + 'static,
+    {
+        let (stale, decided) = match self.look_up::<T>(group).await {
             Ok(Looked::Done(value)) => {
                 trace::outcome("hit");
                 return Ok(erase(value));
@@ -94,12 +130,19 @@ impl Leader<'_> {
             .stamp(&self.core.versions, &self.options.tags)
             .await;
         let (start, clock_start) = (Instant::now(), self.core.clock.now_ms());
-        let loaded = run(self.options, stale.is_some(), loader).await;
+        let loaded = match owns {
+            Some(group) => {
+                group
+                    .scope(run(self.options, stale.is_some(), loader))
+                    .await
+            }
+            None => run(self.options, stale.is_some(), loader).await,
+        };
         // δ for XFetch: real time, or the manual clock's when a test moves it during the load.
         let on_clock = self.core.clock.now_ms().saturating_sub(clock_start) * 1000;
         let us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.kind.refresh.record_load(us.max(on_clock));
-        self.settle(loaded, start.elapsed(), stale, &stamp, lease)
+        self.settle(loaded, start.elapsed(), stale, &stamp, (lease, owns))
             .await
     }
 
@@ -111,13 +154,16 @@ impl Leader<'_> {
 
     /// How long this load's lease lasts.
     fn lease_ttl(&self) -> Duration {
-        self.options.hard_timeout.unwrap_or(DEFAULT_LEASE) + Duration::from_millis(500)
+        lease_ttl(self.options)
     }
 
     /// Step 1: look again (another caller or process may have loaded meanwhile): one read of
     /// L2 that takes the key's lease if the entry is absent (or in any case when this load will
     /// run anyway) and reads the version counters not known here.
-    async fn look_up<T: CacheValue>(&self) -> Result<Looked<T>, Error> {
+    async fn look_up<T: CacheValue>(
+        &self,
+        group: Option<&Arc<LoadGroup>>,
+    ) -> Result<Looked<T>, Error> {
         let (core, kind, key) = (self.core, self.kind, self.key);
         let stale = match read::recheck_l1::<T>(core, kind, key).await {
             Lookup::Fresh(found) if self.mode == Mode::Fill => {
@@ -131,13 +177,34 @@ impl Leader<'_> {
             Mode::Refresh | Mode::Background => (ReadFor::Refresh, true),
         };
         let leases = core.l2.capabilities().leases;
-        let token = Lease::token(core);
-        let wanted = Wanted {
-            key,
-            lease: leases.then(|| lease_request(token.clone(), self.lease_ttl(), always)),
-            stale,
+        let ahead = group
+            .filter(|_| self.mode == Mode::Fill)
+            .and_then(|g| g.take_read(key));
+        let (read, token) = match ahead {
+            // Read ahead by the group's lookup: no round trip of its own. A value invalidated
+            // here since is not used (the lease is: the store still goes through it).
+            Some(mut p) => {
+                if core.local.flights().epoch(key) != p.epoch {
+                    p.read.value = None;
+                }
+                let wanted = Wanted {
+                    stale,
+                    ..Wanted::key(key)
+                };
+                let at = (p.epoch, purpose);
+                let read = l2_read::answer_one(core, kind, wanted, p.read, at, p.latency).await;
+                (read, p.token)
+            }
+            None => {
+                let token = Lease::token(core);
+                let wanted = Wanted {
+                    key,
+                    lease: leases.then(|| lease_request(token.clone(), self.lease_ttl(), always)),
+                    stale,
+                };
+                (self.read_with_related(wanted, purpose, group).await?, token)
+            }
         };
-        let read = l2_read::read(core, kind, wanted, &self.options.tags, purpose).await?;
         let lease = match leases {
             true => Lease::from_outcome(read.lease, token),
             false => Some(Lease::Unavailable),
@@ -159,6 +226,28 @@ impl Leader<'_> {
             kind.stats.miss();
         }
         Ok(Looked::Go(read.found, lease))
+    }
+
+    /// The lookup's read of L2, with the related entries of the key read ahead for `group`.
+    async fn read_with_related<T: CacheValue>(
+        &self,
+        wanted: Wanted<'_, T>,
+        purpose: ReadFor,
+        group: Option<&Arc<LoadGroup>>,
+    ) -> Result<L2Read<T>, Error> {
+        let (core, kind) = (self.core, self.kind);
+        let related = match group {
+            Some(_) => LoadGroup::worth_reading(core, core.relations.of(kind, self.key)).await,
+            None => Vec::new(),
+        };
+        let read = (wanted, self.options.tags.as_slice(), purpose);
+        let (Some(group), false) = (group, related.is_empty()) else {
+            return l2_read::read_with(core, kind, read, |_| (), |(), _, _| ()).await;
+        };
+        let ttl = self.lease_ttl();
+        let also = |batch: &mut Batch| group.plan(core, (related, &[]), ttl, batch);
+        let after = |ahead, done: Option<&Results>, start| group.keep(core, ahead, done, start);
+        l2_read::read_with(core, kind, read, also, after).await
     }
 
     /// Step 2: the key's lease (taken now unless the lookup did), and waiting for another
@@ -187,7 +276,7 @@ impl Leader<'_> {
         elapsed: Duration,
         stale: Option<Found<T>>,
         stamp: &Stamp,
-        lease: Lease,
+        (lease, owns): (Lease, Option<&Arc<LoadGroup>>),
     ) -> FlightOutcome
     where
         T: CacheValue,
@@ -202,7 +291,7 @@ impl Leader<'_> {
                     stats.refreshed(true);
                 }
                 let value = value.map(Arc::new);
-                self.cache_loaded(value.clone(), stamp, lease).await;
+                self.cache_loaded(value.clone(), stamp, lease, owns).await;
                 return Ok(erase(value));
             }
             Ok(Err(e)) => FlightError::Loader(Arc::new(e)),
@@ -247,12 +336,14 @@ impl Leader<'_> {
 
     /// Stores a loaded value (best effort: a failure leaves it uncached, the caller served)
     /// unless the key was invalidated while it loaded: in L2 through the lease (atomic), in L1
-    /// only if no invalidation overtook the load.
+    /// only if no invalidation overtook the load. In a load group, the store waits for the
+    /// group's batch (the flight stays registered meanwhile, so callers of the key share it).
     async fn cache_loaded<T: CacheValue>(
         &self,
         value: Option<Arc<T>>,
         stamp: &Stamp,
         lease: Lease,
+        owns: Option<&Arc<LoadGroup>>,
     ) {
         let (core, kind, key) = (self.core, self.kind, self.key);
         let ttl = match &value {
@@ -264,19 +355,10 @@ impl Leader<'_> {
             )
             .filter(|ttl| !ttl.is_zero()),
         };
-        // Invalidated locally while loading (kind and full clears included, which have no
-        // per-key lease to drop on every backend), or its kind cleared or a tag invalidated
-        // meanwhile (its entry would be a miss anyway; storing it could only replace a newer
-        // one): store nothing.
         let Some(ttl) = ttl else {
             lease.release(core, key).await;
             return;
         };
-        let recorded = (stamp.generation, stamp.tags.as_deref());
-        if self.flight.is_poisoned() || !kind.is_current(&core.versions, recorded).await {
-            lease.release(core, key).await;
-            return;
-        }
         let entry = match write::encode(core, kind, value, ttl, stamp) {
             Ok(entry) => entry,
             Err(e) => {
@@ -285,30 +367,36 @@ impl Leader<'_> {
                 return;
             }
         };
-        let stored = lease.store(core, kind, key, &entry).await;
-        // Only a store through our own lease proves that no invalidation of the key happened
-        // during the load. Without one, an invalidation may also have been missed while the bus
-        // resubscribed: then the key's epoch moved, and L1 is left alone.
-        let proven = match &stored {
-            Stored::Overtaken => {
-                tracing::debug!(%key, "the key was invalidated during the load; not caching it");
-                return;
-            }
-            Stored::Failed(e) => {
-                tracing::debug!(%key, error = %e, "could not cache a loaded value");
-                false
-            }
-            Stored::Proven => true,
-            Stored::Unproven => false,
+        let mut settling = Settling {
+            core: core.me.clone(),
+            kind: kind.clone(),
+            key: key.clone(),
+            flight: self.flight.clone(),
+            entry,
+            stamp: stamp.clone(),
+            lease: Some(lease),
+            written: None,
+            holds_flight: false,
+            dropped: false,
         };
-        let flights = core.local.flights();
-        let overtaken =
-            || self.flight.is_poisoned() || (!proven && flights.epoch(key) != self.flight.epoch());
-        core.local
-            .put_unless(key, &entry.found, entry.weight(), overtaken)
-            .await;
-        let in_l2 = !matches!(stored, Stored::Failed(_));
-        crate::analytics::stored(core, kind, key, &entry.found.meta, in_l2);
-        kind.stats.sets(1);
+        match (owns, LoadGroup::current()) {
+            (Some(group), _) => {
+                group.defer(Box::new(settling));
+                group.settle(core, kind).await;
+            }
+            (None, Some(group)) => {
+                self.flight.hold_until_settled();
+                settling.holds_flight = true;
+                group.defer(Box::new(settling));
+            }
+            (None, None) => {
+                if settling.overtaken(core).await {
+                    let lease = settling.lease.take().unwrap_or(Lease::Unavailable);
+                    lease.release(core, key).await;
+                    return;
+                }
+                settling.store_now(core).await;
+            }
+        }
     }
 }

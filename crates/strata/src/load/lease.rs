@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
-use strata_backend::batch::{Batch, LeaseOutcome};
+use strata_backend::batch::{Batch, Handle, LeaseOutcome, Results};
 use strata_keys::Key;
 use tokio::time::Instant;
 
 use crate::cacheable::CacheValue;
 use crate::core::Core;
 use crate::entry::Found;
-use crate::error::Error;
 use crate::kinds::KindState;
 use crate::l2_read::{self, ReadFor, Wanted, lease_request};
 use crate::write::Encoded;
@@ -35,7 +34,7 @@ pub(super) enum Stored {
     /// The lease was gone: the key was invalidated during the load. Nothing is cached.
     Overtaken,
     /// The backend failed (counted); L1 may still take the value, unproven.
-    Failed(Error),
+    Failed,
 }
 
 impl Lease {
@@ -87,23 +86,53 @@ impl Lease {
         key: &Key,
         entry: &Encoded<T>,
     ) -> Stored {
-        let (bytes, ttl) = (entry.bytes.clone(), entry.physical_ttl);
         let mut batch = Batch::new();
-        let written = match &self {
-            Self::HeldElsewhere => return Stored::Unproven,
+        let written = self.plan_store(core, kind, key, entry, &mut batch);
+        if batch.is_empty() {
+            return self.stored(written, None);
+        }
+        match core.l2.run(batch).await {
+            Ok(done) => self.stored(written, Some(&done)),
+            Err(e) => {
+                let _ = core.l2.failed(&kind.stats, e);
+                Stored::Failed
+            }
+        }
+    }
+
+    /// Adds the store of `entry` as the lease allows to `batch` (nothing when another instance
+    /// holds it), with the kind's schema registration when due; the write's handle.
+    pub(super) fn plan_store<T>(
+        &self,
+        core: &Core,
+        kind: &KindState,
+        key: &Key,
+        entry: &Encoded<T>,
+        batch: &mut Batch,
+    ) -> Option<Handle<bool>> {
+        let (bytes, ttl) = (entry.bytes.clone(), entry.physical_ttl);
+        let written = match self {
+            Self::HeldElsewhere => return None,
             Self::Held(token) => batch.write_under_lease(key.as_str(), token.as_str(), bytes, ttl),
             Self::Unavailable => batch.write(key.as_str(), bytes, ttl),
         };
         if let Some(member) = core.to_register(kind) {
             let _ = batch.register(kind.registry.clone(), member);
         }
-        match core.l2.run(batch).await {
-            Ok(done) => match (done.get(written), self.is_held()) {
-                (true, true) => Stored::Proven,
-                (false, _) => Stored::Overtaken,
-                (true, false) => Stored::Unproven,
-            },
-            Err(e) => Stored::Failed(core.l2.failed(&kind.stats, e)),
+        Some(written)
+    }
+
+    /// How the store planned as `written` went, given the batch's results (`None`: it failed,
+    /// counted where it ran).
+    pub(super) fn stored(self, written: Option<Handle<bool>>, done: Option<&Results>) -> Stored {
+        let Some(written) = written else {
+            return Stored::Unproven;
+        };
+        match (done.map(|d| d.get(written)), self.is_held()) {
+            (None, _) => Stored::Failed,
+            (Some(true), true) => Stored::Proven,
+            (Some(false), _) => Stored::Overtaken,
+            (Some(true), false) => Stored::Unproven,
         }
     }
 

@@ -3,9 +3,12 @@
 
 mod background;
 mod due;
+mod group;
 mod leader;
 mod lease;
 mod loader;
+mod many;
+mod settling;
 
 use std::sync::Arc;
 
@@ -14,6 +17,7 @@ use tracing::Instrument;
 
 pub(crate) use background::{OwnedCall, refresh_in_background};
 pub use loader::Load;
+pub(crate) use many::{Answer, Rounds, Waiter, answer, load_many, load_through};
 
 use crate::cacheable::CacheValue;
 use crate::core::Core;
@@ -42,7 +46,7 @@ pub(crate) enum Mode {
 /// `None`: the loader answered "absent" (cached only with negative caching).
 pub(crate) async fn load<T, E>(
     core: &Core,
-    kind: &KindState,
+    kind: &Arc<KindState>,
     key: &Key,
     options: &LoadOptions,
     loader: impl Load<Option<T>, E>,

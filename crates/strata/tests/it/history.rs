@@ -1,6 +1,8 @@
 //! A randomized history: two instances with their own L1s share a Redis; writers change a
-//! "database" and invalidate through either instance while readers load through both. After the
-//! writers stop and in-flight work settles, every cached value equals the database.
+//! "database" and invalidate through either instance while readers load through both — one key
+//! at a time, composites whose loads nest the load of their item (a declared relation: read
+//! ahead, stored in one batch), and batches of keys through one loader call. After the writers
+//! stop and in-flight work settles, every cached value equals the database.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,6 +25,66 @@ async fn instance(url: &str, coherence: &str) -> Cache {
     ))
     .unwrap();
     CacheBuilder::from_config(config).build().await.unwrap()
+}
+
+type Db = Arc<Mutex<HashMap<u32, u64>>>;
+
+/// The database's value of `k`, read while writers may overtake the load now and then.
+async fn source(db: &Db, k: u32, pause: u64) -> u64 {
+    let v = db.lock()[&k];
+    if pause > 0 {
+        tokio::time::sleep(Duration::from_micros(200 * pause)).await;
+    }
+    v
+}
+
+/// What the composite of an item holds.
+fn composite_of(item: u64) -> u64 {
+    item * 1000 + 7
+}
+
+/// One item through `get_or_load`.
+async fn item(via: &Cache, db: &Db, k: u32, pause: u64) -> Arc<u64> {
+    let db = db.clone();
+    via.kind::<u64>("item")
+        .unwrap()
+        .get_or_load(
+            k,
+            || async move { Ok::<_, String>(source(&db, k, pause).await) },
+        )
+        .await
+        .unwrap()
+}
+
+/// The composite of `k`: its load nests the load of item `k` (a declared relation), and reads
+/// its own value from the database under its own lease.
+async fn composite(via: &Cache, db: &Db, k: u32, pause: u64) {
+    via.kind::<u64>("composite")
+        .unwrap()
+        .get_or_load(k, || async {
+            item(via, db, k, 0).await;
+            Ok::<_, String>(composite_of(source(db, k, pause).await))
+        })
+        .await
+        .unwrap();
+}
+
+/// Items `ks` through one batch loader call.
+async fn batch(via: &Cache, db: &Db, ks: &[u32], pause: u64) {
+    let found = via
+        .kind::<u64>("item")
+        .unwrap()
+        .get_many_or_load(ks, |ids: Vec<u32>| async move {
+            let mut out = HashMap::new();
+            for id in ids {
+                out.insert(id, source(db, id, 0).await);
+            }
+            source(db, 0, pause).await;
+            Ok::<_, String>(out)
+        })
+        .await
+        .unwrap();
+    assert!(found.iter().all(Option::is_some));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -53,8 +115,11 @@ async fn history(coherence: &str) {
             assert!(cache.admin().bus_stats().subscribed && cache.admin().bus_stats().resets >= 1);
         }
     }
-    let db: Arc<Mutex<HashMap<u32, u64>>> =
-        Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect()));
+    for cache in &caches {
+        let items = cache.kind::<u64>("item").unwrap();
+        cache.kind::<u64>("composite").unwrap().needs(&items);
+    }
+    let db: Db = Arc::new(Mutex::new((0..KEYS).map(|k| (k, 0)).collect()));
 
     let mut tasks = Vec::new();
     for w in 0..WRITERS {
@@ -65,7 +130,13 @@ async fn history(coherence: &str) {
                 let k = rng.random_range(0..KEYS);
                 *db.lock().get_mut(&k).unwrap() += 1;
                 let via = &caches[rng.random_range(0..2)];
+                // The item and the composite made from it, as invalidation rules would.
                 via.kind::<u64>("item").unwrap().delete(k).await.unwrap();
+                via.kind::<u64>("composite")
+                    .unwrap()
+                    .delete(k)
+                    .await
+                    .unwrap();
                 if rng.random_bool(0.3) {
                     tokio::task::yield_now().await;
                 }
@@ -80,19 +151,16 @@ async fn history(coherence: &str) {
                 let k = rng.random_range(0..KEYS);
                 let via = &caches[rng.random_range(0..2)];
                 let pause = rng.random_range(0..3u64);
-                let db = db.clone();
-                via.kind::<u64>("item")
-                    .unwrap()
-                    .get_or_load(k, || async move {
-                        let v = db.lock()[&k];
-                        // Let writers overtake the load now and then.
-                        if pause > 0 {
-                            tokio::time::sleep(Duration::from_micros(200 * pause)).await;
-                        }
-                        Ok::<_, String>(v)
-                    })
-                    .await
-                    .unwrap();
+                match rng.random_range(0..4) {
+                    0 => composite(via, &db, k, pause).await,
+                    1 => {
+                        let ks: Vec<u32> = (0..3).map(|_| rng.random_range(0..KEYS)).collect();
+                        batch(via, &db, &ks, pause).await;
+                    }
+                    _ => {
+                        item(via, &db, k, pause).await;
+                    }
+                }
             }
         }));
     }
@@ -104,6 +172,17 @@ async fn history(coherence: &str) {
 
     let mut stale = Vec::new();
     for (i, cache) in caches.iter().enumerate() {
+        let composites = cache.kind::<u64>("composite").unwrap();
+        for k in 0..KEYS {
+            if let Some(v) = composites.get(k).await.unwrap() {
+                let truth = composite_of(db.lock()[&k]);
+                if *v != truth {
+                    stale.push(format!(
+                        "instance {i} composite {k}: cached {v}, database {truth}"
+                    ));
+                }
+            }
+        }
         let items = cache.kind::<u64>("item").unwrap();
         for k in 0..KEYS {
             if let Some(v) = items.get(k).await.unwrap() {
@@ -164,4 +243,12 @@ async fn history(coherence: &str) {
         .map(|c| c.admin().stats().kinds["item"].loads)
         .sum();
     assert!(loads > 100, "the history exercised loads ({loads})");
+    let composites: u64 = caches
+        .iter()
+        .map(|c| c.admin().stats().kinds["composite"].loads)
+        .sum();
+    assert!(
+        composites > 20,
+        "the history exercised composites ({composites})"
+    );
 }

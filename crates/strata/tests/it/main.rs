@@ -25,6 +25,7 @@ mod outage;
 mod quotas;
 mod redis_tiers;
 mod refresh;
+mod relations;
 mod round_trips;
 mod schemas;
 mod secrets;

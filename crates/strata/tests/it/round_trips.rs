@@ -14,7 +14,7 @@ use strata::{Cache, CacheBuilder, CacheConfig, Clock, LoadOptions, Rules, Target
 use strata_testkit::{RedisServer, RoundTripProxy};
 
 /// A cache on Redis through `proxy`, ready: connected and subscribed to the bus.
-async fn instance(proxy: &RoundTripProxy) -> Cache {
+pub(crate) async fn instance(proxy: &RoundTripProxy) -> Cache {
     instance_on(proxy, Clock::system()).await
 }
 
@@ -43,7 +43,7 @@ async fn instance_on(proxy: &RoundTripProxy, clock: Clock) -> Cache {
 }
 
 /// Round trips `op` made.
-async fn count(proxy: &RoundTripProxy, op: impl AsyncFnOnce()) -> u64 {
+pub(crate) async fn count(proxy: &RoundTripProxy, op: impl AsyncFnOnce()) -> u64 {
     proxy.reset();
     op().await;
     proxy.round_trips()
@@ -53,12 +53,12 @@ async fn load(id: u64) -> Result<String, std::io::Error> {
     Ok(format!("value {id}"))
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     _server: RedisServer,
-    proxy: RoundTripProxy,
+    pub(crate) proxy: RoundTripProxy,
 }
 
-async fn fixture(test: &str) -> Option<Fixture> {
+pub(crate) async fn fixture(test: &str) -> Option<Fixture> {
     let server = strata_testkit::redis_or_skip(test)?;
     let proxy = RoundTripProxy::start(server.port()).await.unwrap();
     Some(Fixture {

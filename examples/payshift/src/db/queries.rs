@@ -1,5 +1,7 @@
 //! What the endpoints read and write.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -155,11 +157,30 @@ impl Db {
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
-    pub(crate) async fn all_jobs(&self) -> Result<Vec<Job>, AppError> {
-        let rows = sqlx::query(&format!("{JOB_SELECT} ORDER BY j.id"))
+    /// The ids of every job, in order.
+    pub(crate) async fn job_ids(&self) -> Result<Vec<i64>, AppError> {
+        let rows = sqlx::query("SELECT id FROM jobs ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(Self::job_from).collect()
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// The jobs of `ids` that exist, by id (one query per 500 ids).
+    pub(crate) async fn jobs(&self, ids: &[i64]) -> Result<HashMap<i64, Job>, AppError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!("{JOB_SELECT} WHERE j.id IN ({})", marks.join(", "));
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let job = Self::job_from(&row)?;
+                found.insert(job.id, job);
+            }
+        }
+        Ok(found)
     }
 
     pub(crate) async fn industries(&self) -> Result<Vec<Industry>, AppError> {
