@@ -80,7 +80,7 @@ async fn look_in_l1<T: CacheValue>(
     kind: &KindState,
     key: &Key,
 ) -> Option<(Lookup<T>, u64, Option<MissCause>)> {
-    let l1 = core.local.l1()?;
+    let l1 = kind.l1.as_ref()?;
     let Some(entry) = l1.get(key).await else {
         return Some((Lookup::Miss, 0, None));
     };
