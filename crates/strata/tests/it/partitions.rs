@@ -189,3 +189,19 @@ async fn bad_budgets_are_refused_by_name() {
         "{e}"
     );
 }
+
+#[test]
+fn the_documented_partitions_example_is_accepted() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
+    let section = &doc[doc.find("## Partitions by data type").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let config = CacheConfig::from_toml_str(example).unwrap();
+    assert_eq!(config.l1_budget_of("job"), Some((64 << 20, 5_000)));
+    assert_eq!(config.l1_budget_of("industry"), Some((1 << 20, 500)));
+    assert_eq!(config.l1_budget_of("user"), None, "the default pool");
+}
