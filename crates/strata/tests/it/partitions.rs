@@ -27,9 +27,8 @@ fn zipf_cdf() -> Vec<f64> {
 /// A cache on the memory backend whose default pool holds 1,000 entries; `job_budget`: whether
 /// the kind job has a partition of its own.
 async fn cache(prefix: &str, job_budget: bool) -> Cache {
-    let mut toml = format!(
-        "prefix = \"{prefix}\"\nmetrics = false\njitter = 0.0\n[l1]\nmax_entries = 1000\n"
-    );
+    let mut toml =
+        format!("prefix = \"{prefix}\"\nmetrics = false\njitter = 0.0\n[l1]\nmax_entries = 1000\n");
     if job_budget {
         toml.push_str(&format!("[kinds.job.l1]\nmax_entries = {JOB_BUDGET}\n"));
     }
@@ -90,7 +89,9 @@ async fn a_flood_of_one_kind_leaves_another_kinds_hit_ratio_in_place() {
     );
     // The same flood in the shared pool: what the partition prevents.
     let shared = user_hit_ratio(&cache("ps", false).await, true).await;
-    println!("users' L1 hit ratio: quiet {quiet:.4}, flooded {flooded:.4}, shared pool {shared:.4}");
+    println!(
+        "users' L1 hit ratio: quiet {quiet:.4}, flooded {flooded:.4}, shared pool {shared:.4}"
+    );
     assert!(
         shared < quiet - 0.01,
         "without a partition the flood costs the users more than a point: {quiet:.4} quiet, \
@@ -111,7 +112,11 @@ async fn a_flood_leaves_another_kinds_l1_entries_in_place() {
     }
     let pool = cache.admin().l1_of("user").unwrap();
     pool.sync().await;
-    assert_eq!(pool.usage().await.entries, USERS, "every user entry is still in L1");
+    assert_eq!(
+        pool.usage().await.entries,
+        USERS,
+        "every user entry is still in L1"
+    );
     let before = cache.admin().stats().kinds["user"].l1.hits;
     for k in 0..USERS {
         assert_eq!(users.get(k).await.unwrap().as_deref(), Some(&k));
@@ -148,7 +153,11 @@ async fn a_kinds_budget_is_its_own_store_and_draws_its_curve() {
     jobs.set(1u64, 1).await.unwrap();
     job.sync().await;
     assert_eq!(job.usage().await.entries, 1);
-    assert_eq!(default.usage().await.entries, 0, "nothing of job in the pool");
+    assert_eq!(
+        default.usage().await.entries,
+        0,
+        "nothing of job in the pool"
+    );
     cache.clear_kind("job").await.unwrap();
     assert_eq!(jobs.get(1u64).await.unwrap(), None);
     // The miss-ratio curve of the kind is drawn around its own budget.
@@ -172,12 +181,15 @@ async fn bad_budgets_are_refused_by_name() {
     let e = refused("[kinds.job.l1]\nmax_entries = 0\n");
     assert!(e.contains("kinds.job.l1") && e.contains("positive"), "{e}");
     let e = refused("[l1]\nenabled = false\n[kinds.job.l1]\nmax_bytes = 1000\n");
-    assert!(e.contains("kinds.job.l1") && e.contains("needs the L1"), "{e}");
+    assert!(
+        e.contains("kinds.job.l1") && e.contains("needs the L1"),
+        "{e}"
+    );
     let e = refused("[kinds.job.l1]\nmax_entrys = 10\n");
     assert!(e.contains("max_entrys"), "{e}");
     // A budget for a kind no code declared: named, an error with strict.
-    let config = CacheConfig::from_toml_str("strict = true\n[kinds.jobs.l1]\nmax_entries = 5\n")
-        .unwrap();
+    let config =
+        CacheConfig::from_toml_str("strict = true\n[kinds.jobs.l1]\nmax_entries = 5\n").unwrap();
     let e = CacheBuilder::from_config(config)
         .declare_kind("job")
         .build()
