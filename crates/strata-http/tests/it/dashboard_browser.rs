@@ -114,6 +114,16 @@ async fn the_dashboard_renders_its_charts_with_data() {
         router(cache, MonitoringConfig::default().with_admin_token("tok")),
     );
     let base = common::serve(app).await;
+    let health: serde_json::Value = reqwest::get(format!("{base}/core/monitoring/system-health/"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health["l1"]["entries"], 60,
+        "health counts every L1 store: 40 in the default pool, 20 in job's partition"
+    );
     let url = format!("{base}/core/monitoring/#token=tok");
     let profile = tempfile_dir();
 
