@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata::{Cache, CacheBuilder, CacheConfig, L1Budget, MemoryBackend, MemoryConfig};
 
 /// The users' key space (it fits the default pool), the trace's length, and the flood.
