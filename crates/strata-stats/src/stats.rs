@@ -15,6 +15,9 @@ use crate::kind::{KindSnapshot, KindStats};
 /// Which kinds keep a hot-key sketch, and how it is sized.
 type HotKeysPolicy = dyn Fn(&str) -> Option<HotKeysConfig> + Send + Sync;
 
+/// The L1 budget `(max_bytes, max_entries)` of the kinds with a partition of their own.
+type BudgetPolicy = dyn Fn(&str) -> Option<(u64, u64)> + Send + Sync;
+
 /// Counters for every kind; cheap to clone (clones share the counters).
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -26,6 +29,7 @@ struct Inner {
     started: Instant,
     emit: bool,
     hot: Option<Arc<HotKeysPolicy>>,
+    budgets: Option<Arc<BudgetPolicy>>,
     analytics: AnalyticsConfig,
     /// Invalidations of every kind at once.
     epochs: Arc<Epochs>,
@@ -59,6 +63,7 @@ impl Stats {
                 started: Instant::now(),
                 emit: emit_metrics,
                 hot: None,
+                budgets: None,
                 analytics,
                 epochs: Arc::default(),
             }),
@@ -77,6 +82,28 @@ impl Stats {
             started: self.inner.started,
             emit: self.inner.emit,
             hot: Some(Arc::new(policy)),
+            budgets: self.inner.budgets.clone(),
+            analytics: self.inner.analytics,
+            epochs: self.inner.epochs.clone(),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Statistics whose kinds draw their miss-ratio curve around the L1 budget
+    /// `budget(kind)` answers (a kind's own partition), else around the analytics' budget (the
+    /// default pool). Applies to the kinds created after it.
+    pub fn with_l1_budgets(
+        self,
+        budget: impl Fn(&str) -> Option<(u64, u64)> + Send + Sync + 'static,
+    ) -> Self {
+        let inner = Inner {
+            kinds: RwLock::new(self.inner.kinds.read().clone()),
+            started: self.inner.started,
+            emit: self.inner.emit,
+            hot: self.inner.hot.clone(),
+            budgets: Some(Arc::new(budget)),
             analytics: self.inner.analytics,
             epochs: self.inner.epochs.clone(),
         };
@@ -107,7 +134,14 @@ impl Stats {
             .or_insert_with(|| {
                 let i = &self.inner;
                 let hot = i.hot.as_ref().and_then(|policy| policy(kind));
-                Arc::new(KindStats::new(kind, i.emit, hot, i.analytics, &i.epochs))
+                let own = i.budgets.as_ref().and_then(|budget| budget(kind));
+                let analytics = match own {
+                    Some((bytes, entries)) if i.analytics.l1_max_bytes > 0 => {
+                        i.analytics.with_l1_budget(bytes, entries)
+                    }
+                    _ => i.analytics,
+                };
+                Arc::new(KindStats::new(kind, i.emit, hot, analytics, &i.epochs))
             })
             .clone()
     }

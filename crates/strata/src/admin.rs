@@ -202,9 +202,21 @@ impl<'a> Admin<'a> {
         Ok(self.core.l2.raw().info().await?)
     }
 
-    /// The in-process tier, when enabled.
+    /// The in-process tier's default pool (the store of every kind without an L1 budget of
+    /// its own), when enabled.
     pub fn l1(&self) -> Option<&'a L1> {
         self.core.local.l1()
+    }
+
+    /// The L1 store of `kind`: its own partition (`[kinds.<kind>.l1]`), else the default pool.
+    pub fn l1_of(&self, kind: &str) -> Option<&'a L1> {
+        self.core.local.pools().of_kind(kind)
+    }
+
+    /// The kinds' own L1 partitions (each bounded by its kind's budget), by kind.
+    pub fn l1_partitions(&self) -> impl Iterator<Item = (&'a str, &'a L1)> + 'a {
+        let pools = self.core.local.pools();
+        pools.partitions().iter().map(|(k, l1)| (k.as_str(), l1))
     }
 
     /// The configuration in force.

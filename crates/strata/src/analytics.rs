@@ -14,11 +14,14 @@ use crate::kinds::KindState;
 /// hot-key sketches of `[hot_keys]`.
 pub(crate) fn stats(config: &CacheConfig) -> Stats {
     let hot = config.clone();
+    let budgets = config.clone();
     Stats::with_analytics(config.metrics, self::config(config))
         .with_hot_keys(move |kind| hot.hot_keys_of(kind))
+        .with_l1_budgets(move |kind| budgets.l1_budget_of(kind))
 }
 
-/// The analytics configuration of `config`: its `[analytics]`, around the L1 budget.
+/// The analytics configuration of `config`: its `[analytics]`, around the default pool's L1
+/// budget (a kind with a partition of its own has the curve drawn around its budget).
 fn config(config: &CacheConfig) -> AnalyticsConfig {
     let a = &config.analytics;
     if !a.enabled {

@@ -12,11 +12,12 @@ use strata_stats::Stats;
 
 use crate::cache::Cache;
 use crate::cacheable::CacheKind;
-use crate::config::CacheConfig;
+use crate::config::{CacheConfig, L1Budget};
 use crate::core::{Core, Parts};
 use crate::error::{ConfigError, ConfigProblem, Error};
 use crate::listener::Listener;
 use crate::open::{Channels, channels, open_backend};
+use crate::pools::L1Pools;
 
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
 /// optional overrides.
@@ -183,6 +184,16 @@ impl CacheBuilder {
         self
     }
 
+    /// Gives `kind` an L1 partition of its own with `budget` (over the configuration's
+    /// `[kinds.<kind>.l1]`), and declares the kind: its entries are then evicted only by its
+    /// own, never by a flood of another kind.
+    pub fn l1_budget(mut self, kind: impl Into<String>, budget: L1Budget) -> Self {
+        let kind = kind.into();
+        self.config.kinds.entry(kind.clone()).or_default().l1 = Some(budget);
+        self.declared.insert(kind);
+        self
+    }
+
     /// Sets the longest life of an L1 entry.
     pub fn l1_max_lifetime(mut self, lifetime: Duration) -> Self {
         self.config.l1.max_lifetime = lifetime;
@@ -325,21 +336,37 @@ impl CacheBuilder {
     }
 }
 
-/// The in-process tier the configuration asks for, its evictions counted per kind.
-fn l1_for(config: &CacheConfig, stats: &Stats) -> Option<L1> {
-    config.l1.enabled.then(|| {
-        let stats = stats.clone();
-        let hook: strata_l1::EvictionHook = Arc::new(move |key| {
-            if let Ok(parts) = strata_keys::Key::parse(key) {
-                stats.kind(&parts.kind).l1_evicted(key.as_str());
-            }
-        });
+/// The in-process tier the configuration asks for (the default pool and one partition per
+/// kind with a budget of its own), its evictions counted per kind.
+fn l1_for(config: &CacheConfig, stats: &Stats) -> L1Pools {
+    if !config.l1.enabled {
+        return L1Pools::default();
+    }
+    let stats = stats.clone();
+    let hook: strata_l1::EvictionHook = Arc::new(move |key| {
+        if let Ok(parts) = strata_keys::Key::parse(key) {
+            stats.kind(&parts.kind).l1_evicted(key.as_str());
+        }
+    });
+    let store = |max_bytes, max_entries| {
         L1::with_eviction_hook(
             L1Config::default()
-                .with_max_bytes(config.l1.max_bytes)
-                .with_max_entries(config.l1.max_entries)
+                .with_max_bytes(max_bytes)
+                .with_max_entries(max_entries)
                 .with_max_lifetime(config.l1.max_lifetime),
-            Some(hook),
+            Some(hook.clone()),
         )
-    })
+    };
+    let partitions = config
+        .kinds
+        .keys()
+        .filter_map(|kind| {
+            let (bytes, entries) = config.l1_budget_of(kind)?;
+            Some((kind.clone(), store(bytes, entries)))
+        })
+        .collect();
+    L1Pools::new(
+        Some(store(config.l1.max_bytes, config.l1.max_entries)),
+        partitions,
+    )
 }

@@ -10,7 +10,6 @@ use strata_backend::{Backend, CircuitBreaker, Clock};
 use strata_codec::MsgPackCodec;
 use strata_invalidation::{Bus, Tracker};
 use strata_keys::{KeySpace, KindName};
-use strata_l1::L1;
 use strata_stats::Stats;
 
 use crate::bus::BusLink;
@@ -23,6 +22,7 @@ use crate::kinds::{KindState, Kinds};
 use crate::l2::L2;
 use crate::local::Local;
 use crate::owned::Loaders;
+use crate::pools::L1Pools;
 use crate::relations::Relations;
 use crate::versions::Versions;
 use crate::warming::Warming;
@@ -65,7 +65,7 @@ pub(crate) struct Parts {
     pub(crate) declared: BTreeSet<String>,
     pub(crate) start_warnings: Vec<String>,
     pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) l1: Option<L1>,
+    pub(crate) l1: L1Pools,
     pub(crate) stats: Stats,
     pub(crate) bus: Option<Arc<dyn Bus>>,
     pub(crate) tracker: Option<Arc<dyn Tracker>>,
@@ -170,6 +170,7 @@ impl Core {
                 self.versions.kind(name),
             )
             .with_refresh(RefreshState::new(self.config.kinds.get(name)))
+            .with_l1(self.local.pools().of_kind(name).cloned())
         })
     }
 

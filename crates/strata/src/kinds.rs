@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 use strata_keys::KindKeys;
+use strata_l1::L1;
 use strata_stats::KindStats;
 
 use strata_codec::TagVersion;
@@ -70,6 +71,9 @@ pub(crate) struct KindState {
     /// Reads the kind's values from L2 into L1 (typed; set by the first typed handle made):
     /// what hot-set warming needs.
     pub(crate) filler: Arc<OnceLock<Arc<dyn Any + Send + Sync>>>,
+    /// The kind's L1 store (its own partition, or the default pool; `None`: no L1), resolved
+    /// once so the hit path finds it without a lookup.
+    pub(crate) l1: Option<L1>,
 }
 
 impl KindState {
@@ -98,7 +102,14 @@ impl KindState {
             registered: Arc::default(),
             refresh: Arc::default(),
             filler: Arc::default(),
+            l1: None,
         }
+    }
+
+    /// The same state with its L1 store.
+    pub(crate) fn with_l1(mut self, l1: Option<L1>) -> Self {
+        self.l1 = l1;
+        self
     }
 
     /// The same state with these refresh settings.
@@ -118,6 +129,7 @@ impl KindState {
             registered: self.registered.clone(),
             refresh: self.refresh.clone(),
             filler: self.filler.clone(),
+            l1: self.l1.clone(),
         }
     }
 

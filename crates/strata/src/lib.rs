@@ -74,6 +74,7 @@ mod local;
 mod open;
 mod options;
 mod owned;
+mod pools;
 mod read;
 mod relations;
 mod response_kind;
@@ -92,7 +93,7 @@ pub use cacheable::{CacheKind, CacheValue, Cacheable};
 pub use coherence::{CoherenceMode, CoherenceStats};
 pub use config::{
     AnalyticsSettings, BackendSettings, BreakerSettings, CacheConfig, HotKeySettings, KindSettings,
-    L1Settings, QuotaSettings, TOOL_VARIABLES, WarmSettings,
+    L1Budget, L1Settings, QuotaSettings, TOOL_VARIABLES, WarmSettings,
 };
 pub use deferred::DeferredStats;
 pub use error::{ConfigError, ConfigProblem, Error, LoadError};
@@ -113,6 +114,7 @@ pub use strata_codec::{Codec, EntryMeta, MsgPackCodec};
 pub use strata_eviction::{EvictionPolicy, Limits};
 pub use strata_invalidation::{Rules, Target, UnknownChange};
 pub use strata_keys::{Key, KeyId, KeySpace, KindName, is_internal_kind};
+pub use strata_l1::{L1, L1Usage};
 #[cfg(feature = "macros")]
 pub use strata_macros::{Cacheable, cached};
 #[cfg(feature = "redis")]

@@ -7,13 +7,16 @@ use strata_backend::Clock;
 use strata_keys::{Key, KindKeys};
 use strata_l1::{L1, L1Entry};
 
+use crate::pools::L1Pools;
+
 use crate::entry::Found;
 use crate::flight::{Epoch, Flights};
 use crate::forget::{ForgetHook, Forgot};
 
-/// The L1 tier (when enabled) and the single-flight table with its invalidation epochs.
+/// The L1 tier (when enabled: its default pool and the kinds' partitions) and the
+/// single-flight table with its invalidation epochs.
 pub(crate) struct Local {
-    l1: Option<L1>,
+    l1: L1Pools,
     flights: Flights,
     clock: Clock,
     /// How long past its logical expiry an entry may still be served stale (fail-safe).
@@ -23,7 +26,7 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    pub(crate) fn new(l1: Option<L1>, clock: Clock, max_stale: Duration) -> Self {
+    pub(crate) fn new(l1: L1Pools, clock: Clock, max_stale: Duration) -> Self {
         Self {
             l1,
             flights: Flights::default(),
@@ -56,9 +59,14 @@ impl Local {
         )
     }
 
-    /// The in-process tier, when enabled.
+    /// The in-process tier's default pool, when enabled.
     pub(crate) fn l1(&self) -> Option<&L1> {
-        self.l1.as_ref()
+        self.l1.default_pool()
+    }
+
+    /// The in-process tier's stores: the default pool and the kinds' partitions.
+    pub(crate) fn pools(&self) -> &L1Pools {
+        &self.l1
     }
 
     /// The loads in flight and the invalidation epochs.
@@ -75,7 +83,9 @@ impl Local {
         found: &Found<T>,
         weight: usize,
     ) {
-        let Some(l1) = &self.l1 else { return };
+        let Some(l1) = self.l1.of_key(key) else {
+            return;
+        };
         let keep_for = self.keep_for(found.meta.expires_at_ms);
         if keep_for.is_zero() {
             return;
@@ -119,7 +129,7 @@ impl Local {
 
     /// Drops `key` from L1 (only L1: loads in flight go on).
     pub(crate) async fn remove(&self, key: &Key) {
-        if let Some(l1) = &self.l1 {
+        if let Some(l1) = self.l1.of_key(key) {
             l1.remove(key).await;
         }
     }
@@ -132,7 +142,7 @@ impl Local {
     pub(crate) async fn forget(&self, key: &str) {
         self.told(Forgot::Key(key));
         self.flights.poison(key);
-        if let Some(l1) = &self.l1 {
+        if let Some(l1) = self.l1.of_key(key) {
             l1.remove_str(key).await;
         }
     }
@@ -140,12 +150,16 @@ impl Local {
     /// [`forget`](Self::forget) for every key starting with `prefix`.
     pub(crate) fn forget_prefix(&self, prefix: &str) {
         self.told(Forgot::All);
-        self.forget_under(prefix);
+        self.flights.poison_prefix(prefix);
+        for l1 in self.l1.all() {
+            l1.remove_prefix(prefix);
+        }
     }
 
-    fn forget_under(&self, prefix: &str) {
+    /// Forgets the keys under `prefix`, all of `kind`: only the kind's store is swept.
+    fn forget_under(&self, kind: &str, prefix: &str) {
         self.flights.poison_prefix(prefix);
-        if let Some(l1) = &self.l1 {
+        if let Some(l1) = self.l1.of_kind(kind) {
             l1.remove_prefix(prefix);
         }
     }
@@ -155,9 +169,9 @@ impl Local {
         let plain = keys.kind_namespace();
         let tagged = keys.clone().with_hash_tag(true).kind_namespace();
         self.told(Forgot::Kind(keys.kind()));
-        self.forget_under(&plain);
+        self.forget_under(keys.kind(), &plain);
         if tagged != plain {
-            self.forget_under(&tagged);
+            self.forget_under(keys.kind(), &tagged);
         }
     }
 
@@ -165,7 +179,7 @@ impl Local {
     pub(crate) fn forget_all(&self) {
         self.told(Forgot::All);
         self.flights.poison_all();
-        if let Some(l1) = &self.l1 {
+        for l1 in self.l1.all() {
             l1.clear();
         }
     }
@@ -175,7 +189,7 @@ impl Local {
     pub(crate) fn forget_reads(&self) {
         self.told(Forgot::L1);
         self.flights.forget_reads();
-        if let Some(l1) = &self.l1 {
+        for l1 in self.l1.all() {
             l1.clear();
         }
     }

@@ -139,7 +139,7 @@ impl<T> InL1<T> {
 
 /// What L1 holds under `key` for `kind` (see [`InL1`]); `None` without an L1.
 async fn look_in_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &str) -> Option<InL1<T>> {
-    let l1 = core.local.l1()?;
+    let l1 = kind.l1.as_ref()?;
     let Some(entry) = l1.get_str(key).await else {
         return Some(InL1::miss(0, None));
     };

@@ -137,10 +137,7 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
         },
         l1: L1Health {
             enabled: cache.admin().l1().is_some(),
-            entries: match cache.admin().l1() {
-                Some(l1) => l1.usage().await.entries,
-                None => 0,
-            },
+            entries: l1_entries(cache).await,
         },
         caching: cache.enabled(),
         breaker,
@@ -267,4 +264,16 @@ fn errors_since_last_check(state: &State) -> BTreeMap<String, u64> {
         .collect();
     *last = now;
     delta
+}
+
+/// The entries of every L1 store: the default pool and the kinds' partitions.
+async fn l1_entries(cache: &Cache) -> u64 {
+    let mut entries = match cache.admin().l1() {
+        Some(l1) => l1.usage().await.entries,
+        None => 0,
+    };
+    for (_, l1) in cache.admin().l1_partitions() {
+        entries += l1.usage().await.entries;
+    }
+    entries
 }

@@ -42,7 +42,10 @@ struct Breaker {
 
 #[derive(Serialize)]
 struct Memory {
+    /// The default pool: the L1 store of every kind without a budget of its own.
     l1: Option<L1Memory>,
+    /// The kinds' own L1 partitions (`[kinds.<kind>.l1]`), by kind: each one's budget and use.
+    l1_partitions: BTreeMap<String, L1Memory>,
     l2: L2Memory,
 }
 
@@ -89,17 +92,13 @@ pub(crate) async fn handler(
     auth::check(&headers, state.config.admin_token.as_deref())?;
     let cache = &state.cache;
     let l1 = match cache.admin().l1() {
-        Some(l1) => {
-            let usage = l1.usage().await;
-            Some(L1Memory {
-                entries: usage.entries,
-                weighted_bytes: usage.weighted_bytes,
-                max_bytes: l1.config().max_bytes,
-                max_entries: l1.config().max_entries,
-            })
-        }
+        Some(l1) => Some(l1_memory(l1).await),
         None => None,
     };
+    let mut l1_partitions = BTreeMap::new();
+    for (kind, l1) in cache.admin().l1_partitions() {
+        l1_partitions.insert(kind.to_owned(), l1_memory(l1).await);
+    }
     let info = cache.admin().backend_info().await;
     let sample = sample(cache, state.config.sample_keys).await;
     let l2 = match info {
@@ -109,7 +108,11 @@ pub(crate) async fn handler(
     let resp = StatsResponse {
         caching: cache.enabled(),
         stats: cache.admin().stats(),
-        memory: Memory { l1, l2 },
+        memory: Memory {
+            l1,
+            l1_partitions,
+            l2,
+        },
         breaker: Breaker {
             state: cache.admin().breaker_state(),
             openings: cache.admin().breaker_openings(),
@@ -127,6 +130,17 @@ pub(crate) async fn handler(
             format!("could not serialize statistics: {e}"),
         )
     })
+}
+
+/// The budget and use of one L1 store.
+async fn l1_memory(l1: &strata::L1) -> L1Memory {
+    let usage = l1.usage().await;
+    L1Memory {
+        entries: usage.entries,
+        weighted_bytes: usage.weighted_bytes,
+        max_bytes: l1.config().max_bytes,
+        max_entries: l1.config().max_entries,
+    }
 }
 
 fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sample) -> L2Memory {

@@ -73,13 +73,16 @@ async fn the_dashboard_renders_its_charts_with_data() {
         .build()
         .await
         .unwrap();
-    // Every key and every lookup sampled: the causes and hot-key counts below are exact.
+    // Every key and every lookup sampled: the causes and hot-key counts below are exact. The
+    // kind job has an L1 partition of its own.
     let config = CacheConfig::from_toml_str(
-        "[analytics]\nsample_rate = 1.0\n[hot_keys]\nsample_every = 1\n",
+        "[analytics]\nsample_rate = 1.0\n[hot_keys]\nsample_every = 1\n\
+         [kinds.job.l1]\nmax_entries = 50\n",
     )
     .unwrap();
     let cache = CacheBuilder::from_config(config)
         .prefix("dash")
+        .declare_kind("job")
         .metrics(false)
         .backend(backend)
         .build()
@@ -111,6 +114,16 @@ async fn the_dashboard_renders_its_charts_with_data() {
         router(cache, MonitoringConfig::default().with_admin_token("tok")),
     );
     let base = common::serve(app).await;
+    let health: serde_json::Value = reqwest::get(format!("{base}/core/monitoring/system-health/"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health["l1"]["entries"], 60,
+        "health counts every L1 store: 40 in the default pool, 20 in job's partition"
+    );
     let url = format!("{base}/core/monitoring/#token=tok");
     let profile = tempfile_dir();
 
@@ -183,6 +196,18 @@ async fn the_dashboard_renders_its_charts_with_data() {
         &html[html.find("id=\"hotKeys\"").unwrap_or(0)..][..1500.min(html.len())]
     );
     assert!(html.contains("estimated from a sample of the lookups"));
+    // The L1 partitions (issue 25): the default pool (user, whoami: 40 entries) and job's own.
+    assert_eq!(
+        html.matches("class=\"partition\"").count(),
+        2,
+        "one row per L1 store"
+    );
+    assert!(
+        html.contains("<td>default pool</td><td>40 / 100000</td>")
+            && html.contains("<td>job</td><td>20 / 50</td>"),
+        "each partition's use and budget: {}",
+        &html[html.find("id=\"partitions\"").unwrap_or(0)..][..1000.min(html.len())]
+    );
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard.png");
     // The workspace's target/ is absent when CARGO_TARGET_DIR points elsewhere.

@@ -184,6 +184,8 @@ pub(super) fn setting_variables() -> Vec<String> {
         [
             "STRATA_TTL__<KIND>",
             "STRATA_KINDS__<KIND>__TTL",
+            "STRATA_KINDS__<KIND>__L1__MAX_BYTES",
+            "STRATA_KINDS__<KIND>__L1__MAX_ENTRIES",
             "STRATA_BACKEND__QUOTAS__<KIND>__MAX_ENTRIES",
             "STRATA_BACKEND__QUOTAS__<KIND>__MAX_BYTES",
             "STRATA_BACKEND__QUOTAS__<KIND>__POLICY",

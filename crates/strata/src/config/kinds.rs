@@ -41,6 +41,40 @@ pub struct KindSettings {
     /// (default none: off; `LoadOptions::xfetch`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub xfetch_beta: Option<f64>,
+    /// The kind's own L1 partition, `[kinds.<kind>.l1]`: a budget of its own, so a flood of
+    /// this kind evicts only its own entries (unset: the kind shares the default pool, `[l1]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l1: Option<L1Budget>,
+}
+
+/// A kind's own L1 budget, `[kinds.<kind>.l1]` (`STRATA_KINDS__<KIND>__L1__MAX_BYTES`): its
+/// entries live in an L1 store of their own, apart from the default pool that `[l1]` bounds.
+///
+/// At least one of the two must be given; the other is then `[l1]`'s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct L1Budget {
+    /// Bytes held by the kind's decoded values (unset: `l1.max_bytes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// Most entries of the kind (unset: `l1.max_entries`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_entries: Option<u64>,
+}
+
+impl L1Budget {
+    /// A budget of `bytes` bytes.
+    pub fn with_max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// A budget of `entries` entries.
+    pub fn with_max_entries(mut self, entries: u64) -> Self {
+        self.max_entries = Some(entries);
+        self
+    }
 }
 
 // The floats are refused unless finite (see `validate_kinds`): equality is an equivalence.
@@ -82,8 +116,48 @@ impl CacheConfig {
         out
     }
 
+    /// The L1 budget of `kind`'s own partition, `(max_bytes, max_entries)`, when it has one
+    /// (the unset half taken from `[l1]`).
+    pub fn l1_budget_of(&self, kind: &str) -> Option<(u64, u64)> {
+        let b = self.kinds.get(kind)?.l1?;
+        Some((
+            b.max_bytes.unwrap_or(self.l1.max_bytes),
+            b.max_entries.unwrap_or(self.l1.max_entries),
+        ))
+    }
+
+    /// Checks the per-kind L1 budgets: a value given, none zero, and L1 on.
+    fn validate_budgets(&self) -> Result<(), Invalid> {
+        for (kind, settings) in &self.kinds {
+            let Some(budget) = settings.l1 else { continue };
+            let key = format!("kinds.{kind}.l1");
+            if budget.max_bytes.is_none() && budget.max_entries.is_none() {
+                return Err(Invalid::new(
+                    key,
+                    "a budget without a value: give max_bytes, max_entries or both \
+                     (or remove the table: the kind then shares the default pool, [l1])",
+                ));
+            }
+            if budget.max_bytes == Some(0) || budget.max_entries == Some(0) {
+                return Err(Invalid::new(
+                    key,
+                    "max_bytes and max_entries must be positive (remove the table to share \
+                     the default pool)",
+                ));
+            }
+            if !self.l1.enabled {
+                return Err(Invalid::new(
+                    key,
+                    "a kind's L1 budget needs the L1 (l1.enabled is false)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the per-kind settings: valid kind names, no TTL of zero, no TTL given twice.
     pub(super) fn validate_kinds(&self) -> Result<(), Invalid> {
+        self.validate_budgets()?;
         for (kind, key) in self.configured_kinds() {
             strata_keys::KindName::new(kind).map_err(|e| Invalid::new(key, e.to_string()))?;
         }

@@ -24,7 +24,7 @@ mod warm;
 pub use analytics::AnalyticsSettings;
 pub use env::TOOL_VARIABLES;
 pub use hot::HotKeySettings;
-pub use kinds::KindSettings;
+pub use kinds::{KindSettings, L1Budget};
 pub use warm::WarmSettings;
 
 /// The top-level keys of [`CacheConfig`]; `STRATA_*` variables are read only under these.

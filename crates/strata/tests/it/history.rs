@@ -21,10 +21,16 @@ const READS_EACH: usize = 2000;
 
 async fn instance(url: &str, coherence: &str) -> Cache {
     let config = CacheConfig::from_toml_str(&format!(
-        "prefix = \"hist\"\ncoherence = \"{coherence}\"\nmetrics = false\njitter = 0.0\noperation_timeout = \"2s\"\n[backend]\nurl = \"{url}\"\n"
+        "prefix = \"hist\"\ncoherence = \"{coherence}\"\nmetrics = false\njitter = 0.0\noperation_timeout = \"2s\"\n[backend]\nurl = \"{url}\"\n\
+         [kinds.item.l1]\nmax_entries = 10000\n"
     ))
     .unwrap();
-    CacheBuilder::from_config(config).build().await.unwrap()
+    // The kind has an L1 partition of its own (issue 25): invalidations and coherence reach it.
+    CacheBuilder::from_config(config)
+        .declare_kind("item")
+        .build()
+        .await
+        .unwrap()
 }
 
 type Db = Arc<Mutex<HashMap<u32, u64>>>;
@@ -203,7 +209,7 @@ async fn history(coherence: &str) {
                     };
                     let other_l1 = caches[1 - i]
                         .admin()
-                        .l1()
+                        .l1_of("item")
                         .unwrap()
                         .get(&key)
                         .await
@@ -220,6 +226,13 @@ async fn history(coherence: &str) {
     }
     let total_ops = WRITERS as usize * WRITES_EACH + READERS as usize * READS_EACH;
     assert!(total_ops >= 10_000);
+    for c in &caches {
+        let (own, pool) = (c.admin().l1_of("item").unwrap(), c.admin().l1().unwrap());
+        assert!(
+            own.usage().await.entries > 0 && pool.usage().await.entries == 0,
+            "the kind's entries are in its own partition, not in the default pool"
+        );
+    }
     for (i, c) in caches.iter().enumerate() {
         if !stale.is_empty() {
             let k = &c.admin().stats().kinds["item"];

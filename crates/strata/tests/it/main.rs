@@ -22,6 +22,7 @@ mod memory_budget;
 mod metrics;
 mod multiprocess;
 mod outage;
+mod partitions;
 mod quotas;
 mod redis_tiers;
 mod refresh;
