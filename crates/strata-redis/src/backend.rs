@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::Value;
-use strata_backend::batch::{Done, Step};
+use strata_backend::batch::{Done, LeaseOutcome, Step};
 use strata_backend::{
     Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, Leases,
     Listing, MemoryUsage, Publisher, SetEntry, VersionCounters, check_key_in, check_set_in,
 };
 
 use crate::config::RedisConfig;
+use crate::coalesce::Coalescer;
 use crate::conn::RedisConnection;
 use crate::entries::{Entries, Place, Plain};
 use crate::errors::int;
@@ -41,6 +42,8 @@ pub struct RedisBackend {
     config: Arc<RedisConfig>,
     pub(crate) scripts: Arc<Scripts>,
     pub(crate) quotas: Arc<[QuotaIndex]>,
+    /// Single-key reads sent together ([`RedisConfig::coalesce_reads`]).
+    coalescer: Option<Arc<Coalescer>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -88,8 +91,12 @@ impl RedisBackend {
             .iter()
             .map(|q| QuotaIndex::new(&config.namespace, q.clone(), |r| topology.quota_suffix(r)))
             .collect::<BackendResult<Vec<_>>>()?;
+        let coalescer = config
+            .coalesce_reads
+            .then(|| Coalescer::new(topology.clone()));
         Ok(Self {
             topology,
+            coalescer,
             config: Arc::new(config),
             scripts: Arc::new(Scripts::new()),
             quotas: quotas.into(),
@@ -209,6 +216,24 @@ impl RedisBackend {
         Ok(int(&reply)? > 0)
     }
 
+    /// Reads `key` with the reads issued at the same time (see [`RedisConfig::coalesce_reads`]),
+    /// taking the string; `None` (the key left in place) when reads are not coalesced or this
+    /// one is not a plain `GET` (a quota that records reads runs a script).
+    pub(crate) async fn coalesced_get(&self, key: &mut String) -> Option<BackendResult<Value>> {
+        let coalescer = self.coalescer.as_ref()?;
+        if let Err(e) = check_key_in(&self.config.namespace, key) {
+            return Some(Err(e));
+        }
+        let physical = match self.entry(key) {
+            Ok((entries, _)) if !entries.reads_plainly() => return None,
+            Ok((_, Cow::Borrowed(_))) => std::mem::take(key),
+            Ok((_, Cow::Owned(physical))) => physical,
+            Err(e) => return Some(Err(e)),
+        };
+        let limit = strata_backend::limit_or(self.config.operation_timeout);
+        Some(self.run("GET", coalescer.get(physical, limit)).await)
+    }
+
     /// `UNLINK`s physical keys in batches.
     async fn unlink(&self, keys: &[String]) -> BackendResult<u64> {
         let mut n = 0;
@@ -264,6 +289,11 @@ impl Backend for RedisBackend {
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
+        if self.coalescer.is_some()
+            && let Some(reply) = self.coalesced_get(&mut key.to_owned()).await
+        {
+            return bytes_of(reply?);
+        }
         check_key_in(&self.config.namespace, key)?;
         let (entries, physical) = self.entry(key)?;
         bytes_of(
@@ -445,7 +475,16 @@ impl Backend for RedisBackend {
         Some(self)
     }
 
-    async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+    async fn batch(&self, mut steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+        // The hit of a cache whose counters are known: one read, sent with the others.
+        if self.coalescer.is_some()
+            && let [Step::Read { key, lease: None }] = steps.as_mut_slice()
+            && let Some(reply) = self.coalesced_get(key).await
+        {
+            let value = bytes_of(reply?)?;
+            let lease = LeaseOutcome::NotTaken;
+            return Ok(vec![Done::Read { value, lease }]);
+        }
         self.run_batch(steps).await
     }
 }
