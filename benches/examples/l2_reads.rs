@@ -80,8 +80,9 @@ async fn facade_users(
     server: &strata_testkit::RedisServer,
     coalesce: bool,
 ) -> (Cache, strata::KindCache<UserWithProfile>) {
-    let _ = coalesce;
-    let config = RedisConfig::new(server.url()).with_namespace("bench:");
+    let config = RedisConfig::new(server.url())
+        .with_namespace("bench:")
+        .with_coalesce_reads(coalesce);
     let backend = RedisBackend::connect(config.clone())
         .await
         .expect("connect");

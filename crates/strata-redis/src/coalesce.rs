@@ -77,11 +77,13 @@ impl Coalescer {
     /// Sends the queue, batch after batch, until it is empty.
     async fn send_queue(self: Arc<Self>) {
         // Dropped with the task (a runtime shutting down): the next read starts a new one.
-        let _sending = Sending(&self);
+        let mut guard = Sending(Some(&self));
         loop {
             let batch = {
                 let mut q = self.queue.lock();
                 if q.waiting.is_empty() {
+                    q.sending = false;
+                    guard.0 = None;
                     return;
                 }
                 std::mem::take(&mut q.waiting)
@@ -133,15 +135,17 @@ impl Coalescer {
     }
 }
 
-/// Resets `sending` when the sending task ends, however it ends; reads still queued then (the
-/// task was dropped) fail.
-struct Sending<'a>(&'a Coalescer);
+/// Resets `sending` when the sending task is dropped before the queue is empty (its runtime
+/// shuts down); the reads still queued then fail.
+struct Sending<'a>(Option<&'a Coalescer>);
 
 impl Drop for Sending<'_> {
     fn drop(&mut self) {
-        let mut q = self.0.queue.lock();
-        q.sending = false;
-        q.waiting.clear();
+        if let Some(c) = self.0 {
+            let mut q = c.queue.lock();
+            q.sending = false;
+            q.waiting.clear();
+        }
     }
 }
 
