@@ -108,7 +108,9 @@ impl RedisBackend {
         &self.config
     }
 
-    /// A handle on the underlying connection, for commands this trait does not cover.
+    /// A handle on the underlying connection, for commands this trait does not cover. On one
+    /// server, redis-rs does not time its replies out (every call of the backend runs under its
+    /// own timeout instead): bound what you send through it, with `tokio::time::timeout`.
     pub fn connection(&self) -> RedisConnection {
         self.topology.connection()
     }
@@ -476,12 +478,19 @@ impl Backend for RedisBackend {
     }
 
     async fn batch(&self, mut steps: Vec<Step>) -> BackendResult<Vec<Done>> {
-        // The hit of a cache whose counters are known: one read, sent with the others.
-        if self.coalescer.is_some()
-            && let [Step::Read { key, lease: None }] = steps.as_mut_slice()
-            && let Some(reply) = self.coalesced_get(key).await
-        {
-            let value = bytes_of(reply?)?;
+        // The hit of a cache whose counters are known: one read, sent with the others (or
+        // alone, without the batch's planning).
+        if let [Step::Read { key, lease: None }] = steps.as_mut_slice() {
+            let reply = match self.coalesced_get(key).await {
+                Some(reply) => reply?,
+                None => {
+                    check_key_in(&self.config.namespace, key)?;
+                    let (entries, physical) = self.entry(key)?;
+                    self.exec_one("GET", entries.get(&self.scripts, physical))
+                        .await?
+                }
+            };
+            let value = bytes_of(reply)?;
             let lease = LeaseOutcome::NotTaken;
             return Ok(vec![Done::Read { value, lease }]);
         }

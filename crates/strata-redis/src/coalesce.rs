@@ -56,15 +56,25 @@ impl Coalescer {
 
     /// Reads the physical key `key` in the next batch; its reply (bulk bytes or nil), or the
     /// error of its batch. `limit` is how long the caller waits (its own timeout bounds it).
+    ///
+    /// A read that finds no batch on its way sends the next one itself, after letting the
+    /// reads of the same tick join it (a yield: a lone read pays no hand-over to another
+    /// task); the reads issued during that batch's round trip are sent by a task.
     pub(crate) async fn get(self: &Arc<Self>, key: String, limit: Duration) -> BackendResult<Value> {
         let (reply, answer) = oneshot::channel();
-        let start = {
+        let lead = {
             let mut q = self.queue.lock();
             q.waiting.push(Waiter { key, limit, reply });
             !std::mem::replace(&mut q.sending, true)
         };
-        if start {
-            tokio::spawn(self.clone().send_queue());
+        if lead {
+            let mut leading = Leading {
+                coalescer: self,
+                batch: Vec::new(),
+            };
+            tokio::task::yield_now().await;
+            leading.batch = std::mem::take(&mut self.queue.lock().waiting);
+            self.send(&mut leading.batch).await;
         }
         answer.await.unwrap_or_else(|_| {
             Err(BackendError::new(
@@ -74,12 +84,35 @@ impl Coalescer {
         })
     }
 
+    /// Hands the reads queued (and `unsent`, those of a batch whose sender was dropped) over to
+    /// a sending task, or marks the connection idle when there are none.
+    fn hand_over(self: &Arc<Self>, unsent: Vec<Waiter>) {
+        let mut q = self.queue.lock();
+        if !unsent.is_empty() {
+            let queued = std::mem::replace(&mut q.waiting, unsent);
+            q.waiting.extend(queued);
+        }
+        if q.waiting.is_empty() {
+            q.sending = false;
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(self.clone().send_queue());
+            }
+            Err(_) => {
+                q.sending = false;
+                q.waiting.clear();
+            }
+        }
+    }
+
     /// Sends the queue, batch after batch, until it is empty.
     async fn send_queue(self: Arc<Self>) {
         // Dropped with the task (a runtime shutting down): the next read starts a new one.
         let mut guard = Sending(Some(&self));
         loop {
-            let batch = {
+            let mut batch = {
                 let mut q = self.queue.lock();
                 if q.waiting.is_empty() {
                     q.sending = false;
@@ -88,12 +121,13 @@ impl Coalescer {
                 }
                 std::mem::take(&mut q.waiting)
             };
-            self.send(batch).await;
+            self.send(&mut batch).await;
         }
     }
 
-    /// Sends one batch and answers each of its reads.
-    async fn send(&self, mut batch: Vec<Waiter>) {
+    /// Sends one batch and answers each of its reads. Dropped before the answer, it leaves
+    /// `batch` as it was (to be sent again).
+    async fn send(&self, batch: &mut Vec<Waiter>) {
         // Reads whose callers gave up are not sent.
         batch.retain(|w| !w.reply.is_closed());
         let Some(limit) = batch.iter().map(|w| w.limit).max() else {
@@ -110,6 +144,8 @@ impl Coalescer {
         let generation = self.topology.generation();
         let sent = tokio::time::timeout(limit, self.topology.send(&calls.iter().collect::<Vec<_>>()))
             .await;
+        // No await from here on: every read of the batch is answered.
+        let batch = std::mem::take(batch);
         let replies = match sent {
             Ok(Ok(replies)) => replies,
             Ok(Err(e)) => {
@@ -146,6 +182,19 @@ impl Drop for Sending<'_> {
             q.sending = false;
             q.waiting.clear();
         }
+    }
+}
+
+/// A caller sending a batch: when it is done (or dropped, its batch unanswered), the reads
+/// queued meanwhile are handed over.
+struct Leading<'a> {
+    coalescer: &'a Arc<Coalescer>,
+    batch: Vec<Waiter>,
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        self.coalescer.hand_over(std::mem::take(&mut self.batch));
     }
 }
 

@@ -55,8 +55,8 @@ pub struct RedisConfig {
     /// half of this, and the facade sets it from the longest entry lifetime.
     pub registry_ttl: Duration,
     /// The longest a call may be given by [`strata_backend::within_limit`] (a change waiting
-    /// for its invalidation longer than a read waits); connections wait this long for a reply
-    /// before redis-rs gives up on it (default 1s, at least the operation timeout).
+    /// for its invalidation longer than a read waits); a cluster's connections wait this long
+    /// for a reply before redis-rs gives up on it (default 1s, at least the operation timeout).
     pub change_timeout: Duration,
     /// Send the single-key reads issued while a batch of reads is on its way together, as one
     /// `MGET` (one per hash slot on a cluster) when that batch is answered (default `true`).
