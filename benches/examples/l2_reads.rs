@@ -27,7 +27,12 @@ fn main() {
     let server = strata_testkit::RedisServer::spawn().expect("redis-server");
     let rt = runtime();
     let start = rt.block_on(async {
-        let (_cache, users) = facade_users(&server, peer != "facade-direct").await;
+        let (cache, users) = facade_users(&server, peer != "facade-direct").await;
+        let _second = if std::env::var("TWO").is_ok() {
+            Some(facade_users(&server, peer == "facade-direct").await)
+        } else {
+            None
+        };
         let keys: Arc<Vec<String>> = Arc::new(
             (0..KEYS)
                 .map(|i| users.key(i).expect("key").to_string())
@@ -41,8 +46,8 @@ fn main() {
         let start = Instant::now();
         let tasks: Vec<_> = (0..concurrency)
             .map(|t| {
-                let (users, keys, mut conn, peer) =
-                    (users.clone(), keys.clone(), raw.clone(), peer.clone());
+                let (users, keys, mut conn, peer, cache) =
+                    (users.clone(), keys.clone(), raw.clone(), peer.clone(), cache.clone());
                 tokio::spawn(async move {
                     for n in 0..ops / concurrency {
                         let i = (t + n * concurrency) % KEYS;
@@ -57,7 +62,9 @@ fn main() {
                                 .expect("decode");
                             std::hint::black_box(Arc::new(env.value.expect("value")));
                         } else {
-                            std::hint::black_box(users.get(i).await.expect("get").expect("hit"));
+                            if users.get(i).await.expect("get").is_none() {
+                                panic!("miss: {:?}", cache.admin().stats().kinds["user"].l2);
+                            }
                         }
                     }
                 })
