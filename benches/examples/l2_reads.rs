@@ -46,8 +46,13 @@ fn main() {
         let start = Instant::now();
         let tasks: Vec<_> = (0..concurrency)
             .map(|t| {
-                let (users, keys, mut conn, peer, cache) =
-                    (users.clone(), keys.clone(), raw.clone(), peer.clone(), cache.clone());
+                let (users, keys, mut conn, peer, cache) = (
+                    users.clone(),
+                    keys.clone(),
+                    raw.clone(),
+                    peer.clone(),
+                    cache.clone(),
+                );
                 tokio::spawn(async move {
                     for n in 0..ops / concurrency {
                         let i = (t + n * concurrency) % KEYS;

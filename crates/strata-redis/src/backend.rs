@@ -14,8 +14,8 @@ use strata_backend::{
     Listing, MemoryUsage, Publisher, SetEntry, VersionCounters, check_key_in, check_set_in,
 };
 
-use crate::config::RedisConfig;
 use crate::coalesce::Coalescer;
+use crate::config::RedisConfig;
 use crate::conn::RedisConnection;
 use crate::entries::{Entries, Place, Plain};
 use crate::errors::int;

@@ -60,7 +60,11 @@ impl Coalescer {
     /// A read that finds no batch on its way sends the next one itself, after letting the
     /// reads of the same tick join it (a yield: a lone read pays no hand-over to another
     /// task); the reads issued during that batch's round trip are sent by a task.
-    pub(crate) async fn get(self: &Arc<Self>, key: String, limit: Duration) -> BackendResult<Value> {
+    pub(crate) async fn get(
+        self: &Arc<Self>,
+        key: String,
+        limit: Duration,
+    ) -> BackendResult<Value> {
         let (reply, answer) = oneshot::channel();
         let lead = {
             let mut q = self.queue.lock();
@@ -138,12 +142,17 @@ impl Coalescer {
             .topology
             .same_slot(&keys)
             .into_iter()
-            .flat_map(|g| g.chunks(MAX_KEYS).map(<[usize]>::to_vec).collect::<Vec<_>>())
+            .flat_map(|g| {
+                g.chunks(MAX_KEYS)
+                    .map(<[usize]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let calls: Vec<Call<'_>> = groups.iter().map(|g| read_call(&keys, g)).collect();
         let generation = self.topology.generation();
-        let sent = tokio::time::timeout(limit, self.topology.send(&calls.iter().collect::<Vec<_>>()))
-            .await;
+        let sent =
+            tokio::time::timeout(limit, self.topology.send(&calls.iter().collect::<Vec<_>>()))
+                .await;
         // No await from here on: every read of the batch is answered.
         let batch = std::mem::take(batch);
         let replies = match sent {

@@ -80,7 +80,10 @@ async fn reads_issued_in_one_tick_cost_one_mget_and_one_round_trip() {
             let want = (i < N).then(|| format!("v{i}").into_bytes());
             assert_eq!(v.unwrap().map(|b| b.to_vec()), want, "key {i}");
         }
-        let (mget, get) = (calls(&mut admin, "mget").await, calls(&mut admin, "get").await);
+        let (mget, get) = (
+            calls(&mut admin, "mget").await,
+            calls(&mut admin, "get").await,
+        );
         if coalesce {
             assert_eq!(proxy.round_trips(), 1);
             assert_eq!((mget, get), (1, 0), "one MGET for {} reads", N + 1);
@@ -103,7 +106,10 @@ async fn a_lone_read_is_a_plain_get() {
     reset_stats(&mut admin).await;
     assert_eq!(b.get(&key(1)).await.unwrap().as_deref(), Some(&b"one"[..]));
     assert_eq!(b.get(&key(2)).await.unwrap(), None);
-    let (mget, get) = (calls(&mut admin, "mget").await, calls(&mut admin, "get").await);
+    let (mget, get) = (
+        calls(&mut admin, "mget").await,
+        calls(&mut admin, "get").await,
+    );
     assert_eq!((mget, get), (0, 2));
 }
 

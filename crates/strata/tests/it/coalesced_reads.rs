@@ -70,7 +70,11 @@ async fn hits_issued_together_cost_one_round_trip_and_a_broken_entry_spoils_only
     proxy.reset();
     let got = join_all((0..N).map(|i| users.get(i))).await;
     for (i, v) in got.into_iter().enumerate() {
-        assert_eq!(v.unwrap().as_deref(), Some(&format!("user {i}")), "user {i}");
+        assert_eq!(
+            v.unwrap().as_deref(),
+            Some(&format!("user {i}")),
+            "user {i}"
+        );
     }
     assert_eq!(proxy.round_trips(), 1, "{N} hits in one round trip");
     assert_eq!(mget_and_get_calls(&mut admin).await, (1, 0));
