@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::Value;
-use strata_backend::batch::{Done, LeaseOutcome, Step};
+use strata_backend::batch::{Done, Step};
 use strata_backend::{
     Backend, BackendError, BackendInfo, BackendResult, Capabilities, ErrorKind, KeyTtl, Leases,
     Listing, MemoryUsage, Publisher, SetEntry, VersionCounters, check_key_in, check_set_in,
@@ -43,7 +43,7 @@ pub struct RedisBackend {
     pub(crate) scripts: Arc<Scripts>,
     pub(crate) quotas: Arc<[QuotaIndex]>,
     /// Single-key reads sent together ([`RedisConfig::coalesce_reads`]).
-    coalescer: Option<Arc<Coalescer>>,
+    pub(crate) coalescer: Option<Arc<Coalescer>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -216,24 +216,6 @@ impl RedisBackend {
             .exec_one("delete", entries.delete(&self.scripts, at, expected))
             .await?;
         Ok(int(&reply)? > 0)
-    }
-
-    /// Reads `key` with the reads issued at the same time (see [`RedisConfig::coalesce_reads`]),
-    /// taking the string; `None` (the key left in place) when reads are not coalesced or this
-    /// one is not a plain `GET` (a quota that records reads runs a script).
-    pub(crate) async fn coalesced_get(&self, key: &mut String) -> Option<BackendResult<Value>> {
-        let coalescer = self.coalescer.as_ref()?;
-        if let Err(e) = check_key_in(&self.config.namespace, key) {
-            return Some(Err(e));
-        }
-        let physical = match self.entry(key) {
-            Ok((entries, _)) if !entries.reads_plainly() => return None,
-            Ok((_, Cow::Borrowed(_))) => std::mem::take(key),
-            Ok((_, Cow::Owned(physical))) => physical,
-            Err(e) => return Some(Err(e)),
-        };
-        let limit = strata_backend::limit_or(self.config.operation_timeout);
-        Some(self.run("GET", coalescer.get(physical, limit)).await)
     }
 
     /// `UNLINK`s physical keys in batches.
@@ -478,21 +460,9 @@ impl Backend for RedisBackend {
     }
 
     async fn batch(&self, mut steps: Vec<Step>) -> BackendResult<Vec<Done>> {
-        // The hit of a cache whose counters are known: one read, sent with the others (or
-        // alone, without the batch's planning).
+        // The hit of a cache whose counters are known: one read, without the batch's planning.
         if let [Step::Read { key, lease: None }] = steps.as_mut_slice() {
-            let reply = match self.coalesced_get(key).await {
-                Some(reply) => reply?,
-                None => {
-                    check_key_in(&self.config.namespace, key)?;
-                    let (entries, physical) = self.entry(key)?;
-                    self.exec_one("GET", entries.get(&self.scripts, physical))
-                        .await?
-                }
-            };
-            let value = bytes_of(reply)?;
-            let lease = LeaseOutcome::NotTaken;
-            return Ok(vec![Done::Read { value, lease }]);
+            return Ok(vec![self.read_alone(key).await?]);
         }
         self.run_batch(steps).await
     }

@@ -21,8 +21,9 @@ use crate::errors::map_err;
 use crate::scripts::Call;
 use crate::topology::Topology;
 
-/// Reads per `MGET` (a larger queue is split, the parts sent in the same round trip).
-const MAX_KEYS: usize = crate::backend::BATCH;
+/// Reads per `MGET`, the backend's batch size (a larger queue is split, the parts sent in the
+/// same round trip).
+const MAX_KEYS: usize = 1000;
 
 /// The queue of reads of one backend's connection and the task that sends it.
 pub(crate) struct Coalescer {
