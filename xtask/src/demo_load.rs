@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use rand::Rng;
+use rand::RngExt;
 
 use crate::cargo;
 use crate::demo_process::DemoProcess;
