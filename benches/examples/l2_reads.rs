@@ -28,11 +28,6 @@ fn main() {
     let rt = runtime();
     let start = rt.block_on(async {
         let (cache, users) = facade_users(&server, peer != "facade-direct").await;
-        let _second = if std::env::var("TWO").is_ok() {
-            Some(facade_users(&server, peer == "facade-direct").await)
-        } else {
-            None
-        };
         let keys: Arc<Vec<String>> = Arc::new(
             (0..KEYS)
                 .map(|i| users.key(i).expect("key").to_string())
