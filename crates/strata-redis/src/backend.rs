@@ -14,6 +14,7 @@ use strata_backend::{
     Listing, MemoryUsage, Publisher, SetEntry, VersionCounters, check_key_in, check_set_in,
 };
 
+use crate::coalesce::Coalescer;
 use crate::config::RedisConfig;
 use crate::conn::RedisConnection;
 use crate::entries::{Entries, Place, Plain};
@@ -41,6 +42,8 @@ pub struct RedisBackend {
     config: Arc<RedisConfig>,
     pub(crate) scripts: Arc<Scripts>,
     pub(crate) quotas: Arc<[QuotaIndex]>,
+    /// Single-key reads sent together ([`RedisConfig::coalesce_reads`]).
+    pub(crate) coalescer: Option<Arc<Coalescer>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -88,8 +91,12 @@ impl RedisBackend {
             .iter()
             .map(|q| QuotaIndex::new(&config.namespace, q.clone(), |r| topology.quota_suffix(r)))
             .collect::<BackendResult<Vec<_>>>()?;
+        let coalescer = config
+            .coalesce_reads
+            .then(|| Coalescer::new(topology.clone()));
         Ok(Self {
             topology,
+            coalescer,
             config: Arc::new(config),
             scripts: Arc::new(Scripts::new()),
             quotas: quotas.into(),
@@ -101,7 +108,9 @@ impl RedisBackend {
         &self.config
     }
 
-    /// A handle on the underlying connection, for commands this trait does not cover.
+    /// A handle on the underlying connection, for commands this trait does not cover. On one
+    /// server, redis-rs does not time its replies out (every call of the backend runs under its
+    /// own timeout instead): bound what you send through it, with `tokio::time::timeout`.
     pub fn connection(&self) -> RedisConnection {
         self.topology.connection()
     }
@@ -264,6 +273,11 @@ impl Backend for RedisBackend {
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
+        if self.coalescer.is_some()
+            && let Some(reply) = self.coalesced_get(&mut key.to_owned()).await
+        {
+            return bytes_of(reply?);
+        }
         check_key_in(&self.config.namespace, key)?;
         let (entries, physical) = self.entry(key)?;
         bytes_of(
@@ -445,7 +459,11 @@ impl Backend for RedisBackend {
         Some(self)
     }
 
-    async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+    async fn batch(&self, mut steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+        // The hit of a cache whose counters are known: one read, without the batch's planning.
+        if let [Step::Read { key, lease: None }] = steps.as_mut_slice() {
+            return Ok(vec![self.read_alone(key).await?]);
+        }
         self.run_batch(steps).await
     }
 }

@@ -75,6 +75,43 @@ impl RedisBackend {
             .collect()
     }
 
+    /// Reads `key` with the reads issued at the same time (see [`RedisConfig::coalesce_reads`](crate::RedisConfig::coalesce_reads)),
+    /// taking the string; `None` (the key left in place) when reads are not coalesced or this
+    /// one is not a plain `GET` (a quota that records reads runs a script).
+    pub(crate) async fn coalesced_get(&self, key: &mut String) -> Option<BackendResult<Value>> {
+        let coalescer = self.coalescer.as_ref()?;
+        if let Err(e) = check_key_in(&self.config().namespace, key) {
+            return Some(Err(e));
+        }
+        let physical = match self.entry(key) {
+            Ok((entries, _)) if !entries.reads_plainly() => return None,
+            Ok((_, std::borrow::Cow::Borrowed(_))) => std::mem::take(key),
+            Ok((_, std::borrow::Cow::Owned(physical))) => physical,
+            Err(e) => return Some(Err(e)),
+        };
+        let limit = strata_backend::limit_or(self.config().operation_timeout);
+        Some(self.run("GET", coalescer.get(physical, limit)).await)
+    }
+
+    /// A batch of one read without a lease (an L2 hit): sent with the reads issued at the same
+    /// time, or alone, without the planning of a batch.
+    pub(crate) async fn read_alone(&self, key: &mut String) -> BackendResult<Done> {
+        let reply = match self.coalesced_get(key).await {
+            Some(reply) => reply?,
+            None => {
+                check_key_in(&self.config().namespace, key)?;
+                let (entries, physical) = self.entry(key)?;
+                self.exec_one("GET", entries.get(&self.scripts, physical))
+                    .await?
+            }
+        };
+        let value = bytes_of(reply)?;
+        Ok(Done::Read {
+            value,
+            lease: LeaseOutcome::NotTaken,
+        })
+    }
+
     /// The calls of one step, appended to `calls`; how to read their replies.
     fn plan<'a>(&'a self, step: &'a Step, calls: &mut Vec<Call<'a>>) -> BackendResult<Shape<'a>> {
         Ok(match step {

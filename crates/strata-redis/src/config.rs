@@ -55,9 +55,15 @@ pub struct RedisConfig {
     /// half of this, and the facade sets it from the longest entry lifetime.
     pub registry_ttl: Duration,
     /// The longest a call may be given by [`strata_backend::within_limit`] (a change waiting
-    /// for its invalidation longer than a read waits); connections wait this long for a reply
-    /// before redis-rs gives up on it (default 1s, at least the operation timeout).
+    /// for its invalidation longer than a read waits); a cluster's connections wait this long
+    /// for a reply before redis-rs gives up on it (default 1s, at least the operation timeout).
     pub change_timeout: Duration,
+    /// Send the single-key reads issued while a batch of reads is on its way together, as one
+    /// `MGET` (one per hash slot on a cluster) when that batch is answered (default `true`).
+    /// Under concurrency one command carries many reads (less work per read for the server and
+    /// the client); a lone read pays a yield before it is sent, so that the reads of the same
+    /// tick can join it (the `l2` bench group measures both ways).
+    pub coalesce_reads: bool,
 }
 
 /// The default of [`RedisConfig::registry_ttl`].
@@ -80,7 +86,14 @@ impl RedisConfig {
             quotas: Vec::new(),
             registry_ttl: DEFAULT_REGISTRY_TTL,
             change_timeout: Duration::from_secs(1),
+            coalesce_reads: true,
         }
+    }
+
+    /// Sets [`coalesce_reads`](Self::coalesce_reads).
+    pub fn with_coalesce_reads(mut self, coalesce: bool) -> Self {
+        self.coalesce_reads = coalesce;
+        self
     }
 
     /// Sets [`change_timeout`](Self::change_timeout).
@@ -191,6 +204,7 @@ impl fmt::Debug for RedisConfig {
             .field("reconnect_retries", &self.reconnect_retries)
             .field("max_value_bytes", &self.max_value_bytes)
             .field("scan_batch", &self.scan_batch)
+            .field("coalesce_reads", &self.coalesce_reads)
             .finish()
     }
 }

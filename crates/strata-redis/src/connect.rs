@@ -58,9 +58,12 @@ pub(crate) fn seed_clients(config: &RedisConfig) -> BackendResult<Vec<Client>> {
 
 fn manager_for(config: &RedisConfig) -> BackendResult<(Client, ConnectionManagerConfig)> {
     let client = client_for(config, &config.url)?;
+    // No reply timeout of redis-rs: every call of the backend (and of the bus) runs under a
+    // timeout of its own (`RedisBackend::run`), which knows the call's limit; a second timer
+    // per command would only cost.
     let manager = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(config.connect_timeout))
-        .set_response_timeout(Some(config.reply_timeout()))
+        .set_response_timeout(None)
         .set_number_of_retries(config.reconnect_retries)
         .set_max_delay(Duration::from_millis(500));
     Ok((client, manager))

@@ -22,6 +22,12 @@ pub(crate) trait Entries: Send + Sync {
     /// Reads the entry (a call answering its bytes, or nil).
     fn get<'a>(&'a self, scripts: &'a Scripts, entry: Cow<'a, str>) -> Call<'a>;
 
+    /// Whether [`get`](Self::get) is a plain `GET` of the entry's physical name (which reads
+    /// may share as one `MGET`).
+    fn reads_plainly(&self) -> bool {
+        true
+    }
+
     /// Writes the entry and drops its lease; with `token`, only while that lease is held.
     fn set<'a>(
         &'a self,

@@ -36,6 +36,7 @@ mod backend;
 mod batch;
 mod bus;
 mod check;
+mod coalesce;
 mod config;
 mod conn;
 mod connect;

@@ -154,6 +154,10 @@ impl QuotaIndex {
 
 /// The entries of a kind with a quota: written, evicted and deleted by the quota scripts.
 impl Entries for QuotaIndex {
+    fn reads_plainly(&self) -> bool {
+        !self.tracks_reads()
+    }
+
     fn get<'a>(&'a self, scripts: &'a Scripts, entry: Cow<'a, str>) -> Call<'a> {
         if !self.tracks_reads() {
             return Plain.get(scripts, entry);

@@ -156,7 +156,8 @@ async fn open_redis(
         .with_operation_timeout(config.operation_timeout)
         .with_max_value_bytes(config.backend.max_value_bytes)
         .with_registry_ttl(crate::core::registry_ttl(config))
-        .with_change_timeout(config.change_timeout);
+        .with_change_timeout(config.change_timeout)
+        .with_coalesce_reads(config.backend.coalesce_reads);
     let space = strata_keys::KeySpace::new(&config.prefix, &config.app_version)?;
     let mut redis_config = redis_config;
     for (kind, q) in &config.backend.quotas {

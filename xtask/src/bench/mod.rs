@@ -4,6 +4,7 @@
 
 mod analytics_goals;
 mod criterion;
+mod l2_goals;
 mod plots;
 mod report;
 mod rtt;

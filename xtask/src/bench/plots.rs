@@ -142,7 +142,7 @@ fn goals(report: &Report) -> Option<Chart> {
 }
 
 fn l2(report: &Report) -> Option<Chart> {
-    let peers = ["facade", "raw_redis_rs", "cached_crate"];
+    let peers = ["facade", "facade_direct", "raw_redis_rs", "cached_crate"];
     let concurrency: Vec<u64> = report.l2("facade").iter().map(|r| r.0).collect();
     if concurrency.is_empty() {
         return None;

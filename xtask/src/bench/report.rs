@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::criterion::{fmt_ns, tables};
+use super::criterion::tables;
 
 /// One goal of issue 8: a ratio from this run against its target.
 pub(crate) struct Goal {
@@ -80,7 +80,7 @@ impl Report {
             .collect()
     }
 
-    fn l2_ops(&self, peer: &str, concurrency: u64) -> Option<f64> {
+    pub(crate) fn l2_ops(&self, peer: &str, concurrency: u64) -> Option<f64> {
         self.l2(peer)
             .into_iter()
             .find(|r| r.0 == concurrency)
@@ -97,6 +97,7 @@ impl Report {
 
     pub(crate) fn goals(&self) -> Vec<Goal> {
         let mut goals = self.tier_goals();
+        goals.extend(self.l2_goals());
         goals.extend(self.codec_goals());
         goals.push(self.demo_goal());
         goals.extend(self.analytics_goals());
@@ -113,8 +114,6 @@ impl Report {
             self.time("facade_l1_hit/facade_get_at_key"),
             self.time("facade_l1_hit/raw_moka_get"),
         );
-        let (facade64, raw64) = (self.l2_ops("facade", 64), self.l2_ops("raw_redis_rs", 64));
-        let bench64 = self.redis_benchmark_ops(1);
         vec![
             Goal {
                 name: "L1 hit: facade get(id) / raw moka get",
@@ -135,20 +134,6 @@ impl Report {
                     self.time("facade_l1_hit/facade_get_by_id_no_sketch"),
                 ),
                 detail: "one lookup in 16 sampled (`[hot_keys]`)".into(),
-            },
-            Goal {
-                name: "L2 throughput at c=64: facade / raw redis-rs",
-                target: 0.9,
-                at_least: true,
-                value: ratio(facade64, raw64),
-                detail: String::new(),
-            },
-            Goal {
-                name: "L2 throughput at c=64: facade / redis-benchmark -c 64",
-                target: 1.0,
-                at_least: true,
-                value: ratio(facade64, bench64),
-                detail: "redis-benchmark shares the 2 cores with the server".into(),
             },
             Goal {
                 name: "get_many(100) speed-up over 100 sequential gets",
@@ -339,42 +324,6 @@ The testkit's proxy adds the latency to every client-to-server burst in front of
                 f("p99_ms"),
                 f("no_cache_p50_ms"),
                 f("p50_ms") / f("no_cache_p50_ms"),
-            );
-        }
-        s.push('\n');
-    }
-
-    fn l2_markdown(&self, s: &mut String) {
-        if self.results["l2"].is_null() {
-            return;
-        }
-        s.push_str("## L2 hits under concurrency\n\nOne 530-byte user entry per read from a spawned redis-server, 100 keys in turn; the facade without L1 (every read an L2 hit), with the Redis bus as deployed.\n\n| peer | concurrency | ops/s | p50 | p99 | ops/s vs raw redis-rs |\n|---|---|---|---|---|---|\n");
-        for peer in ["facade", "raw_redis_rs", "cached_crate"] {
-            for (c, ops, p50, p99) in self.l2(peer) {
-                let raw = self.l2_ops("raw_redis_rs", c).unwrap_or(f64::NAN);
-                let _ = writeln!(
-                    s,
-                    "| {peer} | {c} | {ops:.0} | {} | {} | {:.2} |",
-                    fmt_ns(p50 * 1e3),
-                    fmt_ns(p99 * 1e3),
-                    ops / raw
-                );
-            }
-        }
-        for r in self.results["redis_benchmark"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let _ = writeln!(
-                s,
-                "| redis-benchmark -P {} | 64 | {:.0} | {} | {} | {:.2} |",
-                r["pipeline"],
-                r["ops_per_sec"].as_f64().unwrap_or(0.0),
-                fmt_ns(r["p50_us"].as_f64().unwrap_or(0.0) * 1e3),
-                fmt_ns(r["p99_us"].as_f64().unwrap_or(0.0) * 1e3),
-                r["ops_per_sec"].as_f64().unwrap_or(0.0)
-                    / self.l2_ops("raw_redis_rs", 64).unwrap_or(f64::NAN)
             );
         }
         s.push('\n');

@@ -189,6 +189,19 @@ impl Topology for Cluster {
         Ok(())
     }
 
+    fn same_slot(&self, keys: &[&str]) -> Vec<Vec<usize>> {
+        let mut at: std::collections::HashMap<Slot, usize> = Default::default();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let n = *at.entry(Slot::for_key(key)).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[n].push(i);
+        }
+        groups
+    }
+
     async fn send(&self, calls: &[&Call<'_>]) -> redis::RedisResult<Vec<Value>> {
         // redis-rs sends a pipeline to its first command's slot: one pipeline per slot.
         let mut by_slot: std::collections::HashMap<Slot, Vec<usize>> = Default::default();

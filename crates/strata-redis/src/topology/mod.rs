@@ -61,6 +61,16 @@ pub(crate) trait Topology: Send + Sync + 'static {
         let _ = generation;
     }
 
+    /// The indexes of `keys` (physical names) grouped so that each group may be read with one
+    /// `MGET`: one group on one server, one per hash slot on a cluster; in order of first
+    /// appearance.
+    fn same_slot(&self, keys: &[&str]) -> Vec<Vec<usize>> {
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        vec![(0..keys.len()).collect()]
+    }
+
     /// Sends `calls` and answers their replies in order (a reply may be a server error).
     /// One server: one pipeline, one round trip. A cluster: one pipeline per slot, sent
     /// concurrently.

@@ -1,6 +1,7 @@
 //! The integration tests of strata-redis: one binary, so one link; each module was a test
 //! binary of its own.
 
+mod coalesce;
 mod quota;
 mod redis_cluster;
 mod redis_conformance;

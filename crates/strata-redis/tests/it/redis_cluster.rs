@@ -233,3 +233,78 @@ async fn requests_recover_after_a_primary_fails_over() {
     // Each operation ends within its timeout (plus scheduling slack on a loaded machine).
     assert!(slowest < 300 + 700, "an operation took {slowest} ms");
 }
+
+/// Reads issued together on a cluster are coalesced per hash slot: keys sharing a hash tag go
+/// in one `MGET`, and no `MGET` mixes slots (the server would refuse it; redis-rs would split
+/// it) — checked on what each primary receives, with `MONITOR`.
+#[tokio::test]
+async fn coalesced_reads_on_a_cluster_keep_each_mget_in_one_slot() {
+    use futures::StreamExt;
+
+    let Some(cluster) = strata_testkit::redis_cluster_or_skip("cluster coalescing", 3, 0) else {
+        return;
+    };
+    let config = RedisConfig::new(cluster.url())
+        .with_cluster(true)
+        .with_namespace("co:")
+        .with_operation_timeout(Duration::from_secs(5));
+    let b = RedisBackend::connect(config).await.unwrap();
+    // Eight keys of one slot (a hash tag) and eight of (most likely) eight others.
+    let keys: Vec<String> = (0..8)
+        .map(|i| format!("co:v1:job:s1:{{t}}{i}"))
+        .chain((0..8).map(|i| format!("co:v1:user:s1:{i}")))
+        .collect();
+    for k in &keys {
+        b.set(k, k.clone().into_bytes().into(), Duration::from_secs(600))
+            .await
+            .unwrap();
+    }
+    let seen: Arc<parking_lot::Mutex<Vec<String>>> = Arc::default();
+    for port in cluster.primary_ports() {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let monitor = client.get_async_monitor().await.unwrap();
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            let mut lines = monitor.into_on_message::<String>();
+            while let Some(line) = lines.next().await {
+                seen.lock().push(line);
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let got = futures::future::join_all(keys.iter().map(|k| b.get(k))).await;
+    for (k, v) in keys.iter().zip(got) {
+        assert_eq!(v.unwrap().as_deref(), Some(k.as_bytes()), "{k}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reads: Vec<Vec<String>> = seen
+        .lock()
+        .iter()
+        .filter_map(|line| {
+            let words: Vec<String> = line
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect();
+            let command = words.first()?.to_ascii_uppercase();
+            (command == "MGET" || command == "GET").then(|| words[1..].to_vec())
+        })
+        .collect();
+    eprintln!("{reads:?}");
+    let read_keys: usize = reads.iter().map(Vec::len).sum();
+    assert_eq!(read_keys, keys.len(), "each key read once: {reads:?}");
+    for group in &reads {
+        let slot = redis::cluster_routing::Slot::for_key(&group[0]);
+        assert!(
+            group
+                .iter()
+                .all(|k| redis::cluster_routing::Slot::for_key(k) == slot),
+            "one slot per MGET: {group:?}"
+        );
+    }
+    assert!(
+        reads.iter().any(|g| g.len() == 8 && g[0].contains("{t}")),
+        "the tagged keys share one MGET: {reads:?}"
+    );
+}

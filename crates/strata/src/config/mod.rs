@@ -212,6 +212,9 @@ pub struct BackendSettings {
     /// Redis backend: per-kind budgets enforced on the server (`[backend.quotas.user]
     /// max_entries = 100000, max_bytes = 50000000, policy = "lru"`); default none.
     pub quotas: BTreeMap<String, QuotaSettings>,
+    /// Redis backend: L2 hits issued together (by concurrent requests) share one `MGET`, one
+    /// per hash slot on a cluster (default true; see `strata_redis::RedisConfig::coalesce_reads`).
+    pub coalesce_reads: bool,
 }
 
 /// One kind's budget on the Redis backend (see `strata_redis::Quota`).
@@ -241,6 +244,7 @@ impl Default for BackendSettings {
             max_entries: None,
             policy: EvictionPolicy::Lru,
             quotas: BTreeMap::new(),
+            coalesce_reads: true,
         }
     }
 }
@@ -256,6 +260,7 @@ impl std::fmt::Debug for BackendSettings {
             .field("max_entries", &self.max_entries)
             .field("policy", &self.policy)
             .field("quotas", &self.quotas)
+            .field("coalesce_reads", &self.coalesce_reads)
             .finish()
     }
 }

@@ -148,6 +148,7 @@ fn the_redis_defaults_table_is_the_code() {
             "reconnect_retries" => Value::from(c.reconnect_retries),
             "max_value_bytes" => Value::from(c.max_value_bytes),
             "scan_batch" => Value::from(c.scan_batch),
+            "coalesce_reads" => Value::from(c.coalesce_reads),
             other => panic!("RedisConfig has no field {other:?} in this test"),
         };
         assert_eq!(
@@ -161,6 +162,7 @@ fn the_redis_defaults_table_is_the_code() {
     assert_eq!(facade.operation_timeout, c.operation_timeout);
     assert_eq!(facade.backend.connect_timeout, c.connect_timeout);
     assert_eq!(facade.backend.max_value_bytes, c.max_value_bytes);
+    assert_eq!(facade.backend.coalesce_reads, c.coalesce_reads);
 }
 
 /// The text of the first ```text block after `marker` in the doc.

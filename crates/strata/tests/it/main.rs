@@ -8,6 +8,7 @@ mod bus;
 mod clear;
 mod cluster;
 mod cluster_budget;
+mod coalesced_reads;
 mod common;
 mod config;
 mod config_doc;

@@ -1,0 +1,111 @@
+//! A fixed number of L2 hits from `concurrency` tasks, for instruction counts (callgrind) of
+//! the facade's L2 read against raw redis-rs on a spawned server:
+//!
+//! ```text
+//! cargo build --profile bench -p strata-benches --example l2_reads
+//! valgrind --tool=callgrind target/release/examples/l2_reads facade 16 20000
+//! ```
+//!
+//! Peers: `facade` (no L1, reads coalesced as configured by default), `facade-direct`
+//! (coalescing off), `raw` (one `MultiplexedConnection`, `GET` + the same decode).
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use strata::{Cache, CacheBuilder, Codec, MsgPackCodec, RedisBackend, RedisBus, RedisConfig};
+use strata_benches::{UserWithProfile, runtime, user};
+
+/// Keys read in turn (all present).
+const KEYS: u64 = 100;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let peer = args.first().map_or("facade", String::as_str).to_owned();
+    let concurrency: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(16);
+    let ops: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let server = strata_testkit::RedisServer::spawn().expect("redis-server");
+    let rt = runtime();
+    let start = rt.block_on(async {
+        let (cache, users) = facade_users(&server, peer != "facade-direct").await;
+        let keys: Arc<Vec<String>> = Arc::new(
+            (0..KEYS)
+                .map(|i| users.key(i).expect("key").to_string())
+                .collect(),
+        );
+        let raw = redis::Client::open(server.url())
+            .expect("client")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("raw connection");
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|t| {
+                let (users, keys, mut conn, peer, cache) = (
+                    users.clone(),
+                    keys.clone(),
+                    raw.clone(),
+                    peer.clone(),
+                    cache.clone(),
+                );
+                tokio::spawn(async move {
+                    for n in 0..ops / concurrency {
+                        let i = (t + n * concurrency) % KEYS;
+                        if peer == "raw" {
+                            let bytes: Vec<u8> = redis::cmd("GET")
+                                .arg(&keys[i as usize])
+                                .query_async(&mut conn)
+                                .await
+                                .expect("get");
+                            let env = MsgPackCodec::default()
+                                .decode::<UserWithProfile>(&bytes, Some(1))
+                                .expect("decode");
+                            std::hint::black_box(Arc::new(env.value.expect("value")));
+                        } else {
+                            if users.get(i).await.expect("get").is_none() {
+                                panic!("miss: {:?}", cache.admin().stats().kinds["user"].l2);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        start
+    });
+    let elapsed = start.elapsed();
+    eprintln!(
+        "{peer} c={concurrency}: {ops} reads in {elapsed:?} ({:.0}/s)",
+        ops as f64 / elapsed.as_secs_f64()
+    );
+}
+
+/// The facade on `server` without L1, its `user` kind filled with `KEYS` users.
+async fn facade_users(
+    server: &strata_testkit::RedisServer,
+    coalesce: bool,
+) -> (Cache, strata::KindCache<UserWithProfile>) {
+    let config = RedisConfig::new(server.url())
+        .with_namespace("bench:")
+        .with_coalesce_reads(coalesce);
+    let backend = RedisBackend::connect(config.clone())
+        .await
+        .expect("connect");
+    let cache: Cache = CacheBuilder::new()
+        .prefix("bench")
+        .metrics(false)
+        .l1(false)
+        .backend(Arc::new(backend))
+        .bus(Arc::new(RedisBus::new(&config).expect("bus")))
+        .build()
+        .await
+        .expect("cache");
+    let users = cache.kind::<UserWithProfile>("user").expect("kind");
+    users
+        .set_many((0..KEYS).map(|i| (i, user(i))).collect())
+        .await
+        .expect("set_many");
+    (cache, users)
+}
