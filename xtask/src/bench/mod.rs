@@ -12,9 +12,10 @@ mod warm;
 use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{cargo, workspace_root};
+pub(crate) use report::ratio;
 
 /// The groups, in the order they run.
 pub(crate) const GROUPS: [(&str, &str); 11] = [
@@ -203,25 +204,16 @@ fn run_load(groups: &[&str], quick: bool) -> Result<Value> {
     Ok(serde_json::from_str(&text)?)
 }
 
-/// The demo's endpoints, cached and `--no-cache`, one row per endpoint.
+/// The demo's endpoints under wrk against the same server's ceiling (see [`crate::demo_load`]).
 fn run_e2e(quick: bool) -> Result<Value> {
-    let (requests, seconds) = if quick { (1000, 2) } else { (5000, 8) };
-    let rows = crate::demo_load::measure(requests, 32, seconds)?;
-    let pairs: Vec<Value> = rows[0]
-        .iter()
-        .zip(&rows[1])
-        .map(|(c, n)| {
-            json!({
-                "endpoint": c.endpoint,
-                "cached_rps": c.rps, "no_cache_rps": n.rps,
-                "cached_p50_ms": c.p50_ms, "cached_p99_ms": c.p99_ms,
-                "no_cache_p50_ms": n.p50_ms, "no_cache_p99_ms": n.p99_ms,
-                "errors": c.errors + n.errors,
-                "requests": c.requests + n.requests,
-            })
-        })
-        .collect();
-    Ok(json!({"concurrency": 32, "rows": pairs}))
+    let (seconds, connections) = (if quick { 3.0 } else { 8.0 }, 32);
+    let (ceilings, rows) = crate::demo_load::measure(seconds, connections)?;
+    Ok(crate::demo_load::to_json(
+        &ceilings,
+        &rows,
+        seconds,
+        connections,
+    ))
 }
 
 /// The steps for `groups`: criterion once for all its groups, the load bench once.
