@@ -235,7 +235,7 @@ mod tests {
             .expect("a bench subcommand")
             .render_help()
             .to_string();
-        for (group, _) in bench::GROUPS {
+        for bench::Group { name: group, .. } in &bench::GROUPS {
             assert!(help.contains(group), "`{group}` missing from:\n{help}");
         }
         assert!(help.contains("rtt"), "{help}");

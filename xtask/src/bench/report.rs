@@ -100,6 +100,7 @@ impl Report {
         goals.extend(self.codec_goals());
         goals.push(self.demo_goal());
         goals.extend(self.analytics_goals());
+        goals.extend(super::memory::goals(&self.results));
         goals
     }
 
@@ -278,8 +279,10 @@ impl Report {
         self.stampede_markdown(&mut s);
         self.hitratio_markdown(&mut s);
         super::warm::markdown(&self.results, &mut s);
+        super::memory::markdown(&self.results, &mut s);
         self.e2e_markdown(&mut s);
         self.rtt_markdown(&mut s);
+        super::memory::times_markdown(&self.results, &mut s);
         s
     }
 
