@@ -113,7 +113,8 @@ enum Cmd {
     ConsistencyInstance(consistency::instance::InstanceArgs),
     /// Every benchmark group against its peers: target/bench-report/{report.md, report.json} and SVG charts.
     Bench {
-        /// A short run (under 10 minutes on 2 cores; the full run stays under 40).
+        /// A short run: under 15 minutes from a fresh clone on 2 cores, release builds included (the
+        /// full run stays under 40).
         #[arg(long)]
         quick: bool,
         /// Groups to run (default all); the list comes from the code's groups.
