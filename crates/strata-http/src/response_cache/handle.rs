@@ -178,7 +178,7 @@ where
     }
     let stored = layer
         .storable
-        .capture(resp_parts.status, &resp_parts.headers, bytes.to_vec());
+        .capture(resp_parts.status, &resp_parts.headers, bytes);
     let _ = layer.responses.set_arc(&id, Arc::new(stored.clone())).await;
     layer.storable.respond(&stored, false, false, "BYPASS")
 }
@@ -272,7 +272,7 @@ where
         }
     };
     if storable.allows(p.status, &p.headers) {
-        Ok(storable.capture(p.status, &p.headers, bytes.to_vec()))
+        Ok(storable.capture(p.status, &p.headers, bytes))
     } else {
         *own.unstored.lock() = Some(Response::from_parts(p, Body::from(bytes)));
         Err(Uncacheable)
