@@ -12,7 +12,6 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use strata_testkit::RedisServer;
 
-use crate::cargo;
 use crate::demo_process::DemoProcess;
 use crate::wrk::{self, Paths, WrkRun};
 
@@ -124,7 +123,7 @@ fn start(db_dir: &Path, setup: &Setup, redis: Option<&RedisServer>) -> Result<De
 /// threads. Cached setups get a 1 s warm-up per request variant, so they measure hits.
 pub(crate) fn measure(seconds: f64, connections: usize) -> Result<(Vec<Row>, Vec<Row>)> {
     let wrk = wrk::ensure()?;
-    cargo(&["build", "--release", "-p", "payshift"], &[])?;
+    crate::demo_process::build_for_bench()?;
     let dir = tempfile::tempdir()?;
     let redis = RedisServer::spawn().context("starting redis-server")?;
     let mut ceilings = Vec::new();

@@ -339,7 +339,7 @@ fn build(groups: &[&str]) -> Result<()> {
         cargo(&["bench", "-p", "strata-benches", "--no-run"], &[])?;
     }
     if groups.iter().any(|g| matches!(*g, "e2e" | "rtt")) {
-        cargo(&["build", "--release", "-p", "payshift"], &[])?;
+        crate::demo_process::build_for_bench()?;
     }
     Ok(())
 }
