@@ -95,12 +95,7 @@ impl Storable {
 
 impl StoredResponse {
     /// Captures a response's status, the `keep` headers and its body.
-    fn capture(
-        status: StatusCode,
-        headers: &HeaderMap,
-        keep: &[HeaderName],
-        body: Bytes,
-    ) -> Self {
+    fn capture(status: StatusCode, headers: &HeaderMap, keep: &[HeaderName], body: Bytes) -> Self {
         let headers = keep
             .iter()
             .flat_map(|name| {
