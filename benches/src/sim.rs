@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata_eviction::{EvictionPolicy, Evictor, Limits};
 
 /// A named request trace over keys `0..keys`.

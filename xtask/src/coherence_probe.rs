@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use parking_lot::Mutex;
-use rand::Rng;
+use rand::RngExt;
 
 use crate::cargo;
 use crate::consistency::checker::{Checker, Verdict};

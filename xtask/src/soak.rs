@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata::{Cache, CacheBuilder, CacheConfig, LoadOptions, Rules, Target};
 use strata_testkit::RedisServer;
 

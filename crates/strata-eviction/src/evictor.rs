@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 
 use crate::limits::Limits;
 use crate::policy::EvictionPolicy;
@@ -77,7 +77,7 @@ pub struct Evictor<K> {
 impl<K: Hash + Eq + Clone> Evictor<K> {
     /// An empty evictor (a random seed from the OS for [`EvictionPolicy::Random`]).
     pub fn new(policy: EvictionPolicy, limits: Limits) -> Self {
-        Self::with_rng(policy, limits, SmallRng::from_os_rng())
+        Self::with_rng(policy, limits, rand::make_rng::<SmallRng>())
     }
 
     /// An empty evictor whose random choices are repeatable for a given seed.

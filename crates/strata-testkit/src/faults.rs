@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata_backend::{
     Backend, BackendError, BackendResult, Capabilities, ErrorKind, Layered, Operation, Wrap,
 };

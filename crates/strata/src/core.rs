@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 use strata_backend::{Backend, CircuitBreaker, Clock};
 use strata_codec::MsgPackCodec;
 use strata_invalidation::{Bus, Tracker};

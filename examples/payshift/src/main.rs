@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Parser;
-use rand::Rng;
+use rand::RngExt;
 use strata::CacheBuilder;
 use strata_http::monitoring::{MonitoringConfig, mount, router};
 

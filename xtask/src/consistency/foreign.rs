@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use redis::aio::ConnectionLike;
 
 use super::instance::{KIND, PAD};

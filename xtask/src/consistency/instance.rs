@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata::{Cache, CacheBuilder, KindCache, Rules, Target};
 
 use super::log::{DEFERRED, FAILED, LogFile, ReadRec, WriteRec, now_ns};

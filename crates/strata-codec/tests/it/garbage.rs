@@ -1,7 +1,7 @@
 //! The decoder is total: random bytes and mutated envelopes give errors, never panics.
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata_codec::{Codec, EntryMeta, MsgPackCodec, peek};
 
 #[derive(serde::Serialize, serde::Deserialize, Debug)]

@@ -223,7 +223,7 @@ fn large_payloads_compress_and_small_ones_do_not() {
 
 #[test]
 fn incompressible_payloads_stay_uncompressed() {
-    use rand::{Rng, SeedableRng};
+    use rand::{RngExt, SeedableRng};
     let mut rng = rand::rngs::SmallRng::seed_from_u64(1);
     let noise: String = (0..4096)
         .map(|_| char::from(rng.sample(rand::distr::Alphanumeric)))

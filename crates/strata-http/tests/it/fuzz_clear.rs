@@ -6,7 +6,7 @@ use crate::common;
 use std::time::Instant;
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata::CacheBuilder;
 use strata_http::monitoring::{MonitoringConfig, router};
 use strata_testkit::fuzz;

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata::{Backend, CacheBuilder, MemoryBackend, MemoryConfig, ResponseKind};
 use strata_http::ResponseCacheLayer;
 use strata_testkit::fuzz;

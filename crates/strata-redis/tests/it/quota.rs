@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata_backend::{Backend, ErrorKind, MemoryBackend, MemoryConfig};
 use strata_redis::{EvictionPolicy, Limits, Quota, RedisBackend, RedisConfig};
 use strata_testkit::RedisServer;

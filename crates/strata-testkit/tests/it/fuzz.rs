@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rand::Rng;
+use rand::RngExt;
 use strata::CacheConfig;
 use strata_codec::{Codec, EntryMeta, JsonCodec, MsgPackCodec, TagVersion, peek};
 use strata_keys::{Key, KeySpace};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use strata::stats::MissCause;
 use strata::{CacheBuilder, CacheConfig, Clock, Limits, MemoryBackend, MemoryConfig};
 

@@ -212,7 +212,14 @@ async fn unusable_entries_cost_a_miss_three_round_trips_at_most() {
     .await;
 
     // Written under a kind generation that a clear moved on since.
+    // The set's own message is heard first, so that the wait below is for the clear's (a
+    // clear heard during the count would cost one more round trip).
+    let applied = reader.admin().bus_stats().applied;
     w.set(2, "two".into()).await.unwrap();
+    common::eventually("the reader hears of the set", async || {
+        reader.admin().bus_stats().applied > applied
+    })
+    .await;
     let applied = reader.admin().bus_stats().applied;
     writer.clear_kind("item").await.unwrap();
     common::eventually("the reader hears of the clear", async || {

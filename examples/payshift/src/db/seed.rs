@@ -2,7 +2,7 @@
 //! applications, written in one transaction.
 
 use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use sqlx::{Any, Transaction};
 
 use super::Db;
