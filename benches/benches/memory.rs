@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use rand::Rng;
+use rand::RngExt;
 use serde_json::{Value, json};
 use strata::{CacheBuilder, CacheConfig};
 
