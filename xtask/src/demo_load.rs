@@ -1,173 +1,373 @@
-//! `cargo xtask demo-load`: a bounded load run against the Payshift demo, cached and `--no-cache`.
+//! `cargo xtask demo-load` and the bench's `e2e` group: wrk against the release demo. Each
+//! server's trivial route (an unknown path: the router, the layers and a small 404 body, no
+//! cache, no database) is measured first as the HTTP ceiling; every endpoint then reports
+//! req/s, p50 and p99, its ratio to that ceiling and to the same request on `--no-cache`, for
+//! one hot key and for random keys over every user and job, on the memory backend and on a
+//! spawned Redis with and without L1.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use rand::RngExt;
+use serde_json::{Value, json};
+use strata_testkit::RedisServer;
 
-use crate::cargo;
 use crate::demo_process::DemoProcess;
+use crate::wrk::{self, Paths, WrkRun};
 
-/// One endpoint's results.
-pub(crate) struct Outcome {
-    pub(crate) endpoint: &'static str,
-    pub(crate) requests: usize,
-    pub(crate) errors: usize,
-    pub(crate) rps: f64,
-    pub(crate) p50_ms: f64,
-    pub(crate) p99_ms: f64,
+/// One way of running the demo.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Setup {
+    pub(crate) name: &'static str,
+    redis: bool,
+    l1: bool,
+    no_cache: bool,
 }
 
-const ENDPOINTS: [&str; 5] = [
-    "/accountsapp/whoami/{user}",
-    "/jobs/{job}",
-    "/jobs/alljobs",
-    "/jobs/job-industries/",
-    "/jobs/job-subcategories/",
+/// The setups, the uncached app last (the ratios refer to it).
+pub(crate) const SETUPS: [Setup; 4] = [
+    Setup {
+        name: "memory + L1",
+        redis: false,
+        l1: true,
+        no_cache: false,
+    },
+    Setup {
+        name: "redis + L1",
+        redis: true,
+        l1: true,
+        no_cache: false,
+    },
+    Setup {
+        name: "redis, no L1",
+        redis: true,
+        l1: false,
+        no_cache: false,
+    },
+    Setup {
+        name: NO_CACHE,
+        redis: false,
+        l1: true,
+        no_cache: true,
+    },
 ];
 
-fn start(db_dir: &std::path::Path, no_cache: bool) -> Result<DemoProcess> {
-    let args: &[&str] = if no_cache { &["--no-cache"] } else { &[] };
-    DemoProcess::start(
-        args,
-        &[
-            (
-                "DATABASE_URL",
-                format!("sqlite://{}", db_dir.join("payshift.db").display()),
-            ),
-            ("STRATA_ADMIN_TOKEN", "demo-load".to_owned()),
-        ],
+const NO_CACHE: &str = "--no-cache";
+
+/// The trivial route: no handler of the demo's matches it.
+const CEILING_PATH: &str = "/strata-bench/ceiling";
+
+/// The GET endpoints: label, path template (`{}` the id), the largest id (0: no id).
+const ENDPOINTS: [(&str, &str, u32); 5] = [
+    ("/accountsapp/whoami/{user}", "/accountsapp/whoami/{}", 1000),
+    ("/jobs/{job}", "/jobs/{}", 2000),
+    ("/jobs/alljobs", "/jobs/alljobs", 0),
+    ("/jobs/job-industries/", "/jobs/job-industries/", 0),
+    ("/jobs/job-subcategories/", "/jobs/job-subcategories/", 0),
+];
+
+/// The hot key's id.
+const HOT_ID: u32 = 42;
+
+/// One measured row.
+pub(crate) struct Row {
+    pub(crate) setup: &'static str,
+    pub(crate) endpoint: &'static str,
+    /// `hot` (one id), `random` (every id) or `one` (an endpoint without an id).
+    pub(crate) keys: &'static str,
+    pub(crate) run: WrkRun,
+}
+
+/// The request variants of an endpoint.
+fn variants(template: &str, max: u32) -> Vec<(&'static str, Paths)> {
+    if max == 0 {
+        return vec![("one", Paths::One(template.to_owned()))];
+    }
+    vec![
+        (
+            "hot",
+            Paths::One(template.replace("{}", &HOT_ID.to_string())),
+        ),
+        (
+            "random",
+            Paths::Random {
+                template: template.to_owned(),
+                max,
+            },
+        ),
+    ]
+}
+
+fn start(db_dir: &Path, setup: &Setup, redis: Option<&RedisServer>) -> Result<DemoProcess> {
+    let args: &[&str] = if setup.no_cache { &["--no-cache"] } else { &[] };
+    let mut env = vec![
+        (
+            "DATABASE_URL",
+            format!("sqlite://{}", db_dir.join("payshift.db").display()),
+        ),
+        ("STRATA_ADMIN_TOKEN", "demo-load".to_owned()),
+    ];
+    if setup.redis {
+        env.push((
+            "REDIS_URL",
+            redis.context("a Redis setup without a server")?.url(),
+        ));
+    }
+    if !setup.l1 {
+        env.push(("STRATA_L1__ENABLED", "false".to_owned()));
+    }
+    DemoProcess::start(args, &env)
+}
+
+/// Every setup's ceiling and rows: `seconds` per measurement, `connections` over wrk's 2
+/// threads. Cached setups get a 1 s warm-up per request variant, so they measure hits.
+pub(crate) fn measure(seconds: f64, connections: usize) -> Result<(Vec<Row>, Vec<Row>)> {
+    let wrk = wrk::ensure()?;
+    crate::demo_process::build_for_bench()?;
+    let dir = tempfile::tempdir()?;
+    let redis = RedisServer::spawn().context("starting redis-server")?;
+    let mut ceilings = Vec::new();
+    let mut rows = Vec::new();
+    for setup in &SETUPS {
+        let demo = start(dir.path(), setup, Some(&redis))?;
+        println!("== {} at {}", setup.name, demo.url);
+        let ceiling = wrk::run(
+            &wrk,
+            &demo.url,
+            &Paths::One(CEILING_PATH.into()),
+            connections,
+            seconds,
+        )?;
+        println!(
+            "{:<28} {:<6} {}",
+            "ceiling (404 route)",
+            "one",
+            line(&ceiling)
+        );
+        ceilings.push(Row {
+            setup: setup.name,
+            endpoint: "ceiling",
+            keys: "one",
+            run: ceiling,
+        });
+        for (endpoint, template, max) in ENDPOINTS {
+            for (keys, paths) in variants(template, max) {
+                if !setup.no_cache {
+                    wrk::run(&wrk, &demo.url, &paths, connections, 1.0)?;
+                }
+                let run = wrk::run(&wrk, &demo.url, &paths, connections, seconds)?;
+                println!("{endpoint:<28} {keys:<6} {}", line(&run));
+                rows.push(Row {
+                    setup: setup.name,
+                    endpoint,
+                    keys,
+                    run,
+                });
+            }
+        }
+    }
+    Ok((ceilings, rows))
+}
+
+fn line(r: &WrkRun) -> String {
+    format!(
+        "{:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {} bad status, {} socket errors",
+        r.rps, r.p50_ms, r.p99_ms, r.bad_status, r.socket_errors
     )
 }
 
-async fn hammer(
-    url: &str,
-    endpoint: &'static str,
-    requests: usize,
-    concurrency: usize,
-    limit: Duration,
-) -> Outcome {
-    let client = reqwest::Client::new();
-    let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(requests)));
-    let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (client, latencies, errors, next) = (
-                client.clone(),
-                latencies.clone(),
-                errors.clone(),
-                next.clone(),
-            );
-            let base = url.to_owned();
-            tokio::spawn(async move {
-                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < requests
-                    && start.elapsed() < limit
-                {
-                    let path = {
-                        let mut rng = rand::rng();
-                        endpoint
-                            .replace("{user}", &rng.random_range(1..=1000).to_string())
-                            .replace("{job}", &rng.random_range(1..=2000).to_string())
-                    };
-                    let t = Instant::now();
-                    let ok = match client.get(format!("{base}{path}")).send().await {
-                        Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    latencies.lock().map(|mut l| l.push(t.elapsed())).ok();
-                    if !ok {
-                        errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
+/// The rows as JSON, each with its ratio to its setup's ceiling and to the same request on
+/// `--no-cache` (when both were measured).
+pub(crate) fn to_json(ceilings: &[Row], rows: &[Row], seconds: f64, connections: usize) -> Value {
+    let ceiling_of = |setup: &str| {
+        ceilings
+            .iter()
+            .find(|c| c.setup == setup)
+            .map(|c| c.run.rps)
+    };
+    let no_cache_of = |r: &Row| {
+        rows.iter()
+            .find(|n| n.setup == NO_CACHE && n.endpoint == r.endpoint && n.keys == r.keys)
+            .map(|n| n.run.rps)
+    };
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "setup": r.setup, "endpoint": r.endpoint, "keys": r.keys,
+                "rps": r.run.rps, "p50_ms": r.run.p50_ms, "p99_ms": r.run.p99_ms,
+                "requests": r.run.requests,
+                "errors": r.run.bad_status + r.run.socket_errors,
+                "to_ceiling": crate::bench::ratio(Some(r.run.rps), ceiling_of(r.setup)),
+                "to_no_cache": crate::bench::ratio(Some(r.run.rps), no_cache_of(r)),
             })
         })
         .collect();
-    for t in tasks {
-        let _ = t.await;
-    }
-    let elapsed = start.elapsed();
-    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    l.sort_unstable();
-    let pct = |q: f64| {
-        l.get(((l.len() as f64 * q) as usize).min(l.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Outcome {
-        endpoint,
-        requests: l.len(),
-        errors: errors.load(std::sync::atomic::Ordering::Relaxed),
-        rps: l.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
-    }
+    let ceil: Vec<Value> = ceilings
+        .iter()
+        .map(|c| json!({"setup": c.setup, "rps": c.run.rps, "p50_ms": c.run.p50_ms, "p99_ms": c.run.p99_ms}))
+        .collect();
+    json!({
+        "generator": "wrk -t 2", "connections": connections, "seconds": seconds,
+        "hot_id": HOT_ID, "ceiling_path": CEILING_PATH, "ceilings": ceil, "rows": out,
+    })
 }
 
-/// Each endpoint cached, then `--no-cache`: `[cached rows, no-cache rows]`.
-pub(crate) fn measure(
-    requests: usize,
-    concurrency: usize,
-    seconds: u64,
-) -> Result<Vec<Vec<Outcome>>> {
-    cargo(&["build", "--release", "-p", "payshift"], &[])?;
-    let dir = tempfile::tempdir()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let limit = Duration::from_secs(seconds);
-    let mut results = Vec::new();
-    for no_cache in [false, true] {
-        let demo = start(dir.path(), no_cache)?;
-        println!(
-            "== {} at {}",
-            if no_cache { "--no-cache" } else { "cached" },
-            demo.url
-        );
-        let mut rows = Vec::new();
-        for endpoint in ENDPOINTS {
-            // Warm-up, so the cached run measures hits rather than the first loads.
-            rt.block_on(hammer(&demo.url, endpoint, 200, 8, Duration::from_secs(10)));
-            let o = rt.block_on(hammer(&demo.url, endpoint, requests, concurrency, limit));
-            println!(
-                "{:<28} {:>7} req {:>4} errors {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms",
-                o.endpoint, o.requests, o.errors, o.rps, o.p50_ms, o.p99_ms
-            );
-            rows.push(o);
-        }
-        results.push(rows);
-    }
-    Ok(results)
+/// The worst ratio to the ceiling among the cached rows served from L1, and its row.
+pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
+    let l1_setups: Vec<&str> = SETUPS
+        .iter()
+        .filter(|s| s.l1 && !s.no_cache)
+        .map(|s| s.name)
+        .collect();
+    e2e["rows"]
+        .as_array()?
+        .iter()
+        .filter(|r| l1_setups.iter().any(|s| r["setup"] == *s))
+        .filter_map(|r| {
+            let v = r["to_ceiling"].as_f64()?;
+            Some((
+                v,
+                format!(
+                    "`{}` {} on {}",
+                    r["endpoint"].as_str()?,
+                    r["keys"].as_str()?,
+                    r["setup"].as_str()?
+                ),
+            ))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
-pub(crate) fn run(requests: usize, concurrency: usize, seconds: u64) -> Result<()> {
-    let results = measure(requests, concurrency, seconds)?;
-    let mut md = format!(
-        "# Payshift demo load ({requests} requests or {seconds} s per endpoint, concurrency {concurrency}, SQLite, memory backend)\n\n| endpoint | cached req/s | no-cache req/s | speed-up | cached p50 / p99 ms | no-cache p50 / p99 ms | errors |\n|---|---|---|---|---|---|---|\n"
+/// The markdown table of [`to_json`]'s value.
+pub(crate) fn markdown(e2e: &Value) -> String {
+    let mut s = format!(
+        "wrk ({}, {} connections, {} s per row, a 1 s warm-up before each cached row) against the release demo (SQLite); the ceiling is the same server's 404 route (`{}`). Hot key: id {}; random: every user (1–1,000) or job (1–2,000).\n\n| setup | ceiling req/s | p50 / p99 |\n|---|---|---|\n",
+        e2e["generator"].as_str().unwrap_or("wrk"),
+        e2e["connections"],
+        e2e["seconds"],
+        e2e["ceiling_path"].as_str().unwrap_or("?"),
+        e2e["hot_id"],
     );
-    for (c, n) in results[0].iter().zip(&results[1]) {
+    for c in e2e["ceilings"].as_array().into_iter().flatten() {
+        let f = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
         let _ = writeln!(
-            md,
-            "| `{}` | {:.0} | {:.0} | {:.1}x | {:.2} / {:.2} | {:.2} / {:.2} | {} |",
-            c.endpoint,
-            c.rps,
-            n.rps,
-            c.rps / n.rps.max(f64::MIN_POSITIVE),
-            c.p50_ms,
-            c.p99_ms,
-            n.p50_ms,
-            n.p99_ms,
-            c.errors + n.errors
+            s,
+            "| {} | {:.0} | {:.2} / {:.2} ms |",
+            c["setup"].as_str().unwrap_or("?"),
+            f("rps"),
+            f("p50_ms"),
+            f("p99_ms")
         );
     }
+    s.push_str("\n| setup | endpoint | keys | req/s | p50 / p99 | / ceiling | / --no-cache | errors |\n|---|---|---|---|---|---|---|---|\n");
+    let ratio = |v: &Value| v.as_f64().map_or("–".to_owned(), |v| format!("{v:.2}"));
+    for r in e2e["rows"].as_array().into_iter().flatten() {
+        let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "| {} | `{}` | {} | {:.0} | {:.2} / {:.2} ms | {} | {} | {} |",
+            r["setup"].as_str().unwrap_or("?"),
+            r["endpoint"].as_str().unwrap_or("?"),
+            r["keys"].as_str().unwrap_or("?"),
+            f("rps"),
+            f("p50_ms"),
+            f("p99_ms"),
+            ratio(&r["to_ceiling"]),
+            if r["setup"] == NO_CACHE {
+                "–".to_owned()
+            } else {
+                ratio(&r["to_no_cache"])
+            },
+            r["errors"],
+        );
+    }
+    s
+}
+
+/// `cargo xtask demo-load`: the table, written to target/strata-bench/demo-load.md.
+pub(crate) fn run(seconds: f64, connections: usize) -> Result<()> {
+    let (ceilings, rows) = measure(seconds, connections)?;
+    let e2e = to_json(&ceilings, &rows, seconds, connections);
+    let md = format!("# Payshift demo load\n\n{}", markdown(&e2e));
     let out = crate::report_dir().join("demo-load.md");
     std::fs::create_dir_all(out.parent().context("report path")?)?;
     std::fs::write(&out, &md)?;
     println!("\n{md}\nwritten to {}", out.display());
-    if results.iter().flatten().any(|o| o.errors > 0) {
+    if rows
+        .iter()
+        .any(|r| r.run.bad_status + r.run.socket_errors > 0)
+    {
         bail!("some requests failed (see the errors column)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(setup: &'static str, endpoint: &'static str, keys: &'static str, rps: f64) -> Row {
+        Row {
+            setup,
+            endpoint,
+            keys,
+            run: WrkRun {
+                rps,
+                ..WrkRun::default()
+            },
+        }
+    }
+
+    #[test]
+    fn ratios_refer_to_the_setups_ceiling_and_the_same_request_uncached() {
+        let ceilings = [
+            row("memory + L1", "ceiling", "one", 100_000.0),
+            row(NO_CACHE, "ceiling", "one", 90_000.0),
+        ];
+        let rows = [
+            row("memory + L1", "/jobs/{job}", "hot", 80_000.0),
+            row("memory + L1", "/jobs/{job}", "random", 60_000.0),
+            row(NO_CACHE, "/jobs/{job}", "hot", 20_000.0),
+            row(NO_CACHE, "/jobs/{job}", "random", 30_000.0),
+        ];
+        let v = to_json(&ceilings, &rows, 3.0, 32);
+        let r = &v["rows"];
+        assert_eq!(r[0]["to_ceiling"], json!(0.8));
+        assert_eq!(r[0]["to_no_cache"], json!(4.0));
+        assert_eq!(r[1]["to_ceiling"], json!(0.6));
+        assert_eq!(r[1]["to_no_cache"], json!(2.0));
+        assert_eq!(r[3]["to_ceiling"], json!(1.0 / 3.0));
+        let (worst, which) = worst_l1_ratio(&v).expect("a worst row");
+        assert_eq!(worst, 0.6);
+        assert!(which.contains("random"), "{which}");
+        let md = markdown(&v);
+        assert!(
+            md.contains("| memory + L1 | `/jobs/{job}` | random | 60000 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_row_without_its_peer_has_no_ratio() {
+        let rows = [row("redis + L1", "/jobs/alljobs", "one", 5.0)];
+        let v = to_json(&[], &rows, 3.0, 32);
+        assert!(v["rows"][0]["to_ceiling"].is_null());
+        assert!(v["rows"][0]["to_no_cache"].is_null());
+        assert!(worst_l1_ratio(&v).is_none());
+    }
+
+    #[test]
+    fn endpoints_with_ids_have_a_hot_and_a_random_variant() {
+        let v = variants("/jobs/{}", 2000);
+        assert_eq!(v[0], ("hot", Paths::One("/jobs/42".into())));
+        assert_eq!(
+            v[1].1,
+            Paths::Random {
+                template: "/jobs/{}".into(),
+                max: 2000
+            }
+        );
+        assert_eq!(variants("/jobs/alljobs", 0).len(), 1);
+    }
 }

@@ -21,6 +21,13 @@ impl Drop for DemoProcess {
     }
 }
 
+/// Builds the demo in the `bench` profile (release optimizations with line tables, for
+/// profiles), which the bench binaries share: one build of the dependencies for both. Its
+/// binary lands in `release/` under the target directory, where [`DemoProcess::start`] looks.
+pub(crate) fn build_for_bench() -> Result<()> {
+    crate::cargo(&["build", "--profile", "bench", "-p", "payshift"], &[])
+}
+
 impl DemoProcess {
     /// The process id.
     pub(crate) fn pid(&self) -> u32 {

@@ -14,6 +14,7 @@ mod demo_load;
 mod demo_process;
 mod fuzz;
 mod soak;
+mod wrk;
 
 use std::process::{Command, ExitCode};
 
@@ -33,18 +34,18 @@ enum Cmd {
     Ci,
     /// The workspace tests (`cargo test --workspace`).
     Test,
-    /// A bounded load run against the Payshift demo (release build), cached and `--no-cache`:
-    /// req/s and p50/p99 per endpoint, written to target/strata-bench/demo-load.md.
+    /// wrk against the Payshift demo (release build): the server's 404 route as the HTTP
+    /// ceiling, then every GET endpoint (one hot key, random keys) on the memory backend, on a
+    /// spawned Redis with and without L1, and on `--no-cache`: req/s, p50/p99 and the ratios to
+    /// the ceiling and to `--no-cache`, written to target/strata-bench/demo-load.md. Installs wrk
+    /// with apt-get when it is missing.
     DemoLoad {
-        /// Requests per endpoint.
-        #[arg(long, default_value_t = 5000)]
-        requests: usize,
-        /// Concurrent connections.
+        /// Seconds per measurement (each cached one follows a 1 s warm-up).
+        #[arg(long, default_value_t = 8.0)]
+        seconds: f64,
+        /// Open connections (over wrk's 2 threads).
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
-        /// Time limit per endpoint, in seconds.
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
     },
     /// The demo on a spawned redis-server under a bounded load while faults are injected phase
     /// by phase (killed, paused, slowed, full, corrupted values, over-limit values); fails on any
@@ -112,7 +113,8 @@ enum Cmd {
     ConsistencyInstance(consistency::instance::InstanceArgs),
     /// Every benchmark group against its peers: target/bench-report/{report.md, report.json} and SVG charts.
     Bench {
-        /// A short run (under 10 minutes on 2 cores; the full run stays under 40).
+        /// A short run: under 15 minutes from a fresh clone on 2 cores, release builds included (the
+        /// full run stays under 40).
         #[arg(long)]
         quick: bool,
         /// Groups to run (default all); the list comes from the code's groups.
@@ -147,10 +149,9 @@ fn run(cli: Cli) -> Result<()> {
             concurrency,
         } => chaos::run(requests, concurrency),
         Cmd::DemoLoad {
-            requests,
-            concurrency,
             seconds,
-        } => demo_load::run(requests, concurrency, seconds),
+            concurrency,
+        } => demo_load::run(seconds, concurrency),
     }
 }
 
@@ -235,7 +236,7 @@ mod tests {
             .expect("a bench subcommand")
             .render_help()
             .to_string();
-        for (group, _) in bench::GROUPS {
+        for bench::Group { name: group, .. } in &bench::GROUPS {
             assert!(help.contains(group), "`{group}` missing from:\n{help}");
         }
         assert!(help.contains("rtt"), "{help}");

@@ -5,6 +5,7 @@
 mod analytics_goals;
 mod criterion;
 mod l2_goals;
+mod memory;
 mod plots;
 mod report;
 mod rtt;
@@ -16,53 +17,130 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 use crate::{cargo, workspace_root};
+pub(crate) use report::ratio;
+
+/// A bench group: its name, what it measures, and its time budget (quick and full run, in
+/// seconds, release builds not included), printed in `--help` and checked after each run.
+pub(crate) struct Group {
+    pub(crate) name: &'static str,
+    pub(crate) what: &'static str,
+    pub(crate) quick_s: u64,
+    pub(crate) full_s: u64,
+}
+
+const fn group(name: &'static str, what: &'static str, quick_s: u64, full_s: u64) -> Group {
+    Group {
+        name,
+        what,
+        quick_s,
+        full_s,
+    }
+}
 
 /// The groups, in the order they run.
-pub(crate) const GROUPS: [(&str, &str); 11] = [
-    (
+pub(crate) const GROUPS: [Group; 12] = [
+    group(
         "codec",
         "envelope vs serde_json: encode, decode, bytes; the compression threshold",
+        60,
+        150,
     ),
-    (
+    group(
         "backend",
         "MemoryBackend vs a Mutex<HashMap>; RedisBackend vs raw redis-rs, quotas, cluster",
+        60,
+        150,
     ),
-    (
+    group(
         "l1",
         "L1 hits: facade (hot-key sketch, analytics on and off) vs raw moka vs raw quick_cache vs the cached crate",
+        45,
+        120,
     ),
-    ("batch", "get_many(100) vs 100 sequential gets"),
-    (
+    group("batch", "get_many(100) vs 100 sequential gets", 15, 40),
+    group(
         "l2",
         "L2 hits at concurrency 1/16/64 vs raw redis-rs, the cached crate, redis-benchmark",
+        40,
+        120,
     ),
-    (
+    group(
         "stampede",
         "1,000 concurrent cold requests with and without single flight",
+        10,
+        20,
     ),
-    (
+    group(
         "hitratio",
         "hit ratio of LRU/Random/TTL/moka against Bélády's optimum",
+        30,
+        120,
     ),
-    (
+    group(
         "warm",
         "a restarted instance warmed from the hot set vs cold: hit ratio over its first seconds",
+        20,
+        60,
     ),
-    (
+    group(
         "mrc",
         "the online miss-ratio curve (SHARDS) against the exact LRU curve, 1,000,000 requests",
+        30,
+        120,
     ),
-    ("e2e", "the Payshift demo's endpoints, cached vs --no-cache"),
-    (
+    group(
+        "memory",
+        "RSS growth of L1 (the process) and L2 (redis-server) against 64/256 MiB budgets, 200 B/2 KB/200 KB entries",
+        60,
+        240,
+    ),
+    group(
+        "e2e",
+        "wrk against the release demo: each endpoint (hot and random keys; memory, Redis with and without L1) vs the server's 404 route and --no-cache",
+        150,
+        420,
+    ),
+    group(
         "rtt",
         "round trips and latency at +0.5/+1 ms per round trip: facade vs cache-aside, demo vs --no-cache",
+        60,
+        150,
     ),
 ];
 
-/// The help text of the groups argument: every group, in the order they run.
+/// The help text of the groups argument: every group with its time budgets, in run order.
 pub(crate) fn groups_help() -> String {
-    let names: Vec<&str> = GROUPS.iter().map(|(name, _)| *name).collect();
-    format!("Groups to run (default all): {}", names.join(", "))
+    let mut s = String::from(
+        "Groups to run (default all), with their time budgets (quick / full run, release builds \
+         not included; the builds take about 5 minutes on 2 cores from a fresh clone):",
+    );
+    for g in &GROUPS {
+        s.push_str(&format!(
+            "\n  {:<9} {:>4} s / {:>4} s  {}",
+            g.name, g.quick_s, g.full_s, g.what
+        ));
+    }
+    s
+}
+
+/// The time budget of `step` (the sum of its groups').
+fn step_budget(step: &str, groups: &[&str], quick: bool) -> u64 {
+    GROUPS
+        .iter()
+        .filter(|g| groups.contains(&g.name) && step_of(g.name) == step)
+        .map(|g| if quick { g.quick_s } else { g.full_s })
+        .sum()
+}
+
+/// The step that runs `group`.
+fn step_of(group: &str) -> &str {
+    if criterion_filter(group).is_some() {
+        "criterion"
+    } else if matches!(group, "l2" | "stampede") {
+        "load"
+    } else {
+        group
+    }
 }
 
 /// Criterion's filter for a group of ours, and the bench binary that holds it.
@@ -83,6 +161,7 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
     let since = SystemTime::now();
     let mut results = serde_json::Map::new();
     let steps = step_list(&groups);
+    let mut times = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         println!(
             "\n==> [{}/{}] {step} ({:.0?} so far)",
@@ -90,8 +169,16 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
             steps.len(),
             started.elapsed()
         );
+        let t = Instant::now();
         run_step(step, &groups, quick, &mut results)?;
+        let seconds = t.elapsed().as_secs_f64();
+        let budget = (*step != "build").then(|| step_budget(step, &groups, quick));
+        if let Some(b) = budget.filter(|b| seconds > *b as f64) {
+            println!("note: {step} took {seconds:.0} s, over its budget of {b} s");
+        }
+        times.push(json!({"step": step, "seconds": seconds, "budget_s": budget}));
     }
+    results.insert("step_times".into(), Value::Array(times));
     // Criterion writes under the target directory, wherever CARGO_TARGET_DIR puts it.
     let target = crate::target_dir();
     let times = criterion::read_criterion(&target.join("criterion"), since)?;
@@ -130,8 +217,8 @@ pub(crate) fn run(quick: bool, selected: &[String]) -> Result<()> {
 /// The groups to run: those named (each checked), or all of them.
 fn chosen_groups(selected: &[String]) -> Result<Vec<&'static str>> {
     for g in selected {
-        if !GROUPS.iter().any(|(name, _)| name == g) {
-            let names: Vec<&str> = GROUPS.iter().map(|(n, _)| *n).collect();
+        if !GROUPS.iter().any(|group| group.name == g) {
+            let names: Vec<&str> = GROUPS.iter().map(|g| g.name).collect();
             bail!(
                 "unknown bench group {g:?}; the groups are {}",
                 names.join(", ")
@@ -140,7 +227,7 @@ fn chosen_groups(selected: &[String]) -> Result<Vec<&'static str>> {
     }
     Ok(GROUPS
         .iter()
-        .map(|(n, _)| *n)
+        .map(|g| g.name)
         .filter(|n| selected.is_empty() || selected.iter().any(|s| s == n))
         .collect())
 }
@@ -153,11 +240,23 @@ fn run_step(
     results: &mut serde_json::Map<String, Value>,
 ) -> Result<()> {
     match step {
+        "build" => build(groups)?,
         "criterion" => run_criterion(groups, quick)?,
         "load" => {
             if let Value::Object(m) = run_load(groups, quick)? {
                 results.extend(m);
             }
+        }
+        "memory" => {
+            let env: &[(&str, &str)] = if quick {
+                &[("STRATA_BENCH_QUICK", "1")]
+            } else {
+                &[]
+            };
+            cargo(&["bench", "-p", "strata-benches", "--bench", "memory"], env)?;
+            let text = std::fs::read_to_string(crate::report_dir().join("memory.json"))
+                .context("the memory bench wrote no memory.json")?;
+            results.insert("memory".into(), serde_json::from_str(&text)?);
         }
         "hitratio" | "mrc" => {
             let env: &[(&str, &str)] = if quick {
@@ -204,52 +303,46 @@ fn run_load(groups: &[&str], quick: bool) -> Result<Value> {
     Ok(serde_json::from_str(&text)?)
 }
 
-/// The demo's endpoints, cached and `--no-cache`, one row per endpoint.
+/// The demo's endpoints under wrk against the same server's ceiling (see [`crate::demo_load`]).
 fn run_e2e(quick: bool) -> Result<Value> {
-    let (requests, seconds) = if quick { (1000, 2) } else { (5000, 8) };
-    let rows = crate::demo_load::measure(requests, 32, seconds)?;
-    let pairs: Vec<Value> = rows[0]
-        .iter()
-        .zip(&rows[1])
-        .map(|(c, n)| {
-            json!({
-                "endpoint": c.endpoint,
-                "cached_rps": c.rps, "no_cache_rps": n.rps,
-                "cached_p50_ms": c.p50_ms, "cached_p99_ms": c.p99_ms,
-                "no_cache_p50_ms": n.p50_ms, "no_cache_p99_ms": n.p99_ms,
-                "errors": c.errors + n.errors,
-                "requests": c.requests + n.requests,
-            })
-        })
-        .collect();
-    Ok(json!({"concurrency": 32, "rows": pairs}))
+    let (seconds, connections) = (if quick { 3.0 } else { 8.0 }, 32);
+    let (ceilings, rows) = crate::demo_load::measure(seconds, connections)?;
+    Ok(crate::demo_load::to_json(
+        &ceilings,
+        &rows,
+        seconds,
+        connections,
+    ))
 }
 
-/// The steps for `groups`: criterion once for all its groups, the load bench once.
+/// The steps for `groups`: the release builds, criterion once for all its groups, the load
+/// bench once, then each other group, in [`GROUPS`]' order.
 fn step_list(groups: &[&str]) -> Vec<&'static str> {
-    let mut steps = Vec::new();
-    if groups.iter().any(|g| criterion_filter(g).is_some()) {
-        steps.push("criterion");
-    }
-    if groups.iter().any(|g| matches!(*g, "l2" | "stampede")) {
-        steps.push("load");
-    }
-    if groups.contains(&"hitratio") {
-        steps.push("hitratio");
-    }
-    if groups.contains(&"warm") {
-        steps.push("warm");
-    }
-    if groups.contains(&"mrc") {
-        steps.push("mrc");
-    }
-    if groups.contains(&"e2e") {
-        steps.push("e2e");
-    }
-    if groups.contains(&"rtt") {
-        steps.push("rtt");
+    let mut steps = vec!["build"];
+    for g in GROUPS.iter().filter(|g| groups.contains(&g.name)) {
+        let step = step_of(g.name);
+        let step = GROUPS
+            .iter()
+            .map(|g| g.name)
+            .chain(["criterion", "load"])
+            .find(|s| *s == step)
+            .unwrap_or(g.name);
+        if !steps.contains(&step) {
+            steps.push(step);
+        }
     }
     steps
+}
+
+/// The release builds the chosen groups need, so that the groups' times are their own.
+fn build(groups: &[&str]) -> Result<()> {
+    if groups.iter().any(|g| !matches!(*g, "e2e" | "rtt")) {
+        cargo(&["bench", "-p", "strata-benches", "--no-run"], &[])?;
+    }
+    if groups.iter().any(|g| matches!(*g, "e2e" | "rtt")) {
+        crate::demo_process::build_for_bench()?;
+    }
+    Ok(())
 }
 
 fn run_criterion(groups: &[&str], quick: bool) -> Result<()> {

@@ -210,25 +210,48 @@ fn hit_ratio(report: &Report) -> Option<Chart> {
 
 fn e2e(report: &Report) -> Option<Chart> {
     let rows = report.results["e2e"]["rows"].as_array()?;
-    let get = |k: &str| rows.iter().map(|r| r[k].as_f64().unwrap_or(0.0)).collect();
+    let setups: Vec<&str> = crate::demo_load::SETUPS.iter().map(|s| s.name).collect();
+    let label = |r: &serde_json::Value| {
+        let e = r["endpoint"].as_str().unwrap_or("?");
+        let short = e.trim_end_matches('/').rsplit('/').next().unwrap_or(e);
+        let short = if short.starts_with('{') {
+            e.trim_end_matches(short)
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or(e)
+        } else {
+            short
+        };
+        format!("{short} {}", r["keys"].as_str().unwrap_or(""))
+    };
+    let mut categories: Vec<String> = Vec::new();
+    for r in rows {
+        let l = label(r);
+        if !categories.contains(&l) {
+            categories.push(l);
+        }
+    }
+    let series = setups
+        .iter()
+        .map(|setup| {
+            let values = categories
+                .iter()
+                .map(|c| {
+                    rows.iter()
+                        .find(|r| r["setup"] == *setup && label(r) == *c)
+                        .and_then(|r| r["to_ceiling"].as_f64())
+                        .unwrap_or(0.0)
+                })
+                .collect();
+            ((*setup).to_owned(), values)
+        })
+        .collect();
     Some(Chart {
-        title: "Payshift demo: requests per second, cached vs --no-cache".into(),
-        y_label: "requests per second".into(),
-        categories: rows
-            .iter()
-            .map(|r| {
-                let e = r["endpoint"].as_str().unwrap_or("?");
-                e.trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(e)
-                    .to_owned()
-            })
-            .collect(),
-        series: vec![
-            ("cached".into(), get("cached_rps")),
-            ("--no-cache".into(), get("no_cache_rps")),
-        ],
-        reference: None,
+        title: "Payshift demo under wrk: req/s as a fraction of the same server's 404 route".into(),
+        y_label: "req/s / ceiling".into(),
+        categories,
+        series,
+        reference: Some(("goal with L1 (0.8)", 0.8)),
     })
 }

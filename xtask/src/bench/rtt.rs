@@ -426,7 +426,7 @@ async fn demo_rows(
 
 /// Runs the group: `{"facade": [...], "demo": [...]}`.
 pub(crate) fn run(quick: bool) -> Result<Value> {
-    crate::cargo(&["build", "--release", "-p", "payshift"], &[])?;
+    crate::demo_process::build_for_bench()?;
     let n = if quick { 60 } else { 200 };
     let server = RedisServer::spawn().context("starting redis-server")?;
     let rt = tokio::runtime::Builder::new_multi_thread()

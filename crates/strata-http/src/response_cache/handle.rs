@@ -178,7 +178,7 @@ where
     }
     let stored = layer
         .storable
-        .capture(resp_parts.status, &resp_parts.headers, bytes.to_vec());
+        .capture(resp_parts.status, &resp_parts.headers, bytes);
     let _ = layer.responses.set_arc(&id, Arc::new(stored.clone())).await;
     layer.storable.respond(&stored, false, false, "BYPASS")
 }
@@ -187,12 +187,47 @@ where
 #[derive(Debug)]
 struct Uncacheable;
 
-/// What this caller's own handler call left behind: whether it ran, and its response when
-/// that could not be stored.
-#[derive(Clone, Default)]
+/// This caller's request until its handler call takes it, and what that call left behind:
+/// whether it ran, the request's head (kept only when it ran, for a second call), and its
+/// response when that could not be stored. One allocation per request; a hit clones nothing.
+#[derive(Default)]
 struct OwnCall {
-    ran: Arc<AtomicBool>,
-    unstored: Arc<Mutex<Option<Response<Body>>>>,
+    ran: AtomicBool,
+    state: Mutex<OwnState>,
+}
+
+#[derive(Default)]
+struct OwnState {
+    request: Option<Request<Body>>,
+    parts: Option<http::request::Parts>,
+    unstored: Option<Response<Body>>,
+}
+
+impl OwnCall {
+    /// The request for the handler, its head kept for a later call.
+    fn take_request(&self) -> Option<Request<Body>> {
+        self.ran.store(true, Ordering::Release);
+        let mut state = self.state.lock();
+        let (parts, body) = state.request.take()?.into_parts();
+        state.parts = Some(parts.clone());
+        Some(Request::from_parts(parts, body))
+    }
+
+    /// The request for a second handler call: the untouched one if the handler never ran,
+    /// else its head with an empty body.
+    fn request_again(&self) -> Option<Request<Body>> {
+        let mut state = self.state.lock();
+        state.request.take().or_else(|| {
+            state
+                .parts
+                .take()
+                .map(|parts| Request::from_parts(parts, Body::empty()))
+        })
+    }
+
+    fn leave_unstored(&self, resp: Response<Body>) {
+        self.state.lock().unstored = Some(resp);
+    }
 }
 
 /// A stored response, or one handler call per key whose response is stored; the caller that
@@ -209,7 +244,6 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let own = OwnCall::default();
     let Cacheable {
         parts,
         body,
@@ -217,19 +251,20 @@ where
         if_none_match,
         ..
     } = request;
-    let handler_request = Request::from_parts(parts.clone(), body);
+    let own = Arc::new(OwnCall::default());
+    own.state.lock().request = Some(Request::from_parts(parts, body));
     let fallback_inner = inner.clone();
     let outcome = {
         let (own, storable) = (own.clone(), layer.storable.clone());
         layer
             .responses
             .get_or_load_at(&key, &LoadOptions::new(), move || {
-                run_handler(inner, handler_request, storable, own)
+                run_handler(inner, storable, own)
             })
             .await
     };
     let ran_handler = own.ran.load(Ordering::Acquire);
-    let unstored = own.unstored.lock().take();
+    let unstored = own.state.lock().unstored.take();
     match (outcome, unstored) {
         // The handler failed (5xx) and a stale copy was served instead.
         (Ok(stored), Some(fresh)) if fresh.status().is_server_error() => {
@@ -244,10 +279,16 @@ where
             layer.storable.respond(&stored, false, nm, x_cache)
         }
         // Another caller's handler call was uncacheable: run ours.
-        (Err(LoadError::Loader(_)), None) | (Err(_), None) => {
-            let resp = call_inner(fallback_inner, Request::from_parts(parts, Body::empty())).await;
-            mark(resp, "BYPASS")
-        }
+        (Err(LoadError::Loader(_)), None) | (Err(_), None) => match own.request_again() {
+            Some(req) => mark(call_inner(fallback_inner, req).await, "BYPASS"),
+            None => mark(
+                Response::builder()
+                    .status(http::StatusCode::SERVICE_UNAVAILABLE)
+                    .body(Body::empty())
+                    .unwrap_or_default(),
+                "BYPASS",
+            ),
+        },
     }
 }
 
@@ -255,26 +296,27 @@ where
 /// leaves it in `own` when it may not be stored.
 async fn run_handler<S>(
     inner: S,
-    request: Request<Body>,
     storable: Arc<Storable>,
-    own: OwnCall,
+    own: Arc<OwnCall>,
 ) -> Result<StoredResponse, Uncacheable>
 where
     S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>,
 {
-    own.ran.store(true, Ordering::Release);
+    let Some(request) = own.take_request() else {
+        return Err(Uncacheable);
+    };
     let resp = call_inner(inner, request).await;
     let (p, bytes) = match collect(resp).await {
         Ok(collected) => collected,
         Err(p) => {
-            *own.unstored.lock() = Some(Response::from_parts(p, Body::empty()));
+            own.leave_unstored(Response::from_parts(p, Body::empty()));
             return Err(Uncacheable);
         }
     };
     if storable.allows(p.status, &p.headers) {
-        Ok(storable.capture(p.status, &p.headers, bytes.to_vec()))
+        Ok(storable.capture(p.status, &p.headers, bytes))
     } else {
-        *own.unstored.lock() = Some(Response::from_parts(p, Body::from(bytes)));
+        own.leave_unstored(Response::from_parts(p, Body::from(bytes)));
         Err(Uncacheable)
     }
 }

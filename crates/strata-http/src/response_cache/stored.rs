@@ -1,6 +1,7 @@
 //! The cached form of a response, and the rules for what may be cached.
 
 use axum::body::Body;
+use bytes::Bytes;
 use http::header::{
     CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderName, SET_COOKIE, VARY,
 };
@@ -8,13 +9,29 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// The body as MessagePack bin, as `serde_bytes` writes a `Vec<u8>` (the stored format is
+/// unchanged), held as [`Bytes`].
+mod body_bytes {
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(body: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+        serde_bytes::serialize(body.as_ref(), s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        serde_bytes::ByteBuf::deserialize(d).map(|b| Bytes::from(b.into_vec()))
+    }
+}
+
 /// A response as stored in the cache: status, chosen headers, body, and its ETag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct StoredResponse {
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
-    #[serde(with = "serde_bytes")]
-    pub(crate) body: Vec<u8>,
+    /// Shared, so that serving a stored response does not copy its body.
+    #[serde(with = "body_bytes")]
+    pub(crate) body: Bytes,
     pub(crate) etag: String,
 }
 
@@ -50,7 +67,7 @@ impl Storable {
         &self,
         status: StatusCode,
         headers: &HeaderMap,
-        body: Vec<u8>,
+        body: Bytes,
     ) -> StoredResponse {
         StoredResponse::capture(status, headers, &self.keep, body)
     }
@@ -78,12 +95,7 @@ impl Storable {
 
 impl StoredResponse {
     /// Captures a response's status, the `keep` headers and its body.
-    fn capture(
-        status: StatusCode,
-        headers: &HeaderMap,
-        keep: &[HeaderName],
-        body: Vec<u8>,
-    ) -> Self {
+    fn capture(status: StatusCode, headers: &HeaderMap, keep: &[HeaderName], body: Bytes) -> Self {
         let headers = keep
             .iter()
             .flat_map(|name| {
