@@ -22,12 +22,14 @@ const READS_EACH: usize = 2000;
 async fn instance(url: &str, coherence: &str) -> Cache {
     let config = CacheConfig::from_toml_str(&format!(
         "prefix = \"hist\"\ncoherence = \"{coherence}\"\nmetrics = false\njitter = 0.0\noperation_timeout = \"2s\"\n[backend]\nurl = \"{url}\"\n\
-         [kinds.item.l1]\nmax_entries = 10000\n"
+         [kinds.item.l1]\nmax_entries = 10000\n[kinds.composite.l1]\nmax_entries = 10000\n"
     ))
     .unwrap();
-    // The kind has an L1 partition of its own (issue 25): invalidations and coherence reach it.
+    // Each kind has an L1 partition of its own (issue 25): invalidations and coherence reach it,
+    // and a composite's relation reads its items ahead across partitions.
     CacheBuilder::from_config(config)
         .declare_kind("item")
+        .declare_kind("composite")
         .build()
         .await
         .unwrap()
@@ -228,9 +230,12 @@ async fn history(coherence: &str) {
     assert!(total_ops >= 10_000);
     for c in &caches {
         let (own, pool) = (c.admin().l1_of("item").unwrap(), c.admin().l1().unwrap());
+        let composites = c.admin().l1_of("composite").unwrap();
         assert!(
-            own.usage().await.entries > 0 && pool.usage().await.entries == 0,
-            "the kind's entries are in its own partition, not in the default pool"
+            own.usage().await.entries > 0
+                && composites.usage().await.entries > 0
+                && pool.usage().await.entries == 0,
+            "each kind's entries are in its own partition, not in the default pool"
         );
     }
     for (i, c) in caches.iter().enumerate() {
