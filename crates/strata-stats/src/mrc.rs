@@ -149,14 +149,9 @@ impl<R: Default> Shards<R> {
                 self.keys.get_mut(&hash).map(|s| &mut s.payload),
             );
         }
-        if self.next_time == self.fenwick.len() {
-            self.compact();
-        }
-        let now = self.next_time;
-        self.next_time += 1;
+        let now = self.tick(hash);
         self.sampled_accesses += 1;
         let marks = self.keys.len();
-        self.latest = Some(hash);
         let access = match self.keys.get_mut(&hash) {
             Some(slot) => {
                 let distance = marks - self.fenwick.prefix(slot.last);
@@ -168,19 +163,8 @@ impl<R: Default> Shards<R> {
                 Access::Again
             }
             None => {
-                self.keys.insert(
-                    hash,
-                    Slot {
-                        last: now,
-                        payload: R::default(),
-                    },
-                );
-                self.order.push(hash);
-                self.fenwick.add(now, 1);
                 self.cold += 1.0;
-                if self.keys.len() > self.max_keys {
-                    self.shrink();
-                }
+                self.insert_new(hash, now);
                 Access::First
             }
         };
@@ -194,26 +178,37 @@ impl<R: Default> Shards<R> {
             return None;
         }
         if !self.keys.contains_key(&hash) {
-            if self.next_time == self.fenwick.len() {
-                self.compact();
-            }
-            self.latest = Some(hash);
-            let now = self.next_time;
-            self.next_time += 1;
-            self.keys.insert(
-                hash,
-                Slot {
-                    last: now,
-                    payload: R::default(),
-                },
-            );
-            self.order.push(hash);
-            self.fenwick.add(now, 1);
-            if self.keys.len() > self.max_keys {
-                self.shrink();
-            }
+            let now = self.tick(hash);
+            self.insert_new(hash, now);
         }
         self.keys.get_mut(&hash).map(|s| &mut s.payload)
+    }
+
+    /// The next mark of the clock (the tree compacted first when it is full), now `hash`'s.
+    fn tick(&mut self, hash: u64) -> usize {
+        if self.next_time == self.fenwick.len() {
+            self.compact();
+        }
+        self.latest = Some(hash);
+        let now = self.next_time;
+        self.next_time += 1;
+        now
+    }
+
+    /// Adds `hash` to the sample set with its mark at `now`, shrinking the set past its bound.
+    fn insert_new(&mut self, hash: u64, now: usize) {
+        self.keys.insert(
+            hash,
+            Slot {
+                last: now,
+                payload: R::default(),
+            },
+        );
+        self.order.push(hash);
+        self.fenwick.add(now, 1);
+        if self.keys.len() > self.max_keys {
+            self.shrink();
+        }
     }
 
     /// The payload of the key hashing to `hash`, if it is in the sample set (no access counted).
