@@ -273,17 +273,7 @@ impl Backend for RedisBackend {
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
-        if self.coalescer.is_some()
-            && let Some(reply) = self.coalesced_get(&mut key.to_owned()).await
-        {
-            return bytes_of(reply?);
-        }
-        check_key_in(&self.config.namespace, key)?;
-        let (entries, physical) = self.entry(key)?;
-        bytes_of(
-            self.exec_one("GET", entries.get(&self.scripts, physical))
-                .await?,
-        )
+        bytes_of(self.read_one(key).await?)
     }
 
     async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {
@@ -459,9 +449,9 @@ impl Backend for RedisBackend {
         Some(self)
     }
 
-    async fn batch(&self, mut steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+    async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
         // The hit of a cache whose counters are known: one read, without the batch's planning.
-        if let [Step::Read { key, lease: None }] = steps.as_mut_slice() {
+        if let [Step::Read { key, lease: None }] = steps.as_slice() {
             return Ok(vec![self.read_alone(key).await?]);
         }
         self.run_batch(steps).await

@@ -75,41 +75,54 @@ impl RedisBackend {
             .collect()
     }
 
-    /// Reads `key` with the reads issued at the same time (see [`RedisConfig::coalesce_reads`](crate::RedisConfig::coalesce_reads)),
-    /// taking the string; `None` (the key left in place) when reads are not coalesced or this
-    /// one is not a plain `GET` (a quota that records reads runs a script).
-    pub(crate) async fn coalesced_get(&self, key: &mut String) -> Option<BackendResult<Value>> {
-        let coalescer = self.coalescer.as_ref()?;
-        if let Err(e) = check_key_in(&self.config().namespace, key) {
-            return Some(Err(e));
-        }
-        let physical = match self.entry(key) {
-            Ok((entries, _)) if !entries.reads_plainly() => return None,
-            Ok((_, std::borrow::Cow::Borrowed(_))) => std::mem::take(key),
-            Ok((_, std::borrow::Cow::Owned(physical))) => physical,
-            Err(e) => return Some(Err(e)),
-        };
-        let limit = strata_backend::limit_or(self.config().operation_timeout);
-        Some(self.run("GET", coalescer.get(physical, limit)).await)
-    }
-
-    /// A batch of one read without a lease (an L2 hit): sent with the reads issued at the same
-    /// time, or alone, without the planning of a batch.
-    pub(crate) async fn read_alone(&self, key: &mut String) -> BackendResult<Done> {
-        let reply = match self.coalesced_get(key).await {
-            Some(reply) => reply?,
-            None => {
-                check_key_in(&self.config().namespace, key)?;
-                let (entries, physical) = self.entry(key)?;
-                self.exec_one("GET", entries.get(&self.scripts, physical))
-                    .await?
-            }
-        };
-        let value = bytes_of(reply)?;
+    /// A batch of one read without a lease (an L2 hit): [`read_one`](Self::read_one), without
+    /// the planning of a batch.
+    pub(crate) async fn read_alone(&self, key: &str) -> BackendResult<Done> {
+        let value = bytes_of(self.read_one(key).await?)?;
         Ok(Done::Read {
             value,
             lease: LeaseOutcome::NotTaken,
         })
+    }
+
+    /// The reply to a read of `key` (bulk bytes or nil): coalesced with the reads in flight
+    /// ([`RedisConfig::coalesce_reads`](crate::RedisConfig::coalesce_reads)), else one `GET`
+    /// (a quota that records reads: its script).
+    pub(crate) async fn read_one(&self, key: &str) -> BackendResult<Value> {
+        check_key_in(&self.config().namespace, key)?;
+        let (entries, physical) = self.entry(key)?;
+        if !entries.reads_plainly() {
+            return self
+                .exec_one("GET", entries.get(&self.scripts, physical))
+                .await;
+        }
+        let Some(coalescer) = &self.coalescer else {
+            return self.get_plain(&physical).await;
+        };
+        let reading = coalescer.enter();
+        if reading.joins() {
+            let limit = strata_backend::limit_or(self.config().operation_timeout);
+            coalescer.get(physical.into_owned(), limit).await
+        } else {
+            self.get_plain(&physical).await
+        }
+    }
+
+    /// One `GET` of the physical key `physical` on the current connection, under the operation
+    /// timeout (a timed-out connection is replaced, as [`run`](Self::run) does): no pipeline,
+    /// no script, nothing but what raw redis-rs does.
+    async fn get_plain(&self, physical: &str) -> BackendResult<Value> {
+        let limit = strata_backend::limit_or(self.config().operation_timeout);
+        let (generation, mut conn) = self.topology.current();
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(physical);
+        match tokio::time::timeout(limit, cmd.query_async::<Value>(&mut conn)).await {
+            Ok(reply) => reply.map_err(|e| crate::errors::map_err("GET", e)),
+            Err(_) => {
+                self.topology.discard(generation);
+                Err(BackendError::timeout("redis GET", limit))
+            }
+        }
     }
 
     /// The calls of one step, appended to `calls`; how to read their replies.

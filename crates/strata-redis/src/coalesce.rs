@@ -1,21 +1,28 @@
-//! Coalesced reads: single-key reads issued while the connection is busy with a batch go out
-//! together as one `MGET` (one per slot on a cluster), as fred's and rueidis's auto-pipelining
-//! do.
+//! Coalesced reads: single-key reads issued while other reads are in flight go out together as
+//! one `MGET` (one per slot on a cluster), as fred's and rueidis's auto-pipelining do.
 //!
-//! A read joins the queue; if no batch is being sent, it starts a task that sends the queue
-//! (the reads of the current tick: the task runs once the callers yield) and, while reads keep
-//! arriving during a round trip, the next queue after it. One batch is in flight at a time, so
-//! under concurrency the reads that arrive during a round trip share the next one, and a lone
-//! read pays only the hand-over to the task. A read never joins a batch already sent: what it
-//! answers was read after the read was issued.
+//! Adaptive: a read issued while no other read is in flight, after a run of [`ALONE`] such
+//! reads, is not coalesced (the caller sends it at once: a lone caller pays no yield). Any
+//! other read joins the queue; if no batch is being sent, it sends the queue itself (the reads
+//! of the current tick: it yields once first) and, while reads keep arriving during a round
+//! trip, a task sends the next queue after it. One batch is in flight at a time, so under
+//! concurrency the reads that arrive during a round trip share the next one. A read never joins
+//! a batch already sent: what it answers was read after the read was issued.
+//!
+//! Each read waits at most its own limit: a batch is timed once, to the earliest deadline of
+//! its reads, and again to the next one when that passes (the reads past their deadline are
+//! answered with a timeout, the others go on waiting).
 
+use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use redis::Value;
 use strata_backend::{BackendError, BackendResult, ErrorKind};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::errors::map_err;
 use crate::scripts::Call;
@@ -25,26 +32,106 @@ use crate::topology::Topology;
 /// same round trip).
 const MAX_KEYS: usize = 1000;
 
+/// Reads in a row issued with no other read in flight after which such a read is sent alone,
+/// at once. A fresh backend (and one that saw reads overlap since) coalesces: the reads one
+/// task issues together from a quiet start still share one `MGET`.
+pub(crate) const ALONE: u32 = 16;
+
 /// The queue of reads of one backend's connection and the task that sends it.
 pub(crate) struct Coalescer {
     topology: Arc<dyn Topology>,
     queue: Mutex<Queue>,
+    /// Reads issued through the backend and not answered yet (coalesced or not).
+    in_flight: AtomicUsize,
+    /// Reads in a row issued with no other read in flight (up to [`ALONE`]).
+    alone: AtomicU32,
 }
 
 #[derive(Default)]
 struct Queue {
-    waiting: Vec<Waiter>,
+    waiting: Reads,
     /// A task is sending the queue.
     sending: bool,
 }
 
+/// Reads waiting for their batch: the keys (physical names) and, in the same order, who
+/// waits for them (apart, so that a batch being sent borrows its keys while it answers).
+#[derive(Default)]
+struct Reads {
+    keys: Vec<String>,
+    waiters: Vec<Waiter>,
+}
+
+impl Reads {
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    fn push(&mut self, key: String, waiter: Waiter) {
+        self.keys.push(key);
+        self.waiters.push(waiter);
+    }
+
+    /// Keeps the reads whose callers still wait.
+    fn retain_waiting(&mut self) {
+        let mut kept = 0;
+        for i in 0..self.keys.len() {
+            if self.waiters[i].waits() {
+                self.keys.swap(kept, i);
+                self.waiters.swap(kept, i);
+                kept += 1;
+            }
+        }
+        self.keys.truncate(kept);
+        self.waiters.truncate(kept);
+    }
+
+    /// `self`, then `later`.
+    fn extend(&mut self, later: Reads) {
+        self.keys.extend(later.keys);
+        self.waiters.extend(later.waiters);
+    }
+}
+
 /// One read waiting for its batch.
 struct Waiter {
-    /// The entry's physical name.
-    key: String,
-    /// How long its caller waits (the batch waits as long as the most patient of its reads).
+    /// When its caller stops waiting.
+    deadline: Instant,
+    /// How long its caller waits (for the timeout's message).
     limit: Duration,
-    reply: oneshot::Sender<BackendResult<Value>>,
+    /// `None` once answered.
+    reply: Option<oneshot::Sender<BackendResult<Value>>>,
+}
+
+impl Waiter {
+    fn answer(&mut self, value: BackendResult<Value>) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(value);
+        }
+    }
+
+    fn waits(&self) -> bool {
+        self.reply.as_ref().is_some_and(|r| !r.is_closed())
+    }
+}
+
+/// A read in flight (see [`Coalescer::enter`]); counted until dropped.
+pub(crate) struct Reading<'a> {
+    coalescer: &'a Coalescer,
+    joins: bool,
+}
+
+impl Reading<'_> {
+    /// Whether the read joins a batch (else its caller sends it alone).
+    pub(crate) fn joins(&self) -> bool {
+        self.joins
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.coalescer.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Coalescer {
@@ -52,11 +139,35 @@ impl Coalescer {
         Arc::new(Self {
             topology,
             queue: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            alone: AtomicU32::new(0),
         })
     }
 
+    /// Counts a read in flight and decides whether it joins a batch: yes while other reads
+    /// are in flight, or until [`ALONE`] reads in a row were issued alone.
+    pub(crate) fn enter(&self) -> Reading<'_> {
+        let others = self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let joins = if others > 0 {
+            if self.alone.load(Ordering::Relaxed) != 0 {
+                self.alone.store(0, Ordering::Relaxed);
+            }
+            true
+        } else {
+            let n = self.alone.load(Ordering::Relaxed);
+            if n < ALONE {
+                self.alone.store(n + 1, Ordering::Relaxed);
+            }
+            n < ALONE
+        };
+        Reading {
+            coalescer: self,
+            joins,
+        }
+    }
+
     /// Reads the physical key `key` in the next batch; its reply (bulk bytes or nil), or the
-    /// error of its batch. `limit` is how long the caller waits (its own timeout bounds it).
+    /// error of its batch. `limit` is how long the caller waits.
     ///
     /// A read that finds no batch on its way sends the next one itself, after letting the
     /// reads of the same tick join it (a yield: a lone read pays no hand-over to another
@@ -67,15 +178,20 @@ impl Coalescer {
         limit: Duration,
     ) -> BackendResult<Value> {
         let (reply, answer) = oneshot::channel();
+        let waiter = Waiter {
+            deadline: Instant::now() + limit,
+            limit,
+            reply: Some(reply),
+        };
         let lead = {
             let mut q = self.queue.lock();
-            q.waiting.push(Waiter { key, limit, reply });
+            q.waiting.push(key, waiter);
             !std::mem::replace(&mut q.sending, true)
         };
         if lead {
             let mut leading = Leading {
                 coalescer: self,
-                batch: Vec::new(),
+                batch: Reads::default(),
             };
             tokio::task::yield_now().await;
             leading.batch = std::mem::take(&mut self.queue.lock().waiting);
@@ -91,7 +207,7 @@ impl Coalescer {
 
     /// Hands the reads queued (and `unsent`, those of a batch whose sender was dropped) over to
     /// a sending task, or marks the connection idle when there are none.
-    fn hand_over(self: &Arc<Self>, unsent: Vec<Waiter>) {
+    fn hand_over(self: &Arc<Self>, unsent: Reads) {
         let mut q = self.queue.lock();
         if !unsent.is_empty() {
             let queued = std::mem::replace(&mut q.waiting, unsent);
@@ -107,7 +223,7 @@ impl Coalescer {
             }
             Err(_) => {
                 q.sending = false;
-                q.waiting.clear();
+                q.waiting = Reads::default();
             }
         }
     }
@@ -131,14 +247,17 @@ impl Coalescer {
     }
 
     /// Sends one batch and answers each of its reads. Dropped before the answer, it leaves
-    /// `batch` as it was (to be sent again).
-    async fn send(&self, batch: &mut Vec<Waiter>) {
-        // Reads whose callers gave up are not sent.
-        batch.retain(|w| !w.reply.is_closed());
-        let Some(limit) = batch.iter().map(|w| w.limit).max() else {
+    /// the reads of `batch` not yet answered in it (to be sent again).
+    async fn send(&self, batch: &mut Reads) {
+        // Reads whose callers gave up, or whose deadline passed, are not sent.
+        let now = Instant::now();
+        expire(&mut batch.waiters, now);
+        batch.retain_waiting();
+        if batch.is_empty() {
             return;
-        };
-        let keys: Vec<&str> = batch.iter().map(|w| w.key.as_str()).collect();
+        }
+        let waiters = &mut batch.waiters;
+        let keys: Vec<&str> = batch.keys.iter().map(String::as_str).collect();
         let groups: Vec<Vec<usize>> = self
             .topology
             .same_slot(&keys)
@@ -151,31 +270,37 @@ impl Coalescer {
             .collect();
         let calls: Vec<Call<'_>> = groups.iter().map(|g| read_call(&keys, g)).collect();
         let generation = self.topology.generation();
-        let sent =
-            tokio::time::timeout(limit, self.topology.send(&calls.iter().collect::<Vec<_>>()))
-                .await;
-        // No await from here on: every read of the batch is answered.
-        let batch = std::mem::take(batch);
-        let replies = match sent {
-            Ok(Ok(replies)) => replies,
-            Ok(Err(e)) => {
-                let e = map_err("GET", e);
-                return answer_all(batch, |_| copy(&e));
-            }
-            Err(_) => {
-                // The connection is busy with the late reply: replace it (see `RedisBackend::run`).
-                self.topology.discard(generation);
-                return answer_all(batch, |w| {
-                    BackendError::timeout("redis GET (coalesced)", w.limit)
-                });
+        let refs: Vec<&Call<'_>> = calls.iter().collect();
+        let sent = {
+            let mut sending = pin!(self.topology.send(&refs));
+            loop {
+                let waiting = waiters.iter().filter(|w| w.waits());
+                let Some(deadline) = waiting.map(|w| w.deadline).min() else {
+                    break None;
+                };
+                match tokio::time::timeout_at(deadline, &mut sending).await {
+                    Ok(replies) => break Some(replies),
+                    Err(_) => expire(waiters, Instant::now()),
+                }
             }
         };
-        let mut slots: Vec<Option<Waiter>> = batch.into_iter().map(Some).collect();
-        for (group, reply) in groups.iter().zip(replies) {
-            for (i, value) in split(group.len(), reply).into_iter().enumerate() {
-                if let Some(w) = slots[group[i]].take() {
-                    let _ = w.reply.send(value);
+        // No await from here on: every read of the batch is answered (and so not sent again).
+        match sent {
+            Some(Ok(replies)) => {
+                for (group, reply) in groups.iter().zip(replies) {
+                    for (i, value) in split(group.len(), reply).into_iter().enumerate() {
+                        waiters[group[i]].answer(value);
+                    }
                 }
+            }
+            Some(Err(e)) => {
+                let e = map_err("GET", e);
+                waiters.iter_mut().for_each(|w| w.answer(Err(copy(&e))));
+            }
+            None => {
+                // Every reader gave up; the connection is busy with the late reply: replace
+                // it (see `RedisBackend::run`).
+                self.topology.discard(generation);
             }
         }
     }
@@ -190,7 +315,7 @@ impl Drop for Sending<'_> {
         if let Some(c) = self.0 {
             let mut q = c.queue.lock();
             q.sending = false;
-            q.waiting.clear();
+            q.waiting = Reads::default();
         }
     }
 }
@@ -199,12 +324,25 @@ impl Drop for Sending<'_> {
 /// queued meanwhile are handed over.
 struct Leading<'a> {
     coalescer: &'a Arc<Coalescer>,
-    batch: Vec<Waiter>,
+    batch: Reads,
 }
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
-        self.coalescer.hand_over(std::mem::take(&mut self.batch));
+        let mut unsent = std::mem::take(&mut self.batch);
+        unsent.retain_waiting();
+        self.coalescer.hand_over(unsent);
+    }
+}
+
+/// Answers the reads past their deadline at `now` with a timeout.
+fn expire(waiters: &mut [Waiter], now: Instant) {
+    for w in waiters
+        .iter_mut()
+        .filter(|w| w.waits() && w.deadline <= now)
+    {
+        let e = BackendError::timeout("redis GET (coalesced)", w.limit);
+        w.answer(Err(e));
     }
 }
 
@@ -243,12 +381,5 @@ fn copy(e: &BackendError) -> BackendError {
     match std::error::Error::source(e) {
         Some(cause) => BackendError::new(e.kind(), format!("{}: {cause}", e.message())),
         None => BackendError::new(e.kind(), e.message().to_owned()),
-    }
-}
-
-fn answer_all(batch: Vec<Waiter>, error: impl Fn(&Waiter) -> BackendError) {
-    for w in batch {
-        let e = error(&w);
-        let _ = w.reply.send(Err(e));
     }
 }

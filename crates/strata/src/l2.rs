@@ -169,6 +169,11 @@ impl L2 {
         self.call(self.layered.run(batch)).await
     }
 
+    /// Reads one entry (a hit's one call: no batch to plan).
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<strata_backend::Bytes>, L2Error> {
+        self.call(self.layered.get(key)).await
+    }
+
     /// The values of version counters, missing ones created at `init` with `ttl`.
     pub(crate) async fn versions(
         &self,

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use strata_backend::Bytes;
 use strata_backend::batch::{Batch, Handle, LeaseOutcome, LeaseRequest, LeaseWhen, Read, Results};
 use strata_codec::{Codec, CodecError, TagVersion, decoded_size};
 use strata_keys::Key;
@@ -85,7 +86,41 @@ pub(crate) async fn read<T: CacheValue>(
     tags: &[String],
     purpose: ReadFor,
 ) -> Result<L2Read<T>, Error> {
+    if wanted.lease.is_none() && tags.is_empty() && core.versions.known_here(&kind.generation) {
+        return read_plain(core, kind, wanted, purpose).await;
+    }
     read_with(core, kind, (wanted, tags, purpose), |_| (), |(), _, _| ()).await
+}
+
+/// [`read`] of a key that needs nothing but its bytes (no lease, no counter): one `get` of the
+/// backend, without a batch to plan and answer.
+async fn read_plain<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    wanted: Wanted<'_, T>,
+    purpose: ReadFor,
+) -> Result<L2Read<T>, Error> {
+    let epoch = core.local.flights().epoch(wanted.key);
+    let start = Instant::now();
+    match core.l2.get(wanted.key.as_str()).await {
+        Ok(value) => {
+            let latency = start.elapsed();
+            let at = (epoch, purpose);
+            Ok(answer_value(
+                core,
+                kind,
+                wanted,
+                (value, LeaseOutcome::NotTaken),
+                at,
+                latency,
+            )
+            .await)
+        }
+        Err(e) => {
+            core.l2.read_failed(&kind.stats, e)?;
+            Ok(unreached(wanted.stale))
+        }
+    }
 }
 
 /// [`read`] with more steps in its batch: `also` adds them, `after` reads their results
@@ -199,11 +234,23 @@ pub(crate) async fn answer_one<T: CacheValue>(
     kind: &KindState,
     w: Wanted<'_, T>,
     answer: Read,
+    at: (Epoch, ReadFor),
+    latency: Duration,
+) -> L2Read<T> {
+    answer_value(core, kind, w, (answer.value, answer.lease), at, latency).await
+}
+
+/// [`answer_one`] of the bytes found (if any) and the lease's outcome.
+async fn answer_value<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    w: Wanted<'_, T>,
+    (value, lease): (Option<Bytes>, LeaseOutcome),
     (epoch, purpose): (Epoch, ReadFor),
     latency: Duration,
 ) -> L2Read<T> {
     let now = core.clock.now_ms();
-    let (found, seen) = match &answer.value {
+    let (found, seen) = match &value {
         Some(bytes) => match decode::<T>(core, kind, w.key, bytes, purpose).await {
             Ok(f) => (Some((f, decoded_size(bytes))), None),
             Err(cause) => (None, Some(cause)),
@@ -221,7 +268,7 @@ pub(crate) async fn answer_one<T: CacheValue>(
         Some((f, _)) if f.meta.is_expired(now) => Some(MissCause::Expired),
         _ => seen,
     };
-    let read = settle(now, found.map(|(f, _)| f), w.stale, answer.lease);
+    let read = settle(now, found.map(|(f, _)| f), w.stale, lease);
     count(kind, &read, purpose, (now, latency), (w.key, seen));
     read
 }

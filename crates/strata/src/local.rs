@@ -123,6 +123,9 @@ impl Local {
         weight: usize,
         epoch: Epoch,
     ) {
+        if self.l1.of_key(key).is_none() {
+            return;
+        }
         let overtaken = || self.flights.epoch(key) != epoch;
         self.put_unless(key, found, weight, overtaken).await;
     }

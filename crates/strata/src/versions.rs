@@ -327,6 +327,11 @@ impl Versions {
             _ => self.key("kind", kind).ok(),
         };
         let kind = kind.map(|key| batch.versions(vec![key], wall_clock_us(), None));
+        if tags.is_empty() {
+            // No tag: the tags' lock is not taken (a hit of an untagged read writes no shared
+            // state).
+            return CounterRead { kind, tags: None };
+        }
         let local = self.tags.read();
         let (names, keys): (Vec<String>, Vec<String>) = tags
             .iter()
@@ -339,6 +344,12 @@ impl Versions {
     }
 
     /// Takes the values the counters of `read` answered in `done`.
+    /// Whether an untagged read of the kind whose generation is `known` needs no counter from
+    /// the backend ([`read_into`](Self::read_into) would add none).
+    pub(crate) fn known_here(&self, known: &KindGeneration) -> bool {
+        !self.shared() || (self.trust_local && known.load().1)
+    }
+
     pub(crate) fn learn(&self, known: &KindGeneration, read: &CounterRead, done: &Results) {
         if let Some(kind) = read.kind {
             known.raise(done.get(kind).first().copied().unwrap_or(0));

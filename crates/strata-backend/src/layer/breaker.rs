@@ -140,7 +140,17 @@ impl CircuitBreaker {
     /// Reports a call that the backend answered.
     pub fn success(&self) {
         let s = &self.state;
-        s.rate.record(self.now_ms(), false);
+        if s.rate.enabled() {
+            s.rate.record(self.now_ms(), false);
+        }
+        // Closed, no failure counted, no probe: nothing to reset. Loads only, so that the
+        // calls of every thread do not write the breaker's shared state.
+        if s.failures.load(Ordering::Acquire) == 0
+            && s.open_until_ms.load(Ordering::Acquire) == 0
+            && !s.probing.load(Ordering::Acquire)
+        {
+            return;
+        }
         s.failures.store(0, Ordering::Release);
         if s.open_until_ms.swap(0, Ordering::AcqRel) != 0 {
             tracing::info!("backend recovered: circuit closed");

@@ -171,6 +171,11 @@ impl<W: Wrap> Backend for Layered<W> {
     }
 
     async fn batch(&self, steps: Vec<Step>) -> BackendResult<Vec<Done>> {
+        // One step (an L2 hit, say) names its operations without a list of its own.
+        if let [one] = steps.as_slice() {
+            let ops = one.operations();
+            return self.wrap.around(ops, self.inner.batch(steps)).await;
+        }
         let ops: Vec<Operation> = steps
             .iter()
             .flat_map(|s| s.operations().iter().copied())

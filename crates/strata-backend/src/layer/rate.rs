@@ -38,6 +38,11 @@ impl FailureRate {
         }
     }
 
+    /// Whether a failure rate is watched (a rate of 0 turns it off).
+    pub(crate) fn enabled(&self) -> bool {
+        self.rate > 0.0
+    }
+
     /// Counts a call at `now_ms`; true when the window's failure share reached the rate.
     pub(crate) fn record(&self, now_ms: u64, failed: bool) -> bool {
         if self.rate <= 0.0 {
@@ -45,14 +50,19 @@ impl FailureRate {
         }
         let number = now_ms / self.slot_ms + 1;
         let slot = &self.slots[(number % SLOTS as u64) as usize];
-        if slot.number.swap(number, Ordering::AcqRel) != number {
+        // A load first: the common case (the slot is current) writes only its call count.
+        if slot.number.load(Ordering::Acquire) != number
+            && slot.number.swap(number, Ordering::AcqRel) != number
+        {
             slot.calls.store(0, Ordering::Release);
             slot.failures.store(0, Ordering::Release);
         }
         slot.calls.fetch_add(1, Ordering::AcqRel);
-        if failed {
-            slot.failures.fetch_add(1, Ordering::AcqRel);
+        if !failed {
+            // Only a failure can open the circuit: no need for the window's share.
+            return false;
         }
+        slot.failures.fetch_add(1, Ordering::AcqRel);
         let (mut calls, mut failures) = (0, 0);
         for s in &self.slots {
             let n = s.number.load(Ordering::Acquire);
@@ -61,7 +71,7 @@ impl FailureRate {
                 failures += s.failures.load(Ordering::Acquire);
             }
         }
-        failed && calls >= self.min_calls && failures as f64 >= self.rate * calls as f64
+        calls >= self.min_calls && failures as f64 >= self.rate * calls as f64
     }
 
     /// Forgets every count (after the circuit opened: the next window starts afresh).

@@ -49,6 +49,11 @@ pub(crate) trait Topology: Send + Sync + 'static {
     /// registry and delete the keys it names.
     fn scripts_span_slots(&self) -> bool;
 
+    /// The connection with its generation, read together.
+    fn current(&self) -> (u64, RedisConnection) {
+        (self.generation(), self.connection())
+    }
+
     /// Which connection is current (see [`discard`](Self::discard)).
     fn generation(&self) -> u64 {
         0

@@ -43,6 +43,10 @@ impl Topology for Standalone {
         self.conn.read().1.clone()
     }
 
+    fn current(&self) -> (u64, RedisConnection) {
+        self.conn.read().clone()
+    }
+
     fn generation(&self) -> u64 {
         self.conn.read().0
     }
