@@ -26,7 +26,7 @@ fn main() {
     let ops: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let server = strata_testkit::RedisServer::spawn().expect("redis-server");
     let rt = runtime();
-    let start = rt.block_on(async {
+    let (start, cpu0, server_used) = rt.block_on(async {
         let (cache, users) = facade_users(&server, peer != "facade-direct").await;
         let keys: Arc<Vec<String>> = Arc::new(
             (0..KEYS)
@@ -38,7 +38,9 @@ fn main() {
             .get_multiplexed_async_connection()
             .await
             .expect("raw connection");
-        let start = Instant::now();
+        let mut admin = raw.clone();
+        let server0 = server_cpu(&mut admin).await;
+        let (start, cpu0) = (Instant::now(), own_cpu());
         let tasks: Vec<_> = (0..concurrency)
             .map(|t| {
                 let (users, keys, mut conn, peer, cache) = (
@@ -73,13 +75,52 @@ fn main() {
         for t in tasks {
             t.await.expect("task");
         }
-        start
+        let used = server_cpu(&mut admin).await - server0;
+        (start, cpu0, used)
     });
     let elapsed = start.elapsed();
+    let cpu = own_cpu() - cpu0;
+    let per_op = |s: f64| s * 1e6 / ops as f64;
     eprintln!(
-        "{peer} c={concurrency}: {ops} reads in {elapsed:?} ({:.0}/s)",
-        ops as f64 / elapsed.as_secs_f64()
+        "{peer} c={concurrency}: {ops} reads in {elapsed:?} ({:.0}/s); CPU per read: client {:.2} µs, server {:.2} µs",
+        ops as f64 / elapsed.as_secs_f64(),
+        per_op(cpu),
+        per_op(server_used),
     );
+}
+
+/// This process's CPU time so far (user + system), in seconds (`/proc/self/stat`).
+fn own_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime, fields 14 and 15 (11 and 12 after the command), at 100 ticks a second.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The server's CPU time so far (`INFO cpu`: used_cpu_user + used_cpu_sys), in seconds.
+async fn server_cpu(conn: &mut redis::aio::MultiplexedConnection) -> f64 {
+    let text: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(conn)
+        .await
+        .unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            l.strip_prefix("used_cpu_user:")
+                .or(l.strip_prefix("used_cpu_sys:"))
+        })
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .sum()
 }
 
 /// The facade on `server` without L1, its `user` kind filled with `KEYS` users.

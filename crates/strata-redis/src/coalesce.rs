@@ -1,13 +1,12 @@
-//! Coalesced reads: single-key reads issued while other reads are in flight go out together as
-//! one `MGET` (one per slot on a cluster), as fred's and rueidis's auto-pipelining do.
+//! Coalesced reads: single-key reads issued together go out as one `MGET` (one per slot on a
+//! cluster), as fred's and rueidis's auto-pipelining do.
 //!
 //! Adaptive: a read issued while no other read is in flight, after a run of [`ALONE`] such
 //! reads, is not coalesced (the caller sends it at once: a lone caller pays no yield). Any
-//! other read joins the queue; if no batch is being sent, it sends the queue itself (the reads
-//! of the current tick: it yields once first) and, while reads keep arriving during a round
-//! trip, a task sends the next queue after it. One batch is in flight at a time, so under
-//! concurrency the reads that arrive during a round trip share the next one. A read never joins
-//! a batch already sent: what it answers was read after the read was issued.
+//! other read joins the batch being gathered, or starts one: it yields once, so that the reads
+//! of the same tick join it, then sends them itself. Batches do not wait for each other (the
+//! multiplexed connection pipelines them), and a read never joins a batch already sent: what
+//! it answers was read after the read was issued.
 //!
 //! Each read waits at most its own limit: a batch is timed once, to the earliest deadline of
 //! its reads, and again to the next one when that passes (the reads past their deadline are
@@ -50,8 +49,8 @@ pub(crate) struct Coalescer {
 #[derive(Default)]
 struct Queue {
     waiting: Reads,
-    /// A task is sending the queue.
-    sending: bool,
+    /// A read is gathering the queue into its batch.
+    gathering: bool,
 }
 
 /// Reads waiting for their batch: the keys (physical names) and, in the same order, who
@@ -84,12 +83,6 @@ impl Reads {
         }
         self.keys.truncate(kept);
         self.waiters.truncate(kept);
-    }
-
-    /// `self`, then `later`.
-    fn extend(&mut self, later: Reads) {
-        self.keys.extend(later.keys);
-        self.waiters.extend(later.waiters);
     }
 }
 
@@ -169,9 +162,9 @@ impl Coalescer {
     /// Reads the physical key `key` in the next batch; its reply (bulk bytes or nil), or the
     /// error of its batch. `limit` is how long the caller waits.
     ///
-    /// A read that finds no batch on its way sends the next one itself, after letting the
-    /// reads of the same tick join it (a yield: a lone read pays no hand-over to another
-    /// task); the reads issued during that batch's round trip are sent by a task.
+    /// A read that finds no batch gathering starts one: it yields once, so that the reads of
+    /// the same tick join it, then sends them (no hand-over to another task). Batches do not
+    /// wait for each other: the connection pipelines them.
     pub(crate) async fn get(
         self: &Arc<Self>,
         key: String,
@@ -186,16 +179,16 @@ impl Coalescer {
         let lead = {
             let mut q = self.queue.lock();
             q.waiting.push(key, waiter);
-            !std::mem::replace(&mut q.sending, true)
+            !std::mem::replace(&mut q.gathering, true)
         };
         if lead {
             let mut leading = Leading {
                 coalescer: self,
-                batch: Reads::default(),
+                batch: None,
             };
             tokio::task::yield_now().await;
-            leading.batch = std::mem::take(&mut self.queue.lock().waiting);
-            self.send(&mut leading.batch).await;
+            let batch = leading.batch.insert(self.take_queue());
+            self.send(batch).await;
         }
         answer.await.unwrap_or_else(|_| {
             Err(BackendError::new(
@@ -205,45 +198,11 @@ impl Coalescer {
         })
     }
 
-    /// Hands the reads queued (and `unsent`, those of a batch whose sender was dropped) over to
-    /// a sending task, or marks the connection idle when there are none.
-    fn hand_over(self: &Arc<Self>, unsent: Reads) {
+    /// The reads gathered; the next read starts a new batch.
+    fn take_queue(&self) -> Reads {
         let mut q = self.queue.lock();
-        if !unsent.is_empty() {
-            let queued = std::mem::replace(&mut q.waiting, unsent);
-            q.waiting.extend(queued);
-        }
-        if q.waiting.is_empty() {
-            q.sending = false;
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(self.clone().send_queue());
-            }
-            Err(_) => {
-                q.sending = false;
-                q.waiting = Reads::default();
-            }
-        }
-    }
-
-    /// Sends the queue, batch after batch, until it is empty.
-    async fn send_queue(self: Arc<Self>) {
-        // Dropped with the task (a runtime shutting down): the next read starts a new one.
-        let mut guard = Sending(Some(&self));
-        loop {
-            let mut batch = {
-                let mut q = self.queue.lock();
-                if q.waiting.is_empty() {
-                    q.sending = false;
-                    guard.0 = None;
-                    return;
-                }
-                std::mem::take(&mut q.waiting)
-            };
-            self.send(&mut batch).await;
-        }
+        q.gathering = false;
+        std::mem::take(&mut q.waiting)
     }
 
     /// Sends one batch and answers each of its reads. Dropped before the answer, it leaves
@@ -306,32 +265,28 @@ impl Coalescer {
     }
 }
 
-/// Resets `sending` when the sending task is dropped before the queue is empty (its runtime
-/// shuts down); the reads still queued then fail.
-struct Sending<'a>(Option<&'a Coalescer>);
-
-impl Drop for Sending<'_> {
-    fn drop(&mut self) {
-        if let Some(c) = self.0 {
-            let mut q = c.queue.lock();
-            q.sending = false;
-            q.waiting = Reads::default();
-        }
-    }
-}
-
-/// A caller sending a batch: when it is done (or dropped, its batch unanswered), the reads
-/// queued meanwhile are handed over.
+/// A read that gathers a batch and sends it. Dropped before it sent the batch (its caller
+/// gave up), it hands the other reads over to a task that sends them.
 struct Leading<'a> {
     coalescer: &'a Arc<Coalescer>,
-    batch: Reads,
+    /// The batch, once gathered.
+    batch: Option<Reads>,
 }
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
-        let mut unsent = std::mem::take(&mut self.batch);
+        let mut unsent = match self.batch.take() {
+            Some(batch) => batch,
+            None => self.coalescer.take_queue(),
+        };
         unsent.retain_waiting();
-        self.coalescer.hand_over(unsent);
+        if unsent.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let coalescer = self.coalescer.clone();
+            runtime.spawn(async move { coalescer.send(&mut unsent).await });
+        }
     }
 }
 
