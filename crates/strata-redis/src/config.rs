@@ -58,11 +58,13 @@ pub struct RedisConfig {
     /// for its invalidation longer than a read waits); a cluster's connections wait this long
     /// for a reply before redis-rs gives up on it (default 1s, at least the operation timeout).
     pub change_timeout: Duration,
-    /// Send the single-key reads issued while a batch of reads is on its way together, as one
-    /// `MGET` (one per hash slot on a cluster) when that batch is answered (default `true`).
-    /// Under concurrency one command carries many reads (less work per read for the server and
-    /// the client); a lone read pays a yield before it is sent, so that the reads of the same
-    /// tick can join it (the `l2` bench group measures both ways).
+    /// Send the single-key reads issued together as one `MGET` (one per hash slot on a
+    /// cluster; default `true`). Under concurrency one command carries many reads (less work
+    /// per read for the server and the client). Adaptive: a read issued while other reads are
+    /// in flight joins the batch being gathered (the read that starts one yields once, so that
+    /// the reads of the same tick join it); a read issued while no other is in flight, after
+    /// 16 such reads in a row, is a plain `GET` sent at once (a lone caller pays no yield).
+    /// The `l2` bench group measures both ways.
     pub coalesce_reads: bool,
 }
 
