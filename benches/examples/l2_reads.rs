@@ -76,6 +76,24 @@ fn main() {
             t.await.expect("task");
         }
         let used = server_cpu(&mut admin).await - server0;
+        let text: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut admin)
+            .await
+            .unwrap_or_default();
+        let calls = |command: &str| -> u64 {
+            let prefix = format!("cmdstat_{command}:calls=");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .and_then(|rest| rest.split(',').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        eprintln!(
+            "server commands since the start: GET {}, MGET {}",
+            calls("get"),
+            calls("mget")
+        );
         (start, cpu0, used)
     });
     let elapsed = start.elapsed();
