@@ -76,24 +76,7 @@ fn main() {
             t.await.expect("task");
         }
         let used = server_cpu(&mut admin).await - server0;
-        let text: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut admin)
-            .await
-            .unwrap_or_default();
-        let calls = |command: &str| -> u64 {
-            let prefix = format!("cmdstat_{command}:calls=");
-            text.lines()
-                .find_map(|l| l.strip_prefix(&prefix))
-                .and_then(|rest| rest.split(',').next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0)
-        };
-        eprintln!(
-            "server commands since the start: GET {}, MGET {}",
-            calls("get"),
-            calls("mget")
-        );
+        print_commands(&mut admin).await;
         (start, cpu0, used)
     });
     let elapsed = start.elapsed();
@@ -123,6 +106,28 @@ fn own_cpu() -> f64 {
     };
     // utime and stime, fields 14 and 15 (11 and 12 after the command), at 100 ticks a second.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Prints the server's GET and MGET calls so far (reads per command).
+async fn print_commands(conn: &mut redis::aio::MultiplexedConnection) {
+    let text: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap_or_default();
+    let calls = |command: &str| -> u64 {
+        let prefix = format!("cmdstat_{command}:calls=");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    eprintln!(
+        "server commands since the start: GET {}, MGET {}",
+        calls("get"),
+        calls("mget")
+    );
 }
 
 /// The server's CPU time so far (`INFO cpu`: used_cpu_user + used_cpu_sys), in seconds.
