@@ -323,3 +323,124 @@ async fn a_change_costs_one_round_trip_per_backend_it_touches_sent_concurrently(
     assert_eq!((done.deleted, done.deferred), (2, false));
     assert_eq!((pm.round_trips(), ps.round_trips()), (1, 1));
 }
+
+/// A kind's backend names a `[backends.<name>]` table that a kind uses; anything else is refused
+/// at build, naming the key.
+#[tokio::test]
+async fn bad_routes_are_refused_naming_the_key() {
+    let build = |toml: &str| {
+        let toml = toml.to_owned();
+        async move {
+            let config = CacheConfig::from_toml_str(&toml)?;
+            CacheBuilder::from_config(config)
+                .declare_kind("session")
+                .build()
+                .await
+                .map(|_| ())
+        }
+    };
+    let typo = build("[kinds.session]\nbackend = \"sesions\"\n[backends.sessions]\n")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        typo.contains("kinds.session.backend")
+            && typo.contains("`sesions`")
+            && typo.contains("sessions"),
+        "{typo}"
+    );
+    let unused = build("[backends.sessions]\n")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unused.contains("backends.sessions") && unused.contains("no kind is routed"),
+        "{unused}"
+    );
+    let name = build("[kinds.session]\nbackend = \"a b\"\n[backends.\"a b\"]\n")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(name.contains("letters, digits"), "{name}");
+    let unknown = build("[backends.sessions]\nurll = \"redis://x\"\n")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("backends.sessions.urll"), "{unknown}");
+    // A memory backend of its own, from the configuration alone.
+    build("[kinds.session]\nbackend = \"sessions\"\n[backends.sessions]\nmax_entries = 10\n")
+        .await
+        .unwrap();
+}
+
+/// Routes and named backends are settings like the others: the environment sets them.
+#[test]
+fn the_environment_routes_a_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("strata.toml");
+    std::fs::write(&path, "[kinds.session]\nttl = \"5m\"\n").unwrap();
+    let vars = [
+        ("STRATA_BACKENDS__SESSIONS__URL", "redis://127.0.0.1:1/0"),
+        ("STRATA_BACKENDS__SESSIONS__CLUSTER", "true"),
+        ("STRATA_KINDS__SESSION__BACKEND", "sessions"),
+    ];
+    let c = CacheConfig::load_from_vars(&path, false, vars.iter().copied()).unwrap();
+    assert_eq!(c.backend_of("session"), Some("sessions"));
+    assert_eq!(c.ttl_of("session"), Duration::from_secs(300));
+    let sessions = &c.backends["sessions"];
+    assert_eq!(sessions.url.as_deref(), Some("redis://127.0.0.1:1/0"));
+    assert!(sessions.cluster);
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+}
+
+/// Memory backends given in code: a routed kind's entries, deletes and kind clears stay in its
+/// own backend, and clearing everything clears both.
+#[tokio::test]
+async fn a_kind_routed_to_a_memory_backend_keeps_to_it() {
+    let memory = || -> Arc<dyn strata::Backend> {
+        Arc::new(
+            strata::MemoryBackend::new(strata::MemoryConfig::default().with_namespace("m:"))
+                .unwrap(),
+        )
+    };
+    let (main, second) = (memory(), memory());
+    let cache = CacheBuilder::new()
+        .prefix("m")
+        .metrics(false)
+        .backend(main.clone())
+        .named_backend("second", second.clone())
+        .route("session", "second")
+        .build()
+        .await
+        .unwrap();
+    let (sessions, users) = (
+        cache.kind::<String>("session").unwrap(),
+        cache.kind::<String>("user").unwrap(),
+    );
+    sessions.set(1, "s".into()).await.unwrap();
+    users.set(1, "u".into()).await.unwrap();
+    let (s1, u1) = (sessions.key(1).unwrap(), users.key(1).unwrap());
+    assert!(second.get(&s1).await.unwrap().is_some() && main.get(&s1).await.unwrap().is_none());
+    assert!(main.get(&u1).await.unwrap().is_some() && second.get(&u1).await.unwrap().is_none());
+    assert!(sessions.delete(1).await.unwrap());
+    assert!(second.get(&s1).await.unwrap().is_none());
+    sessions.set(2, "s".into()).await.unwrap();
+    assert!(cache.clear().await.unwrap() >= 2);
+    assert!(
+        second
+            .get(&sessions.key(2).unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(main.get(&u1).await.unwrap().is_none());
+    let wrong = CacheBuilder::new()
+        .prefix("m")
+        .named_backend("second", memory())
+        .route("session", "third")
+        .build()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(wrong.contains("kinds.session.backend"), "{wrong}");
+}
