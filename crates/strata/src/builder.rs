@@ -12,11 +12,12 @@ use strata_stats::Stats;
 
 use crate::cache::Cache;
 use crate::cacheable::CacheKind;
+use crate::coherence::Channels;
 use crate::config::{CacheConfig, L1Budget};
 use crate::core::{Core, Parts};
 use crate::error::{ConfigError, ConfigProblem, Error};
 use crate::listener::Listener;
-use crate::open::{Channels, channels, open_backend};
+use crate::open::{channels, open_backend};
 use crate::pools::L1Pools;
 
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and

@@ -14,7 +14,7 @@ use strata_stats::Stats;
 
 use crate::backends::Backends;
 use crate::bus::BusLink;
-use crate::coherence::{Coherence, CoherenceMode};
+use crate::coherence::{Channels, Coherence, CoherenceMode};
 use crate::config::CacheConfig;
 use crate::deferred::Deferred;
 use crate::error::Error;
@@ -22,7 +22,6 @@ use crate::kinds::RefreshState;
 use crate::kinds::{KindState, Kinds};
 use crate::l2::L2;
 use crate::local::Local;
-use crate::open::Channels;
 use crate::owned::Loaders;
 use crate::pools::L1Pools;
 use crate::relations::Relations;
@@ -123,13 +122,7 @@ impl Core {
             named_l2.push((name, layered(backend, new_breaker())));
             named_channels.push(channels);
         }
-        let routes = config
-            .kinds
-            .iter()
-            .filter_map(|(kind, s)| Some((kind.clone(), s.backend.clone()?)));
-        let backends = Backends::new(l2.clone(), named_l2, routes, |backend| {
-            Deferred::new(config.max_deferred_changes, backend, config.change_limit())
-        });
+        let backends = backends(&config, l2.clone(), named_l2);
         let versions = Versions::new(
             &space,
             tag_version_ttl(&config),
@@ -222,6 +215,18 @@ impl Core {
         let factor = 1.0 + rand::rng().random_range(-j..=j);
         ttl.mul_f64(factor).max(Duration::from_millis(1))
     }
+}
+
+/// The cache's backends: the default one's `l2` and the `named` ones, with the routes of the
+/// kinds and a queue of deferred changes each.
+fn backends(config: &CacheConfig, l2: L2, named: Vec<(String, L2)>) -> Backends {
+    let routes = config
+        .kinds
+        .iter()
+        .filter_map(|(kind, s)| Some((kind.clone(), s.backend.clone()?)));
+    Backends::new(l2, named, routes, |backend| {
+        Deferred::new(config.max_deferred_changes, backend, config.change_limit())
+    })
 }
 
 /// How long a tag's version counter lives after its last invalidation: twice the longest time

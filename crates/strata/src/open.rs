@@ -7,15 +7,9 @@ use strata_backend::{Backend, BackendError, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
 use strata_invalidation::{Bus, Tracker};
 
-use crate::coherence::CoherenceMode;
+use crate::coherence::{Channels, CoherenceMode};
 use crate::config::{BackendSettings, CacheConfig};
 use crate::error::Error;
-
-/// The coherence channels of a cache.
-pub(crate) struct Channels {
-    pub(crate) bus: Option<Arc<dyn Bus>>,
-    pub(crate) tracker: Option<Arc<dyn Tracker>>,
-}
 
 /// The channels `given` to the builder, and for a backend opened from `settings` (`opened`:
 /// `Some(whether it answered at start)`) those its coherence mode asks for.

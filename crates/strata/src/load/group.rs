@@ -59,9 +59,19 @@ pub(super) trait DeferredStore: Send {
     fn finish<'a>(self: Box<Self>, core: &'a Core, done: Option<&'a Results>) -> BoxFuture<'a, ()>;
 }
 
+/// One key read ahead: the backend read (where its lease is held), the key, the lease token,
+/// the read's handle, and the key's epoch before the read.
+struct AheadRead {
+    l2: L2,
+    key: Key,
+    token: String,
+    handle: Handle<Read>,
+    epoch: Epoch,
+}
+
 /// Reads planned ahead into a lookup's batch (see [`LoadGroup::plan`]).
 pub(super) struct PlannedAhead {
-    reads: Vec<(Arc<KindState>, Key, String, Handle<Read>, Epoch)>,
+    reads: Vec<AheadRead>,
     counters: Vec<(Arc<KindState>, CounterRead)>,
 }
 
@@ -102,7 +112,13 @@ impl LoadGroup {
             let lease = leases.then(|| lease_request(token.clone(), lease_ttl, false));
             let epoch = flights.epoch(&key);
             let handle = batch.read(key.as_str(), lease);
-            ahead.reads.push((kind.clone(), key, token, handle, epoch));
+            ahead.reads.push(AheadRead {
+                l2: kind.l2.clone(),
+                key,
+                token,
+                handle,
+                epoch,
+            });
             if !ahead.counters.iter().any(|(k, _)| k.name() == kind.name()) {
                 let counters = core
                     .versions
@@ -150,13 +166,20 @@ impl LoadGroup {
         }
         let latency = start.elapsed();
         let mut state = self.state.lock();
-        for (kind, key, token, handle, epoch) in ahead.reads {
+        for AheadRead {
+            l2,
+            key,
+            token,
+            handle,
+            epoch,
+        } in ahead.reads
+        {
             let read = done.get(handle);
             state.reads.insert(
                 key,
                 Prefetched {
                     read,
-                    l2: kind.l2.clone(),
+                    l2,
                     token,
                     epoch,
                     latency,
