@@ -293,6 +293,26 @@ async fn a_change_costs_one_round_trip_per_backend_it_touches_sent_concurrently(
         ]
     );
 
+    // A read of a routed kind pays one more round trip (to main) only while a tag counter its
+    // entry records is unknown here.
+    let tagged = LoadOptions::new().tags(["owner:1"]);
+    for id in [5, 6] {
+        session
+            .get_or_load_with(id, &tagged, || async { Ok::<_, String>("t".to_owned()) })
+            .await
+            .unwrap();
+    }
+    let reader = counted(&pm, &ps).await;
+    let r = reader.kind::<String>("session").unwrap();
+    let mut reads = Vec::new();
+    for id in [5, 6] {
+        ps.reset();
+        let on_main = count(&pm, async || assert!(r.get(id).await.unwrap().is_some())).await;
+        reads.push((on_main, ps.round_trips()));
+    }
+    eprintln!("tagged routed reads (main, second): {reads:?}");
+    assert_eq!(reads, vec![(1, 1), (0, 1)]);
+
     // Concurrently: with both servers frozen, both batches are sent (a sequence would wait
     // for the first answer before sending the second).
     session.set(1, "s".into()).await.unwrap();
