@@ -483,6 +483,39 @@ async fn cache_stats_lists_each_backend_and_its_kinds() {
     assert!(cache.admin().backend().get(&key).await.unwrap().is_none());
 }
 
+/// A routed kind's backend that stops answering degrades health, named in a warning.
+#[tokio::test]
+async fn health_names_a_named_backend_that_fails() {
+    let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
+    let (faulty, faults) = Faults::wrap(inner);
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .named_backend("sessions", Arc::new(faulty))
+        .route("session", "sessions")
+        .build()
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/system-health/",
+        common::serve(router(cache.clone(), MonitoringConfig::default())).await
+    );
+    let body = get_json(&url).await;
+    assert_eq!(body["status"], "ok", "{body}");
+    faults.fail_always(strata::ErrorKind::Connection);
+    let body = get_json(&url).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert!(
+        body["warnings"].as_array().unwrap().iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.starts_with("backend `sessions` (kinds: session): it does not answer")
+        }),
+        "{body}"
+    );
+    faults.heal();
+    assert_eq!(get_json(&url).await["status"], "ok");
+}
+
 /// A Redis that refuses the cache's password: the cache starts (fail-open), and health says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_names_a_wrong_redis_password() {
