@@ -4,11 +4,13 @@
 //! read or written that recently.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use strata_invalidation::{Bus, Tracker};
 use tokio::sync::watch;
 
 /// How the instances sharing a backend keep their in-process tiers coherent
@@ -51,6 +53,12 @@ impl CoherenceMode {
             Self::Off => "off",
         }
     }
+}
+
+/// The coherence channels of one backend: its bus and its client tracking (those in use).
+pub(crate) struct Channels {
+    pub(crate) bus: Option<Arc<dyn Bus>>,
+    pub(crate) tracker: Option<Arc<dyn Tracker>>,
 }
 
 /// Far enough in the future that every entry is served (no channel to confirm).

@@ -86,7 +86,10 @@ pub(crate) async fn read<T: CacheValue>(
     tags: &[String],
     purpose: ReadFor,
 ) -> Result<L2Read<T>, Error> {
-    if wanted.lease.is_none() && tags.is_empty() && core.versions.known_here(&kind.generation) {
+    if wanted.lease.is_none()
+        && tags.is_empty()
+        && core.versions.known_here(kind.name(), &kind.generation)
+    {
         return read_plain(core, kind, wanted, purpose).await;
     }
     read_with(core, kind, (wanted, tags, purpose), |_| (), |(), _, _| ()).await
@@ -102,7 +105,7 @@ async fn read_plain<T: CacheValue>(
 ) -> Result<L2Read<T>, Error> {
     let epoch = core.local.flights().epoch(wanted.key);
     let start = Instant::now();
-    match core.l2.get(wanted.key.as_str()).await {
+    match kind.l2.get(wanted.key.as_str()).await {
         Ok(value) => {
             let latency = start.elapsed();
             let at = (epoch, purpose);
@@ -117,7 +120,7 @@ async fn read_plain<T: CacheValue>(
             .await)
         }
         Err(e) => {
-            core.l2.read_failed(&kind.stats, e)?;
+            kind.l2.read_failed(&kind.stats, e)?;
             Ok(unreached(wanted.stale))
         }
     }
@@ -136,7 +139,7 @@ pub(crate) async fn read_with<T: CacheValue, A>(
     let planned = plan(core, kind, vec![wanted], tags, &mut batch);
     let extra = also(&mut batch);
     let start = Instant::now();
-    let done = core.l2.run(batch).await;
+    let done = kind.l2.run(batch).await;
     after(extra, done.as_ref().ok(), start);
     let mut out = planned.answers(core, kind, done, purpose, start).await?;
     Ok(out.pop().unwrap_or_else(|| unreached(None)))
@@ -155,7 +158,7 @@ pub(crate) async fn read_many<T: CacheValue>(
     let mut batch = Batch::new();
     let planned = plan(core, kind, wanted, tags, &mut batch);
     let start = Instant::now();
-    let done = core.l2.run(batch).await;
+    let done = kind.l2.run(batch).await;
     planned.answers(core, kind, done, purpose, start).await
 }
 
@@ -208,7 +211,7 @@ impl<T: CacheValue> PlannedReads<'_, T> {
         let done = match done {
             Ok(done) => done,
             Err(e) => {
-                core.l2.read_failed(&kind.stats, e)?;
+                kind.l2.read_failed(&kind.stats, e)?;
                 return Ok(self
                     .wanted
                     .into_iter()
@@ -342,7 +345,7 @@ async fn decode<T: CacheValue>(
     bytes: &[u8],
     purpose: ReadFor,
 ) -> Result<Found<T>, MissCause> {
-    match core.l2.codec().decode::<T>(bytes, Some(kind.keys.schema())) {
+    match kind.l2.codec().decode::<T>(bytes, Some(kind.keys.schema())) {
         Ok(env) => {
             let tags: Option<Arc<[TagVersion]>> = (!env.tags.is_empty()).then(|| env.tags.into());
             let recorded = (env.meta.generation, tags.as_deref());
@@ -361,7 +364,7 @@ async fn decode<T: CacheValue>(
             kind.stats.error(Tier::L2, "codec");
             tracing::warn!(%key, error = %e, "undecodable entry");
             if purpose.deletes_garbage() {
-                let _ = core.l2.delete_if_equals(key, bytes).await;
+                let _ = kind.l2.delete_if_equals(key, bytes).await;
             }
             Err(MissCause::Undecodable)
         }

@@ -46,6 +46,7 @@
 
 mod admin;
 mod analytics;
+mod backends;
 mod batch_loader;
 mod builder;
 mod bus;
@@ -85,6 +86,7 @@ mod warming;
 mod write;
 
 pub use admin::Admin;
+pub use backends::{BackendStatus, DEFAULT_BACKEND};
 pub use batch_loader::BatchLoader;
 pub use builder::CacheBuilder;
 pub use bus::BusStats;

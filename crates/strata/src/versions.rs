@@ -92,8 +92,13 @@ pub(crate) struct Versions {
     trust_local: bool,
     /// Where the counters live: the internal kind [`VERSION_KIND`].
     counters: KindKeys,
-    /// The second tier, where the counters are read and moved.
+    /// The default backend's tier, where the tag counters and the unrouted kinds' generations
+    /// are read and moved.
     l2: L2,
+    /// The tiers of the kinds routed to a named backend: each one's generation lives there,
+    /// beside its entries (read in the same round trip; moved in the same batch as its
+    /// deletes). Their entries' tag counters stay in the default backend.
+    routes: HashMap<String, L2>,
 }
 
 impl Versions {
@@ -110,7 +115,28 @@ impl Versions {
             tag_ttl,
             trust_local,
             counters: space.keys_of(&strata_keys::KindName::internal(VERSION_KIND)?),
+            routes: HashMap::new(),
         })
+    }
+
+    /// The same, with the tiers of the kinds routed to a named backend.
+    pub(crate) fn with_routes(mut self, routes: HashMap<String, L2>) -> Self {
+        self.routes = routes;
+        self
+    }
+
+    /// The tier holding the generation of `kind`.
+    fn l2_of(&self, kind: &str) -> &L2 {
+        if self.routes.is_empty() {
+            return &self.l2;
+        }
+        self.routes.get(kind).unwrap_or(&self.l2)
+    }
+
+    /// Whether the backend of `kind` keeps its generation counter (else each instance's own
+    /// count is the truth: a bump takes its floor).
+    pub(crate) fn shared_kind(&self, kind: &str) -> bool {
+        self.l2_of(kind).capabilities().version_counters
     }
 
     /// The shared generation of `kind`.
@@ -183,13 +209,13 @@ impl Versions {
 
     async fn sync_generation(&self, kind: &str, known: &KindGeneration) -> Option<u64> {
         let key = self.key("kind", kind).ok()?;
-        if !self.shared() {
+        if !self.shared_kind(kind) {
             // A backend without counters: this instance's own count is the truth.
             known.raise(0);
             return Some(known.load().0);
         }
         let v = self
-            .l2
+            .l2_of(kind)
             .versions(vec![key], wall_clock_us(), None)
             .await
             .ok()?;
@@ -309,9 +335,13 @@ impl Versions {
         Ok((key, wall_clock_us().max(known + 1), self.tag_ttl))
     }
 
-    /// Adds to `batch` the reads of the counters an entry of `kind` recording `tags` needs:
-    /// none when they are all known here (kept in step by the bus), none without counters in
-    /// the backend. New counters start at the wall clock.
+    /// Adds to `batch` (bound for `kind`'s backend) the reads of the counters an entry of
+    /// `kind` recording `tags` needs: none when they are all known here (kept in step by the
+    /// bus), none without counters in the backend. New counters start at the wall clock.
+    ///
+    /// The tag counters live in the default backend: for a kind routed to another one they
+    /// are not read here, and an entry recording a tag not known here costs one round trip to
+    /// the default backend when it is checked (see [`is_current`](Self::is_current)).
     pub(crate) fn read_into(
         &self,
         batch: &mut Batch,
@@ -319,17 +349,16 @@ impl Versions {
         known: &KindGeneration,
         tags: &[String],
     ) -> CounterRead {
-        if !self.shared() {
-            return CounterRead::default();
-        }
+        let routed = !self.routes.is_empty() && self.routes.contains_key(kind);
         let kind = match known.load() {
+            _ if !self.shared_kind(kind) => None,
             (_, true) if self.trust_local => None,
             _ => self.key("kind", kind).ok(),
         };
         let kind = kind.map(|key| batch.versions(vec![key], wall_clock_us(), None));
-        if tags.is_empty() {
-            // No tag: the tags' lock is not taken (a hit of an untagged read writes no shared
-            // state).
+        if routed || !self.shared() || tags.is_empty() {
+            // No tag counter to read; without a tag the tags' lock is not taken either (an
+            // untagged hit writes no shared state).
             return CounterRead { kind, tags: None };
         }
         let local = self.tags.read();
@@ -343,13 +372,13 @@ impl Versions {
         CounterRead { kind, tags }
     }
 
-    /// Takes the values the counters of `read` answered in `done`.
     /// Whether an untagged read of the kind whose generation is `known` needs no counter from
     /// the backend ([`read_into`](Self::read_into) would add none).
-    pub(crate) fn known_here(&self, known: &KindGeneration) -> bool {
-        !self.shared() || (self.trust_local && known.load().1)
+    pub(crate) fn known_here(&self, kind: &str, known: &KindGeneration) -> bool {
+        !self.shared_kind(kind) || (self.trust_local && known.load().1)
     }
 
+    /// Takes the values the counters of `read` answered in `done`.
     pub(crate) fn learn(&self, known: &KindGeneration, read: &CounterRead, done: &Results) {
         if let Some(kind) = read.kind {
             known.raise(done.get(kind).first().copied().unwrap_or(0));

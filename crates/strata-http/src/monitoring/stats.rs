@@ -25,6 +25,9 @@ struct StatsResponse {
     deferred_changes: strata::DeferredStats,
     /// Whether L1 is confirmed coherent (see `Admin::coherence`).
     coherence: strata::CoherenceStats,
+    /// The backends, the default one first: each one's kinds (the kinds routed to it,
+    /// `[kinds.<kind>] backend`), breaker and deferred changes (see `Admin::backends`).
+    backends: Vec<strata::BackendStatus>,
 }
 
 #[derive(Serialize)]
@@ -123,6 +126,7 @@ pub(crate) async fn handler(
         }),
         deferred_changes: cache.admin().deferred_changes(),
         coherence: cache.admin().coherence(),
+        backends: cache.admin().backends(),
     };
     serde_json::to_value(resp).map(Json).map_err(|e| {
         ApiError::new(

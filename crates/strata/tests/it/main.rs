@@ -29,6 +29,7 @@ mod redis_tiers;
 mod refresh;
 mod relations;
 mod round_trips;
+mod routed;
 mod schemas;
 mod secrets;
 mod stale_set;
