@@ -122,7 +122,13 @@ impl Core {
             named_l2.push((name, layered(backend, new_breaker())));
             named_channels.push(channels);
         }
-        let backends = backends(&config, l2.clone(), named_l2);
+        // Each backend's mode is what its channels provide; the cache's, all of them together.
+        let default_mode = CoherenceMode::of(tracker.is_some(), bus.is_some());
+        let modes: Vec<CoherenceMode> = std::iter::once(default_mode)
+            .chain(named_channels.iter().map(Channels::mode))
+            .collect();
+        let mode = modes.iter().copied().fold(default_mode, CoherenceMode::with);
+        let backends = backends(&config, l2.clone(), named_l2).with_modes(modes);
         let versions = Versions::new(
             &space,
             tag_version_ttl(&config),
@@ -130,12 +136,6 @@ impl Core {
             l2.clone(),
         )?
         .with_routes(backends.routed());
-        let mode = match (tracker.is_some(), bus.is_some()) {
-            (true, true) => CoherenceMode::Both,
-            (true, false) => CoherenceMode::Tracking,
-            (false, true) => CoherenceMode::Bus,
-            (false, false) => CoherenceMode::Off,
-        };
         let coherence = Coherence::new(mode, config.l1.verified_within, config.l1.unverified_for);
         let local = Local::new(l1, clock.clone(), config.max_stale)
             .with_forget_hook(crate::forget::forget_hook(&config, &stats));
