@@ -127,7 +127,10 @@ impl Core {
         let modes: Vec<CoherenceMode> = std::iter::once(default_mode)
             .chain(named_channels.iter().map(Channels::mode))
             .collect();
-        let mode = modes.iter().copied().fold(default_mode, CoherenceMode::with);
+        let mode = modes
+            .iter()
+            .copied()
+            .fold(default_mode, CoherenceMode::with);
         let backends = backends(&config, l2.clone(), named_l2).with_modes(modes);
         let versions = Versions::new(
             &space,
