@@ -178,10 +178,12 @@ impl<'a> Admin<'a> {
         self.core.bus.stats()
     }
 
-    /// Whether this instance's L1 is confirmed coherent: the active mode, the heartbeats, the
-    /// lapses.
+    /// Whether this instance's L1 is confirmed coherent: the active mode (every backend's
+    /// channels together) and each backend's, the heartbeats, the lapses.
     pub fn coherence(&self) -> crate::CoherenceStats {
-        self.core.coherence.stats(self.core.clock.now_ms())
+        let mut stats = self.core.coherence.stats(self.core.clock.now_ms());
+        stats.backends = self.core.backends.modes();
+        stats
     }
 
     /// The invalidation bus, if any.

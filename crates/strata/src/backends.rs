@@ -2,12 +2,13 @@
 //! to (`[backends.<name>]`), each behind its own layers (timeout, circuit breaker) and with its
 //! own queue of deferred changes. A kind resolves its backend once (into its `KindState`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
 use strata_backend::{Backend, BreakerState};
 
+use crate::coherence::CoherenceMode;
 use crate::deferred::{Deferred, DeferredStats};
 use crate::l2::L2;
 
@@ -29,6 +30,8 @@ pub struct BackendStatus {
     pub breaker: BreakerState,
     /// Its changes made while it could not be reached.
     pub deferred_changes: DeferredStats,
+    /// Its coherence mode: the channels opened on its server (`off` without any).
+    pub coherence: CoherenceMode,
 }
 
 /// Which of a cache's backends: the default one, or a named one.
@@ -45,6 +48,7 @@ pub(crate) struct BackendPart {
     name: String,
     l2: L2,
     deferred: Deferred,
+    coherence: CoherenceMode,
 }
 
 impl BackendPart {
@@ -85,6 +89,7 @@ impl Backends {
             .chain(named)
             .map(|(name, l2)| BackendPart {
                 deferred: deferred(l2.backend()),
+                coherence: CoherenceMode::Off,
                 name,
                 l2,
             })
@@ -97,6 +102,22 @@ impl Backends {
             })
             .collect();
         Self { parts, routes }
+    }
+
+    /// The same, each backend's coherence mode set from `modes` (in their order, the default
+    /// one first).
+    pub(crate) fn with_modes(mut self, modes: impl IntoIterator<Item = CoherenceMode>) -> Self {
+        for (part, mode) in self.parts.iter_mut().zip(modes) {
+            part.coherence = mode;
+        }
+        self
+    }
+
+    /// Each backend's coherence mode, by name.
+    pub(crate) fn modes(&self) -> BTreeMap<String, CoherenceMode> {
+        (self.parts.iter())
+            .map(|p| (p.name.clone(), p.coherence))
+            .collect()
     }
 
     /// The backend `kind` lives in.
@@ -154,6 +175,7 @@ impl Backends {
                 kinds: self.kinds_of(id),
                 breaker: p.l2.breaker().state(),
                 deferred_changes: p.deferred.stats(),
+                coherence: p.coherence,
             })
             .collect()
     }

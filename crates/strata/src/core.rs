@@ -122,7 +122,9 @@ impl Core {
             named_l2.push((name, layered(backend, new_breaker())));
             named_channels.push(channels);
         }
-        let backends = backends(&config, l2.clone(), named_l2);
+        let default_mode = CoherenceMode::of(tracker.is_some(), bus.is_some());
+        let (mode, modes) = coherence_modes(default_mode, &named_channels);
+        let backends = backends(&config, l2.clone(), named_l2).with_modes(modes);
         let versions = Versions::new(
             &space,
             tag_version_ttl(&config),
@@ -130,12 +132,6 @@ impl Core {
             l2.clone(),
         )?
         .with_routes(backends.routed());
-        let mode = match (tracker.is_some(), bus.is_some()) {
-            (true, true) => CoherenceMode::Both,
-            (true, false) => CoherenceMode::Tracking,
-            (false, true) => CoherenceMode::Bus,
-            (false, false) => CoherenceMode::Off,
-        };
         let coherence = Coherence::new(mode, config.l1.verified_within, config.l1.unverified_for);
         let local = Local::new(l1, clock.clone(), config.max_stale)
             .with_forget_hook(crate::forget::forget_hook(&config, &stats));
@@ -215,6 +211,19 @@ impl Core {
         let factor = 1.0 + rand::rng().random_range(-j..=j);
         ttl.mul_f64(factor).max(Duration::from_millis(1))
     }
+}
+
+/// Each backend's coherence mode, what its channels provide (`default`'s, then the `named`
+/// ones'), and the cache's: all of them together.
+fn coherence_modes(
+    default: CoherenceMode,
+    named: &[Channels],
+) -> (CoherenceMode, Vec<CoherenceMode>) {
+    let modes: Vec<CoherenceMode> = std::iter::once(default)
+        .chain(named.iter().map(Channels::mode))
+        .collect();
+    let mode = modes.iter().copied().fold(default, CoherenceMode::with);
+    (mode, modes)
 }
 
 /// The cache's backends: the default one's `l2` and the `named` ones, with the routes of the

@@ -80,6 +80,8 @@ async fn routed_kind_across_instances(coherence: &str) {
             (backends[1].name.as_str(), &backends[1].kinds),
             ("second", &vec!["session".to_owned()])
         );
+        // Both backends open the channels the mode asks for.
+        assert!(backends.iter().all(|b| b.coherence.as_str() == coherence));
     }
     let (sa, sb) = (
         a.kind::<String>("session").unwrap(),
