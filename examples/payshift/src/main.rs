@@ -115,12 +115,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let metrics = strata_http::metrics::install_prometheus().ok();
     let alljobs = routes::alljobs_kind()?;
     let (cache, token) = build_cache(&args, &alljobs).await?;
-    let state = routes::AppState {
+    let state = std::sync::Arc::new(routes::App {
         db: db.clone(),
         cache: cache.clone(),
         rules: routes::rules(&alljobs),
         alljobs,
-    };
+    });
     routes::relate(&cache)?;
     warm::register_loaders(&state)?;
     if args.warm && !args.no_cache {
