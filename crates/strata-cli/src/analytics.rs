@@ -1,7 +1,8 @@
 //! `strata stats --monitoring URL`: a running application's statistics and analytics, read
 //! from its monitoring endpoint (`cache-stats/`): per kind, hits and misses, the loader time
 //! the hits saved, each tier's misses by cause, the entries read from L2 (sizes, ages), the
-//! estimated LRU hit ratio of L1 at 0.25x to 4x its budget, and the hot keys.
+//! estimated LRU hit ratio of L1 at 0.25x to 4x its budget, and the hot keys; then each L1
+//! store's budget and use (the default pool and the kinds' own partitions).
 
 use std::fmt::Write as _;
 
@@ -44,7 +45,35 @@ pub(crate) fn render(stats: &Value) -> String {
     for (kind, k) in kinds {
         render_kind(&mut out, kind, k);
     }
+    render_l1_stores(&mut out, &stats["memory"]);
     out
+}
+
+/// Each L1 store's use against its budget: the default pool, then each kind's own partition.
+fn render_l1_stores(out: &mut String, memory: &Value) {
+    let mut stores: Vec<(String, &Value)> = Vec::new();
+    if !memory["l1"].is_null() {
+        stores.push(("default pool".to_owned(), &memory["l1"]));
+    }
+    if let Some(parts) = memory["l1_partitions"].as_object() {
+        stores.extend(parts.iter().map(|(kind, p)| (format!("kind {kind}"), p)));
+    }
+    if stores.is_empty() {
+        out.push_str("\nL1: off\n");
+        return;
+    }
+    out.push_str("\nL1 stores (entries / max, bytes / max):\n");
+    for (name, p) in stores {
+        let n = |field: &str| p[field].as_u64().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  {name}: {} / {} entries, {} / {} B",
+            n("entries"),
+            n("max_entries"),
+            n("weighted_bytes"),
+            n("max_bytes"),
+        );
+    }
 }
 
 fn render_kind(out: &mut String, kind: &str, k: &Value) {

@@ -546,7 +546,8 @@ async fn stats_shows_an_applications_analytics() {
     use strata_http::monitoring::{MonitoringConfig, router};
     // Every key and every lookup sampled: the figures below are exact.
     let config = strata::CacheConfig::from_toml_str(
-        "[analytics]\nsample_rate = 1.0\n[hot_keys]\nsample_every = 1\n",
+        "[analytics]\nsample_rate = 1.0\n[hot_keys]\nsample_every = 1\n\
+         [kinds.session.l1]\nmax_entries = 64\nmax_bytes = 65536\n",
     )
     .unwrap();
     let cache = CacheBuilder::from_config(config)
@@ -567,6 +568,10 @@ async fn stats_shows_an_applications_analytics() {
     }
     for i in 0..40u64 {
         users.get(i % 10).await.unwrap();
+    }
+    let sessions = cache.kind::<u64>("session").unwrap();
+    for i in 0..3u64 {
+        sessions.set(i, i).await.unwrap();
     }
     let key0 = users.key(0u64).unwrap().to_string();
     let app = router(cache, MonitoringConfig::default().with_admin_token("tok"));
@@ -594,7 +599,8 @@ async fn stats_shows_an_applications_analytics() {
         "40 of 50 requests reuse a key: {text}"
     );
     assert!(text.contains("actual L1 hit ratio: 80.0 %"), "{text}");
-    assert!(!text.contains("loader time saved: 0 ms"), "{text}");
+    let user_block = text.split("\nkind user:").nth(1).unwrap();
+    assert!(!user_block.contains("loader time saved: 0 ms"), "{text}");
     // Each of the 10 keys was looked up 5 times (1 miss, 4 hits); ties are listed by key.
     assert!(
         text.contains(&format!(
@@ -603,6 +609,13 @@ async fn stats_shows_an_applications_analytics() {
         "{text}"
     );
     assert_eq!(text.matches(" 5\n").count(), 10, "the 10 keys: {text}");
+    // Each L1 store with its budget: the default pool (the 10 users) and the session partition.
+    assert!(
+        text.contains("\nL1 stores (entries / max, bytes / max):\n  default pool: 10 / "),
+        "{text}"
+    );
+    assert!(text.contains("  kind session: 3 / 64 entries, "), "{text}");
+    assert!(text.contains(" / 65536 B\n"), "{text}");
     let denied = run("wrong").await.unwrap();
     assert!(!denied.status.success());
     assert!(stderr(&denied).contains("401"), "{}", stderr(&denied));
