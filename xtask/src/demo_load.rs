@@ -8,7 +8,6 @@
 //! served by the same server (`--bench-routes`), measured in the same run: the fair ceiling
 //! for a response that moves that many bytes.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -16,6 +15,7 @@ use serde_json::{Value, json};
 use strata_testkit::RedisServer;
 
 use crate::demo_process::DemoProcess;
+use crate::demo_table::{NO_CACHE, markdown};
 use crate::wrk::{self, Paths, WrkRun};
 
 /// One way of running the demo.
@@ -54,8 +54,6 @@ pub(crate) const SETUPS: [Setup; 4] = [
         no_cache: true,
     },
 ];
-
-const NO_CACHE: &str = "--no-cache";
 
 /// The trivial route: no handler of the demo's matches it.
 const CEILING_PATH: &str = "/strata-bench/ceiling";
@@ -309,74 +307,6 @@ pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
             ))
         })
         .min_by(|a, b| a.0.total_cmp(&b.0))
-}
-
-/// The markdown table of [`to_json`]'s value.
-pub(crate) fn markdown(e2e: &Value) -> String {
-    let mut s = format!(
-        "wrk ({}, {} connections, {} s per row, a 1 s warm-up before each cached row) against the release demo (SQLite); the ceiling is the same server's 404 route (`{}`), and for a body of at least {} bytes also a static body of the same size (`{}`, same run). Hot key: id {}; random: every user (1–1,000) or job (1–2,000).\n\n| setup | ceiling req/s | p50 / p99 |\n|---|---|---|\n",
-        e2e["generator"].as_str().unwrap_or("wrk"),
-        e2e["connections"],
-        e2e["seconds"],
-        e2e["ceiling_path"].as_str().unwrap_or("?"),
-        e2e["large_body"],
-        e2e["body_path"].as_str().unwrap_or("?"),
-        e2e["hot_id"],
-    );
-    for c in e2e["ceilings"].as_array().into_iter().flatten() {
-        let f = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
-        let _ = writeln!(
-            s,
-            "| {} | {:.0} | {:.2} / {:.2} ms |",
-            c["setup"].as_str().unwrap_or("?"),
-            f("rps"),
-            f("p50_ms"),
-            f("p99_ms")
-        );
-    }
-    let bodies = e2e["body_ceilings"].as_array().cloned().unwrap_or_default();
-    if !bodies.is_empty() {
-        s.push_str(
-            "\n| setup | static body of | bytes | req/s | p50 / p99 |\n|---|---|---|---|---|\n",
-        );
-    }
-    for b in &bodies {
-        let f = |k: &str| b[k].as_f64().unwrap_or(f64::NAN);
-        let _ = writeln!(
-            s,
-            "| {} | `{}` | {} | {:.0} | {:.2} / {:.2} ms |",
-            b["setup"].as_str().unwrap_or("?"),
-            b["endpoint"].as_str().unwrap_or("?"),
-            b["bytes"],
-            f("rps"),
-            f("p50_ms"),
-            f("p99_ms")
-        );
-    }
-    s.push_str("\n| setup | endpoint | keys | req/s | p50 / p99 | / ceiling | / same-size body | / --no-cache | errors |\n|---|---|---|---|---|---|---|---|---|\n");
-    let ratio = |v: &Value| v.as_f64().map_or("–".to_owned(), |v| format!("{v:.2}"));
-    for r in e2e["rows"].as_array().into_iter().flatten() {
-        let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
-        let _ = writeln!(
-            s,
-            "| {} | `{}` | {} | {:.0} | {:.2} / {:.2} ms | {} | {} | {} | {} |",
-            r["setup"].as_str().unwrap_or("?"),
-            r["endpoint"].as_str().unwrap_or("?"),
-            r["keys"].as_str().unwrap_or("?"),
-            f("rps"),
-            f("p50_ms"),
-            f("p99_ms"),
-            ratio(&r["to_ceiling"]),
-            ratio(&r["to_body_ceiling"]),
-            if r["setup"] == NO_CACHE {
-                "–".to_owned()
-            } else {
-                ratio(&r["to_no_cache"])
-            },
-            r["errors"],
-        );
-    }
-    s
 }
 
 /// `cargo xtask demo-load`: the table, written to target/strata-bench/demo-load.md.
