@@ -343,11 +343,12 @@ impl Versions {
         };
         for (i, v) in missing.iter().zip(found) {
             self.raise_tag_read(&tags[*i], v, at);
-            out[*i].version = v;
         }
+        // A version not kept (a change raced the read, or the tag was forgotten since) stays
+        // 0, unknown: an entry recording it is a miss, never a stale hit.
         let known = self.tags.read();
         for t in &mut out {
-            t.version = known.get(&t.tag).copied().unwrap_or(0).max(t.version);
+            t.version = known.get(&t.tag).copied().unwrap_or(t.version);
         }
         Some(out)
     }
