@@ -343,9 +343,15 @@ impl Versions {
         };
         for (i, v) in missing.iter().zip(found) {
             self.raise_tag_read(&tags[*i], v, at);
+            if at.is_some() {
+                // A backend that counts its changes answered under its lock: `v` was the
+                // version at the read, even if it is not kept (creating the counter moved
+                // the count).
+                out[*i].version = v;
+            }
         }
-        // A version not kept (a change raced the read, or the tag was forgotten since) stays
-        // 0, unknown: an entry recording it is a miss, never a stale hit.
+        // Elsewhere a version not known any more (forgotten since the read) stays 0, unknown:
+        // an entry recording it is a miss, never a stale hit.
         let known = self.tags.read();
         for t in &mut out {
             t.version = known.get(&t.tag).copied().unwrap_or(t.version);
