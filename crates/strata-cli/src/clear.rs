@@ -19,7 +19,16 @@ pub(crate) async fn clear(setup: &Setup, kind: Option<String>, all: bool, yes: b
     let version = &setup.config.app_version;
     let what = match (&kind, all) {
         (Some(k), _) => {
-            check_kind(&backend, setup, k).await?;
+            // A routed kind's generation counter lives in its own backend.
+            let routed = setup
+                .config
+                .kinds
+                .get(k.as_str())
+                .and_then(|s| s.backend.as_ref());
+            match routed {
+                Some(_) => check_kind(&setup.backend_of(k).await?, setup, k).await?,
+                None => check_kind(&backend, setup, k).await?,
+            }
             format!("every {k:?} entry under prefix {prefix:?} (app version {version})")
         }
         (None, true) => format!("EVERY entry under prefix {prefix:?}"),

@@ -27,6 +27,21 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
     if let Command::Clear { kind, all, yes } = cli.command {
         return crate::clear::clear(&setup, kind, all, yes).await;
     }
+    // A kind's keys are read where the kind lives (`[kinds.<kind>] backend`).
+    match &cli.command {
+        Command::Keys {
+            kind: Some(kind),
+            limit,
+        } => {
+            let backend = setup.backend_of(kind).await?;
+            return keys(&backend, &setup.space, Some(kind), *limit).await;
+        }
+        Command::Inspect { key } => {
+            let backend = setup.backend_of_key(key).await?;
+            return crate::inspect::inspect(&backend, key).await;
+        }
+        _ => {}
+    }
     let backend = setup.backend().await?;
     match cli.command {
         Command::Health => health(&backend).await,

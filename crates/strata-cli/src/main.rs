@@ -66,7 +66,8 @@ pub(crate) enum Command {
         #[arg(long, env = "STRATA_ADMIN_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
-    /// List keys of the prefix, or of one kind.
+    /// List keys of the prefix (the default backend's), or of one kind (in the backend it is
+    /// routed to, `[kinds.<kind>] backend`).
     Keys {
         /// Only this kind.
         #[arg(long)]
@@ -75,7 +76,8 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
-    /// Decode one entry: metadata (age, TTL, schema, size, compression) and the value as JSON.
+    /// Decode one entry: metadata (age, TTL, schema, size, compression) and the value as JSON
+    /// (read in the backend its kind is routed to, if any).
     Inspect {
         /// The full key, e.g. shop:v1:user:s2:42.
         key: String,

@@ -66,13 +66,45 @@ impl Setup {
     /// select the database): the error names the cause (a wrong password, no such database, a
     /// refused port — at once —, an unknown host).
     pub(crate) async fn backend(&self) -> Result<RedisBackend> {
-        let backend = RedisBackend::connect_lazy(self.redis.clone())
-            .map_err(|e| anyhow!("{}", e.message()))?;
-        backend
-            .check_connection()
+        connect(self.redis.clone()).await
+    }
+
+    /// The backend `kind` lives in: the `[backends.<name>]` its `[kinds.<kind>] backend` names
+    /// (on that Redis, checked like [`backend`](Self::backend)), else the default one. A kind
+    /// routed to an embedded memory backend (no `url`) is refused: only the application sees it.
+    pub(crate) async fn backend_of(&self, kind: &str) -> Result<RedisBackend> {
+        let routed = self
+            .config
+            .kinds
+            .get(kind)
+            .and_then(|k| k.backend.as_deref());
+        let Some(name) = routed else {
+            return self.backend().await;
+        };
+        let settings = (self.config.backends.get(name))
+            .ok_or_else(|| anyhow!("[kinds.{kind}] backend = {name:?}: no [backends.{name}]"))?;
+        let Some(url) = &settings.url else {
+            bail!(
+                "kind {kind:?} lives in the backend {name:?}, an embedded memory backend                  ([backends.{name}] has no url): only the application holds its entries"
+            );
+        };
+        let redis = RedisConfig::new(url.clone())
+            .with_cluster(settings.cluster)
+            .with_namespace(self.space.namespace())
+            .with_operation_timeout(self.config.operation_timeout)
+            .with_connect_timeout(self.config.backend.connect_timeout);
+        connect(redis)
             .await
-            .map_err(|e| anyhow!("cannot reach Redis: {}", e.message()))?;
-        Ok(backend)
+            .with_context(|| format!("the backend {name:?} of kind {kind:?}"))
+    }
+
+    /// The backend the entry `key` lives in: its kind's ([`backend_of`](Self::backend_of)),
+    /// else (a key that is not a Strata key) the default one.
+    pub(crate) async fn backend_of_key(&self, key: &str) -> Result<RedisBackend> {
+        match strata::Key::parse(key) {
+            Ok(parts) => self.backend_of(&parts.kind).await,
+            Err(_) => self.backend().await,
+        }
     }
 
     /// A cache built the way the application builds its own: on the configured Redis, with its
@@ -106,4 +138,15 @@ impl Setup {
         }
         Ok(cache)
     }
+}
+
+/// A backend on the Redis `redis` configures, checked once (connect, authenticate, select the
+/// database): the error names the cause.
+async fn connect(redis: RedisConfig) -> Result<RedisBackend> {
+    let backend = RedisBackend::connect_lazy(redis).map_err(|e| anyhow!("{}", e.message()))?;
+    backend
+        .check_connection()
+        .await
+        .map_err(|e| anyhow!("cannot reach Redis: {}", e.message()))?;
+    Ok(backend)
 }

@@ -147,7 +147,30 @@ impl<'a> Admin<'a> {
     /// The invalidations waiting for the backend (made while it could not be reached), and
     /// what the queue has done.
     pub fn deferred_changes(&self) -> DeferredStats {
-        self.core.deferred.stats()
+        self.core.backends.deferred_stats()
+    }
+
+    /// The cache's backends, the default one first: each one's name, kinds, circuit breaker
+    /// and deferred changes (a kind routed to a named backend, `[kinds.<kind>] backend`,
+    /// keeps its entries and its generation counter there).
+    pub fn backends(&self) -> Vec<crate::BackendStatus> {
+        self.core.backends.status()
+    }
+
+    /// The name of the backend `kind` lives in ([`DEFAULT_BACKEND`](crate::DEFAULT_BACKEND)
+    /// unless it is routed to a named one).
+    pub fn backend_of(&self, kind: &str) -> &'a str {
+        let backends = &self.core.backends;
+        backends.get(backends.of_kind(kind)).name()
+    }
+
+    /// The named backend `name` as given to the cache (for tools and tests: calls through it
+    /// skip its circuit breaker); `None` if there is none by that name.
+    pub fn named_backend(&self, name: &str) -> Option<&'a Arc<dyn Backend>> {
+        let mut named = self.core.backends.named();
+        named
+            .find(|(_, b)| b.name() == name)
+            .map(|(_, b)| b.l2().raw())
     }
 
     /// What went over the invalidation bus.
@@ -155,10 +178,12 @@ impl<'a> Admin<'a> {
         self.core.bus.stats()
     }
 
-    /// Whether this instance's L1 is confirmed coherent: the active mode, the heartbeats, the
-    /// lapses.
+    /// Whether this instance's L1 is confirmed coherent: the active mode (every backend's
+    /// channels together) and each backend's, the heartbeats, the lapses.
     pub fn coherence(&self) -> crate::CoherenceStats {
-        self.core.coherence.stats(self.core.clock.now_ms())
+        let mut stats = self.core.coherence.stats(self.core.clock.now_ms());
+        stats.backends = self.core.backends.modes();
+        stats
     }
 
     /// The invalidation bus, if any.

@@ -1,6 +1,6 @@
 //! `CacheBuilder`: configuration in, a ready `Cache` out.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +12,12 @@ use strata_stats::Stats;
 
 use crate::cache::Cache;
 use crate::cacheable::CacheKind;
+use crate::coherence::Channels;
 use crate::config::{CacheConfig, L1Budget};
 use crate::core::{Core, Parts};
 use crate::error::{ConfigError, ConfigProblem, Error};
 use crate::listener::Listener;
-use crate::open::{Channels, channels, open_backend};
+use crate::open::{channels, open_backend};
 use crate::pools::L1Pools;
 
 /// Builds a [`Cache`] from a [`CacheConfig`] (defaults, a `strata.toml`, the environment) and
@@ -55,6 +56,8 @@ pub struct CacheBuilder {
     config: CacheConfig,
     declared: BTreeSet<String>,
     backend: Option<Arc<dyn Backend>>,
+    /// Named backends given in code, by name (over `[backends.<name>]`).
+    named: BTreeMap<String, Arc<dyn Backend>>,
     bus: Option<Arc<dyn Bus>>,
     tracker: Option<Arc<dyn Tracker>>,
     clock: Clock,
@@ -78,6 +81,7 @@ impl CacheBuilder {
             config,
             declared: BTreeSet::new(),
             backend: None,
+            named: BTreeMap::new(),
             bus: None,
             tracker: None,
             clock: Clock::system(),
@@ -108,6 +112,29 @@ impl CacheBuilder {
     /// namespace must be the cache's, `"{prefix}:"`, or [`build`](Self::build) refuses it.
     pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = Some(backend);
+        self
+    }
+
+    /// Uses `backend` as the named backend `name` (instead of opening `[backends.<name>]`;
+    /// tests and embedded backends name theirs this way): the kinds routed to `name` (with
+    /// [`route`](Self::route) or `[kinds.<kind>] backend`) keep their entries and their
+    /// generation counter there. Its namespace must be the cache's, as for
+    /// [`backend`](Self::backend). No coherence channel is opened for it: an embedded backend
+    /// is this instance's own.
+    pub fn named_backend(mut self, name: impl Into<String>, backend: Arc<dyn Backend>) -> Self {
+        let name = name.into();
+        self.config.backends.entry(name.clone()).or_default();
+        self.named.insert(name, backend);
+        self
+    }
+
+    /// Routes `kind` to the named backend `name` (over `[kinds.<kind>] backend`), and declares
+    /// the kind. `name` must be a `[backends.<name>]` table or given with
+    /// [`named_backend`](Self::named_backend), or [`build`](Self::build) refuses it.
+    pub fn route(mut self, kind: impl Into<String>, name: impl Into<String>) -> Self {
+        let kind = kind.into();
+        self.config.kinds.entry(kind.clone()).or_default().backend = Some(name.into());
+        self.declared.insert(kind);
         self
     }
 
@@ -285,31 +312,27 @@ impl CacheBuilder {
             "{}:",
             strata_keys::KeySpace::new(&self.config.prefix, &self.config.app_version)?.prefix()
         );
-        if let Some(backend) = &self.backend
-            && backend.namespace() != namespace
-        {
-            return Err(Error::config(format!(
-                "the backend's namespace {:?} does not match the cache's prefix {:?}: \
-                     entries would be written outside what clear() and the scans reach; \
-                     give the backend the namespace {namespace:?} \
-                     (MemoryConfig::with_namespace, RedisConfig::with_namespace)",
-                backend.namespace(),
-                self.config.prefix,
-            )));
+        for backend in self.backend.iter().chain(self.named.values()) {
+            check_namespace(backend, &namespace, &self.config.prefix)?;
         }
         let opened_here = self.backend.is_none();
         let (backend, start_error) = match self.backend {
             Some(b) => (b, None),
-            None => open_backend(&self.config, &namespace).await?,
+            None => open_backend(&self.config, &self.config.backend, &namespace).await?,
         };
         let given = Channels {
             bus: self.bus,
             tracker: self.tracker,
         };
         let opened = opened_here.then_some(start_error.is_none());
+        let settings = (&self.config, &self.config.backend);
         let Channels { bus, tracker } =
-            channels(&self.config, &namespace, given, &backend, opened).await?;
-        let start_warnings = start_error.iter().map(|e| e.message().to_owned()).collect();
+            channels(settings, &namespace, given, &backend, opened).await?;
+        let mut named_errors = Vec::new();
+        let named = open_named(&self.config, self.named, &namespace, &mut named_errors).await?;
+        let start_warnings = (start_error.iter().chain(&named_errors))
+            .map(|e| e.message().to_owned())
+            .collect();
         let stats = crate::analytics::stats(&self.config);
         let l1 = l1_for(&self.config, &stats);
         let core = Core::shared(Parts {
@@ -317,6 +340,7 @@ impl CacheBuilder {
             declared: self.declared,
             start_warnings,
             backend,
+            named,
             l1,
             stats,
             bus,
@@ -334,6 +358,50 @@ impl CacheBuilder {
         Listener::spawn_all(&core);
         Ok(Cache::new(core))
     }
+}
+
+/// Refuses a backend whose namespace is not the cache's.
+fn check_namespace(backend: &Arc<dyn Backend>, namespace: &str, prefix: &str) -> Result<(), Error> {
+    if backend.namespace() == namespace {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "the backend's namespace {:?} does not match the cache's prefix {prefix:?}: \
+             entries would be written outside what clear() and the scans reach; \
+             give the backend the namespace {namespace:?} \
+             (MemoryConfig::with_namespace, RedisConfig::with_namespace)",
+        backend.namespace(),
+    )))
+}
+
+/// The named backends (`[backends.<name>]`, or `given` in code) with their coherence channels:
+/// for one opened from the configuration, those the coherence mode asks for (a tracker or a
+/// bus subscription of its own). Their start errors are added to `errors`.
+async fn open_named(
+    config: &CacheConfig,
+    mut given: BTreeMap<String, Arc<dyn Backend>>,
+    namespace: &str,
+    errors: &mut Vec<strata_backend::BackendError>,
+) -> Result<Vec<(String, Arc<dyn Backend>, Channels)>, Error> {
+    let mut out = Vec::with_capacity(config.backends.len());
+    for (name, settings) in &config.backends {
+        let none = Channels {
+            bus: None,
+            tracker: None,
+        };
+        let (backend, opened) = match given.remove(name) {
+            Some(b) => (b, None),
+            None => {
+                let (backend, error) = open_backend(config, settings, namespace).await?;
+                let answered = error.is_none();
+                errors.extend(error);
+                (backend, Some(answered))
+            }
+        };
+        let channels = channels((config, settings), namespace, none, &backend, opened).await?;
+        out.push((name.clone(), backend, channels));
+    }
+    Ok(out)
 }
 
 /// The in-process tier the configuration asks for (the default pool and one partition per

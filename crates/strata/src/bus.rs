@@ -8,6 +8,8 @@ use strata_backend::batch::{Announce, Batch};
 use strata_invalidation::{Bus, BusMessage, Invalidation};
 use tokio::sync::watch;
 
+use crate::l2::L2;
+
 /// A snapshot of [`Admin::bus_stats`](crate::Admin::bus_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
@@ -29,9 +31,9 @@ pub struct BusStats {
 pub(crate) struct BusLink {
     bus: Option<Arc<dyn Bus>>,
     instance: u64,
-    /// The bus's channel when the backend publishes on it (a change and its message in one
-    /// round trip).
-    through_backend: Option<String>,
+    /// The bus's channel (the same name on every backend): a backend that publishes sends a
+    /// change and its message in one round trip.
+    channel: Option<String>,
     published: AtomicU64,
     publish_errors: AtomicU64,
     applied: AtomicU64,
@@ -41,17 +43,13 @@ pub(crate) struct BusLink {
 }
 
 impl BusLink {
-    /// `bus`; `backend_publishes` says whether the backend can publish on the bus's channel.
-    pub(crate) fn new(bus: Option<Arc<dyn Bus>>, instance: u64, backend_publishes: bool) -> Self {
-        let through_backend = bus
-            .as_ref()
-            .and_then(|b| b.channel())
-            .filter(|_| backend_publishes)
-            .map(str::to_owned);
+    /// `bus`, this instance's id on it.
+    pub(crate) fn new(bus: Option<Arc<dyn Bus>>, instance: u64) -> Self {
+        let channel = bus.as_ref().and_then(|b| b.channel()).map(str::to_owned);
         Self {
             bus,
             instance,
-            through_backend,
+            channel,
             published: AtomicU64::new(0),
             publish_errors: AtomicU64::new(0),
             applied: AtomicU64::new(0),
@@ -86,10 +84,22 @@ impl BusLink {
         }
     }
 
-    /// Adds to `batch` the step that publishes `invalidation` through the backend, when it
-    /// publishes (then true).
-    pub(crate) fn publish_into(&self, batch: &mut Batch, invalidation: &Invalidation) -> bool {
-        let Some(channel) = &self.through_backend else {
+    /// The bus's channel, when `backend` (the one a batch is for) can publish on it.
+    fn through(&self, backend: &L2) -> Option<&String> {
+        self.channel
+            .as_ref()
+            .filter(|_| backend.capabilities().publish)
+    }
+
+    /// Adds to `batch` (for `backend`) the step that publishes `invalidation` through the
+    /// backend, when it publishes (then true).
+    pub(crate) fn publish_into(
+        &self,
+        batch: &mut Batch,
+        backend: &L2,
+        invalidation: &Invalidation,
+    ) -> bool {
+        let Some(channel) = self.through(backend) else {
             return false;
         };
         let message = BusMessage::new(self.instance, invalidation.clone()).encode();
@@ -97,10 +107,10 @@ impl BusLink {
         true
     }
 
-    /// A message whose value is known only in the backend (a counter's new value, the keys of
+    /// A message whose value is known only in `backend` (a counter's new value, the keys of
     /// a family), published there (when it publishes): `template` gives the message's shape.
-    pub(crate) fn announce(&self, template: Invalidation) -> Option<Announce> {
-        let channel = self.through_backend.as_ref()?;
+    pub(crate) fn announce(&self, backend: &L2, template: Invalidation) -> Option<Announce> {
+        let channel = self.through(backend)?;
         let (before, after) = BusMessage::split_around_value(self.instance, template)?;
         Some(Announce::new(channel.clone(), before, after))
     }

@@ -3,12 +3,14 @@
 //! `l1.verified_within`, that nothing sent before was missed — or while the entry itself was
 //! read or written that recently.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
+use strata_invalidation::{Bus, Tracker};
 use tokio::sync::watch;
 
 /// How the instances sharing a backend keep their in-process tiers coherent
@@ -42,6 +44,26 @@ impl CoherenceMode {
         matches!(self, Self::Bus | Self::Both)
     }
 
+    /// The mode of a set of channels: client tracking (`tracks`), the bus (`bus`), both or
+    /// neither.
+    pub fn of(tracks: bool, bus: bool) -> Self {
+        match (tracks, bus) {
+            (true, true) => Self::Both,
+            (true, false) => Self::Tracking,
+            (false, true) => Self::Bus,
+            (false, false) => Self::Off,
+        }
+    }
+
+    /// The mode of the channels of `self` and `other` together (a cache whose backends use
+    /// different channels).
+    pub fn with(self, other: Self) -> Self {
+        Self::of(
+            self.tracks() || other.tracks(),
+            self.uses_bus() || other.uses_bus(),
+        )
+    }
+
     /// The name used in the configuration.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +72,19 @@ impl CoherenceMode {
             Self::Both => "both",
             Self::Off => "off",
         }
+    }
+}
+
+/// The coherence channels of one backend: its bus and its client tracking (those in use).
+pub(crate) struct Channels {
+    pub(crate) bus: Option<Arc<dyn Bus>>,
+    pub(crate) tracker: Option<Arc<dyn Tracker>>,
+}
+
+impl Channels {
+    /// The mode these channels provide (`Off` for none, whatever the configuration asked).
+    pub(crate) fn mode(&self) -> CoherenceMode {
+        CoherenceMode::of(self.tracker.is_some(), self.bus.is_some())
     }
 }
 
@@ -63,8 +98,14 @@ const MAX_PENDING: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct CoherenceStats {
-    /// The active mode.
+    /// The active mode: the channels in use over every backend together (a memory default
+    /// backend with a Redis named backend tracking says `tracking`); see `backends` for each
+    /// backend's own.
     pub mode: CoherenceMode,
+    /// Each backend's mode, by name ([`DEFAULT_BACKEND`](crate::DEFAULT_BACKEND) and the
+    /// `[backends.<name>]` tables): the channels opened on its server (`off` for a backend
+    /// without any, such as the embedded memory backend).
+    pub backends: BTreeMap<String, CoherenceMode>,
     /// Whether every channel confirmed within `l1.verified_within` (true with no channel to
     /// confirm).
     pub verified: bool,
@@ -270,6 +311,7 @@ impl Coherence {
         let confirmed = self.confirmed_ms.load(Ordering::Relaxed);
         CoherenceStats {
             mode: self.mode,
+            backends: BTreeMap::new(),
             verified: self.serves(0, now_ms),
             subscribed: {
                 let n = self.channels.lock().len().min(64);

@@ -12,8 +12,9 @@ use strata_invalidation::{Bus, Tracker};
 use strata_keys::{KeySpace, KindName};
 use strata_stats::Stats;
 
+use crate::backends::Backends;
 use crate::bus::BusLink;
-use crate::coherence::{Coherence, CoherenceMode};
+use crate::coherence::{Channels, Coherence, CoherenceMode};
 use crate::config::CacheConfig;
 use crate::deferred::Deferred;
 use crate::error::Error;
@@ -40,7 +41,10 @@ pub(crate) struct Core {
     pub(crate) clock: Clock,
     pub(crate) stats: Stats,
     pub(crate) local: Local,
+    /// The default backend's L2 (`[backend]`: tag counters, the unrouted kinds).
     pub(crate) l2: L2,
+    /// Every backend (the default one and the named ones kinds are routed to).
+    pub(crate) backends: Backends,
     pub(crate) versions: Versions,
     pub(crate) kinds: Kinds,
     pub(crate) bus: BusLink,
@@ -48,7 +52,9 @@ pub(crate) struct Core {
     pub(crate) tracker: Option<Arc<dyn Tracker>>,
     /// Whether L1 may be trusted (the channels' heartbeats).
     pub(crate) coherence: Coherence,
-    pub(crate) deferred: Deferred,
+    /// The coherence channels of the named backends, in their order (one tracker or bus
+    /// subscription per backend).
+    pub(crate) named_channels: Vec<Channels>,
     /// The owned loaders kinds registered (background refresh, warming).
     pub(crate) loaders: Loaders,
     /// The start-up warming's state.
@@ -65,6 +71,8 @@ pub(crate) struct Parts {
     pub(crate) declared: BTreeSet<String>,
     pub(crate) start_warnings: Vec<String>,
     pub(crate) backend: Arc<dyn Backend>,
+    /// The named backends kinds are routed to, with their coherence channels.
+    pub(crate) named: Vec<(String, Arc<dyn Backend>, Channels)>,
     pub(crate) l1: L1Pools,
     pub(crate) stats: Stats,
     pub(crate) bus: Option<Arc<dyn Bus>>,
@@ -80,6 +88,7 @@ impl Core {
             declared,
             start_warnings,
             backend,
+            named,
             l1,
             stats,
             bus,
@@ -89,39 +98,43 @@ impl Core {
         let space = KeySpace::new(&config.prefix, &config.app_version)?;
         let codec = MsgPackCodec::default().with_max_value_bytes(config.backend.max_value_bytes);
         let b = &config.breaker;
-        let breaker = CircuitBreaker::new(b.failures, b.cooldown).with_failure_rate(
-            b.failure_rate,
-            b.window,
-            b.min_calls,
-        );
-        let l2 = L2::new(
-            backend,
-            config.operation_timeout,
-            breaker,
-            codec,
-            config.strict,
-        );
+        let new_breaker = || {
+            CircuitBreaker::new(b.failures, b.cooldown).with_failure_rate(
+                b.failure_rate,
+                b.window,
+                b.min_calls,
+            )
+        };
+        let layered = |backend, breaker| {
+            L2::new(
+                backend,
+                config.operation_timeout,
+                breaker,
+                codec.clone(),
+                config.strict,
+            )
+        };
+        let l2 = layered(backend, new_breaker());
+        let mut named_l2 = Vec::with_capacity(named.len());
+        let mut named_channels = Vec::with_capacity(named.len());
+        for (name, backend, channels) in named {
+            // Each backend has a breaker of its own: one failing does not open the others.
+            named_l2.push((name, layered(backend, new_breaker())));
+            named_channels.push(channels);
+        }
+        let default_mode = CoherenceMode::of(tracker.is_some(), bus.is_some());
+        let (mode, modes) = coherence_modes(default_mode, &named_channels);
+        let backends = backends(&config, l2.clone(), named_l2).with_modes(modes);
         let versions = Versions::new(
             &space,
             tag_version_ttl(&config),
             bus.is_some() || tracker.is_some(),
             l2.clone(),
-        )?;
-        let mode = match (tracker.is_some(), bus.is_some()) {
-            (true, true) => CoherenceMode::Both,
-            (true, false) => CoherenceMode::Tracking,
-            (false, true) => CoherenceMode::Bus,
-            (false, false) => CoherenceMode::Off,
-        };
+        )?
+        .with_routes(backends.routed());
         let coherence = Coherence::new(mode, config.l1.verified_within, config.l1.unverified_for);
-        let backend_publishes = l2.capabilities().publish;
         let local = Local::new(l1, clock.clone(), config.max_stale)
             .with_forget_hook(crate::forget::forget_hook(&config, &stats));
-        let deferred = Deferred::new(
-            config.max_deferred_changes,
-            l2.backend(),
-            config.change_limit(),
-        );
         Ok(Arc::new_cyclic(|me| Self {
             me: me.clone(),
             loaders: Loaders::default(),
@@ -133,12 +146,13 @@ impl Core {
             stats,
             local,
             l2,
+            backends,
+            named_channels,
             versions,
             kinds: Kinds::default(),
-            bus: BusLink::new(bus, rand::rng().random(), backend_publishes),
+            bus: BusLink::new(bus, rand::rng().random()),
             tracker,
             coherence,
-            deferred,
             enabled: AtomicBool::new(config.enabled),
             config,
             declared,
@@ -163,7 +177,9 @@ impl Core {
     pub(crate) fn kind_named(&self, kind: &KindName, schema: u32) -> Arc<KindState> {
         let name = kind.as_str();
         self.kinds.get_or_insert(name, schema, || {
+            let backend = self.backends.of_kind(name);
             KindState::new(
+                (backend, self.backends.get(backend).l2().clone()),
                 self.space.keys_of(kind).with_schema(schema),
                 self.config.ttl_of(name),
                 self.stats.kind(name),
@@ -195,6 +211,31 @@ impl Core {
         let factor = 1.0 + rand::rng().random_range(-j..=j);
         ttl.mul_f64(factor).max(Duration::from_millis(1))
     }
+}
+
+/// Each backend's coherence mode, what its channels provide (`default`'s, then the `named`
+/// ones'), and the cache's: all of them together.
+fn coherence_modes(
+    default: CoherenceMode,
+    named: &[Channels],
+) -> (CoherenceMode, Vec<CoherenceMode>) {
+    let modes: Vec<CoherenceMode> = std::iter::once(default)
+        .chain(named.iter().map(Channels::mode))
+        .collect();
+    let mode = modes.iter().copied().fold(default, CoherenceMode::with);
+    (mode, modes)
+}
+
+/// The cache's backends: the default one's `l2` and the `named` ones, with the routes of the
+/// kinds and a queue of deferred changes each.
+fn backends(config: &CacheConfig, l2: L2, named: Vec<(String, L2)>) -> Backends {
+    let routes = config
+        .kinds
+        .iter()
+        .filter_map(|(kind, s)| Some((kind.clone(), s.backend.clone()?)));
+    Backends::new(l2, named, routes, |backend| {
+        Deferred::new(config.max_deferred_changes, backend, config.change_limit())
+    })
 }
 
 /// How long a tag's version counter lives after its last invalidation: twice the longest time

@@ -35,6 +35,18 @@ pub struct DeferredStats {
     pub overflows: u64,
 }
 
+impl DeferredStats {
+    /// The two queues' figures added up.
+    pub(crate) fn plus(self, other: Self) -> Self {
+        Self {
+            queued: self.queued + other.queued,
+            deferred: self.deferred + other.deferred,
+            replayed: self.replayed + other.replayed,
+            overflows: self.overflows + other.overflows,
+        }
+    }
+}
+
 /// The queue of deferred changes and its replay task. Cheap to clone: clones share the queue.
 #[derive(Clone)]
 pub(crate) struct Deferred {

@@ -1,12 +1,15 @@
 //! Invalidations that reach every instance: clearing everything, a kind or a tag, deleting
 //! keys, applying invalidation rules; each one [`Change`](crate::change::Change).
 
-use strata_backend::batch::{Batch, Family, FamilyDeleted, Handle, Results};
+use strata_backend::batch::Batch;
+use strata_backend::batch::{Family, FamilyDeleted};
 use strata_invalidation::{Invalidation, Rules, Target};
 
-use crate::change::{Applied, Change};
+use crate::backends::BackendId;
+use crate::change::{Answer, Applied, Change, Done};
 use crate::core::Core;
 use crate::error::Error;
+use crate::l2::L2;
 
 /// Drops every L1 entry and marks every load and L2 read in progress as overtaken; the kind
 /// and tag versions are read again.
@@ -15,13 +18,18 @@ fn forget_all(core: &Core) {
     core.local.forget_all();
 }
 
-/// Removes every entry of this cache's prefix from both tiers.
+/// Removes every entry of this cache's prefix from both tiers (from every backend,
+/// concurrently).
 pub(crate) async fn clear(core: &Core) -> Result<u64, Error> {
     forget_all(core);
-    let removed = core.l2.clear().await;
+    let clears = core.backends.all().map(|(_, b)| b.l2().clear());
+    let results = futures::future::join_all(clears).await;
     // Reads that fetched old bytes before the backend cleared must not fill L1 after it.
     forget_all(core);
-    let removed = removed?;
+    let mut removed = 0;
+    for r in results {
+        removed += r?;
+    }
     core.bus.publish(Invalidation::All).await;
     Ok(removed)
 }
@@ -29,62 +37,74 @@ pub(crate) async fn clear(core: &Core) -> Result<u64, Error> {
 /// [`clear`], page by page through the backend's listing, calling `progress(removed)`.
 pub(crate) async fn clear_with_progress(core: &Core, progress: impl Fn(u64)) -> Result<u64, Error> {
     forget_all(core);
-    let namespace = core.l2.namespace().to_owned();
-    let (mut cursor, mut removed) = (None, 0);
-    loop {
-        let page = core.l2.scan(&namespace, cursor, 1000).await?;
-        if !page.keys.is_empty() {
-            let mut batch = Batch::new();
-            let deleted = batch.delete(page.keys);
-            removed += core.l2.run(batch).await?.get(deleted);
-        }
-        progress(removed);
-        cursor = page.next;
-        if cursor.is_none() {
-            forget_all(core);
-            core.bus.publish(Invalidation::All).await;
-            return Ok(removed);
+    let mut removed = 0;
+    for (_, backend) in core.backends.all() {
+        let l2 = backend.l2();
+        let namespace = l2.namespace().to_owned();
+        let mut cursor = None;
+        loop {
+            let page = l2.scan(&namespace, cursor, 1000).await?;
+            if !page.keys.is_empty() {
+                let mut batch = Batch::new();
+                let deleted = batch.delete(page.keys);
+                removed += l2.run(batch).await?.get(deleted);
+            }
+            progress(removed);
+            cursor = page.next;
+            if cursor.is_none() {
+                break;
+            }
         }
     }
+    forget_all(core);
+    core.bus.publish(Invalidation::All).await;
+    Ok(removed)
 }
 
 /// What one invalidation target asks of the change.
 enum Planned {
     /// Entries of (kind, id) under every schema.
-    Family(Handle<FamilyDeleted>),
+    Family(Answer<FamilyDeleted>),
     /// A kind's generation bump from its floor (its new value is learned, the kind dropped
     /// here); no bump without counters in the backend.
-    Kind(String, u64, Option<Handle<u64>>),
+    Kind(String, u64, Option<Answer<u64>>),
     /// A tag's version bump from its floor.
-    Tag(String, u64, Option<Handle<u64>>),
+    Tag(String, u64, Option<Answer<u64>>),
 }
 
-/// Adds a kind clear to `change`.
+/// Adds a kind clear to `change` (in the kind's backend, where its generation lives).
 fn plan_kind(core: &Core, change: &mut Change<'_>, kind: &str) -> Result<Planned, Error> {
     let (key, floor) = core.versions.kind_bump(kind)?;
     core.local.forget_kind(&core.space.kind(kind)?);
-    let bumped = if core.versions.shared() {
-        Some(change.bump_kind(kind, key, floor))
+    let on = core.backends.of_kind(kind);
+    let bumped = if core.versions.shared_kind(kind) {
+        Some(change.bump_kind(on, kind, key, floor))
     } else {
-        change.announce_fixed(Invalidation::Kind {
-            kind: kind.to_owned(),
-            generation: floor,
-        });
+        change.announce_fixed(
+            on,
+            Invalidation::Kind {
+                kind: kind.to_owned(),
+                generation: floor,
+            },
+        );
         None
     };
     Ok(Planned::Kind(kind.to_owned(), floor, bumped))
 }
 
-/// Adds a tag invalidation to `change`.
+/// Adds a tag invalidation to `change` (in the default backend, where tag counters live).
 fn plan_tag(core: &Core, change: &mut Change<'_>, tag: &str) -> Result<Planned, Error> {
     let (key, floor, ttl) = core.versions.tag_bump(tag)?;
     let bumped = if core.versions.shared() {
         Some(change.bump_tag(tag, key, floor, ttl))
     } else {
-        change.announce_fixed(Invalidation::Tag {
-            tag: tag.to_owned(),
-            version: floor,
-        });
+        change.announce_fixed(
+            BackendId::DEFAULT,
+            Invalidation::Tag {
+                tag: tag.to_owned(),
+                version: floor,
+            },
+        );
         None
     };
     Ok(Planned::Tag(tag.to_owned(), floor, bumped))
@@ -101,13 +121,13 @@ fn plan_key(core: &Core, change: &mut Change<'_>, kind: &str, id: &str) -> Resul
         .map(u32::to_string)
         .collect();
     let family = Family::new(state.registry.clone(), before, after, known);
-    Ok(Planned::Family(change.delete_family(family)))
+    Ok(Planned::Family(change.delete_family(state.backend, family)))
 }
 
 /// Takes what the batch answered (`done`, none when it did not run) for the planned targets:
 /// counters learned (their floors when the batch did not run), keys deleted (and forgotten here
 /// once more, so a read racing the batch cannot refill L1).
-async fn settle(core: &Core, planned: Vec<Planned>, done: Option<&Results>) -> (u64, Vec<u64>) {
+async fn settle(core: &Core, planned: Vec<Planned>, done: Option<&Done>) -> (u64, Vec<u64>) {
     let mut removed = 0;
     let mut values = Vec::new();
     for p in planned {
@@ -166,7 +186,7 @@ pub struct Invalidated {
     pub failed: bool,
 }
 
-/// Applies `targets` in one batch: what it did, and the new counter values of kinds and tags
+/// Applies `targets` in one batch per backend they touch, concurrently: what it did, and the new counter values of kinds and tags
 /// (their floors when deferred).
 async fn apply_targets(
     core: &Core,
@@ -229,6 +249,7 @@ pub(crate) async fn purge_kind(
 ) -> Result<u64, Error> {
     let generation = clear_kind(core, kind).await?;
     let keys = core.space.kind(kind)?;
+    let l2 = core.backends.get(core.backends.of_kind(kind)).l2();
     let plain = keys.kind_namespace();
     let tagged = keys.clone().with_hash_tag(true).kind_namespace();
     let prefixes = if tagged == plain {
@@ -240,9 +261,9 @@ pub(crate) async fn purge_kind(
     for prefix in prefixes {
         let mut cursor = None;
         loop {
-            let page = core.l2.scan(&prefix, cursor, 500).await?;
+            let page = l2.scan(&prefix, cursor, 500).await?;
             scanned += page.keys.len() as u64;
-            removed += purge_page(core, &page.keys, generation).await?;
+            removed += purge_page(l2, &page.keys, generation).await?;
             progress(scanned, removed);
             cursor = page.next;
             if cursor.is_none() {
@@ -256,20 +277,20 @@ pub(crate) async fn purge_kind(
 
 /// Deletes the entries of `keys` written under a generation older than `generation`, each only
 /// if it still holds the bytes just read (values written meanwhile survive).
-async fn purge_page(core: &Core, keys: &[String], generation: u64) -> Result<u64, Error> {
+async fn purge_page(l2: &L2, keys: &[String], generation: u64) -> Result<u64, Error> {
     if keys.is_empty() {
         return Ok(0);
     }
     let mut batch = Batch::new();
     let reads: Vec<_> = keys.iter().map(|k| batch.read(k.as_str(), None)).collect();
-    let done = core.l2.run(batch).await?;
+    let done = l2.run(batch).await?;
     let mut removed = 0;
     for (key, read) in keys.iter().zip(reads) {
         let Some(bytes) = done.get(read).value else {
             continue;
         };
         let old = strata_codec::peek(&bytes).map_or(true, |info| info.meta.generation < generation);
-        if old && core.l2.delete_if_equals(key, &bytes).await? {
+        if old && l2.delete_if_equals(key, &bytes).await? {
             removed += 1;
         }
     }
@@ -290,12 +311,16 @@ pub(crate) async fn invalidate(
     Ok(outcome)
 }
 
-/// Removes one entry by its full key from both tiers (one batch); true if the backend held it.
+/// Removes one entry by its full key from both tiers (one batch, in the backend of the key's
+/// kind); true if the backend held it.
 pub(crate) async fn delete_key(core: &Core, key: &str) -> Result<bool, Error> {
     core.local.forget(key).await;
+    let on = strata_keys::Key::parse(key).map_or(BackendId::DEFAULT, |parts| {
+        core.backends.of_kind(&parts.kind)
+    });
     let mut change = Change::new(core);
-    let deleted = change.delete(vec![key.to_owned()]);
-    change.announce_keys(vec![key.to_owned()]);
+    let deleted = change.delete(on, vec![key.to_owned()]);
+    change.announce_keys(on, vec![key.to_owned()]);
     let done = change.apply().await;
     core.local.forget(key).await;
     Ok(match done? {

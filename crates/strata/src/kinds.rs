@@ -13,7 +13,9 @@ use strata_stats::KindStats;
 
 use strata_codec::TagVersion;
 
+use crate::backends::BackendId;
 use crate::config::KindSettings;
+use crate::l2::L2;
 use crate::versions::{KindGeneration, Stamp, Versions};
 
 /// A kind's refresh settings (from `[kinds.<kind>]`) and its measured load time.
@@ -74,6 +76,11 @@ pub(crate) struct KindState {
     /// The kind's L1 store (its own partition, or the default pool; `None`: no L1), resolved
     /// once so the hit path finds it without a lookup.
     pub(crate) l1: Option<L1>,
+    /// The kind's backend (where its entries and its generation counter live), resolved once
+    /// like its L1 store.
+    pub(crate) backend: BackendId,
+    /// That backend's L2.
+    pub(crate) l2: L2,
 }
 
 impl KindState {
@@ -84,6 +91,7 @@ impl KindState {
 
     /// The state of (kind, schema) for `keys`.
     pub(crate) fn new(
+        (backend, l2): (BackendId, L2),
         keys: KindKeys,
         ttl: Duration,
         stats: Arc<KindStats>,
@@ -103,6 +111,8 @@ impl KindState {
             refresh: Arc::default(),
             filler: Arc::default(),
             l1: None,
+            backend,
+            l2,
         }
     }
 
@@ -130,6 +140,8 @@ impl KindState {
             refresh: self.refresh.clone(),
             filler: self.filler.clone(),
             l1: self.l1.clone(),
+            backend: self.backend,
+            l2: self.l2.clone(),
         }
     }
 

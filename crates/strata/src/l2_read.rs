@@ -101,7 +101,7 @@ pub(crate) async fn read_with<T: CacheValue, A>(
     let planned = plan(core, kind, vec![wanted], tags, &mut batch);
     let extra = also(&mut batch);
     let start = Instant::now();
-    let done = core.l2.run(batch).await;
+    let done = kind.l2.run(batch).await;
     after(extra, done.as_ref().ok(), start);
     let mut out = planned.answers(core, kind, done, purpose, start).await?;
     Ok(out.pop().unwrap_or_else(|| unreached(None)))
@@ -120,7 +120,7 @@ pub(crate) async fn read_many<T: CacheValue>(
     let mut batch = Batch::new();
     let planned = plan(core, kind, wanted, tags, &mut batch);
     let start = Instant::now();
-    let done = core.l2.run(batch).await;
+    let done = kind.l2.run(batch).await;
     planned.answers(core, kind, done, purpose, start).await
 }
 
@@ -173,7 +173,7 @@ impl<T: CacheValue> PlannedReads<'_, T> {
         let done = match done {
             Ok(done) => done,
             Err(e) => {
-                core.l2.read_failed(&kind.stats, e)?;
+                kind.l2.read_failed(&kind.stats, e)?;
                 return Ok(self
                     .wanted
                     .into_iter()
@@ -295,7 +295,7 @@ async fn decode<T: CacheValue>(
     bytes: &[u8],
     purpose: ReadFor,
 ) -> Result<Found<T>, MissCause> {
-    match core.l2.codec().decode::<T>(bytes, Some(kind.keys.schema())) {
+    match kind.l2.codec().decode::<T>(bytes, Some(kind.keys.schema())) {
         Ok(env) => {
             let tags: Option<Arc<[TagVersion]>> = (!env.tags.is_empty()).then(|| env.tags.into());
             let recorded = (env.meta.generation, tags.as_deref());
@@ -314,7 +314,7 @@ async fn decode<T: CacheValue>(
             kind.stats.error(Tier::L2, "codec");
             tracing::warn!(%key, error = %e, "undecodable entry");
             if purpose.deletes_garbage() {
-                let _ = core.l2.delete_if_equals(key, bytes).await;
+                let _ = kind.l2.delete_if_equals(key, bytes).await;
             }
             Err(MissCause::Undecodable)
         }

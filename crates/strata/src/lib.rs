@@ -46,6 +46,7 @@
 
 mod admin;
 mod analytics;
+mod backends;
 mod batch_loader;
 mod builder;
 mod bus;
@@ -60,6 +61,7 @@ mod entry;
 mod error;
 mod flight;
 mod forget;
+mod generation;
 mod hot_set;
 #[cfg(feature = "axum")]
 mod into_response;
@@ -85,6 +87,7 @@ mod warming;
 mod write;
 
 pub use admin::Admin;
+pub use backends::{BackendStatus, DEFAULT_BACKEND};
 pub use batch_loader::BatchLoader;
 pub use builder::CacheBuilder;
 pub use bus::BusStats;

@@ -15,6 +15,9 @@ use crate::versions::VERSION_KIND;
 enum Source {
     /// Other instances' messages (this instance's own are skipped).
     Bus,
+    /// The same, on a named backend's server (its subscription is not the one
+    /// [`BusStats::subscribed`](crate::BusStats) reports).
+    NamedBus,
     /// The server's invalidations of keys written by anyone (this instance included).
     Tracking,
 }
@@ -43,6 +46,32 @@ impl Listener {
             let name = format!("strata-tracking-{instance:016x}");
             let sub = tracker.track(&prefix, &name);
             beats.extend(Self::spawn(core, sub, Source::Tracking, name));
+        }
+        // One channel per named backend too: its entries and its kinds' generation counters
+        // are written on its own server.
+        for ((_, backend), channels) in core.backends.named().zip(&core.named_channels) {
+            let name = backend.name();
+            if let Some(bus) = &channels.bus {
+                let conn = format!("strata-bus-{instance:016x}");
+                let sub = bus.subscription(&conn);
+                beats.extend(Self::spawn(
+                    core,
+                    sub,
+                    Source::NamedBus,
+                    format!("{conn}@{name}"),
+                ));
+            }
+            if let Some(tracker) = &channels.tracker {
+                let prefix = core.space.versioned_namespace();
+                let conn = format!("strata-tracking-{instance:016x}");
+                let sub = tracker.track(&prefix, &conn);
+                beats.extend(Self::spawn(
+                    core,
+                    sub,
+                    Source::Tracking,
+                    format!("{conn}@{name}"),
+                ));
+            }
         }
         if !beats.is_empty() {
             spawn_heartbeats(core, beats);
@@ -81,13 +110,13 @@ impl Listener {
         };
         match event {
             BusEvent::Message(m)
-                if self.source == Source::Bus && m.origin == core.bus.instance() => {}
+                if self.source != Source::Tracking && m.origin == core.bus.instance() => {}
             BusEvent::Message(m) => {
                 match (self.source, m.invalidation) {
                     (Source::Tracking, Invalidation::Keys(keys)) => tracked(&core, keys).await,
                     (_, invalidation) => apply_invalidation(&core, invalidation).await,
                 }
-                if self.source == Source::Bus {
+                if self.source != Source::Tracking {
                     core.bus.count_applied();
                 }
             }

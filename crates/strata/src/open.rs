@@ -7,20 +7,14 @@ use strata_backend::{Backend, BackendError, MemoryBackend, MemoryConfig};
 use strata_eviction::Limits;
 use strata_invalidation::{Bus, Tracker};
 
-use crate::coherence::CoherenceMode;
-use crate::config::CacheConfig;
+use crate::coherence::{Channels, CoherenceMode};
+use crate::config::{BackendSettings, CacheConfig};
 use crate::error::Error;
 
-/// The coherence channels of a cache.
-pub(crate) struct Channels {
-    pub(crate) bus: Option<Arc<dyn Bus>>,
-    pub(crate) tracker: Option<Arc<dyn Tracker>>,
-}
-
-/// The channels `given` to the builder, and for a backend opened from the configuration
-/// (`opened`: `Some(whether it answered at start)`) those its coherence mode asks for.
+/// The channels `given` to the builder, and for a backend opened from `settings` (`opened`:
+/// `Some(whether it answered at start)`) those its coherence mode asks for.
 pub(crate) async fn channels(
-    config: &CacheConfig,
+    (config, settings): (&CacheConfig, &BackendSettings),
     namespace: &str,
     given: Channels,
     backend: &Arc<dyn Backend>,
@@ -30,17 +24,17 @@ pub(crate) async fn channels(
         return Ok(given);
     };
     let mode = match answered {
-        true => coherence_mode(config, backend).await,
+        true => coherence_mode(config, settings, backend).await,
         false => config.coherence_mode(),
     };
     let bus = match given.bus {
         Some(bus) => Some(bus),
-        None if mode.uses_bus() => open_bus(config, namespace)?,
+        None if mode.uses_bus() => open_bus(config, settings, namespace)?,
         None => None,
     };
     let tracker = match given.tracker {
         Some(t) => Some(t),
-        None if mode.tracks() => open_tracker(config, namespace)?,
+        None if mode.tracks() => open_tracker(config, settings, namespace)?,
         None => None,
     };
     Ok(Channels { bus, tracker })
@@ -48,12 +42,16 @@ pub(crate) async fn channels(
 
 /// The configured coherence mode, except that client tracking falls back to the bus on a
 /// server that does not support it (Redis before 6), with a warning.
-async fn coherence_mode(config: &CacheConfig, backend: &Arc<dyn Backend>) -> CoherenceMode {
+async fn coherence_mode(
+    config: &CacheConfig,
+    settings: &BackendSettings,
+    backend: &Arc<dyn Backend>,
+) -> CoherenceMode {
     let mode = config.coherence_mode();
-    if !mode.tracks() || config.backend.url.is_none() {
+    if !mode.tracks() || settings.url.is_none() {
         return mode;
     }
-    let info = tokio::time::timeout(config.backend.connect_timeout, backend.info()).await;
+    let info = tokio::time::timeout(settings.connect_timeout, backend.info()).await;
     let version = match info {
         Ok(Ok(info)) => info.server_version,
         _ => None,
@@ -74,15 +72,16 @@ async fn coherence_mode(config: &CacheConfig, backend: &Arc<dyn Backend>) -> Coh
     }
 }
 
-/// The configured backend, and the error of the Redis check at start (the cache starts
-/// fail-open; with `strict` the error is the build's).
+/// The backend `b` configures (`[backend]` or one of `[backends.<name>]`), and the error of
+/// the Redis check at start (the cache starts fail-open; with `strict` the error is the
+/// build's).
 pub(crate) async fn open_backend(
     config: &CacheConfig,
+    b: &BackendSettings,
     namespace: &str,
 ) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
-    let b = &config.backend;
     match &b.url {
-        Some(url) => open_redis(config, url, namespace).await,
+        Some(url) => open_redis((config, b), url, namespace).await,
         None => {
             let mut limits = Limits::default().with_max_bytes(b.max_bytes);
             if let Some(n) = b.max_entries {
@@ -103,28 +102,40 @@ pub(crate) async fn open_backend(
 /// The Redis configuration of a coherence channel: the backend's server, namespace and
 /// timeouts (`None` without a Redis URL).
 #[cfg(feature = "redis")]
-fn channel_config(config: &CacheConfig, namespace: &str) -> Option<strata_redis::RedisConfig> {
-    let url = config.backend.url.as_ref()?;
+fn channel_config(
+    config: &CacheConfig,
+    settings: &BackendSettings,
+    namespace: &str,
+) -> Option<strata_redis::RedisConfig> {
+    let url = settings.url.as_ref()?;
     Some(
         strata_redis::RedisConfig::new(url)
-            .with_cluster(config.backend.cluster)
+            .with_cluster(settings.cluster)
             .with_namespace(namespace)
-            .with_connect_timeout(config.backend.connect_timeout)
+            .with_connect_timeout(settings.connect_timeout)
             .with_operation_timeout(config.operation_timeout),
     )
 }
 
 #[cfg(feature = "redis")]
-fn open_bus(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
-    let Some(redis) = channel_config(config, namespace) else {
+fn open_bus(
+    config: &CacheConfig,
+    settings: &BackendSettings,
+    namespace: &str,
+) -> Result<Option<Arc<dyn Bus>>, Error> {
+    let Some(redis) = channel_config(config, settings, namespace) else {
         return Ok(None);
     };
     Ok(Some(Arc::new(strata_redis::RedisBus::new(&redis)?)))
 }
 
 #[cfg(feature = "redis")]
-fn open_tracker(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn Tracker>>, Error> {
-    let Some(redis) = channel_config(config, namespace) else {
+fn open_tracker(
+    config: &CacheConfig,
+    settings: &BackendSettings,
+    namespace: &str,
+) -> Result<Option<Arc<dyn Tracker>>, Error> {
+    let Some(redis) = channel_config(config, settings, namespace) else {
         return Ok(None);
     };
     Ok(Some(Arc::new(strata_redis::RedisTracker::new(&redis)?)))
@@ -133,34 +144,39 @@ fn open_tracker(config: &CacheConfig, namespace: &str) -> Result<Option<Arc<dyn 
 #[cfg(not(feature = "redis"))]
 fn open_tracker(
     _config: &CacheConfig,
+    _settings: &BackendSettings,
     _namespace: &str,
 ) -> Result<Option<Arc<dyn Tracker>>, Error> {
     Ok(None)
 }
 
 #[cfg(not(feature = "redis"))]
-fn open_bus(_config: &CacheConfig, _namespace: &str) -> Result<Option<Arc<dyn Bus>>, Error> {
+fn open_bus(
+    _config: &CacheConfig,
+    _settings: &BackendSettings,
+    _namespace: &str,
+) -> Result<Option<Arc<dyn Bus>>, Error> {
     Ok(None)
 }
 
 #[cfg(feature = "redis")]
 async fn open_redis(
-    config: &CacheConfig,
+    (config, b): (&CacheConfig, &BackendSettings),
     url: &str,
     namespace: &str,
 ) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {
     let redis_config = strata_redis::RedisConfig::new(url)
-        .with_cluster(config.backend.cluster)
+        .with_cluster(b.cluster)
         .with_namespace(namespace)
-        .with_connect_timeout(config.backend.connect_timeout)
+        .with_connect_timeout(b.connect_timeout)
         .with_operation_timeout(config.operation_timeout)
-        .with_max_value_bytes(config.backend.max_value_bytes)
+        .with_max_value_bytes(b.max_value_bytes)
         .with_registry_ttl(crate::core::registry_ttl(config))
         .with_change_timeout(config.change_timeout)
-        .with_coalesce_reads(config.backend.coalesce_reads);
+        .with_coalesce_reads(b.coalesce_reads);
     let space = strata_keys::KeySpace::new(&config.prefix, &config.app_version)?;
     let mut redis_config = redis_config;
-    for (kind, q) in &config.backend.quotas {
+    for (kind, q) in &b.quotas {
         let mut limits = strata_eviction::Limits::default();
         if let Some(n) = q.max_entries {
             limits = limits.with_max_entries(n);
@@ -218,7 +234,7 @@ async fn check_redis(
 
 #[cfg(not(feature = "redis"))]
 async fn open_redis(
-    _config: &CacheConfig,
+    _config: (&CacheConfig, &BackendSettings),
     _url: &str,
     _namespace: &str,
 ) -> Result<(Arc<dyn Backend>, Option<BackendError>), Error> {

@@ -21,57 +21,14 @@ use strata_keys::{KeySpace, KindKeys};
 use strata_backend::batch::{Batch, Handle, Results};
 
 use crate::error::Error;
+pub(crate) use crate::generation::KindGeneration;
 use crate::l2::L2;
 
 /// The internal kind holding version counters (kinds' generations, tags' versions).
 pub(crate) const VERSION_KIND: &str = "__version";
 
-/// Set on a kind's generation until it has been read from the backend.
-const UNSYNCED: u64 = 1 << 63;
-
 /// Tag versions known locally before the table is emptied (and refilled from the backend).
 const MAX_KNOWN_TAGS: usize = 100_000;
-
-/// The generation of one kind as this instance knows it.
-#[derive(Debug, Default)]
-pub(crate) struct KindGeneration(AtomicU64);
-
-impl KindGeneration {
-    fn new() -> Self {
-        Self(AtomicU64::new(UNSYNCED))
-    }
-
-    /// The generation, and whether it has been read from the backend since the last reset.
-    pub(crate) fn load(&self) -> (u64, bool) {
-        let v = self.0.load(Ordering::Acquire);
-        (v & !UNSYNCED, v & UNSYNCED == 0)
-    }
-
-    /// Takes `generation` if it is newer, and marks the value as read from the backend.
-    fn raise(&self, generation: u64) {
-        let g = generation & !UNSYNCED;
-        let _ = self
-            .0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
-                Some((cur & !UNSYNCED).max(g))
-            });
-    }
-
-    /// Takes `generation` if it is newer, leaving the mark of whether it was read as it is.
-    fn raise_unsynced(&self, generation: u64) {
-        let g = generation & !UNSYNCED;
-        let _ = self
-            .0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
-                Some((cur & UNSYNCED) | (cur & !UNSYNCED).max(g))
-            });
-    }
-
-    /// Marks the value as possibly behind (messages may have been missed).
-    fn unsync(&self) {
-        self.0.fetch_or(UNSYNCED, Ordering::AcqRel);
-    }
-}
 
 /// Version counters read along with an entry, in its batch: what to take from the results.
 #[derive(Debug, Default)]
@@ -110,8 +67,13 @@ pub(crate) struct Versions {
     forgot_at: AtomicU64,
     /// Where the counters live: the internal kind [`VERSION_KIND`].
     counters: KindKeys,
-    /// The second tier, where the counters are read and moved.
+    /// The default backend's tier, where the tag counters and the unrouted kinds' generations
+    /// are read and moved.
     l2: L2,
+    /// The tiers of the kinds routed to a named backend: each one's generation lives there,
+    /// beside its entries (read in the same round trip; moved in the same batch as its
+    /// deletes). Their entries' tag counters stay in the default backend.
+    routes: HashMap<String, L2>,
 }
 
 impl Versions {
@@ -134,7 +96,28 @@ impl Versions {
             trust_local,
             forgot_at: AtomicU64::new(0),
             counters: space.keys_of(&strata_keys::KindName::internal(VERSION_KIND)?),
+            routes: HashMap::new(),
         })
+    }
+
+    /// The same, with the tiers of the kinds routed to a named backend.
+    pub(crate) fn with_routes(mut self, routes: HashMap<String, L2>) -> Self {
+        self.routes = routes;
+        self
+    }
+
+    /// The tier holding the generation of `kind`.
+    fn l2_of(&self, kind: &str) -> &L2 {
+        if self.routes.is_empty() {
+            return &self.l2;
+        }
+        self.routes.get(kind).unwrap_or(&self.l2)
+    }
+
+    /// Whether the backend of `kind` keeps its generation counter (else each instance's own
+    /// count is the truth: a bump takes its floor).
+    pub(crate) fn shared_kind(&self, kind: &str) -> bool {
+        self.l2_of(kind).capabilities().version_counters
     }
 
     /// The shared generation of `kind`.
@@ -154,6 +137,13 @@ impl Versions {
     fn trusted(&self) -> bool {
         self.catch_up();
         self.trust_local || self.changes.is_some()
+    }
+
+    /// [`trusted`](Self::trusted) for the generation of `kind`: a kind routed to another
+    /// backend is not covered by the default backend's count.
+    fn trusted_kind(&self, kind: &str) -> bool {
+        self.catch_up();
+        self.trust_local || (self.changes.is_some() && !self.routes.contains_key(kind))
     }
 
     /// With a backend that counts its changes: forgets every local value once the count moved
@@ -283,7 +273,7 @@ impl Versions {
     /// The current generation of `kind` (read from the backend once, then kept in step by the
     /// bus). When the backend cannot answer, the last known value.
     pub(crate) async fn generation(&self, kind: &str, known: &KindGeneration) -> u64 {
-        let trusted = self.trusted();
+        let trusted = self.trusted_kind(kind);
         match known.load() {
             (g, true) if trusted => g,
             (g, _) => self.sync_generation(kind, known).await.unwrap_or(g),
@@ -292,14 +282,14 @@ impl Versions {
 
     async fn sync_generation(&self, kind: &str, known: &KindGeneration) -> Option<u64> {
         let key = self.key("kind", kind).ok()?;
-        if !self.shared() {
+        if !self.shared_kind(kind) {
             // A backend without counters: this instance's own count is the truth.
             known.raise(0);
             return Some(known.load().0);
         }
         let at = self.count();
         let v = self
-            .l2
+            .l2_of(kind)
             .versions(vec![key], wall_clock_us(), None)
             .await
             .ok()?;
@@ -430,9 +420,13 @@ impl Versions {
         Ok((key, wall_clock_us().max(known + 1), self.tag_ttl))
     }
 
-    /// Adds to `batch` the reads of the counters an entry of `kind` recording `tags` needs:
-    /// none when they are all known here (kept in step by the bus), none without counters in
-    /// the backend. New counters start at the wall clock.
+    /// Adds to `batch` (bound for `kind`'s backend) the reads of the counters an entry of
+    /// `kind` recording `tags` needs: none when they are all known here (kept in step by the
+    /// bus), none without counters in the backend. New counters start at the wall clock.
+    ///
+    /// The tag counters live in the default backend: for a kind routed to another one they
+    /// are not read here, and an entry recording a tag not known here costs one round trip to
+    /// the default backend when it is checked (see [`is_current`](Self::is_current)).
     pub(crate) fn read_into(
         &self,
         batch: &mut Batch,
@@ -440,16 +434,23 @@ impl Versions {
         known: &KindGeneration,
         tags: &[String],
     ) -> CounterRead {
-        if !self.shared() {
-            return CounterRead::default();
-        }
         let trusted = self.trusted();
+        let kind_trusted = self.trusted_kind(kind);
         let at = self.count();
+        let routed = !self.routes.is_empty() && self.routes.contains_key(kind);
         let kind = match known.load() {
-            (_, true) if trusted => None,
+            _ if !self.shared_kind(kind) => None,
+            (_, true) if kind_trusted => None,
             _ => self.key("kind", kind).ok(),
         };
         let kind = kind.map(|key| batch.versions(vec![key], wall_clock_us(), None));
+        if routed || !self.shared() {
+            return CounterRead {
+                kind,
+                tags: None,
+                at,
+            };
+        }
         let local = self.tags.read();
         let (names, keys): (Vec<String>, Vec<String>) = tags
             .iter()

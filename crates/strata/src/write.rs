@@ -48,7 +48,7 @@ pub(crate) fn encode<T: CacheValue>(
     let meta = EntryMeta::new(core.clock.now_ms(), ttl_ms, kind.keys.schema())
         .with_generation(stamp.generation);
     let tags = stamp.tags.as_deref().unwrap_or(&[]);
-    let bytes = core
+    let bytes = kind
         .l2
         .codec()
         .encode_tagged(&meta, tags, value.as_deref())?;
@@ -87,9 +87,9 @@ pub(crate) async fn store<T: CacheValue>(
     let stamp = kind.stamp(&core.versions, tags).await;
     let entry = encode(core, kind, Some(value), kind.ttl, &stamp)?;
     let mut change = Change::new(core);
-    let _ = change.write(key, entry.bytes.clone(), entry.physical_ttl);
+    let _ = change.write(kind.backend, key, entry.bytes.clone(), entry.physical_ttl);
     change.register(kind);
-    change.announce_keys(vec![key.to_string()]);
+    change.announce_keys(kind.backend, vec![key.to_string()]);
     let l2 = change.apply().await;
     // A read that fetched the previous bytes must not fill L1 after this write.
     flights.poison(key);
@@ -97,7 +97,7 @@ pub(crate) async fn store<T: CacheValue>(
     let in_l2 = matches!(l2, Ok(Applied::Done(_)));
     crate::analytics::stored(core, kind, key, &entry.found.meta, in_l2);
     kind.stats.sets(1);
-    outcome(core, kind, l2)
+    outcome(kind, l2)
 }
 
 /// Caches many values of one kind: one batch to L2 (with one bus message), then L1.
@@ -118,11 +118,14 @@ pub(crate) async fn store_many<T: CacheValue>(
     let mut written = Vec::with_capacity(items.len());
     for (key, value) in items {
         let entry = encode(core, kind, Some(value), kind.ttl, &stamp)?;
-        let _ = change.write(&key, entry.bytes.clone(), entry.physical_ttl);
+        let _ = change.write(kind.backend, &key, entry.bytes.clone(), entry.physical_ttl);
         written.push((key, entry));
     }
     change.register(kind);
-    change.announce_keys(written.iter().map(|(k, _)| k.to_string()).collect());
+    change.announce_keys(
+        kind.backend,
+        written.iter().map(|(k, _)| k.to_string()).collect(),
+    );
     let l2 = change.apply().await;
     let in_l2 = matches!(l2, Ok(Applied::Done(_)));
     for (key, entry) in &written {
@@ -131,7 +134,7 @@ pub(crate) async fn store_many<T: CacheValue>(
         crate::analytics::stored(core, kind, key, &entry.found.meta, in_l2);
     }
     kind.stats.sets(written.len() as u64);
-    outcome(core, kind, l2)
+    outcome(kind, l2)
 }
 
 /// Removes `key` from both tiers and tells the other instances (one batch); true if the
@@ -161,8 +164,8 @@ async fn remove(core: &Core, kind: &KindState, keys: Vec<Key>) -> Result<u64, Er
         core.local.forget(key).await;
     }
     let mut change = Change::new(core);
-    let deleted = change.delete(names.clone());
-    change.announce_keys(names);
+    let deleted = change.delete(kind.backend, names.clone());
+    change.announce_keys(kind.backend, names);
     let done = change.apply().await;
     for key in &keys {
         core.local.forget(key).await;
@@ -171,19 +174,19 @@ async fn remove(core: &Core, kind: &KindState, keys: Vec<Key>) -> Result<u64, Er
         Ok(Applied::Done(done)) => Ok(done.get(deleted)),
         // The delete reaches the backend once it answers again.
         Ok(Applied::Deferred(e)) => {
-            core.l2.failed(&kind.stats, e);
+            kind.l2.failed(&kind.stats, e);
             Ok(0)
         }
-        Err(e) => core.l2.write_failed(Some(&kind.stats), e).map(|()| 0),
+        Err(e) => kind.l2.write_failed(Some(&kind.stats), e).map(|()| 0),
     }
 }
 
 /// A write's outcome: the value is in the backend, or it is not (also when the write was
 /// deferred: its invalidation waits for a replay, but the value is not stored), which is an
 /// error only with `strict`.
-fn outcome(core: &Core, kind: &KindState, l2: Result<Applied, L2Error>) -> Result<(), Error> {
+fn outcome(kind: &KindState, l2: Result<Applied, L2Error>) -> Result<(), Error> {
     match l2 {
         Ok(Applied::Done(_)) => Ok(()),
-        Ok(Applied::Deferred(e)) | Err(e) => core.l2.write_failed(Some(&kind.stats), e),
+        Ok(Applied::Deferred(e)) | Err(e) => kind.l2.write_failed(Some(&kind.stats), e),
     }
 }

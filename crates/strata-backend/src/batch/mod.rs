@@ -16,7 +16,7 @@ use crate::operation::Operation;
 mod builder;
 mod one_by_one;
 
-pub use builder::{Batch, FamilyDeleted, Handle, Read, Results};
+pub use builder::{Batch, FamilyDeleted, FromDone, Handle, Read, Results};
 pub use one_by_one::run_one_by_one;
 
 /// When a read also takes the key's load lease.

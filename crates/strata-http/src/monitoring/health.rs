@@ -118,8 +118,11 @@ pub(crate) async fn handler(AxumState(state): AxumState<State>) -> Response {
             if coherence.subscribed { "heartbeats are not answered in time" } else { "a channel is not subscribed" }
         ));
     }
+    let named_down = named_warnings(&state).await;
+    let named_reachable = named_down.is_empty();
+    warnings.extend(named_down);
     let breaker = cache.admin().breaker_state();
-    let status = status(cache, reachable, breaker);
+    let status = status(cache, reachable && named_reachable, breaker);
     let body = Health {
         status,
         l2: L2Health {
@@ -173,6 +176,32 @@ async fn ping(state: &State) -> Ping {
             error: Some("timeout".to_owned()),
         },
     }
+}
+
+/// One warning per named backend (`[backends.<name>]`, a routed kind's) that does not answer
+/// a ping within the health timeout or whose circuit is not closed: its kinds then come from
+/// their loaders, which degrades the service as the default backend's failure does.
+async fn named_warnings(state: &State) -> Vec<String> {
+    let admin = state.cache.admin();
+    let mut out = Vec::new();
+    for status in admin.backends().into_iter().skip(1) {
+        let Some(backend) = admin.named_backend(&status.name) else {
+            continue;
+        };
+        let ping = tokio::time::timeout(state.config.health_timeout, backend.ping()).await;
+        let problem = match ping {
+            Ok(Ok(_)) if status.breaker == BreakerState::Closed => continue,
+            Ok(Ok(_)) => format!("its circuit is {:?}", status.breaker).to_lowercase(),
+            Ok(Err(e)) => format!("it does not answer ({})", e.kind()),
+            Err(_) => "it does not answer (timeout)".to_owned(),
+        };
+        out.push(format!(
+            "backend `{}` (kinds: {}): {problem}; its kinds are served by their loaders",
+            status.name,
+            status.kinds.join(", ")
+        ));
+    }
+    out
 }
 
 /// Reads fail open, so an unreachable backend only degrades the service (answers come from

@@ -1,12 +1,13 @@
 //! `GET cache-stats/`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State as AxumState;
 use http::HeaderMap;
 use serde::Serialize;
-use strata::{BackendInfo, Cache, Key, StatsSnapshot};
+use strata::{Backend, BackendInfo, Key, StatsSnapshot};
 
 use super::{State, auth};
 use crate::error::ApiError;
@@ -25,6 +26,9 @@ struct StatsResponse {
     deferred_changes: strata::DeferredStats,
     /// Whether L1 is confirmed coherent (see `Admin::coherence`).
     coherence: strata::CoherenceStats,
+    /// The backends, the default one first: each one's kinds (the kinds routed to it,
+    /// `[kinds.<kind>] backend`), breaker and deferred changes (see `Admin::backends`).
+    backends: Vec<strata::BackendStatus>,
 }
 
 #[derive(Serialize)]
@@ -46,7 +50,10 @@ struct Memory {
     l1: Option<L1Memory>,
     /// The kinds' own L1 partitions (`[kinds.<kind>.l1]`), by kind: each one's budget and use.
     l1_partitions: BTreeMap<String, L1Memory>,
+    /// The default backend's memory (`[backend]`).
     l2: L2Memory,
+    /// Each named backend's (`[backends.<name>]`, where routed kinds live), by name.
+    l2_backends: BTreeMap<String, L2Memory>,
 }
 
 #[derive(Serialize)]
@@ -99,12 +106,14 @@ pub(crate) async fn handler(
     for (kind, l1) in cache.admin().l1_partitions() {
         l1_partitions.insert(kind.to_owned(), l1_memory(l1).await);
     }
-    let info = cache.admin().backend_info().await;
-    let sample = sample(cache, state.config.sample_keys).await;
-    let l2 = match info {
-        Ok(i) => l2_memory(cache, i, None, sample),
-        Err(e) => l2_memory(cache, BackendInfo::default(), Some(e.to_string()), sample),
-    };
+    let limit = state.config.sample_keys;
+    let l2 = l2_memory(cache.admin().backend(), limit).await;
+    let mut l2_backends = BTreeMap::new();
+    for status in cache.admin().backends().into_iter().skip(1) {
+        if let Some(backend) = cache.admin().named_backend(&status.name) {
+            l2_backends.insert(status.name, l2_memory(backend, limit).await);
+        }
+    }
     let resp = StatsResponse {
         caching: cache.enabled(),
         stats: cache.admin().stats(),
@@ -112,6 +121,7 @@ pub(crate) async fn handler(
             l1,
             l1_partitions,
             l2,
+            l2_backends,
         },
         breaker: Breaker {
             state: cache.admin().breaker_state(),
@@ -123,6 +133,7 @@ pub(crate) async fn handler(
         }),
         deferred_changes: cache.admin().deferred_changes(),
         coherence: cache.admin().coherence(),
+        backends: cache.admin().backends(),
     };
     serde_json::to_value(resp).map(Json).map_err(|e| {
         ApiError::new(
@@ -143,9 +154,14 @@ async fn l1_memory(l1: &strata::L1) -> L1Memory {
     }
 }
 
-fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sample) -> L2Memory {
+/// The memory of `backend`: what it reports (sizes, limits, policy) and a sample of its keys.
+async fn l2_memory(backend: &Arc<dyn Backend>, limit: usize) -> L2Memory {
+    let (i, error) = match backend.info().await {
+        Ok(i) => (i, None),
+        Err(e) => (BackendInfo::default(), Some(e.to_string())),
+    };
     L2Memory {
-        backend: cache.admin().backend().name().to_owned(),
+        backend: backend.name().to_owned(),
         error,
         bytes_used: i.bytes_used,
         max_bytes: i.max_bytes,
@@ -154,14 +170,13 @@ fn l2_memory(cache: &Cache, i: BackendInfo, error: Option<String>, sample: Sampl
         server_keys: i.server_keys,
         server_version: i.server_version,
         evictions: i.evictions,
-        sample,
+        sample: sample(backend, limit).await,
     }
 }
 
-/// Reads at most `limit` of this cache's keys (SCAN pages) and sums their sizes by kind.
-async fn sample(cache: &Cache, limit: usize) -> Sample {
+/// Reads at most `limit` of this cache's keys in `backend` (SCAN pages) and sums their sizes by kind.
+async fn sample(backend: &Arc<dyn Backend>, limit: usize) -> Sample {
     let mut out = Sample::default();
-    let backend = cache.admin().backend();
     let Some(listing) = backend.as_listing().filter(|_| limit > 0) else {
         return out;
     };

@@ -66,10 +66,15 @@ async fn the_dashboard_renders_its_charts_with_data() {
     // (the L2 entry sample), loads the rest, then hits.
     let backend: Arc<dyn strata::Backend> =
         Arc::new(MemoryBackend::new(MemoryConfig::default().with_namespace("dash:")).unwrap());
+    // Sessions live in a backend of their own (issue 25): the writer stores three there.
+    let sessions: Arc<dyn strata::Backend> =
+        Arc::new(MemoryBackend::new(MemoryConfig::default().with_namespace("dash:")).unwrap());
     let writer = CacheBuilder::new()
         .prefix("dash")
         .metrics(false)
         .backend(backend.clone())
+        .named_backend("sessions", sessions.clone())
+        .route("session", "sessions")
         .build()
         .await
         .unwrap();
@@ -85,6 +90,8 @@ async fn the_dashboard_renders_its_charts_with_data() {
         .declare_kind("job")
         .metrics(false)
         .backend(backend)
+        .named_backend("sessions", sessions)
+        .route("session", "sessions")
         .build()
         .await
         .unwrap();
@@ -107,6 +114,10 @@ async fn the_dashboard_renders_its_charts_with_data() {
             k.get(i % 25).await.unwrap();
         }
     }
+    let w = writer.kind::<u32>("session").unwrap();
+    for i in 0..3u32 {
+        w.set(i, i).await.unwrap();
+    }
     let user0 = cache.kind::<u32>("user").unwrap().key(0u32).unwrap();
     let app = mount(
         axum::Router::new(),
@@ -124,6 +135,28 @@ async fn the_dashboard_renders_its_charts_with_data() {
         health["l1"]["entries"], 60,
         "health counts every L1 store: 40 in the default pool, 20 in job's partition"
     );
+    // Each named backend's L2 memory, beside the default one's.
+    let stats: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/core/monitoring/cache-stats/"))
+        .bearer_auth("tok")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let named = &stats["memory"]["l2_backends"]["sessions"];
+    assert_eq!(named["backend"], "memory", "{named}");
+    assert_eq!(named["sample"]["per_kind"]["session"]["keys"], 3, "{named}");
+    assert!(named["entries"].as_u64().unwrap() >= 3, "{named}");
+    assert!(named["bytes_used"].as_u64().unwrap() > 0, "{named}");
+    assert_eq!(
+        named["eviction_policy"],
+        stats["memory"]["l2"]["eviction_policy"]
+    );
+    let default_sample = &stats["memory"]["l2"]["sample"]["per_kind"];
+    assert!(default_sample.get("session").is_none(), "{default_sample}");
+    assert_eq!(default_sample["user"]["keys"], 20, "{default_sample}");
     let url = format!("{base}/core/monitoring/#token=tok");
     let profile = tempfile_dir();
 
@@ -207,6 +240,27 @@ async fn the_dashboard_renders_its_charts_with_data() {
             && html.contains("<td>job</td><td>20 / 50</td>"),
         "each partition's use and budget: {}",
         &html[html.find("id=\"partitions\"").unwrap_or(0)..][..1000.min(html.len())]
+    );
+
+    // The backends (issue 25): the default one and sessions, each with its kinds and memory.
+    assert_eq!(
+        html.matches("class=\"backend\"").count(),
+        2,
+        "one row per backend"
+    );
+    let backends = &html[html.find("id=\"backends\"").unwrap_or(0)..];
+    let backends = &backends[..1500.min(backends.len())];
+    assert!(
+        html.contains("<td>default (memory)</td><td>every other kind</td><td>closed</td>")
+            && html.contains(
+                "<td>sessions (memory)</td><td>session</td><td>closed</td>\
+                 <td>0 queued, 0 replayed</td><td>off</td>"
+            ),
+        "each backend's kinds, breaker, deferred changes and coherence: {backends}"
+    );
+    assert!(
+        backends.contains("<td>session: 3 keys, "),
+        "the named backend's sampled bytes: {backends}"
     );
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard.png");

@@ -446,6 +446,76 @@ fn documented_health_fields_match(body: &Value) {
     assert_eq!(documented, actual, "docs/monitoring.md: {shape}");
 }
 
+/// `cache-stats/` lists the backends and the kinds routed to each (issue 25's partitions).
+#[tokio::test]
+async fn cache_stats_lists_each_backend_and_its_kinds() {
+    let second =
+        strata::MemoryBackend::new(strata::MemoryConfig::default().with_namespace("mon:")).unwrap();
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .named_backend("sessions", std::sync::Arc::new(second))
+        .route("session", "sessions")
+        .build()
+        .await
+        .unwrap();
+    let sessions = cache.kind::<u32>("session").unwrap();
+    sessions.set(1, 1).await.unwrap();
+    let url = common::serve(router(
+        cache.clone(),
+        MonitoringConfig::default().with_admin_token(TOKEN),
+    ))
+    .await;
+    let body = admin_json(&format!("{url}/cache-stats/")).await;
+    let backends = body["backends"].as_array().unwrap();
+    assert_eq!(backends.len(), 2, "{body}");
+    assert_eq!(backends[0]["name"], "default");
+    assert_eq!(backends[0]["kinds"].as_array().unwrap().len(), 0);
+    assert_eq!(backends[1]["name"], "sessions");
+    assert_eq!(backends[1]["backend"], "memory");
+    assert_eq!(backends[1]["kinds"][0], "session");
+    assert_eq!(backends[1]["breaker"], "closed");
+    assert_eq!(backends[1]["deferred_changes"]["queued"], 0);
+    // The entry is in the routed kind's backend only.
+    let key = sessions.key(1).unwrap();
+    let named = cache.admin().named_backend("sessions").unwrap();
+    assert!(named.get(&key).await.unwrap().is_some());
+    assert!(cache.admin().backend().get(&key).await.unwrap().is_none());
+}
+
+/// A routed kind's backend that stops answering degrades health, named in a warning.
+#[tokio::test]
+async fn health_names_a_named_backend_that_fails() {
+    let inner = MemoryBackend::new(MemoryConfig::default().with_namespace("mon:")).unwrap();
+    let (faulty, faults) = Faults::wrap(inner);
+    let cache = CacheBuilder::new()
+        .prefix("mon")
+        .metrics(false)
+        .named_backend("sessions", Arc::new(faulty))
+        .route("session", "sessions")
+        .build()
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/system-health/",
+        common::serve(router(cache.clone(), MonitoringConfig::default())).await
+    );
+    let body = get_json(&url).await;
+    assert_eq!(body["status"], "ok", "{body}");
+    faults.fail_always(strata::ErrorKind::Connection);
+    let body = get_json(&url).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert!(
+        body["warnings"].as_array().unwrap().iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.starts_with("backend `sessions` (kinds: session): it does not answer")
+        }),
+        "{body}"
+    );
+    faults.heal();
+    assert_eq!(get_json(&url).await["status"], "ok");
+}
+
 /// A Redis that refuses the cache's password: the cache starts (fail-open), and health says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_names_a_wrong_redis_password() {

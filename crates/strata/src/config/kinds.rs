@@ -45,6 +45,10 @@ pub struct KindSettings {
     /// this kind evicts only its own entries (unset: the kind shares the default pool, `[l1]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub l1: Option<L1Budget>,
+    /// The named backend holding the kind's entries and its generation counter: a
+    /// `[backends.<name>]` table (unset: `[backend]`). Tag counters stay in `[backend]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
 }
 
 /// A kind's own L1 budget, `[kinds.<kind>.l1]` (`STRATA_KINDS__<KIND>__L1__MAX_BYTES`): its
@@ -155,9 +159,70 @@ impl CacheConfig {
         Ok(())
     }
 
+    /// The name of the backend `kind` is routed to (`[kinds.<kind>] backend`), if any.
+    pub fn backend_of(&self, kind: &str) -> Option<&str> {
+        self.kinds.get(kind)?.backend.as_deref()
+    }
+
+    /// Checks the routes of kinds to named backends: every name is a `[backends.<name>]` table,
+    /// and every table is used by some kind.
+    fn validate_routes(&self) -> Result<(), Invalid> {
+        let known = || {
+            let names: Vec<&str> = self.backends.keys().map(String::as_str).collect();
+            if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            }
+        };
+        for (kind, settings) in &self.kinds {
+            let Some(name) = &settings.backend else {
+                continue;
+            };
+            if !self.backends.contains_key(name) {
+                return Err(Invalid::new(
+                    format!("kinds.{kind}.backend"),
+                    format!(
+                        "no backend is named `{name}` (named backends: {}): add a \
+                         [backends.{name}] table with its url, or remove the key to keep the \
+                         kind in [backend]",
+                        known()
+                    ),
+                ));
+            }
+        }
+        for name in self.backends.keys() {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !valid {
+                return Err(Invalid::new(
+                    format!("backends.{name}"),
+                    "a backend's name is letters, digits, `_` and `-`",
+                ));
+            }
+            if !self
+                .kinds
+                .values()
+                .any(|k| k.backend.as_deref() == Some(name))
+            {
+                return Err(Invalid::new(
+                    format!("backends.{name}"),
+                    format!(
+                        "no kind is routed to backend `{name}`: route one with \
+                         [kinds.<kind>] backend = \"{name}\", or remove the table"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the per-kind settings: valid kind names, no TTL of zero, no TTL given twice.
     pub(super) fn validate_kinds(&self) -> Result<(), Invalid> {
         self.validate_budgets()?;
+        self.validate_routes()?;
         for (kind, key) in self.configured_kinds() {
             strata_keys::KindName::new(kind).map_err(|e| Invalid::new(key, e.to_string()))?;
         }

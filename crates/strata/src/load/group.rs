@@ -14,10 +14,11 @@ use strata_backend::batch::{Batch, Handle, Read, Results};
 use strata_keys::Key;
 
 use super::lease::Lease;
+use crate::backends::BackendId;
 use crate::core::Core;
 use crate::flight::Epoch;
 use crate::kinds::KindState;
-use crate::l2::L2Error;
+use crate::l2::{L2, L2Error};
 use crate::l2_read::lease_request;
 use crate::versions::CounterRead;
 
@@ -41,6 +42,8 @@ struct State {
 /// What L2 answered for a key read ahead of its load, and the lease token it asked with.
 pub(super) struct Prefetched {
     pub(super) read: Read,
+    /// The backend read (where the lease, if taken, is held).
+    pub(super) l2: L2,
     pub(super) token: String,
     pub(super) epoch: Epoch,
     pub(super) latency: Duration,
@@ -48,15 +51,27 @@ pub(super) struct Prefetched {
 
 /// A loaded value whose store waits for its group's batch.
 pub(super) trait DeferredStore: Send {
+    /// The backend it is stored in.
+    fn backend(&self) -> BackendId;
     /// Adds its steps (the write through its lease, a schema registration) to `batch`.
     fn add<'a>(&'a mut self, core: &'a Core, batch: &'a mut Batch) -> BoxFuture<'a, ()>;
     /// Reads its outcome from the batch's results (`None`: the batch failed) and fills L1.
     fn finish<'a>(self: Box<Self>, core: &'a Core, done: Option<&'a Results>) -> BoxFuture<'a, ()>;
 }
 
+/// One key read ahead: the backend read (where its lease is held), the key, the lease token,
+/// the read's handle, and the key's epoch before the read.
+struct AheadRead {
+    l2: L2,
+    key: Key,
+    token: String,
+    handle: Handle<Read>,
+    epoch: Epoch,
+}
+
 /// Reads planned ahead into a lookup's batch (see [`LoadGroup::plan`]).
 pub(super) struct PlannedAhead {
-    reads: Vec<(Key, String, Handle<Read>, Epoch)>,
+    reads: Vec<AheadRead>,
     counters: Vec<(Arc<KindState>, CounterRead)>,
 }
 
@@ -72,13 +87,14 @@ impl LoadGroup {
     }
 
     /// Adds reads of `related` (each with its load lease if absent, and the counters of its
-    /// kind and of `tags` not known here) to `batch`; keys already read ahead or being loaded
-    /// here are skipped.
+    /// kind and of `tags` not known here) to `batch`, bound for backend `on`; keys already
+    /// read ahead or being loaded here are skipped, and so are those of kinds in another
+    /// backend (their loads look them up themselves).
     pub(super) fn plan(
         &self,
         core: &Core,
         (related, tags): (Vec<(Arc<KindState>, Key)>, &[String]),
-        lease_ttl: Duration,
+        (on, lease_ttl): (BackendId, Duration),
         batch: &mut Batch,
     ) -> PlannedAhead {
         let flights = core.local.flights();
@@ -86,17 +102,23 @@ impl LoadGroup {
             reads: Vec::new(),
             counters: Vec::new(),
         };
-        let leases = core.l2.capabilities().leases;
+        let leases = core.backends.get(on).l2().capabilities().leases;
         let state = self.state.lock();
         for (kind, key) in related {
-            if state.reads.contains_key(&key) || flights.in_progress(&key) {
+            if kind.backend != on || state.reads.contains_key(&key) || flights.in_progress(&key) {
                 continue;
             }
             let token = Lease::token(core);
             let lease = leases.then(|| lease_request(token.clone(), lease_ttl, false));
             let epoch = flights.epoch(&key);
             let handle = batch.read(key.as_str(), lease);
-            ahead.reads.push((key, token, handle, epoch));
+            ahead.reads.push(AheadRead {
+                l2: kind.l2.clone(),
+                key,
+                token,
+                handle,
+                epoch,
+            });
             if !ahead.counters.iter().any(|(k, _)| k.name() == kind.name()) {
                 let counters = core
                     .versions
@@ -144,12 +166,20 @@ impl LoadGroup {
         }
         let latency = start.elapsed();
         let mut state = self.state.lock();
-        for (key, token, handle, epoch) in ahead.reads {
+        for AheadRead {
+            l2,
+            key,
+            token,
+            handle,
+            epoch,
+        } in ahead.reads
+        {
             let read = done.get(handle);
             state.reads.insert(
                 key,
                 Prefetched {
                     read,
+                    l2,
                     token,
                     epoch,
                     latency,
@@ -168,42 +198,67 @@ impl LoadGroup {
         self.state.lock().stores.push(store);
     }
 
-    /// Settles the group: its deferred stores in one batch (a failure counted for `kind`, the
-    /// group's first), and the leases taken ahead for loads that never ran, released.
+    /// Settles the group: its deferred stores in one batch per backend, concurrently (a
+    /// failure counted for `kind`, the group's first), and the leases taken ahead for loads
+    /// that never ran, released.
     pub(super) async fn settle(&self, core: &Core, kind: &KindState) {
-        let (mut stores, reads) = {
+        let (stores, reads) = {
             let mut state = self.state.lock();
             (
                 std::mem::take(&mut state.stores),
                 std::mem::take(&mut state.reads),
             )
         };
-        let mut batch = Batch::new();
-        for store in &mut stores {
-            store.add(core, &mut batch).await;
-        }
-        let done = match batch.is_empty() {
-            true => None,
-            false => match core.l2.run(batch).await {
-                Ok(done) => Some(done),
-                Err(e) => {
-                    if !matches!(e, L2Error::Skipped) {
-                        let _ = core.l2.failed(&kind.stats, e);
-                    }
-                    None
-                }
-            },
-        };
+        let mut by_backend: Vec<(BackendId, Vec<Box<dyn DeferredStore>>)> = Vec::new();
         for store in stores {
-            store.finish(core, done.as_ref()).await;
+            let on = store.backend();
+            match by_backend.iter_mut().find(|(b, _)| *b == on) {
+                Some((_, list)) => list.push(store),
+                None => by_backend.push((on, vec![store])),
+            }
         }
+        futures::future::join_all(
+            by_backend
+                .into_iter()
+                .map(|(on, stores)| settle_in(core, kind, on, stores)),
+        )
+        .await;
         let unused = reads.into_iter().filter_map(|(key, p)| {
             let lease = Lease::from_outcome(p.read.lease, p.token)?;
-            lease.is_held().then_some((key, lease))
+            lease.is_held().then_some((key, p.l2, lease))
         });
-        futures::future::join_all(unused.map(|(key, lease)| async move {
-            lease.release(core, &key).await;
+        futures::future::join_all(unused.map(|(key, l2, lease)| async move {
+            lease.release(&l2, &key).await;
         }))
         .await;
+    }
+}
+
+/// Stores `stores` in backend `on`, in one batch (a failure counted for `kind`).
+async fn settle_in(
+    core: &Core,
+    kind: &KindState,
+    on: BackendId,
+    mut stores: Vec<Box<dyn DeferredStore>>,
+) {
+    let l2 = core.backends.get(on).l2();
+    let mut batch = Batch::new();
+    for store in &mut stores {
+        store.add(core, &mut batch).await;
+    }
+    let done = match batch.is_empty() {
+        true => None,
+        false => match l2.run(batch).await {
+            Ok(done) => Some(done),
+            Err(e) => {
+                if !matches!(e, L2Error::Skipped) {
+                    let _ = l2.failed(&kind.stats, e);
+                }
+                None
+            }
+        },
+    };
+    for store in stores {
+        store.finish(core, done.as_ref()).await;
     }
 }

@@ -176,7 +176,7 @@ impl Leader<'_> {
             Mode::Fill => (ReadFor::Fill, stale.is_some()),
             Mode::Refresh | Mode::Background => (ReadFor::Refresh, true),
         };
-        let leases = core.l2.capabilities().leases;
+        let leases = kind.l2.capabilities().leases;
         let ahead = group
             .filter(|_| self.mode == Mode::Fill)
             .and_then(|g| g.take_read(key));
@@ -218,7 +218,7 @@ impl Leader<'_> {
                 .is_some_and(|f| had.is_none_or(|had| f.meta.created_at_ms > had));
         if read.fresh && (self.mode == Mode::Fill || newer) {
             if let Some(lease) = lease {
-                lease.release(core, key).await;
+                lease.release(&kind.l2, key).await;
             }
             return Ok(Looked::Done(read.found.and_then(|f| f.value)));
         }
@@ -245,7 +245,7 @@ impl Leader<'_> {
             return l2_read::read_with(core, kind, read, |_| (), |(), _, _| ()).await;
         };
         let ttl = self.lease_ttl();
-        let also = |batch: &mut Batch| group.plan(core, (related, &[]), ttl, batch);
+        let also = |batch: &mut Batch| group.plan(core, (related, &[]), (kind.backend, ttl), batch);
         let after = |ahead, done: Option<&Results>, start| group.keep(core, ahead, done, start);
         l2_read::read_with(core, kind, read, also, after).await
     }
@@ -257,7 +257,7 @@ impl Leader<'_> {
         let ttl = self.lease_ttl();
         let mut lease = match decided {
             Some(lease) => lease,
-            None => Lease::take(core, key, ttl).await,
+            None => Lease::take(core, kind, key, ttl).await,
         };
         if let (Lease::HeldElsewhere, Some(bound)) = (&lease, self.options.wait_for_other_instances)
         {
@@ -298,13 +298,13 @@ impl Leader<'_> {
             Err(LoaderCut::Hard(d)) => FlightError::Timeout(d),
             Err(LoaderCut::Soft) => {
                 // A stale value exists (the soft timeout applies only then): serve it.
-                lease.release(self.core, self.key).await;
+                lease.release(&self.kind.l2, self.key).await;
                 stats.stale_hit();
                 trace::outcome("stale_after_soft_timeout");
                 return Ok(erase(stale.and_then(|s| s.value)));
             }
         };
-        lease.release(self.core, self.key).await;
+        lease.release(&self.kind.l2, self.key).await;
         stats.load(false, elapsed);
         if self.mode == Mode::Background {
             // Never surfaced to a reader: logged and counted; the current value stays.
@@ -356,14 +356,14 @@ impl Leader<'_> {
             .filter(|ttl| !ttl.is_zero()),
         };
         let Some(ttl) = ttl else {
-            lease.release(core, key).await;
+            lease.release(&kind.l2, key).await;
             return;
         };
         let entry = match write::encode(core, kind, value, ttl, stamp) {
             Ok(entry) => entry,
             Err(e) => {
                 tracing::debug!(%key, error = %e, "could not encode a loaded value");
-                lease.release(core, key).await;
+                lease.release(&kind.l2, key).await;
                 return;
             }
         };
@@ -392,7 +392,7 @@ impl Leader<'_> {
             (None, None) => {
                 if settling.overtaken(core).await {
                     let lease = settling.lease.take().unwrap_or(Lease::Unavailable);
-                    lease.release(core, key).await;
+                    lease.release(&kind.l2, key).await;
                     return;
                 }
                 settling.store_now(core).await;

@@ -11,6 +11,7 @@ use crate::cacheable::CacheValue;
 use crate::core::Core;
 use crate::entry::Found;
 use crate::kinds::KindState;
+use crate::l2::L2;
 use crate::l2_read::{self, ReadFor, Wanted, lease_request};
 use crate::write::Encoded;
 
@@ -55,9 +56,9 @@ impl Lease {
     }
 
     /// Takes the load lease of `key` for a load bounded by `ttl`.
-    pub(super) async fn take(core: &Core, key: &Key, ttl: Duration) -> Self {
+    pub(super) async fn take(core: &Core, kind: &KindState, key: &Key, ttl: Duration) -> Self {
         let token = Self::token(core);
-        match core.l2.acquire_lease(key, &token, ttl).await {
+        match kind.l2.acquire_lease(key, &token, ttl).await {
             Some(Ok(true)) => Self::Held(token),
             Some(Ok(false)) => Self::HeldElsewhere,
             Some(Err(_)) | None => Self::Unavailable,
@@ -69,10 +70,10 @@ impl Lease {
         matches!(self, Self::Held(_))
     }
 
-    /// Gives the lease back (best effort: it expires anyway).
-    pub(super) async fn release(self, core: &Core, key: &Key) {
+    /// Gives the lease back to `l2` (the key's kind's backend; best effort: it expires anyway).
+    pub(super) async fn release(self, l2: &L2, key: &Key) {
         if let Self::Held(token) = self {
-            core.l2.release_lease(key, &token).await;
+            l2.release_lease(key, &token).await;
         }
     }
 
@@ -91,10 +92,10 @@ impl Lease {
         if batch.is_empty() {
             return self.stored(written, None);
         }
-        match core.l2.run(batch).await {
+        match kind.l2.run(batch).await {
             Ok(done) => self.stored(written, Some(&done)),
             Err(e) => {
-                let _ = core.l2.failed(&kind.stats, e);
+                let _ = kind.l2.failed(&kind.stats, e);
                 Stored::Failed
             }
         }

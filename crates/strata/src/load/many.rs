@@ -147,12 +147,13 @@ async fn read_ahead<I>(
         .map(|(k, _, _)| (kind.clone(), k.clone()))
         .collect();
     let mut batch = Batch::new();
-    let ahead = group.plan(core, (keys, &options.tags), lease_ttl(options), &mut batch);
+    let planned = (kind.backend, lease_ttl(options));
+    let ahead = group.plan(core, (keys, &options.tags), planned, &mut batch);
     if batch.is_empty() {
         return;
     }
     let start = Instant::now();
-    let done = core.l2.run(batch).await;
+    let done = kind.l2.run(batch).await;
     if let Err(e) = &done {
         tracing::debug!(kind = kind.name(), error = ?e, "batch load: the lookups failed");
     }

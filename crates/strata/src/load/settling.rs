@@ -9,6 +9,7 @@ use strata_keys::Key;
 
 use super::group::DeferredStore;
 use super::lease::{Lease, Stored};
+use crate::backends::BackendId;
 use crate::cacheable::CacheValue;
 use crate::core::Core;
 use crate::flight::Flight;
@@ -91,6 +92,10 @@ impl<T: CacheValue> Settling<T> {
 }
 
 impl<T: CacheValue> DeferredStore for Settling<T> {
+    fn backend(&self) -> BackendId {
+        self.kind.backend
+    }
+
     fn add<'a>(&'a mut self, core: &'a Core, batch: &'a mut Batch) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if self.overtaken(core).await {
@@ -112,7 +117,7 @@ impl<T: CacheValue> DeferredStore for Settling<T> {
             let lease = self.lease.take().unwrap_or(Lease::Unavailable);
             if self.dropped {
                 // Overtaken before the batch: nothing stored; the lease goes back.
-                lease.release(core, &self.key).await;
+                lease.release(&self.kind.l2, &self.key).await;
                 self.release_flight(core);
                 return;
             }

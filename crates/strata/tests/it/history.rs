@@ -2,7 +2,9 @@
 //! "database" and invalidate through either instance while readers load through both — one key
 //! at a time, composites whose loads nest the load of their item (a declared relation: read
 //! ahead, stored in one batch), and batches of keys through one loader call. After the writers
-//! stop and in-flight work settles, every cached value equals the database.
+//! stop and in-flight work settles, every cached value equals the database. The routed variants
+//! keep the items on a second server (`[kinds.item] backend`): a composite and its item then
+//! live on two backends, and every change of an item is made on the second one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,10 +21,16 @@ const WRITES_EACH: usize = 1000;
 const READERS: u64 = 4;
 const READS_EACH: usize = 2000;
 
-async fn instance(url: &str, coherence: &str) -> Cache {
+async fn instance(url: &str, coherence: &str, routed: Option<&str>) -> Cache {
+    let route = match routed {
+        Some(second) => {
+            format!("[backends.second]\nurl = \"{second}\"\n[kinds.item]\nbackend = \"second\"\n")
+        }
+        None => String::new(),
+    };
     let config = CacheConfig::from_toml_str(&format!(
         "prefix = \"hist\"\ncoherence = \"{coherence}\"\nmetrics = false\njitter = 0.0\noperation_timeout = \"2s\"\n[backend]\nurl = \"{url}\"\n\
-         [kinds.item.l1]\nmax_entries = 10000\n[kinds.composite.l1]\nmax_entries = 10000\n"
+         {route}[kinds.item.l1]\nmax_entries = 10000\n[kinds.composite.l1]\nmax_entries = 10000\n"
     ))
     .unwrap();
     // Each kind has an L1 partition of its own (issue 25): invalidations and coherence reach it,
@@ -97,21 +105,39 @@ async fn batch(via: &Cache, db: &Db, ks: &[u32], pause: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_stale_entries_after_a_random_history() {
-    history("bus").await;
+    history("bus", false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_stale_entries_after_a_random_history_with_tracking() {
-    history("tracking").await;
+    history("tracking", false).await;
 }
 
-async fn history(coherence: &str) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_entries_after_a_random_history_with_a_routed_kind() {
+    history("bus", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_stale_entries_after_a_random_history_with_a_routed_kind_and_tracking() {
+    history("tracking", true).await;
+}
+
+async fn history(coherence: &str, routed: bool) {
     let Some(server) = strata_testkit::redis_or_skip("randomized history") else {
         return;
     };
+    let second = match routed {
+        true => match strata_testkit::redis_or_skip("randomized history (second server)") {
+            Some(second) => Some(second),
+            None => return,
+        },
+        false => None,
+    };
+    let second_url = second.as_ref().map(strata_testkit::RedisServer::url);
     let caches = [
-        instance(&server.url(), coherence).await,
-        instance(&server.url(), coherence).await,
+        instance(&server.url(), coherence, second_url.as_deref()).await,
+        instance(&server.url(), coherence, second_url.as_deref()).await,
     ];
     // Both coherence channels up.
     for cache in &caches {
@@ -197,7 +223,11 @@ async fn history(coherence: &str) {
                 let truth = db.lock()[&k];
                 if *v != truth {
                     let key = items.key(k).unwrap();
-                    let l2 = match cache.admin().backend().get(&key).await.unwrap() {
+                    let backend = match routed {
+                        true => cache.admin().named_backend("second").unwrap(),
+                        false => cache.admin().backend(),
+                    };
+                    let l2 = match backend.get(&key).await.unwrap() {
                         Some(b) => format!(
                             "{:?}",
                             strata::Codec::decode::<u64>(
@@ -256,6 +286,30 @@ async fn history(coherence: &str) {
         stale.len(),
         stale.join("\n")
     );
+    if routed {
+        // The items live on the second server only; the composites on the main one.
+        let admin = caches[0].admin();
+        let (main, second) = (admin.backend(), admin.named_backend("second").unwrap());
+        let (items, composites) = (
+            caches[0].kind::<u64>("item").unwrap(),
+            caches[0].kind::<u64>("composite").unwrap(),
+        );
+        let (mut on_second, mut composites_on_main) = (0, 0);
+        for k in 0..KEYS {
+            let (item, composite) = (items.key(k).unwrap(), composites.key(k).unwrap());
+            assert!(main.get(&item).await.unwrap().is_none(), "item {k} on main");
+            assert!(
+                second.get(&composite).await.unwrap().is_none(),
+                "composite {k} on second"
+            );
+            on_second += u32::from(second.get(&item).await.unwrap().is_some());
+            composites_on_main += u32::from(main.get(&composite).await.unwrap().is_some());
+        }
+        assert!(
+            on_second > 0 && composites_on_main > 0,
+            "entries on both servers"
+        );
+    }
     let loads: u64 = caches
         .iter()
         .map(|c| c.admin().stats().kinds["item"].loads)

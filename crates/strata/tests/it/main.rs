@@ -30,6 +30,8 @@ mod redis_tiers;
 mod refresh;
 mod relations;
 mod round_trips;
+mod routed;
+mod routed_modes;
 mod schemas;
 mod secrets;
 mod stale_set;
