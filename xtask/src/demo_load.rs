@@ -3,9 +3,11 @@
 //! cache, no database) is measured first as the HTTP ceiling; every endpoint then reports
 //! req/s, p50 and p99, its ratio to that ceiling and to the same request on `--no-cache`, for
 //! one hot key and for random keys over every user and job, on the memory backend and on a
-//! spawned Redis with and without L1.
+//! spawned Redis with and without L1. An endpoint whose body is large (at least
+//! [`LARGE_BODY`] bytes, `/jobs/alljobs`) is also compared with a static body of the same size
+//! served by the same server (`--bench-routes`), measured in the same run: the fair ceiling
+//! for a response that moves that many bytes.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -13,6 +15,7 @@ use serde_json::{Value, json};
 use strata_testkit::RedisServer;
 
 use crate::demo_process::DemoProcess;
+use crate::demo_table::{NO_CACHE, markdown};
 use crate::wrk::{self, Paths, WrkRun};
 
 /// One way of running the demo.
@@ -52,8 +55,6 @@ pub(crate) const SETUPS: [Setup; 4] = [
     },
 ];
 
-const NO_CACHE: &str = "--no-cache";
-
 /// The trivial route: no handler of the demo's matches it.
 const CEILING_PATH: &str = "/strata-bench/ceiling";
 
@@ -68,6 +69,29 @@ const ENDPOINTS: [(&str, &str, u32); 5] = [
 
 /// The hot key's id.
 const HOT_ID: u32 = 42;
+
+/// Bodies at least this large are also compared with a static body of the same size.
+pub(crate) const LARGE_BODY: usize = 16 * 1024;
+
+/// The demo's static body route (`--bench-routes`), `{}` the size in bytes.
+const BODY_PATH: &str = "/strata-bench/body/{}";
+
+/// A static body of an endpoint's size, measured on one setup's server.
+pub(crate) struct BodyCeiling {
+    pub(crate) setup: &'static str,
+    pub(crate) endpoint: &'static str,
+    pub(crate) bytes: usize,
+    pub(crate) run: WrkRun,
+}
+
+/// Everything one measurement produced.
+pub(crate) struct Measured {
+    /// Each setup's 404 route.
+    pub(crate) ceilings: Vec<Row>,
+    /// Each setup's static bodies of the large endpoints' sizes.
+    pub(crate) bodies: Vec<BodyCeiling>,
+    pub(crate) rows: Vec<Row>,
+}
 
 /// One measured row.
 pub(crate) struct Row {
@@ -106,6 +130,7 @@ fn start(db_dir: &Path, setup: &Setup, redis: Option<&RedisServer>) -> Result<De
             format!("sqlite://{}", db_dir.join("payshift.db").display()),
         ),
         ("STRATA_ADMIN_TOKEN", "demo-load".to_owned()),
+        ("PAYSHIFT_BENCH_ROUTES", "true".to_owned()),
     ];
     if setup.redis {
         env.push((
@@ -119,14 +144,15 @@ fn start(db_dir: &Path, setup: &Setup, redis: Option<&RedisServer>) -> Result<De
     DemoProcess::start(args, &env)
 }
 
-/// Every setup's ceiling and rows: `seconds` per measurement, `connections` over wrk's 2
+/// Every setup's ceilings and rows: `seconds` per measurement, `connections` over wrk's 2
 /// threads. Cached setups get a 1 s warm-up per request variant, so they measure hits.
-pub(crate) fn measure(seconds: f64, connections: usize) -> Result<(Vec<Row>, Vec<Row>)> {
+pub(crate) fn measure(seconds: f64, connections: usize) -> Result<Measured> {
     let wrk = wrk::ensure()?;
     crate::demo_process::build_for_bench()?;
     let dir = tempfile::tempdir()?;
     let redis = RedisServer::spawn().context("starting redis-server")?;
     let mut ceilings = Vec::new();
+    let mut bodies = Vec::new();
     let mut rows = Vec::new();
     for setup in &SETUPS {
         let demo = start(dir.path(), setup, Some(&redis))?;
@@ -151,9 +177,30 @@ pub(crate) fn measure(seconds: f64, connections: usize) -> Result<(Vec<Row>, Vec
             run: ceiling,
         });
         for (endpoint, template, max) in ENDPOINTS {
-            for (keys, paths) in variants(template, max) {
+            for (i, (keys, paths)) in variants(template, max).into_iter().enumerate() {
                 if !setup.no_cache {
                     wrk::run(&wrk, &demo.url, &paths, connections, 1.0)?;
+                }
+                if i == 0
+                    && let Paths::One(path) = &paths
+                {
+                    let bytes = wrk::body_length(&demo.url, path)?;
+                    if bytes >= LARGE_BODY {
+                        let body = Paths::One(BODY_PATH.replace("{}", &bytes.to_string()));
+                        let run = wrk::run(&wrk, &demo.url, &body, connections, seconds)?;
+                        println!(
+                            "{:<28} {:<6} {}",
+                            format!("static body, {bytes} B"),
+                            "one",
+                            line(&run)
+                        );
+                        bodies.push(BodyCeiling {
+                            setup: setup.name,
+                            endpoint,
+                            bytes,
+                            run,
+                        });
+                    }
                 }
                 let run = wrk::run(&wrk, &demo.url, &paths, connections, seconds)?;
                 println!("{endpoint:<28} {keys:<6} {}", line(&run));
@@ -166,7 +213,11 @@ pub(crate) fn measure(seconds: f64, connections: usize) -> Result<(Vec<Row>, Vec
             }
         }
     }
-    Ok((ceilings, rows))
+    Ok(Measured {
+        ceilings,
+        bodies,
+        rows,
+    })
 }
 
 fn line(r: &WrkRun) -> String {
@@ -176,9 +227,15 @@ fn line(r: &WrkRun) -> String {
     )
 }
 
-/// The rows as JSON, each with its ratio to its setup's ceiling and to the same request on
-/// `--no-cache` (when both were measured).
-pub(crate) fn to_json(ceilings: &[Row], rows: &[Row], seconds: f64, connections: usize) -> Value {
+/// The rows as JSON, each with its ratio to its setup's ceiling, to the static body of its
+/// size (large bodies) and to the same request on `--no-cache` (when both were measured).
+pub(crate) fn to_json(m: &Measured, seconds: f64, connections: usize) -> Value {
+    let (ceilings, rows) = (&m.ceilings, &m.rows);
+    let body_of = |r: &Row| {
+        m.bodies
+            .iter()
+            .find(|b| b.setup == r.setup && b.endpoint == r.endpoint)
+    };
     let ceiling_of = |setup: &str| {
         ceilings
             .iter()
@@ -199,6 +256,9 @@ pub(crate) fn to_json(ceilings: &[Row], rows: &[Row], seconds: f64, connections:
                 "requests": r.run.requests,
                 "errors": r.run.bad_status + r.run.socket_errors,
                 "to_ceiling": crate::bench::ratio(Some(r.run.rps), ceiling_of(r.setup)),
+                "body_bytes": body_of(r).map(|b| b.bytes),
+                "to_body_ceiling": body_of(r)
+                    .and_then(|b| crate::bench::ratio(Some(r.run.rps), Some(b.run.rps))),
                 "to_no_cache": crate::bench::ratio(Some(r.run.rps), no_cache_of(r)),
             })
         })
@@ -207,13 +267,20 @@ pub(crate) fn to_json(ceilings: &[Row], rows: &[Row], seconds: f64, connections:
         .iter()
         .map(|c| json!({"setup": c.setup, "rps": c.run.rps, "p50_ms": c.run.p50_ms, "p99_ms": c.run.p99_ms}))
         .collect();
+    let bodies: Vec<Value> = m
+        .bodies
+        .iter()
+        .map(|b| json!({"setup": b.setup, "endpoint": b.endpoint, "bytes": b.bytes, "rps": b.run.rps, "p50_ms": b.run.p50_ms, "p99_ms": b.run.p99_ms}))
+        .collect();
     json!({
         "generator": "wrk -t 2", "connections": connections, "seconds": seconds,
-        "hot_id": HOT_ID, "ceiling_path": CEILING_PATH, "ceilings": ceil, "rows": out,
+        "hot_id": HOT_ID, "ceiling_path": CEILING_PATH, "ceilings": ceil,
+        "body_path": BODY_PATH, "large_body": LARGE_BODY, "body_ceilings": bodies, "rows": out,
     })
 }
 
-/// The worst ratio to the ceiling among the cached rows served from L1, and its row.
+/// The worst ratio to the fair ceiling among the cached rows served from L1, and its row: the
+/// static body of the same size for a large body, else the 404 route.
 pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
     let l1_setups: Vec<&str> = SETUPS
         .iter()
@@ -225,11 +292,14 @@ pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
         .iter()
         .filter(|r| l1_setups.iter().any(|s| r["setup"] == *s))
         .filter_map(|r| {
-            let v = r["to_ceiling"].as_f64()?;
+            let (v, against) = match r["to_body_ceiling"].as_f64() {
+                Some(v) => (v, format!(" (vs a static {} B body)", r["body_bytes"])),
+                None => (r["to_ceiling"].as_f64()?, String::new()),
+            };
             Some((
                 v,
                 format!(
-                    "`{}` {} on {}",
+                    "`{}` {} on {}{against}",
                     r["endpoint"].as_str()?,
                     r["keys"].as_str()?,
                     r["setup"].as_str()?
@@ -239,62 +309,17 @@ pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
         .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
-/// The markdown table of [`to_json`]'s value.
-pub(crate) fn markdown(e2e: &Value) -> String {
-    let mut s = format!(
-        "wrk ({}, {} connections, {} s per row, a 1 s warm-up before each cached row) against the release demo (SQLite); the ceiling is the same server's 404 route (`{}`). Hot key: id {}; random: every user (1–1,000) or job (1–2,000).\n\n| setup | ceiling req/s | p50 / p99 |\n|---|---|---|\n",
-        e2e["generator"].as_str().unwrap_or("wrk"),
-        e2e["connections"],
-        e2e["seconds"],
-        e2e["ceiling_path"].as_str().unwrap_or("?"),
-        e2e["hot_id"],
-    );
-    for c in e2e["ceilings"].as_array().into_iter().flatten() {
-        let f = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
-        let _ = writeln!(
-            s,
-            "| {} | {:.0} | {:.2} / {:.2} ms |",
-            c["setup"].as_str().unwrap_or("?"),
-            f("rps"),
-            f("p50_ms"),
-            f("p99_ms")
-        );
-    }
-    s.push_str("\n| setup | endpoint | keys | req/s | p50 / p99 | / ceiling | / --no-cache | errors |\n|---|---|---|---|---|---|---|---|\n");
-    let ratio = |v: &Value| v.as_f64().map_or("–".to_owned(), |v| format!("{v:.2}"));
-    for r in e2e["rows"].as_array().into_iter().flatten() {
-        let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
-        let _ = writeln!(
-            s,
-            "| {} | `{}` | {} | {:.0} | {:.2} / {:.2} ms | {} | {} | {} |",
-            r["setup"].as_str().unwrap_or("?"),
-            r["endpoint"].as_str().unwrap_or("?"),
-            r["keys"].as_str().unwrap_or("?"),
-            f("rps"),
-            f("p50_ms"),
-            f("p99_ms"),
-            ratio(&r["to_ceiling"]),
-            if r["setup"] == NO_CACHE {
-                "–".to_owned()
-            } else {
-                ratio(&r["to_no_cache"])
-            },
-            r["errors"],
-        );
-    }
-    s
-}
-
 /// `cargo xtask demo-load`: the table, written to target/strata-bench/demo-load.md.
 pub(crate) fn run(seconds: f64, connections: usize) -> Result<()> {
-    let (ceilings, rows) = measure(seconds, connections)?;
-    let e2e = to_json(&ceilings, &rows, seconds, connections);
+    let measured = measure(seconds, connections)?;
+    let e2e = to_json(&measured, seconds, connections);
     let md = format!("# Payshift demo load\n\n{}", markdown(&e2e));
     let out = crate::report_dir().join("demo-load.md");
     std::fs::create_dir_all(out.parent().context("report path")?)?;
     std::fs::write(&out, &md)?;
     println!("\n{md}\nwritten to {}", out.display());
-    if rows
+    if measured
+        .rows
         .iter()
         .any(|r| r.run.bad_status + r.run.socket_errors > 0)
     {
@@ -331,7 +356,12 @@ mod tests {
             row(NO_CACHE, "/jobs/{job}", "hot", 20_000.0),
             row(NO_CACHE, "/jobs/{job}", "random", 30_000.0),
         ];
-        let v = to_json(&ceilings, &rows, 3.0, 32);
+        let m = Measured {
+            ceilings: ceilings.into(),
+            bodies: vec![],
+            rows: rows.into(),
+        };
+        let v = to_json(&m, 3.0, 32);
         let r = &v["rows"];
         assert_eq!(r[0]["to_ceiling"], json!(0.8));
         assert_eq!(r[0]["to_no_cache"], json!(4.0));
@@ -350,11 +380,52 @@ mod tests {
 
     #[test]
     fn a_row_without_its_peer_has_no_ratio() {
-        let rows = [row("redis + L1", "/jobs/alljobs", "one", 5.0)];
-        let v = to_json(&[], &rows, 3.0, 32);
+        let m = Measured {
+            ceilings: vec![],
+            bodies: vec![],
+            rows: vec![row("redis + L1", "/jobs/alljobs", "one", 5.0)],
+        };
+        let v = to_json(&m, 3.0, 32);
         assert!(v["rows"][0]["to_ceiling"].is_null());
         assert!(v["rows"][0]["to_no_cache"].is_null());
         assert!(worst_l1_ratio(&v).is_none());
+    }
+
+    #[test]
+    fn a_large_body_is_also_compared_with_a_static_body_of_its_size() {
+        let m = Measured {
+            ceilings: vec![row("redis + L1", "ceiling", "one", 100_000.0)],
+            bodies: vec![BodyCeiling {
+                setup: "redis + L1",
+                endpoint: "/jobs/alljobs",
+                bytes: 915_000,
+                run: WrkRun {
+                    rps: 8_000.0,
+                    ..WrkRun::default()
+                },
+            }],
+            rows: vec![
+                row("redis + L1", "/jobs/alljobs", "one", 7_000.0),
+                row("redis + L1", "/jobs/{job}", "hot", 90_000.0),
+            ],
+        };
+        let v = to_json(&m, 3.0, 32);
+        assert_eq!(v["rows"][0]["to_ceiling"], json!(0.07));
+        assert_eq!(v["rows"][0]["to_body_ceiling"], json!(0.875));
+        assert_eq!(v["rows"][0]["body_bytes"], json!(915_000));
+        assert!(v["rows"][1]["to_body_ceiling"].is_null());
+        let (worst, which) = worst_l1_ratio(&v).expect("a worst row");
+        assert_eq!(
+            worst, 0.875,
+            "the fair ceiling of a large body is its static twin"
+        );
+        assert!(which.contains("915000 B"), "{which}");
+        let md = markdown(&v);
+        assert!(
+            md.contains("| redis + L1 | `/jobs/alljobs` | 915000 | 8000 |"),
+            "{md}"
+        );
+        assert!(md.contains("| 0.07 | 0.88 |"), "{md}");
     }
 
     #[test]

@@ -147,6 +147,39 @@ pub(crate) fn run(
     parse(&stdout)
 }
 
+/// The length of the body `base` + `path` answers (its `Content-Length`, else the bytes after
+/// the head): one HTTP/1.1 GET, to size the static body an endpoint is compared with.
+pub(crate) fn body_length(base: &str, path: &str) -> Result<usize> {
+    use std::io::{Read, Write};
+    let authority = base
+        .strip_prefix("http://")
+        .context("the demo's URL is not http://")?
+        .trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority)
+        .with_context(|| format!("connecting to {authority}"))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    head_and_body_length(&response).with_context(|| format!("GET {path}: no HTTP response"))
+}
+
+/// The body's length in a whole response: its `Content-Length`, else what follows the head.
+fn head_and_body_length(response: &[u8]) -> Option<usize> {
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&response[..end]).ok()?;
+    let declared = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())?
+    });
+    Some(declared.unwrap_or(response.len() - end - 4))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +210,15 @@ mod tests {
         assert!(err.to_string().contains("p99_us"), "{err}");
         let zero = OUTPUT.replace("duration_us=3000000", "duration_us=0");
         assert!(parse(&zero).is_err());
+    }
+
+    #[test]
+    fn the_body_length_is_the_declared_one_else_what_follows_the_head() {
+        let declared = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+        assert_eq!(head_and_body_length(declared), Some(5));
+        let undeclared = b"HTTP/1.1 200 OK\r\nx: y\r\n\r\nabc";
+        assert_eq!(head_and_body_length(undeclared), Some(3));
+        assert_eq!(head_and_body_length(b"garbage"), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Abilities a backend may have beyond the core operations, each a trait of its own that the
 //! backend exposes through an `as_*` method of [`Backend`](crate::Backend).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -60,6 +62,42 @@ pub trait VersionCounters: Send + Sync {
         at_least: u64,
         ttl: Option<Duration>,
     ) -> BackendResult<u64>;
+
+    /// The backend's own count of changes to its counters, when every change is made through
+    /// this process and counted before it is visible ([`CounterChanges`]): a cache may then
+    /// trust the counter values it read while the count has not moved, without a coherence
+    /// channel. `None` (the default) for a backend another process can write to (a server), or
+    /// one that does not count.
+    fn local_changes(&self) -> Option<CounterChanges> {
+        None
+    }
+}
+
+/// A count that moves on with every change to a backend's version counters: a bump, a counter
+/// created, expired or removed, by any writer (every handle and every cache sharing the
+/// backend). Shared by clones; reading it is one atomic load.
+///
+/// Only a backend whose every change is made in this process can keep one
+/// ([`VersionCounters::local_changes`]): the embedded [`MemoryBackend`](crate::MemoryBackend).
+#[derive(Debug, Clone, Default)]
+pub struct CounterChanges(Arc<AtomicU64>);
+
+impl CounterChanges {
+    /// A count at 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The changes counted so far.
+    #[inline]
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Counts one change; call it before the change can be seen (under the lock that makes it).
+    pub fn record(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// Walking the keys under a prefix, and removing what was seen only if it is unchanged.

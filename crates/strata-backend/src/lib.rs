@@ -52,7 +52,7 @@ mod operation;
 mod types;
 mod validate;
 
-pub use abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};
+pub use abilities::{CounterChanges, Leases, Listing, MemoryUsage, Publisher, VersionCounters};
 pub use backend::Backend;
 pub use capabilities::Capabilities;
 pub use clock::{Clock, wall_clock_ms, wall_clock_us};

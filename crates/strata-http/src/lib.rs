@@ -23,9 +23,11 @@
 mod error;
 pub mod metrics;
 pub mod monitoring;
+mod rendered;
 mod response_cache;
 mod serve;
 
+pub use rendered::{CachedJson, RenderedJson, RendersJson};
 pub use response_cache::{KeyFn, ResponseCacheLayer, ResponseCacheService, X_CACHE};
 pub use serve::{ServeLimits, serve};
 

@@ -82,9 +82,13 @@ impl<T: CacheValue> KindCache<T> {
         }
     }
 
-    /// The same kind with another TTL.
+    /// The same kind with another TTL (its state made once per TTL, then shared).
     pub fn with_ttl(self, ttl: Duration) -> Self {
-        let kind = Arc::new(self.kind.with_ttl(ttl));
+        if self.kind.ttl == ttl {
+            return self;
+        }
+        let (name, schema) = (self.kind.name(), self.kind.keys.schema());
+        let kind = self.core.kinds.with_ttl(name, schema, &self.kind, ttl);
         Self::new(self.core, kind)
     }
 

@@ -176,16 +176,56 @@ impl KindState {
     }
 }
 
-/// The (kind, schema) pairs this instance has used.
+/// The (kind, schema) pairs this instance has used, by kind name (a lookup allocates nothing),
+/// and the states of those with a TTL from the code ([`Cache::of`](crate::Cache::of)), made
+/// once rather than per call.
 #[derive(Default)]
 pub(crate) struct Kinds {
-    map: RwLock<HashMap<(String, u32), Arc<KindState>>>,
+    map: RwLock<HashMap<String, Vec<Variant>>>,
+}
+
+/// One state of a kind: its schema, and the TTL from the code it was made with (`None`: the
+/// kind's own state).
+struct Variant {
+    schema: u32,
+    ttl: Option<Duration>,
+    state: Arc<KindState>,
 }
 
 impl Kinds {
+    fn find(&self, kind: &str, schema: u32, ttl: Option<Duration>) -> Option<Arc<KindState>> {
+        self.map
+            .read()
+            .get(kind)?
+            .iter()
+            .find(|v| v.schema == schema && v.ttl == ttl)
+            .map(|v| v.state.clone())
+    }
+
+    fn insert(
+        &self,
+        kind: &str,
+        schema: u32,
+        ttl: Option<Duration>,
+        state: KindState,
+    ) -> Arc<KindState> {
+        let mut map = self.map.write();
+        let variants = map.entry(kind.to_owned()).or_default();
+        if let Some(v) = variants.iter().find(|v| v.schema == schema && v.ttl == ttl) {
+            return v.state.clone();
+        }
+        let state = Arc::new(state);
+        variants.push(Variant {
+            schema,
+            ttl,
+            state: state.clone(),
+        });
+        state
+    }
+
     /// The state of (`kind`, `schema`), if made already.
     pub(crate) fn get(&self, kind: &str, schema: u32) -> Option<Arc<KindState>> {
-        self.map.read().get(&(kind.to_owned(), schema)).cloned()
+        self.find(kind, schema, None)
     }
 
     /// The state of (`kind`, `schema`), made by `make` the first time.
@@ -198,23 +238,44 @@ impl Kinds {
         if let Some(state) = self.get(kind, schema) {
             return state;
         }
-        let state = Arc::new(make());
-        self.map
-            .write()
-            .entry((kind.to_owned(), schema))
-            .or_insert(state)
-            .clone()
+        self.insert(kind, schema, None, make())
+    }
+
+    /// `base` (the state of (`kind`, `schema`)) with `ttl`, made the first time: it shares
+    /// everything else with `base`.
+    pub(crate) fn with_ttl(
+        &self,
+        kind: &str,
+        schema: u32,
+        base: &KindState,
+        ttl: Duration,
+    ) -> Arc<KindState> {
+        if let Some(state) = self.find(kind, schema, Some(ttl)) {
+            return state;
+        }
+        self.insert(kind, schema, Some(ttl), base.with_ttl(ttl))
     }
 
     /// Every (kind, schema) state made so far.
     pub(crate) fn all(&self) -> Vec<Arc<KindState>> {
-        self.map.read().values().cloned().collect()
+        self.bases().collect()
+    }
+
+    fn bases(&self) -> impl Iterator<Item = Arc<KindState>> {
+        let map = self.map.read();
+        let out: Vec<Arc<KindState>> = map
+            .values()
+            .flatten()
+            .filter(|v| v.ttl.is_none())
+            .map(|v| v.state.clone())
+            .collect();
+        out.into_iter()
     }
 
     /// Registers every schema again with the next write (the registry may have been lost with
     /// the messages a bus reset stands for).
     pub(crate) fn register_again(&self) {
-        for state in self.map.read().values() {
+        for state in self.bases() {
             state.registered.store(0, Ordering::Release);
         }
     }
@@ -224,10 +285,9 @@ impl Kinds {
         let mut schemas: Vec<u32> = self
             .map
             .read()
-            .keys()
-            .filter(|(k, _)| k == kind)
-            .map(|(_, s)| *s)
-            .collect();
+            .get(kind)
+            .map(|vs| vs.iter().map(|v| v.schema).collect())
+            .unwrap_or_default();
         if schemas.is_empty() {
             schemas.push(1);
         }

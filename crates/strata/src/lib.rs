@@ -61,6 +61,7 @@ mod entry;
 mod error;
 mod flight;
 mod forget;
+mod generation;
 mod hot_set;
 #[cfg(feature = "axum")]
 mod into_response;

@@ -151,7 +151,9 @@ async fn look_in_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &str) -> 
     let meta = entry.meta;
     let key_hash = entry.key_hash();
     let tags = entry.tags().cloned();
-    // One atomic load decides in the common case (generation known, no tags).
+    // One atomic load decides in the common case (generation known, no tags), after a second
+    // one on a backend that counts its changes (a change anywhere makes it read again).
+    core.versions.catch_up();
     let current = match kind.generation.load() {
         (g, true) if tags.is_none() => g == meta.generation,
         // Boxed: the slow path may read the backend, and its future must not make the hot

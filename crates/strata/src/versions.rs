@@ -14,54 +14,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::RwLock;
-use strata_backend::wall_clock_us;
+use strata_backend::{CounterChanges, wall_clock_us};
 use strata_codec::TagVersion;
 use strata_keys::{KeySpace, KindKeys};
 
 use strata_backend::batch::{Batch, Handle, Results};
 
 use crate::error::Error;
+pub(crate) use crate::generation::KindGeneration;
 use crate::l2::L2;
 
 /// The internal kind holding version counters (kinds' generations, tags' versions).
 pub(crate) const VERSION_KIND: &str = "__version";
 
-/// Set on a kind's generation until it has been read from the backend.
-const UNSYNCED: u64 = 1 << 63;
-
 /// Tag versions known locally before the table is emptied (and refilled from the backend).
 const MAX_KNOWN_TAGS: usize = 100_000;
-
-/// The generation of one kind as this instance knows it.
-#[derive(Debug, Default)]
-pub(crate) struct KindGeneration(AtomicU64);
-
-impl KindGeneration {
-    fn new() -> Self {
-        Self(AtomicU64::new(UNSYNCED))
-    }
-
-    /// The generation, and whether it has been read from the backend since the last reset.
-    pub(crate) fn load(&self) -> (u64, bool) {
-        let v = self.0.load(Ordering::Acquire);
-        (v & !UNSYNCED, v & UNSYNCED == 0)
-    }
-
-    /// Takes `generation` if it is newer, and marks the value as read from the backend.
-    fn raise(&self, generation: u64) {
-        let g = generation & !UNSYNCED;
-        let _ = self
-            .0
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
-                Some((cur & !UNSYNCED).max(g))
-            });
-    }
-
-    /// Marks the value as possibly behind (messages may have been missed).
-    fn unsync(&self) {
-        self.0.fetch_or(UNSYNCED, Ordering::AcqRel);
-    }
-}
 
 /// Version counters read along with an entry, in its batch: what to take from the results.
 #[derive(Debug, Default)]
@@ -70,6 +37,8 @@ pub(crate) struct CounterRead {
     kind: Option<Handle<Vec<u64>>>,
     /// The tags not known here, and their counters' values.
     tags: Option<(Vec<String>, Handle<Vec<u64>>)>,
+    /// The backend's count of changes before the batch ran (see [`Versions::changes`]).
+    at: Option<u64>,
 }
 
 /// What every entry of a kind records when it is written: the kind's generation and the
@@ -86,10 +55,16 @@ pub(crate) struct Versions {
     tags: RwLock<HashMap<String, u64>>,
     /// How long a tag counter lives in the backend after its last invalidation.
     tag_ttl: Option<Duration>,
-    /// A bus keeps the local values in step. Without one, every check of an entry read from
-    /// the backend reads the counters again (L1 entries use the local values, like everything
-    /// else in L1 without a bus: bounded by the L1 lifetime cap).
+    /// A channel (the bus, client tracking) keeps the local values in step. Without one, and
+    /// without [`changes`](Self::changes), every check of an entry reads the counters again.
     trust_local: bool,
+    /// The backend's own count of changes to its counters, when every change is made in this
+    /// process (the embedded memory backend, [`CounterChanges`]): the local values are trusted
+    /// while it has not moved, and all forgotten when it has. Values read from the backend are
+    /// kept only if the count did not move between the read and the keeping.
+    changes: Option<CounterChanges>,
+    /// The count when the local values were last forgotten: they hold no value older.
+    forgot_at: AtomicU64,
     /// Where the counters live: the internal kind [`VERSION_KIND`].
     counters: KindKeys,
     /// The default backend's tier, where the tag counters and the unrouted kinds' generations
@@ -108,12 +83,18 @@ impl Versions {
         trust_local: bool,
         l2: L2,
     ) -> Result<Self, Error> {
+        let changes = l2
+            .backend()
+            .as_version_counters()
+            .and_then(|c| c.local_changes());
         Ok(Self {
             l2,
+            changes,
             kinds: RwLock::default(),
             tags: RwLock::default(),
             tag_ttl,
             trust_local,
+            forgot_at: AtomicU64::new(0),
             counters: space.keys_of(&strata_keys::KindName::internal(VERSION_KIND)?),
             routes: HashMap::new(),
         })
@@ -151,13 +132,104 @@ impl Versions {
             .clone()
     }
 
-    fn raise_tag(&self, tag: &str, version: u64) {
+    /// Whether the local values may be trusted: a channel keeps them in step, or the backend
+    /// counts its changes (then they were just brought up to date: [`catch_up`](Self::catch_up)).
+    fn trusted(&self) -> bool {
+        self.catch_up();
+        self.trust_local || self.changes.is_some()
+    }
+
+    /// [`trusted`](Self::trusted) for the generation of `kind`: a kind routed to another
+    /// backend is not covered by the default backend's count.
+    fn trusted_kind(&self, kind: &str) -> bool {
+        self.catch_up();
+        self.trust_local || (self.changes.is_some() && !self.routes.contains_key(kind))
+    }
+
+    /// With a backend that counts its changes: forgets every local value once the count moved
+    /// (someone, anywhere in this process, changed a counter). One atomic load otherwise.
+    #[inline]
+    pub(crate) fn catch_up(&self) {
+        if let Some(changes) = &self.changes {
+            let now = changes.count();
+            if self.forgot_at.load(Ordering::Acquire) != now {
+                self.forget_before(now);
+            }
+        }
+    }
+
+    #[cold]
+    fn forget_before(&self, now: u64) {
+        // Under the tags' write lock, so that no value read before `now` is kept after it.
         let mut tags = self.tags.write();
+        if self.forgot_at.load(Ordering::Acquire) < now {
+            for g in self.kinds.read().values() {
+                g.unsync();
+            }
+            tags.clear();
+            self.forgot_at.store(now, Ordering::Release);
+        }
+    }
+
+    /// The backend's count of changes before a read, for [`keeps`](Self::keeps).
+    fn count(&self) -> Option<u64> {
+        self.changes.as_ref().map(CounterChanges::count)
+    }
+
+    /// Whether a value read after the count was `at` may be kept as known: always without a
+    /// count; with one, only if nothing was forgotten since, and nothing changed (call it
+    /// under the tags' lock).
+    fn keeps(&self, at: Option<u64>) -> bool {
+        match (at, &self.changes) {
+            (Some(at), Some(changes)) => {
+                self.forgot_at.load(Ordering::Acquire) == at && changes.count() == at
+            }
+            _ => true,
+        }
+    }
+
+    /// Takes a version of `tag` read from the backend after the count was `at`.
+    fn raise_tag_read(&self, tag: &str, version: u64, at: Option<u64>) {
+        let mut tags = self.tags.write();
+        if !self.keeps(at) {
+            return;
+        }
         if tags.len() >= MAX_KNOWN_TAGS && !tags.contains_key(tag) {
             tags.clear();
         }
         let v = tags.entry(tag.to_owned()).or_insert(0);
         *v = (*v).max(version);
+    }
+
+    /// Takes a version of `tag` some change produced (a message, this instance's own bump).
+    /// With a backend that counts its changes, only a value already known is raised: the count
+    /// moved with the change, so every value is read again anyway.
+    fn raise_tag(&self, tag: &str, version: u64) {
+        if self.changes.is_none() {
+            return self.raise_tag_read(tag, version, None);
+        }
+        if let Some(v) = self.tags.write().get_mut(tag) {
+            *v = (*v).max(version);
+        }
+    }
+
+    /// Takes a generation of `known` read from the backend after the count was `at`.
+    fn raise_kind_read(&self, known: &KindGeneration, generation: u64, at: Option<u64>) {
+        let _tags = self.tags.read();
+        if self.keeps(at) {
+            known.raise(generation);
+        } else {
+            known.raise_unsynced(generation);
+        }
+    }
+
+    /// Takes a generation some change produced (see [`raise_tag`](Self::raise_tag)).
+    fn raise_kind(&self, known: &KindGeneration, generation: u64) {
+        if self.changes.is_none() {
+            known.raise(generation);
+        } else {
+            known.raise_unsynced(generation);
+        }
     }
 
     /// After messages may have been missed: everything is read from the backend again.
@@ -183,7 +255,7 @@ impl Versions {
 
     /// Applies another instance's kind clear.
     pub(crate) fn apply_kind(&self, kind: &str, generation: u64) {
-        self.kind(kind).raise(generation);
+        self.raise_kind(&self.kind(kind), generation);
     }
 
     /// Applies another instance's tag invalidation.
@@ -201,8 +273,9 @@ impl Versions {
     /// The current generation of `kind` (read from the backend once, then kept in step by the
     /// bus). When the backend cannot answer, the last known value.
     pub(crate) async fn generation(&self, kind: &str, known: &KindGeneration) -> u64 {
+        let trusted = self.trusted_kind(kind);
         match known.load() {
-            (g, true) if self.trust_local => g,
+            (g, true) if trusted => g,
             (g, _) => self.sync_generation(kind, known).await.unwrap_or(g),
         }
     }
@@ -214,12 +287,14 @@ impl Versions {
             known.raise(0);
             return Some(known.load().0);
         }
+        let at = self.count();
         let v = self
             .l2_of(kind)
             .versions(vec![key], wall_clock_us(), None)
             .await
             .ok()?;
-        known.raise(v.first().copied().unwrap_or(0));
+        let v = v.first().copied().unwrap_or(0);
+        self.raise_kind_read(known, v, at);
         Some(known.load().0)
     }
 
@@ -227,11 +302,12 @@ impl Versions {
     pub(crate) async fn tag_versions(&self, tags: &[String]) -> Option<Vec<TagVersion>> {
         let mut out = Vec::with_capacity(tags.len());
         let mut missing = Vec::new();
+        let trusted = self.trusted();
         {
             let known = self.tags.read();
             for (i, t) in tags.iter().enumerate() {
                 match known.get(t) {
-                    Some(v) if self.trust_local => out.push(TagVersion::new(t.clone(), *v)),
+                    Some(v) if trusted => out.push(TagVersion::new(t.clone(), *v)),
                     _ => {
                         out.push(TagVersion::new(t.clone(), 0));
                         missing.push(i);
@@ -247,6 +323,7 @@ impl Versions {
             .map(|i| self.key("tag", &tags[*i]))
             .collect::<Result<Vec<_>, _>>()
             .ok()?;
+        let at = self.count();
         let found = if self.shared() {
             let init = wall_clock_us();
             self.l2.versions(keys, init, self.tag_ttl).await.ok()?
@@ -255,8 +332,16 @@ impl Versions {
             vec![0; missing.len()]
         };
         for (i, v) in missing.iter().zip(found) {
-            self.raise_tag(&tags[*i], v);
+            self.raise_tag_read(&tags[*i], v, at);
+            if at.is_some() {
+                // A backend that counts its changes answered under its lock: `v` was the
+                // version at the read, even if it is not kept (creating the counter moved
+                // the count).
+                out[*i].version = v;
+            }
         }
+        // Elsewhere a version not known any more (forgotten since the read) stays 0, unknown:
+        // an entry recording it is a miss, never a stale hit.
         let known = self.tags.read();
         for t in &mut out {
             t.version = known.get(&t.tag).copied().unwrap_or(t.version);
@@ -293,7 +378,7 @@ impl Versions {
             return false;
         }
         let Some(tags) = tags else { return true };
-        if self.trust_local
+        if self.trusted()
             && let Some(verdict) = self.local_verdict(tags)
         {
             return verdict;
@@ -349,43 +434,50 @@ impl Versions {
         known: &KindGeneration,
         tags: &[String],
     ) -> CounterRead {
+        let trusted = self.trusted();
+        let kind_trusted = self.trusted_kind(kind);
+        let at = self.count();
         let routed = !self.routes.is_empty() && self.routes.contains_key(kind);
         let kind = match known.load() {
             _ if !self.shared_kind(kind) => None,
-            (_, true) if self.trust_local => None,
+            (_, true) if kind_trusted => None,
             _ => self.key("kind", kind).ok(),
         };
         let kind = kind.map(|key| batch.versions(vec![key], wall_clock_us(), None));
         if routed || !self.shared() || tags.is_empty() {
             // No tag counter to read; without a tag the tags' lock is not taken either (an
             // untagged hit writes no shared state).
-            return CounterRead { kind, tags: None };
+            return CounterRead {
+                kind,
+                tags: None,
+                at,
+            };
         }
         let local = self.tags.read();
         let (names, keys): (Vec<String>, Vec<String>) = tags
             .iter()
-            .filter(|t| !(self.trust_local && local.contains_key(*t)))
+            .filter(|t| !(trusted && local.contains_key(*t)))
             .filter_map(|t| Some((t.clone(), self.key("tag", t).ok()?)))
             .unzip();
         let tags = (!names.is_empty())
             .then(|| (names, batch.versions(keys, wall_clock_us(), self.tag_ttl)));
-        CounterRead { kind, tags }
+        CounterRead { kind, tags, at }
     }
 
     /// Whether an untagged read of the kind whose generation is `known` needs no counter from
     /// the backend ([`read_into`](Self::read_into) would add none).
     pub(crate) fn known_here(&self, kind: &str, known: &KindGeneration) -> bool {
-        !self.shared_kind(kind) || (self.trust_local && known.load().1)
+        !self.shared_kind(kind) || (self.trusted_kind(kind) && known.load().1)
     }
 
     /// Takes the values the counters of `read` answered in `done`.
     pub(crate) fn learn(&self, known: &KindGeneration, read: &CounterRead, done: &Results) {
         if let Some(kind) = read.kind {
-            known.raise(done.get(kind).first().copied().unwrap_or(0));
+            self.raise_kind_read(known, done.get(kind).first().copied().unwrap_or(0), read.at);
         }
         if let Some((names, values)) = &read.tags {
             for (tag, v) in names.iter().zip(done.get(*values)) {
-                self.raise_tag(tag, v);
+                self.raise_tag_read(tag, v, read.at);
             }
         }
     }
@@ -398,7 +490,7 @@ impl Versions {
 
     /// Takes a kind generation the backend answered.
     pub(crate) fn learn_kind(&self, kind: &str, generation: u64) {
-        self.kind(kind).raise(generation);
+        self.raise_kind(&self.kind(kind), generation);
     }
 
     /// Takes a tag version the backend answered.

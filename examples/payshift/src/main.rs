@@ -6,6 +6,7 @@
 //! `--no-cache` runs the same app with caching off for comparison, `--warm` warms the cache
 //! before it reports ready.
 
+mod bench_routes;
 mod db;
 mod error;
 mod models;
@@ -55,6 +56,10 @@ struct Args {
     /// How many of the most recent jobs `--warm` loads.
     #[arg(long, env = "PAYSHIFT_WARM_JOBS", default_value_t = 200)]
     warm_jobs: usize,
+    /// Also serve the routes the end-to-end bench compares with: `/strata-bench/body/{bytes}`,
+    /// a static JSON body of that size (no cache, no database).
+    #[arg(long, env = "PAYSHIFT_BENCH_ROUTES")]
+    bench_routes: bool,
     /// Seconds a shutdown waits for requests in flight.
     #[arg(long, default_value_t = 10.0)]
     shutdown_deadline: f64,
@@ -110,12 +115,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let metrics = strata_http::metrics::install_prometheus().ok();
     let alljobs = routes::alljobs_kind()?;
     let (cache, token) = build_cache(&args, &alljobs).await?;
-    let state = routes::AppState {
+    let state = std::sync::Arc::new(routes::App {
         db: db.clone(),
         cache: cache.clone(),
         rules: routes::rules(&alljobs),
         alljobs,
-    };
+    });
     routes::relate(&cache)?;
     warm::register_loaders(&state)?;
     if args.warm && !args.no_cache {
@@ -126,6 +131,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "/core/monitoring",
         router(cache.clone(), MonitoringConfig::from_cache(&cache)),
     );
+    if args.bench_routes {
+        app = app.merge(bench_routes::routes());
+    }
     if let Some(handle) = metrics {
         app = app.merge(strata_http::metrics::metrics_router_for(
             handle,

@@ -2,9 +2,12 @@
 //! and TTL once: the Django layer's timeouts (user 24h, profile 12h, whoami 15m, job 2h,
 //! application 30m).
 
+use std::sync::Arc;
+
 use crate::error::AppError;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use strata::Cacheable;
+use strata_http::{RenderedJson, RendersJson};
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Cacheable)]
@@ -47,6 +50,15 @@ pub(crate) struct Whoami {
     pub(crate) user: User,
     pub(crate) profile: Profile,
     pub(crate) stats: ActivityStats,
+    /// Its JSON, rendered by the first response of the cached value (not stored, not sent).
+    #[serde(skip)]
+    pub(crate) json: RenderedJson,
+}
+
+impl RendersJson for Whoami {
+    fn rendered_json(&self) -> &RenderedJson {
+        &self.json
+    }
 }
 
 /// A job industry.
@@ -88,6 +100,61 @@ pub(crate) struct Job {
     pub(crate) client: Client,
     pub(crate) industry: Industry,
     pub(crate) subcategory: Subcategory,
+    /// Its JSON, rendered by the first response of the cached value (not stored, not sent).
+    #[serde(skip)]
+    pub(crate) json: RenderedJson,
+}
+
+impl RendersJson for Job {
+    fn rendered_json(&self) -> &RenderedJson {
+        &self.json
+    }
+}
+
+/// A cached list (`/jobs/job-industries/`, `/jobs/job-subcategories/`): serialized as the
+/// list itself; its clones (what `#[cached]` returns) share the items and their JSON, rendered
+/// by the first response.
+#[derive(Debug)]
+pub(crate) struct Listing<T>(Arc<(Vec<T>, RenderedJson)>);
+
+impl<T> Listing<T> {
+    pub(crate) fn new(items: Vec<T>) -> Self {
+        Self(Arc::new((items, RenderedJson::new())))
+    }
+
+    pub(crate) fn items(&self) -> &[T] {
+        &self.0.0
+    }
+}
+
+impl<T> Clone for Listing<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T: PartialEq> PartialEq for Listing<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.items() == other.items()
+    }
+}
+
+impl<T: Serialize> Serialize for Listing<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.items().serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Listing<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<T>::deserialize(d).map(Self::new)
+    }
+}
+
+impl<T: Serialize> RendersJson for Listing<T> {
+    fn rendered_json(&self) -> &RenderedJson {
+        &self.0.1
+    }
 }
 
 /// One application to a job.

@@ -9,19 +9,21 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use strata::{Cache, CacheKind, Cacheable, LoadError, LoadOptions, ResponseKind, Rules, Target};
-use strata_http::ResponseCacheLayer;
+use strata_http::{CachedJson, ResponseCacheLayer};
 
 use crate::db::Db;
 use crate::error::{AppError, JobId, UserId, body};
 use crate::models::{
-    Application, ApplicationInput, Applications, Industry, Job, JobInput, Profile, ProfileUpdate,
-    Subcategory, User, Whoami,
+    Application, ApplicationInput, Applications, Industry, Job, JobInput, Listing, Profile,
+    ProfileUpdate, Subcategory, User, Whoami,
 };
+
+/// What every handler needs, shared (a request clones one `Arc`).
+pub(crate) type AppState = Arc<App>;
 
 /// What every handler needs: the database and the cache (with caching off under
 /// `--no-cache`: the loaders answer every read and nothing is stored).
-#[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct App {
     pub(crate) db: Db,
     pub(crate) cache: Cache,
     pub(crate) rules: Rules,
@@ -106,7 +108,10 @@ async fn profile(state: &AppState, id: i64) -> Result<Option<Arc<Profile>>, AppE
     cached(state, id, || state.db.profile(id)).await
 }
 
-async fn whoami(State(state): State<AppState>, UserId(id): UserId) -> ApiResult<Arc<Whoami>> {
+/// A cached value's JSON response, serialized once per cached value.
+type CachedResult<T> = Result<CachedJson<T>, AppError>;
+
+async fn whoami(State(state): State<AppState>, UserId(id): UserId) -> CachedResult<Whoami> {
     let found = cached(&state, id, || async {
         let (Some(user), Some(profile)) = (user(&state, id).await?, profile(&state, id).await?)
         else {
@@ -117,11 +122,12 @@ async fn whoami(State(state): State<AppState>, UserId(id): UserId) -> ApiResult<
             user: (*user).clone(),
             profile: (*profile).clone(),
             stats,
+            json: Default::default(),
         }))
     })
     .await?;
     found
-        .map(Json)
+        .map(CachedJson)
         .ok_or_else(|| AppError::NotFound(format!("no user {id}")))
 }
 
@@ -188,10 +194,10 @@ async fn logout(State(state): State<AppState>, UserId(id): UserId) -> ApiResult<
     ))
 }
 
-async fn job(State(state): State<AppState>, JobId(id): JobId) -> ApiResult<Arc<Job>> {
+async fn job(State(state): State<AppState>, JobId(id): JobId) -> CachedResult<Job> {
     cached(&state, id, || state.db.job(id))
         .await?
-        .map(Json)
+        .map(CachedJson)
         .ok_or_else(|| AppError::NotFound(format!("no job {id}")))
 }
 
@@ -221,24 +227,26 @@ const SUBCATEGORY: &str = "subcategory";
 pub(crate) async fn cached_industries(
     cache: &Cache,
     #[skip] db: &Db,
-) -> Result<Vec<Industry>, AppError> {
-    db.industries().await
+) -> Result<Listing<Industry>, AppError> {
+    db.industries().await.map(Listing::new)
 }
 
 #[strata::cached(ttl = "7d", prefix = "subcategory:")]
 pub(crate) async fn cached_subcategories(
     cache: &Cache,
     #[skip] db: &Db,
-) -> Result<Vec<Subcategory>, AppError> {
-    db.subcategories().await
+) -> Result<Listing<Subcategory>, AppError> {
+    db.subcategories().await.map(Listing::new)
 }
 
-async fn industries(State(state): State<AppState>) -> ApiResult<Vec<Industry>> {
-    Ok(Json(cached_industries(&state.cache, &state.db).await?))
+async fn industries(State(state): State<AppState>) -> CachedResult<Listing<Industry>> {
+    let list = cached_industries(&state.cache, &state.db).await?;
+    Ok(CachedJson(Arc::new(list)))
 }
 
-async fn subcategories(State(state): State<AppState>) -> ApiResult<Vec<Subcategory>> {
-    Ok(Json(cached_subcategories(&state.cache, &state.db).await?))
+async fn subcategories(State(state): State<AppState>) -> CachedResult<Listing<Subcategory>> {
+    let list = cached_subcategories(&state.cache, &state.db).await?;
+    Ok(CachedJson(Arc::new(list)))
 }
 
 /// A job was created or changed: the job, the listings, and its client's whoami (jobs posted).
@@ -398,8 +406,20 @@ mod tests {
             .build()
             .await
             .unwrap();
-        assert!(!cached_industries(&cache, &db).await.unwrap().is_empty());
-        assert!(!cached_subcategories(&cache, &db).await.unwrap().is_empty());
+        assert!(
+            !cached_industries(&cache, &db)
+                .await
+                .unwrap()
+                .items()
+                .is_empty()
+        );
+        assert!(
+            !cached_subcategories(&cache, &db)
+                .await
+                .unwrap()
+                .items()
+                .is_empty()
+        );
         for kind in [INDUSTRY, SUBCATEGORY] {
             let page = backend
                 .as_listing()

@@ -306,13 +306,8 @@ fn run_load(groups: &[&str], quick: bool) -> Result<Value> {
 /// The demo's endpoints under wrk against the same server's ceiling (see [`crate::demo_load`]).
 fn run_e2e(quick: bool) -> Result<Value> {
     let (seconds, connections) = (if quick { 3.0 } else { 8.0 }, 32);
-    let (ceilings, rows) = crate::demo_load::measure(seconds, connections)?;
-    Ok(crate::demo_load::to_json(
-        &ceilings,
-        &rows,
-        seconds,
-        connections,
-    ))
+    let measured = crate::demo_load::measure(seconds, connections)?;
+    Ok(crate::demo_load::to_json(&measured, seconds, connections))
 }
 
 /// The steps for `groups`: the release builds, criterion once for all its groups, the load

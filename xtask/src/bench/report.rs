@@ -362,7 +362,7 @@ The testkit's proxy adds the latency to every client-to-server burst in front of
     fn e2e_markdown(&self, s: &mut String) {
         if self.results["e2e"]["rows"].is_array() {
             s.push_str("## The demo end to end\n\n");
-            s.push_str(&crate::demo_load::markdown(&self.results["e2e"]));
+            s.push_str(&crate::demo_table::markdown(&self.results["e2e"]));
             s.push('\n');
         }
     }

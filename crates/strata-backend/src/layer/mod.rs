@@ -15,7 +15,7 @@ use bytes::Bytes;
 pub use breaker::{BreakerState, CircuitBreaker, LastError};
 pub use timeout::Timeout;
 
-use crate::abilities::{Leases, Listing, MemoryUsage, Publisher, VersionCounters};
+use crate::abilities::{CounterChanges, Leases, Listing, MemoryUsage, Publisher, VersionCounters};
 use crate::backend::Backend;
 use crate::batch::{Done, Step};
 use crate::capabilities::Capabilities;
@@ -275,6 +275,10 @@ impl<W: Wrap> VersionCounters for Layered<W> {
         let counters = self.ability(self.inner.as_version_counters(), op)?;
         let call = counters.bump_version(key, at_least, ttl);
         self.wrap.around(&[op], call).await
+    }
+
+    fn local_changes(&self) -> Option<CounterChanges> {
+        self.inner.as_version_counters()?.local_changes()
     }
 }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::MemoryBackend;
-use crate::abilities::{Leases, Listing, MemoryUsage, VersionCounters};
+use crate::abilities::{CounterChanges, Leases, Listing, MemoryUsage, VersionCounters};
 use crate::error::BackendResult;
 use crate::types::ScanPage;
 use crate::validate::{check_key_in, check_set_in};
@@ -110,6 +110,11 @@ impl VersionCounters for MemoryBackend {
             .max(at_least);
         state.set_version(key, next, until, now);
         Ok(next)
+    }
+
+    /// Every change is made here, under the state's lock, by whoever holds a clone.
+    fn local_changes(&self) -> Option<CounterChanges> {
+        Some(self.shared.state.lock().version_changes.clone())
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 pub use config::{DEFAULT_MEMORY_MAX_BYTES, MemoryConfig};
 
-use crate::abilities::{Leases, Listing, MemoryUsage, VersionCounters};
+use crate::abilities::{CounterChanges, Leases, Listing, MemoryUsage, VersionCounters};
 use crate::backend::Backend;
 use crate::batch::{Done, Step};
 use crate::capabilities::Capabilities;
@@ -80,6 +80,7 @@ impl MemoryBackend {
                     expirations: 0,
                     leases: HashMap::new(),
                     versions: HashMap::new(),
+                    version_changes: CounterChanges::new(),
                     registries: HashMap::new(),
                 }),
             }),
@@ -256,7 +257,7 @@ impl Backend for MemoryBackend {
             state.remove(k);
         }
         state.leases.retain(|k, _| !k.starts_with(ns));
-        state.versions.retain(|k, _| !k.starts_with(ns));
+        state.remove_versions(ns);
         state.registries.retain(|k, _| !k.starts_with(ns));
         Ok(doomed.len() as u64)
     }

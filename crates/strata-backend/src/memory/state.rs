@@ -6,6 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use strata_eviction::Evictor;
 
+use crate::abilities::CounterChanges;
+
 #[derive(Debug)]
 pub(super) struct Stored {
     pub(super) value: Bytes,
@@ -22,6 +24,8 @@ pub(super) struct State {
     pub(super) leases: HashMap<String, (String, u64)>,
     /// Version counters: key -> (value, expiry in ms). Not counted against the limits.
     pub(super) versions: HashMap<String, (u64, u64)>,
+    /// Counts every change to `versions` (see [`CounterChanges`]), made under the same lock.
+    pub(super) version_changes: CounterChanges,
     /// Family registries (see `batch::Family`): set key -> members.
     pub(super) registries: HashMap<String, std::collections::BTreeSet<String>>,
 }
@@ -52,6 +56,7 @@ impl State {
             Some((v, until)) if *until > now_ms => Some(*v),
             Some(_) => {
                 self.versions.remove(key);
+                self.version_changes.record();
                 None
             }
             None => None,
@@ -64,6 +69,13 @@ impl State {
             self.versions.retain(|_, (_, u)| *u > now_ms);
         }
         self.versions.insert(key.to_owned(), (value, until));
+        self.version_changes.record();
+    }
+
+    /// Removes the counters whose key starts with `prefix`.
+    pub(super) fn remove_versions(&mut self, prefix: &str) {
+        self.versions.retain(|k, _| !k.starts_with(prefix));
+        self.version_changes.record();
     }
 
     /// The live entry under `key`, dropping it first if it has expired.

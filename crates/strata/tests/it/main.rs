@@ -13,6 +13,7 @@ mod common;
 mod config;
 mod config_doc;
 mod config_env;
+mod counted_changes;
 mod faults_under_load;
 mod get_or_load;
 mod history;

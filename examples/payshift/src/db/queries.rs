@@ -11,6 +11,7 @@ use crate::models::{
     ActivityStats, Application, Applications, Client, Industry, Job, JobInput, Profile,
     ProfileUpdate, Subcategory, User,
 };
+use strata_http::RenderedJson;
 
 const JOB_SELECT: &str = "
 SELECT j.id, j.title, j.description, j.budget_min, j.budget_max, j.status, j.created_at,
@@ -137,6 +138,7 @@ impl Db {
                 industry_id: r.try_get("subcategory_industry_id")?,
                 name: r.try_get("subcategory_name")?,
             },
+            json: RenderedJson::new(),
         })
     }
 
