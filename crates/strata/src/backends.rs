@@ -34,6 +34,17 @@ pub struct BackendStatus {
     pub coherence: CoherenceMode,
 }
 
+/// Where a routed kind's generation counter lives, and whether it may be trusted locally.
+#[derive(Clone)]
+pub(crate) struct CounterRoute {
+    /// The tier of the kind's own backend.
+    pub(crate) l2: L2,
+    /// A coherence channel (tracking, bus) is open on that server: the counter's local value
+    /// is kept in step by it. Without one (a backend given in code), every read asks the
+    /// server, since the default backend's channels never hear of the counter's moves.
+    pub(crate) channel: bool,
+}
+
 /// Which of a cache's backends: the default one, or a named one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub(crate) struct BackendId(usize);
@@ -146,11 +157,20 @@ impl Backends {
         self.all().skip(1)
     }
 
-    /// The L2 of every routed kind, by kind (where its generation counter lives).
-    pub(crate) fn routed(&self) -> HashMap<String, L2> {
+    /// Every routed kind's backend as its version counter needs it, by kind: the L2 where its
+    /// generation counter lives, and whether a channel on that server keeps the local value of
+    /// the counter in step.
+    pub(crate) fn routed(&self) -> HashMap<String, CounterRoute> {
         self.routes
             .iter()
-            .map(|(kind, id)| (kind.clone(), self.get(*id).l2.clone()))
+            .map(|(kind, id)| {
+                let part = self.get(*id);
+                let route = CounterRoute {
+                    l2: part.l2.clone(),
+                    channel: part.coherence != CoherenceMode::Off,
+                };
+                (kind.clone(), route)
+            })
             .collect()
     }
 

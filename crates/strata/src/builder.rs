@@ -58,6 +58,8 @@ pub struct CacheBuilder {
     backend: Option<Arc<dyn Backend>>,
     /// Named backends given in code, by name (over `[backends.<name>]`).
     named: BTreeMap<String, Arc<dyn Backend>>,
+    /// Buses given in code for named backends (see [`named_bus`](Self::named_bus)).
+    named_buses: BTreeMap<String, Arc<dyn Bus>>,
     bus: Option<Arc<dyn Bus>>,
     tracker: Option<Arc<dyn Tracker>>,
     clock: Clock,
@@ -82,6 +84,7 @@ impl CacheBuilder {
             declared: BTreeSet::new(),
             backend: None,
             named: BTreeMap::new(),
+            named_buses: BTreeMap::new(),
             bus: None,
             tracker: None,
             clock: Clock::system(),
@@ -119,12 +122,23 @@ impl CacheBuilder {
     /// tests and embedded backends name theirs this way): the kinds routed to `name` (with
     /// [`route`](Self::route) or `[kinds.<kind>] backend`) keep their entries and their
     /// generation counter there. Its namespace must be the cache's, as for
-    /// [`backend`](Self::backend). No coherence channel is opened for it: an embedded backend
-    /// is this instance's own.
+    /// [`backend`](Self::backend). No coherence channel is opened for it (give one with
+    /// [`named_bus`](Self::named_bus)): an embedded backend is this instance's own.
     pub fn named_backend(mut self, name: impl Into<String>, backend: Arc<dyn Backend>) -> Self {
         let name = name.into();
         self.config.backends.entry(name.clone()).or_default();
         self.named.insert(name, backend);
+        self
+    }
+
+    /// Uses `bus` as the coherence channel of the named backend `name` given with
+    /// [`named_backend`](Self::named_backend) (as [`bus`](Self::bus) does for the default one):
+    /// the changes made on that backend reach the other instances through it, and the routed
+    /// kinds' generation counters are kept in step by it. Without a channel, a backend given
+    /// in code has its counters read from its server on every L2 read and write. A bus for a
+    /// name no backend is given for makes [`build`](Self::build) fail, naming it.
+    pub fn named_bus(mut self, name: impl Into<String>, bus: Arc<dyn Bus>) -> Self {
+        self.named_buses.insert(name.into(), bus);
         self
     }
 
@@ -329,7 +343,13 @@ impl CacheBuilder {
         let Channels { bus, tracker } =
             channels(settings, &namespace, given, &backend, opened).await?;
         let mut named_errors = Vec::new();
-        let named = open_named(&self.config, self.named, &namespace, &mut named_errors).await?;
+        if let Some(name) = (self.named_buses.keys()).find(|n| !self.named.contains_key(*n)) {
+            return Err(Error::config(format!(
+                "named_bus(\"{name}\"): no backend named \"{name}\" was given with named_backend"
+            )));
+        }
+        let given = (self.named, self.named_buses);
+        let named = open_named(&self.config, given, &namespace, &mut named_errors).await?;
         let start_warnings = (start_error.iter().chain(&named_errors))
             .map(|e| e.message().to_owned())
             .collect();
@@ -374,19 +394,25 @@ fn check_namespace(backend: &Arc<dyn Backend>, namespace: &str, prefix: &str) ->
     )))
 }
 
+/// The named backends and their buses given in code, by name.
+type GivenNamed = (
+    BTreeMap<String, Arc<dyn Backend>>,
+    BTreeMap<String, Arc<dyn Bus>>,
+);
+
 /// The named backends (`[backends.<name>]`, or `given` in code) with their coherence channels:
 /// for one opened from the configuration, those the coherence mode asks for (a tracker or a
 /// bus subscription of its own). Their start errors are added to `errors`.
 async fn open_named(
     config: &CacheConfig,
-    mut given: BTreeMap<String, Arc<dyn Backend>>,
+    (mut given, mut buses): GivenNamed,
     namespace: &str,
     errors: &mut Vec<strata_backend::BackendError>,
 ) -> Result<Vec<(String, Arc<dyn Backend>, Channels)>, Error> {
     let mut out = Vec::with_capacity(config.backends.len());
     for (name, settings) in &config.backends {
         let none = Channels {
-            bus: None,
+            bus: buses.remove(name),
             tracker: None,
         };
         let (backend, opened) = match given.remove(name) {

@@ -1,6 +1,10 @@
-//! A kind's generation as this instance knows it, and whether it was read from the backend.
+//! A kind's generation as this instance knows it, and whether it was read from the backend;
+//! and the stamp every entry records.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use strata_codec::TagVersion;
 
 /// Set on a kind's generation until it has been read from the backend.
 const UNSYNCED: u64 = 1 << 63;
@@ -44,4 +48,12 @@ impl KindGeneration {
     pub(crate) fn unsync(&self) {
         self.0.fetch_or(UNSYNCED, Ordering::AcqRel);
     }
+}
+
+/// What every entry of a kind records when it is written: the kind's generation and the
+/// versions of its tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) generation: u64,
+    pub(crate) tags: Option<Arc<[TagVersion]>>,
 }

@@ -20,8 +20,9 @@ use strata_keys::{KeySpace, KindKeys};
 
 use strata_backend::batch::{Batch, Handle, Results};
 
+use crate::backends::CounterRoute;
 use crate::error::Error;
-pub(crate) use crate::generation::KindGeneration;
+pub(crate) use crate::generation::{KindGeneration, Stamp};
 use crate::l2::L2;
 
 /// The internal kind holding version counters (kinds' generations, tags' versions).
@@ -39,14 +40,6 @@ pub(crate) struct CounterRead {
     tags: Option<(Vec<String>, Handle<Vec<u64>>)>,
     /// The backend's count of changes before the batch ran (see [`Versions::changes`]).
     at: Option<u64>,
-}
-
-/// What every entry of a kind records when it is written: the kind's generation and the
-/// versions of its tags.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    pub(crate) generation: u64,
-    pub(crate) tags: Option<Arc<[TagVersion]>>,
 }
 
 /// The version counters this instance knows, and how they are read and moved in the backend.
@@ -73,7 +66,7 @@ pub(crate) struct Versions {
     /// The tiers of the kinds routed to a named backend: each one's generation lives there,
     /// beside its entries (read in the same round trip; moved in the same batch as its
     /// deletes). Their entries' tag counters stay in the default backend.
-    routes: HashMap<String, L2>,
+    routes: HashMap<String, CounterRoute>,
 }
 
 impl Versions {
@@ -101,7 +94,7 @@ impl Versions {
     }
 
     /// The same, with the tiers of the kinds routed to a named backend.
-    pub(crate) fn with_routes(mut self, routes: HashMap<String, L2>) -> Self {
+    pub(crate) fn with_routes(mut self, routes: HashMap<String, CounterRoute>) -> Self {
         self.routes = routes;
         self
     }
@@ -111,7 +104,7 @@ impl Versions {
         if self.routes.is_empty() {
             return &self.l2;
         }
-        self.routes.get(kind).unwrap_or(&self.l2)
+        self.routes.get(kind).map_or(&self.l2, |r| &r.l2)
     }
 
     /// Whether the backend of `kind` keeps its generation counter (else each instance's own
@@ -139,11 +132,13 @@ impl Versions {
         self.trust_local || self.changes.is_some()
     }
 
-    /// [`trusted`](Self::trusted) for the generation of `kind`: a kind routed to another
-    /// backend is not covered by the default backend's count.
+    /// [`trusted`](Self::trusted) for the generation of `kind`. A kind routed to another
+    /// backend is covered by that server's own channel only: neither the default backend's
+    /// channels nor its count of changes hear of its counter.
     fn trusted_kind(&self, kind: &str) -> bool {
-        self.catch_up();
-        self.trust_local || (self.changes.is_some() && !self.routes.contains_key(kind))
+        self.routes
+            .get(kind)
+            .map_or_else(|| self.trusted(), |route| route.channel)
     }
 
     /// With a backend that counts its changes: forgets every local value once the count moved

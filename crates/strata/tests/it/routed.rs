@@ -195,8 +195,9 @@ async fn routed_kind_across_instances(coherence: &str) {
 
 /// An instance whose data connections go through `main` and `second` (the proxies in front of
 /// the two servers); its bus connects to the main server directly (heartbeats are no
-/// operation's round trips), and the routed kind's backend is given in code (so no channel of
-/// its own goes through the proxy). A change waits up to 30 s for its backends.
+/// operation's round trips), and the routed kind's backend is given in code with a bus of its
+/// own on its server directly (so no channel goes through a proxy). A change waits up to 30 s
+/// for its backends.
 async fn counted(main: &RoundTripProxy, second: &RoundTripProxy) -> Cache {
     let config = CacheConfig::from_toml_str(&format!(
         "prefix = \"rr\"\ncoherence = \"bus\"\njitter = 0.0\nmetrics = false\n\
@@ -215,9 +216,15 @@ async fn counted(main: &RoundTripProxy, second: &RoundTripProxy) -> Cache {
     .unwrap();
     // Its scripts loaded, as a backend opened from the configuration has them.
     routed.prepare().await.unwrap();
+    // The routed backend's own bus, on its server directly, as for the default one: its
+    // counter is kept in step as a configured backend's is.
+    let second_bus =
+        strata::RedisBus::new(&strata::RedisConfig::new(second.target_url()).with_namespace("rr:"))
+            .unwrap();
     let cache = CacheBuilder::from_config(config)
         .bus(Arc::new(bus))
         .named_backend("second", Arc::new(routed))
+        .named_bus("second", Arc::new(second_bus))
         .route("session", "second")
         .declare_kind("user")
         .build()
