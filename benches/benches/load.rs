@@ -14,11 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "shared/facade_users.rs"]
+mod facade_users;
+use facade_users::facade_users;
+
 use cached::{AsyncRedisCache, ConcurrentCachedAsync};
 use serde_json::{Value, json};
-use strata::{
-    Cache, CacheBuilder, Codec, LoadOptions, MsgPackCodec, RedisBackend, RedisBus, RedisConfig,
-};
+use strata::{CacheBuilder, Codec, LoadOptions, MsgPackCodec};
 use strata_benches::{UserWithProfile, runtime, user};
 
 /// Keys read in turn (all present).
@@ -111,8 +113,8 @@ where
 }
 
 async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
-    let coalesced = facade_users(server, true).await;
-    let direct = facade_users(server, false).await;
+    let coalesced = facade_users(server, true, KEYS).await;
+    let direct = facade_users(server, false, KEYS).await;
     let users = coalesced.1.clone();
     let keys: Arc<Vec<String>> = Arc::new(
         (0..KEYS)
@@ -177,37 +179,6 @@ async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
         rows.push(r);
     }
     Value::Array(rows)
-}
-
-/// The facade on the server as deployed with Redis, its `user` kind filled with `KEYS` users:
-/// the bus keeps the kind's generation in step, so an L2 hit is one round trip. No L1: every
-/// read is an L2 hit. The cache is returned too, to live as long as the kind is read. With
-/// `coalesce`, reads issued together share an `MGET` (the default).
-async fn facade_users(
-    server: &strata_testkit::RedisServer,
-    coalesce: bool,
-) -> (Cache, strata::KindCache<UserWithProfile>) {
-    let config = RedisConfig::new(server.url())
-        .with_namespace("bench:")
-        .with_coalesce_reads(coalesce);
-    let backend = RedisBackend::connect(config.clone())
-        .await
-        .expect("connect");
-    let cache: Cache = CacheBuilder::new()
-        .prefix("bench")
-        .metrics(false)
-        .l1(false)
-        .backend(Arc::new(backend))
-        .bus(Arc::new(RedisBus::new(&config).expect("bus")))
-        .build()
-        .await
-        .expect("cache");
-    let users = cache.kind::<UserWithProfile>("user").expect("kind");
-    users
-        .set_many((0..KEYS).map(|i| (i, user(i))).collect())
-        .await
-        .expect("set_many");
-    (cache, users)
 }
 
 /// The `cached` crate's Redis store on the same server, filled with the same users.

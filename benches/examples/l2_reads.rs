@@ -13,8 +13,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use strata::{Cache, CacheBuilder, Codec, MsgPackCodec, RedisBackend, RedisBus, RedisConfig};
-use strata_benches::{UserWithProfile, runtime, user};
+#[path = "../benches/shared/facade_users.rs"]
+mod facade_users;
+use facade_users::facade_users;
+
+use strata::{Codec, MsgPackCodec};
+use strata_benches::{UserWithProfile, runtime};
 
 /// Keys read in turn (all present).
 const KEYS: u64 = 100;
@@ -27,7 +31,7 @@ fn main() {
     let server = strata_testkit::RedisServer::spawn().expect("redis-server");
     let rt = runtime();
     let (start, cpu0, server_used) = rt.block_on(async {
-        let (cache, users) = facade_users(&server, peer != "facade-direct").await;
+        let (cache, users) = facade_users(&server, peer != "facade-direct", KEYS).await;
         let keys: Arc<Vec<String>> = Arc::new(
             (0..KEYS)
                 .map(|i| users.key(i).expect("key").to_string())
@@ -144,32 +148,4 @@ async fn server_cpu(conn: &mut redis::aio::MultiplexedConnection) -> f64 {
         })
         .filter_map(|v| v.trim().parse::<f64>().ok())
         .sum()
-}
-
-/// The facade on `server` without L1, its `user` kind filled with `KEYS` users.
-async fn facade_users(
-    server: &strata_testkit::RedisServer,
-    coalesce: bool,
-) -> (Cache, strata::KindCache<UserWithProfile>) {
-    let config = RedisConfig::new(server.url())
-        .with_namespace("bench:")
-        .with_coalesce_reads(coalesce);
-    let backend = RedisBackend::connect(config.clone())
-        .await
-        .expect("connect");
-    let cache: Cache = CacheBuilder::new()
-        .prefix("bench")
-        .metrics(false)
-        .l1(false)
-        .backend(Arc::new(backend))
-        .bus(Arc::new(RedisBus::new(&config).expect("bus")))
-        .build()
-        .await
-        .expect("cache");
-    let users = cache.kind::<UserWithProfile>("user").expect("kind");
-    users
-        .set_many((0..KEYS).map(|i| (i, user(i))).collect())
-        .await
-        .expect("set_many");
-    (cache, users)
 }

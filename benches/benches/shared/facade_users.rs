@@ -1,0 +1,40 @@
+//! The facade as the L2 benchmarks read it, shared by the `load` bench and the `l2_reads`
+//! example (each includes this file with `#[path]`: the benches' library does not depend on
+//! the facade).
+
+use std::sync::Arc;
+
+use strata::{Cache, CacheBuilder, RedisBackend, RedisBus, RedisConfig};
+use strata_benches::{UserWithProfile, user};
+
+/// The facade on the server as deployed with Redis, its `user` kind filled with `keys` users:
+/// the bus keeps the kind's generation in step, so an L2 hit is one round trip. No L1: every
+/// read is an L2 hit. The cache is returned too, to live as long as the kind is read. With
+/// `coalesce`, reads issued together share an `MGET` (the default).
+pub(crate) async fn facade_users(
+    server: &strata_testkit::RedisServer,
+    coalesce: bool,
+    keys: u64,
+) -> (Cache, strata::KindCache<UserWithProfile>) {
+    let config = RedisConfig::new(server.url())
+        .with_namespace("bench:")
+        .with_coalesce_reads(coalesce);
+    let backend = RedisBackend::connect(config.clone())
+        .await
+        .expect("connect");
+    let cache: Cache = CacheBuilder::new()
+        .prefix("bench")
+        .metrics(false)
+        .l1(false)
+        .backend(Arc::new(backend))
+        .bus(Arc::new(RedisBus::new(&config).expect("bus")))
+        .build()
+        .await
+        .expect("cache");
+    let users = cache.kind::<UserWithProfile>("user").expect("kind");
+    users
+        .set_many((0..keys).map(|i| (i, user(i))).collect())
+        .await
+        .expect("set_many");
+    (cache, users)
+}
