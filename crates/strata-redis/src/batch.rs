@@ -102,7 +102,7 @@ impl RedisBackend {
         let reading = coalescer.enter();
         if reading.joins() {
             let limit = strata_backend::limit_or(self.config().operation_timeout);
-            coalescer.get(physical.into_owned(), limit).await
+            coalescer.get(&physical, limit).await
         } else {
             self.get_plain(&physical).await
         }
