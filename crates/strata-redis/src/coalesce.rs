@@ -50,8 +50,10 @@ pub(crate) struct Coalescer {
     queue: Mutex<Queue>,
     /// The buffers of a batch sent, emptied, for the next one to gather into.
     spare: Mutex<Option<Reads>>,
-    /// Reads issued through the backend and not answered yet (coalesced or not).
-    in_flight: AtomicUsize,
+    /// Batches gathering or sent and not answered yet, and reads sent alone not answered yet:
+    /// a read joins a batch while it is not zero. Written once per batch (and per read sent
+    /// alone), not per read joining a batch.
+    busy: AtomicUsize,
     /// Reads in a row issued with no other read in flight (up to [`ALONE`]).
     alone: AtomicU32,
 }
@@ -119,7 +121,7 @@ impl Waiter {
     }
 }
 
-/// A read in flight (see [`Coalescer::enter`]); counted until dropped.
+/// A read in flight (see [`Coalescer::enter`]); a read sent alone is counted until dropped.
 pub(crate) struct Reading<'a> {
     coalescer: &'a Coalescer,
     joins: bool,
@@ -134,7 +136,9 @@ impl Reading<'_> {
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
-        self.coalescer.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if !self.joins {
+            self.coalescer.finished();
+        }
     }
 }
 
@@ -144,16 +148,17 @@ impl Coalescer {
             topology,
             queue: Mutex::default(),
             spare: Mutex::default(),
-            in_flight: AtomicUsize::new(0),
+            busy: AtomicUsize::new(0),
             alone: AtomicU32::new(0),
         })
     }
 
-    /// Counts a read in flight and decides whether it joins a batch: yes while other reads
-    /// are in flight, or until [`ALONE`] reads in a row were issued alone.
+    /// Decides whether a read joins a batch: yes while other reads are in flight (a batch
+    /// gathering or sent, or a read sent alone), or until [`ALONE`] reads in a row were issued
+    /// alone; a read sent alone is counted in flight. A read joining a batch writes nothing
+    /// here (its batch is counted once).
     pub(crate) fn enter(&self) -> Reading<'_> {
-        let others = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let joins = if others > 0 {
+        let joins = if self.busy.load(Ordering::Acquire) > 0 {
             if self.alone.load(Ordering::Relaxed) != 0 {
                 self.alone.store(0, Ordering::Relaxed);
             }
@@ -162,6 +167,8 @@ impl Coalescer {
             let n = self.alone.load(Ordering::Relaxed);
             if n < ALONE {
                 self.alone.store(n + 1, Ordering::Relaxed);
+            } else {
+                self.busy.fetch_add(1, Ordering::AcqRel);
             }
             n < ALONE
         };
@@ -169,6 +176,11 @@ impl Coalescer {
             coalescer: self,
             joins,
         }
+    }
+
+    /// A batch answered (or given up), or a read sent alone answered.
+    fn finished(&self) {
+        self.busy.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Reads the physical key `key` in the next batch; its reply (bulk bytes or nil), or the
@@ -183,7 +195,11 @@ impl Coalescer {
             let mut q = self.queue.lock();
             let (began, lead) = match q.gathering {
                 Some(began) => (began, false),
-                None => (*q.gathering.insert(Instant::now()), true),
+                None => {
+                    // The batch is in flight until answered (see `Leading`).
+                    self.busy.fetch_add(1, Ordering::AcqRel);
+                    (*q.gathering.insert(Instant::now()), true)
+                }
             };
             let waiter = Waiter {
                 deadline: began + limit,
@@ -201,7 +217,8 @@ impl Coalescer {
             tokio::task::yield_now().await;
             let batch = leading.batch.insert(self.take_queue());
             self.send(batch).await;
-            // Answered: its buffers go to a later batch (the leader leaves an empty one).
+            // Answered: its buffers go to a later batch (the leader leaves an empty one, and
+            // counts the batch finished).
             self.recycle(std::mem::take(batch));
         }
         answer.await.unwrap_or_else(|_| {
@@ -287,8 +304,9 @@ impl Coalescer {
     }
 }
 
-/// A read that gathers a batch and sends it. Dropped before it sent the batch (its caller
-/// gave up), it hands the other reads over to a task that sends them.
+/// A read that gathers a batch and sends it; dropped, it counts the batch finished. Dropped
+/// before it sent the batch (its caller gave up), it hands the other reads over to a task that
+/// sends them (and counts the batch finished).
 struct Leading<'a> {
     coalescer: &'a Arc<Coalescer>,
     /// The batch, once gathered.
@@ -302,12 +320,28 @@ impl Drop for Leading<'_> {
             None => self.coalescer.take_queue(),
         };
         if !unsent.any_waiting() {
+            self.coalescer.finished();
             return;
         }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let coalescer = self.coalescer.clone();
-            runtime.spawn(async move { coalescer.send(&mut unsent).await });
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let coalescer = self.coalescer.clone();
+                runtime.spawn(async move {
+                    let finished = Finished(&coalescer);
+                    finished.0.send(&mut unsent).await;
+                });
+            }
+            Err(_) => self.coalescer.finished(),
         }
+    }
+}
+
+/// Counts a batch finished when dropped (sent, or given up).
+struct Finished<'a>(&'a Coalescer);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.finished();
     }
 }
 
