@@ -26,10 +26,6 @@ impl Histogram {
         self.sum_us.fetch_add(us, Ordering::Relaxed);
     }
 
-    pub(crate) fn snapshot(&self) -> LatencySnapshot {
-        self.counts().summary()
-    }
-
     /// The bucket counts and the sum, read now.
     pub(crate) fn counts(&self) -> Counts {
         Counts {
@@ -109,11 +105,11 @@ mod tests {
         }
         h.record(Duration::from_millis(3));
         h.record(Duration::from_millis(3));
-        let s = h.snapshot();
+        let s = h.counts().summary();
         assert_eq!(s.count, 100);
         assert_eq!(s.p50_us_le, Some(50));
         assert_eq!(s.p99_us_le, Some(5_000));
         assert_eq!(s.mean_us, 99, "(98 * 40 + 2 * 3000) / 100 = 99.2");
-        assert_eq!(Histogram::default().snapshot().p50_us_le, None);
+        assert_eq!(Histogram::default().counts().summary().p50_us_le, None);
     }
 }

@@ -2,116 +2,34 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::age::{AGE_BUCKET_COUNT, AgeBucket, bucket_of, label};
+use crate::age::{AgeBucket, label};
 use crate::analytics::{Analytics, AnalyticsConfig, Epochs, MissRatioCurve};
 use crate::causes::MissCauses;
-use crate::histogram::{Counts, Histogram, LatencySnapshot};
+use crate::counters::{self, Counters, add};
+use crate::emit::Emitters;
+use crate::histogram::{Counts, LatencySnapshot};
 use crate::hot::{HotKey, HotKeys, HotKeysConfig};
 use crate::sizes::EntrySample;
-
-/// A tier of the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Tier {
-    /// The in-process tier.
-    L1,
-    /// The backend tier (Redis or memory).
-    L2,
-}
-
-impl Tier {
-    /// "l1" or "l2".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::L1 => "l1",
-            Self::L2 => "l2",
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Self::L1 => 0,
-            Self::L2 => 1,
-        }
-    }
-}
-
-const TIERS: [Tier; 2] = [Tier::L1, Tier::L2];
+pub use crate::tier::Tier;
 
 /// Keys a snapshot lists in [`KindSnapshot::hot_keys`]: a table's worth, well inside what the
 /// default sketch (1,024 counters) holds reliably.
 pub const HOT_KEYS_REPORTED: usize = 10;
 
-#[derive(Debug, Default)]
-struct TierCounters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    evictions: AtomicU64,
-    latency: Histogram,
-    errors: Mutex<BTreeMap<&'static str, u64>>,
-}
-
-/// Handles into the global `metrics` recorder, created once per kind.
-#[derive(Debug)]
-struct Emitters {
-    hits: [metrics::Counter; 2],
-    misses: [metrics::Counter; 2],
-    evictions: [metrics::Counter; 2],
-    latency: [metrics::Histogram; 2],
-    stale_hits: metrics::Counter,
-    loads: metrics::Counter,
-    load_errors: metrics::Counter,
-    load_latency: metrics::Histogram,
-    sets: metrics::Counter,
-    deletes: metrics::Counter,
-    requests_missed: metrics::Counter,
-}
-
-impl Emitters {
-    fn new(kind: &str) -> Self {
-        let k = kind.to_owned();
-        let tiered_counter = |name: &'static str| {
-            TIERS.map(|t| metrics::counter!(name, "kind" => k.clone(), "tier" => t.as_str()))
-        };
-        Self {
-            hits: tiered_counter("strata_cache_hits_total"),
-            misses: tiered_counter("strata_cache_misses_total"),
-            evictions: tiered_counter("strata_cache_evictions_total"),
-            latency: TIERS.map(|t| {
-                metrics::histogram!("strata_cache_latency_seconds", "kind" => k.clone(), "tier" => t.as_str())
-            }),
-            stale_hits: metrics::counter!("strata_cache_stale_hits_total", "kind" => k.clone()),
-            loads: metrics::counter!("strata_cache_loads_total", "kind" => k.clone()),
-            load_errors: metrics::counter!("strata_cache_load_errors_total", "kind" => k.clone()),
-            load_latency: metrics::histogram!("strata_cache_load_seconds", "kind" => k.clone()),
-            sets: metrics::counter!("strata_cache_sets_total", "kind" => k.clone()),
-            deletes: metrics::counter!("strata_cache_deletes_total", "kind" => k.clone()),
-            requests_missed: metrics::counter!("strata_cache_requests_missed_total", "kind" => k),
-        }
-    }
-}
-
-/// The counters of one kind. Every method is lock-free except error counting (rare).
+/// The counters of one kind. Every method is lock-free except error counting (rare); the
+/// counters are striped by thread (a thread's counts do not write the cache lines another
+/// thread's counts write) and summed when read.
 #[derive(Debug)]
 pub struct KindStats {
     kind: String,
-    tiers: [TierCounters; 2],
-    misses: AtomicU64,
-    stale_hits: AtomicU64,
-    loads: AtomicU64,
-    load_errors: AtomicU64,
-    refreshes: AtomicU64,
-    refresh_errors: AtomicU64,
-    sets: AtomicU64,
-    deletes: AtomicU64,
-    load_latency: Histogram,
-    ages: [AtomicU64; AGE_BUCKET_COUNT],
+    counts: Counters,
+    /// Each tier's errors by kind name.
+    errors: [Mutex<BTreeMap<&'static str, u64>>; 2],
     emit: Option<Emitters>,
     hot: Option<HotKeys>,
     /// The key sample, miss causes and entry sizes (`None` with analytics off).
@@ -128,17 +46,8 @@ impl KindStats {
     ) -> Self {
         Self {
             kind: kind.to_owned(),
-            tiers: Default::default(),
-            misses: AtomicU64::new(0),
-            stale_hits: AtomicU64::new(0),
-            loads: AtomicU64::new(0),
-            load_errors: AtomicU64::new(0),
-            refreshes: AtomicU64::new(0),
-            refresh_errors: AtomicU64::new(0),
-            sets: AtomicU64::new(0),
-            deletes: AtomicU64::new(0),
-            load_latency: Histogram::default(),
-            ages: Default::default(),
+            counts: Counters::default(),
+            errors: Default::default(),
             emit: emit.then(|| Emitters::new(kind)),
             hot: hot.map(HotKeys::new),
             analytics: analytics
@@ -160,10 +69,9 @@ impl KindStats {
 
     /// A hit in `tier` on a value `age_ms` old, found in `latency`.
     pub fn hit(&self, tier: Tier, age_ms: u64, latency: Duration) {
-        let t = &self.tiers[tier.index()];
-        t.hits.fetch_add(1, Ordering::Relaxed);
-        t.latency.record(latency);
-        self.ages[bucket_of(age_ms)].fetch_add(1, Ordering::Relaxed);
+        let mine = self.counts.mine();
+        mine.hit(tier.index(), age_ms);
+        mine.latency[tier.index()].record(latency);
         if let Some(e) = &self.emit {
             e.hits[tier.index()].increment(1);
             e.latency[tier.index()].record(latency.as_secs_f64());
@@ -172,10 +80,7 @@ impl KindStats {
 
     /// A hit in `tier` whose latency was not measured (the L1 fast path times only a sample).
     pub fn hit_untimed(&self, tier: Tier, age_ms: u64) {
-        self.tiers[tier.index()]
-            .hits
-            .fetch_add(1, Ordering::Relaxed);
-        self.ages[bucket_of(age_ms)].fetch_add(1, Ordering::Relaxed);
+        self.counts.mine().hit(tier.index(), age_ms);
         if let Some(e) = &self.emit {
             e.hits[tier.index()].increment(1);
         }
@@ -183,9 +88,9 @@ impl KindStats {
 
     /// A miss in `tier` (the next tier, or the loader, is asked next).
     pub fn tier_miss(&self, tier: Tier, latency: Duration) {
-        let t = &self.tiers[tier.index()];
-        t.misses.fetch_add(1, Ordering::Relaxed);
-        t.latency.record(latency);
+        let mine = self.counts.mine();
+        add(&mine.misses[tier.index()], 1);
+        mine.latency[tier.index()].record(latency);
         if let Some(e) = &self.emit {
             e.misses[tier.index()].increment(1);
             e.latency[tier.index()].record(latency.as_secs_f64());
@@ -194,9 +99,7 @@ impl KindStats {
 
     /// A miss in `tier` whose latency was not measured (the L2 read times only a sample).
     pub fn tier_miss_untimed(&self, tier: Tier) {
-        self.tiers[tier.index()]
-            .misses
-            .fetch_add(1, Ordering::Relaxed);
+        add(&self.counts.mine().misses[tier.index()], 1);
         if let Some(e) = &self.emit {
             e.misses[tier.index()].increment(1);
         }
@@ -204,7 +107,7 @@ impl KindStats {
 
     /// A request no tier could answer.
     pub fn miss(&self) {
-        self.misses.fetch_add(1, Ordering::Relaxed);
+        add(&self.counts.mine().missed, 1);
         if let Some(e) = &self.emit {
             e.requests_missed.increment(1);
         }
@@ -212,7 +115,7 @@ impl KindStats {
 
     /// A stale value served (fail-safe, or stale-while-revalidate).
     pub fn stale_hit(&self) {
-        self.stale_hits.fetch_add(1, Ordering::Relaxed);
+        add(&self.counts.mine().stale_hits, 1);
         if let Some(e) = &self.emit {
             e.stale_hits.increment(1);
         }
@@ -220,11 +123,7 @@ impl KindStats {
 
     /// A loader call that took `latency`; `ok` false when it failed.
     pub fn load(&self, ok: bool, latency: Duration) {
-        self.loads.fetch_add(1, Ordering::Relaxed);
-        self.load_latency.record(latency);
-        if !ok {
-            self.load_errors.fetch_add(1, Ordering::Relaxed);
-        }
+        self.counts.mine().load(ok, latency);
         if let Some(e) = &self.emit {
             e.loads.increment(1);
             e.load_latency.record(latency.as_secs_f64());
@@ -237,17 +136,20 @@ impl KindStats {
     /// A background refresh that loaded (`ok`) or failed (its loader call is also counted by
     /// [`load`](Self::load)); a failure is never surfaced to a reader.
     pub fn refreshed(&self, ok: bool) {
-        let counter = if ok {
-            &self.refreshes
-        } else {
-            &self.refresh_errors
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        let mine = self.counts.mine();
+        add(
+            if ok {
+                &mine.refreshes
+            } else {
+                &mine.refresh_errors
+            },
+            1,
+        );
     }
 
     /// Values written.
     pub fn sets(&self, n: u64) {
-        self.sets.fetch_add(n, Ordering::Relaxed);
+        add(&self.counts.mine().sets, n);
         if let Some(e) = &self.emit {
             e.sets.increment(n);
         }
@@ -255,7 +157,7 @@ impl KindStats {
 
     /// Values deleted or invalidated.
     pub fn deletes(&self, n: u64) {
-        self.deletes.fetch_add(n, Ordering::Relaxed);
+        add(&self.counts.mine().deletes, n);
         if let Some(e) = &self.emit {
             e.deletes.increment(n);
         }
@@ -263,9 +165,7 @@ impl KindStats {
 
     /// An entry evicted from `tier` to respect its limits.
     pub fn eviction(&self, tier: Tier) {
-        self.tiers[tier.index()]
-            .evictions
-            .fetch_add(1, Ordering::Relaxed);
+        add(&self.counts.mine().evictions[tier.index()], 1);
         if let Some(e) = &self.emit {
             e.evictions[tier.index()].increment(1);
         }
@@ -273,11 +173,7 @@ impl KindStats {
 
     /// An error in `tier`, by kind name ("timeout", "connection", "codec", ...).
     pub fn error(&self, tier: Tier, error: &'static str) {
-        *self.tiers[tier.index()]
-            .errors
-            .lock()
-            .entry(error)
-            .or_default() += 1;
+        *self.errors[tier.index()].lock().entry(error).or_default() += 1;
         if self.emit.is_some() {
             metrics::counter!("strata_cache_errors_total", "kind" => self.kind.clone(),
                               "tier" => tier.as_str(), "error" => error)
@@ -287,37 +183,40 @@ impl KindStats {
 
     /// The latency samples of L1, L2 and the loader (for the totals, which sum them).
     pub(crate) fn latency_counts(&self) -> [Counts; 3] {
+        let c = &self.counts;
         [
-            self.tiers[Tier::L1.index()].latency.counts(),
-            self.tiers[Tier::L2.index()].latency.counts(),
-            self.load_latency.counts(),
+            counters::latency(c, |s| &s.latency[Tier::L1.index()]),
+            counters::latency(c, |s| &s.latency[Tier::L2.index()]),
+            counters::latency(c, |s| &s.load_latency),
         ]
     }
 
-    /// A consistent-enough copy of the counters (each counter is read atomically).
+    /// A consistent-enough copy of the counters (each stripe of each counter is read
+    /// atomically, and the stripes summed).
     pub fn snapshot(&self) -> KindSnapshot {
-        let tier = |t: Tier| {
-            let c = &self.tiers[t.index()];
-            let hits = c.hits.load(Ordering::Relaxed);
-            let misses = c.misses.load(Ordering::Relaxed);
+        let c = &self.counts;
+        let [l1_latency, l2_latency, load_latency] = self.latency_counts();
+        let tier = |t: Tier, latency: Counts| {
+            let i = t.index();
+            let hits = c.sum(|s| &s.hits[i]);
+            let misses = c.sum(|s| &s.misses[i]);
             TierSnapshot {
                 hits,
                 misses,
                 hit_rate: rate(hits, misses),
-                evictions: c.evictions.load(Ordering::Relaxed),
-                errors: c
-                    .errors
+                evictions: c.sum(|s| &s.evictions[i]),
+                errors: self.errors[i]
                     .lock()
                     .iter()
                     .map(|(k, v)| ((*k).to_owned(), *v))
                     .collect(),
-                latency: c.latency.snapshot(),
+                latency: latency.summary(),
             }
         };
-        let (l1, l2) = (tier(Tier::L1), tier(Tier::L2));
+        let (l1, l2) = (tier(Tier::L1, l1_latency), tier(Tier::L2, l2_latency));
         let hits = l1.hits + l2.hits;
-        let misses = self.misses.load(Ordering::Relaxed);
-        let load_latency = self.load_latency.snapshot();
+        let misses = c.sum(|s| &s.missed);
+        let load_latency = load_latency.summary();
         let [l1_causes, l2_causes] = self
             .analytics
             .as_ref()
@@ -342,22 +241,21 @@ impl KindStats {
             hits,
             misses,
             hit_rate: rate(hits, misses),
-            stale_hits: self.stale_hits.load(Ordering::Relaxed),
-            loads: self.loads.load(Ordering::Relaxed),
-            load_errors: self.load_errors.load(Ordering::Relaxed),
-            refreshes: self.refreshes.load(Ordering::Relaxed),
-            refresh_errors: self.refresh_errors.load(Ordering::Relaxed),
-            sets: self.sets.load(Ordering::Relaxed),
-            deletes: self.deletes.load(Ordering::Relaxed),
+            stale_hits: c.sum(|s| &s.stale_hits),
+            loads: c.sum(|s| &s.loads),
+            load_errors: c.sum(|s| &s.load_errors),
+            refreshes: c.sum(|s| &s.refreshes),
+            refresh_errors: c.sum(|s| &s.refresh_errors),
+            sets: c.sum(|s| &s.sets),
+            deletes: c.sum(|s| &s.deletes),
             evictions: l1.evictions + l2.evictions,
             errors: l1.errors.values().sum::<u64>() + l2.errors.values().sum::<u64>(),
-            age_at_hit: self
-                .ages
+            age_at_hit: counters::ages(c)
                 .iter()
                 .enumerate()
-                .map(|(i, c)| AgeBucket {
+                .map(|(i, hits)| AgeBucket {
                     age: label(i),
-                    hits: c.load(Ordering::Relaxed),
+                    hits: *hits,
                 })
                 .collect(),
             load_latency,
@@ -496,5 +394,56 @@ impl KindSnapshot {
                 *mine.errors.entry(k.clone()).or_default() += v;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::{Stats, Tier};
+
+    #[test]
+    fn counts_from_many_threads_add_up_in_the_snapshot() {
+        const THREADS: u64 = 11;
+        const ROUNDS: u64 = 1_000;
+        let stats = Stats::new(false);
+        let kind = stats.kind("user");
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    for i in 0..ROUNDS {
+                        kind.hit(Tier::L1, 0, Duration::from_micros(5));
+                        kind.hit_untimed(Tier::L1, 120_000);
+                        kind.hit(Tier::L2, 100_000_000, Duration::from_micros(300));
+                        kind.tier_miss(Tier::L1, Duration::from_micros(5));
+                        kind.tier_miss_untimed(Tier::L2);
+                        kind.miss();
+                        kind.load(i % 2 == 0, Duration::from_millis(2));
+                        kind.sets(2);
+                        kind.eviction(Tier::L1);
+                    }
+                });
+            }
+        });
+        let n = THREADS * ROUNDS;
+        let snap = stats.snapshot();
+        let k = &snap.kinds["user"];
+        assert_eq!((k.l1.hits, k.l2.hits, k.hits), (2 * n, n, 3 * n));
+        assert_eq!((k.l1.misses, k.l2.misses, k.misses), (n, n, n));
+        assert_eq!((k.l1.latency.count, k.l2.latency.count), (2 * n, n));
+        assert_eq!(k.l2.latency.mean_us, 300);
+        assert_eq!(
+            (k.loads, k.load_errors, k.load_latency.count),
+            (n, n / 2, n)
+        );
+        assert_eq!((k.sets, k.l1.evictions, k.evictions), (2 * n, n, n));
+        let age = |l: &str| k.age_at_hit.iter().find(|b| b.age == l).unwrap().hits;
+        assert_eq!((age("<1m"), age("<5m"), age("older")), (n, n, n));
+        assert_eq!(
+            snap.totals.l1.latency.count,
+            2 * n,
+            "the totals sum the stripes too"
+        );
     }
 }

@@ -34,6 +34,8 @@
 mod age;
 mod analytics;
 mod causes;
+mod counters;
+mod emit;
 mod histogram;
 mod hot;
 mod kind;
@@ -42,6 +44,8 @@ pub mod mrc;
 mod publish;
 mod sizes;
 mod stats;
+mod stripe;
+mod tier;
 
 pub use age::AgeBucket;
 pub use analytics::{AnalyticsConfig, CurvePoint, MissRatioCurve};

@@ -1,11 +1,12 @@
 //! What L2 holds, sampled on L2 reads: the size of entries and their age, as the original
 //! layer reported its store's age distribution.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
 use crate::age::{AGE_BUCKET_COUNT, bucket_of, label};
+use crate::stripe::Striped;
 
 /// Upper bounds of the size buckets, in bytes, with their labels; larger goes to ">=1MiB".
 const SIZE_BUCKETS: [(u64, &str); 7] = [
@@ -71,37 +72,24 @@ impl EntrySample {
     }
 }
 
-/// Stripes of [`EntryCounters`]: every L2 read records its entry, and the reads of different
-/// threads count on different cache lines instead of taking one in turns.
-const STRIPES: usize = 4;
-
-/// The counters behind [`EntrySample`], striped by thread (summed when read).
+/// The counters behind [`EntrySample`], striped by thread (every L2 read records its entry:
+/// the reads of different threads count on different cache lines), summed when read.
 #[derive(Debug, Default)]
 pub(crate) struct EntryCounters {
-    stripes: [Stripe; STRIPES],
+    stripes: Striped<Stripe>,
 }
 
-/// One thread's share of the counters, alone on its cache lines.
+/// One thread's share of the counters.
 #[derive(Debug, Default)]
-#[repr(align(64))]
 struct Stripe {
     sizes: [AtomicU64; SIZE_BUCKETS.len() + 1],
     ages: [AtomicU64; AGE_BUCKET_COUNT],
     bytes: AtomicU64,
 }
 
-/// The calling thread's stripe (threads numbered in the order they first record).
-fn stripe() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-    }
-    STRIPE.try_with(|s| *s).unwrap_or(0)
-}
-
 impl EntryCounters {
     pub(crate) fn record(&self, size: u64, age_ms: u64) {
-        let s = &self.stripes[stripe()];
+        let s = self.stripes.mine();
         let i = SIZE_BUCKETS.partition_point(|(b, _)| *b <= size);
         s.sizes[i].fetch_add(1, Ordering::Relaxed);
         s.ages[bucket_of(age_ms)].fetch_add(1, Ordering::Relaxed);
@@ -110,10 +98,7 @@ impl EntryCounters {
 
     /// The sum over the stripes of the counter `of` picks.
     fn sum(&self, of: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
-        self.stripes
-            .iter()
-            .map(|s| of(s).load(Ordering::Relaxed))
-            .sum()
+        self.stripes.sum(of)
     }
 
     /// Mean size of the entries read, if any.
