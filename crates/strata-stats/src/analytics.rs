@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::causes::{CauseCounters, MissCause, MissCauses};
 use crate::mrc::{Access, Shards, sample_hash};
 use crate::sizes::{EntryCounters, EntrySample};
+use crate::stripe::Striped;
 
 /// [`Analytics::latest`] when the sample has no latest key (no sampled hash reaches it: a key
 /// is sampled below the threshold, which is below `u64::MAX`).
@@ -111,12 +112,14 @@ pub(crate) struct Analytics {
     /// The sample's threshold, read without the lock on the hit path.
     threshold: AtomicU64,
     sample: Mutex<Shards<KeyRecord>>,
-    /// Sampled hits not recorded because another thread held the sample.
-    dropped_hits: AtomicU64,
+    /// Sampled hits not recorded because another thread held the sample (striped by thread,
+    /// as `repeats`: off the line of `threshold` and `latest`, which every hit reads).
+    dropped_hits: Striped<AtomicU64>,
     /// The sample's latest key ([`Shards::latest`]; `NO_KEY`: none), read without the lock.
     latest: AtomicU64,
-    /// Hits on `latest` not yet added to the sample (it adds them when next locked).
-    repeats: AtomicU64,
+    /// Hits on `latest` not yet added to the sample (it adds them when next locked), striped
+    /// by thread: a hot key's run of hits on several threads writes no line they share.
+    repeats: Striped<AtomicU64>,
     causes: [CauseCounters; 2],
     entries: EntryCounters,
     epochs: Epochs,
@@ -129,9 +132,9 @@ impl Analytics {
         Self {
             threshold: AtomicU64::new(sample.threshold()),
             sample: Mutex::new(sample),
-            dropped_hits: AtomicU64::new(0),
+            dropped_hits: Striped::default(),
             latest: AtomicU64::new(NO_KEY),
-            repeats: AtomicU64::new(0),
+            repeats: Striped::default(),
             causes: Default::default(),
             entries: EntryCounters::default(),
             epochs: Epochs::default(),
@@ -167,7 +170,8 @@ impl Analytics {
     /// Adds the hits on the latest key counted without the lock: they came before whatever
     /// the lock's holder does next.
     fn catch_up(&self, sample: &mut Shards<KeyRecord>) {
-        sample.add_repeats(self.repeats.swap(0, Ordering::Relaxed));
+        let repeats = self.repeats.iter().map(|r| r.swap(0, Ordering::Relaxed));
+        sample.add_repeats(repeats.sum());
     }
 
     /// Publishes what the hit path reads without the lock: the threshold and the latest key.
@@ -191,7 +195,7 @@ impl Analytics {
         // Again the key the sample saw last (a hot key's run of hits): distance 0, counted
         // without the lock and added to the sample by its next holder.
         if h == self.latest.load(Ordering::Relaxed) {
-            self.repeats.fetch_add(1, Ordering::Relaxed);
+            self.repeats.mine().fetch_add(1, Ordering::Relaxed);
             return;
         }
         self.l1_hit_sampled(h);
@@ -202,7 +206,7 @@ impl Analytics {
     fn l1_hit_sampled(&self, h: u64) {
         // A hit never waits: under contention the access is not recorded, and counted.
         let Some(mut sample) = self.sample.try_lock() else {
-            self.dropped_hits.fetch_add(1, Ordering::Relaxed);
+            self.dropped_hits.mine().fetch_add(1, Ordering::Relaxed);
             return;
         };
         self.catch_up(&mut sample);
@@ -376,7 +380,7 @@ impl Analytics {
             sample_rate: sample.rate(),
             sampled_keys: sample.sampled_keys() as u64,
             sampled_requests: sample.sampled_accesses(),
-            dropped_hits: self.dropped_hits.load(Ordering::Relaxed),
+            dropped_hits: self.dropped_hits.sum(|d| d),
         })
     }
 }
