@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::stripe::Striped;
+
 /// Why a tier could not answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -87,9 +89,16 @@ impl MissCause {
     }
 }
 
-/// The cause counters of one tier.
+/// The cause counters of one tier, striped by thread (every miss counts one: the misses of
+/// different threads count on different cache lines), summed when read.
 #[derive(Debug, Default)]
 pub(crate) struct CauseCounters {
+    stripes: Striped<Stripe>,
+}
+
+/// One thread's share of a tier's cause counters.
+#[derive(Debug, Default)]
+struct Stripe {
     /// Causes seen on the entry (every key).
     seen: [AtomicU64; CAUSES.len()],
     /// Not-there misses of sampled keys, explained by their history.
@@ -101,26 +110,29 @@ pub(crate) struct CauseCounters {
 impl CauseCounters {
     /// A miss whose cause was seen on the entry.
     pub(crate) fn add(&self, cause: MissCause) {
-        self.seen[cause.index()].fetch_add(1, Ordering::Relaxed);
+        self.stripes.mine().seen[cause.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// A not-there miss of a sampled key, explained by its history.
     pub(crate) fn add_history(&self, cause: MissCause) {
-        self.history[cause.index()].fetch_add(1, Ordering::Relaxed);
+        self.stripes.mine().history[cause.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn add_unsampled(&self) {
-        self.unsampled.fetch_add(1, Ordering::Relaxed);
+        self.stripes
+            .mine()
+            .unsampled
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The counts read now, with the unsampled misses shared out.
     pub(crate) fn snapshot(&self) -> MissCauses {
         let mut history: [u64; CAUSES.len()] =
-            std::array::from_fn(|i| self.history[i].load(Ordering::Relaxed));
-        let unsampled = self.unsampled.load(Ordering::Relaxed);
+            std::array::from_fn(|i| self.stripes.sum(|s| &s.history[i]));
+        let unsampled = self.stripes.sum(|s| &s.unsampled);
         share_out(&mut history, unsampled);
         let out: [u64; CAUSES.len()] =
-            std::array::from_fn(|i| self.seen[i].load(Ordering::Relaxed) + history[i]);
+            std::array::from_fn(|i| self.stripes.sum(|s| &s.seen[i]) + history[i]);
         MissCauses {
             total: out.iter().sum(),
             estimated: unsampled,
