@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(table.epoch(), start, "learnt, unchanged, or unknown");
         let current = [TagVersion::new("user:1".to_owned(), 5)];
         assert_eq!(table.verdict(&current), Some(true));
-        assert_eq!(table.verdict(&[TagVersion::new("user:2".to_owned(), 1)]), None);
+        assert_eq!(
+            table.verdict(&[TagVersion::new("user:2".to_owned(), 1)]),
+            None
+        );
 
         table.raise_known("user:1", 6);
         assert_eq!(table.epoch(), start + 1);
