@@ -11,7 +11,7 @@ pub(crate) const NO_CACHE: &str = "--no-cache";
 /// The markdown table of the value of `demo_load::to_json`.
 pub(crate) fn markdown(e2e: &Value) -> String {
     let mut s = format!(
-        "wrk ({}, {} connections, {} s per row, a 1 s warm-up before each cached row) against the release demo (SQLite); the ceiling is the same server's 404 route (`{}`), and for a body of at least {} bytes also a static body of the same size (`{}`, same run). Hot key: id {}; random: every user (1–1,000) or job (1–2,000).\n\n| setup | ceiling req/s | p50 / p99 |\n|---|---|---|\n",
+        "wrk ({}, {} connections, {} s per row, a 1 s warm-up before each cached row) against the release demo (SQLite); the ceiling is the same server's 404 route (`{}`), measured first and, on the setups with L1, again after each endpoint: their rows are compared with the mean of the two runs around them (one line per run below), so that the drift of a shared machine's load cancels; and for a body of at least {} bytes also a static body of the same size (`{}`, same run). Hot key: id {}; random: every user (1–1,000) or job (1–2,000).\n\n| setup | ceiling req/s | p50 / p99 |\n|---|---|---|\n",
         e2e["generator"].as_str().unwrap_or("wrk"),
         e2e["connections"],
         e2e["seconds"],
