@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use strata_testkit::RedisServer;
 
 use crate::demo_process::DemoProcess;
-use crate::demo_table::{NO_CACHE, markdown};
+pub(crate) use crate::demo_table::worst_l1_ratio;
+use crate::demo_table::{NO_CACHE, bracket, markdown};
 use crate::wrk::{self, Paths, WrkRun};
 
 /// One way of running the demo.
@@ -23,8 +24,8 @@ use crate::wrk::{self, Paths, WrkRun};
 pub(crate) struct Setup {
     pub(crate) name: &'static str,
     redis: bool,
-    l1: bool,
-    no_cache: bool,
+    pub(crate) l1: bool,
+    pub(crate) no_cache: bool,
 }
 
 /// The setups, the uncached app last (the ratios refer to it).
@@ -100,8 +101,10 @@ pub(crate) struct Row {
     /// `hot` (one id), `random` (every id) or `one` (an endpoint without an id).
     pub(crate) keys: &'static str,
     pub(crate) run: WrkRun,
-    /// The ceiling the row is compared with when it was measured around the row (the mean of
-    /// the runs just before and just after its endpoint); `None`: the setup's first run.
+    /// The ceiling the row is compared with when the ceiling was measured around the row: the
+    /// median of the runs just before and just after its endpoint and of the median of all
+    /// the setup's runs (drift between runs is followed, a lone spike of one run is not);
+    /// `None`: the setup's first run.
     pub(crate) ceiling_rps: Option<f64>,
 }
 
@@ -179,6 +182,7 @@ pub(crate) fn measure(seconds: f64, connections: usize) -> Result<Measured> {
             Ok(run.rps)
         };
         let mut before = ceiling(&mut ceilings)?;
+        let mut brackets = Vec::new();
         for (endpoint, template, max) in ENDPOINTS {
             let first = rows.len();
             for (i, (keys, paths)) in variants(template, max).into_iter().enumerate() {
@@ -208,16 +212,14 @@ pub(crate) fn measure(seconds: f64, connections: usize) -> Result<Measured> {
                     ceiling_rps: None,
                 });
             }
-            // The goal's rows (with L1) against the ceiling measured around them: the drift of
-            // a shared machine's load between the two runs cancels out.
+            // The goal's rows (with L1) against the ceiling measured around them.
             if setup.l1 && !setup.no_cache {
                 let after = ceiling(&mut ceilings)?;
-                for r in &mut rows[first..] {
-                    r.ceiling_rps = Some((before + after) / 2.0);
-                }
+                brackets.push((first..rows.len(), before, after));
                 before = after;
             }
         }
+        bracket(&mut rows, &ceilings, setup.name, brackets);
     }
     Ok(Measured {
         ceilings,
@@ -308,36 +310,6 @@ pub(crate) fn to_json(m: &Measured, seconds: f64, connections: usize) -> Value {
     })
 }
 
-/// The worst ratio to the fair ceiling among the cached rows served from L1, and its row: the
-/// static body of the same size for a large body, else the 404 route.
-pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
-    let l1_setups: Vec<&str> = SETUPS
-        .iter()
-        .filter(|s| s.l1 && !s.no_cache)
-        .map(|s| s.name)
-        .collect();
-    e2e["rows"]
-        .as_array()?
-        .iter()
-        .filter(|r| l1_setups.iter().any(|s| r["setup"] == *s))
-        .filter_map(|r| {
-            let (v, against) = match r["to_body_ceiling"].as_f64() {
-                Some(v) => (v, format!(" (vs a static {} B body)", r["body_bytes"])),
-                None => (r["to_ceiling"].as_f64()?, String::new()),
-            };
-            Some((
-                v,
-                format!(
-                    "`{}` {} on {}{against}",
-                    r["endpoint"].as_str()?,
-                    r["keys"].as_str()?,
-                    r["setup"].as_str()?
-                ),
-            ))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-}
-
 /// `cargo xtask demo-load`: the table, written to target/strata-bench/demo-load.md.
 pub(crate) fn run(seconds: f64, connections: usize) -> Result<()> {
     let measured = measure(seconds, connections)?;
@@ -409,7 +381,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_measured_between_two_ceilings_is_compared_with_their_mean() {
+    fn a_row_measured_between_ceilings_is_compared_with_its_own() {
         let mut bracketed = row("memory + L1", "/jobs/{job}", "random", 60_000.0);
         bracketed.ceiling_rps = Some(75_000.0);
         let m = Measured {
