@@ -18,6 +18,11 @@ impl Key {
         Self(Arc::from(s))
     }
 
+    /// A key of a text already built (one allocation: the shared copy).
+    pub(crate) fn from_built_str(s: &str) -> Self {
+        Self(Arc::from(s))
+    }
+
     /// The key as a string.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -71,7 +71,7 @@ impl KeyStr {
     /// The [`Key`] (allocates unless it was built as one).
     pub fn to_key(&self) -> Key {
         match &self.0 {
-            Repr::Rendered(t) => Key::from_built(t.clone()),
+            Repr::Rendered(t) => Key::from_built_str(t),
             Repr::Built(k) => k.clone(),
         }
     }

@@ -15,6 +15,7 @@ use crate::entries::{Entries, ms};
 use crate::errors::int;
 use crate::quota::quota_of;
 use crate::scripts::Call;
+use crate::topology::Lent;
 
 /// A step ready to plan: as given, or (on a cluster) a family whose members were read.
 enum Planned {
@@ -102,7 +103,7 @@ impl RedisBackend {
         let reading = coalescer.enter();
         if reading.joins() {
             let limit = strata_backend::limit_or(self.config().operation_timeout);
-            coalescer.get(physical.into_owned(), limit).await
+            coalescer.get(&physical, limit).await
         } else {
             self.get_plain(&physical).await
         }
@@ -113,12 +114,14 @@ impl RedisBackend {
     /// no script, nothing but what raw redis-rs does.
     async fn get_plain(&self, physical: &str) -> BackendResult<Value> {
         let limit = strata_backend::limit_or(self.config().operation_timeout);
-        let (generation, mut conn) = self.topology.current();
+        let mut lent = Lent::new(&*self.topology);
+        let generation = lent.generation();
         let mut cmd = redis::cmd("GET");
         cmd.arg(physical);
-        match tokio::time::timeout(limit, cmd.query_async::<Value>(&mut conn)).await {
+        match tokio::time::timeout(limit, cmd.query_async::<Value>(lent.conn())).await {
             Ok(reply) => reply.map_err(|e| crate::errors::map_err("GET", e)),
             Err(_) => {
+                drop(lent);
                 self.topology.discard(generation);
                 Err(BackendError::timeout("redis GET", limit))
             }

@@ -8,9 +8,14 @@
 //! multiplexed connection pipelines them), and a read never joins a batch already sent: what
 //! it answers was read after the read was issued.
 //!
-//! Each read waits at most its own limit: a batch is timed once, to the earliest deadline of
+//! Each read waits at most its own limit, counted from the moment its batch began gathering
+//! (read once per batch: a read joins within the tick the batch began in, so it is timed out
+//! at most that tick early, never late): a batch is timed once, to the earliest deadline of
 //! its reads, and again to the next one when that passes (the reads past their deadline are
 //! answered with a timeout, the others go on waiting).
+//!
+//! A read costs no allocation of its own beyond its reply channel: the keys of a batch are
+//! appended to one text buffer, and a batch's buffers are kept for the next one.
 
 use std::pin::pin;
 use std::sync::Arc;
@@ -36,12 +41,19 @@ const MAX_KEYS: usize = 1000;
 /// task issues together from a quiet start still share one `MGET`.
 pub(crate) const ALONE: u32 = 16;
 
+/// A batch's buffers kept for the next batch when they are no larger than this many reads.
+const KEEP_READS: usize = 4 * MAX_KEYS;
+
 /// The queue of reads of one backend's connection and the task that sends it.
 pub(crate) struct Coalescer {
     topology: Arc<dyn Topology>,
     queue: Mutex<Queue>,
-    /// Reads issued through the backend and not answered yet (coalesced or not).
-    in_flight: AtomicUsize,
+    /// The buffers of a batch sent, emptied, for the next one to gather into.
+    spare: Mutex<Option<Reads>>,
+    /// Batches gathering or sent and not answered yet, and reads sent alone not answered yet:
+    /// a read joins a batch while it is not zero. Written once per batch (and per read sent
+    /// alone), not per read joining a batch.
+    busy: AtomicUsize,
     /// Reads in a row issued with no other read in flight (up to [`ALONE`]).
     alone: AtomicU32,
 }
@@ -49,40 +61,41 @@ pub(crate) struct Coalescer {
 #[derive(Default)]
 struct Queue {
     waiting: Reads,
-    /// A read is gathering the queue into its batch.
-    gathering: bool,
+    /// When the batch being gathered began (`None`: no batch is gathering).
+    gathering: Option<Instant>,
 }
 
-/// Reads waiting for their batch: the keys (physical names) and, in the same order, who
-/// waits for them (apart, so that a batch being sent borrows its keys while it answers).
+/// Reads waiting for their batch: the keys (physical names, one after the other in `text`,
+/// read `i` ending at `ends[i]`) and, in the same order, who waits for them (apart, so that a
+/// batch being sent borrows its keys while it answers).
 #[derive(Default)]
 struct Reads {
-    keys: Vec<String>,
+    text: String,
+    ends: Vec<usize>,
     waiters: Vec<Waiter>,
 }
 
 impl Reads {
-    fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    fn push(&mut self, key: String, waiter: Waiter) {
-        self.keys.push(key);
+    fn push(&mut self, key: &str, waiter: Waiter) {
+        self.text.push_str(key);
+        self.ends.push(self.text.len());
         self.waiters.push(waiter);
     }
 
-    /// Keeps the reads whose callers still wait.
-    fn retain_waiting(&mut self) {
-        let mut kept = 0;
-        for i in 0..self.keys.len() {
-            if self.waiters[i].waits() {
-                self.keys.swap(kept, i);
-                self.waiters.swap(kept, i);
-                kept += 1;
-            }
+    /// Whether some caller still waits.
+    fn any_waiting(&self) -> bool {
+        self.waiters.iter().any(Waiter::waits)
+    }
+
+    /// Emptied, its buffers kept (unless they grew large).
+    fn recycled(mut self) -> Option<Self> {
+        if self.ends.capacity() > KEEP_READS {
+            return None;
         }
-        self.keys.truncate(kept);
-        self.waiters.truncate(kept);
+        self.text.clear();
+        self.ends.clear();
+        self.waiters.clear();
+        Some(self)
     }
 }
 
@@ -108,7 +121,7 @@ impl Waiter {
     }
 }
 
-/// A read in flight (see [`Coalescer::enter`]); counted until dropped.
+/// A read in flight (see [`Coalescer::enter`]); a read sent alone is counted until dropped.
 pub(crate) struct Reading<'a> {
     coalescer: &'a Coalescer,
     joins: bool,
@@ -123,7 +136,9 @@ impl Reading<'_> {
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
-        self.coalescer.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if !self.joins {
+            self.coalescer.finished();
+        }
     }
 }
 
@@ -132,16 +147,18 @@ impl Coalescer {
         Arc::new(Self {
             topology,
             queue: Mutex::default(),
-            in_flight: AtomicUsize::new(0),
+            spare: Mutex::default(),
+            busy: AtomicUsize::new(0),
             alone: AtomicU32::new(0),
         })
     }
 
-    /// Counts a read in flight and decides whether it joins a batch: yes while other reads
-    /// are in flight, or until [`ALONE`] reads in a row were issued alone.
+    /// Decides whether a read joins a batch: yes while other reads are in flight (a batch
+    /// gathering or sent, or a read sent alone), or until [`ALONE`] reads in a row were issued
+    /// alone; a read sent alone is counted in flight. A read joining a batch writes nothing
+    /// here (its batch is counted once).
     pub(crate) fn enter(&self) -> Reading<'_> {
-        let others = self.in_flight.fetch_add(1, Ordering::AcqRel);
-        let joins = if others > 0 {
+        let joins = if self.busy.load(Ordering::Acquire) > 0 {
             if self.alone.load(Ordering::Relaxed) != 0 {
                 self.alone.store(0, Ordering::Relaxed);
             }
@@ -150,6 +167,8 @@ impl Coalescer {
             let n = self.alone.load(Ordering::Relaxed);
             if n < ALONE {
                 self.alone.store(n + 1, Ordering::Relaxed);
+            } else {
+                self.busy.fetch_add(1, Ordering::AcqRel);
             }
             n < ALONE
         };
@@ -159,27 +178,36 @@ impl Coalescer {
         }
     }
 
+    /// A batch answered (or given up), or a read sent alone answered.
+    fn finished(&self) {
+        self.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+
     /// Reads the physical key `key` in the next batch; its reply (bulk bytes or nil), or the
     /// error of its batch. `limit` is how long the caller waits.
     ///
     /// A read that finds no batch gathering starts one: it yields once, so that the reads of
     /// the same tick join it, then sends them (no hand-over to another task). Batches do not
     /// wait for each other: the connection pipelines them.
-    pub(crate) async fn get(
-        self: &Arc<Self>,
-        key: String,
-        limit: Duration,
-    ) -> BackendResult<Value> {
+    pub(crate) async fn get(self: &Arc<Self>, key: &str, limit: Duration) -> BackendResult<Value> {
         let (reply, answer) = oneshot::channel();
-        let waiter = Waiter {
-            deadline: Instant::now() + limit,
-            limit,
-            reply: Some(reply),
-        };
         let lead = {
             let mut q = self.queue.lock();
+            let (began, lead) = match q.gathering {
+                Some(began) => (began, false),
+                None => {
+                    // The batch is in flight until answered (see `Leading`).
+                    self.busy.fetch_add(1, Ordering::AcqRel);
+                    (*q.gathering.insert(Instant::now()), true)
+                }
+            };
+            let waiter = Waiter {
+                deadline: began + limit,
+                limit,
+                reply: Some(reply),
+            };
             q.waiting.push(key, waiter);
-            !std::mem::replace(&mut q.gathering, true)
+            lead
         };
         if lead {
             let mut leading = Leading {
@@ -189,6 +217,9 @@ impl Coalescer {
             tokio::task::yield_now().await;
             let batch = leading.batch.insert(self.take_queue());
             self.send(batch).await;
+            // Answered: its buffers go to a later batch (the leader leaves an empty one, and
+            // counts the batch finished).
+            self.recycle(std::mem::take(batch));
         }
         answer.await.unwrap_or_else(|_| {
             Err(BackendError::new(
@@ -198,25 +229,33 @@ impl Coalescer {
         })
     }
 
-    /// The reads gathered; the next read starts a new batch.
+    /// The reads gathered; the next read starts a new batch (in the buffers of an earlier one).
     fn take_queue(&self) -> Reads {
+        let fresh = self.spare.lock().take().unwrap_or_default();
         let mut q = self.queue.lock();
-        q.gathering = false;
-        std::mem::take(&mut q.waiting)
+        q.gathering = None;
+        std::mem::replace(&mut q.waiting, fresh)
+    }
+
+    /// Keeps the buffers of a batch answered for a later one.
+    fn recycle(&self, batch: Reads) {
+        if let Some(empty) = batch.recycled() {
+            *self.spare.lock() = Some(empty);
+        }
     }
 
     /// Sends one batch and answers each of its reads. Dropped before the answer, it leaves
     /// the reads of `batch` not yet answered in it (to be sent again).
     async fn send(&self, batch: &mut Reads) {
-        // Reads whose callers gave up, or whose deadline passed, are not sent.
+        // A batch whose callers all gave up, or are all past their deadline, is not sent (the
+        // keys of those who gave up in a batch sent are read, their replies dropped).
         let now = Instant::now();
         expire(&mut batch.waiters, now);
-        batch.retain_waiting();
-        if batch.is_empty() {
+        if !batch.any_waiting() {
             return;
         }
+        let keys = keys_in(&batch.text, &batch.ends);
         let waiters = &mut batch.waiters;
-        let keys: Vec<&str> = batch.keys.iter().map(String::as_str).collect();
         let groups: Vec<Vec<usize>> = self
             .topology
             .same_slot(&keys)
@@ -265,8 +304,9 @@ impl Coalescer {
     }
 }
 
-/// A read that gathers a batch and sends it. Dropped before it sent the batch (its caller
-/// gave up), it hands the other reads over to a task that sends them.
+/// A read that gathers a batch and sends it; dropped, it counts the batch finished. Dropped
+/// before it sent the batch (its caller gave up), it hands the other reads over to a task that
+/// sends them (and counts the batch finished).
 struct Leading<'a> {
     coalescer: &'a Arc<Coalescer>,
     /// The batch, once gathered.
@@ -279,15 +319,42 @@ impl Drop for Leading<'_> {
             Some(batch) => batch,
             None => self.coalescer.take_queue(),
         };
-        unsent.retain_waiting();
-        if unsent.is_empty() {
+        if !unsent.any_waiting() {
+            self.coalescer.finished();
             return;
         }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let coalescer = self.coalescer.clone();
-            runtime.spawn(async move { coalescer.send(&mut unsent).await });
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let coalescer = self.coalescer.clone();
+                runtime.spawn(async move {
+                    let finished = Finished(&coalescer);
+                    finished.0.send(&mut unsent).await;
+                });
+            }
+            Err(_) => self.coalescer.finished(),
         }
     }
+}
+
+/// Counts a batch finished when dropped (sent, or given up).
+struct Finished<'a>(&'a Coalescer);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.finished();
+    }
+}
+
+/// The keys of a batch, in order: `text` cut at `ends`.
+fn keys_in<'a>(text: &'a str, ends: &[usize]) -> Vec<&'a str> {
+    let mut start = 0;
+    ends.iter()
+        .map(|&end| {
+            let key = &text[start..end];
+            start = end;
+            key
+        })
+        .collect()
 }
 
 /// Answers the reads past their deadline at `now` with a timeout.

@@ -192,6 +192,16 @@ impl KindStats {
         }
     }
 
+    /// A miss in `tier` whose latency was not measured (the L2 read times only a sample).
+    pub fn tier_miss_untimed(&self, tier: Tier) {
+        self.tiers[tier.index()]
+            .misses
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(e) = &self.emit {
+            e.misses[tier.index()].increment(1);
+        }
+    }
+
     /// A request no tier could answer.
     pub fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);

@@ -38,6 +38,23 @@ impl KindStats {
         now_ms: u64,
     ) {
         self.tier_miss(tier, latency);
+        self.analyze_miss(tier, key, seen, now_ms);
+    }
+
+    /// [`tier_miss_on`](Self::tier_miss_on) of a miss whose latency was not measured (the L2
+    /// read times only a sample): counted, analyzed, not in the latency histogram.
+    pub fn tier_miss_untimed_on(
+        &self,
+        tier: Tier,
+        key: &str,
+        seen: Option<MissCause>,
+        now_ms: u64,
+    ) {
+        self.tier_miss_untimed(tier);
+        self.analyze_miss(tier, key, seen, now_ms);
+    }
+
+    fn analyze_miss(&self, tier: Tier, key: &str, seen: Option<MissCause>, now_ms: u64) {
         if let Some(a) = &self.analytics {
             match tier {
                 Tier::L1 => a.l1_miss(key, seen, now_ms),

@@ -1,7 +1,7 @@
 //! What L2 holds, sampled on L2 reads: the size of entries and their age, as the original
 //! layer reported its store's age distribution.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -71,36 +71,64 @@ impl EntrySample {
     }
 }
 
-/// The counters behind [`EntrySample`].
+/// Stripes of [`EntryCounters`]: every L2 read records its entry, and the reads of different
+/// threads count on different cache lines instead of taking one in turns.
+const STRIPES: usize = 4;
+
+/// The counters behind [`EntrySample`], striped by thread (summed when read).
 #[derive(Debug, Default)]
 pub(crate) struct EntryCounters {
+    stripes: [Stripe; STRIPES],
+}
+
+/// One thread's share of the counters, alone on its cache lines.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Stripe {
     sizes: [AtomicU64; SIZE_BUCKETS.len() + 1],
     ages: [AtomicU64; AGE_BUCKET_COUNT],
     bytes: AtomicU64,
 }
 
+/// The calling thread's stripe (threads numbered in the order they first record).
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.try_with(|s| *s).unwrap_or(0)
+}
+
 impl EntryCounters {
     pub(crate) fn record(&self, size: u64, age_ms: u64) {
+        let s = &self.stripes[stripe()];
         let i = SIZE_BUCKETS.partition_point(|(b, _)| *b <= size);
-        self.sizes[i].fetch_add(1, Ordering::Relaxed);
-        self.ages[bucket_of(age_ms)].fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(size, Ordering::Relaxed);
+        s.sizes[i].fetch_add(1, Ordering::Relaxed);
+        s.ages[bucket_of(age_ms)].fetch_add(1, Ordering::Relaxed);
+        s.bytes.fetch_add(size, Ordering::Relaxed);
+    }
+
+    /// The sum over the stripes of the counter `of` picks.
+    fn sum(&self, of: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
+        self.stripes
+            .iter()
+            .map(|s| of(s).load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Mean size of the entries read, if any.
     pub(crate) fn mean_bytes(&self) -> Option<u64> {
-        let n: u64 = self.sizes.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-        self.bytes.load(Ordering::Relaxed).checked_div(n)
+        let n: u64 = (0..=SIZE_BUCKETS.len())
+            .map(|i| self.sum(|s| &s.sizes[i]))
+            .sum();
+        self.sum(|s| &s.bytes).checked_div(n)
     }
 
     pub(crate) fn snapshot(&self) -> EntrySample {
-        let sizes: Vec<SizeBucket> = self
-            .sizes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| SizeBucket {
+        let sizes: Vec<SizeBucket> = (0..=SIZE_BUCKETS.len())
+            .map(|i| SizeBucket {
                 size: SIZE_BUCKETS.get(i).map_or(">=1MiB", |(_, l)| l),
-                entries: c.load(Ordering::Relaxed),
+                entries: self.sum(|s| &s.sizes[i]),
             })
             .collect();
         let entries = sizes.iter().map(|b| b.entries).sum();
@@ -108,13 +136,10 @@ impl EntryCounters {
             entries,
             mean_bytes: self.mean_bytes().unwrap_or(0),
             sizes,
-            age_in_l2: self
-                .ages
-                .iter()
-                .enumerate()
-                .map(|(i, c)| StoredAgeBucket {
+            age_in_l2: (0..AGE_BUCKET_COUNT)
+                .map(|i| StoredAgeBucket {
                     age: label(i),
-                    entries: c.load(Ordering::Relaxed),
+                    entries: self.sum(|s| &s.ages[i]),
                 })
                 .collect(),
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use strata_backend::batch::{Batch, Results};
 use strata_backend::{
     Backend, BackendError, BackendResult, Capabilities, CircuitBreaker, ErrorKind, LayerExt,
-    ScanPage, Timeout,
+    Operation, ScanPage, Timeout, Wrap,
 };
 use strata_codec::MsgPackCodec;
 use strata_stats::{KindStats, Tier};
@@ -91,6 +91,9 @@ impl L2Error {
 pub(crate) struct L2 {
     /// The backend as given (for tools: no breaker, no extra timer).
     raw: Arc<dyn Backend>,
+    /// The backend behind the timeout (unless it bounds itself), without the breaker: a hit's
+    /// `get` applies the breaker itself (one boxed future less per hit).
+    timed: Arc<dyn Backend>,
     /// The backend behind the timeout (unless it bounds itself) and the breaker.
     layered: Arc<dyn Backend>,
     breaker: CircuitBreaker,
@@ -116,10 +119,11 @@ impl L2 {
         } else {
             raw.clone().layer(Timeout::new(operation_timeout))
         };
-        let layered = timed.layer(breaker.clone());
+        let layered = timed.clone().layer(breaker.clone());
         Self {
             capabilities: layered.capabilities(),
             raw,
+            timed,
             layered,
             breaker,
             codec,
@@ -169,9 +173,12 @@ impl L2 {
         self.call(self.layered.run(batch)).await
     }
 
-    /// Reads one entry (a hit's one call: no batch to plan).
+    /// Reads one entry (a hit's one call: no batch to plan), through the breaker as every
+    /// call (applied here rather than by the layered backend: the same checks and reports,
+    /// without a second boxed future per hit).
     pub(crate) async fn get(&self, key: &str) -> Result<Option<strata_backend::Bytes>, L2Error> {
-        self.call(self.layered.get(key)).await
+        let call = self.breaker.around(&[Operation::Get], self.timed.get(key));
+        self.call(call).await
     }
 
     /// The values of version counters, missing ones created at `init` with `ttl`.

@@ -95,8 +95,27 @@ pub(crate) async fn read<T: CacheValue>(
     read_with(core, kind, (wanted, tags, purpose), |_| (), |(), _, _| ()).await
 }
 
+/// One plain L2 read in this many (per thread) has its latency measured, as one L1 hit in 64:
+/// the two clock reads and the histogram's shared counters cost more than the rest of the
+/// read's bookkeeping.
+const TIMING_SAMPLE: u32 = 64;
+
+/// Whether this plain read is one of the timed ones (a per-thread counter: no shared state).
+/// A thread's first read is timed, so a kind read at all has a latency recorded.
+fn time_this_read() -> bool {
+    thread_local! {
+        static READS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    READS.with(|c| {
+        let n = c.get();
+        c.set(n.wrapping_add(1));
+        n % TIMING_SAMPLE == 0
+    })
+}
+
 /// [`read`] of a key that needs nothing but its bytes (no lease, no counter): one `get` of the
-/// backend, without a batch to plan and answer.
+/// backend, without a batch to plan and answer. Its latency is measured for one read in
+/// [`TIMING_SAMPLE`] (the histogram is a sample; hits and misses are all counted).
 async fn read_plain<T: CacheValue>(
     core: &Core,
     kind: &KindState,
@@ -104,10 +123,10 @@ async fn read_plain<T: CacheValue>(
     purpose: ReadFor,
 ) -> Result<L2Read<T>, Error> {
     let epoch = core.local.flights().epoch(wanted.key);
-    let start = Instant::now();
+    let start = time_this_read().then(Instant::now);
     match kind.l2.get(wanted.key.as_str()).await {
         Ok(value) => {
-            let latency = start.elapsed();
+            let latency = start.map(|s| s.elapsed());
             let at = (epoch, purpose);
             Ok(answer_value(
                 core,
@@ -224,21 +243,21 @@ impl<T: CacheValue> PlannedReads<'_, T> {
         let mut out = Vec::with_capacity(self.wanted.len());
         let answers = self.handles.into_iter().map(|h| done.get(h));
         for ((w, answer), epoch) in self.wanted.into_iter().zip(answers).zip(self.epochs) {
-            out.push(answer_one(core, kind, w, answer, (epoch, purpose), per_key).await);
+            out.push(answer_one(core, kind, w, answer, (epoch, purpose), Some(per_key)).await);
         }
         Ok(out)
     }
 }
 
 /// What L2 answered for one key (`answer`, read when the key's epoch was `epoch`): decoded,
-/// put in L1 when current, counted as `purpose` says.
+/// put in L1 when current, counted as `purpose` says (with its `latency` when measured).
 pub(crate) async fn answer_one<T: CacheValue>(
     core: &Core,
     kind: &KindState,
     w: Wanted<'_, T>,
     answer: Read,
     at: (Epoch, ReadFor),
-    latency: Duration,
+    latency: Option<Duration>,
 ) -> L2Read<T> {
     answer_value(core, kind, w, (answer.value, answer.lease), at, latency).await
 }
@@ -250,7 +269,7 @@ async fn answer_value<T: CacheValue>(
     w: Wanted<'_, T>,
     (value, lease): (Option<Bytes>, LeaseOutcome),
     (epoch, purpose): (Epoch, ReadFor),
-    latency: Duration,
+    latency: Option<Duration>,
 ) -> L2Read<T> {
     let now = core.clock.now_ms();
     let (found, seen) = match &value {
@@ -316,22 +335,26 @@ fn settle<T>(
     }
 }
 
-/// Counts a read as its purpose says; a miss with its cause when the entry told it (`seen`).
+/// Counts a read as its purpose says (its latency when measured); a miss with its cause when
+/// the entry told it (`seen`).
 fn count<T>(
     kind: &KindState,
     read: &L2Read<T>,
     purpose: ReadFor,
-    (now, latency): (u64, Duration),
+    (now, latency): (u64, Option<Duration>),
     (key, seen): (&Key, Option<MissCause>),
 ) {
-    match (&read.found, read.fresh, purpose) {
-        (_, _, ReadFor::Wait) => {}
-        (Some(found), true, ReadFor::Serve | ReadFor::Fill) => {
-            kind.stats.hit(Tier::L2, found.meta.age_ms(now), latency);
+    let stats = &kind.stats;
+    match (&read.found, read.fresh, purpose, latency) {
+        (_, _, ReadFor::Wait, _) => {}
+        (Some(found), true, ReadFor::Serve | ReadFor::Fill, Some(latency)) => {
+            stats.hit(Tier::L2, found.meta.age_ms(now), latency);
         }
-        _ => kind
-            .stats
-            .tier_miss_on(Tier::L2, latency, key.as_str(), seen, now),
+        (Some(found), true, ReadFor::Serve | ReadFor::Fill, None) => {
+            stats.hit_untimed(Tier::L2, found.meta.age_ms(now));
+        }
+        (_, _, _, Some(latency)) => stats.tier_miss_on(Tier::L2, latency, key.as_str(), seen, now),
+        (_, _, _, None) => stats.tier_miss_untimed_on(Tier::L2, key.as_str(), seen, now),
     }
 }
 

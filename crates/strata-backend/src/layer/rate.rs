@@ -1,16 +1,48 @@
 //! `FailureRate`: the share of failed calls over a sliding window, in ten slots.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 const SLOTS: usize = 10;
 
-/// One slot of the window: the slot number it counts for, its calls and failures.
+/// Stripes of a slot's call count: the calls of different threads count on different cache
+/// lines, so that every successful call does not write a line all threads share.
+const STRIPES: usize = 4;
+
+/// A counter alone on its cache line.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(AtomicU64);
+
+/// One slot of the window: the slot number it counts for, its calls (striped by thread) and
+/// failures.
 #[derive(Debug, Default)]
 struct Slot {
     number: AtomicU64,
-    calls: AtomicU64,
     failures: AtomicU64,
+    calls: [Padded; STRIPES],
+}
+
+impl Slot {
+    fn calls(&self) -> u64 {
+        self.calls.iter().map(|c| c.0.load(Ordering::Acquire)).sum()
+    }
+
+    fn reset(&self) {
+        self.failures.store(0, Ordering::Release);
+        for c in &self.calls {
+            c.0.store(0, Ordering::Release);
+        }
+    }
+}
+
+/// The calling thread's stripe (threads numbered in the order they first count a call).
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.try_with(|s| *s).unwrap_or(0)
 }
 
 /// Calls and failures over the last `window` (in ten slots of `window / 10`), lock-free.
@@ -54,10 +86,9 @@ impl FailureRate {
         if slot.number.load(Ordering::Acquire) != number
             && slot.number.swap(number, Ordering::AcqRel) != number
         {
-            slot.calls.store(0, Ordering::Release);
-            slot.failures.store(0, Ordering::Release);
+            slot.reset();
         }
-        slot.calls.fetch_add(1, Ordering::AcqRel);
+        slot.calls[stripe()].0.fetch_add(1, Ordering::AcqRel);
         if !failed {
             // Only a failure can open the circuit: no need for the window's share.
             return false;
@@ -67,7 +98,7 @@ impl FailureRate {
         for s in &self.slots {
             let n = s.number.load(Ordering::Acquire);
             if n + (SLOTS as u64) > number {
-                calls += s.calls.load(Ordering::Acquire);
+                calls += s.calls();
                 failures += s.failures.load(Ordering::Acquire);
             }
         }
@@ -77,8 +108,7 @@ impl FailureRate {
     /// Forgets every count (after the circuit opened: the next window starts afresh).
     pub(crate) fn reset(&self) {
         for s in &self.slots {
-            s.calls.store(0, Ordering::Release);
-            s.failures.store(0, Ordering::Release);
+            s.reset();
         }
     }
 }

@@ -54,6 +54,19 @@ pub(crate) trait Topology: Send + Sync + 'static {
         (self.generation(), self.connection())
     }
 
+    /// The current connection and its generation for one call: an idle handle kept by the
+    /// calling thread when there is one (see [`give_back`](Self::give_back)), so that a call
+    /// does not write the shared state every clone of a handle counts on. Default: a clone of
+    /// [`current`](Self::current).
+    fn lend(&self) -> (u64, RedisConnection) {
+        self.current()
+    }
+
+    /// A handle [`lend`](Self::lend) gave, back once its call is done (or given up).
+    fn give_back(&self, lent: (u64, RedisConnection)) {
+        drop(lent);
+    }
+
     /// Which connection is current (see [`discard`](Self::discard)).
     fn generation(&self) -> u64 {
         0
@@ -94,6 +107,40 @@ pub(crate) trait Topology: Send + Sync + 'static {
 
     /// Memory, limits, version and key counts of the deployment.
     async fn info(&self) -> BackendResult<BackendInfo>;
+}
+
+/// A connection lent for one call ([`Topology::lend`]), given back when dropped.
+pub(crate) struct Lent<'a> {
+    topology: &'a dyn Topology,
+    lent: Option<(u64, RedisConnection)>,
+}
+
+impl<'a> Lent<'a> {
+    pub(crate) fn new(topology: &'a dyn Topology) -> Self {
+        Self {
+            topology,
+            lent: Some(topology.lend()),
+        }
+    }
+
+    /// The generation of the connection (see [`Topology::discard`]).
+    pub(crate) fn generation(&self) -> u64 {
+        self.lent.as_ref().map_or(0, |l| l.0)
+    }
+
+    /// The connection.
+    pub(crate) fn conn(&mut self) -> &mut RedisConnection {
+        let lent = self.lent.get_or_insert_with(|| self.topology.lend());
+        &mut lent.1
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if let Some(lent) = self.lent.take() {
+            self.topology.give_back(lent);
+        }
+    }
 }
 
 /// The name of the load lease of entry `key` in `namespace`: `{namespace}#lease:{rest}`,

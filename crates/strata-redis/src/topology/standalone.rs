@@ -6,10 +6,13 @@ use async_trait::async_trait;
 use redis::Value;
 use std::sync::Arc;
 
-use parking_lot::RwLock;
-use strata_backend::{BackendInfo, BackendResult};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{Topology, lease_name, scan_cmd, send_on};
+use parking_lot::{Mutex, RwLock};
+use strata_backend::{BackendInfo, BackendResult};
+use thread_local::ThreadLocal;
+
+use super::{Lent, Topology, lease_name, scan_cmd, send_on};
 use crate::conn::RedisConnection;
 use crate::errors::map_err;
 use crate::info::parse_info;
@@ -19,11 +22,22 @@ use crate::scripts::Call;
 /// Makes a new (lazily connecting) connection to the server.
 pub(crate) type Remake = Arc<dyn Fn() -> BackendResult<RedisConnection> + Send + Sync>;
 
+/// Idle handles a thread keeps (more are dropped when given back).
+const IDLE_PER_THREAD: usize = 256;
+
 /// One server through a reconnecting multiplexed connection, replaced when a reply times out.
+///
+/// A call borrows a handle on the connection from its thread's idle ones ([`Topology::lend`])
+/// and gives it back: cloning a handle (and dropping it) writes counters every clone shares,
+/// which the threads of a busy runtime would otherwise take in turns on every read.
 pub(crate) struct Standalone {
     namespace: String,
     /// The current connection and its generation.
     conn: RwLock<(u64, RedisConnection)>,
+    /// The current generation, read without the lock.
+    generation: AtomicU64,
+    /// Each thread's idle handles, with their generation.
+    idle: ThreadLocal<Mutex<Vec<(u64, RedisConnection)>>>,
     remake: Remake,
 }
 
@@ -32,6 +46,8 @@ impl Standalone {
         Self {
             namespace: namespace.to_owned(),
             conn: RwLock::new((0, conn)),
+            generation: AtomicU64::new(0),
+            idle: ThreadLocal::new(),
             remake,
         }
     }
@@ -47,6 +63,28 @@ impl Topology for Standalone {
         self.conn.read().clone()
     }
 
+    fn lend(&self) -> (u64, RedisConnection) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut idle = self.idle.get_or_default().lock();
+        while let Some(lent) = idle.pop() {
+            if lent.0 == generation {
+                return lent;
+            }
+        }
+        drop(idle);
+        self.current()
+    }
+
+    fn give_back(&self, lent: (u64, RedisConnection)) {
+        if lent.0 != self.generation.load(Ordering::Acquire) {
+            return;
+        }
+        let mut idle = self.idle.get_or_default().lock();
+        if idle.len() < IDLE_PER_THREAD {
+            idle.push(lent);
+        }
+    }
+
     fn generation(&self) -> u64 {
         self.conn.read().0
     }
@@ -60,6 +98,11 @@ impl Topology for Standalone {
             Ok(fresh) => {
                 tracing::debug!("a reply timed out: the connection is replaced");
                 *current = (generation + 1, fresh);
+                self.generation.store(generation + 1, Ordering::Release);
+                // The idle handles on the old connection are dropped, so that it closes.
+                for idle in self.idle.iter() {
+                    idle.lock().clear();
+                }
             }
             Err(e) => tracing::debug!(error = %e, "could not replace a stuck connection"),
         }
@@ -90,7 +133,8 @@ impl Topology for Standalone {
     }
 
     async fn send(&self, calls: &[&Call<'_>]) -> redis::RedisResult<Vec<Value>> {
-        send_on(&mut self.connection(), calls.iter().copied()).await
+        let mut lent = Lent::new(self);
+        send_on(lent.conn(), calls.iter().copied()).await
     }
 
     async fn load_scripts(&self, sources: &[&str]) -> redis::RedisResult<()> {

@@ -192,7 +192,8 @@ impl Leader<'_> {
                     ..Wanted::key(key)
                 };
                 let at = (p.epoch, purpose);
-                let read = l2_read::answer_one(core, kind, wanted, p.read, at, p.latency).await;
+                let read =
+                    l2_read::answer_one(core, kind, wanted, p.read, at, Some(p.latency)).await;
                 (read, p.token)
             }
             None => {
