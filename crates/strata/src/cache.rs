@@ -81,13 +81,21 @@ impl Cache {
 
     /// The results of a function (`#[cached]`): kind `prefix` without its trailing ':'. `ttl`
     /// applies unless the kind has a configured TTL.
+    ///
+    /// Resolved once per (type, prefix, TTL): later calls cost one lookup by type.
     pub fn function_results<T: CacheValue>(
         &self,
         prefix: &str,
         ttl: Option<Duration>,
     ) -> Result<KindCache<T>, Error> {
+        let kinds = &self.core.kinds;
+        if let Some(state) = kinds.of_function::<T>(prefix, ttl) {
+            return Ok(KindCache::new(self.core.clone(), state));
+        }
         let kind = self.kind::<T>(prefix.trim_end_matches(':'))?;
-        Ok(self.with_code_ttl(kind, ttl))
+        let kind = self.with_code_ttl(kind, ttl);
+        kinds.remember_function::<T>(prefix, ttl, &kind.kind);
+        Ok(kind)
     }
 
     /// `kind` with the TTL its code gives, unless configuration sets the kind's TTL.
