@@ -15,46 +15,10 @@ use serde_json::{Value, json};
 use strata_testkit::RedisServer;
 
 use crate::demo_process::DemoProcess;
+use crate::demo_rows::{NO_CACHE, Row, SETUPS, Setup};
 pub(crate) use crate::demo_table::worst_l1_ratio;
-use crate::demo_table::{NO_CACHE, bracket, markdown};
+use crate::demo_table::{bracket, markdown};
 use crate::wrk::{self, Paths, WrkRun};
-
-/// One way of running the demo.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Setup {
-    pub(crate) name: &'static str,
-    redis: bool,
-    pub(crate) l1: bool,
-    pub(crate) no_cache: bool,
-}
-
-/// The setups, the uncached app last (the ratios refer to it).
-pub(crate) const SETUPS: [Setup; 4] = [
-    Setup {
-        name: "memory + L1",
-        redis: false,
-        l1: true,
-        no_cache: false,
-    },
-    Setup {
-        name: "redis + L1",
-        redis: true,
-        l1: true,
-        no_cache: false,
-    },
-    Setup {
-        name: "redis, no L1",
-        redis: true,
-        l1: false,
-        no_cache: false,
-    },
-    Setup {
-        name: NO_CACHE,
-        redis: false,
-        l1: true,
-        no_cache: true,
-    },
-];
 
 /// The trivial route: no handler of the demo's matches it.
 const CEILING_PATH: &str = "/strata-bench/ceiling";
@@ -92,20 +56,6 @@ pub(crate) struct Measured {
     /// Each setup's static bodies of the large endpoints' sizes.
     pub(crate) bodies: Vec<BodyCeiling>,
     pub(crate) rows: Vec<Row>,
-}
-
-/// One measured row.
-pub(crate) struct Row {
-    pub(crate) setup: &'static str,
-    pub(crate) endpoint: &'static str,
-    /// `hot` (one id), `random` (every id) or `one` (an endpoint without an id).
-    pub(crate) keys: &'static str,
-    pub(crate) run: WrkRun,
-    /// The ceiling the row is compared with when the ceiling was measured around the row: the
-    /// median of the runs just before and just after its endpoint and of the median of all
-    /// the setup's runs (drift between runs is followed, a lone spike of one run is not);
-    /// `None`: the setup's first run.
-    pub(crate) ceiling_rps: Option<f64>,
 }
 
 /// The request variants of an endpoint.

@@ -5,10 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::demo_load::Row;
-
-/// The uncached setup's name (its rows have no ratio to themselves).
-pub(crate) const NO_CACHE: &str = "--no-cache";
+use crate::demo_rows::{NO_CACHE, Row, SETUPS};
 
 /// The markdown table of the value of `demo_load::to_json`.
 pub(crate) fn markdown(e2e: &Value) -> String {
@@ -92,7 +89,7 @@ pub(crate) fn median(values: &[f64]) -> f64 {
 /// The worst ratio to the fair ceiling among the cached rows served from L1, and its row: the
 /// static body of the same size for a large body, else the 404 route.
 pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
-    let l1_setups: Vec<&str> = crate::demo_load::SETUPS
+    let l1_setups: Vec<&str> = SETUPS
         .iter()
         .filter(|s| s.l1 && !s.no_cache)
         .map(|s| s.name)
@@ -120,7 +117,7 @@ pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
 }
 
 /// Gives the rows in each bracket (rows, the ceiling run before them, the one after) of
-/// `setup` their ceiling: see [`Row::ceiling_rps`](crate::demo_load::Row::ceiling_rps).
+/// `setup` their ceiling: see [`Row::ceiling_rps`](crate::demo_rows::Row::ceiling_rps).
 pub(crate) fn bracket(
     rows: &mut [Row],
     ceilings: &[Row],
