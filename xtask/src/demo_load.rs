@@ -15,45 +15,10 @@ use serde_json::{Value, json};
 use strata_testkit::RedisServer;
 
 use crate::demo_process::DemoProcess;
-use crate::demo_table::{NO_CACHE, markdown};
+use crate::demo_rows::{NO_CACHE, Row, SETUPS, Setup};
+pub(crate) use crate::demo_table::worst_l1_ratio;
+use crate::demo_table::{bracket, markdown};
 use crate::wrk::{self, Paths, WrkRun};
-
-/// One way of running the demo.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Setup {
-    pub(crate) name: &'static str,
-    redis: bool,
-    l1: bool,
-    no_cache: bool,
-}
-
-/// The setups, the uncached app last (the ratios refer to it).
-pub(crate) const SETUPS: [Setup; 4] = [
-    Setup {
-        name: "memory + L1",
-        redis: false,
-        l1: true,
-        no_cache: false,
-    },
-    Setup {
-        name: "redis + L1",
-        redis: true,
-        l1: true,
-        no_cache: false,
-    },
-    Setup {
-        name: "redis, no L1",
-        redis: true,
-        l1: false,
-        no_cache: false,
-    },
-    Setup {
-        name: NO_CACHE,
-        redis: false,
-        l1: true,
-        no_cache: true,
-    },
-];
 
 /// The trivial route: no handler of the demo's matches it.
 const CEILING_PATH: &str = "/strata-bench/ceiling";
@@ -91,15 +56,6 @@ pub(crate) struct Measured {
     /// Each setup's static bodies of the large endpoints' sizes.
     pub(crate) bodies: Vec<BodyCeiling>,
     pub(crate) rows: Vec<Row>,
-}
-
-/// One measured row.
-pub(crate) struct Row {
-    pub(crate) setup: &'static str,
-    pub(crate) endpoint: &'static str,
-    /// `hot` (one id), `random` (every id) or `one` (an endpoint without an id).
-    pub(crate) keys: &'static str,
-    pub(crate) run: WrkRun,
 }
 
 /// The request variants of an endpoint.
@@ -157,50 +113,44 @@ pub(crate) fn measure(seconds: f64, connections: usize) -> Result<Measured> {
     for setup in &SETUPS {
         let demo = start(dir.path(), setup, Some(&redis))?;
         println!("== {} at {}", setup.name, demo.url);
-        let ceiling = wrk::run(
-            &wrk,
-            &demo.url,
-            &Paths::One(CEILING_PATH.into()),
-            connections,
-            seconds,
-        )?;
-        println!(
-            "{:<28} {:<6} {}",
-            "ceiling (404 route)",
-            "one",
-            line(&ceiling)
-        );
-        ceilings.push(Row {
-            setup: setup.name,
-            endpoint: "ceiling",
-            keys: "one",
-            run: ceiling,
-        });
+        let ceiling = |ceilings: &mut Vec<Row>| -> Result<f64> {
+            let run = wrk::run(
+                &wrk,
+                &demo.url,
+                &Paths::One(CEILING_PATH.into()),
+                connections,
+                seconds,
+            )?;
+            println!("{:<28} {:<6} {}", "ceiling (404 route)", "one", line(&run));
+            ceilings.push(Row {
+                setup: setup.name,
+                endpoint: "ceiling",
+                keys: "one",
+                run,
+                ceiling_rps: None,
+            });
+            Ok(run.rps)
+        };
+        let mut before = ceiling(&mut ceilings)?;
+        let mut brackets = Vec::new();
         for (endpoint, template, max) in ENDPOINTS {
+            let first = rows.len();
             for (i, (keys, paths)) in variants(template, max).into_iter().enumerate() {
                 if !setup.no_cache {
                     wrk::run(&wrk, &demo.url, &paths, connections, 1.0)?;
                 }
                 if i == 0
                     && let Paths::One(path) = &paths
+                    && let Some((bytes, run)) =
+                        static_body(&wrk, &demo.url, path, connections, seconds)?
                 {
-                    let bytes = wrk::body_length(&demo.url, path)?;
-                    if bytes >= LARGE_BODY {
-                        let body = Paths::One(BODY_PATH.replace("{}", &bytes.to_string()));
-                        let run = wrk::run(&wrk, &demo.url, &body, connections, seconds)?;
-                        println!(
-                            "{:<28} {:<6} {}",
-                            format!("static body, {bytes} B"),
-                            "one",
-                            line(&run)
-                        );
-                        bodies.push(BodyCeiling {
-                            setup: setup.name,
-                            endpoint,
-                            bytes,
-                            run,
-                        });
-                    }
+                    let setup = setup.name;
+                    bodies.push(BodyCeiling {
+                        setup,
+                        endpoint,
+                        bytes,
+                        run,
+                    });
                 }
                 let run = wrk::run(&wrk, &demo.url, &paths, connections, seconds)?;
                 println!("{endpoint:<28} {keys:<6} {}", line(&run));
@@ -209,15 +159,42 @@ pub(crate) fn measure(seconds: f64, connections: usize) -> Result<Measured> {
                     endpoint,
                     keys,
                     run,
+                    ceiling_rps: None,
                 });
             }
+            // The goal's rows (with L1) against the ceiling measured around them.
+            if setup.l1 && !setup.no_cache {
+                let after = ceiling(&mut ceilings)?;
+                brackets.push((first..rows.len(), before, after));
+                before = after;
+            }
         }
+        bracket(&mut rows, &ceilings, setup.name, brackets);
     }
     Ok(Measured {
         ceilings,
         bodies,
         rows,
     })
+}
+
+/// A static body of the size `path` answers, measured when that is a large body.
+fn static_body(
+    wrk: &Path,
+    url: &str,
+    path: &str,
+    connections: usize,
+    seconds: f64,
+) -> Result<Option<(usize, WrkRun)>> {
+    let bytes = wrk::body_length(url, path)?;
+    if bytes < LARGE_BODY {
+        return Ok(None);
+    }
+    let body = Paths::One(BODY_PATH.replace("{}", &bytes.to_string()));
+    let run = wrk::run(wrk, url, &body, connections, seconds)?;
+    let what = format!("static body, {bytes} B");
+    println!("{what:<28} {:<6} {}", "one", line(&run));
+    Ok(Some((bytes, run)))
 }
 
 fn line(r: &WrkRun) -> String {
@@ -255,7 +232,11 @@ pub(crate) fn to_json(m: &Measured, seconds: f64, connections: usize) -> Value {
                 "rps": r.run.rps, "p50_ms": r.run.p50_ms, "p99_ms": r.run.p99_ms,
                 "requests": r.run.requests,
                 "errors": r.run.bad_status + r.run.socket_errors,
-                "to_ceiling": crate::bench::ratio(Some(r.run.rps), ceiling_of(r.setup)),
+                "ceiling_rps": r.ceiling_rps.or_else(|| ceiling_of(r.setup)),
+                "to_ceiling": crate::bench::ratio(
+                    Some(r.run.rps),
+                    r.ceiling_rps.or_else(|| ceiling_of(r.setup)),
+                ),
                 "body_bytes": body_of(r).map(|b| b.bytes),
                 "to_body_ceiling": body_of(r)
                     .and_then(|b| crate::bench::ratio(Some(r.run.rps), Some(b.run.rps))),
@@ -277,36 +258,6 @@ pub(crate) fn to_json(m: &Measured, seconds: f64, connections: usize) -> Value {
         "hot_id": HOT_ID, "ceiling_path": CEILING_PATH, "ceilings": ceil,
         "body_path": BODY_PATH, "large_body": LARGE_BODY, "body_ceilings": bodies, "rows": out,
     })
-}
-
-/// The worst ratio to the fair ceiling among the cached rows served from L1, and its row: the
-/// static body of the same size for a large body, else the 404 route.
-pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
-    let l1_setups: Vec<&str> = SETUPS
-        .iter()
-        .filter(|s| s.l1 && !s.no_cache)
-        .map(|s| s.name)
-        .collect();
-    e2e["rows"]
-        .as_array()?
-        .iter()
-        .filter(|r| l1_setups.iter().any(|s| r["setup"] == *s))
-        .filter_map(|r| {
-            let (v, against) = match r["to_body_ceiling"].as_f64() {
-                Some(v) => (v, format!(" (vs a static {} B body)", r["body_bytes"])),
-                None => (r["to_ceiling"].as_f64()?, String::new()),
-            };
-            Some((
-                v,
-                format!(
-                    "`{}` {} on {}{against}",
-                    r["endpoint"].as_str()?,
-                    r["keys"].as_str()?,
-                    r["setup"].as_str()?
-                ),
-            ))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 /// `cargo xtask demo-load`: the table, written to target/strata-bench/demo-load.md.
@@ -341,6 +292,7 @@ mod tests {
                 rps,
                 ..WrkRun::default()
             },
+            ceiling_rps: None,
         }
     }
 
@@ -375,6 +327,28 @@ mod tests {
         assert!(
             md.contains("| memory + L1 | `/jobs/{job}` | random | 60000 |"),
             "{md}"
+        );
+    }
+
+    #[test]
+    fn a_row_measured_between_ceilings_is_compared_with_its_own() {
+        let mut bracketed = row("memory + L1", "/jobs/{job}", "random", 60_000.0);
+        bracketed.ceiling_rps = Some(75_000.0);
+        let m = Measured {
+            ceilings: vec![row("memory + L1", "ceiling", "one", 100_000.0)],
+            bodies: vec![],
+            rows: vec![
+                bracketed,
+                row("memory + L1", "/jobs/{job}", "hot", 80_000.0),
+            ],
+        };
+        let v = to_json(&m, 3.0, 32);
+        assert_eq!(v["rows"][0]["to_ceiling"], json!(0.8));
+        assert_eq!(v["rows"][0]["ceiling_rps"], json!(75_000.0));
+        assert_eq!(
+            v["rows"][1]["to_ceiling"],
+            json!(0.8),
+            "the setup's first run"
         );
     }
 

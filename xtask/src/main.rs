@@ -12,6 +12,7 @@ mod coherence_probe;
 mod consistency;
 mod demo_load;
 mod demo_process;
+mod demo_rows;
 mod demo_table;
 mod fuzz;
 mod soak;

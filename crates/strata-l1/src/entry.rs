@@ -2,9 +2,17 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use strata_codec::{EntryMeta, TagVersion};
+
+/// The tags of an entry, and the caller's mark of when they were last found current.
+#[derive(Debug)]
+struct Tagged {
+    versions: Arc<[TagVersion]>,
+    checked: AtomicU64,
+}
 
 /// A decoded value with its metadata. Cheap to clone (the value is shared).
 #[derive(Clone)]
@@ -13,8 +21,8 @@ pub struct L1Entry {
     pub(crate) value: Option<Arc<dyn Any + Send + Sync>>,
     /// Metadata from the envelope (created-at, logical expiry, schema, generation).
     pub meta: EntryMeta,
-    /// The tags the entry recorded, with their versions.
-    tags: Option<Arc<[TagVersion]>>,
+    /// The tags the entry recorded, with their versions, and the caller's mark.
+    tags: Option<Arc<Tagged>>,
     /// Size of the value's envelope in bytes (the weight).
     pub encoded_len: u32,
     /// How long L1 may keep the entry from its insertion (the backend's physical expiry, or
@@ -87,13 +95,38 @@ impl L1Entry {
 
     /// The same entry with the tags it recorded.
     pub fn with_tags(mut self, tags: Option<Arc<[TagVersion]>>) -> Self {
-        self.tags = tags;
+        self.tags = tags.map(|versions| {
+            Arc::new(Tagged {
+                versions,
+                checked: AtomicU64::new(0),
+            })
+        });
         self
     }
 
     /// The tags the entry recorded, with their versions.
     pub fn tags(&self) -> Option<&Arc<[TagVersion]>> {
-        self.tags.as_ref()
+        self.tags.as_ref().map(|t| &t.versions)
+    }
+
+    /// The mark [`mark_tags_checked`](Self::mark_tags_checked) last left on the entry (shared
+    /// by every copy of it in the tier); 0 when none was, or the entry has no tags.
+    #[inline]
+    pub fn tags_checked(&self) -> u64 {
+        self.tags
+            .as_ref()
+            .map_or(0, |t| t.checked.load(Ordering::Relaxed))
+    }
+
+    /// Leaves `mark` on a tagged entry (and every copy of it the tier holds): the caller's
+    /// note of when its tags were last found current (an epoch of the caller's own, such as
+    /// a count of changes to the tag versions it knows), so that a later hit at the same
+    /// mark need not check them again. No-op on an entry without tags.
+    #[inline]
+    pub fn mark_tags_checked(&self, mark: u64) {
+        if let Some(t) = &self.tags {
+            t.checked.store(mark, Ordering::Relaxed);
+        }
     }
 
     /// Whether the value is within its logical TTL at `now_ms` (milliseconds since the Unix

@@ -196,7 +196,7 @@ impl CachedFn {
         let vis = &self.func.vis;
         let sig = &self.func.sig;
         let kind = self.kind_handle();
-        let key = self.key_expr();
+        let key = self.lookup_key_expr();
         let call_inner = self.call_inner();
         let options = self.load_options();
         let call = match &self.returns {
@@ -246,6 +246,35 @@ impl CachedFn {
         }
     }
 
+    /// The key a lookup is given: for a function without key arguments its name, an id (an
+    /// L1 hit then renders the key into a reused buffer and allocates nothing); else the key.
+    fn lookup_key_expr(&self) -> TokenStream {
+        if self.params.key.is_empty() {
+            let name_str = self.name().to_string();
+            quote!(::core::result::Result::<&str, ::strata::Error>::Ok(#name_str))
+        } else {
+            self.key_expr()
+        }
+    }
+
+    /// The lookup's method and key argument: `present` values (`get_or_load…`) or optional
+    /// ones (`…optional`), by id or by key as [`lookup_key_expr`](Self::lookup_key_expr) made it.
+    fn lookup_call(&self, present: bool) -> (TokenStream, TokenStream) {
+        let by_id = self.params.key.is_empty();
+        let method = match (by_id, present) {
+            (true, true) => quote!(get_or_load_with),
+            (true, false) => quote!(get_or_load_optional),
+            (false, true) => quote!(get_or_load_at),
+            (false, false) => quote!(load_optional_at),
+        };
+        let key = if by_id {
+            quote!(__strata_key)
+        } else {
+            quote!(&__strata_key)
+        };
+        (method, key)
+    }
+
     fn call_inner(&self) -> TokenStream {
         let inner = self.inner_name();
         let all_args = &self.params.all;
@@ -265,8 +294,9 @@ impl CachedFn {
     /// `Result<T, E>`: `Ok` is cached, the loader's error returned.
     fn load_result(&self) -> TokenStream {
         let call_inner = self.call_inner();
+        let (method, key) = self.lookup_call(true);
         quote! {
-            match __strata_kind.get_or_load_at(&__strata_key, &__strata_options, || #call_inner).await {
+            match __strata_kind.#method(#key, &__strata_options, || #call_inner).await {
                 ::core::result::Result::Ok(v) => ::core::result::Result::Ok(::std::sync::Arc::unwrap_or_clone(v)),
                 ::core::result::Result::Err(::strata::LoadError::Loader(e)) => {
                     ::core::result::Result::Err(::std::sync::Arc::unwrap_or_clone(e))
@@ -279,9 +309,10 @@ impl CachedFn {
     /// `Option<T>`: `Some` is cached, `None` as the options say.
     fn load_option(&self) -> TokenStream {
         let call_inner = self.call_inner();
+        let (method, key) = self.lookup_call(false);
         quote! {
             match __strata_kind
-                .load_optional_at(&__strata_key, &__strata_options, || async {
+                .#method(#key, &__strata_options, || async {
                     ::core::result::Result::Ok::<_, ::std::convert::Infallible>(#call_inner.await)
                 })
                 .await
@@ -295,9 +326,10 @@ impl CachedFn {
     /// Any other type: always cached.
     fn load_plain(&self) -> TokenStream {
         let call_inner = self.call_inner();
+        let (method, key) = self.lookup_call(true);
         quote! {
             match __strata_kind
-                .get_or_load_at(&__strata_key, &__strata_options, || async {
+                .#method(#key, &__strata_options, || async {
                     ::core::result::Result::Ok::<_, ::std::convert::Infallible>(#call_inner.await)
                 })
                 .await

@@ -57,9 +57,18 @@ impl Cache {
 
     /// The entries of a [`Cacheable`] type: its kind and schema, and its TTL (the
     /// configured one for the kind, else `T::ttl()`, else `default_ttl`).
+    ///
+    /// Resolved once per type: later calls cost one lookup by type. A handle kept (a field of
+    /// the service's state) costs nothing per request.
     pub fn of<T: Cacheable>(&self) -> Result<KindCache<T>, Error> {
+        let kinds = &self.core.kinds;
+        if let Some(state) = kinds.of_type::<T>() {
+            return Ok(KindCache::new(self.core.clone(), state));
+        }
         let kind = KindCache::new(self.core.clone(), self.core.kind(T::KIND, T::SCHEMA)?);
-        Ok(self.with_code_ttl(kind, T::ttl()))
+        let kind = self.with_code_ttl(kind, T::ttl());
+        kinds.remember_type::<T>(&kind.kind);
+        Ok(kind)
     }
 
     /// The response cache of one route (kind [`ResponseKind::name`], `api.<prefix>`): what
@@ -72,13 +81,21 @@ impl Cache {
 
     /// The results of a function (`#[cached]`): kind `prefix` without its trailing ':'. `ttl`
     /// applies unless the kind has a configured TTL.
+    ///
+    /// Resolved once per (type, prefix, TTL): later calls cost one lookup by type.
     pub fn function_results<T: CacheValue>(
         &self,
         prefix: &str,
         ttl: Option<Duration>,
     ) -> Result<KindCache<T>, Error> {
+        let kinds = &self.core.kinds;
+        if let Some(state) = kinds.of_function::<T>(prefix, ttl) {
+            return Ok(KindCache::new(self.core.clone(), state));
+        }
         let kind = self.kind::<T>(prefix.trim_end_matches(':'))?;
-        Ok(self.with_code_ttl(kind, ttl))
+        let kind = self.with_code_ttl(kind, ttl);
+        kinds.remember_function::<T>(prefix, ttl, &kind.kind);
+        Ok(kind)
     }
 
     /// `kind` with the TTL its code gives, unless configuration sets the kind's TTL.

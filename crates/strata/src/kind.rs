@@ -15,6 +15,7 @@ use crate::error::{Error, LoadError};
 use crate::kinds::KindState;
 use crate::load::{self, Load};
 use crate::options::LoadOptions;
+use crate::read::LookupKey;
 use crate::{read, write};
 
 /// The entries of one kind, as values of type `T`. Cheap to clone.
@@ -297,8 +298,13 @@ impl<T: CacheValue> KindCache<T> {
         options: &LoadOptions,
         loader: impl Load<T, E>,
     ) -> Result<Arc<T>, LoadError<E>> {
-        let key = self.key(id).map_err(LoadError::Cache)?;
-        self.get_or_load_at(&key, options, loader).await
+        // Rendered into a reused buffer: an L1 hit by id allocates no key.
+        let key = self
+            .kind
+            .keys
+            .key_str(id)
+            .map_err(|e| LoadError::Cache(e.into()))?;
+        self.load_present(&key, options, loader).await
     }
 
     /// [`get_or_load_with`](Self::get_or_load_with) by key.
@@ -308,13 +314,23 @@ impl<T: CacheValue> KindCache<T> {
         options: &LoadOptions,
         loader: impl Load<T, E>,
     ) -> Result<Arc<T>, LoadError<E>> {
+        self.load_present(key, options, loader).await
+    }
+
+    /// The value under `key`, loaded by a loader that always answers one.
+    async fn load_present<E: Send + Sync + 'static>(
+        &self,
+        key: &(impl LookupKey + ?Sized),
+        options: &LoadOptions,
+        loader: impl Load<T, E>,
+    ) -> Result<Arc<T>, LoadError<E>> {
         let present = move || async move { loader.load().await.map(Some) };
         // Only a cached absence written through get_or_load_optional can be `None` here.
-        self.load_optional_at(key, options, present)
+        load::load(&self.core, &self.kind, key, options, present)
             .await?
             .ok_or_else(|| {
                 LoadError::Cache(Error::CachedAbsence {
-                    key: key.to_string(),
+                    key: key.text().to_owned(),
                 })
             })
     }
@@ -328,8 +344,12 @@ impl<T: CacheValue> KindCache<T> {
         options: &LoadOptions,
         loader: impl Load<Option<T>, E>,
     ) -> Result<Option<Arc<T>>, LoadError<E>> {
-        let key = self.key(id).map_err(LoadError::Cache)?;
-        self.load_optional_at(&key, options, loader).await
+        let key = self
+            .kind
+            .keys
+            .key_str(id)
+            .map_err(|e| LoadError::Cache(e.into()))?;
+        load::load(&self.core, &self.kind, &key, options, loader).await
     }
 
     /// [`get_or_load_optional`](Self::get_or_load_optional) by key: the core of every

@@ -1,6 +1,6 @@
 //! The kinds in use: what a call needs about one (kind, schema), resolved once and shared.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -181,7 +181,20 @@ impl KindState {
 /// once rather than per call.
 #[derive(Default)]
 pub(crate) struct Kinds {
-    map: RwLock<HashMap<String, Vec<Variant>>>,
+    map: RwLock<HashMap<String, Vec<Variant>, foldhash::fast::RandomState>>,
+    /// The state [`Cache::of`](crate::Cache::of) resolved for each type (its kind, schema
+    /// and TTL are the type's constants): one lookup by type for the next call.
+    by_type: RwLock<HashMap<TypeId, Arc<KindState>, foldhash::fast::RandomState>>,
+    /// The states [`Cache::function_results`](crate::Cache::function_results) resolved, by
+    /// value type, then prefix and code TTL (a `#[cached]` function's are constants).
+    by_function: RwLock<HashMap<TypeId, Vec<FunctionKind>, foldhash::fast::RandomState>>,
+}
+
+/// The state of one `#[cached]` function's results.
+struct FunctionKind {
+    prefix: Box<str>,
+    ttl: Option<Duration>,
+    state: Arc<KindState>,
 }
 
 /// One state of a kind: its schema, and the TTL from the code it was made with (`None`: the
@@ -221,6 +234,54 @@ impl Kinds {
             state: state.clone(),
         });
         state
+    }
+
+    /// The state [`remember_type`](Self::remember_type) kept for `T`.
+    #[inline]
+    pub(crate) fn of_type<T: 'static>(&self) -> Option<Arc<KindState>> {
+        self.by_type.read().get(&TypeId::of::<T>()).cloned()
+    }
+
+    /// Keeps `state` as `T`'s, resolved from the type's constants.
+    pub(crate) fn remember_type<T: 'static>(&self, state: &Arc<KindState>) {
+        self.by_type
+            .write()
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| state.clone());
+    }
+
+    /// The state [`remember_function`](Self::remember_function) kept for results of type `T`
+    /// under `prefix` with the code's `ttl`.
+    #[inline]
+    pub(crate) fn of_function<T: 'static>(
+        &self,
+        prefix: &str,
+        ttl: Option<Duration>,
+    ) -> Option<Arc<KindState>> {
+        self.by_function
+            .read()
+            .get(&TypeId::of::<T>())?
+            .iter()
+            .find(|f| &*f.prefix == prefix && f.ttl == ttl)
+            .map(|f| f.state.clone())
+    }
+
+    /// Keeps `state` as the results of type `T` under `prefix` with the code's `ttl`.
+    pub(crate) fn remember_function<T: 'static>(
+        &self,
+        prefix: &str,
+        ttl: Option<Duration>,
+        state: &Arc<KindState>,
+    ) {
+        let mut map = self.by_function.write();
+        let known = map.entry(TypeId::of::<T>()).or_default();
+        if !known.iter().any(|f| &*f.prefix == prefix && f.ttl == ttl) {
+            known.push(FunctionKind {
+                prefix: prefix.into(),
+                ttl,
+                state: state.clone(),
+            });
+        }
     }
 
     /// The state of (`kind`, `schema`), if made already.

@@ -80,6 +80,7 @@ mod pools;
 mod read;
 mod relations;
 mod response_kind;
+mod tag_table;
 mod trace;
 mod versions;
 mod warm;

@@ -152,13 +152,16 @@ async fn look_in_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &str) -> 
     let key_hash = entry.key_hash();
     let tags = entry.tags().cloned();
     // One atomic load decides in the common case (generation known, no tags), after a second
-    // one on a backend that counts its changes (a change anywhere makes it read again).
+    // one on a backend that counts its changes (a change anywhere makes it read again). A
+    // tagged entry found current since the tag versions known here last moved needs no look
+    // at its tags either.
     core.versions.catch_up();
     let current = match kind.generation.load() {
         (g, true) if tags.is_none() => g == meta.generation,
+        (g, true) if core.versions.tags_unmoved_since(entry.tags_checked()) => g == meta.generation,
         // Boxed: the slow path may read the backend, and its future must not make the hot
         // path's future larger.
-        _ => Box::pin(kind.is_current(&core.versions, (meta.generation, tags.as_deref()))).await,
+        _ => Box::pin(check_current(core, kind, &entry)).await,
     };
     if !current {
         return Some(InL1::miss(now, Some(MissCause::Invalidated)));
@@ -180,6 +183,19 @@ async fn look_in_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &str) -> 
         cause,
         key_hash,
     })
+}
+
+/// Whether `entry` (of `kind`) is current, by its generation and tags; a tagged entry found
+/// current is marked with the tag epoch read before the check (see
+/// [`Versions::tags_unmoved_since`](crate::versions::Versions::tags_unmoved_since)).
+async fn check_current(core: &Core, kind: &KindState, entry: &strata_l1::L1Entry) -> bool {
+    let epoch = core.versions.tag_epoch();
+    let recorded = (entry.meta.generation, entry.tags().map(|t| &t[..]));
+    let current = kind.is_current(&core.versions, recorded).await;
+    if current {
+        entry.mark_tags_checked(epoch);
+    }
+    current
 }
 
 /// The L2 step of a lookup (traced), given the stale value L1 had (if any).

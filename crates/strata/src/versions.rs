@@ -24,6 +24,7 @@ use crate::backends::CounterRoute;
 use crate::error::Error;
 pub(crate) use crate::generation::{KindGeneration, Stamp};
 use crate::l2::L2;
+use crate::tag_table::TagTable;
 
 /// The internal kind holding version counters (kinds' generations, tags' versions).
 pub(crate) const VERSION_KIND: &str = "__version";
@@ -45,7 +46,7 @@ pub(crate) struct CounterRead {
 /// The version counters this instance knows, and how they are read and moved in the backend.
 pub(crate) struct Versions {
     kinds: RwLock<HashMap<String, Arc<KindGeneration>>>,
-    tags: RwLock<HashMap<String, u64>>,
+    tags: TagTable,
     /// How long a tag counter lives in the backend after its last invalidation.
     tag_ttl: Option<Duration>,
     /// A channel (the bus, client tracking) keeps the local values in step. Without one, and
@@ -84,7 +85,7 @@ impl Versions {
             l2,
             changes,
             kinds: RwLock::default(),
-            tags: RwLock::default(),
+            tags: TagTable::default(),
             tag_ttl,
             trust_local,
             forgot_at: AtomicU64::new(0),
@@ -161,7 +162,7 @@ impl Versions {
             for g in self.kinds.read().values() {
                 g.unsync();
             }
-            tags.clear();
+            self.tags.clear_held(&mut tags);
             self.forgot_at.store(now, Ordering::Release);
         }
     }
@@ -190,10 +191,9 @@ impl Versions {
             return;
         }
         if tags.len() >= MAX_KNOWN_TAGS && !tags.contains_key(tag) {
-            tags.clear();
+            self.tags.clear_held(&mut tags);
         }
-        let v = tags.entry(tag.to_owned()).or_insert(0);
-        *v = (*v).max(version);
+        self.tags.raise(&mut tags, tag, version);
     }
 
     /// Takes a version of `tag` some change produced (a message, this instance's own bump).
@@ -203,9 +203,7 @@ impl Versions {
         if self.changes.is_none() {
             return self.raise_tag_read(tag, version, None);
         }
-        if let Some(v) = self.tags.write().get_mut(tag) {
-            *v = (*v).max(version);
-        }
+        self.tags.raise_known(tag, version);
     }
 
     /// Takes a generation of `known` read from the backend after the count was `at`.
@@ -232,7 +230,7 @@ impl Versions {
         for g in self.kinds.read().values() {
             g.unsync();
         }
-        self.tags.write().clear();
+        self.tags.clear();
     }
 
     /// A kind's counter changed on the server (client tracking): read it again before trusting
@@ -245,7 +243,7 @@ impl Versions {
 
     /// A tag's counter changed on the server (client tracking): read it again.
     pub(crate) fn unsync_tag(&self, tag: &str) {
-        self.tags.write().remove(tag);
+        self.tags.remove(tag);
     }
 
     /// Applies another instance's kind clear.
@@ -374,7 +372,7 @@ impl Versions {
         }
         let Some(tags) = tags else { return true };
         if self.trusted()
-            && let Some(verdict) = self.local_verdict(tags)
+            && let Some(verdict) = self.tags.verdict(tags)
         {
             return verdict;
         }
@@ -385,19 +383,17 @@ impl Versions {
         }
     }
 
-    /// Against the locally known versions: `Some(false)` if a tag moved on, `Some(true)` if all
-    /// are known and current, `None` if some are unknown.
-    fn local_verdict(&self, tags: &[TagVersion]) -> Option<bool> {
-        let known = self.tags.read();
-        let mut all_known = true;
-        for t in tags {
-            match known.get(&t.tag) {
-                Some(v) if *v != t.version => return Some(false),
-                Some(_) => {}
-                None => all_known = false,
-            }
-        }
-        all_known.then_some(true)
+    /// The tag epoch (see [`TagTable`]), read before a check whose verdict an entry keeps.
+    #[inline]
+    pub(crate) fn tag_epoch(&self) -> u64 {
+        self.tags.epoch()
+    }
+
+    /// Whether a tagged entry found current at tag epoch `checked` (0: never) still is, as far
+    /// as its tags go: the local versions are trusted, and none it knew moved since.
+    #[inline]
+    pub(crate) fn tags_unmoved_since(&self, checked: u64) -> bool {
+        (self.trust_local || self.changes.is_some()) && checked == self.tags.epoch()
     }
 
     /// Where the generation of `kind` lives and the least value its next bump takes (never

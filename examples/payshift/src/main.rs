@@ -9,6 +9,7 @@
 mod bench_routes;
 mod db;
 mod error;
+mod handles;
 mod models;
 mod routes;
 mod warm;
@@ -118,6 +119,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let state = std::sync::Arc::new(routes::App {
         db: db.clone(),
         cache: cache.clone(),
+        kinds: handles::Kinds::of(&cache)?,
         rules: routes::rules(&alljobs),
         alljobs,
     });

@@ -8,11 +8,12 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use strata::{Cache, CacheKind, Cacheable, LoadError, LoadOptions, ResponseKind, Rules, Target};
+use strata::{Cache, CacheValue, KindCache, LoadError, LoadOptions, ResponseKind, Rules, Target};
 use strata_http::{CachedJson, ResponseCacheLayer};
 
 use crate::db::Db;
 use crate::error::{AppError, JobId, UserId, body};
+use crate::handles::{Kinds, about_user};
 use crate::models::{
     Application, ApplicationInput, Applications, Industry, Job, JobInput, Listing, Profile,
     ProfileUpdate, Subcategory, User, Whoami,
@@ -26,6 +27,8 @@ pub(crate) type AppState = Arc<App>;
 pub(crate) struct App {
     pub(crate) db: Db,
     pub(crate) cache: Cache,
+    /// The typed handles of the id-keyed kinds.
+    pub(crate) kinds: Kinds,
     pub(crate) rules: Rules,
     /// The response cache of `/jobs/alljobs`.
     pub(crate) alljobs: ResponseKind,
@@ -64,31 +67,25 @@ fn load_err(e: LoadError<AppError>) -> AppError {
     }
 }
 
-/// Loads through the cache (straight from the loader when caching is off). Entries about a
-/// user carry the tag `user:{id}`, so a profile change reaches all of them.
-async fn cached<T, F, Fut>(state: &AppState, id: i64, load: F) -> Result<Option<Arc<T>>, AppError>
+/// Loads through `kind` (straight from the loader when caching is off), with `options`.
+async fn cached<T, F, Fut>(
+    kind: &KindCache<T>,
+    id: i64,
+    options: &LoadOptions,
+    load: F,
+) -> Result<Option<Arc<T>>, AppError>
 where
-    T: Cacheable,
+    T: CacheValue,
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<Option<T>, AppError>>,
 {
-    state
-        .cache
-        .of::<T>()
-        .map_err(|e| AppError::Database(e.to_string()))?
-        .get_or_load_optional(id, &options::<T>(id), load)
+    kind.get_or_load_optional(id, options, load)
         .await
         .map_err(load_err)
 }
 
-/// The load options of an entry: per-user kinds are tagged with their user.
-fn options<T: CacheKind>(id: i64) -> LoadOptions {
-    if [User::KIND, Profile::KIND, Whoami::KIND].contains(&T::KIND) {
-        LoadOptions::new().tags([format!("user:{id}")])
-    } else {
-        LoadOptions::new()
-    }
-}
+/// The default load options (entries not about a user carry no tag).
+static UNTAGGED: std::sync::LazyLock<LoadOptions> = std::sync::LazyLock::new(LoadOptions::new);
 
 /// Declares what a whoami miss needs: the user and the profile with its id, read ahead (and
 /// leased) in the whoami's own lookup and stored with it in one batch once it is built.
@@ -101,18 +98,20 @@ pub(crate) fn relate(cache: &Cache) -> Result<(), strata::Error> {
 }
 
 async fn user(state: &AppState, id: i64) -> Result<Option<Arc<User>>, AppError> {
-    cached(state, id, || state.db.user(id)).await
+    let users = &state.kinds.users;
+    cached(users, id, &about_user(id), || state.db.user(id)).await
 }
 
 async fn profile(state: &AppState, id: i64) -> Result<Option<Arc<Profile>>, AppError> {
-    cached(state, id, || state.db.profile(id)).await
+    let profiles = &state.kinds.profiles;
+    cached(profiles, id, &about_user(id), || state.db.profile(id)).await
 }
 
 /// A cached value's JSON response, serialized once per cached value.
 type CachedResult<T> = Result<CachedJson<T>, AppError>;
 
 async fn whoami(State(state): State<AppState>, UserId(id): UserId) -> CachedResult<Whoami> {
-    let found = cached(&state, id, || async {
+    let found = cached(&state.kinds.whoami, id, &about_user(id), || async {
         let (Some(user), Some(profile)) = (user(&state, id).await?, profile(&state, id).await?)
         else {
             return Ok(None);
@@ -195,7 +194,7 @@ async fn logout(State(state): State<AppState>, UserId(id): UserId) -> ApiResult<
 }
 
 async fn job(State(state): State<AppState>, JobId(id): JobId) -> CachedResult<Job> {
-    cached(&state, id, || state.db.job(id))
+    cached(&state.kinds.jobs, id, &UNTAGGED, || state.db.job(id))
         .await?
         .map(CachedJson)
         .ok_or_else(|| AppError::NotFound(format!("no job {id}")))
@@ -206,9 +205,8 @@ async fn job(State(state): State<AppState>, JobId(id): JobId) -> CachedResult<Jo
 async fn all_jobs(State(state): State<AppState>) -> ApiResult<serde_json::Value> {
     let ids = state.db.job_ids().await?;
     let jobs = state
-        .cache
-        .of::<Job>()
-        .map_err(|e| AppError::Database(e.to_string()))?
+        .kinds
+        .jobs
         .get_many_or_load(&ids, |ids: Vec<i64>| {
             let db = state.db.clone();
             async move { db.jobs(&ids).await }
@@ -268,7 +266,8 @@ async fn applications(
     State(state): State<AppState>,
     JobId(id): JobId,
 ) -> ApiResult<Arc<Applications>> {
-    cached(&state, id, || state.db.applications(id))
+    let applications = &state.kinds.applications;
+    cached(applications, id, &UNTAGGED, || state.db.applications(id))
         .await?
         .map(Json)
         .ok_or_else(|| AppError::NotFound(format!("no job {id}")))

@@ -16,25 +16,20 @@ use anyhow::Context;
 use strata::WarmOptions;
 
 use crate::error::AppError;
-use crate::models::Job;
 use crate::routes::{self, AppState};
 
 /// Registers the owned loaders of the id-keyed kinds the service warms (jobs).
 pub(crate) fn register_loaders(state: &AppState) -> anyhow::Result<()> {
     let db = Arc::new(state.db.clone());
-    state
-        .cache
-        .of::<Job>()
-        .context("the job kind")?
-        .register_loader(move |id: String| {
-            let db = db.clone();
-            async move {
-                let id: i64 = id
-                    .parse()
-                    .map_err(|_| AppError::BadRequest(format!("job id {id:?}")))?;
-                db.job(id).await
-            }
-        });
+    state.kinds.jobs.register_loader(move |id: String| {
+        let db = db.clone();
+        async move {
+            let id: i64 = id
+                .parse()
+                .map_err(|_| AppError::BadRequest(format!("job id {id:?}")))?;
+            db.job(id).await
+        }
+    });
     Ok(())
 }
 
@@ -47,9 +42,8 @@ pub(crate) async fn warm(state: &AppState, recent: usize) -> anyhow::Result<()> 
     let subcategories = routes::cached_subcategories(&state.cache, &state.db).await?;
     let ids = state.db.recent_job_ids(recent).await?;
     let jobs = state
-        .cache
-        .of::<Job>()
-        .context("the job kind")?
+        .kinds
+        .jobs
         .warm(&ids, &WarmOptions::new().concurrency(8), |_| {})
         .await
         .context("warming the jobs")?;

@@ -210,7 +210,7 @@ fn hit_ratio(report: &Report) -> Option<Chart> {
 
 fn e2e(report: &Report) -> Option<Chart> {
     let rows = report.results["e2e"]["rows"].as_array()?;
-    let setups: Vec<&str> = crate::demo_load::SETUPS.iter().map(|s| s.name).collect();
+    let setups: Vec<&str> = crate::demo_rows::SETUPS.iter().map(|s| s.name).collect();
     let label = |r: &serde_json::Value| {
         let e = r["endpoint"].as_str().unwrap_or("?");
         let short = e.trim_end_matches('/').rsplit('/').next().unwrap_or(e);

@@ -9,13 +9,12 @@
 //! almost surely in the last few load times, so a hot key is refreshed before it expires and a
 //! cold one is left to expire.
 
-use strata_keys::Key;
-
 use crate::cacheable::CacheValue;
 use crate::core::Core;
 use crate::entry::Found;
 use crate::kinds::KindState;
 use crate::options::LoadOptions;
+use crate::read::LookupKey;
 
 /// What applies to one call: the call's options over the kind's settings.
 struct Policy {
@@ -73,7 +72,7 @@ pub(crate) enum OnFresh {
 pub(crate) fn on_fresh<T: CacheValue>(
     core: &Core,
     kind: &KindState,
-    key: &Key,
+    key: &(impl LookupKey + ?Sized),
     options: &LoadOptions,
     found: &Found<T>,
 ) -> OnFresh {
@@ -81,6 +80,7 @@ pub(crate) fn on_fresh<T: CacheValue>(
     if p.ahead.is_none() && p.xfetch_beta.is_none() {
         return OnFresh::Serve;
     }
+    let key = &key.to_key();
     let now = core.clock.now_ms();
     let due = p.ahead.is_some_and(|f| due_by_fraction(found, f, now))
         || p.xfetch_beta.is_some_and(|beta| {
@@ -107,12 +107,12 @@ pub(crate) fn on_fresh<T: CacheValue>(
 pub(crate) fn serve_stale<T: CacheValue>(
     core: &Core,
     kind: &KindState,
-    key: &Key,
+    key: &(impl LookupKey + ?Sized),
     options: &LoadOptions,
 ) -> bool {
     policy(kind, options).background
         && !options.no_fail_safe
-        && super::refresh_in_background::<T>(core, kind, key, options)
+        && super::refresh_in_background::<T>(core, kind, &key.to_key(), options)
 }
 
 #[cfg(test)]

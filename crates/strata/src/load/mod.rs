@@ -26,7 +26,7 @@ use crate::error::{Error, LoadError};
 use crate::flight::{FlightError, FlightOutcome};
 use crate::kinds::KindState;
 use crate::options::LoadOptions;
-use crate::read;
+use crate::read::{self, LookupKey};
 use due::OnFresh;
 use leader::Leader;
 
@@ -44,10 +44,13 @@ pub(crate) enum Mode {
 
 /// The value under `key`, loading it once per key across concurrent callers on a miss.
 /// `None`: the loader answered "absent" (cached only with negative caching).
+///
+/// `key` may be a key rendered without allocating ([`KeyStr`](strata_keys::KeyStr)): an L1 hit
+/// makes no [`Key`]; a miss makes it once, for its flight.
 pub(crate) async fn load<T, E>(
     core: &Core,
     kind: &Arc<KindState>,
-    key: &Key,
+    key: &(impl LookupKey + ?Sized),
     options: &LoadOptions,
     loader: impl Load<Option<T>, E>,
 ) -> Result<Option<Arc<T>>, LoadError<E>>
@@ -70,6 +73,22 @@ where
         }
         _ => {}
     }
+    fly(core, kind, &key.to_key(), options, mode, loader).await
+}
+
+/// The flight of `key` (after L1 did not serve it): led by this caller, or joined.
+async fn fly<T, E>(
+    core: &Core,
+    kind: &Arc<KindState>,
+    key: &Key,
+    options: &LoadOptions,
+    mode: Mode,
+    loader: impl Load<Option<T>, E>,
+) -> Result<Option<Arc<T>>, LoadError<E>>
+where
+    T: CacheValue,
+    E: Send + Sync + 'static,
+{
     let flights = core.local.flights();
     let flight = flights.join(key);
     let outcome: FlightOutcome = flight

@@ -172,3 +172,47 @@ async fn a_cached_function_can_be_invalidated_by_its_arguments_and_called_uncach
     assert_eq!(price(&cache, &db, "ab", "eur").await, 5);
     assert_eq!(PRICE_CALLS.load(Ordering::SeqCst), 5, "still cached");
 }
+
+static MOTTO_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+#[strata::cached(prefix = "motto:")]
+async fn motto(cache: &Cache) -> String {
+    MOTTO_CALLS.fetch_add(1, Ordering::SeqCst);
+    "cache me".to_owned()
+}
+
+#[tokio::test]
+async fn a_function_without_key_arguments_is_cached_under_its_name_and_invalidated_there() {
+    let (cache, _) = common::memory_cache().await;
+    assert_eq!(motto(&cache).await, "cache me");
+    assert_eq!(motto(&cache).await, "cache me");
+    assert_eq!(
+        MOTTO_CALLS.load(Ordering::SeqCst),
+        1,
+        "cached after one call"
+    );
+    // Looked up by id (its name), deleted by key: both are the one key `motto:motto`'s.
+    let kind = cache
+        .function_results::<String>("motto:", None)
+        .expect("kind");
+    assert_eq!(
+        kind.get("motto")
+            .await
+            .unwrap()
+            .as_deref()
+            .map(String::as_str),
+        Some("cache me")
+    );
+    assert!(motto_invalidate(&cache).await.unwrap());
+    assert_eq!(
+        kind.get("motto").await.unwrap(),
+        None,
+        "gone from both tiers"
+    );
+    assert_eq!(motto(&cache).await, "cache me");
+    assert_eq!(
+        MOTTO_CALLS.load(Ordering::SeqCst),
+        2,
+        "reloaded after the invalidation"
+    );
+}
