@@ -107,22 +107,43 @@ async fn a_flood_leaves_another_kinds_l1_entries_in_place() {
     for k in 0..USERS {
         users.set(k, k).await.unwrap();
     }
+    let pool = cache.admin().l1_of("user").unwrap();
+    pool.sync().await;
+    // The store splits its 1,000 entries over shards by the keys' (randomly seeded) hashes, so
+    // 800 users fill one shard past its share now and then (a few runs in a hundred) and it
+    // drops a few of them: what the flood must not change is what the pool holds before it.
+    let held = pool.usage().await.entries;
+    assert!(
+        held >= USERS * 97 / 100,
+        "the users fit the default pool: {held} of {USERS} entries held"
+    );
+    let before_flood: Vec<bool> = {
+        let mut present = Vec::new();
+        for k in 0..USERS {
+            present.push(pool.get(&users.key(k).unwrap()).await.is_some());
+        }
+        present
+    };
     for j in 0..FLOOD {
         jobs.set(j, j).await.unwrap();
     }
-    let pool = cache.admin().l1_of("user").unwrap();
     pool.sync().await;
     assert_eq!(
         pool.usage().await.entries,
-        USERS,
+        held,
         "every user entry is still in L1"
     );
+    // The users held before the flood first (reading one the pool dropped loads it, and its
+    // insert may drop another of its shard), then the others.
     let before = cache.admin().stats().kinds["user"].l1.hits;
-    for k in 0..USERS {
+    for k in (0..USERS).filter(|k| before_flood[*k as usize]) {
         assert_eq!(users.get(k).await.unwrap().as_deref(), Some(&k));
     }
     let hits = cache.admin().stats().kinds["user"].l1.hits - before;
-    assert_eq!(hits, USERS, "each user read is an L1 hit after the flood");
+    assert_eq!(hits, held, "each user read is an L1 hit after the flood");
+    for k in (0..USERS).filter(|k| !before_flood[*k as usize]) {
+        assert_eq!(users.get(k).await.unwrap().as_deref(), Some(&k));
+    }
 }
 
 #[tokio::test]
