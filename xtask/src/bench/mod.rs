@@ -97,7 +97,7 @@ pub(crate) const GROUPS: [Group; 12] = [
     group(
         "e2e",
         "wrk against the release demo: each endpoint (hot and random keys; memory, Redis with and without L1) vs the server's 404 route and --no-cache",
-        150,
+        180,
         420,
     ),
     group(
