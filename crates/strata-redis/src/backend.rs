@@ -22,6 +22,7 @@ use crate::errors::int;
 use crate::quota::{QuotaIndex, quota_of};
 use crate::scripts::{Call, Scripts};
 use crate::topology::{Topology, exec, exec_one, is_internal};
+use crate::wire::{Target, Wire};
 
 /// Keys per batch (`MGET`, pipeline, `UNLINK`), so no single command blocks the server for long.
 pub(crate) const BATCH: usize = 1000;
@@ -42,7 +43,10 @@ pub struct RedisBackend {
     config: Arc<RedisConfig>,
     pub(crate) scripts: Arc<Scripts>,
     pub(crate) quotas: Arc<[QuotaIndex]>,
-    /// Single-key reads sent together ([`RedisConfig::coalesce_reads`]).
+    /// Single-key reads on a pipelined connection of their own (one server, no TLS).
+    pub(crate) wire: Option<Arc<Wire>>,
+    /// Single-key reads sent together through redis-rs ([`RedisConfig::coalesce_reads`]) where
+    /// there is no read line (a cluster, TLS).
     pub(crate) coalescer: Option<Arc<Coalescer>>,
 }
 
@@ -91,11 +95,12 @@ impl RedisBackend {
             .iter()
             .map(|q| QuotaIndex::new(&config.namespace, q.clone(), |r| topology.quota_suffix(r)))
             .collect::<BackendResult<Vec<_>>>()?;
-        let coalescer = config
-            .coalesce_reads
-            .then(|| Coalescer::new(topology.clone()));
+        let wire = Target::of(&config)?.map(|t| Arc::new(Wire::new(t, config.coalesce_reads)));
+        let coalescer =
+            (config.coalesce_reads && wire.is_none()).then(|| Coalescer::new(topology.clone()));
         Ok(Self {
             topology,
+            wire,
             coalescer,
             config: Arc::new(config),
             scripts: Arc::new(Scripts::new()),
@@ -273,7 +278,7 @@ impl Backend for RedisBackend {
     }
 
     async fn get(&self, key: &str) -> BackendResult<Option<Bytes>> {
-        bytes_of(self.read_one(key).await?)
+        self.read_one(key).await
     }
 
     async fn get_many(&self, keys: &[&str]) -> BackendResult<Vec<Option<Bytes>>> {

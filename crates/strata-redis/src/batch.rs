@@ -4,6 +4,8 @@
 //! On a cluster a family delete needs two: a script cannot read a registry in one slot and
 //! delete the keys it names in others, so the registries are read first.
 
+use bytes::Bytes;
+use std::borrow::Cow;
 use std::time::Duration;
 
 use redis::Value;
@@ -79,7 +81,7 @@ impl RedisBackend {
     /// A batch of one read without a lease (an L2 hit): [`read_one`](Self::read_one), without
     /// the planning of a batch.
     pub(crate) async fn read_alone(&self, key: &str) -> BackendResult<Done> {
-        let value = bytes_of(self.read_one(key).await?)?;
+        let value = self.read_one(key).await?;
         Ok(Done::Read {
             value,
             lease: LeaseOutcome::NotTaken,
@@ -89,24 +91,40 @@ impl RedisBackend {
     /// The reply to a read of `key` (bulk bytes or nil): coalesced with the reads in flight
     /// ([`RedisConfig::coalesce_reads`](crate::RedisConfig::coalesce_reads)), else one `GET`
     /// (a quota that records reads: its script).
-    pub(crate) async fn read_one(&self, key: &str) -> BackendResult<Value> {
+    pub(crate) async fn read_one(&self, key: &str) -> BackendResult<Option<Bytes>> {
         check_key_in(&self.config().namespace, key)?;
         let (entries, physical) = self.entry(key)?;
+        let limit = strata_backend::limit_or(self.config().operation_timeout);
+        match &self.wire {
+            Some(wire) if entries.reads_plainly() => wire.get(&physical, limit).await,
+            // Boxed: the read line's future stays small (a future of more than a kilobyte is
+            // allocated outside the allocator's per-thread cache, under a lock the threads of
+            // a busy runtime contend for).
+            _ => Box::pin(self.read_through_redis_rs(entries, physical, limit)).await,
+        }
+    }
+
+    /// [`read_one`](Self::read_one) without the read line: a quota's script, or a `GET`
+    /// through redis-rs (coalesced as configured).
+    async fn read_through_redis_rs(
+        &self,
+        entries: &dyn Entries,
+        physical: Cow<'_, str>,
+        limit: Duration,
+    ) -> BackendResult<Option<Bytes>> {
         if !entries.reads_plainly() {
-            return self
-                .exec_one("GET", entries.get(&self.scripts, physical))
-                .await;
+            let call = entries.get(&self.scripts, physical);
+            return bytes_of(self.exec_one("GET", call).await?);
         }
         let Some(coalescer) = &self.coalescer else {
-            return self.get_plain(&physical).await;
+            return bytes_of(self.get_plain(&physical).await?);
         };
         let reading = coalescer.enter();
-        if reading.joins() {
-            let limit = strata_backend::limit_or(self.config().operation_timeout);
-            coalescer.get(&physical, limit).await
+        bytes_of(if reading.joins() {
+            coalescer.get(&physical, limit).await?
         } else {
-            self.get_plain(&physical).await
-        }
+            self.get_plain(&physical).await?
+        })
     }
 
     /// One `GET` of the physical key `physical` on the current connection, under the operation

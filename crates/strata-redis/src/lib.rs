@@ -50,6 +50,7 @@ mod server;
 mod topology;
 mod tracking;
 mod usage;
+mod wire;
 
 pub use backend::RedisBackend;
 pub use bus::RedisBus;

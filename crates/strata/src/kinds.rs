@@ -157,6 +157,15 @@ impl KindState {
             .await
     }
 
+    /// [`is_current`](Self::is_current) when it needs no backend read (`None` when it does).
+    pub(crate) fn is_current_here(
+        &self,
+        versions: &Versions,
+        recorded: (u64, Option<&[TagVersion]>),
+    ) -> Option<bool> {
+        versions.is_current_here(self.name(), &self.generation, recorded)
+    }
+
     /// What an entry of this kind recording `tags` records if it is written now.
     pub(crate) async fn stamp(&self, versions: &Versions, tags: &[String]) -> Stamp {
         versions.stamp(self.name(), &self.generation, tags).await

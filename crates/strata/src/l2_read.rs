@@ -90,9 +90,18 @@ pub(crate) async fn read<T: CacheValue>(
         && tags.is_empty()
         && core.versions.known_here(kind.name(), &kind.generation)
     {
-        return read_plain(core, kind, wanted, purpose).await;
+        return Box::pin(read_plain(core, kind, wanted, purpose)).await;
     }
-    read_with(core, kind, (wanted, tags, purpose), |_| (), |(), _, _| ()).await
+    // Boxed: a plain read's future stays small (one of more than a kilobyte is allocated
+    // outside the allocator's per-thread cache, under a lock busy threads contend for).
+    Box::pin(read_with(
+        core,
+        kind,
+        (wanted, tags, purpose),
+        |_| (),
+        |(), _, _| (),
+    ))
+    .await
 }
 
 /// One plain L2 read in this many (per thread) has its latency measured, as one L1 hit in 64:
@@ -128,15 +137,11 @@ async fn read_plain<T: CacheValue>(
         Ok(value) => {
             let latency = start.map(|s| s.elapsed());
             let at = (epoch, purpose);
-            Ok(answer_value(
-                core,
-                kind,
-                wanted,
-                (value, LeaseOutcome::NotTaken),
-                at,
-                latency,
-            )
-            .await)
+            // Boxed: two futures awaited in turn take the room of both in their caller's
+            // (rust-lang/rust#62958), which would make this read's future larger than the
+            // allocator's per-thread cache takes; this one is smaller than that.
+            let value = (value, LeaseOutcome::NotTaken);
+            Ok(Box::pin(answer_value(core, kind, wanted, value, at, latency)).await)
         }
         Err(e) => {
             kind.l2.read_failed(&kind.stats, e)?;
@@ -368,29 +373,69 @@ async fn decode<T: CacheValue>(
     bytes: &[u8],
     purpose: ReadFor,
 ) -> Result<Found<T>, MissCause> {
-    match kind.l2.codec().decode::<T>(bytes, Some(kind.keys.schema())) {
-        Ok(env) => {
-            let tags: Option<Arc<[TagVersion]>> = (!env.tags.is_empty()).then(|| env.tags.into());
-            let recorded = (env.meta.generation, tags.as_deref());
-            if !kind.is_current(&core.versions, recorded).await {
-                return Err(MissCause::Invalidated);
-            }
-            Ok(Found {
-                value: env.value.map(Arc::new),
-                meta: env.meta,
-                tags,
-            })
-        }
-        // An older (or newer) shape: a plain miss; the next write replaces it.
-        Err(CodecError::SchemaMismatch { .. }) => Err(MissCause::Undecodable),
-        Err(e) => {
-            kind.stats.error(Tier::L2, "codec");
-            tracing::warn!(%key, error = %e, "undecodable entry");
+    match decode_here(core, kind, key, bytes) {
+        Decoded::Done(found) => found,
+        // Boxed: what needs the backend (a version check, deleting garbage) would make every
+        // read's future larger than the allocator's per-thread cache takes.
+        Decoded::Check(found) => Box::pin(check(core, kind, found)).await,
+        Decoded::Garbage => {
             if purpose.deletes_garbage() {
-                let _ = kind.l2.delete_if_equals(key, bytes).await;
+                let _ = Box::pin(kind.l2.delete_if_equals(key, bytes)).await;
             }
             Err(MissCause::Undecodable)
         }
+    }
+}
+
+/// What [`decode_here`] found.
+enum Decoded<T> {
+    /// Decoded and judged.
+    Done(Result<Found<T>, MissCause>),
+    /// Decoded; whether it is current needs the backend.
+    Check(Found<T>),
+    /// Not decodable (counted and logged).
+    Garbage,
+}
+
+/// Decodes and judges bytes from L2 without the backend where this instance knows enough.
+fn decode_here<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    key: &Key,
+    bytes: &[u8],
+) -> Decoded<T> {
+    match kind.l2.codec().decode::<T>(bytes, Some(kind.keys.schema())) {
+        Ok(env) => {
+            let tags: Option<Arc<[TagVersion]>> = (!env.tags.is_empty()).then(|| env.tags.into());
+            let found = Found {
+                value: env.value.map(Arc::new),
+                meta: env.meta,
+                tags,
+            };
+            let recorded = (found.meta.generation, found.tags.as_deref());
+            match kind.is_current_here(&core.versions, recorded) {
+                Some(true) => Decoded::Done(Ok(found)),
+                Some(false) => Decoded::Done(Err(MissCause::Invalidated)),
+                None => Decoded::Check(found),
+            }
+        }
+        // An older (or newer) shape: a plain miss; the next write replaces it.
+        Err(CodecError::SchemaMismatch { .. }) => Decoded::Done(Err(MissCause::Undecodable)),
+        Err(e) => {
+            kind.stats.error(Tier::L2, "codec");
+            tracing::warn!(%key, error = %e, "undecodable entry");
+            Decoded::Garbage
+        }
+    }
+}
+
+/// `found` if it is current (its kind's generation and its tags read from the backend).
+async fn check<T>(core: &Core, kind: &KindState, found: Found<T>) -> Result<Found<T>, MissCause> {
+    let recorded = (found.meta.generation, found.tags.as_deref());
+    if kind.is_current(&core.versions, recorded).await {
+        Ok(found)
+    } else {
+        Err(MissCause::Invalidated)
     }
 }
 

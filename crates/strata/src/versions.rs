@@ -366,6 +366,9 @@ impl Versions {
         known: &KindGeneration,
         recorded: (u64, Option<&[TagVersion]>),
     ) -> bool {
+        if let Some(verdict) = self.is_current_here(kind, known, recorded) {
+            return verdict;
+        }
         let (generation, tags) = recorded;
         if generation != self.generation(kind, known).await {
             return false;
@@ -380,6 +383,26 @@ impl Versions {
         match self.tag_versions(&names).await {
             Some(now) => now.iter().zip(tags).all(|(a, b)| a.version == b.version),
             None => false,
+        }
+    }
+
+    /// [`is_current`](Self::is_current) from what this instance knows, when that is enough:
+    /// the kind's generation trusted and known, and the tags (if any) judged by the local
+    /// versions; `None` when the backend must be read.
+    pub(crate) fn is_current_here(
+        &self,
+        kind: &str,
+        known: &KindGeneration,
+        (generation, tags): (u64, Option<&[TagVersion]>),
+    ) -> Option<bool> {
+        match known.load() {
+            (g, true) if self.trusted_kind(kind) && g != generation => Some(false),
+            (_, true) if self.trusted_kind(kind) => match tags {
+                None => Some(true),
+                Some(tags) if self.trusted() => self.tags.verdict(tags),
+                Some(_) => None,
+            },
+            _ => None,
         }
     }
 

@@ -1,0 +1,565 @@
+//! The read line's connection: made on first use (and again after it was lost), a writer and a
+//! reader task per connection, and one watchdog per line that times out the reads not
+//! answered in their time.
+//!
+//! Replies come in the order commands were written, so the oldest read waiting is the first
+//! to be late: when it is, the connection is stuck behind it (a server paused, a network
+//! partition) and is replaced; the reads behind it fail with a timeout, and the next read
+//! connects again. A failed connect makes reads fail at once for a backoff (50 ms, doubling
+//! up to 500 ms), so that a server that is down is not dialled by every read.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use strata_backend::{BackendError, BackendResult, ErrorKind};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use super::resp::{self, Parsed, Shape};
+use super::{Entry, Shared, State, Waiter, fail_all, fail_waiters};
+use crate::config::RedisConfig;
+
+/// The first backoff after a failed connect, doubled per failure in a row up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The read buffer's size, and the most a writer's buffer keeps between writes.
+const BUFFER: usize = 64 * 1024;
+
+/// Where the read line connects, and how it logs in.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    addr: Addr,
+    username: Option<String>,
+    password: Option<String>,
+    db: i64,
+    connect_timeout: Duration,
+    /// The URL with its password hidden, for messages.
+    url: String,
+}
+
+#[derive(Debug, Clone)]
+enum Addr {
+    Tcp(String, u16),
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Unix(PathBuf),
+}
+
+impl Target {
+    /// The server of `config` when the read line can reach it: one server over TCP or a Unix
+    /// socket (`None` for TLS and clusters, read through redis-rs).
+    pub(crate) fn of(config: &RedisConfig) -> BackendResult<Option<Self>> {
+        if config.cluster {
+            return Ok(None);
+        }
+        let client = crate::connect::client_for(config, &config.url)?;
+        let info = client.get_connection_info();
+        let addr = match info.addr() {
+            redis::ConnectionAddr::Tcp(host, port) => Addr::Tcp(host.clone(), *port),
+            #[cfg(unix)]
+            redis::ConnectionAddr::Unix(path) => Addr::Unix(path.clone()),
+            _ => return Ok(None),
+        };
+        let settings = info.redis_settings();
+        Ok(Some(Self {
+            addr,
+            username: settings.username().map(str::to_owned),
+            password: settings.password().map(str::to_owned),
+            db: settings.db(),
+            connect_timeout: config.connect_timeout,
+            url: config.redacted_url(),
+        }))
+    }
+}
+
+/// The connection's state.
+#[derive(Default)]
+pub(crate) struct Link {
+    status: Status,
+    /// The next backoff after a failed connect.
+    backoff: Duration,
+    /// Numbers connections, so a task acts on its own only.
+    generation: u64,
+    watchdog: Option<AbortHandle>,
+}
+
+#[derive(Default)]
+enum Status {
+    /// Not connected: the next write connects.
+    #[default]
+    Idle,
+    Connecting(AbortHandle),
+    Up {
+        generation: u64,
+        writer: Arc<Notify>,
+        /// The writer was woken and has not taken `out` yet.
+        scheduled: bool,
+        tasks: [AbortHandle; 2],
+    },
+    /// The last connect failed: reads fail with its error until `until`.
+    Down {
+        until: Instant,
+        error: BackendError,
+    },
+}
+
+impl Link {
+    /// The error a read fails with at once (a connect failed within the backoff).
+    pub(crate) fn refuses(&self, now: Instant) -> Option<BackendError> {
+        match &self.status {
+            Status::Down { until, error } if now < *until => Some(copy(error)),
+            _ => None,
+        }
+    }
+
+    /// Stops the connection's tasks; the next write connects again.
+    pub(crate) fn stop(&mut self) {
+        match std::mem::take(&mut self.status) {
+            Status::Connecting(task) => task.abort(),
+            Status::Up { tasks, .. } => tasks.iter().for_each(AbortHandle::abort),
+            Status::Idle | Status::Down { .. } => {}
+        }
+    }
+
+    fn is_up(&self, generation: u64) -> bool {
+        matches!(self.status, Status::Up { generation: g, .. } if g == generation)
+    }
+}
+
+/// Stops the watchdog (the line is dropped).
+pub(crate) fn stop_watchdog(st: &mut State) {
+    if let Some(task) = st.link.watchdog.take() {
+        task.abort();
+    }
+}
+
+/// Has what is queued written: wakes the writer, or connects first.
+pub(crate) fn write_soon(shared: &Arc<Shared>, st: &mut State) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        let e = BackendError::new(ErrorKind::Config, "redis GET needs a Tokio runtime");
+        fail_all(take_all(st), &e);
+        return;
+    };
+    if st.link.watchdog.is_none() {
+        let s = shared.clone();
+        st.link.watchdog = Some(runtime.spawn(watchdog(s)).abort_handle());
+    }
+    match &mut st.link.status {
+        Status::Up {
+            writer, scheduled, ..
+        } => {
+            if !*scheduled {
+                *scheduled = true;
+                writer.notify_one();
+            }
+        }
+        Status::Connecting(_) => {}
+        Status::Down { until, error } if Instant::now() < *until => {
+            let e = copy(error);
+            fail_all(take_all(st), &e);
+        }
+        Status::Idle | Status::Down { .. } => {
+            let s = shared.clone();
+            let task = runtime.spawn(connect(s)).abort_handle();
+            st.link.status = Status::Connecting(task);
+        }
+    }
+}
+
+/// Every read queued, the bytes not written dropped.
+fn take_all(st: &mut State) -> Vec<Entry> {
+    st.out.clear();
+    st.pending.drain(..).collect()
+}
+
+/// Connects; on success starts the connection's tasks, else fails the reads queued and backs
+/// off.
+async fn connect(shared: Arc<Shared>) {
+    let target = &shared.target;
+    let opened = match tokio::time::timeout(target.connect_timeout, open(target)).await {
+        Ok(opened) => opened,
+        Err(_) => Err(BackendError::timeout(
+            &format!("redis GET: connecting to {}", target.url),
+            target.connect_timeout,
+        )),
+    };
+    let failed = {
+        let mut st = shared.state.lock();
+        if !matches!(st.link.status, Status::Connecting(_)) {
+            return;
+        }
+        match opened {
+            Ok((read, write)) => {
+                start(&shared, &mut st, read, write);
+                None
+            }
+            Err(e) => {
+                let backoff = st.link.backoff.max(FIRST_BACKOFF);
+                st.link.backoff = (backoff * 2).min(MAX_BACKOFF);
+                st.link.status = Status::Down {
+                    until: Instant::now() + backoff,
+                    error: copy(&e),
+                };
+                Some((take_all(&mut st), e))
+            }
+        }
+    };
+    if let Some((entries, e)) = failed {
+        fail_all(entries, &e);
+    }
+}
+
+type Reader = Box<dyn AsyncRead + Send + Unpin>;
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Starts a connection's writer and reader.
+fn start(shared: &Arc<Shared>, st: &mut State, read: Reader, write: Writer) {
+    st.link.generation += 1;
+    st.link.backoff = Duration::ZERO;
+    let generation = st.link.generation;
+    let writer = Arc::new(Notify::new());
+    let w = tokio::spawn(write_loop(
+        shared.clone(),
+        generation,
+        writer.clone(),
+        write,
+    ));
+    let r = tokio::spawn(read_loop(shared.clone(), generation, read));
+    let scheduled = !st.out.is_empty();
+    if scheduled {
+        writer.notify_one();
+    }
+    st.link.status = Status::Up {
+        generation,
+        writer,
+        scheduled,
+        tasks: [w.abort_handle(), r.abort_handle()],
+    };
+}
+
+/// Connection `generation` failed: the reads queued fail with `e`; the next read connects.
+fn lost(shared: &Shared, generation: u64, e: &BackendError) {
+    let entries = {
+        let mut st = shared.state.lock();
+        if !st.link.is_up(generation) {
+            return;
+        }
+        st.link.stop();
+        take_all(&mut st)
+    };
+    fail_all(entries, e);
+}
+
+/// Opens a connection and logs in (`AUTH`, `SELECT`).
+async fn open(target: &Target) -> BackendResult<(Reader, Writer)> {
+    let refused = |e: std::io::Error| {
+        BackendError::new(
+            ErrorKind::Connection,
+            format!("redis GET: cannot connect to {}: {e}", target.url),
+        )
+    };
+    let (mut read, mut write): (Reader, Writer) = match &target.addr {
+        Addr::Tcp(host, port) => {
+            let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+                .await
+                .map_err(refused)?;
+            stream.set_nodelay(true).map_err(refused)?;
+            let (r, w) = stream.into_split();
+            (Box::new(r), Box::new(w))
+        }
+        #[cfg(unix)]
+        Addr::Unix(path) => {
+            let stream = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(refused)?;
+            let (r, w) = stream.into_split();
+            (Box::new(r), Box::new(w))
+        }
+        #[cfg(not(unix))]
+        Addr::Unix(_) => return Err(refused(std::io::ErrorKind::Unsupported.into())),
+    };
+    log_in(target, &mut read, &mut write).await?;
+    Ok((read, write))
+}
+
+/// Sends `AUTH` and `SELECT` as the target needs, each expecting `OK`.
+async fn log_in(target: &Target, read: &mut Reader, write: &mut Writer) -> BackendResult<()> {
+    let mut out = Vec::new();
+    let mut sent = Vec::new();
+    if let Some(password) = &target.password {
+        let user = target.username.as_deref();
+        resp::push_head(&mut out, "AUTH", 1 + usize::from(user.is_some()));
+        if let Some(user) = user {
+            resp::push_arg(&mut out, user.as_bytes());
+        }
+        resp::push_arg(&mut out, password.as_bytes());
+        sent.push("AUTH");
+    }
+    if target.db != 0 {
+        resp::push_head(&mut out, "SELECT", 1);
+        resp::push_arg(&mut out, target.db.to_string().as_bytes());
+        sent.push("SELECT");
+    }
+    if sent.is_empty() {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| {
+        BackendError::new(
+            ErrorKind::Connection,
+            format!("redis GET: logging in to {}: {e}", target.url),
+        )
+    };
+    write.write_all(&out).await.map_err(io)?;
+    let mut buf = BytesMut::with_capacity(256);
+    let mut items = Vec::new();
+    for command in sent {
+        let shape = loop {
+            match resp::parse(&buf, &mut items) {
+                Ok(Parsed::Reply(len, shape)) => {
+                    buf.advance(len);
+                    break shape;
+                }
+                Ok(Parsed::Need(_)) => {
+                    if read.read_buf(&mut buf).await.map_err(io)? == 0 {
+                        return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
+                    }
+                }
+                Err(e) => return Err(protocol(&target.url, &e.0)),
+            }
+        };
+        match shape {
+            Shape::Status(_) => {}
+            Shape::Error(text) => {
+                return Err(BackendError::new(
+                    ErrorKind::Config,
+                    format!("redis {command} at {} refused: {text}", target.url),
+                ));
+            }
+            other => return Err(protocol(&target.url, &format!("{command}: {other:?}"))),
+        }
+    }
+    Ok(())
+}
+
+fn protocol(url: &str, what: &str) -> BackendError {
+    BackendError::new(
+        ErrorKind::Server,
+        format!("redis GET: {url} answered what is not a reply to a read ({what})"),
+    )
+}
+
+/// Writes what is queued, whenever woken.
+async fn write_loop(shared: Arc<Shared>, generation: u64, wake: Arc<Notify>, mut write: Writer) {
+    let mut buf = Vec::with_capacity(BUFFER);
+    loop {
+        wake.notified().await;
+        {
+            let mut st = shared.state.lock();
+            match &mut st.link.status {
+                Status::Up {
+                    generation: g,
+                    scheduled,
+                    ..
+                } if *g == generation => *scheduled = false,
+                _ => return,
+            }
+            std::mem::swap(&mut buf, &mut st.out);
+        }
+        if buf.is_empty() {
+            continue;
+        }
+        if let Err(e) = write.write_all(&buf).await {
+            let url = &shared.target.url;
+            let e = BackendError::new(
+                ErrorKind::Connection,
+                format!("redis GET: writing to {url} failed: {e}"),
+            );
+            lost(&shared, generation, &e);
+            return;
+        }
+        buf.clear();
+        if buf.capacity() > BUFFER {
+            buf.shrink_to(BUFFER);
+        }
+    }
+}
+
+/// Reads replies and answers their reads, in order.
+async fn read_loop(shared: Arc<Shared>, generation: u64, mut read: Reader) {
+    let mut buf = BytesMut::with_capacity(BUFFER);
+    let mut items = Vec::new();
+    let mut need = 1;
+    loop {
+        if buf.len() < need {
+            buf.reserve((need - buf.len()).max(BUFFER / 4));
+            let closed = match read.read_buf(&mut buf).await {
+                Ok(0) => Some("the server closed the connection".to_owned()),
+                Ok(_) => None,
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(why) = closed {
+                let url = &shared.target.url;
+                let e = BackendError::new(
+                    ErrorKind::Connection,
+                    format!("redis GET: reading from {url} failed: {why}"),
+                );
+                lost(&shared, generation, &e);
+                return;
+            }
+            if buf.len() < need {
+                continue;
+            }
+        }
+        match resp::parse(&buf, &mut items) {
+            Ok(Parsed::Need(n)) => need = n,
+            Ok(Parsed::Reply(len, shape)) => {
+                need = 1;
+                if let Err(e) = answer(&shared, generation, &mut buf, len, (shape, &items)) {
+                    lost(&shared, generation, &protocol(&shared.target.url, &e));
+                    return;
+                }
+            }
+            Err(e) => {
+                lost(&shared, generation, &protocol(&shared.target.url, &e.0));
+                return;
+            }
+        }
+    }
+}
+
+/// Answers the oldest command's reads with the reply of `len` bytes at the start of `buf`
+/// (then dropped from it); what does not fit the command is named.
+fn answer(
+    shared: &Shared,
+    generation: u64,
+    buf: &mut BytesMut,
+    len: usize,
+    (shape, items): (Shape, &[resp::Item]),
+) -> Result<(), String> {
+    let entry = {
+        let mut st = shared.state.lock();
+        if !st.link.is_up(generation) {
+            return Ok(());
+        }
+        st.pending.pop_front()
+    };
+    let Some(entry) = entry else {
+        return Err("a reply to no read".into());
+    };
+    let waiters = entry.waiters;
+    match shape {
+        Shape::Bulk if !entry.multi => {
+            let value = items[0].clone().map(|r| Bytes::copy_from_slice(&buf[r]));
+            answer_each(waiters, std::iter::once(value));
+        }
+        Shape::Array if entry.multi && items.len() == waiters.len() => {
+            let frame = Bytes::copy_from_slice(&buf[..len]);
+            answer_each(
+                waiters,
+                items.iter().map(|i| i.clone().map(|r| frame.slice(r))),
+            );
+        }
+        Shape::Error(text) => fail_waiters(waiters, &server_error(&text)),
+        other => {
+            let n = waiters.len();
+            return Err(format!(
+                "{other:?} with {} items for {n} reads",
+                items.len()
+            ));
+        }
+    }
+    buf.advance(len);
+    Ok(())
+}
+
+fn answer_each(waiters: Vec<Option<Waiter>>, values: impl Iterator<Item = Option<Bytes>>) {
+    for (w, value) in waiters.into_iter().zip(values) {
+        if let Some(w) = w {
+            w.answer(Ok(value));
+        }
+    }
+}
+
+/// A server's error reply to a read, classified by its code.
+fn server_error(text: &str) -> BackendError {
+    let code = text.split(' ').next().unwrap_or_default();
+    let kind = match code {
+        "LOADING" | "MASTERDOWN" | "TRYAGAIN" | "CLUSTERDOWN" => ErrorKind::Connection,
+        "NOAUTH" | "NOPERM" | "WRONGPASS" => ErrorKind::Config,
+        _ => ErrorKind::Server,
+    };
+    BackendError::new(kind, format!("redis GET failed: {text}"))
+}
+
+/// The same error again (each read gets one of its own).
+fn copy(e: &BackendError) -> BackendError {
+    BackendError::new(e.kind(), e.message().to_owned())
+}
+
+/// Times out the reads not answered in their time (see the module's documentation).
+async fn watchdog(shared: Arc<Shared>) {
+    loop {
+        let woken = shared.watchdog.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let until = shared.state.lock().watching;
+        match until {
+            None => woken.await,
+            Some(until) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until) => {}
+                    () = woken => {}
+                }
+            }
+        }
+        let late = expire(&mut shared.state.lock(), Instant::now());
+        for (w, e) in late {
+            w.answer(Err(e));
+        }
+    }
+}
+
+/// Takes out the reads past their deadline at `now`, each with its timeout; when the oldest
+/// command is late, the connection is replaced and every read queued is taken out. Sets the
+/// next deadline to watch.
+fn expire(st: &mut State, now: Instant) -> Vec<(Waiter, BackendError)> {
+    let mut late = Vec::new();
+    // The oldest command is late when a read of it is past its deadline, or all its reads
+    // were timed out already.
+    let stuck = st.link.is_up(st.link.generation)
+        && st
+            .pending
+            .front()
+            .is_some_and(|e| e.deadline().is_none_or(|d| d <= now));
+    for entry in &mut st.pending {
+        for slot in &mut entry.waiters {
+            if slot.as_ref().is_some_and(|w| stuck || w.deadline <= now) {
+                let w = slot.take().expect("checked");
+                let e = if w.deadline <= now {
+                    BackendError::timeout("redis GET", w.limit)
+                } else {
+                    BackendError::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "redis GET: a read before it got no reply in time; the connection \
+                             is replaced (this read's limit: {:?})",
+                            w.limit
+                        ),
+                    )
+                };
+                late.push((w, e));
+            }
+        }
+    }
+    if stuck {
+        st.link.stop();
+        st.out.clear();
+        st.pending.clear();
+    }
+    st.watching = st.pending.iter().filter_map(Entry::deadline).min();
+    late
+}
