@@ -3,7 +3,10 @@
 //!
 //! [`RedisBackend`] implements [`strata_backend::Backend`] and its abilities (leases, version
 //! counters, listing, memory usage) on a redis-rs `ConnectionManager` (one multiplexed
-//! connection, reconnected with exponential backoff) or a Redis Cluster connection. Every
+//! connection, reconnected with exponential backoff) or a Redis Cluster connection. On one
+//! server reached by TCP or a Unix socket, single-key reads (`get`, the cache's L2 hits) take
+//! a pipelined connection of their own, the read line: `GET`, or one `MGET` for the reads
+//! issued together ([`RedisConfig::coalesce_reads`]), their replies parsed in place. Every
 //! operation is bounded by a timeout; reads of many keys use `MGET`, writes of many keys one
 //! pipeline (one per slot on a cluster); `clear` uses `SCAN` + `UNLINK` restricted to the
 //! namespace. The Lua scripts are files under `lua/`, each with its KEYS and ARGV documented. URLs: `redis://`, `rediss://` (TLS, with the

@@ -109,9 +109,9 @@ enum Status {
 
 impl Link {
     /// The error a read fails with at once (a connect failed within the backoff).
-    pub(crate) fn refuses(&self, now: Instant) -> Option<BackendError> {
+    pub(crate) fn refuses(&self) -> Option<BackendError> {
         match &self.status {
-            Status::Down { until, error } if now < *until => Some(copy(error)),
+            Status::Down { until, error } if Instant::now() < *until => Some(copy(error)),
             _ => None,
         }
     }
@@ -457,11 +457,14 @@ fn answer(
             answer_each(waiters, std::iter::once(value));
         }
         Shape::Array if entry.multi && items.len() == waiters.len() => {
-            let frame = Bytes::copy_from_slice(&buf[..len]);
+            // The values are slices of the reply's bytes, split off the read buffer (a value
+            // kept holds that buffer: at most its size, or the reply's).
+            let frame = buf.split_to(len).freeze();
             answer_each(
                 waiters,
                 items.iter().map(|i| i.clone().map(|r| frame.slice(r))),
             );
+            return Ok(());
         }
         Shape::Error(text) => fail_waiters(waiters, &server_error(&text)),
         other => {

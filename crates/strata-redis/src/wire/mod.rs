@@ -70,17 +70,17 @@ impl Entry {
 }
 
 /// The batch being gathered.
-#[derive(Default)]
 struct Gathering {
     /// Numbers batches, so a leader flushes its own batch only.
     id: u64,
+    /// When the batch began gathering.
+    began: Instant,
     /// The batch's keys, already written as bulk arguments.
     args: Vec<u8>,
     waiters: Vec<Option<Waiter>>,
 }
 
 /// The connection's state, behind one lock.
-#[derive(Default)]
 pub(crate) struct State {
     /// Commands not written yet.
     out: Vec<u8>,
@@ -92,6 +92,24 @@ pub(crate) struct State {
     link: link::Link,
     /// The deadline the watchdog sleeps until (`None`: it waits for a read).
     watching: Option<Instant>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            out: Vec::new(),
+            pending: VecDeque::new(),
+            gathering: Gathering {
+                id: 0,
+                began: Instant::now(),
+                args: Vec::new(),
+                waiters: Vec::new(),
+            },
+            alone: 0,
+            link: link::Link::default(),
+            watching: None,
+        }
+    }
 }
 
 /// What the tasks share with the callers.
@@ -127,22 +145,20 @@ impl Wire {
         let (reply, answer) = oneshot::channel();
         let lead = {
             let mut st = self.shared.state.lock();
-            let now = Instant::now();
-            if let Some(e) = st.link.refuses(now) {
+            if let Some(e) = st.link.refuses() {
                 return Err(e);
             }
-            let waiter = Waiter {
-                reply,
-                deadline: now + limit,
-                limit,
-            };
             if self.joins(&mut st) {
-                self.gather(&mut st, key, waiter)
+                self.gather(&mut st, key, reply, limit)
             } else {
-                let mut command = Vec::with_capacity(key.len() + 24);
-                resp::push_head(&mut command, "GET", 1);
-                resp::push_arg(&mut command, key.as_bytes());
-                self.queue(&mut st, &command, false, vec![Some(waiter)]);
+                let waiter = Waiter {
+                    reply,
+                    deadline: Instant::now() + limit,
+                    limit,
+                };
+                resp::push_head(&mut st.out, "GET", 1);
+                resp::push_arg(&mut st.out, key.as_bytes());
+                self.queue(&mut st, false, vec![Some(waiter)]);
                 None
             }
         };
@@ -174,16 +190,30 @@ impl Wire {
     }
 
     /// Adds a read to the batch being gathered; the batch's number if this read leads it (and
-    /// so flushes it after a yield). A batch that reaches [`MAX_KEYS`] is queued at once.
-    fn gather(&self, st: &mut State, key: &str, waiter: Waiter) -> Option<u64> {
-        let leads = st.gathering.waiters.is_empty();
+    /// so flushes it after a yield). A batch that reaches [`MAX_KEYS`] is queued at once. The
+    /// clock is read once per batch: a read joins within the tick its batch began in, so it
+    /// is timed out at most that tick early, never late.
+    fn gather(
+        &self,
+        st: &mut State,
+        key: &str,
+        reply: oneshot::Sender<Answer>,
+        limit: Duration,
+    ) -> Option<u64> {
+        let batch = &mut st.gathering;
+        let leads = batch.waiters.is_empty();
         if leads {
-            st.gathering.id += 1;
+            batch.id += 1;
+            batch.began = Instant::now();
         }
-        resp::push_arg(&mut st.gathering.args, key.as_bytes());
-        st.gathering.waiters.push(Some(waiter));
-        let id = st.gathering.id;
-        if st.gathering.waiters.len() >= MAX_KEYS {
+        resp::push_arg(&mut batch.args, key.as_bytes());
+        batch.waiters.push(Some(Waiter {
+            reply,
+            deadline: batch.began + limit,
+            limit,
+        }));
+        let id = batch.id;
+        if batch.waiters.len() >= MAX_KEYS {
             self.flush(st, id);
         }
         leads.then_some(id)
@@ -201,18 +231,17 @@ impl Wire {
         } else {
             ("MGET", true)
         };
-        let mut head = Vec::with_capacity(24);
-        resp::push_head(&mut head, name, waiters.len());
-        st.out.extend_from_slice(&head);
-        self.queue(st, &args, multi, waiters);
+        resp::push_head(&mut st.out, name, waiters.len());
+        st.out.extend_from_slice(&args);
+        self.queue(st, multi, waiters);
         // The key buffer is kept for the next batch.
         st.gathering.args = args;
         st.gathering.args.clear();
     }
 
-    /// Queues a command (its bytes appended to what is to be written) and the reads its reply
-    /// answers; has it written (connecting first if needed).
-    fn queue(&self, st: &mut State, command: &[u8], multi: bool, waiters: Vec<Option<Waiter>>) {
+    /// Queues the reads a command's reply answers (the command's bytes just appended to what
+    /// is to be written); has it written (connecting first if needed).
+    fn queue(&self, st: &mut State, multi: bool, waiters: Vec<Option<Waiter>>) {
         let entry = Entry { multi, waiters };
         if let Some(deadline) = entry.deadline()
             && st.watching.is_none_or(|w| deadline < w)
@@ -220,7 +249,6 @@ impl Wire {
             st.watching = Some(deadline);
             self.shared.watchdog.notify_one();
         }
-        st.out.extend_from_slice(command);
         st.pending.push_back(entry);
         link::write_soon(&self.shared, st);
     }
