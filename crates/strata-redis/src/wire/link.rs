@@ -229,6 +229,11 @@ fn start(shared: &Arc<Shared>, st: &mut State, read: Reader, write: Writer) {
         write,
     ));
     let r = tokio::spawn(read_loop(shared.clone(), generation, read));
+    // The commands queued while connecting are due from now.
+    let now = Instant::now();
+    for entry in &mut st.pending {
+        entry.due = entry.due.max(now + entry.limit);
+    }
     let scheduled = !st.out.is_empty();
     if scheduled {
         writer.notify_one();
@@ -531,13 +536,10 @@ async fn watchdog(shared: Arc<Shared>) {
 /// next deadline to watch.
 fn expire(st: &mut State, now: Instant) -> Vec<(Waiter, BackendError)> {
     let mut late = Vec::new();
-    // The oldest command is late when a read of it is past its deadline, or all its reads
-    // were timed out already.
-    let stuck = st.link.is_up(st.link.generation)
-        && st
-            .pending
-            .front()
-            .is_some_and(|e| e.deadline().is_none_or(|d| d <= now));
+    // The connection is stuck when its oldest command is past its due time (counted from when
+    // the connection could answer it: reads timed out while it connected do not condemn it).
+    let stuck =
+        st.link.is_up(st.link.generation) && st.pending.front().is_some_and(|e| e.due <= now);
     for entry in &mut st.pending {
         for slot in &mut entry.waiters {
             if slot.as_ref().is_some_and(|w| stuck || w.deadline <= now) {
@@ -563,6 +565,14 @@ fn expire(st: &mut State, now: Instant) -> Vec<(Waiter, BackendError)> {
         st.out.clear();
         st.pending.clear();
     }
-    st.watching = st.pending.iter().filter_map(Entry::deadline).min();
+    // Next: the oldest command's due time, or a read's deadline.
+    let reads = st.pending.iter().filter_map(Entry::deadline);
+    st.watching = st
+        .pending
+        .front()
+        .map(|e| e.due)
+        .into_iter()
+        .chain(reads)
+        .min();
     late
 }

@@ -61,9 +61,27 @@ struct Entry {
     multi: bool,
     /// Answered waiters are taken out (timed out), their place kept for the reply's order.
     waiters: Vec<Option<Waiter>>,
+    /// The shortest limit of its reads, and when its reply is late on the connection: that
+    /// limit after it was queued, or after the connection came up if it was queued before.
+    limit: Duration,
+    due: Instant,
 }
 
 impl Entry {
+    /// The reads of `waiters` (all waiting), as one command.
+    fn new(multi: bool, waiters: Vec<Option<Waiter>>) -> Self {
+        let first = waiters.iter().flatten().min_by_key(|w| w.deadline);
+        let (due, limit) =
+            first.map_or((Instant::now(), Duration::ZERO), |w| (w.deadline, w.limit));
+        Self {
+            multi,
+            waiters,
+            limit,
+            due,
+        }
+    }
+
+    /// The earliest deadline of its reads still waiting.
     fn deadline(&self) -> Option<Instant> {
         self.waiters.iter().flatten().map(|w| w.deadline).min()
     }
@@ -242,10 +260,10 @@ impl Wire {
     /// Queues the reads a command's reply answers (the command's bytes just appended to what
     /// is to be written); has it written (connecting first if needed).
     fn queue(&self, st: &mut State, multi: bool, waiters: Vec<Option<Waiter>>) {
-        let entry = Entry { multi, waiters };
-        if let Some(deadline) = entry.deadline()
-            && st.watching.is_none_or(|w| deadline < w)
-        {
+        let entry = Entry::new(multi, waiters);
+        // Its reads' earliest deadline (and its due time, the same when queued).
+        let deadline = entry.due;
+        if st.watching.is_none_or(|w| deadline < w) {
             st.watching = Some(deadline);
             self.shared.watchdog.notify_one();
         }
