@@ -362,6 +362,12 @@ async fn write_loop(shared: Arc<Shared>, generation: u64, wake: Arc<Notify>, mut
     let mut buf = Vec::with_capacity(BUFFER);
     loop {
         wake.notified().await;
+        if !shared.coalesce && shared.state.lock().pending.len() > 1 {
+            // Other reads are in flight: those ready to run queue their commands first, so
+            // that one write carries them (coalesced reads are gathered by their batch's
+            // leader instead; a lone read is written at once).
+            tokio::task::yield_now().await;
+        }
         {
             let mut st = shared.state.lock();
             match &mut st.link.status {

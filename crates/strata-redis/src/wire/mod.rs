@@ -136,13 +136,14 @@ pub(crate) struct Shared {
     target: Target,
     /// Wakes the watchdog: a read was queued with an earlier deadline than it watches.
     watchdog: Notify,
+    /// Reads are coalesced (see the module's documentation).
+    coalesce: bool,
 }
 
 /// The read line of one backend (see the module's documentation). Dropped, it stops its
 /// tasks and closes its connection.
 pub(crate) struct Wire {
     shared: Arc<Shared>,
-    coalesce: bool,
 }
 
 impl Wire {
@@ -153,8 +154,8 @@ impl Wire {
                 state: Mutex::default(),
                 target,
                 watchdog: Notify::new(),
+                coalesce,
             }),
-            coalesce,
         }
     }
 
@@ -196,7 +197,7 @@ impl Wire {
     /// Whether a read joins a batch: with coalescing, while reads are in flight or until
     /// [`ALONE`] reads in a row found none.
     fn joins(&self, st: &mut State) -> bool {
-        if !self.coalesce {
+        if !self.shared.coalesce {
             return false;
         }
         if !st.pending.is_empty() || !st.gathering.waiters.is_empty() {
