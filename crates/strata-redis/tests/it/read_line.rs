@@ -16,6 +16,8 @@ use strata_testkit::RoundTripProxy;
 
 use crate::coalesce::{calls, direct, direct_url, reset_stats};
 
+mod replaced;
+
 type Admin = redis::aio::MultiplexedConnection;
 
 const HOUR: Duration = Duration::from_secs(3600);
