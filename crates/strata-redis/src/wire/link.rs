@@ -443,7 +443,10 @@ async fn read_loop(shared: Arc<Shared>, generation: u64, mut read: Reader) {
 }
 
 /// Answers the oldest command's reads with the reply of `len` bytes at the start of `buf`
-/// (then dropped from it); what does not fit the command is named.
+/// (then dropped from it). An error stops the reader: a reply that does not fit its command
+/// (named), or a connection replaced meanwhile (its reads were answered; the reader must not
+/// spin on a reply it no longer takes, since nothing here awaits and an abort waits for an
+/// await).
 fn answer(
     shared: &Shared,
     generation: u64,
@@ -454,7 +457,7 @@ fn answer(
     let entry = {
         let mut st = shared.state.lock();
         if !st.link.is_up(generation) {
-            return Ok(());
+            return Err("the connection was replaced".into());
         }
         st.pending.pop_front()
     };
@@ -582,3 +585,6 @@ fn expire(st: &mut State, now: Instant) -> Vec<(Waiter, BackendError)> {
         .min();
     late
 }
+
+#[cfg(test)]
+mod tests;

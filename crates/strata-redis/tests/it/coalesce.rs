@@ -22,8 +22,13 @@ fn config(url: String, coalesce: bool) -> RedisConfig {
         .with_coalesce_reads(coalesce)
 }
 
-async fn direct(server: &RedisServer) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(server.url())
+pub(crate) async fn direct(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    direct_url(&server.url()).await
+}
+
+/// A connection of its own to `url`, past the backend.
+pub(crate) async fn direct_url(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -31,7 +36,7 @@ async fn direct(server: &RedisServer) -> redis::aio::MultiplexedConnection {
 }
 
 /// Calls of `command` the server has run since the last reset (`INFO commandstats`).
-async fn calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
+pub(crate) async fn calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) -> u64 {
     let text: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(conn)
@@ -44,7 +49,7 @@ async fn calls(conn: &mut redis::aio::MultiplexedConnection, command: &str) -> u
         .map_or(0, |n| n.parse().unwrap())
 }
 
-async fn reset_stats(conn: &mut redis::aio::MultiplexedConnection) {
+pub(crate) async fn reset_stats(conn: &mut redis::aio::MultiplexedConnection) {
     let _: () = redis::cmd("CONFIG")
         .arg("RESETSTAT")
         .query_async(conn)

@@ -3,6 +3,7 @@
 
 mod coalesce;
 mod quota;
+mod read_line;
 mod redis_cluster;
 mod redis_conformance;
 mod redis_faults;
