@@ -8,20 +8,25 @@
 //! connects again. A failed connect makes reads fail at once for a backoff (50 ms, doubling
 //! up to 500 ms), so that a server that is down is not dialled by every read.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use strata_backend::{BackendError, BackendResult, ErrorKind};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use strata_backend::{BackendError, ErrorKind};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::resp::{self, Parsed, Shape};
 use super::{Entry, Shared, State, Waiter, fail_all, fail_waiters};
-use crate::config::RedisConfig;
+
+mod open;
+mod watchdog;
+
+pub(crate) use open::Target;
+use open::{Reader, Writer, open, protocol};
+use watchdog::watchdog;
 
 /// The first backoff after a failed connect, doubled per failure in a row up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -29,52 +34,6 @@ const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The read buffer's size, and the most a writer's buffer keeps between writes.
 const BUFFER: usize = 64 * 1024;
-
-/// Where the read line connects, and how it logs in.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    addr: Addr,
-    username: Option<String>,
-    password: Option<String>,
-    db: i64,
-    connect_timeout: Duration,
-    /// The URL with its password hidden, for messages.
-    url: String,
-}
-
-#[derive(Debug, Clone)]
-enum Addr {
-    Tcp(String, u16),
-    #[cfg_attr(not(unix), allow(dead_code))]
-    Unix(PathBuf),
-}
-
-impl Target {
-    /// The server of `config` when the read line can reach it: one server over TCP or a Unix
-    /// socket (`None` for TLS and clusters, read through redis-rs).
-    pub(crate) fn of(config: &RedisConfig) -> BackendResult<Option<Self>> {
-        if config.cluster {
-            return Ok(None);
-        }
-        let client = crate::connect::client_for(config, &config.url)?;
-        let info = client.get_connection_info();
-        let addr = match info.addr() {
-            redis::ConnectionAddr::Tcp(host, port) => Addr::Tcp(host.clone(), *port),
-            #[cfg(unix)]
-            redis::ConnectionAddr::Unix(path) => Addr::Unix(path.clone()),
-            _ => return Ok(None),
-        };
-        let settings = info.redis_settings();
-        Ok(Some(Self {
-            addr,
-            username: settings.username().map(str::to_owned),
-            password: settings.password().map(str::to_owned),
-            db: settings.db(),
-            connect_timeout: config.connect_timeout,
-            url: config.redacted_url(),
-        }))
-    }
-}
 
 /// The connection's state.
 #[derive(Default)]
@@ -213,9 +172,6 @@ async fn connect(shared: Arc<Shared>) {
     }
 }
 
-type Reader = Box<dyn AsyncRead + Send + Unpin>;
-type Writer = Box<dyn AsyncWrite + Send + Unpin>;
-
 /// Starts a connection's writer and reader.
 fn start(shared: &Arc<Shared>, st: &mut State, read: Reader, write: Writer) {
     st.link.generation += 1;
@@ -257,104 +213,6 @@ fn lost(shared: &Shared, generation: u64, e: &BackendError) {
         take_all(&mut st)
     };
     fail_all(entries, e);
-}
-
-/// Opens a connection and logs in (`AUTH`, `SELECT`).
-async fn open(target: &Target) -> BackendResult<(Reader, Writer)> {
-    let refused = |e: std::io::Error| {
-        BackendError::new(
-            ErrorKind::Connection,
-            format!("redis GET: cannot connect to {}: {e}", target.url),
-        )
-    };
-    let (mut read, mut write): (Reader, Writer) = match &target.addr {
-        Addr::Tcp(host, port) => {
-            let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
-                .await
-                .map_err(refused)?;
-            stream.set_nodelay(true).map_err(refused)?;
-            let (r, w) = stream.into_split();
-            (Box::new(r), Box::new(w))
-        }
-        #[cfg(unix)]
-        Addr::Unix(path) => {
-            let stream = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(refused)?;
-            let (r, w) = stream.into_split();
-            (Box::new(r), Box::new(w))
-        }
-        #[cfg(not(unix))]
-        Addr::Unix(_) => return Err(refused(std::io::ErrorKind::Unsupported.into())),
-    };
-    log_in(target, &mut read, &mut write).await?;
-    Ok((read, write))
-}
-
-/// Sends `AUTH` and `SELECT` as the target needs, each expecting `OK`.
-async fn log_in(target: &Target, read: &mut Reader, write: &mut Writer) -> BackendResult<()> {
-    let mut out = Vec::new();
-    let mut sent = Vec::new();
-    if let Some(password) = &target.password {
-        let user = target.username.as_deref();
-        resp::push_head(&mut out, "AUTH", 1 + usize::from(user.is_some()));
-        if let Some(user) = user {
-            resp::push_arg(&mut out, user.as_bytes());
-        }
-        resp::push_arg(&mut out, password.as_bytes());
-        sent.push("AUTH");
-    }
-    if target.db != 0 {
-        resp::push_head(&mut out, "SELECT", 1);
-        resp::push_arg(&mut out, target.db.to_string().as_bytes());
-        sent.push("SELECT");
-    }
-    if sent.is_empty() {
-        return Ok(());
-    }
-    let io = |e: std::io::Error| {
-        BackendError::new(
-            ErrorKind::Connection,
-            format!("redis GET: logging in to {}: {e}", target.url),
-        )
-    };
-    write.write_all(&out).await.map_err(io)?;
-    let mut buf = BytesMut::with_capacity(256);
-    let mut items = Vec::new();
-    for command in sent {
-        let shape = loop {
-            match resp::parse(&buf, &mut items) {
-                Ok(Parsed::Reply(len, shape)) => {
-                    buf.advance(len);
-                    break shape;
-                }
-                Ok(Parsed::Need(_)) => {
-                    if read.read_buf(&mut buf).await.map_err(io)? == 0 {
-                        return Err(io(std::io::ErrorKind::UnexpectedEof.into()));
-                    }
-                }
-                Err(e) => return Err(protocol(&target.url, &e.0)),
-            }
-        };
-        match shape {
-            Shape::Status(_) => {}
-            Shape::Error(text) => {
-                return Err(BackendError::new(
-                    ErrorKind::Config,
-                    format!("redis {command} at {} refused: {text}", target.url),
-                ));
-            }
-            other => return Err(protocol(&target.url, &format!("{command}: {other:?}"))),
-        }
-    }
-    Ok(())
-}
-
-fn protocol(url: &str, what: &str) -> BackendError {
-    BackendError::new(
-        ErrorKind::Server,
-        format!("redis GET: {url} answered what is not a reply to a read ({what})"),
-    )
 }
 
 /// Writes what is queued, whenever woken.
@@ -515,75 +373,6 @@ fn server_error(text: &str) -> BackendError {
 /// The same error again (each read gets one of its own).
 fn copy(e: &BackendError) -> BackendError {
     BackendError::new(e.kind(), e.message().to_owned())
-}
-
-/// Times out the reads not answered in their time (see the module's documentation).
-async fn watchdog(shared: Arc<Shared>) {
-    loop {
-        let woken = shared.watchdog.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
-        let until = shared.state.lock().watching;
-        match until {
-            None => woken.await,
-            Some(until) => {
-                tokio::select! {
-                    () = tokio::time::sleep_until(until) => {}
-                    () = woken => {}
-                }
-            }
-        }
-        let late = expire(&mut shared.state.lock(), Instant::now());
-        for (w, e) in late {
-            w.answer(Err(e));
-        }
-    }
-}
-
-/// Takes out the reads past their deadline at `now`, each with its timeout; when the oldest
-/// command is late, the connection is replaced and every read queued is taken out. Sets the
-/// next deadline to watch.
-fn expire(st: &mut State, now: Instant) -> Vec<(Waiter, BackendError)> {
-    let mut late = Vec::new();
-    // The connection is stuck when its oldest command is past its due time (counted from when
-    // the connection could answer it: reads timed out while it connected do not condemn it).
-    let stuck =
-        st.link.is_up(st.link.generation) && st.pending.front().is_some_and(|e| e.due <= now);
-    for entry in &mut st.pending {
-        for slot in &mut entry.waiters {
-            if slot.as_ref().is_some_and(|w| stuck || w.deadline <= now) {
-                let w = slot.take().expect("checked");
-                let e = if w.deadline <= now {
-                    BackendError::timeout("redis GET", w.limit)
-                } else {
-                    BackendError::new(
-                        ErrorKind::Timeout,
-                        format!(
-                            "redis GET: a read before it got no reply in time; the connection \
-                             is replaced (this read's limit: {:?})",
-                            w.limit
-                        ),
-                    )
-                };
-                late.push((w, e));
-            }
-        }
-    }
-    if stuck {
-        st.link.stop();
-        st.out.clear();
-        st.pending.clear();
-    }
-    // Next: the oldest command's due time, or a read's deadline.
-    let reads = st.pending.iter().filter_map(Entry::deadline);
-    st.watching = st
-        .pending
-        .front()
-        .map(|e| e.due)
-        .into_iter()
-        .chain(reads)
-        .min();
-    late
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
-use std::time::Duration;
-
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::super::resp::{self, Parsed};
 use super::super::{Shared, State};
-use super::{Addr, Target, answer};
+use super::{Target, answer};
+use crate::config::RedisConfig;
 
 /// A reader whose connection is no longer up (replaced by the watchdog, or lost by its
 /// writer) holding whole replies is told to stop. It used to be told to go on, without the
@@ -16,15 +15,11 @@ use super::{Addr, Target, answer};
 fn a_reader_whose_connection_was_replaced_stops_at_its_next_reply() {
     let shared = Shared {
         state: Mutex::new(State::default()),
-        target: Target {
-            addr: Addr::Tcp("127.0.0.1".into(), 1),
-            username: None,
-            password: None,
-            db: 0,
-            connect_timeout: Duration::from_secs(1),
-            url: "redis://127.0.0.1:1".into(),
-        },
+        target: Target::of(&RedisConfig::new("redis://127.0.0.1:1"))
+            .unwrap()
+            .unwrap(),
         watchdog: Notify::new(),
+        coalesce: true,
     };
     // No connection is up: the reader of connection 1 holds two replies.
     let mut buf = BytesMut::from(&b"$1\r\nx\r\n$1\r\ny\r\n"[..]);
