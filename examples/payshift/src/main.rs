@@ -116,13 +116,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let metrics = strata_http::metrics::install_prometheus().ok();
     let alljobs = routes::alljobs_kind()?;
     let (cache, token) = build_cache(&args, &alljobs).await?;
-    let state = std::sync::Arc::new(routes::App {
+    // Lives as long as the process (see `routes::AppState`).
+    let state: routes::AppState = Box::leak(Box::new(routes::App {
         db: db.clone(),
         cache: cache.clone(),
         kinds: handles::Kinds::of(&cache)?,
         rules: routes::rules(&alljobs),
         alljobs,
-    });
+    }));
     routes::relate(&cache)?;
     warm::register_loaders(&state)?;
     if args.warm && !args.no_cache {

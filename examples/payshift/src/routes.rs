@@ -19,8 +19,10 @@ use crate::models::{
     ProfileUpdate, Subcategory, User, Whoami,
 };
 
-/// What every handler needs, shared (a request clones one `Arc`).
-pub(crate) type AppState = Arc<App>;
+/// What every handler needs: made once when the service starts and kept for the life of the
+/// process, so that a request copies a reference (a request that cloned an `Arc` wrote its
+/// reference count, one cache line both worker threads took in turns).
+pub(crate) type AppState = &'static App;
 
 /// What every handler needs: the database and the cache (with caching off under
 /// `--no-cache`: the loaders answer every read and nothing is stored).
