@@ -19,7 +19,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::resp::{self, Parsed, Shape};
-use super::{Entry, Shared, State, Waiter, fail_all, fail_waiters};
+use super::{Entry, Shared, State, Waiter, copy, fail_all, fail_waiters};
 
 mod open;
 mod watchdog;
@@ -242,12 +242,11 @@ async fn write_loop(shared: Arc<Shared>, generation: u64, wake: Arc<Notify>, mut
             continue;
         }
         if let Err(e) = write.write_all(&buf).await {
-            let url = &shared.target.url;
-            let e = BackendError::new(
-                ErrorKind::Connection,
-                format!("redis GET: writing to {url} failed: {e}"),
+            lost(
+                &shared,
+                generation,
+                &io_failed(&shared, "writing to", &e.to_string()),
             );
-            lost(&shared, generation, &e);
             return;
         }
         buf.clear();
@@ -255,6 +254,15 @@ async fn write_loop(shared: Arc<Shared>, generation: u64, wake: Arc<Notify>, mut
             buf.shrink_to(BUFFER);
         }
     }
+}
+
+/// The connection error of a failed read or write on the socket.
+fn io_failed(shared: &Shared, doing: &str, why: &str) -> BackendError {
+    let url = &shared.target.url;
+    BackendError::new(
+        ErrorKind::Connection,
+        format!("redis GET: {doing} {url} failed: {why}"),
+    )
 }
 
 /// Reads replies and answers their reads, in order.
@@ -271,12 +279,11 @@ async fn read_loop(shared: Arc<Shared>, generation: u64, mut read: Reader) {
                 Err(e) => Some(e.to_string()),
             };
             if let Some(why) = closed {
-                let url = &shared.target.url;
-                let e = BackendError::new(
-                    ErrorKind::Connection,
-                    format!("redis GET: reading from {url} failed: {why}"),
+                lost(
+                    &shared,
+                    generation,
+                    &io_failed(&shared, "reading from", &why),
                 );
-                lost(&shared, generation, &e);
                 return;
             }
             if buf.len() < need {
@@ -368,11 +375,6 @@ fn server_error(text: &str) -> BackendError {
         _ => ErrorKind::Server,
     };
     BackendError::new(kind, format!("redis GET failed: {text}"))
-}
-
-/// The same error again (each read gets one of its own).
-fn copy(e: &BackendError) -> BackendError {
-    BackendError::new(e.kind(), e.message().to_owned())
 }
 
 #[cfg(test)]

@@ -305,6 +305,11 @@ fn fail_all(entries: impl IntoIterator<Item = Entry>, e: &BackendError) {
 /// Answers each of `waiters` with a copy of `e`.
 fn fail_waiters(waiters: Vec<Option<Waiter>>, e: &BackendError) {
     for w in waiters.into_iter().flatten() {
-        w.answer(Err(BackendError::new(e.kind(), e.message().to_owned())));
+        w.answer(Err(copy(e)));
     }
+}
+
+/// The same error again (each read gets one of its own).
+fn copy(e: &BackendError) -> BackendError {
+    BackendError::new(e.kind(), e.message().to_owned())
 }
