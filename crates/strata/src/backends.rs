@@ -77,6 +77,11 @@ impl BackendPart {
     pub(crate) fn deferred(&self) -> &Deferred {
         &self.deferred
     }
+
+    /// Its coherence mode: the channels opened on its server.
+    pub(crate) fn coherence(&self) -> CoherenceMode {
+        self.coherence
+    }
 }
 
 /// A cache's backends (the default one first) and which kind lives where.

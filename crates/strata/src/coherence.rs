@@ -44,6 +44,14 @@ impl CoherenceMode {
         matches!(self, Self::Bus | Self::Both)
     }
 
+    /// Whether a change of a key the server does not hold reaches the instances that keep a
+    /// copy of it in L1: with the bus (every change is published) or without coherence (no
+    /// change reaches L1 at all; `l1.max_lifetime` bounds it), not with client tracking alone,
+    /// where the server pushes what changes and deleting an absent key changes nothing.
+    pub(crate) fn hears_absent_keys(self) -> bool {
+        self.uses_bus() || self == Self::Off
+    }
+
     /// The mode of a set of channels: client tracking (`tracks`), the bus (`bus`), both or
     /// neither.
     pub fn of(tracks: bool, bus: bool) -> Self {

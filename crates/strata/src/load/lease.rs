@@ -29,12 +29,18 @@ pub(super) enum Lease {
 pub(super) enum Stored {
     /// Stored under our own lease: nothing invalidated the key during the load.
     Proven,
-    /// Stored without a lease of ours, or not stored (another instance stores): L1 takes the
-    /// value only if no invalidation reached this instance meanwhile.
+    /// Stored without a lease of ours: L1 takes the value only if no invalidation reached this
+    /// instance meanwhile.
     Unproven,
+    /// Not stored: another instance holds the lease and stores its own load. The value is in
+    /// no backend, so L1 takes it only where a change of an absent key still reaches it (see
+    /// [`CoherenceMode::hears_absent_keys`](crate::CoherenceMode::hears_absent_keys)), and
+    /// only unproven.
+    Elsewhere,
     /// The lease was gone: the key was invalidated during the load. Nothing is cached.
     Overtaken,
-    /// The backend failed (counted); L1 may still take the value, unproven.
+    /// The backend failed (counted); L1 may still take the value as after
+    /// [`Elsewhere`](Self::Elsewhere).
     Failed,
 }
 
@@ -127,7 +133,7 @@ impl Lease {
     /// counted where it ran).
     pub(super) fn stored(self, written: Option<Handle<bool>>, done: Option<&Results>) -> Stored {
         let Some(written) = written else {
-            return Stored::Unproven;
+            return Stored::Elsewhere;
         };
         match (done.map(|d| d.get(written)), self.is_held()) {
             (None, _) => Stored::Failed,

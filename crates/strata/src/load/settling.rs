@@ -53,9 +53,14 @@ impl<T: CacheValue> Settling<T> {
     /// Fills L1 as `stored` allows. Only a store through our own lease proves that no
     /// invalidation of the key happened during the load. Without one, an invalidation may also
     /// have been missed while the bus resubscribed: then the key's epoch moved, and L1 is left
-    /// alone.
+    /// alone. A value the backend does not hold (another instance stores, or the store failed)
+    /// stays out of L1 where only client tracking would tell of the key's next change: the
+    /// server pushes nothing when an absent key is deleted.
     async fn finish_with(mut self, core: &Core, stored: Stored) {
         let key = &self.key;
+        let mode = core.backends.get(self.kind.backend).coherence();
+        let heard =
+            mode.hears_absent_keys() || !matches!(stored, Stored::Elsewhere | Stored::Failed);
         let proven = match &stored {
             Stored::Overtaken => {
                 tracing::debug!(%key, "the key was invalidated during the load; not caching it");
@@ -67,12 +72,12 @@ impl<T: CacheValue> Settling<T> {
                 false
             }
             Stored::Proven => true,
-            Stored::Unproven => false,
+            Stored::Unproven | Stored::Elsewhere => false,
         };
         let flights = core.local.flights();
         let flight = &self.flight;
         let overtaken =
-            || flight.is_poisoned() || (!proven && flights.epoch(key) != flight.epoch());
+            || !heard || flight.is_poisoned() || (!proven && flights.epoch(key) != flight.epoch());
         let entry = &self.entry;
         core.local
             .put_unless(key, &entry.found, entry.weight(), overtaken)

@@ -201,6 +201,13 @@ async fn history(coherence: &str, routed: bool) {
     for t in futures::future::join_all(tasks).await {
         t.unwrap();
     }
+    // The writers may have finished last and deleted every entry: one composite and its item,
+    // loaded now through each instance, are in L2 for the reads below to put in L1 (the
+    // partition check).
+    for c in &caches {
+        composite(c, &db, 0, 0).await;
+        item(c, &db, 0, 0).await;
+    }
     // Let the last bus messages arrive.
     tokio::time::sleep(Duration::from_millis(500)).await;
 

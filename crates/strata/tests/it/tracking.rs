@@ -577,6 +577,60 @@ async fn a_load_that_began_before_a_foreign_change_does_not_fill_l1() {
     );
 }
 
+/// A value loaded while another instance holds the key's lease is in no backend: deleting the
+/// absent key makes the server push nothing, so under tracking alone the copy must not be in
+/// L1 (else it would be served stale until `l1.max_lifetime`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_loaded_under_another_instances_lease_stays_out_of_l1() {
+    let Some(server) = strata_testkit::redis_or_skip("load under another lease") else {
+        return;
+    };
+    let caches = [instance(&server.url()).await, instance(&server.url()).await];
+    let [a, b] = [0, 1].map(|i| caches[i].kind::<String>("job").unwrap());
+    let key = a.key(5).unwrap();
+    // Instance a takes the lease and loads slowly.
+    let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let slow = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            a.get_or_load(5, || async move {
+                let _ = started_tx.send(());
+                let _ = released.await;
+                Ok::<_, String>("a's load".into())
+            })
+            .await
+        })
+    };
+    started.await.unwrap();
+    // Instance b finds the lease taken and loads for its own caller.
+    let loads = Arc::new(AtomicU64::new(0));
+    let counted = loads.clone();
+    let got = b
+        .get_or_load(5, || async move {
+            counted.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, String>("b's load".into())
+        })
+        .await
+        .unwrap();
+    assert_eq!(got.as_str(), "b's load");
+    assert_eq!(loads.load(Ordering::Relaxed), 1);
+    // The source changes; the key is deleted while absent (its lease goes with it).
+    a.delete(5).await.unwrap();
+    let beats = caches[1].admin().coherence().heartbeats;
+    common::eventually("heartbeats after the delete", async || {
+        caches[1].admin().coherence().heartbeats > beats + 2
+    })
+    .await;
+    release.send(()).unwrap();
+    assert_eq!(slow.await.unwrap().unwrap().as_str(), "a's load");
+    assert!(
+        caches[1].admin().l1().unwrap().get(&key).await.is_none(),
+        "b's copy, in no backend, is not in its L1"
+    );
+    assert_eq!(b.get(5).await.unwrap(), None, "nothing stale is served");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_own_write_costs_at_most_one_extra_l2_read() {
     let Some(server) = strata_testkit::redis_or_skip("own write echo") else {
