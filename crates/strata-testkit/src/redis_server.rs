@@ -114,9 +114,35 @@ impl RedisServer {
                     self.port
                 )));
             }
-            if ping(self.port) {
-                self.child = Some(child);
-                return Ok(());
+            match answer(self.port) {
+                Answer::Server(pid) if pid == child.id() => {
+                    self.child = Some(child);
+                    return Ok(());
+                }
+                Answer::Server(other) => {
+                    // Another test's server took the port first: ours cannot bind it. Using
+                    // that server would mix two tests' keys.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        format!(
+                            "port {} is served by another redis-server (pid {other})",
+                            self.port
+                        ),
+                    ));
+                }
+                Answer::Locked => {
+                    // It needs a password, so its process id cannot be asked: it is ours if
+                    // ours still runs a moment later (one that cannot bind exits at once).
+                    std::thread::sleep(Duration::from_millis(100));
+                    if child.try_wait()?.is_none() {
+                        self.child = Some(child);
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Answer::Nobody => {}
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
@@ -259,18 +285,70 @@ fn free_port(port_ok: fn(u16) -> bool) -> io::Result<u16> {
     Err(io::Error::other("no free port satisfying the constraint"))
 }
 
-fn ping(port: u16) -> bool {
+/// Who answers on a port.
+enum Answer {
+    /// Nothing (yet), or something that is not a redis-server.
+    Nobody,
+    /// A redis-server, with its process id.
+    Server(u32),
+    /// A redis-server that requires a password (`-NOAUTH`).
+    Locked,
+}
+
+/// Asks whatever listens on `port` for `INFO server`: the redis-server's process id.
+fn answer(port: u16) -> Answer {
     let Ok(mut s) = TcpStream::connect_timeout(
         &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         Duration::from_millis(200),
     ) else {
-        return false;
+        return Answer::Nobody;
     };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"PING\r\n").is_err() {
-        return false;
+    if s.write_all(b"INFO server\r\n").is_err() {
+        return Answer::Nobody;
     }
-    // Any reply means the server is up: "+PONG", or "-NOAUTH" when it requires a password.
-    let mut buf = [0u8; 64];
-    matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n @ 1..) = s.read(&mut chunk) {
+        reply.extend_from_slice(&chunk[..n]);
+        if reply.starts_with(b"-NOAUTH") {
+            return Answer::Locked;
+        }
+        if let Some(pid) = process_id(&String::from_utf8_lossy(&reply)) {
+            return Answer::Server(pid);
+        }
+    }
+    Answer::Nobody
+}
+
+/// The `process_id` field of an `INFO` reply, once its line is complete.
+fn process_id(info: &str) -> Option<u32> {
+    let rest = info.split("process_id:").nth(1)?;
+    rest[..rest.find("\r\n")?].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_process_id_is_read_once_its_line_is_complete() {
+        let info = "$300\r\n# Server\r\nredis_version:7.0.15\r\nprocess_id:4242\r\nrun_id:ab\r\n";
+        assert_eq!(process_id(info), Some(4242));
+        assert_eq!(process_id("$300\r\n# Server\r\nprocess_id:42"), None);
+        assert_eq!(process_id("-ERR unknown command\r\n"), None);
+    }
+
+    #[test]
+    fn a_started_server_is_known_by_its_process_id() {
+        let Some(server) = redis_or_skip("a server known by its process id") else {
+            return;
+        };
+        match answer(server.port()) {
+            Answer::Server(pid) => assert_eq!(Some(pid), server.pid()),
+            _ => panic!("the server did not give its process id"),
+        }
+        let locked = RedisServer::spawn_with_args(&["--requirepass", "s3cret"]).unwrap();
+        assert!(matches!(answer(locked.port()), Answer::Locked));
+    }
 }
