@@ -122,15 +122,11 @@ impl RedisServer {
                 Answer::Server(other) => {
                     // Another test's server took the port first: ours cannot bind it. Using
                     // that server would mix two tests' keys.
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(io::Error::new(
-                        io::ErrorKind::AddrInUse,
-                        format!(
-                            "port {} is served by another redis-server (pid {other})",
-                            self.port
-                        ),
-                    ));
+                    let why = format!(
+                        "port {} is served by another redis-server (pid {other})",
+                        self.port
+                    );
+                    return Err(give_up(child, io::ErrorKind::AddrInUse, why));
                 }
                 Answer::Locked => {
                     // It needs a password, so its process id cannot be asked: it is ours if
@@ -145,15 +141,11 @@ impl RedisServer {
                 Answer::Nobody => {}
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "redis-server on port {} did not answer within {START_TIMEOUT:?}",
-                        self.port
-                    ),
-                ));
+                let why = format!(
+                    "redis-server on port {} did not answer within {START_TIMEOUT:?}",
+                    self.port
+                );
+                return Err(give_up(child, io::ErrorKind::TimedOut, why));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -283,6 +275,13 @@ fn free_port(port_ok: fn(u16) -> bool) -> io::Result<u16> {
         }
     }
     Err(io::Error::other("no free port satisfying the constraint"))
+}
+
+/// Kills a server that did not start as ours; the error saying why.
+fn give_up(mut child: Child, kind: io::ErrorKind, why: String) -> io::Error {
+    let _ = child.kill();
+    let _ = child.wait();
+    io::Error::new(kind, why)
 }
 
 /// Who answers on a port.

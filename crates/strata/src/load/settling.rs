@@ -77,11 +77,13 @@ impl<T: CacheValue> Settling<T> {
         let flights = core.local.flights();
         let flight = &self.flight;
         let overtaken =
-            || !heard || flight.is_poisoned() || (!proven && flights.epoch(key) != flight.epoch());
+            || flight.is_poisoned() || (!proven && flights.epoch(key) != flight.epoch());
         let entry = &self.entry;
-        core.local
-            .put_unless(key, &entry.found, entry.weight(), overtaken)
-            .await;
+        if heard {
+            core.local
+                .put_unless(key, &entry.found, entry.weight(), overtaken)
+                .await;
+        }
         let in_l2 = !matches!(stored, Stored::Failed);
         crate::analytics::stored(core, &self.kind, key, &entry.found.meta, in_l2);
         self.kind.stats.sets(1);
