@@ -5,8 +5,9 @@
 //! same server (the ceiling of one server); and a stampede of 1,000 concurrent cold requests with
 //! and without single flight. Writes target/strata-bench/load.json.
 //!
-//! `STRATA_BENCH_SECONDS` sets each measurement's length (default 5); `cargo bench --bench load
-//! -- l2` or `-- stampede` runs one group.
+//! `STRATA_BENCH_SECONDS` sets each measurement's length (default 5), `STRATA_BENCH_ROUNDS` the
+//! alternating rounds of the facade and raw redis-rs per concurrency (default 3); `cargo bench
+//! --bench load -- l2` or `-- stampede` runs one group.
 #![allow(missing_docs)]
 
 use std::future::Future;
@@ -131,42 +132,51 @@ async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
     let mut rows = Vec::new();
     for concurrency in [1usize, 16, 64] {
         eprintln!("l2: concurrency {concurrency}");
-        for (peer, (cache, users)) in [("facade", &coalesced), ("facade_direct", &direct)] {
-            let u = users.clone();
+        // The facade (coalesced and not) and raw redis-rs in alternating rounds: each ratio
+        // is taken within a round, so a drift of a shared machine's speed between rounds
+        // moves both sides of it; the median round is reported.
+        let mut rounds: Vec<[Value; 3]> = Vec::new();
+        for _ in 0..rounds_per_concurrency() {
+            let mut round = Vec::with_capacity(3);
+            for (peer, (cache, users)) in [("facade", &coalesced), ("facade_direct", &direct)] {
+                let u = users.clone();
+                let mut r = measure(concurrency, length, move |i| {
+                    let u = u.clone();
+                    async move {
+                        // A miss is an L2 failure (a timeout on a loaded machine): counted below.
+                        std::hint::black_box(u.get(i).await.expect("get"));
+                    }
+                })
+                .await;
+                let errors = cache.admin().stats().kinds["user"].l2.errors.clone();
+                if !errors.is_empty() {
+                    eprintln!("l2: {peer} at c={concurrency}: L2 errors so far {errors:?}");
+                }
+                r["peer"] = peer.into();
+                r["l2_errors"] = errors.values().sum::<u64>().into();
+                round.push(r);
+            }
+            let (conn, keys) = (raw.clone(), keys.clone());
             let mut r = measure(concurrency, length, move |i| {
-                let u = u.clone();
+                let (mut conn, keys) = (conn.clone(), keys.clone());
                 async move {
-                    // A miss is an L2 failure (a timeout on a loaded machine): counted below.
-                    std::hint::black_box(u.get(i).await.expect("get"));
+                    let bytes: Vec<u8> = redis::cmd("GET")
+                        .arg(&keys[i as usize])
+                        .query_async(&mut conn)
+                        .await
+                        .expect("get");
+                    let env = MsgPackCodec::default()
+                        .decode::<UserWithProfile>(&bytes, Some(1))
+                        .expect("decode");
+                    std::hint::black_box(Arc::new(env.value.expect("value")));
                 }
             })
             .await;
-            let errors = cache.admin().stats().kinds["user"].l2.errors.clone();
-            if !errors.is_empty() {
-                eprintln!("l2: {peer} at c={concurrency}: L2 errors so far {errors:?}");
-            }
-            r["peer"] = peer.into();
-            r["l2_errors"] = errors.values().sum::<u64>().into();
-            rows.push(r);
+            r["peer"] = "raw_redis_rs".into();
+            round.push(r);
+            rounds.push(round.try_into().expect("three peers per round"));
         }
-        let (conn, keys) = (raw.clone(), keys.clone());
-        let mut r = measure(concurrency, length, move |i| {
-            let (mut conn, keys) = (conn.clone(), keys.clone());
-            async move {
-                let bytes: Vec<u8> = redis::cmd("GET")
-                    .arg(&keys[i as usize])
-                    .query_async(&mut conn)
-                    .await
-                    .expect("get");
-                let env = MsgPackCodec::default()
-                    .decode::<UserWithProfile>(&bytes, Some(1))
-                    .expect("decode");
-                std::hint::black_box(Arc::new(env.value.expect("value")));
-            }
-        })
-        .await;
-        r["peer"] = "raw_redis_rs".into();
-        rows.push(r);
+        rows.extend(median_rounds(rounds));
         let p = peer.clone();
         let mut r = measure(concurrency, length, move |i| {
             let p = p.clone();
@@ -179,6 +189,45 @@ async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
         rows.push(r);
     }
     Value::Array(rows)
+}
+
+/// Rounds of the facade against raw redis-rs per concurrency: `STRATA_BENCH_ROUNDS`, default 3.
+fn rounds_per_concurrency() -> usize {
+    std::env::var("STRATA_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+fn ops(r: &Value) -> f64 {
+    r["ops_per_sec"].as_f64().unwrap_or(0.0)
+}
+
+/// Each peer's row of the round with its median throughput, with every round's throughput
+/// (`rounds_ops`); the facade's rows also with each round's ratio to raw redis-rs in the same
+/// round (`to_raw_rounds`) and their median (`to_raw`), which the goals take.
+fn median_rounds(rounds: Vec<[Value; 3]>) -> Vec<Value> {
+    let raw: Vec<f64> = rounds.iter().map(|r| ops(&r[2])).collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (0..3)
+        .map(|peer| {
+            let mut runs: Vec<Value> = rounds.iter().map(|r| r[peer].clone()).collect();
+            let all: Vec<f64> = runs.iter().map(ops).collect();
+            let ratios: Vec<f64> = all.iter().zip(&raw).map(|(o, r)| o / r).collect();
+            runs.sort_by(|a, b| ops(a).total_cmp(&ops(b)));
+            let mut row = runs.swap_remove(runs.len() / 2);
+            row["rounds_ops"] = json!(all);
+            if peer < 2 {
+                row["to_raw"] = json!(median(ratios.clone()));
+                row["to_raw_rounds"] = json!(ratios);
+            }
+            row
+        })
+        .collect()
 }
 
 /// The `cached` crate's Redis store on the same server, filled with the same users.

@@ -197,7 +197,9 @@ struct Counter<K> {
 struct SpaceSaving<K> {
     capacity: usize,
     heap: Vec<Counter<K>>,
-    index: HashMap<K, usize>,
+    /// Each counted key's place in `heap`. foldhash, randomly seeded per sketch: a sift hashes
+    /// a key at every step, and SipHash was most of a sampled hit's cost.
+    index: HashMap<K, usize, foldhash::fast::RandomState>,
 }
 
 impl SpaceSaving<Key> {
@@ -217,7 +219,7 @@ impl<K: Hash + Eq + Clone> SpaceSaving<K> {
         Self {
             capacity,
             heap: Vec::with_capacity(capacity),
-            index: HashMap::with_capacity(capacity),
+            index: HashMap::with_capacity_and_hasher(capacity, Default::default()),
         }
     }
 

@@ -60,9 +60,9 @@ pub(crate) const GROUPS: [Group; 12] = [
     group("batch", "get_many(100) vs 100 sequential gets", 15, 40),
     group(
         "l2",
-        "L2 hits at concurrency 1/16/64 vs raw redis-rs, the cached crate, redis-benchmark",
-        40,
-        120,
+        "L2 hits at concurrency 1/16/64 vs raw redis-rs (3 alternating rounds), the cached crate, redis-benchmark",
+        50,
+        240,
     ),
     group(
         "stampede",
