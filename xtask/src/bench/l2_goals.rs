@@ -116,7 +116,11 @@ mod tests {
             {"peer": "raw_redis_rs", "concurrency": 64, "ops_per_sec": 200.0},
         ]));
         assert_eq!(r.l2_to_raw("facade", 64), Some(1.55), "the rounds' median");
-        assert_eq!(r.l2_to_raw("facade_direct", 64), Some(0.9), "the rows' ratio");
+        assert_eq!(
+            r.l2_to_raw("facade_direct", 64),
+            Some(0.9),
+            "the rows' ratio"
+        );
         assert_eq!(r.l2_to_raw("facade", 16), None, "not measured");
         let goals = r.l2_goals();
         assert_eq!(goals[0].value, Some(0.9));
