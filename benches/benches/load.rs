@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 #[path = "shared/facade_users.rs"]
 mod facade_users;
-use facade_users::facade_users;
+use facade_users::{facade_users, raw_get_user};
 
 use cached::{AsyncRedisCache, ConcurrentCachedAsync};
 use serde_json::{Value, json};
@@ -159,17 +159,7 @@ async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
             let (conn, keys) = (raw.clone(), keys.clone());
             let mut r = measure(concurrency, length, move |i| {
                 let (mut conn, keys) = (conn.clone(), keys.clone());
-                async move {
-                    let bytes: Vec<u8> = redis::cmd("GET")
-                        .arg(&keys[i as usize])
-                        .query_async(&mut conn)
-                        .await
-                        .expect("get");
-                    let env = MsgPackCodec::default()
-                        .decode::<UserWithProfile>(&bytes, Some(1))
-                        .expect("decode");
-                    std::hint::black_box(Arc::new(env.value.expect("value")));
-                }
+                async move { raw_get_user(&mut conn, &keys[i as usize]).await }
             })
             .await;
             r["peer"] = "raw_redis_rs".into();

@@ -15,10 +15,9 @@ use std::time::Instant;
 
 #[path = "../benches/shared/facade_users.rs"]
 mod facade_users;
-use facade_users::facade_users;
+use facade_users::{facade_users, raw_get_user};
 
-use strata::{Codec, MsgPackCodec};
-use strata_benches::{UserWithProfile, runtime};
+use strata_benches::runtime;
 
 /// Keys read in turn (all present).
 const KEYS: u64 = 100;
@@ -58,15 +57,7 @@ fn main() {
                     for n in 0..ops / concurrency {
                         let i = (t + n * concurrency) % KEYS;
                         if peer == "raw" {
-                            let bytes: Vec<u8> = redis::cmd("GET")
-                                .arg(&keys[i as usize])
-                                .query_async(&mut conn)
-                                .await
-                                .expect("get");
-                            let env = MsgPackCodec::default()
-                                .decode::<UserWithProfile>(&bytes, Some(1))
-                                .expect("decode");
-                            std::hint::black_box(Arc::new(env.value.expect("value")));
+                            raw_get_user(&mut conn, &keys[i as usize]).await;
                         } else {
                             if users.get(i).await.expect("get").is_none() {
                                 panic!("miss: {:?}", cache.admin().stats().kinds["user"].l2);

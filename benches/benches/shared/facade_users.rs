@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use strata::{Cache, CacheBuilder, RedisBackend, RedisBus, RedisConfig};
+use strata::{Cache, CacheBuilder, Codec, RedisBackend, RedisBus, RedisConfig};
 use strata_benches::{UserWithProfile, user};
 
 /// The facade on the server as deployed with Redis, its `user` kind filled with `keys` users:
@@ -37,4 +37,18 @@ pub(crate) async fn facade_users(
         .await
         .expect("set_many");
     (cache, users)
+}
+
+/// One read of the pinned peer "raw redis-rs": `GET` on a shared `MultiplexedConnection`, then
+/// the same decode the facade does, into the same `Arc`.
+pub(crate) async fn raw_get_user(conn: &mut redis::aio::MultiplexedConnection, key: &str) {
+    let bytes: Vec<u8> = redis::cmd("GET")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .expect("get");
+    let env = strata::MsgPackCodec::default()
+        .decode::<UserWithProfile>(&bytes, Some(1))
+        .expect("decode");
+    std::hint::black_box(Arc::new(env.value.expect("value")));
 }
