@@ -8,6 +8,8 @@ use strata_codec::{EntryMeta, TagVersion};
 pub(crate) struct Found<T> {
     pub(crate) value: Option<Arc<T>>,
     pub(crate) meta: EntryMeta,
+    /// The tags it recorded, with their versions: what storing the value again needs. A fresh
+    /// hit of an L1 probe leaves them out (it only serves the value).
     pub(crate) tags: Option<Arc<[TagVersion]>>,
 }
 

@@ -78,7 +78,7 @@ pub(crate) async fn probe_l1<T: CacheValue>(
         now,
         cause: seen,
         key_hash,
-    }) = look_in_l1::<T>(core, kind, text).await
+    }) = look_in_l1::<T>(core, kind, text, Tags::UnlessFresh).await
     else {
         return Lookup::Miss;
     };
@@ -110,7 +110,7 @@ pub(crate) async fn recheck_l1<T: CacheValue>(
     kind: &KindState,
     key: &Key,
 ) -> Lookup<T> {
-    look_in_l1::<T>(core, kind, key.as_str())
+    look_in_l1::<T>(core, kind, key.as_str(), Tags::Always)
         .await
         .map_or(Lookup::Miss, |l| l.found)
 }
@@ -137,8 +137,24 @@ impl<T> InL1<T> {
     }
 }
 
+/// Whether a look in L1 hands back the entry's tags with its value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tags {
+    /// Always: the value may be stored again (a flight's leader, which may refresh it).
+    Always,
+    /// Only with a stale value (which the read that goes on to L2 may store again): a fresh
+    /// hit serves its value and nothing else, so it does not touch the tags' reference count
+    /// (a cache line of its own, cold on a hit among many keys).
+    UnlessFresh,
+}
+
 /// What L1 holds under `key` for `kind` (see [`InL1`]); `None` without an L1.
-async fn look_in_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &str) -> Option<InL1<T>> {
+async fn look_in_l1<T: CacheValue>(
+    core: &Core,
+    kind: &KindState,
+    key: &str,
+    want: Tags,
+) -> Option<InL1<T>> {
     let l1 = kind.l1.as_ref()?;
     let Some(entry) = l1.get_str(key).await else {
         return Some(InL1::miss(0, None));
@@ -150,14 +166,14 @@ async fn look_in_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &str) -> 
     }
     let meta = entry.meta;
     let key_hash = entry.key_hash();
-    let tags = entry.tags().cloned();
+    let untagged = entry.tags().is_none();
     // One atomic load decides in the common case (generation known, no tags), after a second
     // one on a backend that counts its changes (a change anywhere makes it read again). A
     // tagged entry found current since the tag versions known here last moved needs no look
     // at its tags either.
     core.versions.catch_up();
     let current = match kind.generation.load() {
-        (g, true) if tags.is_none() => g == meta.generation,
+        (g, true) if untagged => g == meta.generation,
         (g, true) if core.versions.tags_unmoved_since(entry.tags_checked()) => g == meta.generation,
         // Boxed: the slow path may read the backend, and its future must not make the hot
         // path's future larger.
@@ -166,8 +182,13 @@ async fn look_in_l1<T: CacheValue>(core: &Core, kind: &KindState, key: &str) -> 
     if !current {
         return Some(InL1::miss(now, Some(MissCause::Invalidated)));
     }
+    let expired = meta.is_expired(now);
+    let tags = match want {
+        Tags::UnlessFresh if !expired => None,
+        _ => entry.tags().cloned(),
+    };
     let (found, cause) = match entry.into_value::<T>() {
-        Ok(value) if !meta.is_expired(now) => (Lookup::Fresh(Found { value, meta, tags }), None),
+        Ok(value) if !expired => (Lookup::Fresh(Found { value, meta, tags }), None),
         Ok(value) => (
             Lookup::Stale(Found { value, meta, tags }),
             Some(MissCause::Expired),

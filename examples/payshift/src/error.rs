@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -82,13 +82,24 @@ pub(crate) fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> 
     b.map(|Json(v)| v).map_err(AppError::from)
 }
 
-/// The one path parameter as text; a refused path (a segment that is not UTF-8) answers as
-/// JSON like every other error.
-async fn raw_path<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, AppError> {
-    match Path::<String>::from_request_parts(parts, state).await {
-        Ok(Path(raw)) => Ok(raw),
-        Err(e) => Err(AppError::Rejected(e.status(), e.body_text())),
-    }
+/// The one path parameter, parsed as an id: read where the router left it, percent-decoded,
+/// without a copy (axum's `Path<String>` would allocate it and run serde on every request). A
+/// refused path (a segment that is not UTF-8) answers as JSON like every other error.
+async fn path_id<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    what: &str,
+) -> Result<i64, AppError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|e| AppError::Rejected(e.status(), e.body_text()))?;
+    let Some((_, raw)) = params.iter().next() else {
+        return Err(AppError::Rejected(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the route has no {what} parameter"),
+        ));
+    };
+    parse_id(what, raw)
 }
 
 /// The `{user_id}` of the path: a positive integer, or a JSON 400 saying what is wrong.
@@ -101,8 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UserId {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let raw = raw_path(parts, state).await?;
-        parse_id("user_id", &raw).map(Self)
+        path_id(parts, state, "user_id").await.map(Self)
     }
 }
 
@@ -110,7 +120,6 @@ impl<S: Send + Sync> FromRequestParts<S> for JobId {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let raw = raw_path(parts, state).await?;
-        parse_id("job_id", &raw).map(Self)
+        path_id(parts, state, "job_id").await.map(Self)
     }
 }
