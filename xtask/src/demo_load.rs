@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use strata_testkit::RedisServer;
 
 use crate::demo_process::DemoProcess;
+use crate::demo_rounds::measure_rounds;
 use crate::demo_rows::{NO_CACHE, Row, SETUPS, Setup};
+use crate::demo_table::markdown;
 pub(crate) use crate::demo_table::worst_l1_ratio;
-use crate::demo_table::{bracket, markdown};
 use crate::wrk::{self, Paths, WrkRun};
 
 /// The trivial route: no handler of the demo's matches it.
@@ -100,104 +101,103 @@ fn start(db_dir: &Path, setup: &Setup, redis: Option<&RedisServer>) -> Result<De
     DemoProcess::start(args, &env)
 }
 
-/// Every setup's ceilings and rows: `seconds` per measurement, `connections` over wrk's 2
-/// threads. Cached setups get a 1 s warm-up per request variant, so they measure hits.
-pub(crate) fn measure(seconds: f64, connections: usize) -> Result<Measured> {
+/// Every setup's ceilings and rows, `connections` over wrk's 2 threads. Cached setups get a
+/// 1 s warm-up per request variant, so they measure hits.
+///
+/// The rows of the setups with L1 (the goal's) are measured in `rounds` rounds of `seconds`:
+/// in each, the row's peer (the 404 route, or for a large body the static body of its size)
+/// and then the row, so that a drift of the machine's load between two runs moves a round's
+/// peer and row alike; a row's ratio is the median of its rounds' ratios. The other setups'
+/// rows are one run of `seconds + 1`, compared with the setup's first ceiling run.
+pub(crate) fn measure(seconds: f64, rounds: usize, connections: usize) -> Result<Measured> {
     let wrk = wrk::ensure()?;
     crate::demo_process::build_for_bench()?;
     let dir = tempfile::tempdir()?;
     let redis = RedisServer::spawn().context("starting redis-server")?;
-    let mut ceilings = Vec::new();
-    let mut bodies = Vec::new();
-    let mut rows = Vec::new();
+    let ceiling_paths = Paths::One(CEILING_PATH.into());
+    let mut m = Measured {
+        ceilings: Vec::new(),
+        bodies: Vec::new(),
+        rows: Vec::new(),
+    };
     for setup in &SETUPS {
         let demo = start(dir.path(), setup, Some(&redis))?;
         println!("== {} at {}", setup.name, demo.url);
-        let ceiling = |ceilings: &mut Vec<Row>| -> Result<f64> {
-            let run = wrk::run(
-                &wrk,
-                &demo.url,
-                &Paths::One(CEILING_PATH.into()),
-                connections,
-                seconds,
-            )?;
-            println!("{:<28} {:<6} {}", "ceiling (404 route)", "one", line(&run));
-            ceilings.push(Row {
-                setup: setup.name,
-                endpoint: "ceiling",
-                keys: "one",
-                run,
-                ceiling_rps: None,
-            });
-            Ok(run.rps)
-        };
-        let mut before = ceiling(&mut ceilings)?;
-        let mut brackets = Vec::new();
+        let in_rounds = setup.l1 && !setup.no_cache;
+        let single = seconds + 1.0;
+        let run =
+            |paths: &Paths, seconds: f64| wrk::run(&wrk, &demo.url, paths, connections, seconds);
+        let ceiling = run(&ceiling_paths, single)?;
+        println!(
+            "{:<28} {:<6} {}",
+            "ceiling (404 route)",
+            "one",
+            line(&ceiling)
+        );
+        m.ceilings.push(Row {
+            setup: setup.name,
+            endpoint: "ceiling",
+            keys: "one",
+            run: ceiling,
+            rounds: Vec::new(),
+        });
         for (endpoint, template, max) in ENDPOINTS {
-            let first = rows.len();
             for (i, (keys, paths)) in variants(template, max).into_iter().enumerate() {
                 if !setup.no_cache {
-                    wrk::run(&wrk, &demo.url, &paths, connections, 1.0)?;
+                    run(&paths, 1.0)?;
                 }
-                if i == 0
-                    && let Paths::One(path) = &paths
-                    && let Some((bytes, run)) =
-                        static_body(&wrk, &demo.url, path, connections, seconds)?
-                {
-                    let setup = setup.name;
-                    bodies.push(BodyCeiling {
-                        setup,
+                // A large body's fair peer is a static body of its size.
+                let body = match &paths {
+                    Paths::One(path) if i == 0 => large_body(&demo.url, path)?,
+                    _ => None,
+                };
+                let peer = body.as_ref().map_or(&ceiling_paths, |(_, p)| p);
+                let (row, peer_run, rounds) = if in_rounds {
+                    let label = format!("{endpoint:<28} {keys:<6}");
+                    let (row, peer_run, rounds) =
+                        measure_rounds(|p| run(p, seconds), (peer, &paths), rounds, &label)?;
+                    (row, Some(peer_run), rounds)
+                } else {
+                    let peer_run = body.is_some().then(|| run(peer, single)).transpose()?;
+                    let row = run(&paths, single)?;
+                    println!("{endpoint:<28} {keys:<6} {}", line(&row));
+                    (row, peer_run, Vec::new())
+                };
+                if let (Some((bytes, _)), Some(run)) = (&body, peer_run) {
+                    let what = format!("static body, {bytes} B");
+                    println!("{what:<28} {:<6} {}", "one", line(&run));
+                    m.bodies.push(BodyCeiling {
+                        setup: setup.name,
                         endpoint,
-                        bytes,
+                        bytes: *bytes,
                         run,
                     });
                 }
-                let run = wrk::run(&wrk, &demo.url, &paths, connections, seconds)?;
-                println!("{endpoint:<28} {keys:<6} {}", line(&run));
-                rows.push(Row {
+                m.rows.push(Row {
                     setup: setup.name,
                     endpoint,
                     keys,
-                    run,
-                    ceiling_rps: None,
+                    run: row,
+                    rounds,
                 });
             }
-            // The goal's rows (with L1) against the ceiling measured around them.
-            if setup.l1 && !setup.no_cache {
-                let after = ceiling(&mut ceilings)?;
-                brackets.push((first..rows.len(), before, after));
-                before = after;
-            }
         }
-        bracket(&mut rows, &ceilings, setup.name, brackets);
     }
-    Ok(Measured {
-        ceilings,
-        bodies,
-        rows,
-    })
+    Ok(m)
 }
 
-/// A static body of the size `path` answers, measured when that is a large body.
-fn static_body(
-    wrk: &Path,
-    url: &str,
-    path: &str,
-    connections: usize,
-    seconds: f64,
-) -> Result<Option<(usize, WrkRun)>> {
+/// The static body route of the size `path` answers, when that is a large body.
+fn large_body(url: &str, path: &str) -> Result<Option<(usize, Paths)>> {
     let bytes = wrk::body_length(url, path)?;
-    if bytes < LARGE_BODY {
-        return Ok(None);
-    }
-    let body = Paths::One(BODY_PATH.replace("{}", &bytes.to_string()));
-    let run = wrk::run(wrk, url, &body, connections, seconds)?;
-    let what = format!("static body, {bytes} B");
-    println!("{what:<28} {:<6} {}", "one", line(&run));
-    Ok(Some((bytes, run)))
+    Ok((bytes >= LARGE_BODY).then(|| {
+        (
+            bytes,
+            Paths::One(BODY_PATH.replace("{}", &bytes.to_string())),
+        )
+    }))
 }
 
-fn line(r: &WrkRun) -> String {
+pub(crate) fn line(r: &WrkRun) -> String {
     format!(
         "{:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {} bad status, {} socket errors",
         r.rps, r.p50_ms, r.p99_ms, r.bad_status, r.socket_errors
@@ -206,7 +206,7 @@ fn line(r: &WrkRun) -> String {
 
 /// The rows as JSON, each with its ratio to its setup's ceiling, to the static body of its
 /// size (large bodies) and to the same request on `--no-cache` (when both were measured).
-pub(crate) fn to_json(m: &Measured, seconds: f64, connections: usize) -> Value {
+pub(crate) fn to_json(m: &Measured, seconds: f64, rounds: usize, connections: usize) -> Value {
     let (ceilings, rows) = (&m.ceilings, &m.rows);
     let body_of = |r: &Row| {
         m.bodies
@@ -227,20 +227,38 @@ pub(crate) fn to_json(m: &Measured, seconds: f64, connections: usize) -> Value {
     let out: Vec<Value> = rows
         .iter()
         .map(|r| {
+            let body = body_of(r);
+            // A row measured in rounds is compared with the peers of its own rounds: the 404
+            // route, or the static body of its size for a large body.
+            let (to_ceiling, ceiling_rps, to_body) = match (r.round_ratio(), body) {
+                (Some(q), None) => (Some(q), r.peer_rps(), None),
+                (Some(q), Some(_)) => (
+                    crate::bench::ratio(Some(r.run.rps), ceiling_of(r.setup)),
+                    ceiling_of(r.setup),
+                    Some(q),
+                ),
+                (None, b) => (
+                    crate::bench::ratio(Some(r.run.rps), ceiling_of(r.setup)),
+                    ceiling_of(r.setup),
+                    b.and_then(|b| crate::bench::ratio(Some(r.run.rps), Some(b.run.rps))),
+                ),
+            };
+            let rounds: Vec<Value> = r
+                .rounds
+                .iter()
+                .map(|q| json!({"rps": q.rps, "peer_rps": q.peer_rps, "ratio": q.ratio()}))
+                .collect();
             json!({
                 "setup": r.setup, "endpoint": r.endpoint, "keys": r.keys,
                 "rps": r.run.rps, "p50_ms": r.run.p50_ms, "p99_ms": r.run.p99_ms,
                 "requests": r.run.requests,
                 "errors": r.run.bad_status + r.run.socket_errors,
-                "ceiling_rps": r.ceiling_rps.or_else(|| ceiling_of(r.setup)),
-                "to_ceiling": crate::bench::ratio(
-                    Some(r.run.rps),
-                    r.ceiling_rps.or_else(|| ceiling_of(r.setup)),
-                ),
-                "body_bytes": body_of(r).map(|b| b.bytes),
-                "to_body_ceiling": body_of(r)
-                    .and_then(|b| crate::bench::ratio(Some(r.run.rps), Some(b.run.rps))),
+                "ceiling_rps": ceiling_rps,
+                "to_ceiling": to_ceiling,
+                "body_bytes": body.map(|b| b.bytes),
+                "to_body_ceiling": to_body,
                 "to_no_cache": crate::bench::ratio(Some(r.run.rps), no_cache_of(r)),
+                "rounds": rounds,
             })
         })
         .collect();
@@ -254,16 +272,16 @@ pub(crate) fn to_json(m: &Measured, seconds: f64, connections: usize) -> Value {
         .map(|b| json!({"setup": b.setup, "endpoint": b.endpoint, "bytes": b.bytes, "rps": b.run.rps, "p50_ms": b.run.p50_ms, "p99_ms": b.run.p99_ms}))
         .collect();
     json!({
-        "generator": "wrk -t 2", "connections": connections, "seconds": seconds,
+        "generator": "wrk -t 2", "connections": connections, "seconds": seconds, "rounds": rounds,
         "hot_id": HOT_ID, "ceiling_path": CEILING_PATH, "ceilings": ceil,
         "body_path": BODY_PATH, "large_body": LARGE_BODY, "body_ceilings": bodies, "rows": out,
     })
 }
 
 /// `cargo xtask demo-load`: the table, written to target/strata-bench/demo-load.md.
-pub(crate) fn run(seconds: f64, connections: usize) -> Result<()> {
-    let measured = measure(seconds, connections)?;
-    let e2e = to_json(&measured, seconds, connections);
+pub(crate) fn run(seconds: f64, rounds: usize, connections: usize) -> Result<()> {
+    let measured = measure(seconds, rounds, connections)?;
+    let e2e = to_json(&measured, seconds, rounds, connections);
     let md = format!("# Payshift demo load\n\n{}", markdown(&e2e));
     let out = crate::report_dir().join("demo-load.md");
     std::fs::create_dir_all(out.parent().context("report path")?)?;
@@ -282,6 +300,7 @@ pub(crate) fn run(seconds: f64, connections: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::demo_rows::Round;
 
     fn row(setup: &'static str, endpoint: &'static str, keys: &'static str, rps: f64) -> Row {
         Row {
@@ -292,8 +311,18 @@ mod tests {
                 rps,
                 ..WrkRun::default()
             },
-            ceiling_rps: None,
+            rounds: Vec::new(),
         }
+    }
+
+    /// A row measured in rounds of (its req/s, its peer's).
+    fn in_rounds(endpoint: &'static str, keys: &'static str, rounds: &[(f64, f64)]) -> Row {
+        let mut r = row("redis + L1", endpoint, keys, rounds[0].0);
+        r.rounds = rounds
+            .iter()
+            .map(|&(rps, peer_rps)| Round { rps, peer_rps })
+            .collect();
+        r
     }
 
     #[test]
@@ -313,7 +342,7 @@ mod tests {
             bodies: vec![],
             rows: rows.into(),
         };
-        let v = to_json(&m, 3.0, 32);
+        let v = to_json(&m, 3.0, 3, 32);
         let r = &v["rows"];
         assert_eq!(r[0]["to_ceiling"], json!(0.8));
         assert_eq!(r[0]["to_no_cache"], json!(4.0));
@@ -331,25 +360,37 @@ mod tests {
     }
 
     #[test]
-    fn a_row_measured_between_ceilings_is_compared_with_its_own() {
-        let mut bracketed = row("memory + L1", "/jobs/{job}", "random", 60_000.0);
-        bracketed.ceiling_rps = Some(75_000.0);
+    fn a_row_measured_in_rounds_takes_the_median_of_its_rounds_ratios() {
+        // Round 2's peer ran while the machine was busy elsewhere: its ratio is the outlier.
+        let rounds = [
+            (60_000.0, 75_000.0),
+            (66_000.0, 100_000.0),
+            (90_000.0, 100_000.0),
+        ];
         let m = Measured {
-            ceilings: vec![row("memory + L1", "ceiling", "one", 100_000.0)],
+            ceilings: vec![row("redis + L1", "ceiling", "one", 120_000.0)],
             bodies: vec![],
             rows: vec![
-                bracketed,
-                row("memory + L1", "/jobs/{job}", "hot", 80_000.0),
+                in_rounds("/jobs/{job}", "random", &rounds),
+                row("redis + L1", "/jobs/{job}", "hot", 96_000.0),
             ],
         };
-        let v = to_json(&m, 3.0, 32);
+        let v = to_json(&m, 3.0, 3, 32);
         assert_eq!(v["rows"][0]["to_ceiling"], json!(0.8));
-        assert_eq!(v["rows"][0]["ceiling_rps"], json!(75_000.0));
+        assert_eq!(
+            v["rows"][0]["ceiling_rps"],
+            json!(100_000.0),
+            "the rounds' median peer"
+        );
+        assert_eq!(v["rows"][0]["rounds"][1]["ratio"], json!(0.66));
         assert_eq!(
             v["rows"][1]["to_ceiling"],
             json!(0.8),
-            "the setup's first run"
+            "a row without rounds: the setup's ceiling run"
         );
+        let md = markdown(&v);
+        assert!(md.contains("| 0.80, 0.66, 0.90 |"), "{md}");
+        assert!(md.contains("3 rounds of 3 s"), "{md}");
     }
 
     #[test]
@@ -359,7 +400,7 @@ mod tests {
             bodies: vec![],
             rows: vec![row("redis + L1", "/jobs/alljobs", "one", 5.0)],
         };
-        let v = to_json(&m, 3.0, 32);
+        let v = to_json(&m, 3.0, 3, 32);
         assert!(v["rows"][0]["to_ceiling"].is_null());
         assert!(v["rows"][0]["to_no_cache"].is_null());
         assert!(worst_l1_ratio(&v).is_none());
@@ -383,7 +424,7 @@ mod tests {
                 row("redis + L1", "/jobs/{job}", "hot", 90_000.0),
             ],
         };
-        let v = to_json(&m, 3.0, 32);
+        let v = to_json(&m, 3.0, 3, 32);
         assert_eq!(v["rows"][0]["to_ceiling"], json!(0.07));
         assert_eq!(v["rows"][0]["to_body_ceiling"], json!(0.875));
         assert_eq!(v["rows"][0]["body_bytes"], json!(915_000));
@@ -400,6 +441,35 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| 0.07 | 0.88 |"), "{md}");
+    }
+
+    #[test]
+    fn a_large_body_in_rounds_is_compared_with_the_static_bodies_of_its_rounds() {
+        let m = Measured {
+            ceilings: vec![row("redis + L1", "ceiling", "one", 100_000.0)],
+            bodies: vec![BodyCeiling {
+                setup: "redis + L1",
+                endpoint: "/jobs/alljobs",
+                bytes: 915_000,
+                run: WrkRun {
+                    rps: 8_000.0,
+                    ..WrkRun::default()
+                },
+            }],
+            rows: vec![in_rounds(
+                "/jobs/alljobs",
+                "one",
+                &[(7_000.0, 8_000.0), (4_000.0, 5_000.0), (9_000.0, 9_000.0)],
+            )],
+        };
+        let v = to_json(&m, 3.0, 3, 32);
+        assert_eq!(v["rows"][0]["to_body_ceiling"], json!(0.875));
+        assert_eq!(
+            v["rows"][0]["to_ceiling"],
+            json!(0.07),
+            "against the 404 route's run"
+        );
+        assert_eq!(worst_l1_ratio(&v).expect("a worst row").0, 0.875);
     }
 
     #[test]

@@ -43,16 +43,47 @@ pub(crate) const SETUPS: [Setup; 4] = [
     },
 ];
 
+/// One round of a row measured in rounds: the row's run and its peer's (the 404 route, or
+/// the static body of the row's size), measured one after the other.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Round {
+    pub(crate) rps: f64,
+    pub(crate) peer_rps: f64,
+}
+
+impl Round {
+    /// The row's req/s over its peer's.
+    pub(crate) fn ratio(&self) -> f64 {
+        self.rps / self.peer_rps
+    }
+}
+
 /// One measured row.
 pub(crate) struct Row {
     pub(crate) setup: &'static str,
     pub(crate) endpoint: &'static str,
     /// `hot` (one id), `random` (every id) or `one` (an endpoint without an id).
     pub(crate) keys: &'static str,
+    /// The run (of a row measured in rounds, the round with the median req/s).
     pub(crate) run: WrkRun,
-    /// The ceiling the row is compared with when the ceiling was measured around the row: the
-    /// median of the runs just before and just after its endpoint and of the median of all
-    /// the setup's runs (drift between runs is followed, a lone spike of one run is not);
-    /// `None`: the setup's first run.
-    pub(crate) ceiling_rps: Option<f64>,
+    /// The rounds of a row of a setup with L1 (the goal's rows), each its run and its peer's
+    /// right before it, so that the drift of a shared machine's load moves both; empty: one
+    /// run, compared with the setup's first ceiling run.
+    pub(crate) rounds: Vec<Round>,
+}
+
+impl Row {
+    /// The median of the rounds' ratios to their peers (`None` without rounds).
+    pub(crate) fn round_ratio(&self) -> Option<f64> {
+        (!self.rounds.is_empty()).then(|| {
+            crate::demo_table::median(&self.rounds.iter().map(Round::ratio).collect::<Vec<_>>())
+        })
+    }
+
+    /// The median of the rounds' peer req/s (`None` without rounds).
+    pub(crate) fn peer_rps(&self) -> Option<f64> {
+        (!self.rounds.is_empty()).then(|| {
+            crate::demo_table::median(&self.rounds.iter().map(|r| r.peer_rps).collect::<Vec<_>>())
+        })
+    }
 }

@@ -5,18 +5,20 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::demo_rows::{NO_CACHE, Row, SETUPS};
+use crate::demo_rows::{NO_CACHE, SETUPS};
 
 /// The markdown table of the value of `demo_load::to_json`.
 pub(crate) fn markdown(e2e: &Value) -> String {
     let mut s = format!(
-        "wrk ({}, {} connections, {} s per row, a 1 s warm-up before each cached row) against the release demo (SQLite); the ceiling is the same server's 404 route (`{}`), measured first and, on the setups with L1, again after each endpoint: their rows are compared with the median of the two runs around them and of the median of all the setup's runs (one line per run below), so that the drift of a shared machine's load is followed and a lone spike of one run is not; and for a body of at least {} bytes also a static body of the same size (`{}`, same run). Hot key: id {}; random: every user (1–1,000) or job (1–2,000).\n\n| setup | ceiling req/s | p50 / p99 |\n|---|---|---|\n",
+        "wrk ({}, {} connections, a 1 s warm-up before each cached row) against the release demo (SQLite); the ceiling is the same server's 404 route (`{}`), and for a body of at least {} bytes a static body of the same size (`{}`). On the setups with L1 (the goal's), each row is measured in {} rounds of {} s: in each, its peer (the ceiling, or the static body) and then the row, so that the drift of a shared machine's load moves both; the row's ratio is the median of its rounds' ratios (the rounds column), and its req/s and latencies are those of its median round. The other setups' rows are one run of {} s each, compared with the setup's ceiling run below. Hot key: id {}; random: every user (1–1,000) or job (1–2,000).\n\n| setup | ceiling req/s | p50 / p99 |\n|---|---|---|\n",
         e2e["generator"].as_str().unwrap_or("wrk"),
         e2e["connections"],
-        e2e["seconds"],
         e2e["ceiling_path"].as_str().unwrap_or("?"),
         e2e["large_body"],
         e2e["body_path"].as_str().unwrap_or("?"),
+        e2e["rounds"],
+        e2e["seconds"].as_f64().unwrap_or(f64::NAN),
+        e2e["seconds"].as_f64().unwrap_or(f64::NAN) + 1.0,
         e2e["hot_id"],
     );
     for c in e2e["ceilings"].as_array().into_iter().flatten() {
@@ -49,13 +51,13 @@ pub(crate) fn markdown(e2e: &Value) -> String {
             f("p99_ms")
         );
     }
-    s.push_str("\n| setup | endpoint | keys | req/s | p50 / p99 | / ceiling | / same-size body | / --no-cache | errors |\n|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("\n| setup | endpoint | keys | req/s | p50 / p99 | / ceiling | / same-size body | / --no-cache | rounds (/ peer) | errors |\n|---|---|---|---|---|---|---|---|---|---|\n");
     let ratio = |v: &Value| v.as_f64().map_or("–".to_owned(), |v| format!("{v:.2}"));
     for r in e2e["rows"].as_array().into_iter().flatten() {
         let f = |k: &str| r[k].as_f64().unwrap_or(f64::NAN);
         let _ = writeln!(
             s,
-            "| {} | `{}` | {} | {:.0} | {:.2} / {:.2} ms | {} | {} | {} | {} |",
+            "| {} | `{}` | {} | {:.0} | {:.2} / {:.2} ms | {} | {} | {} | {} | {} |",
             r["setup"].as_str().unwrap_or("?"),
             r["endpoint"].as_str().unwrap_or("?"),
             r["keys"].as_str().unwrap_or("?"),
@@ -69,10 +71,27 @@ pub(crate) fn markdown(e2e: &Value) -> String {
             } else {
                 ratio(&r["to_no_cache"])
             },
+            rounds(&r["rounds"]),
             r["errors"],
         );
     }
     s
+}
+
+/// A row's rounds' ratios to their peers, in the order measured ("–" without rounds).
+fn rounds(v: &Value) -> String {
+    let ratios: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|q| q["ratio"].as_f64())
+        .map(|q| format!("{q:.2}"))
+        .collect();
+    if ratios.is_empty() {
+        "–".to_owned()
+    } else {
+        ratios.join(", ")
+    }
 }
 
 /// The median of `values` (the mean of the middle two for an even count; NaN for none).
@@ -116,58 +135,14 @@ pub(crate) fn worst_l1_ratio(e2e: &Value) -> Option<(f64, String)> {
         .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
-/// Gives the rows in each bracket (rows, the ceiling run before them, the one after) of
-/// `setup` their ceiling: see [`Row::ceiling_rps`](crate::demo_rows::Row::ceiling_rps).
-pub(crate) fn bracket(
-    rows: &mut [Row],
-    ceilings: &[Row],
-    setup: &str,
-    brackets: Vec<(std::ops::Range<usize>, f64, f64)>,
-) {
-    let runs: Vec<f64> = ceilings
-        .iter()
-        .filter(|c| c.setup == setup)
-        .map(|c| c.run.rps)
-        .collect();
-    for (range, before, after) in brackets {
-        for r in &mut rows[range] {
-            r.ceiling_rps = Some(median(&[before, after, median(&runs)]));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wrk::WrkRun;
-
-    fn row(rps: f64) -> Row {
-        Row {
-            setup: "memory + L1",
-            endpoint: "ceiling",
-            keys: "one",
-            run: WrkRun {
-                rps,
-                ..WrkRun::default()
-            },
-            ceiling_rps: None,
-        }
-    }
 
     #[test]
     fn the_median_takes_the_middle_value() {
         assert_eq!(median(&[145_000.0, 75_000.0, 76_000.0]), 76_000.0);
         assert_eq!(median(&[1.0, 4.0, 2.0, 3.0]), 2.5);
         assert!(median(&[]).is_nan());
-    }
-
-    #[test]
-    fn a_lone_spike_of_one_ceiling_run_is_not_followed() {
-        let ceilings: Vec<Row> = [75_000.0, 76_000.0, 145_000.0, 74_000.0].map(row).into();
-        let mut rows = vec![row(70_000.0), row(70_000.0)];
-        let spike = vec![(0..1, 76_000.0, 145_000.0), (1..2, 145_000.0, 74_000.0)];
-        bracket(&mut rows, &ceilings, "memory + L1", spike);
-        assert_eq!(rows[0].ceiling_rps, Some(76_000.0));
-        assert_eq!(rows[1].ceiling_rps, Some(75_500.0), "the setup's median");
     }
 }

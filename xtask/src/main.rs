@@ -12,6 +12,7 @@ mod coherence_probe;
 mod consistency;
 mod demo_load;
 mod demo_process;
+mod demo_rounds;
 mod demo_rows;
 mod demo_table;
 mod fuzz;
@@ -42,9 +43,14 @@ enum Cmd {
     /// the ceiling and to `--no-cache`, written to target/strata-bench/demo-load.md. Installs wrk
     /// with apt-get when it is missing.
     DemoLoad {
-        /// Seconds per measurement (each cached one follows a 1 s warm-up).
-        #[arg(long, default_value_t = 8.0)]
+        /// Seconds per run: each round of a row of a setup with L1 is its peer's run and its
+        /// own (each row follows a 1 s warm-up); the other setups' rows are one run of this
+        /// plus 1 s.
+        #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// Rounds per row of a setup with L1 (its ratio is the median of its rounds').
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=20))]
+        rounds: u64,
         /// Open connections (over wrk's 2 threads).
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
@@ -152,8 +158,9 @@ fn run(cli: Cli) -> Result<()> {
         } => chaos::run(requests, concurrency),
         Cmd::DemoLoad {
             seconds,
+            rounds,
             concurrency,
-        } => demo_load::run(seconds, concurrency),
+        } => demo_load::run(seconds, rounds as usize, concurrency),
     }
 }
 

@@ -305,9 +305,14 @@ fn run_load(groups: &[&str], quick: bool) -> Result<Value> {
 
 /// The demo's endpoints under wrk against the same server's ceiling (see [`crate::demo_load`]).
 fn run_e2e(quick: bool) -> Result<Value> {
-    let (seconds, connections) = (if quick { 3.0 } else { 8.0 }, 32);
-    let measured = crate::demo_load::measure(seconds, connections)?;
-    Ok(crate::demo_load::to_json(&measured, seconds, connections))
+    let (seconds, rounds, connections) = (if quick { 1.0 } else { 3.0 }, 3, 32);
+    let measured = crate::demo_load::measure(seconds, rounds, connections)?;
+    Ok(crate::demo_load::to_json(
+        &measured,
+        seconds,
+        rounds,
+        connections,
+    ))
 }
 
 /// The steps for `groups`: the release builds, criterion once for all its groups, the load
