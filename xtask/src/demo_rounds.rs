@@ -1,5 +1,7 @@
 //! A row of the end-to-end measurement (`demo_load`) measured in rounds: its peer's run and
-//! its own, one after the other, so that a drift of the machine's load moves both alike.
+//! its own, one after the other, so that a drift of the machine's load moves both alike; the
+//! order alternates from round to round (peer first, then the row first, ...), so that a
+//! steady drift favours neither.
 
 use anyhow::Result;
 
@@ -7,8 +9,9 @@ use crate::demo_load::line;
 use crate::demo_rows::Round;
 use crate::wrk::{Paths, WrkRun};
 
-/// `rounds` rounds of the `(peer, row)` paths, each run by `run` (the peer first): the median
-/// round's row and peer runs, and every round.
+/// `rounds` rounds of the `(peer, row)` paths, each run by `run` (the peer first in the first
+/// round and every other one after it, the row first in the others): the median round's row
+/// and peer runs, and every round.
 pub(crate) fn measure_rounds(
     run: impl Fn(&Paths) -> Result<WrkRun>,
     (peer, paths): (&Paths, &Paths),
@@ -16,9 +19,14 @@ pub(crate) fn measure_rounds(
     label: &str,
 ) -> Result<(WrkRun, WrkRun, Vec<Round>)> {
     let mut done = Vec::with_capacity(rounds);
-    for _ in 0..rounds.max(1) {
-        let peer_run = run(peer)?;
-        let row = run(paths)?;
+    for i in 0..rounds.max(1) {
+        let (peer_run, row) = if i % 2 == 0 {
+            let peer_run = run(peer)?;
+            (peer_run, run(paths)?)
+        } else {
+            let row = run(paths)?;
+            (run(peer)?, row)
+        };
         let ratio = row.rps / peer_run.rps;
         println!(
             "{label} {}  (peer {:.0} req/s, {ratio:.2})",
@@ -62,5 +70,34 @@ mod tests {
         ];
         assert_eq!(median_round(&done), (run(2.0), run(20.0)));
         assert_eq!(median_round(&done[..2]), (run(1.0), run(10.0)));
+    }
+
+    #[test]
+    fn the_order_of_peer_and_row_alternates_from_round_to_round() {
+        let (peer, row) = (Paths::One("/peer".into()), Paths::One("/row".into()));
+        let order = std::cell::RefCell::new(Vec::new());
+        let run = |p: &Paths| {
+            let Paths::One(path) = p else { unreachable!() };
+            order.borrow_mut().push(path.clone());
+            let rps = if path == "/peer" {
+                100.0
+            } else {
+                80.0 + order.borrow().len() as f64
+            };
+            Ok(WrkRun {
+                rps,
+                ..WrkRun::default()
+            })
+        };
+        let (median_row, median_peer, rounds) =
+            measure_rounds(run, (&peer, &row), 3, "test").unwrap();
+        assert_eq!(
+            order.into_inner(),
+            ["/peer", "/row", "/row", "/peer", "/peer", "/row"]
+        );
+        let rows: Vec<f64> = rounds.iter().map(|r| r.rps).collect();
+        assert_eq!(rows, [82.0, 83.0, 86.0], "each round's row, in order");
+        assert!(rounds.iter().all(|r| r.peer_rps == 100.0));
+        assert_eq!((median_row.rps, median_peer.rps), (83.0, 100.0));
     }
 }
