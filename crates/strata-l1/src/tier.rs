@@ -1,7 +1,7 @@
 //! `L1`: the quick_cache store of decoded values.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use quick_cache::Lifecycle;
 use quick_cache::sync::Cache;
@@ -29,6 +29,22 @@ struct Stored {
     entry: L1Entry,
     until: Instant,
 }
+
+/// The kernel's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux): one tick of
+/// resolution (1–10 ms with the kernel's tick rate), which an L1 lifetime (a memory bound of seconds) does not notice, read
+/// in about a fifth of the precise clock's time (5 ns against 23 ns measured here). Every hit
+/// reads it.
+type Instant = coarsetime::Instant;
+
+#[inline]
+fn now() -> Instant {
+    // Not `Instant::now`, which also writes the crate's shared "recent" instant: one cache line
+    // every thread would write on every hit.
+    Instant::now_without_cache_update()
+}
+
+/// The longest lifetime the coarse clock adds without overflowing (68 years).
+const LONGEST: Duration = Duration::from_secs(1 << 31);
 
 /// Each entry weighs its bytes, at least the minimum weight (so the byte budget bounds the
 /// entry count too), and never 0 (quick_cache never evicts weightless entries).
@@ -150,13 +166,13 @@ impl L1 {
     #[inline]
     fn lookup(&self, key: &str) -> Option<L1Entry> {
         let stored = self.cache.get(key)?;
-        (Instant::now() < stored.until).then_some(stored.entry)
+        (now() < stored.until).then_some(stored.entry)
     }
 
     /// Stores `entry` under `key`.
     pub async fn insert(&self, key: Key, entry: L1Entry) {
         let lifetime = entry.keep_for.min(self.config.max_lifetime);
-        let until = Instant::now() + lifetime;
+        let until = now() + coarsetime::Duration::from(lifetime.min(LONGEST));
         let mut evicted = Vec::new();
         let Some(hook) = &self.hook else {
             self.cache
@@ -196,7 +212,7 @@ impl L1 {
 
     /// Drops the entries past their lifetime.
     fn drop_expired(&self) {
-        let now = Instant::now();
+        let now = now();
         self.cache.retain(|_, v| now < v.until);
     }
 
