@@ -315,6 +315,19 @@ mod tests {
         }
     }
 
+    /// The static body of `/jobs/alljobs`'s size on redis + L1, at `rps`.
+    fn alljobs_body(rps: f64) -> BodyCeiling {
+        BodyCeiling {
+            setup: "redis + L1",
+            endpoint: "/jobs/alljobs",
+            bytes: 915_000,
+            run: WrkRun {
+                rps,
+                ..WrkRun::default()
+            },
+        }
+    }
+
     /// A row measured in rounds of (its req/s, its peer's).
     fn in_rounds(endpoint: &'static str, keys: &'static str, rounds: &[(f64, f64)]) -> Row {
         let mut r = row("redis + L1", endpoint, keys, rounds[0].0);
@@ -410,15 +423,7 @@ mod tests {
     fn a_large_body_is_also_compared_with_a_static_body_of_its_size() {
         let m = Measured {
             ceilings: vec![row("redis + L1", "ceiling", "one", 100_000.0)],
-            bodies: vec![BodyCeiling {
-                setup: "redis + L1",
-                endpoint: "/jobs/alljobs",
-                bytes: 915_000,
-                run: WrkRun {
-                    rps: 8_000.0,
-                    ..WrkRun::default()
-                },
-            }],
+            bodies: vec![alljobs_body(8_000.0)],
             rows: vec![
                 row("redis + L1", "/jobs/alljobs", "one", 7_000.0),
                 row("redis + L1", "/jobs/{job}", "hot", 90_000.0),
@@ -447,15 +452,7 @@ mod tests {
     fn a_large_body_in_rounds_is_compared_with_the_static_bodies_of_its_rounds() {
         let m = Measured {
             ceilings: vec![row("redis + L1", "ceiling", "one", 100_000.0)],
-            bodies: vec![BodyCeiling {
-                setup: "redis + L1",
-                endpoint: "/jobs/alljobs",
-                bytes: 915_000,
-                run: WrkRun {
-                    rps: 8_000.0,
-                    ..WrkRun::default()
-                },
-            }],
+            bodies: vec![alljobs_body(8_000.0)],
             rows: vec![in_rounds(
                 "/jobs/alljobs",
                 "one",
