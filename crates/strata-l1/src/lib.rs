@@ -8,7 +8,8 @@
 //! (default 60 s), whichever is sooner, so instances converge even without an invalidation bus.
 //!
 //! The store is quick_cache (S3-FIFO eviction), chosen over moka for the hit's cost: a hit is
-//! one shard read lock, one hash and one monotonic clock read (docs/benchmarks.md, "L1 hit").
+//! one shard read lock, one hash and one read of the kernel's coarse monotonic clock
+//! (docs/benchmarks.md, "L1 hit").
 //!
 //! # Usage
 //!
