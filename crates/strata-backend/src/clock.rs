@@ -67,10 +67,12 @@ impl Clock {
     /// Milliseconds since the Unix epoch.
     ///
     /// The system clock is read as the kernel's coarse monotonic clock (one tick of
-    /// resolution, 1–10 ms with the kernel's tick rate) added to the wall time the thread read last, which it reads again
-    /// once a second: every cache hit reads this clock, and the coarse one costs about a fifth
-    /// of the precise one (5 ns against 23 ns measured here). It runs up to one tick behind
-    /// [`wall_clock_ms`], and follows a step of the wall clock within a second.
+    /// resolution, 1–10 ms with the kernel's tick rate) added to the wall time the thread read
+    /// last, which it reads again once a second: every cache hit reads this clock, and the
+    /// coarse one costs about a fifth of the precise one (5 ns against 23 ns measured here).
+    /// It stays within about one tick of [`wall_clock_ms`] (either side: it may step back by
+    /// as much when the thread reads the wall clock again), and follows a step of the wall
+    /// clock within a second.
     #[inline]
     pub fn now_ms(&self) -> u64 {
         match &self.manual {

@@ -31,9 +31,9 @@ struct Stored {
 }
 
 /// The kernel's coarse monotonic clock (`CLOCK_MONOTONIC_COARSE` on Linux): one tick of
-/// resolution (1–10 ms with the kernel's tick rate), which an L1 lifetime (a memory bound of seconds) does not notice, read
-/// in about a fifth of the precise clock's time (5 ns against 23 ns measured here). Every hit
-/// reads it.
+/// resolution (1–10 ms with the kernel's tick rate), which an L1 lifetime (a memory bound of
+/// seconds) does not notice, read in about a fifth of the precise clock's time (5 ns against
+/// 23 ns measured here). Every hit reads it.
 type Instant = coarsetime::Instant;
 
 #[inline]
