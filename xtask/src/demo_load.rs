@@ -106,8 +106,9 @@ fn start(db_dir: &Path, setup: &Setup, redis: Option<&RedisServer>) -> Result<De
 ///
 /// The rows of the setups with L1 (the goal's) are measured in `rounds` rounds of `seconds`:
 /// in each, the row's peer (the 404 route, or for a large body the static body of its size)
-/// and then the row, so that a drift of the machine's load between two runs moves a round's
-/// peer and row alike; a row's ratio is the median of its rounds' ratios. The other setups'
+/// and the row, one right after the other and in alternating order (see
+/// [`measure_rounds`]), so that a drift of the machine's load moves a round's peer and row
+/// alike; a row's ratio is the median of its rounds' ratios. The other setups'
 /// rows are one run of `seconds + 1`, compared with the setup's first ceiling run.
 pub(crate) fn measure(seconds: f64, rounds: usize, connections: usize) -> Result<Measured> {
     let wrk = wrk::ensure()?;
