@@ -6,7 +6,8 @@
 //! spawned Redis with and without L1. An endpoint whose body is large (at least
 //! [`LARGE_BODY`] bytes, `/jobs/alljobs`) is also compared with a static body of the same size
 //! served by the same server (`--bench-routes`), measured in the same run: the fair ceiling
-//! for a response that moves that many bytes.
+//! for a response that moves that many bytes. On the setups with L1 (the goal's) each row is measured in
+//! rounds beside its peer ([`measure`]).
 
 use std::path::Path;
 
