@@ -21,11 +21,10 @@ pub fn decode_envelope<T: DeserializeOwned>(
     if flags.json() {
         return json::decode(flags, body, expected_schema);
     }
-    let (mut meta, payload, fields) = msgpack::read_meta(body)?;
+    let (mut meta, _, _) = msgpack::read_meta(body)?;
     meta.check_schema(expected_schema)?;
-    let (generation, tags) = msgpack::read_extras(payload, fields)?;
+    let (value, generation, tags) = msgpack::decode_body(flags, body, max_value_bytes)?;
     meta.generation = generation;
-    let value = msgpack::decode_payload(flags, payload, max_value_bytes)?;
     Ok(Envelope { meta, tags, value })
 }
 
@@ -59,7 +58,7 @@ pub fn peek(bytes: &[u8]) -> Result<EntryInfo, CodecError> {
         json::read_meta(body)?.0
     } else {
         let (mut meta, payload, fields) = msgpack::read_meta(body)?;
-        meta.generation = msgpack::read_extras(payload, fields)?.0;
+        meta.generation = msgpack::read_generation(payload, fields)?;
         meta
     };
     Ok(EntryInfo {

@@ -10,6 +10,8 @@ use crate::error::CodecError;
 use crate::header::{Flags, write_header};
 use crate::meta::{EntryMeta, TagVersion};
 
+mod body;
+
 /// Deepest nesting of arrays and maps accepted in a payload (serde_json's limit too).
 const MAX_NESTING: usize = 128;
 
@@ -99,8 +101,6 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     Ok(out)
 }
 
-/// Reads the fields after the payload (`fields` is the body's element count): the generation
-/// and the tags, absent from 4-element bodies. Elements beyond the sixth are ignored.
 /// Steps over one MessagePack value by its markers and lengths alone (no decoding, no UTF-8
 /// check, no allocation): how a reader reaches the fields after the payload. Nesting is bounded
 /// like the payload's own decoding.
@@ -160,47 +160,17 @@ fn skip_value(rd: &mut &[u8], depth: usize) -> Result<(), CodecError> {
     Ok(())
 }
 
-pub(crate) fn read_extras(
-    after_meta: &[u8],
-    fields: u32,
-) -> Result<(u64, Vec<TagVersion>), CodecError> {
+/// The generation of a body whose payload starts `payload` (`fields` is the body's element
+/// count; 0 for a 4-element body), the payload stepped over rather than decoded: what reading
+/// an entry's metadata alone needs.
+pub(crate) fn read_generation(payload: &[u8], fields: u32) -> Result<u64, CodecError> {
     if fields <= BODY_FIELDS {
-        return Ok((0, Vec::new()));
+        return Ok(0);
     }
-    let mut rd = after_meta;
+    let mut rd = payload;
     skip_value(&mut rd, 0)?;
-    let generation: u64 = rmp::decode::read_int(&mut rd)
-        .map_err(|e| malformed(format!("generation is not an unsigned integer: {e}")))?;
-    if fields == BODY_FIELDS + 1 {
-        return Ok((generation, Vec::new()));
-    }
-    let n = rmp::decode::read_array_len(&mut rd)
-        .map_err(|e| malformed(format!("tags are not an array: {e}")))? as usize;
-    if n > MAX_TAGS {
-        return Err(malformed(format!("{n} tags, at most {MAX_TAGS} allowed")));
-    }
-    let mut tags = Vec::with_capacity(n);
-    for _ in 0..n {
-        let pair = rmp::decode::read_array_len(&mut rd)
-            .map_err(|e| malformed(format!("tag is not an array: {e}")))?;
-        if pair != 2 {
-            return Err(malformed(format!("tag has {pair} elements, expected 2")));
-        }
-        let len = rmp::decode::read_str_len(&mut rd)
-            .map_err(|e| malformed(format!("tag name is not a string: {e}")))?
-            as usize;
-        let name = rd
-            .get(..len)
-            .ok_or(CodecError::Truncated("tag name shorter than its length"))?;
-        let tag = std::str::from_utf8(name)
-            .map_err(|_| malformed("tag name is not UTF-8"))?
-            .to_owned();
-        rd = &rd[len..];
-        let version: u64 = rmp::decode::read_int(&mut rd)
-            .map_err(|e| malformed(format!("tag version is not an unsigned integer: {e}")))?;
-        tags.push(TagVersion { tag, version });
-    }
-    Ok((generation, tags))
+    rmp::decode::read_int(&mut rd)
+        .map_err(|e| malformed(format!("generation is not an unsigned integer: {e}")))
 }
 
 /// Reads the metadata from a MessagePack body and returns it with the payload bytes.
@@ -237,40 +207,33 @@ pub(crate) fn compressed_sizes(payload: &[u8]) -> Option<(usize, usize)> {
     Some((block, u32::from_le_bytes(*prefix) as usize))
 }
 
-/// Decodes the payload that follows the metadata.
-pub(crate) fn decode_payload<T: DeserializeOwned>(
+/// Decodes a body whose metadata was read (and checked) already: its value (`None` for an
+/// absence), generation and tags, in one pass over the body.
+pub(crate) fn decode_body<T: DeserializeOwned>(
     flags: Flags,
-    payload: &[u8],
+    body: &[u8],
     max_value_bytes: usize,
-) -> Result<Option<T>, CodecError> {
-    if flags.absent() {
-        return match payload.first() {
-            Some(0xC0) => Ok(None),
-            _ => Err(malformed("absence entry whose payload is not nil")),
-        };
-    }
-    if flags.compressed() {
-        let mut rd = payload;
-        let len = rmp::decode::read_bin_len(&mut rd)
-            .map_err(|e| malformed(format!("compressed payload is not bin: {e}")))?
-            as usize;
-        let block = rd.get(..len).ok_or(CodecError::Truncated(
-            "compressed payload shorter than its bin length",
-        ))?;
-        let raw = decompress(block, max_value_bytes)?;
-        return deserialize(&raw).map(Some);
-    }
-    deserialize(payload).map(Some)
-}
-
-fn deserialize<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    if bytes.is_empty() {
-        return Err(CodecError::Truncated("payload missing"));
-    }
-    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
-    // rmp-serde's default (1024) overflows small thread stacks on hostile input.
-    de.set_max_depth(MAX_NESTING);
-    T::deserialize(&mut de).map_err(|e| malformed(format!("payload: {e}")))
+) -> Result<(Option<T>, u64, Vec<TagVersion>), CodecError> {
+    let expect = if flags.absent() {
+        body::Expect::Nil
+    } else if flags.compressed() {
+        body::Expect::Block
+    } else {
+        body::Expect::Value
+    };
+    let read = body::decode::<T>(body, expect)?;
+    let value = match read.payload {
+        body::Payload::Value(value) => Some(value),
+        body::Payload::Nil => None,
+        body::Payload::Block(block) => {
+            let raw = decompress(block, max_value_bytes)?;
+            let mut de = rmp_serde::Deserializer::from_read_ref(&raw);
+            // rmp-serde's default (1024) overflows small thread stacks on hostile input.
+            de.set_max_depth(MAX_NESTING);
+            Some(T::deserialize(&mut de).map_err(|e| malformed(format!("payload: {e}")))?)
+        }
+    };
+    Ok((value, read.generation, read.tags))
 }
 
 #[cfg(test)]

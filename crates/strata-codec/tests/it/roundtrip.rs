@@ -309,6 +309,47 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     bytes.push(0xC0);
     let r = MsgPackCodec::default().decode::<serde_json::Value>(&bytes, None);
     assert!(r.is_err());
+
+    // The limit is the payload's own: 127 arrays around a nil decode, 128 do not.
+    let nested = |levels: usize| {
+        let mut bytes = vec![0xC1, b'S', 1, 0, 0x94, 0, 0, 0];
+        bytes.extend(std::iter::repeat_n(0x91u8, levels));
+        bytes.push(0xC0);
+        MsgPackCodec::default().decode::<serde_json::Value>(&bytes, None)
+    };
+    assert!(nested(127).is_ok(), "{:?}", nested(127).err());
+    assert!(nested(128).is_err());
+}
+
+#[test]
+fn a_broken_body_names_the_element_it_broke_in() {
+    let codec = MsgPackCodec::default();
+    let meta = EntryMeta::new(1, 2, 3).with_generation(9);
+    let tagged = codec
+        .encode_tagged(&meta, &[TagVersion::new("u", 5)], Some(&7u8))
+        .unwrap();
+    let message = |bytes: &[u8]| codec.decode::<u8>(bytes, None).unwrap_err().to_string();
+    // The payload is not a u8.
+    let mut payload = tagged.to_vec();
+    payload[8] = 0xA1;
+    assert!(
+        message(&payload).contains("payload"),
+        "{}",
+        message(&payload)
+    );
+    // The generation is a string.
+    let mut generation = tagged.to_vec();
+    generation[9] = 0xC0;
+    assert!(
+        message(&generation).contains("generation"),
+        "{}",
+        message(&generation)
+    );
+    // A tag's version is nil.
+    let mut tag = tagged.to_vec();
+    let last = tag.len() - 1;
+    tag[last] = 0xC0;
+    assert!(message(&tag).contains("tags"), "{}", message(&tag));
 }
 
 #[test]
