@@ -6,7 +6,8 @@
 //! and without single flight. Writes target/strata-bench/load.json.
 //!
 //! `STRATA_BENCH_SECONDS` sets each measurement's length (default 5), `STRATA_BENCH_ROUNDS` the
-//! alternating rounds of the facade and raw redis-rs per concurrency (default 3); `cargo bench
+//! alternating rounds of the facade and raw redis-rs per concurrency (default 3, at most 20),
+//! `STRATA_BENCH_WORKERS` the runtime's worker threads (default 2); `cargo bench
 //! --bench load -- l2` or `-- stampede` runs one group.
 #![allow(missing_docs)]
 
@@ -36,10 +37,16 @@ fn main() {
     if !wants("l2") && !wants("stampede") {
         return;
     }
-    let seconds: f64 = std::env::var("STRATA_BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5.0);
+    let seconds: f64 = match std::env::var("STRATA_BENCH_SECONDS") {
+        Err(_) => 5.0,
+        Ok(text) => match text.trim().parse::<f64>() {
+            Ok(s) if s > 0.0 && s <= 600.0 => s,
+            _ => {
+                eprintln!("STRATA_BENCH_SECONDS={text:?}: expected seconds above 0, at most 600");
+                std::process::exit(2);
+            }
+        },
+    };
     let length = Duration::from_secs_f64(seconds);
     let rt = runtime();
     let mut out = serde_json::Map::new();
@@ -183,11 +190,7 @@ async fn l2(server: &strata_testkit::RedisServer, length: Duration) -> Value {
 
 /// Rounds of the facade against raw redis-rs per concurrency: `STRATA_BENCH_ROUNDS`, default 3.
 fn rounds_per_concurrency() -> usize {
-    std::env::var("STRATA_BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
-        .max(1)
+    strata_benches::env_count("STRATA_BENCH_ROUNDS", 3, 20)
 }
 
 fn ops(r: &Value) -> f64 {

@@ -7,13 +7,32 @@ use serde::{Deserialize, Serialize};
 pub mod mrc_check;
 pub mod sim;
 
-/// The runtime every async bench uses: two workers, like the machine.
+/// The runtime every async bench uses: `STRATA_BENCH_WORKERS` worker threads (default 2,
+/// like the machine; 1 leaves the other core to the redis-server the bench spawns).
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(env_count("STRATA_BENCH_WORKERS", 2, 64))
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// The count set by the environment variable `name`, from 1 to `max` (`default` when unset).
+/// Any other value stops the bench with a message naming it: a setting is never ignored.
+pub fn env_count(name: &str, default: usize, max: usize) -> usize {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => default,
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => bad_setting(name, &text, max),
+        },
+        Err(std::env::VarError::NotUnicode(text)) => bad_setting(name, &format!("{text:?}"), max),
+    }
+}
+
+fn bad_setting(name: &str, text: &str, max: usize) -> ! {
+    eprintln!("{name}={text:?}: expected a whole number from 1 to {max}");
+    std::process::exit(2)
 }
 
 /// A user's profile.
