@@ -328,28 +328,20 @@ fn a_broken_body_names_the_element_it_broke_in() {
     let tagged = codec
         .encode_tagged(&meta, &[TagVersion::new("u", 5)], Some(&7u8))
         .unwrap();
-    let message = |bytes: &[u8]| codec.decode::<u8>(bytes, None).unwrap_err().to_string();
-    // The payload is not a u8.
-    let mut payload = tagged.to_vec();
-    payload[8] = 0xA1;
-    assert!(
-        message(&payload).contains("payload"),
-        "{}",
-        message(&payload)
-    );
-    // The generation is a string.
-    let mut generation = tagged.to_vec();
-    generation[9] = 0xC0;
-    assert!(
-        message(&generation).contains("generation"),
-        "{}",
-        message(&generation)
-    );
-    // A tag's version is nil.
-    let mut tag = tagged.to_vec();
-    let last = tag.len() - 1;
-    tag[last] = 0xC0;
-    assert!(message(&tag).contains("tags"), "{}", message(&tag));
+    // [0x96, 1, 3, 3, 7, 9, [["u", 5]]] after the 4-byte header: one byte at a time made
+    // something its element cannot be.
+    let last = tagged.len() - 1;
+    let cases = [
+        (8, 0xA1, "payload"),    // a one-character string where a u8 is
+        (9, 0xC0, "generation"), // nil where the generation is
+        (last, 0xC0, "tags"),    // nil where the tag's version is
+    ];
+    for (at, byte, element) in cases {
+        let mut broken = tagged.to_vec();
+        broken[at] = byte;
+        let message = codec.decode::<u8>(&broken, None).unwrap_err().to_string();
+        assert!(message.contains(element), "byte {at}: {message}");
+    }
 }
 
 #[test]
