@@ -37,16 +37,12 @@ fn main() {
     if !wants("l2") && !wants("stampede") {
         return;
     }
-    let seconds: f64 = match std::env::var("STRATA_BENCH_SECONDS") {
-        Err(_) => 5.0,
-        Ok(text) => match text.trim().parse::<f64>() {
-            Ok(s) if s > 0.0 && s <= 600.0 => s,
-            _ => {
-                eprintln!("STRATA_BENCH_SECONDS={text:?}: expected seconds above 0, at most 600");
-                std::process::exit(2);
-            }
-        },
-    };
+    let seconds: f64 = strata_benches::env_setting(
+        "STRATA_BENCH_SECONDS",
+        5.0,
+        |s| *s > 0.0 && *s <= 600.0,
+        "seconds above 0, at most 600",
+    );
     let length = Duration::from_secs_f64(seconds);
     let rt = runtime();
     let mut out = serde_json::Map::new();

@@ -18,21 +18,32 @@ pub fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The count set by the environment variable `name`, from 1 to `max` (`default` when unset).
-/// Any other value stops the bench with a message naming it: a setting is never ignored.
 pub fn env_count(name: &str, default: usize, max: usize) -> usize {
-    match std::env::var(name) {
-        Err(std::env::VarError::NotPresent) => default,
-        Ok(text) => match text.trim().parse::<usize>() {
-            Ok(n) if (1..=max).contains(&n) => n,
-            _ => bad_setting(name, &text, max),
-        },
-        Err(std::env::VarError::NotUnicode(text)) => bad_setting(name, &format!("{text:?}"), max),
-    }
+    let expected = format!("a whole number from 1 to {max}");
+    env_setting(name, default, |n| (1..=max).contains(n), &expected)
 }
 
-fn bad_setting(name: &str, text: &str, max: usize) -> ! {
-    eprintln!("{name}={text:?}: expected a whole number from 1 to {max}");
-    std::process::exit(2)
+/// The value set by the environment variable `name` (`default` when unset). A value that does
+/// not parse, or that `valid` refuses, stops the bench with a message naming it and what was
+/// `expected`: a setting is never ignored.
+pub fn env_setting<T: std::str::FromStr>(
+    name: &str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+    expected: &str,
+) -> T {
+    let text = match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => return default,
+        Ok(text) => text,
+        Err(std::env::VarError::NotUnicode(text)) => format!("{text:?}"),
+    };
+    match text.trim().parse::<T>() {
+        Ok(v) if valid(&v) => v,
+        _ => {
+            eprintln!("{name}={text:?}: expected {expected}");
+            std::process::exit(2)
+        }
+    }
 }
 
 /// A user's profile.
