@@ -112,7 +112,7 @@ pub(crate) const GROUPS: [Group; 12] = [
 pub(crate) fn groups_help() -> String {
     let mut s = String::from(
         "Groups to run (default all), with their time budgets (quick / full run, release builds \
-         not included; the builds take about 5 minutes on 2 cores from a fresh clone):",
+         not included; the builds take 5 to 8 minutes on 2 cores from a fresh clone):",
     );
     for g in &GROUPS {
         s.push_str(&format!(
