@@ -25,6 +25,17 @@ fn malformed(what: impl std::fmt::Display) -> CodecError {
     CodecError::Malformed(what.to_string())
 }
 
+/// rmp-serde's reader of `bytes`, refusing values nested `levels` deep (its default, 1024,
+/// overflows small thread stacks on hostile input).
+fn reader(
+    bytes: &[u8],
+    levels: usize,
+) -> rmp_serde::Deserializer<rmp_serde::decode::ReadRefReader<'_, [u8]>> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
+    de.set_max_depth(levels);
+    de
+}
+
 /// Encodes a full envelope (header included).
 pub(crate) fn encode<T: Serialize + ?Sized>(
     meta: &EntryMeta,
@@ -227,9 +238,7 @@ pub(crate) fn decode_body<T: DeserializeOwned>(
         body::Payload::Nil => None,
         body::Payload::Block(block) => {
             let raw = decompress(block, max_value_bytes)?;
-            let mut de = rmp_serde::Deserializer::from_read_ref(&raw);
-            // rmp-serde's default (1024) overflows small thread stacks on hostile input.
-            de.set_max_depth(MAX_NESTING);
+            let mut de = reader(&raw, MAX_NESTING);
             Some(T::deserialize(&mut de).map_err(|e| malformed(format!("payload: {e}")))?)
         }
     };

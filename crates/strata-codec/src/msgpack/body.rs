@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, SeqAccess, Visitor};
 
-use super::{BODY_FIELDS, MAX_NESTING, MAX_TAGS, malformed};
+use super::{BODY_FIELDS, MAX_NESTING, MAX_TAGS, malformed, reader};
 use crate::error::CodecError;
 use crate::meta::TagVersion;
 
@@ -48,10 +48,9 @@ pub(super) fn decode<T: DeserializeOwned>(
         at: Cell::new("body"),
         value: PhantomData,
     };
-    let mut de = rmp_serde::Deserializer::from_read_ref(body);
-    // rmp-serde's default (1024) overflows small thread stacks on hostile input; the body's
-    // array is one level above the payload, which keeps [`MAX_NESTING`] levels of its own.
-    de.set_max_depth(MAX_NESTING + 1);
+    // The body's array is one level above the payload, which keeps [`MAX_NESTING`] levels of
+    // its own.
+    let mut de = reader(body, MAX_NESTING + 1);
     de::Deserializer::deserialize_seq(&mut de, &reading)
         .map_err(|e| malformed(format!("{}: {e}", reading.at.get())))
 }
